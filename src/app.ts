@@ -1,0 +1,202 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { execute, subscribe } from 'graphql';
+import { useServer } from 'graphql-ws/use/ws';
+import { WebSocketServer } from 'ws';
+import type { Config } from './config.js';
+import { readBody, BodyTooLarge } from './http/body-limit.js';
+import { createGraphQLServer } from './http/graphql.js';
+import { createLogger, type Logger } from './logger.js';
+import { createMetrics } from './metrics.js';
+import { connectRedis } from './redis/client.js';
+import type { DependencyCheck, Services } from './services.js';
+import { createKafka } from './streams/kafka.js';
+import { topicNames, topicSpecs } from './streams/topics.js';
+
+export interface App {
+  readonly server: Server;
+  /** The GraphQL endpoint URL, once started. */
+  readonly url: string;
+  readonly services: Services;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+const withTimeout = <T>(promise: Promise<T>, ms: number, what: string): Promise<T> =>
+  new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${what} did not answer within ${ms} ms`)), ms);
+    promise.then(
+      (v) => (clearTimeout(timer), resolve(v)),
+      (e: unknown) => (clearTimeout(timer), reject(e instanceof Error ? e : new Error(String(e)))),
+    );
+  });
+
+function json(res: ServerResponse, status: number, body: unknown) {
+  const text = JSON.stringify(body);
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(text),
+  });
+  res.end(text);
+}
+
+/**
+ * Builds the whole API instance: Redis and Kafka clients, topics, the GraphQL server over HTTP and
+ * WebSocket on one port and path, and the operational endpoints. Nothing runs until `start()`.
+ */
+export function createApp(config: Config, options: { log?: Logger } = {}): App {
+  const log = options.log ?? createLogger(config.logLevel);
+  const metrics = createMetrics();
+  const topics = topicNames(config.kafka.topicPrefix);
+  const brokers = config.kafka.brokers;
+  const redisUrl = config.redis.url;
+  if (!brokers || !redisUrl)
+    throw new Error('createApp needs KAFKA_BROKERS and REDIS_URL (main.ts starts a local stack otherwise)');
+
+  const kafka = createKafka({ brokers, clientId: config.kafka.clientId, logger: log });
+  const admin = kafka.admin({ retry: { retries: 1, initialRetryTime: 100 } });
+  const services = {
+    config,
+    log,
+    metrics,
+    topics,
+    kafka,
+    admin,
+    redis: undefined as unknown as Services['redis'], // set in start(), before the server listens
+    async readiness(): Promise<DependencyCheck[]> {
+      const timeout = config.readinessTimeoutMs;
+      const check = async (name: DependencyCheck['name'], probe: () => Promise<unknown>): Promise<DependencyCheck> => {
+        try {
+          await withTimeout(probe(), timeout, name);
+          metrics.dependencyUp.set({ dependency: name }, 1);
+          return { name, up: true };
+        } catch (error) {
+          metrics.dependencyUp.set({ dependency: name }, 0);
+          return { name, up: false, detail: error instanceof Error ? error.message : String(error) };
+        }
+      };
+      return Promise.all([
+        check('kafka', () => admin.describeCluster()),
+        check('redis', async () => {
+          if ((await services.redis.ping()) !== 'PONG') throw new Error('unexpected PING reply');
+        }),
+      ]);
+    },
+  } satisfies Services;
+
+  const yoga = createGraphQLServer(services);
+  const maxBody = config.limits.maxBodyBytes;
+
+  async function handle(req: IncomingMessage, res: ServerResponse) {
+    const path = (req.url ?? '/').split('?')[0];
+    if (path === '/healthz') return json(res, 200, { status: 'ok' });
+    if (path === '/readyz') {
+      const checks = await services.readiness();
+      const ready = checks.every((c) => c.up);
+      return json(res, ready ? 200 : 503, {
+        status: ready ? 'ready' : 'unavailable',
+        dependencies: Object.fromEntries(checks.map((c) => [c.name, c.up ? 'up' : `down: ${c.detail}`])),
+      });
+    }
+    if (path === '/metrics') {
+      const text = await metrics.registry.metrics();
+      res.writeHead(200, { 'content-type': metrics.registry.contentType });
+      return res.end(text);
+    }
+    if (path === '/') {
+      res.writeHead(302, { location: '/graphql' });
+      return res.end();
+    }
+    if (path === '/graphql' && req.method === 'POST') {
+      try {
+        (req as IncomingMessage & { body?: Buffer }).body = await readBody(req, maxBody);
+      } catch (error) {
+        if (!(error instanceof BodyTooLarge)) throw error;
+        res.setHeader('connection', 'close');
+        json(res, 413, {
+          errors: [{ message: error.message, extensions: { code: 'PAYLOAD_TOO_LARGE', limit: maxBody } }],
+        });
+        req.destroy();
+        return;
+      }
+    }
+    return yoga(req, res);
+  }
+
+  const server = createServer((req, res) => {
+    handle(req, res).catch((error: unknown) => {
+      log.error({ err: error, url: req.url }, 'request failed');
+      if (!res.headersSent)
+        json(res, 500, { errors: [{ message: 'internal error', extensions: { code: 'INTERNAL_SERVER_ERROR' } }] });
+      else res.destroy();
+    });
+  });
+  server.keepAliveTimeout = 65_000;
+
+  const wss = new WebSocketServer({ server, path: '/graphql', maxPayload: 64 * 1024 });
+  const wsServer = useServer(
+    {
+      execute: (args) => (args.rootValue as { execute: typeof execute }).execute(args),
+      subscribe: (args) => (args.rootValue as { subscribe: typeof subscribe }).subscribe(args),
+      onSubscribe: async (ctx, _id, params) => {
+        const enveloped = yoga.getEnveloped({ ...ctx, req: ctx.extra.request, socket: ctx.extra.socket, params });
+        const args = {
+          schema: enveloped.schema,
+          operationName: params.operationName,
+          document: enveloped.parse(params.query),
+          variableValues: params.variables,
+          contextValue: await enveloped.contextFactory(),
+          rootValue: { execute: enveloped.execute, subscribe: enveloped.subscribe },
+        };
+        const errors = enveloped.validate(args.schema, args.document);
+        if (errors.length) return errors;
+        return args;
+      },
+    },
+    wss,
+  );
+
+  let url = '';
+  let stopping: Promise<void> | undefined;
+  return {
+    server,
+    services,
+    get url() {
+      return url;
+    },
+    async start() {
+      services.redis = await connectRedis(redisUrl, log);
+      await admin.connect();
+      const existing = new Set(await admin.listTopics());
+      const missing = topicSpecs(topics, config.kafka.partitions, config.kafka.replicationFactor).filter(
+        (t) => !existing.has(t.topic),
+      );
+      if (missing.length) {
+        await admin.createTopics({ topics: missing, waitForLeaders: true });
+        log.info({ topics: missing.map((t) => t.topic) }, 'created kafka topics');
+      }
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(config.port, config.host, () => resolve());
+      });
+      const address = server.address() as AddressInfo;
+      const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+      url = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${address.port}/graphql`;
+    },
+    stop() {
+      stopping ??= (async () => {
+        const started = Date.now();
+        const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+        await wsServer.dispose();
+        server.closeIdleConnections();
+        const deadline = setTimeout(() => server.closeAllConnections(), config.shutdownTimeoutMs);
+        await closed;
+        clearTimeout(deadline);
+        await admin.disconnect().catch(() => {});
+        services.redis?.disconnect();
+        log.info({ durationMs: Date.now() - started }, 'api stopped');
+      })();
+      return stopping;
+    },
+  };
+}

@@ -1,0 +1,162 @@
+/**
+ * The only place that reads the environment. Every variable is documented in README.md; an invalid
+ * value stops start-up with a message naming the variable and what it accepts.
+ */
+import { z } from 'zod';
+
+const int = (min: number, max: number, def: number) =>
+  z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined || v.trim() === '') return def;
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < min || n > max) {
+        ctx.addIssue({ code: 'custom', message: `expected an integer from ${min} to ${max}, got "${v}"` });
+        return z.NEVER;
+      }
+      return n;
+    });
+
+const num = (min: number, max: number, def: number) =>
+  z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined || v.trim() === '') return def;
+      const n = Number(v);
+      if (!Number.isFinite(n) || n < min || n > max) {
+        ctx.addIssue({ code: 'custom', message: `expected a number from ${min} to ${max}, got "${v}"` });
+        return z.NEVER;
+      }
+      return n;
+    });
+
+const oneOf = <T extends string>(values: readonly [T, ...T[]], def: T) =>
+  z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined || v.trim() === '') return def;
+      if (!(values as readonly string[]).includes(v)) {
+        ctx.addIssue({ code: 'custom', message: `expected one of ${values.join(', ')}, got "${v}"` });
+        return z.NEVER;
+      }
+      return v as T;
+    });
+
+const bool = (def: boolean) =>
+  oneOf(['true', 'false', '1', '0'], def ? 'true' : 'false').transform((v) => v === 'true' || v === '1');
+
+const optionalString = z
+  .string()
+  .optional()
+  .transform((v) => (v === undefined || v.trim() === '' ? undefined : v.trim()));
+
+const brokerList = z
+  .string()
+  .optional()
+  .transform((v, ctx) => {
+    if (v === undefined || v.trim() === '') return undefined;
+    const list = v
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
+    const bad = list.find((b) => !/^[A-Za-z0-9.\-_[\]:]+:\d{1,5}$/.test(b));
+    if (bad) {
+      ctx.addIssue({ code: 'custom', message: `expected comma-separated host:port pairs, got "${bad}"` });
+      return z.NEVER;
+    }
+    return list;
+  });
+
+const redisUrl = optionalString.refine((v) => v === undefined || /^rediss?:\/\//.test(v), {
+  message: 'expected a redis:// or rediss:// URL',
+});
+
+const prefix = z
+  .string()
+  .optional()
+  .transform((v) => v ?? '')
+  .refine((v) => /^[A-Za-z0-9_.-]*$/.test(v), { message: 'expected letters, digits, "_", "." or "-" only' });
+
+const env = z.object({
+  PORT: int(0, 65535, 4000),
+  HOST: z
+    .string()
+    .optional()
+    .transform((v) => v || '127.0.0.1'),
+  LOG_LEVEL: oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], 'info'),
+  KAFKA_BROKERS: brokerList,
+  KAFKA_CLIENT_ID: z
+    .string()
+    .optional()
+    .transform((v) => v || 'feedrec'),
+  KAFKA_TOPIC_PREFIX: prefix,
+  KAFKA_TOPIC_PARTITIONS: int(1, 1000, 6),
+  KAFKA_REPLICATION_FACTOR: int(1, 10, 1),
+  KAFKA_PRODUCE_TIMEOUT_MS: int(100, 120_000, 5000),
+  REDIS_URL: redisUrl,
+  REDIS_KEY_PREFIX: prefix.transform((v) => v || 'fr'),
+  LOCAL_STACK: oneOf(['auto', 'off'], 'auto'),
+  LOCAL_STACK_KAFKA_HEAP_MB: int(128, 16_384, 1024),
+  GRAPHQL_MAX_DEPTH: int(1, 100, 7),
+  GRAPHQL_MAX_ALIASES: int(0, 1000, 5),
+  GRAPHQL_MAX_DIRECTIVES: int(0, 1000, 10),
+  GRAPHQL_MAX_TOKENS: int(10, 1_000_000, 1000),
+  GRAPHQL_MAX_COST: int(1, 1_000_000, 1000),
+  MAX_BODY_BYTES: int(1024, 64 * 1024 * 1024, 256 * 1024),
+  SHUTDOWN_TIMEOUT_MS: int(0, 600_000, 25_000),
+  READINESS_TIMEOUT_MS: int(50, 60_000, 1500),
+  GRAPHIQL: bool(true),
+});
+
+export type Config = ReturnType<typeof toConfig>;
+
+function toConfig(e: z.infer<typeof env>) {
+  return {
+    port: e.PORT,
+    host: e.HOST,
+    logLevel: e.LOG_LEVEL,
+    kafka: {
+      brokers: e.KAFKA_BROKERS,
+      clientId: e.KAFKA_CLIENT_ID,
+      topicPrefix: e.KAFKA_TOPIC_PREFIX,
+      partitions: e.KAFKA_TOPIC_PARTITIONS,
+      replicationFactor: e.KAFKA_REPLICATION_FACTOR,
+      produceTimeoutMs: e.KAFKA_PRODUCE_TIMEOUT_MS,
+    },
+    redis: { url: e.REDIS_URL, keyPrefix: e.REDIS_KEY_PREFIX },
+    localStack: { mode: e.LOCAL_STACK, kafkaHeapMb: e.LOCAL_STACK_KAFKA_HEAP_MB },
+    limits: {
+      maxDepth: e.GRAPHQL_MAX_DEPTH,
+      maxAliases: e.GRAPHQL_MAX_ALIASES,
+      maxDirectives: e.GRAPHQL_MAX_DIRECTIVES,
+      maxTokens: e.GRAPHQL_MAX_TOKENS,
+      maxCost: e.GRAPHQL_MAX_COST,
+      maxBodyBytes: e.MAX_BODY_BYTES,
+    },
+    shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+    readinessTimeoutMs: e.READINESS_TIMEOUT_MS,
+    graphiql: e.GRAPHIQL,
+  };
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/** Parses the environment into a Config; throws ConfigError listing every invalid variable. */
+export function loadConfig(source: Record<string, string | undefined> = process.env): Config {
+  const parsed = env.safeParse(source);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
+    throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
+  }
+  return toConfig(parsed.data);
+}
+
+/** A Config for tests and tools: the defaults with some values replaced. */
+export function configWith(overrides: Record<string, string | undefined>): Config {
+  return loadConfig({ ...overrides });
+}

@@ -1,0 +1,9 @@
+import type { Logger } from './logger.js';
+import type { Services } from './services.js';
+
+/** Built per request (and per subscription event): never shared between requests or users. */
+export interface GraphQLContext {
+  requestId: string;
+  log: Logger;
+  services: Services;
+}

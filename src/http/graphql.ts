@@ -1,0 +1,119 @@
+import { randomUUID } from 'node:crypto';
+import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
+import { GraphQLError, type ExecutionArgs } from 'graphql';
+import { createYoga, type Plugin, type YogaServerInstance } from 'graphql-yoga';
+import type { GraphQLContext } from '../context.js';
+import { AppError } from '../errors.js';
+import { schema } from '../schema/index.js';
+import type { Services } from '../services.js';
+import { defaultQuery } from './graphiql.js';
+
+/**
+ * graphql-armor's refusals carry no code; give each one `QUERY_LIMIT_EXCEEDED` and the limit's name
+ * so clients can tell "make the query smaller" from other validation errors.
+ */
+const tagRefusal = (limit: string) => (_ctx: unknown, error: GraphQLError) => {
+  Object.assign(error.extensions, { code: 'QUERY_LIMIT_EXCEEDED', limit });
+};
+
+const requestIdPattern = /^[A-Za-z0-9_.:-]{1,128}$/;
+
+/** Records every operation's duration and outcome in `graphql_operation_duration_ms`. */
+function metricsPlugin(services: Services): Plugin {
+  const observe = (args: ExecutionArgs, type: string, started: number, failed: boolean) => {
+    const operation = args.document.definitions.find((d) => d.kind === 'OperationDefinition');
+    services.metrics.graphqlDuration.observe(
+      {
+        operation_type: type,
+        operation_name:
+          args.operationName ?? (operation && 'name' in operation ? operation.name?.value : undefined) ?? 'anonymous',
+        outcome: failed ? 'error' : 'ok',
+      },
+      performance.now() - started,
+    );
+  };
+  return {
+    onExecute: ({ args }) => {
+      const started = performance.now();
+      return {
+        onExecuteDone: ({ result }) => {
+          const failed = 'errors' in result && Array.isArray(result.errors) && result.errors.length > 0;
+          observe(args, 'query_or_mutation', started, failed);
+        },
+      };
+    },
+  };
+}
+
+/**
+ * Turns domain errors into coded GraphQL errors, gives every other GraphQL error a code, and masks
+ * anything unexpected: the client sees a generic message and the request id; the log has it all.
+ */
+function maskError(services: Services) {
+  return (error: unknown, message: string): Error => {
+    const original = error instanceof GraphQLError ? (error.originalError ?? undefined) : error;
+    const gqlError = error instanceof GraphQLError ? error : undefined;
+    const requestId = (gqlError?.extensions?.requestId as string | undefined) ?? undefined;
+    let result: GraphQLError;
+    if (original instanceof AppError) {
+      result = new GraphQLError(original.message, {
+        nodes: gqlError?.nodes,
+        path: gqlError?.path,
+        extensions: { code: original.code, retryable: original.retryable, ...pick(original.details) },
+      });
+    } else if (gqlError && (!original || original instanceof GraphQLError)) {
+      const code = (gqlError.extensions?.code as string | undefined) ?? 'GRAPHQL_VALIDATION_FAILED';
+      result = new GraphQLError(gqlError.message, {
+        nodes: gqlError.nodes,
+        path: gqlError.path,
+        extensions: { ...gqlError.extensions, code },
+      });
+    } else {
+      services.log.error({ err: original ?? error, requestId, path: gqlError?.path }, 'unexpected error');
+      result = new GraphQLError(message, {
+        nodes: gqlError?.nodes,
+        path: gqlError?.path,
+        extensions: { code: 'INTERNAL_SERVER_ERROR', requestId },
+      });
+    }
+    services.metrics.graphqlErrors.inc({ code: String(result.extensions.code) });
+    return result;
+  };
+}
+
+function pick(details: Record<string, unknown>) {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(details)) if (k !== 'retryable' && v !== undefined) out[k] = v;
+  return out;
+}
+
+export type Yoga = YogaServerInstance<Record<string, unknown>, GraphQLContext>;
+
+/** The GraphQL endpoint: schema, limits against hostile queries, metrics, error masking, context. */
+export function createGraphQLServer(services: Services): Yoga {
+  const { limits } = services.config;
+  return createYoga<Record<string, unknown>, GraphQLContext>({
+    schema,
+    graphqlEndpoint: '/graphql',
+    landingPage: false,
+    logging: false,
+    graphiql: services.config.graphiql ? { title: 'feedrec', defaultQuery, subscriptionsProtocol: 'WS' } : false,
+    maskedErrors: { maskError: maskError(services) },
+    context: ({ request }) => {
+      const header = request?.headers.get('x-request-id');
+      const requestId = header && requestIdPattern.test(header) ? header : randomUUID();
+      return { requestId, log: services.log.child({ requestId }), services };
+    },
+    plugins: [
+      EnvelopArmorPlugin({
+        maxDepth: { n: limits.maxDepth, onReject: [tagRefusal('depth')] },
+        maxAliases: { n: limits.maxAliases, onReject: [tagRefusal('aliases')] },
+        maxDirectives: { n: limits.maxDirectives, onReject: [tagRefusal('directives')] },
+        maxTokens: { n: limits.maxTokens, onReject: [tagRefusal('tokens')] },
+        costLimit: { maxCost: limits.maxCost, onReject: [tagRefusal('cost')] },
+        blockFieldSuggestion: { enabled: false },
+      }),
+      metricsPlugin(services),
+    ],
+  });
+}

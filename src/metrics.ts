@@ -1,0 +1,35 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/**
+ * The service's Prometheus registry. One per app instance (tests run several in one process), so
+ * metrics are created here and handed to the parts that record them.
+ */
+export function createMetrics() {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  const ms = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000];
+  return {
+    registry,
+    graphqlDuration: new Histogram({
+      name: 'graphql_operation_duration_ms',
+      help: 'GraphQL operation execution time in milliseconds',
+      labelNames: ['operation_type', 'operation_name', 'outcome'] as const,
+      buckets: ms,
+      registers: [registry],
+    }),
+    graphqlErrors: new Counter({
+      name: 'graphql_errors_total',
+      help: 'GraphQL errors returned to clients, by code',
+      labelNames: ['code'] as const,
+      registers: [registry],
+    }),
+    dependencyUp: new Gauge({
+      name: 'dependency_up',
+      help: '1 when the last readiness check reached the dependency, else 0',
+      labelNames: ['dependency'] as const,
+      registers: [registry],
+    }),
+  };
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;

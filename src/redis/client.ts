@@ -1,0 +1,30 @@
+import { Redis } from 'ioredis';
+import type { Logger } from '../logger.js';
+
+/**
+ * A Redis connection that fails fast while the server is unreachable (no offline queue), so callers
+ * can answer with an error or a degraded result instead of hanging, and reconnects on its own.
+ */
+export async function connectRedis(url: string, log: Logger, name = 'main'): Promise<Redis> {
+  const redis = new Redis(url, {
+    lazyConnect: true,
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 1,
+    connectTimeout: 2000,
+    connectionName: `feedrec-${name}`,
+    retryStrategy: (attempt) => Math.min(attempt * 100, 1000),
+  });
+  let down = false;
+  redis.on('error', (error: Error) => {
+    if (!down) log.warn({ component: 'redis', connection: name, err: error.message }, 'redis connection error');
+    down = true;
+  });
+  redis.on('ready', () => {
+    if (down) log.info({ component: 'redis', connection: name }, 'redis connection restored');
+    down = false;
+  });
+  await redis.connect();
+  return redis;
+}
+
+export type { Redis };

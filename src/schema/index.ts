@@ -1,0 +1,9 @@
+import { lexicographicSortSchema, type GraphQLSchema } from 'graphql';
+import { builder } from './builder.js';
+import './types/scalars.js';
+import './types/status.js';
+
+builder.queryType({ description: 'Reads: recommendations, features, items and service status.' });
+
+/** The executable schema, sorted so that the printed `schema.graphql` diffs stay readable. */
+export const schema: GraphQLSchema = lexicographicSortSchema(builder.toSchema());

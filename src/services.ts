@@ -1,0 +1,25 @@
+import type { Redis } from 'ioredis';
+import type { Config } from './config.js';
+import type { Logger } from './logger.js';
+import type { Metrics } from './metrics.js';
+import type { Admin, Kafka } from './streams/kafka.js';
+import type { Topics } from './streams/topics.js';
+
+export interface DependencyCheck {
+  name: 'kafka' | 'redis';
+  up: boolean;
+  detail?: string;
+}
+
+/** The long-lived parts an app instance shares between requests (never per-user state). */
+export interface Services {
+  config: Config;
+  log: Logger;
+  metrics: Metrics;
+  topics: Topics;
+  kafka: Kafka;
+  admin: Admin;
+  redis: Redis;
+  /** Checks Kafka and Redis within the readiness timeout. */
+  readiness(): Promise<DependencyCheck[]>;
+}

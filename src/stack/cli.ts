@@ -1,0 +1,18 @@
+/**
+ * `npm run stack`: starts a local Kafka + Redis, prints the environment to point the service (or
+ * another tool) at them, and keeps them running until interrupted.
+ */
+import { createLocalStack } from './local-stack.js';
+
+const stack = createLocalStack({ log: (msg) => process.stderr.write(`${msg}\n`) });
+const stop = async () => {
+  await stack.stop();
+  process.exit(0);
+};
+process.on('SIGINT', stop);
+process.on('SIGTERM', stop);
+await stack.start();
+process.stdout.write(
+  `KAFKA_BROKERS=${stack.kafka?.brokers.join(',')}\nREDIS_URL=${stack.redis?.url}\n` +
+    `# stack directory: ${stack.dir}; Ctrl-C stops both servers and removes it\n`,
+);

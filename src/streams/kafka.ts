@@ -1,0 +1,63 @@
+/**
+ * The one module that imports kafkajs. Everything else talks to Kafka through these factories and
+ * re-exported types, so that a KafkaJS-compatible client can replace kafkajs in one place.
+ */
+import kafkajs from 'kafkajs';
+import type { Logger } from 'pino';
+
+export type {
+  Admin,
+  Consumer,
+  EachBatchPayload,
+  Kafka,
+  KafkaMessage,
+  Message,
+  Producer,
+  RecordMetadata,
+} from 'kafkajs';
+
+const { Kafka: KafkaClient, logLevel, CompressionTypes, KafkaJSError } = kafkajs;
+export { CompressionTypes };
+
+export interface KafkaOptions {
+  brokers: string[];
+  clientId: string;
+  logger?: Logger;
+  /** Socket connect timeout; kept short so an absent broker is reported quickly. */
+  connectionTimeoutMs?: number;
+  requestTimeoutMs?: number;
+  retries?: number;
+}
+
+const levelNames: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
+  [logLevel.ERROR]: 'error',
+  [logLevel.WARN]: 'warn',
+  [logLevel.INFO]: 'info',
+  [logLevel.DEBUG]: 'debug',
+};
+
+/** A kafkajs client whose log lines go to our structured logger. */
+export function createKafka(options: KafkaOptions): InstanceType<typeof KafkaClient> {
+  const log = options.logger;
+  return new KafkaClient({
+    clientId: options.clientId,
+    brokers: options.brokers,
+    connectionTimeout: options.connectionTimeoutMs ?? 3000,
+    requestTimeout: options.requestTimeoutMs ?? 10_000,
+    retry: { retries: options.retries ?? 5, initialRetryTime: 100, maxRetryTime: 2000 },
+    logLevel: log ? logLevel.WARN : logLevel.NOTHING,
+    logCreator: () => (entry) => {
+      if (!log) return;
+      const level = levelNames[entry.level] ?? 'info';
+      const { message, ...rest } = entry.log;
+      log[level]({ component: 'kafkajs', namespace: entry.namespace, ...rest }, message);
+    },
+  });
+}
+
+/** True for kafkajs errors that are worth retrying (the broker may come back). */
+export function isRetriableKafkaError(error: unknown): boolean {
+  return error instanceof KafkaJSError && error.retriable;
+}
+
+export { KafkaJSError };
