@@ -40,7 +40,15 @@ if (needKafka || needRedis) {
     kafka: { ...config.kafka, brokers: config.kafka.brokers ?? stack.kafka?.brokers },
     redis: { ...config.redis, url: config.redis.url ?? stack.redis?.url },
   };
-  log.info({ kafkaBrokers: config.kafka.brokers, redisUrl: config.redis.url, dir: stack.dir }, 'local stack ready');
+  log.info(
+    {
+      kafkaBrokers: config.kafka.brokers,
+      redisUrl: config.redis.url,
+      dir: stack.dir,
+      pids: [stack.kafka?.process.pid, stack.redis?.process.pid].filter(Boolean),
+    },
+    'local stack ready',
+  );
 }
 
 const app = createApp(config, { log });

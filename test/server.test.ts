@@ -1,0 +1,120 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { App } from '../src/app.js';
+import { loadConfig } from '../src/config.js';
+import { startLocalRedis, type LocalRedis } from '../src/stack/redis.js';
+import { eventually, gql, startApp, testConfig } from './helpers.js';
+
+describe('the API server', () => {
+  let app: App;
+  let redis: LocalRedis;
+  let dir: string;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(path.join(os.tmpdir(), 'server-test-'));
+    redis = await startLocalRedis({ dir });
+    app = await startApp(testConfig('server', { REDIS_URL: redis.url }));
+  });
+  afterAll(async () => {
+    await app?.stop();
+    await redis?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const base = () => app.url.replace(/\/graphql$/, '');
+  const readyz = async () => {
+    const res = await fetch(`${base()}/readyz`);
+    return { status: res.status, body: (await res.json()) as { dependencies: Record<string, string> } };
+  };
+
+  it('answers a trivial query and reports Kafka and Redis as up', async () => {
+    const res = await gql(app.url, '{ __typename }');
+    expect(res.data).toEqual({ __typename: 'Query' });
+    const ready = await readyz();
+    expect(ready.status).toBe(200);
+    expect(ready.body.dependencies).toEqual({ kafka: 'up', redis: 'up' });
+    expect((await fetch(`${base()}/healthz`)).status).toBe(200);
+  });
+
+  it('turns /readyz to 503 naming Redis while Redis is down, and back to 200 when it returns', async () => {
+    await redis.stop();
+    const down = await eventually(async () => {
+      const r = await readyz();
+      return r.status === 503 ? r : undefined;
+    });
+    expect(down.body.dependencies.redis).toMatch(/^down/);
+    expect(down.body.dependencies.kafka).toBe('up');
+
+    await redis.restart();
+    const up = await eventually(async () => {
+      const r = await readyz();
+      return r.status === 200 ? r : undefined;
+    });
+    expect(up.body.dependencies).toEqual({ kafka: 'up', redis: 'up' });
+  });
+
+  it('refuses a query deeper than the configured depth limit with a coded error', async () => {
+    const shallow = await startApp(testConfig('server-depth', { REDIS_URL: redis.url, GRAPHQL_MAX_DEPTH: '2' }));
+    try {
+      const ok = await gql(shallow.url, '{ status { ready } }');
+      expect(ok.data).toEqual({ status: { ready: true } });
+      const res = await gql(shallow.url, '{ status { dependencies { name } } }');
+      expect(res.data).toBeUndefined();
+      expect(res.errors?.[0]).toMatchObject({ extensions: { code: 'QUERY_LIMIT_EXCEEDED', limit: 'depth' } });
+    } finally {
+      await shallow.stop();
+    }
+  });
+
+  it('refuses a query with 50 aliases with a coded error', async () => {
+    const query = `{ ${Array.from({ length: 50 }, (_, i) => `a${i}: status { ready }`).join(' ')} }`;
+    const res = await gql(app.url, query);
+    expect(res.data).toBeUndefined();
+    expect(res.errors?.[0]).toMatchObject({ extensions: { code: 'QUERY_LIMIT_EXCEEDED', limit: 'aliases' } });
+  });
+
+  it('refuses a 1 MB request body with 413 and keeps answering', async () => {
+    const res = await fetch(app.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ query: `{ __typename } # ${'x'.repeat(1024 * 1024)}` }),
+    }).catch((error: unknown) => error as Error);
+    if (res instanceof Error) throw res;
+    expect(res.status).toBe(413);
+    expect(await res.json()).toMatchObject({ errors: [{ extensions: { code: 'PAYLOAD_TOO_LARGE' } }] });
+    expect((await gql(app.url, '{ __typename }')).data).toEqual({ __typename: 'Query' });
+  });
+
+  it('exports process metrics and GraphQL operation durations in Prometheus format', async () => {
+    await gql(app.url, 'query Probe { __typename }');
+    const text = await (await fetch(`${base()}/metrics`)).text();
+    expect(text).toContain('process_cpu_seconds_total');
+    expect(text).toMatch(/graphql_operation_duration_ms_count\{[^}]*operation_name="Probe"[^}]*\} [1-9]/);
+  });
+
+  it('serves GraphiQL with a default query to browsers', async () => {
+    const res = await fetch(app.url, { headers: { accept: 'text/html' } });
+    expect(res.status).toBe(200);
+    const html = await res.text();
+    expect(html.toLowerCase()).toContain('graphiql');
+    expect(html).toContain('status');
+  });
+});
+
+describe('configuration', () => {
+  it('names the variable and the accepted values when a value is invalid', () => {
+    expect(() => loadConfig({ PORT: 'abc' })).toThrow(/PORT: expected an integer from 0 to 65535, got "abc"/);
+    expect(() => loadConfig({ LOG_LEVEL: 'loud' })).toThrow(/LOG_LEVEL: expected one of fatal, error/);
+    expect(() => loadConfig({ KAFKA_BROKERS: 'no-port' })).toThrow(/KAFKA_BROKERS/);
+  });
+
+  it('applies the documented defaults', () => {
+    const config = loadConfig({});
+    expect(config.port).toBe(4000);
+    expect(config.limits).toEqual({ maxDepth: 7, maxAliases: 5, maxDirectives: 10, maxTokens: 1000, maxCost: 1000, maxBodyBytes: 262144 });
+    expect(config.kafka.partitions).toBeGreaterThanOrEqual(6);
+    expect(config.shutdownTimeoutMs).toBe(25_000);
+  });
+});
