@@ -9,7 +9,10 @@ function startMain(env: Record<string, string> = {}) {
   const childEnv: NodeJS.ProcessEnv = { ...process.env, PORT: '0', LOG_LEVEL: 'info', ...env };
   delete childEnv.KAFKA_BROKERS;
   delete childEnv.REDIS_URL;
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], { env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+    env: childEnv,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const lines: Record<string, unknown>[] = [];
   let stderr = '';
   createInterface({ input: child.stdout! }).on('line', (line) => {
@@ -31,10 +34,13 @@ const processesMentioning = (text: string) =>
     .filter((line) => line.includes(text) && !line.includes('ps -eo'));
 
 async function readyMain(main: ReturnType<typeof startMain>) {
-  const ready = await eventually(async () => {
-    if (main.child.exitCode !== null) throw new Error(`exited early: ${main.stderr()}`);
-    return main.find(/^feedrec ready/);
-  }, { timeoutMs: 100_000, intervalMs: 100 });
+  const ready = await eventually(
+    async () => {
+      if (main.child.exitCode !== null) throw new Error(`exited early: ${main.stderr()}`);
+      return main.find(/^feedrec ready/);
+    },
+    { timeoutMs: 100_000, intervalMs: 100 },
+  );
   const stack = main.find(/^local stack ready/) as { dir: string; pids: number[] } | undefined;
   expect(stack?.dir).toBeTruthy();
   expect(stack?.pids).toHaveLength(2);
@@ -75,4 +81,3 @@ describe('npm start on a machine with no Kafka or Redis configured', () => {
     expect(main.stderr()).toMatch(/PORT: expected an integer from 0 to 65535, got "abc"/);
   });
 });
-

@@ -113,7 +113,14 @@ describe('configuration', () => {
   it('applies the documented defaults', () => {
     const config = loadConfig({});
     expect(config.port).toBe(4000);
-    expect(config.limits).toEqual({ maxDepth: 7, maxAliases: 5, maxDirectives: 10, maxTokens: 1000, maxCost: 1000, maxBodyBytes: 262144 });
+    expect(config.limits).toEqual({
+      maxDepth: 7,
+      maxAliases: 5,
+      maxDirectives: 10,
+      maxTokens: 1000,
+      maxCost: 1000,
+      maxBodyBytes: 262144,
+    });
     expect(config.kafka.partitions).toBeGreaterThanOrEqual(6);
     expect(config.shutdownTimeoutMs).toBe(25_000);
   });
