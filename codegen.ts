@@ -18,6 +18,8 @@ const config: CodegenConfig = {
       presetConfig: { fragmentMasking: false },
     },
   },
+  // ESM with NodeNext resolution: relative imports need their .js extension.
+  importExtension: '.js',
   hooks: { afterAllFileWrite: ['prettier --write'] },
 };
 

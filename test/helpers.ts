@@ -54,7 +54,10 @@ export async function gql<T = Record<string, unknown>>(
 }
 
 /** Polls until `probe` returns a truthy value; on timeout, fails with the last value seen. */
-export async function eventually<T>(probe: () => Promise<T>, { timeoutMs = 20_000, intervalMs = 50 } = {}): Promise<T> {
+export async function eventually<T>(
+  probe: () => Promise<T | undefined | null | false | 0 | ''>,
+  { timeoutMs = 20_000, intervalMs = 50 } = {},
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {
