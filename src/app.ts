@@ -10,7 +10,11 @@ import { createLogger, type Logger } from './logger.js';
 import { createMetrics } from './metrics.js';
 import { connectRedis } from './redis/client.js';
 import type { DependencyCheck, Services } from './services.js';
+import { createAuthenticator } from './auth/viewer.js';
+import { createIngest } from './ingest/interactions.js';
+import { createRateLimiter } from './ingest/rate-limit.js';
 import { createKafka } from './streams/kafka.js';
+import { createIngestProducer } from './streams/producer.js';
 import { topicNames, topicSpecs } from './streams/topics.js';
 
 export interface App {
@@ -55,6 +59,17 @@ export function createApp(config: Config, options: { log?: Logger } = {}): App {
 
   const kafka = createKafka({ brokers, clientId: config.kafka.clientId, logger: log });
   const admin = kafka.admin({ retry: { retries: 1, initialRetryTime: 100 } });
+  const authMode = config.auth.mode === 'auto' ? 'jwt' : config.auth.mode;
+  if (authMode === 'jwt' && !config.auth.jwtSecret && !config.auth.jwksUrl) {
+    throw new Error('set JWT_SECRET or JWKS_URL (or AUTH_MODE=dev for local development without auth)');
+  }
+  const producer = createIngestProducer({ kafka, log, timeoutMs: config.kafka.produceTimeoutMs });
+  const ingest = createIngest({
+    producer,
+    topics,
+    limits: config.ingest,
+    rateLimiter: createRateLimiter(config.ingest),
+  });
   const services = {
     config,
     log,
@@ -63,6 +78,9 @@ export function createApp(config: Config, options: { log?: Logger } = {}): App {
     kafka,
     admin,
     redis: undefined as unknown as Services['redis'], // set in start(), before the server listens
+    producer,
+    ingest,
+    authenticate: createAuthenticator({ ...config.auth, mode: authMode }),
     async readiness(): Promise<DependencyCheck[]> {
       const timeout = config.readinessTimeoutMs;
       const check = async (name: DependencyCheck['name'], probe: () => Promise<unknown>): Promise<DependencyCheck> => {
@@ -175,6 +193,7 @@ export function createApp(config: Config, options: { log?: Logger } = {}): App {
         await admin.createTopics({ topics: missing, waitForLeaders: true });
         log.info({ topics: missing.map((t) => t.topic) }, 'created kafka topics');
       }
+      await producer.start();
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
         server.listen(config.port, config.host, () => resolve());
@@ -192,6 +211,7 @@ export function createApp(config: Config, options: { log?: Logger } = {}): App {
         const deadline = setTimeout(() => server.closeAllConnections(), config.shutdownTimeoutMs);
         await closed;
         clearTimeout(deadline);
+        await producer.stop();
         await admin.disconnect().catch(() => {});
         services.redis?.disconnect();
         log.info({ durationMs: Date.now() - started }, 'api stopped');

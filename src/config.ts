@@ -109,6 +109,20 @@ const env = z.object({
   SHUTDOWN_TIMEOUT_MS: int(0, 600_000, 25_000),
   READINESS_TIMEOUT_MS: int(50, 60_000, 1500),
   GRAPHIQL: bool(true),
+  AUTH_MODE: oneOf(['auto', 'jwt', 'dev'], 'auto'),
+  JWT_SECRET: optionalString.refine((v) => v === undefined || v.length >= 32, {
+    message: 'expected at least 32 characters (an HS256 secret)',
+  }),
+  JWKS_URL: optionalString.refine((v) => v === undefined || /^https?:\/\//.test(v), {
+    message: 'expected an http(s) URL',
+  }),
+  JWT_ISSUER: optionalString,
+  JWT_AUDIENCE: optionalString,
+  MAX_BATCH_EVENTS: int(1, 10_000, 500),
+  EVENT_MAX_AGE_MS: int(60_000, 365 * 24 * 3600 * 1000, 7 * 24 * 3600 * 1000),
+  EVENT_MAX_FUTURE_MS: int(0, 24 * 3600 * 1000, 5 * 60 * 1000),
+  RATE_LIMIT_MUTATIONS_PER_SEC: num(0.1, 1_000_000, 20),
+  RATE_LIMIT_EVENTS_PER_SEC: num(0.1, 1_000_000, 200),
 });
 
 export type Config = ReturnType<typeof toConfig>;
@@ -139,6 +153,21 @@ function toConfig(e: z.infer<typeof env>) {
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     readinessTimeoutMs: e.READINESS_TIMEOUT_MS,
     graphiql: e.GRAPHIQL,
+    auth: {
+      /** `auto` becomes `dev` when main.ts starts a local stack, `jwt` otherwise. */
+      mode: e.AUTH_MODE,
+      jwtSecret: e.JWT_SECRET,
+      jwksUrl: e.JWKS_URL,
+      issuer: e.JWT_ISSUER,
+      audience: e.JWT_AUDIENCE,
+    },
+    ingest: {
+      maxBatch: e.MAX_BATCH_EVENTS,
+      maxAgeMs: e.EVENT_MAX_AGE_MS,
+      maxFutureMs: e.EVENT_MAX_FUTURE_MS,
+      mutationsPerSec: e.RATE_LIMIT_MUTATIONS_PER_SEC,
+      eventsPerSec: e.RATE_LIMIT_EVENTS_PER_SEC,
+    },
   };
 }
 
@@ -153,7 +182,11 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
     throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
   }
-  return toConfig(parsed.data);
+  const config = toConfig(parsed.data);
+  if (config.auth.mode === 'jwt' && !config.auth.jwtSecret && !config.auth.jwksUrl) {
+    throw new ConfigError('invalid configuration:\n  AUTH_MODE: jwt needs JWT_SECRET or JWKS_URL');
+  }
+  return config;
 }
 
 /** A Config for tests and tools: the defaults with some values replaced. */

@@ -1,3 +1,4 @@
+import type { Viewer } from './auth/viewer.js';
 import type { Logger } from './logger.js';
 import type { Services } from './services.js';
 
@@ -6,4 +7,5 @@ export interface GraphQLContext {
   requestId: string;
   log: Logger;
   services: Services;
+  viewer: Viewer;
 }

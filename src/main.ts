@@ -51,6 +51,24 @@ if (needKafka || needRedis) {
   );
 }
 
+if (config.auth.mode === 'auto') {
+  if (stack) {
+    config = { ...config, auth: { ...config.auth, mode: 'dev' } };
+    log.warn(
+      { authMode: 'dev' },
+      'AUTHENTICATION IS OFF: local development mode, every caller acts as a service. ' +
+        'Set JWT_SECRET or JWKS_URL (AUTH_MODE=jwt) for anything but a local quick start.',
+    );
+  } else if (!config.auth.jwtSecret && !config.auth.jwksUrl) {
+    log.fatal(
+      'set JWT_SECRET or JWKS_URL for a deployment with external Kafka/Redis (or AUTH_MODE=dev for local development)',
+    );
+    process.exit(2);
+  }
+} else if (config.auth.mode === 'dev') {
+  log.warn({ authMode: 'dev' }, 'AUTHENTICATION IS OFF (AUTH_MODE=dev): every caller acts as a service.');
+}
+
 const app = createApp(config, { log });
 let shuttingDown = false;
 async function shutdown(signal: string) {

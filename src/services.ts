@@ -1,8 +1,11 @@
 import type { Redis } from 'ioredis';
+import type { Authenticate } from './auth/viewer.js';
 import type { Config } from './config.js';
+import type { Ingest } from './ingest/interactions.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
 import type { Admin, Kafka } from './streams/kafka.js';
+import type { IngestProducer } from './streams/producer.js';
 import type { Topics } from './streams/topics.js';
 
 export interface DependencyCheck {
@@ -20,6 +23,9 @@ export interface Services {
   kafka: Kafka;
   admin: Admin;
   redis: Redis;
+  producer: IngestProducer;
+  ingest: Ingest;
+  authenticate: Authenticate;
   /** Checks Kafka and Redis within the readiness timeout. */
   readiness(): Promise<DependencyCheck[]>;
 }

@@ -20,6 +20,7 @@ export function testConfig(name: string, env: Record<string, string> = {}): Conf
     KAFKA_TOPIC_PREFIX: `${prefix}.`,
     REDIS_KEY_PREFIX: prefix,
     KAFKA_TOPIC_PARTITIONS: '3',
+    AUTH_MODE: 'dev',
     ...env,
   });
 }

@@ -62,7 +62,10 @@ function maskError(services: Services) {
         extensions: { code: original.code, retryable: original.retryable, ...pick(original.details) },
       });
     } else if (gqlError && (!original || original instanceof GraphQLError)) {
-      const code = (gqlError.extensions?.code as string | undefined) ?? 'GRAPHQL_VALIDATION_FAILED';
+      // graphql-js reports variables that do not fit their types as 'Variable "$x" got invalid
+      // value …': that is bad input from the client, not a malformed operation.
+      const fallback = gqlError.message.startsWith('Variable "$') ? 'BAD_USER_INPUT' : 'GRAPHQL_VALIDATION_FAILED';
+      const code = (gqlError.extensions?.code as string | undefined) ?? fallback;
       result = new GraphQLError(gqlError.message, {
         nodes: gqlError.nodes,
         path: gqlError.path,
@@ -99,10 +102,24 @@ export function createGraphQLServer(services: Services): Yoga {
     logging: false,
     graphiql: services.config.graphiql ? { title: 'feedrec', defaultQuery, subscriptionsProtocol: 'WS' } : false,
     maskedErrors: { maskError: maskError(services) },
-    context: ({ request }) => {
+    context: async (initial) => {
+      const request = initial.request as Request | undefined;
+      const connectionParams = initial.connectionParams as Record<string, unknown> | undefined;
       const header = request?.headers.get('x-request-id');
       const requestId = header && requestIdPattern.test(header) ? header : randomUUID();
-      return { requestId, log: services.log.child({ requestId }), services };
+      const authorization =
+        request?.headers.get('authorization') ??
+        (typeof connectionParams?.authorization === 'string' ? connectionParams.authorization : undefined) ??
+        (typeof connectionParams?.Authorization === 'string' ? connectionParams.Authorization : undefined);
+      let viewer;
+      try {
+        viewer = await services.authenticate(authorization);
+      } catch (error) {
+        if (error instanceof AppError)
+          throw new GraphQLError(error.message, { extensions: { code: error.code }, originalError: error });
+        throw error;
+      }
+      return { requestId, log: services.log.child({ requestId }), services, viewer };
     },
     plugins: [
       EnvelopArmorPlugin({

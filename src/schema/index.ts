@@ -2,8 +2,12 @@ import { lexicographicSortSchema, type GraphQLSchema } from 'graphql';
 import { builder } from './builder.js';
 import './types/scalars.js';
 import './types/status.js';
+import './types/interaction.js';
+import './types/item.js';
+import './types/profile.js';
 
 builder.queryType({ description: 'Reads: recommendations, features, items and service status.' });
+builder.mutationType({ description: 'Writes: behaviour events, catalogue entries and declared interests.' });
 
 /** The executable schema, sorted so that the printed `schema.graphql` diffs stay readable. */
 export const schema: GraphQLSchema = lexicographicSortSchema(builder.toSchema());

@@ -57,6 +57,8 @@ export async function ensureKafkaJars(log: (msg: string) => void = () => {}): Pr
 export interface LocalKafka {
   readonly brokers: string[];
   readonly port: number;
+  readonly controllerPort: number;
+  readonly dir: string;
   readonly process: ManagedProcess;
   stop(): Promise<void>;
 }
@@ -109,7 +111,9 @@ const log4j = (dir: string) =>
  */
 export async function startLocalKafka(options: {
   dir: string;
+  /** Fixed ports, e.g. to restart a broker where its clients expect it. */
   port?: number;
+  controllerPort?: number;
   heapMb?: number;
   log?: (msg: string) => void;
   readyTimeoutMs?: number;
@@ -118,7 +122,7 @@ export async function startLocalKafka(options: {
   const dir = options.dir;
   mkdirSync(dir, { recursive: true });
   const port = options.port ?? (await freePort());
-  const controllerPort = await freePort();
+  const controllerPort = options.controllerPort ?? (await freePort());
   const propsFile = path.join(dir, 'server.properties');
   const log4jFile = path.join(dir, 'log4j.properties');
   writeFileSync(propsFile, serverProperties(dir, port, controllerPort));
@@ -188,6 +192,8 @@ export async function startLocalKafka(options: {
   return {
     brokers,
     port,
+    controllerPort,
+    dir,
     process: proc,
     stop: () => proc.stop(20_000),
   };

@@ -16,7 +16,7 @@ export type {
   RecordMetadata,
 } from 'kafkajs';
 
-const { Kafka: KafkaClient, logLevel, CompressionTypes, KafkaJSError } = kafkajs;
+const { Kafka: KafkaClient, logLevel, CompressionTypes, KafkaJSError, Partitioners } = kafkajs;
 export { CompressionTypes };
 
 export interface KafkaOptions {
@@ -61,3 +61,20 @@ export function isRetriableKafkaError(error: unknown): boolean {
 }
 
 export { KafkaJSError };
+
+const javaCompatible = Partitioners.DefaultPartitioner();
+
+/**
+ * The partition a keyed record lands on: murmur2 of the key modulo the partition count, the same
+ * choice as the Java client's default partitioner, so every producer of a key agrees.
+ */
+export function partitionForKey(topic: string, key: string, partitionCount: number): number {
+  const partitionMetadata = Array.from({ length: partitionCount }, (_, partitionId) => ({
+    partitionId,
+    leader: 0,
+    replicas: [],
+    isr: [],
+    partitionErrorCode: 0,
+  }));
+  return javaCompatible({ topic, partitionMetadata, message: { key, value: null } });
+}

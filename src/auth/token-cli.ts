@@ -1,0 +1,45 @@
+/**
+ * `npm run token -- --user <id> [--role service] [--ttl <seconds>]`: prints an HS256 token signed
+ * with JWT_SECRET, for trying the API and for tests of other services.
+ */
+import { parseArgs } from 'node:util';
+import { SignJWT } from 'jose';
+import { loadConfig } from '../config.js';
+
+const { values } = parseArgs({
+  options: {
+    user: { type: 'string' },
+    role: { type: 'string', default: 'user' },
+    ttl: { type: 'string', default: '3600' },
+  },
+});
+const config = loadConfig();
+if (!config.auth.jwtSecret) {
+  process.stderr.write('JWT_SECRET is not set (at least 32 characters)\n');
+  process.exit(2);
+}
+if (values.role !== 'user' && values.role !== 'service') {
+  process.stderr.write('--role must be user or service\n');
+  process.exit(2);
+}
+if (values.role === 'user' && !values.user) {
+  process.stderr.write('--user <id> is required for a user token\n');
+  process.exit(2);
+}
+process.stdout.write(
+  `${await signToken(config.auth.jwtSecret, { sub: values.user, role: values.role, ttlSeconds: Number(values.ttl), issuer: config.auth.issuer, audience: config.auth.audience })}\n`,
+);
+
+async function signToken(
+  secret: string,
+  claims: { sub?: string; role: string; ttlSeconds: number; issuer?: string; audience?: string },
+): Promise<string> {
+  let jwt = new SignJWT({ role: claims.role })
+    .setProtectedHeader({ alg: 'HS256' })
+    .setIssuedAt()
+    .setExpirationTime(`${claims.ttlSeconds}s`);
+  if (claims.sub) jwt = jwt.setSubject(claims.sub);
+  if (claims.issuer) jwt = jwt.setIssuer(claims.issuer);
+  if (claims.audience) jwt = jwt.setAudience(claims.audience);
+  return jwt.sign(new TextEncoder().encode(secret));
+}

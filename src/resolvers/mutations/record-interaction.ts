@@ -1,0 +1,81 @@
+import { actingUser } from '../../auth/viewer.js';
+import type { GraphQLContext } from '../../context.js';
+import { AppError } from '../../errors.js';
+import type { InteractionRequest } from '../../ingest/interactions.js';
+import type { InteractionResultShape, RecordedShape } from '../../schema/types/interaction.js';
+
+interface InteractionArgs {
+  eventId?: string | null;
+  userId?: string | null;
+  itemId: string;
+  action: string;
+  occurredAt?: Date | null;
+}
+
+const toRequest = (ctx: GraphQLContext, input: InteractionArgs): InteractionRequest => ({
+  ...input,
+  userId: actingUser(ctx.viewer, input.userId),
+});
+
+export async function recordInteraction(ctx: GraphQLContext, input: InteractionArgs): Promise<RecordedShape> {
+  const [outcome] = await ctx.services.ingest.recordInteractions([toRequest(ctx, input)]);
+  if (!outcome) throw new AppError('INTERNAL_SERVER_ERROR', 'no outcome for the event');
+  if (!outcome.ok) throw outcome.error;
+  return {
+    eventId: outcome.event.eventId,
+    userId: outcome.event.userId,
+    partition: outcome.produced.partition,
+    offset: outcome.produced.offset,
+    occurredAt: new Date(outcome.event.occurredAt),
+  };
+}
+
+export async function recordInteractions(ctx: GraphQLContext, inputs: InteractionArgs[]) {
+  // An entry for a user the viewer may not act for is rejected on its own, like an invalid one.
+  const refused = new Map<number, AppError>();
+  const requests: InteractionRequest[] = [];
+  const positions: number[] = [];
+  inputs.forEach((input, index) => {
+    try {
+      requests.push(toRequest(ctx, input));
+      positions.push(index);
+    } catch (error) {
+      if (!(error instanceof AppError) || error.code === 'UNAUTHENTICATED') throw error;
+      refused.set(index, error);
+    }
+  });
+  const outcomes = await ctx.services.ingest.recordInteractions(requests);
+  const results: InteractionResultShape[] = inputs.map((_, index) => ({ index, recorded: null, error: null }));
+  for (const [index, error] of refused) {
+    results[index] = {
+      index,
+      recorded: null,
+      error: { code: error.code, message: error.message, field: error.details.field ?? null },
+    };
+  }
+  outcomes.forEach((outcome, i) => {
+    const index = positions[i] ?? 0;
+    results[index] = outcome.ok
+      ? {
+          index,
+          error: null,
+          recorded: {
+            eventId: outcome.event.eventId,
+            userId: outcome.event.userId,
+            partition: outcome.produced.partition,
+            offset: outcome.produced.offset,
+            occurredAt: new Date(outcome.event.occurredAt),
+          },
+        }
+      : {
+          index,
+          recorded: null,
+          error: {
+            code: outcome.error.code,
+            message: outcome.error.message,
+            field: outcome.error.details.field ?? null,
+          },
+        };
+  });
+  return { results };
+}

@@ -1,0 +1,18 @@
+import { requireService } from '../../auth/viewer.js';
+import type { GraphQLContext } from '../../context.js';
+import type { ItemRequest } from '../../ingest/interactions.js';
+import type { ItemShape } from '../../schema/types/item.js';
+
+export async function upsertItems(ctx: GraphQLContext, inputs: ItemRequest[]): Promise<{ items: ItemShape[] }> {
+  requireService(ctx.viewer);
+  const stored = await ctx.services.ingest.upsertItems(inputs);
+  return {
+    items: stored.map(({ item }) => ({
+      id: item.itemId,
+      category: item.category,
+      tags: item.tags,
+      authorId: item.authorId,
+      createdAt: new Date(item.createdAt),
+    })),
+  };
+}

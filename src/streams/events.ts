@@ -1,0 +1,130 @@
+/**
+ * The event contracts on Kafka, version 1: one encoder and one strict decoder per record type. The
+ * API encodes; the stream worker decodes, and sends what does not decode to the dead-letter topic.
+ */
+
+export const EVENT_SCHEMA_VERSION = 1;
+
+export const ACTIONS = ['VIEW', 'CLICK', 'LIKE', 'COMMENT', 'SHARE', 'SKIP', 'HIDE'] as const;
+export type Action = (typeof ACTIONS)[number];
+
+/** Ids of users, items, events and categories: 1–128 of `[A-Za-z0-9_.:-]`. */
+export const ID_PATTERN = /^[A-Za-z0-9_.:-]{1,128}$/;
+export const isValidId = (value: unknown): value is string => typeof value === 'string' && ID_PATTERN.test(value);
+
+/** One user action on one item. Keyed by userId on the behaviour topic. */
+export interface BehaviorEvent {
+  v: 1;
+  /** Client-supplied or generated; the idempotency key the stream worker dedupes on. */
+  eventId: string;
+  userId: string;
+  itemId: string;
+  action: Action;
+  /** Event time, epoch ms: when the user did it. */
+  occurredAt: number;
+  /** When the API accepted it, epoch ms. */
+  receivedAt: number;
+}
+
+/** An item's catalogue entry. Keyed by itemId on the compacted catalogue topic. */
+export interface ItemEvent {
+  v: 1;
+  itemId: string;
+  category: string | null;
+  tags: string[];
+  authorId: string | null;
+  createdAt: number;
+  updatedAt: number;
+}
+
+/** A user's declared interests (categories), for cold start. Keyed by userId, compacted. */
+export interface ProfileEvent {
+  v: 1;
+  userId: string;
+  interests: string[];
+  updatedAt: number;
+}
+
+export class DecodeError extends Error {
+  override name = 'DecodeError';
+}
+
+export const encodeEvent = (event: BehaviorEvent | ItemEvent | ProfileEvent): Buffer =>
+  Buffer.from(JSON.stringify(event));
+
+function parseObject(raw: Buffer | string | null): Record<string, unknown> {
+  if (raw === null) throw new DecodeError('empty record value');
+  let value: unknown;
+  try {
+    value = JSON.parse(typeof raw === 'string' ? raw : raw.toString('utf8'));
+  } catch {
+    throw new DecodeError('value is not JSON');
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw new DecodeError('value is not a JSON object');
+  const obj = value as Record<string, unknown>;
+  if (obj.v !== EVENT_SCHEMA_VERSION) throw new DecodeError(`unsupported schema version ${JSON.stringify(obj.v)}`);
+  return obj;
+}
+
+const id = (obj: Record<string, unknown>, field: string): string => {
+  const value = obj[field];
+  if (!isValidId(value)) throw new DecodeError(`${field} is not a valid id`);
+  return value;
+};
+const time = (obj: Record<string, unknown>, field: string): number => {
+  const value = obj[field];
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0)
+    throw new DecodeError(`${field} is not an epoch-ms integer`);
+  return value;
+};
+const optionalId = (obj: Record<string, unknown>, field: string): string | null =>
+  obj[field] === null || obj[field] === undefined ? null : id(obj, field);
+const idList = (obj: Record<string, unknown>, field: string, max: number): string[] => {
+  const value = obj[field];
+  if (!Array.isArray(value) || value.length > max || !value.every(isValidId))
+    throw new DecodeError(`${field} is not a list of ids`);
+  return value;
+};
+
+export function decodeBehavior(raw: Buffer | string | null): BehaviorEvent {
+  const obj = parseObject(raw);
+  const action = obj.action;
+  if (typeof action !== 'string' || !(ACTIONS as readonly string[]).includes(action))
+    throw new DecodeError('unknown action');
+  return {
+    v: 1,
+    eventId: id(obj, 'eventId'),
+    userId: id(obj, 'userId'),
+    itemId: id(obj, 'itemId'),
+    action: action as Action,
+    occurredAt: time(obj, 'occurredAt'),
+    receivedAt: time(obj, 'receivedAt'),
+  };
+}
+
+export const MAX_TAGS = 32;
+export const MAX_INTERESTS = 32;
+
+export function decodeItem(raw: Buffer | string | null): ItemEvent {
+  const obj = parseObject(raw);
+  return {
+    v: 1,
+    itemId: id(obj, 'itemId'),
+    category: optionalId(obj, 'category'),
+    tags: idList(obj, 'tags', MAX_TAGS),
+    authorId: optionalId(obj, 'authorId'),
+    createdAt: time(obj, 'createdAt'),
+    updatedAt: time(obj, 'updatedAt'),
+  };
+}
+
+export function decodeProfile(raw: Buffer | string | null): ProfileEvent {
+  const obj = parseObject(raw);
+  return {
+    v: 1,
+    userId: id(obj, 'userId'),
+    interests: idList(obj, 'interests', MAX_INTERESTS),
+    updatedAt: time(obj, 'updatedAt'),
+  };
+}

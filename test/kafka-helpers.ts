@@ -1,0 +1,52 @@
+import { randomUUID } from 'node:crypto';
+import { createKafka, type KafkaMessage } from '../src/streams/kafka.js';
+import { eventually } from './helpers.js';
+
+export interface ReadRecord {
+  partition: number;
+  offset: string;
+  key: string;
+  value: Record<string, unknown>;
+}
+
+/** Reads a topic from the beginning with an independent consumer group until `count` records arrived. */
+export async function readTopic(
+  brokers: string[],
+  topic: string,
+  count: number,
+  timeoutMs = 30_000,
+): Promise<ReadRecord[]> {
+  const kafka = createKafka({ brokers, clientId: 'test-reader' });
+  const consumer = kafka.consumer({ groupId: `reader-${randomUUID()}`, maxWaitTimeInMs: 100 });
+  const records: ReadRecord[] = [];
+  await consumer.connect();
+  await consumer.subscribe({ topic, fromBeginning: true });
+  await consumer.run({
+    eachMessage: async ({ partition, message }: { partition: number; message: KafkaMessage }) => {
+      records.push({
+        partition,
+        offset: message.offset,
+        key: String(message.key),
+        value: JSON.parse(String(message.value)) as Record<string, unknown>,
+      });
+    },
+  });
+  try {
+    await eventually(async () => records.length >= count, { timeoutMs });
+  } finally {
+    await consumer.disconnect();
+  }
+  return records;
+}
+
+/** Sum of the latest offsets over a topic's partitions: how many records it holds. */
+export async function topicSize(brokers: string[], topic: string): Promise<number> {
+  const admin = createKafka({ brokers, clientId: 'test-admin' }).admin();
+  await admin.connect();
+  try {
+    const offsets = await admin.fetchTopicOffsets(topic);
+    return offsets.reduce((sum, p) => sum + Number(p.high) - Number(p.low), 0);
+  } finally {
+    await admin.disconnect();
+  }
+}
