@@ -61,7 +61,7 @@ describe('recording behaviour', () => {
             eventId: `${userId}-e${i}`,
             userId,
             itemId: `item-${i % 7}`,
-            action: ['VIEW', 'CLICK', 'LIKE', 'SHARE'][i % 4],
+            action: (['VIEW', 'CLICK', 'LIKE', 'SHARE'] as const)[i % 4]!,
             occurredAt: new Date(t0 + i * 1000).toISOString(),
           };
           const res = await gql<{ recordInteraction: { eventId: string; partition: number; offset: string } }>(

@@ -1,0 +1,136 @@
+import autocannon from 'autocannon';
+import { createKafka } from '../../src/streams/kafka.js';
+import { median, type BenchContext, type Row, type Scenario } from '../types.js';
+
+const SINGLE = `mutation Record($input: InteractionInput!) { recordInteraction(input: $input) { offset } }`;
+const BATCH = `mutation RecordMany($inputs: [InteractionInput!]!) { recordInteractions(inputs: $inputs) { acceptedCount } }`;
+const BATCH_SIZE = 100;
+
+function batchBody(n: number, seed: number) {
+  const inputs = Array.from({ length: n }, (_, i) => ({
+    userId: `bench-u${(seed * 31 + i) % 5000}`,
+    itemId: `bench-i${(seed * 17 + i * 7) % 20000}`,
+    action: 'VIEW',
+  }));
+  return JSON.stringify({ query: BATCH, variables: { inputs } });
+}
+
+async function load(url: string, seconds: number, connections: number, bodies: string[]) {
+  let i = 0;
+  const result = await autocannon({
+    url,
+    method: 'POST',
+    connections,
+    duration: seconds,
+    headers: { 'content-type': 'application/json' },
+    requests: [{ setupRequest: (req) => ({ ...req, body: bodies[i++ % bodies.length] }) }],
+  });
+  if (result.non2xx > 0 || result.errors > 0)
+    throw new Error(`${result.non2xx} non-2xx and ${result.errors} errors under load`);
+  return result;
+}
+
+/** Raw kafkajs: idempotent producer, acks=all, sendBatch of BATCH_SIZE records, `inFlight` senders. */
+async function rawSendBatch(ctx: BenchContext, seconds: number): Promise<number> {
+  const kafka = createKafka({ brokers: ctx.brokers, clientId: 'bench-raw' });
+  const topic = `${ctx.prefix}.raw-ingest`;
+  const admin = kafka.admin();
+  await admin.connect();
+  await admin.createTopics({ topics: [{ topic, numPartitions: 6 }], waitForLeaders: true });
+  await admin.disconnect();
+  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+  await producer.connect();
+  const value = Buffer.from(
+    JSON.stringify({
+      v: 1,
+      eventId: 'x'.repeat(36),
+      userId: 'bench-u1',
+      itemId: 'bench-i1',
+      action: 'VIEW',
+      occurredAt: Date.now(),
+      receivedAt: Date.now(),
+    }),
+  );
+  const end = Date.now() + seconds * 1000;
+  let sent = 0;
+  let n = 0;
+  while (Date.now() < end) {
+    const messages = Array.from({ length: BATCH_SIZE * 4 }, () => ({ key: `bench-u${n++ % 5000}`, value }));
+    await producer.sendBatch({ acks: -1, topicMessages: [{ topic, messages }] });
+    sent += messages.length;
+  }
+  await producer.disconnect();
+  return sent / seconds;
+}
+
+export const ingestScenarios: Scenario[] = [
+  {
+    group: 'ingest',
+    name: 'ingestion',
+    async run(ctx) {
+      const seconds = ctx.quick ? 4 : 10;
+      const repeats = ctx.quick ? 1 : 3;
+      const singleBodies = Array.from({ length: 1000 }, (_, i) =>
+        JSON.stringify({
+          query: SINGLE,
+          variables: { input: { userId: `bench-u${i % 5000}`, itemId: `bench-i${i}`, action: 'LIKE' } },
+        }),
+      );
+      const batchBodies = Array.from({ length: 50 }, (_, i) => batchBody(BATCH_SIZE, i));
+      // Warm-up: JIT, producer connection, topic metadata.
+      await load(ctx.url, 2, 20, batchBodies);
+
+      const single: number[] = [];
+      const singleP99: number[] = [];
+      const batched: number[] = [];
+      const batchedP99: number[] = [];
+      const raw: number[] = [];
+      const bare: number[] = [];
+      const bareBodies = [JSON.stringify({ query: 'mutation { record(userId: "u1", itemId: "i1") }' })];
+      for (let r = 0; r < repeats; r++) {
+        bare.push((await load(ctx.referenceUrl, seconds, 64, bareBodies)).requests.average);
+        const s = await load(ctx.url, seconds, 64, singleBodies);
+        single.push(s.requests.average);
+        singleP99.push(s.latency.p99);
+        const b = await load(ctx.url, seconds, 16, batchBodies);
+        batched.push(b.requests.average * BATCH_SIZE);
+        batchedP99.push(b.latency.p99);
+        raw.push(await rawSendBatch(ctx, seconds));
+      }
+      const reference = { name: 'raw kafkajs sendBatch, acks=all', value: median(raw) };
+      const rows: Row[] = [
+        {
+          scenario: 'ingestion',
+          metric: 'single recordInteraction, 64 connections',
+          value: median(single),
+          unit: 'events/s',
+          reference: { name: 'bare graphql-yoga mutation, no I/O', value: median(bare) },
+          runs: single,
+        },
+        {
+          scenario: 'ingestion',
+          metric: 'single recordInteraction p99 latency',
+          value: median(singleP99),
+          unit: 'ms',
+          runs: singleP99,
+        },
+        {
+          scenario: 'ingestion',
+          metric: `recordInteractions × ${BATCH_SIZE}, 16 connections`,
+          value: median(batched),
+          unit: 'events/s',
+          reference,
+          runs: batched,
+        },
+        {
+          scenario: 'ingestion',
+          metric: `recordInteractions × ${BATCH_SIZE} p99 latency`,
+          value: median(batchedP99),
+          unit: 'ms',
+          runs: batchedP99,
+        },
+      ];
+      return rows;
+    },
+  },
+];
