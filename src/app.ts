@@ -15,6 +15,8 @@ import { createIngest } from './ingest/interactions.js';
 import { createRateLimiter } from './ingest/rate-limit.js';
 import { createKafka } from './streams/kafka.js';
 import { createIngestProducer } from './streams/producer.js';
+import { createFeatureWorker, type FeatureWorker } from './streams/feature-worker.js';
+import { redisKeys } from './redis/keys.js';
 import { topicNames, topicSpecs } from './streams/topics.js';
 
 export interface App {
@@ -70,8 +72,11 @@ export function createApp(config: Config, options: { log?: Logger } = {}): App {
     limits: config.ingest,
     rateLimiter: createRateLimiter(config.ingest),
   });
+  const keys = redisKeys(config.redis.keyPrefix);
+  let worker: FeatureWorker | undefined;
   const services = {
     config,
+    keys,
     log,
     metrics,
     topics,
@@ -194,6 +199,18 @@ export function createApp(config: Config, options: { log?: Logger } = {}): App {
         log.info({ topics: missing.map((t) => t.topic) }, 'created kafka topics');
       }
       await producer.start();
+      if (config.stream.workerEnabled) {
+        worker = createFeatureWorker({
+          kafka,
+          redis: services.redis,
+          keys,
+          topics,
+          log: log.child({ component: 'worker' }),
+          groupId: config.stream.groupId,
+          allowedLatenessMs: config.stream.allowedLatenessMs,
+        });
+        await worker.start();
+      }
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
         server.listen(config.port, config.host, () => resolve());
@@ -212,6 +229,7 @@ export function createApp(config: Config, options: { log?: Logger } = {}): App {
         await closed;
         clearTimeout(deadline);
         await producer.stop();
+        await worker?.stop();
         await admin.disconnect().catch(() => {});
         services.redis?.disconnect();
         log.info({ durationMs: Date.now() - started }, 'api stopped');

@@ -123,6 +123,12 @@ const env = z.object({
   EVENT_MAX_FUTURE_MS: int(0, 24 * 3600 * 1000, 5 * 60 * 1000),
   RATE_LIMIT_MUTATIONS_PER_SEC: num(0.1, 1_000_000, 20),
   RATE_LIMIT_EVENTS_PER_SEC: num(0.1, 1_000_000, 200),
+  WORKER_ENABLED: bool(true),
+  STREAM_GROUP_ID: z
+    .string()
+    .optional()
+    .transform((v) => v || 'feedrec-features'),
+  ALLOWED_LATENESS_MS: int(0, 24 * 3600 * 1000, 2 * 60 * 1000),
 });
 
 export type Config = ReturnType<typeof toConfig>;
@@ -161,6 +167,7 @@ function toConfig(e: z.infer<typeof env>) {
       issuer: e.JWT_ISSUER,
       audience: e.JWT_AUDIENCE,
     },
+    stream: { workerEnabled: e.WORKER_ENABLED, groupId: e.STREAM_GROUP_ID, allowedLatenessMs: e.ALLOWED_LATENESS_MS },
     ingest: {
       maxBatch: e.MAX_BATCH_EVENTS,
       maxAgeMs: e.EVENT_MAX_AGE_MS,

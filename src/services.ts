@@ -4,6 +4,7 @@ import type { Config } from './config.js';
 import type { Ingest } from './ingest/interactions.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
+import type { RedisKeys } from './redis/keys.js';
 import type { Admin, Kafka } from './streams/kafka.js';
 import type { IngestProducer } from './streams/producer.js';
 import type { Topics } from './streams/topics.js';
@@ -20,6 +21,7 @@ export interface Services {
   log: Logger;
   metrics: Metrics;
   topics: Topics;
+  keys: RedisKeys;
   kafka: Kafka;
   admin: Admin;
   redis: Redis;

@@ -7,6 +7,7 @@ export interface ReadRecord {
   offset: string;
   key: string;
   value: Record<string, unknown>;
+  headers: Record<string, string>;
 }
 
 /** Reads a topic from the beginning with an independent consumer group until `count` records arrived. */
@@ -27,7 +28,8 @@ export async function readTopic(
         partition,
         offset: message.offset,
         key: String(message.key),
-        value: JSON.parse(String(message.value)) as Record<string, unknown>,
+        value: parseOrRaw(message.value),
+        headers: Object.fromEntries(Object.entries(message.headers ?? {}).map(([k, v]) => [k, String(v)])),
       });
     },
   });
@@ -48,5 +50,13 @@ export async function topicSize(brokers: string[], topic: string): Promise<numbe
     return offsets.reduce((sum, p) => sum + Number(p.high) - Number(p.low), 0);
   } finally {
     await admin.disconnect();
+  }
+}
+
+function parseOrRaw(value: Buffer | null): Record<string, unknown> {
+  try {
+    return JSON.parse(String(value)) as Record<string, unknown>;
+  } catch {
+    return { raw: String(value) };
   }
 }

@@ -1,0 +1,251 @@
+import type { Redis } from 'ioredis';
+import type { Logger } from '../logger.js';
+import type { RedisKeys } from '../redis/keys.js';
+import { APPLY_USER_EVENTS_LUA, type ApplyResult } from './apply-script.js';
+import { decodeBehavior, decodeItem, DecodeError, type BehaviorEvent } from './events.js';
+import type { Consumer, EachBatchPayload, Kafka, Producer } from './kafka.js';
+import { planUserCalls, type PositionedEvent } from './plan.js';
+import type { Topics } from './topics.js';
+
+export interface FeatureWorkerOptions {
+  kafka: Kafka;
+  redis: Redis;
+  keys: RedisKeys;
+  topics: Topics;
+  log: Logger;
+  groupId: string;
+  allowedLatenessMs: number;
+  /** How long a user's dedupe and offset state lives after their last event. */
+  stateTtlSec?: number;
+  onApplied?: (
+    stats: ApplyResult & { deadLettered: number; partition: number; durationMs: number; events: BehaviorEvent[] },
+  ) => void;
+}
+
+export interface FeatureWorker {
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  ready(): boolean;
+}
+
+type RedisWithApply = Redis & {
+  applyUserEvents(numKeys: number, ...args: (string | number)[]): Promise<number[]>;
+};
+
+/**
+ * The stream module's consumer-group worker. Per batch: decode (undecodable records go to the
+ * dead-letter topic with the reason), read item categories in one round trip, apply every user's
+ * events with one atomic script call each (pipelined), record the partition's progress, publish
+ * "user changed" notifications, and only then commit the offset to Kafka.
+ *
+ * On the first batch of a partition after an assignment, the worker compares the batch with the
+ * progress Redis holds: if Redis is behind (it lost writes), it seeks back and refills from the log.
+ */
+export function createFeatureWorker(options: FeatureWorkerOptions): FeatureWorker {
+  const { kafka, redis, keys, topics, log, groupId } = options;
+  const stateTtlSec = options.stateTtlSec ?? 7 * 24 * 3600;
+  if (!('applyUserEvents' in redis)) {
+    redis.defineCommand('applyUserEvents', { lua: APPLY_USER_EVENTS_LUA });
+  }
+  const r = redis as RedisWithApply;
+  const offsetsKey = keys.streamOffsets(groupId, topics.behavior);
+  let consumer: Consumer | undefined;
+  let dlq: Producer | undefined;
+  let running = false;
+  /** Partitions whose position was checked against Redis since the last assignment. */
+  const checked = new Set<number>();
+
+  /**
+   * Redis' progress for the partition decides where to read: the batch must start right after the
+   * last offset Redis applied (or at the log start when Redis has none). Offsets Redis already
+   * holds are skipped by the per-user guard; a gap means Redis lost writes, so seek back.
+   */
+  async function checkPosition(batch: EachBatchPayload['batch']): Promise<boolean> {
+    if (checked.has(batch.partition)) return true;
+    const first = batch.messages[0] ? BigInt(batch.messages[0].offset) : undefined;
+    if (first === undefined) return true;
+    const stored = await redis.hget(offsetsKey, String(batch.partition));
+    let expected: bigint;
+    if (stored !== null) expected = BigInt(stored) + 1n;
+    else {
+      const admin = kafka.admin();
+      await admin.connect();
+      try {
+        const offsets = await admin.fetchTopicOffsets(batch.topic);
+        expected = BigInt(offsets.find((o) => o.partition === batch.partition)?.low ?? '0');
+      } finally {
+        await admin.disconnect();
+      }
+    }
+    checked.add(batch.partition);
+    if (first > expected) {
+      log.warn(
+        { partition: batch.partition, offset: String(first), expected: String(expected) },
+        'redis is behind the consumer group; refilling from the log',
+      );
+      consumer?.seek({ topic: batch.topic, partition: batch.partition, offset: String(expected) });
+      return false;
+    }
+    return true;
+  }
+
+  async function handleBehavior({ batch, heartbeat }: EachBatchPayload) {
+    const started = performance.now();
+    if (!(await checkPosition(batch))) return;
+    const events: PositionedEvent[] = [];
+    const dead: { value: Buffer | null; key: Buffer | null; offset: string; reason: string }[] = [];
+    for (const message of batch.messages) {
+      try {
+        events.push({ event: decodeBehavior(message.value), offset: message.offset });
+      } catch (error) {
+        if (!(error instanceof DecodeError)) throw error;
+        dead.push({ value: message.value, key: message.key, offset: message.offset, reason: error.message });
+      }
+    }
+    const lastOffset = batch.messages.at(-1)?.offset;
+    if (lastOffset === undefined) return;
+
+    if (dead.length) {
+      dlq ??= kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+      await dlq.connect();
+      await dlq.send({
+        topic: topics.behaviorDeadLetter,
+        acks: -1,
+        messages: dead.map((d) => ({
+          key: d.key,
+          value: d.value,
+          headers: {
+            reason: d.reason,
+            'source-topic': batch.topic,
+            'source-partition': String(batch.partition),
+            'source-offset': d.offset,
+          },
+        })),
+      });
+      for (const d of dead)
+        log.warn({ partition: batch.partition, offset: d.offset, reason: d.reason }, 'dead-lettered a record');
+    }
+
+    const itemIds = [...new Set(events.map((e) => e.event.itemId))];
+    const categories = new Map<string, string | null>();
+    if (itemIds.length) {
+      const read = redis.pipeline();
+      for (const id of itemIds) read.hget(keys.item(id), 'category');
+      const results = (await read.exec()) ?? [];
+      itemIds.forEach((id, i) => {
+        const [error, value] = results[i] ?? [null, null];
+        if (error) throw error;
+        categories.set(id, (value as string | null) ?? null);
+      });
+    }
+
+    const calls = planUserCalls(events, categories, {
+      keys,
+      partition: batch.partition,
+      allowedLatenessMs: options.allowedLatenessMs,
+      stateTtlSec,
+      now: Date.now(),
+    });
+    const write = r.pipeline() as ReturnType<Redis['pipeline']> & {
+      applyUserEvents(...args: (string | number)[]): unknown;
+    };
+    for (const call of calls) write.applyUserEvents(call.keys.length, ...call.keys, ...call.args);
+    write.hset(offsetsKey, String(batch.partition), lastOffset);
+    const results = (await write.exec()) ?? [];
+    const total: ApplyResult = { counted: 0, late: 0, duplicate: 0, replayed: 0, watermark: 0 };
+    const changed: string[] = [];
+    calls.forEach((call, i) => {
+      const [error, value] = results[i] ?? [new Error('no reply'), null];
+      if (error) throw error;
+      const [counted = 0, late = 0, dup = 0, replayed = 0, wm = 0] = value as number[];
+      total.counted += counted;
+      total.late += late;
+      total.duplicate += dup;
+      total.replayed += replayed;
+      total.watermark = Math.max(total.watermark, wm);
+      if (counted > 0) changed.push(call.userId);
+    });
+    const offsetWrite = results[calls.length];
+    if (offsetWrite?.[0]) throw offsetWrite[0];
+    if (changed.length)
+      await redis.publish(keys.userChangedChannel(), JSON.stringify({ users: changed, at: Date.now() }));
+
+    // Redis has acknowledged everything above: only now is the offset committed to Kafka.
+    await consumer?.commitOffsets([
+      { topic: batch.topic, partition: batch.partition, offset: (BigInt(lastOffset) + 1n).toString() },
+    ]);
+    await heartbeat();
+    options.onApplied?.({
+      ...total,
+      deadLettered: dead.length,
+      partition: batch.partition,
+      durationMs: performance.now() - started,
+      events: events.map((e) => e.event),
+    });
+  }
+
+  async function handleItems({ batch, heartbeat }: EachBatchPayload) {
+    const write = redis.pipeline();
+    for (const message of batch.messages) {
+      try {
+        const item = decodeItem(message.value);
+        write.hset(keys.item(item.itemId), {
+          category: item.category ?? '',
+          tags: item.tags.join(','),
+          authorId: item.authorId ?? '',
+          createdAt: item.createdAt,
+          updatedAt: item.updatedAt,
+        });
+      } catch (error) {
+        if (!(error instanceof DecodeError)) throw error;
+        log.warn(
+          { partition: batch.partition, offset: message.offset, reason: error.message },
+          'skipped an undecodable catalogue record',
+        );
+      }
+    }
+    const results = (await write.exec()) ?? [];
+    for (const [error] of results) if (error) throw error;
+    const last = batch.messages.at(-1)?.offset;
+    if (last !== undefined) {
+      await consumer?.commitOffsets([
+        { topic: batch.topic, partition: batch.partition, offset: (BigInt(last) + 1n).toString() },
+      ]);
+    }
+    await heartbeat();
+  }
+
+  return {
+    ready: () => running,
+    async start() {
+      consumer = kafka.consumer({
+        groupId,
+        maxWaitTimeInMs: 20,
+        sessionTimeout: 10_000,
+        heartbeatInterval: 1000,
+        allowAutoTopicCreation: false,
+      });
+      consumer.on(consumer.events.GROUP_JOIN, () => checked.clear());
+      consumer.on(consumer.events.CRASH, (e) =>
+        log.error({ err: e.payload.error, restart: e.payload.restart }, 'stream worker crashed'),
+      );
+      await consumer.connect();
+      await consumer.subscribe({ topics: [topics.behavior, topics.items], fromBeginning: true });
+      await consumer.run({
+        autoCommit: false,
+        eachBatchAutoResolve: false,
+        partitionsConsumedConcurrently: 3,
+        eachBatch: async (payload) => {
+          if (payload.batch.topic === topics.items) await handleItems(payload);
+          else await handleBehavior(payload);
+        },
+      });
+      running = true;
+    },
+    async stop() {
+      running = false;
+      await consumer?.disconnect().catch(() => {});
+      await dlq?.disconnect().catch(() => {});
+    },
+  };
+}

@@ -1,0 +1,145 @@
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { readUserWindows } from '../src/features/user-features.js';
+import { createLogger } from '../src/logger.js';
+import { redisKeys } from '../src/redis/keys.js';
+import { encodeEvent, type BehaviorEvent } from '../src/streams/events.js';
+import { createFeatureWorker, type FeatureWorker } from '../src/streams/feature-worker.js';
+import { createKafka, type Producer } from '../src/streams/kafka.js';
+import { topicNames, topicSpecs } from '../src/streams/topics.js';
+import { eventually, uniquePrefix } from './helpers.js';
+import { randomEvents, referenceWindows } from './stream-reference.js';
+import { readTopic } from './kafka-helpers.js';
+
+const LATENESS = 120_000;
+const prefix = uniquePrefix('windows');
+const topics = topicNames(`${prefix}.`);
+const keys = redisKeys(prefix);
+const brokers = () => inject('kafkaBrokers').split(',');
+const categories: Record<string, string> = { 'pet-1': 'pets', 'pet-2': 'pets', 'car-1': 'cars', 'food-1': 'food' };
+const items = [...Object.keys(categories), 'unknown-item'];
+const categoryOf = (id: string) => categories[id] ?? '_unknown';
+
+describe('the stream worker keeps exact event-time windows', () => {
+  let redis: Redis;
+  let producer: Producer;
+  let worker: FeatureWorker;
+
+  beforeAll(async () => {
+    redis = new Redis(inject('redisUrl'));
+    const kafka = createKafka({ brokers: brokers(), clientId: 'windows-test' });
+    const admin = kafka.admin();
+    await admin.connect();
+    await admin.createTopics({ topics: topicSpecs(topics, 3, 1), waitForLeaders: true });
+    await admin.disconnect();
+    producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+    await producer.connect();
+    await producer.send({
+      topic: topics.items,
+      messages: Object.entries(categories).map(([itemId, category]) => ({
+        key: itemId,
+        value: encodeEvent({ v: 1, itemId, category, tags: [], authorId: null, createdAt: 1, updatedAt: 1 }),
+      })),
+    });
+    worker = createFeatureWorker({
+      kafka,
+      redis,
+      keys,
+      topics,
+      log: createLogger('silent'),
+      groupId: `${prefix}-group`,
+      allowedLatenessMs: LATENESS,
+    });
+    await worker.start();
+    await eventually(async () => (await redis.hget(keys.item('food-1'), 'category')) === 'food');
+  });
+  afterAll(async () => {
+    await worker?.stop();
+    await producer?.disconnect();
+    redis?.disconnect();
+  });
+
+  async function appliedThrough(count: number) {
+    // Every record of the behaviour topic is applied once Redis' progress reaches the log end.
+    const admin = createKafka({ brokers: brokers(), clientId: 'windows-test-admin' }).admin();
+    await admin.connect();
+    const ends = await admin.fetchTopicOffsets(topics.behavior);
+    await admin.disconnect();
+    expect(ends.reduce((s, p) => s + Number(p.high), 0)).toBeGreaterThanOrEqual(count);
+    await eventually(
+      async () => {
+        const progress = await redis.hgetall(keys.streamOffsets(`${prefix}-group`, topics.behavior));
+        return ends.every(
+          (p) => Number(p.high) === 0 || Number(progress[String(p.partition)] ?? -1) + 1 === Number(p.high),
+        );
+      },
+      { timeoutMs: 30_000 },
+    );
+  }
+
+  async function expectMatchesReference(events: BehaviorEvent[]) {
+    const reference = referenceWindows(events, categoryOf, LATENESS);
+    for (const [userId, ref] of reference) {
+      const got = await readUserWindows(redis, keys, userId);
+      expect(got.latestEventAt, userId).toBe(ref.wm);
+      for (const w of got.windows) {
+        const actual = Object.fromEntries(w.counts.map((c) => [`${c.category}|${c.action}`, c.count]));
+        expect(actual, `${userId} ${w.window}`).toEqual(ref.windows[w.window]);
+      }
+    }
+  }
+
+  it('equals a brute-force count over random streams with late, out-of-order and repeated events', async () => {
+    const all: BehaviorEvent[] = [];
+    for (const seed of [1, 2, 3, 4, 5]) {
+      const users = Array.from({ length: 6 }, (_, i) => `s${seed}-u${i}`);
+      const events = randomEvents({
+        seed,
+        users,
+        perUser: 60,
+        start: Date.now() - 3600_000,
+        latenessMs: LATENESS,
+        items,
+      });
+      await producer.send({
+        topic: topics.behavior,
+        acks: -1,
+        messages: events.map((e) => ({ key: e.userId, value: encodeEvent(e) })),
+      });
+      all.push(...events);
+    }
+    await appliedThrough(all.length);
+    await expectMatchesReference(all);
+  });
+
+  it('dead-letters an undecodable record with its reason and applies the events after it', async () => {
+    const now = Date.now();
+    const after: BehaviorEvent = {
+      v: 1,
+      eventId: 'after-poison',
+      userId: 'poison-user',
+      itemId: 'pet-1',
+      action: 'LIKE',
+      occurredAt: now,
+      receivedAt: now,
+    };
+    await producer.send({
+      topic: topics.behavior,
+      acks: -1,
+      messages: [
+        { key: 'poison-user', value: Buffer.from('{"v":1,"eventId":"x","userId":"poison-user","action":"POKE"}') },
+        { key: 'poison-user', value: Buffer.from('not json at all') },
+        { key: 'poison-user', value: encodeEvent(after) },
+      ],
+    });
+    const [first, second] = await readTopic(brokers(), topics.behaviorDeadLetter, 2);
+    expect([first?.key, second?.key]).toEqual(['poison-user', 'poison-user']);
+    expect([first?.headers.reason, second?.headers.reason].sort()).toEqual(['unknown action', 'value is not JSON']);
+    expect(first?.headers['source-topic']).toBe(topics.behavior);
+    const features = await eventually(async () => {
+      const f = await readUserWindows(redis, keys, 'poison-user');
+      return f.windows[0]?.counts.length ? f : undefined;
+    });
+    expect(features.windows[0]?.counts).toEqual([{ category: 'pets', action: 'LIKE', count: 1 }]);
+  });
+});
