@@ -89,7 +89,7 @@ export function createFeatureWorker(options: FeatureWorkerOptions): FeatureWorke
     return true;
   }
 
-  async function handleBehavior({ batch, heartbeat }: EachBatchPayload) {
+  async function handleBehavior({ batch, heartbeat, resolveOffset }: EachBatchPayload) {
     const started = performance.now();
     if (!(await checkPosition(batch))) return;
     const events: PositionedEvent[] = [];
@@ -184,7 +184,7 @@ export function createFeatureWorker(options: FeatureWorkerOptions): FeatureWorke
     });
   }
 
-  async function handleItems({ batch, heartbeat }: EachBatchPayload) {
+  async function handleItems({ batch, heartbeat, resolveOffset }: EachBatchPayload) {
     const write = redis.pipeline();
     for (const message of batch.messages) {
       try {
