@@ -54,6 +54,13 @@ export function createFeatureWorker(options: FeatureWorkerOptions): FeatureWorke
   let running = false;
   /** Partitions whose position was checked against Redis since the last assignment. */
   const checked = new Set<number>();
+  /**
+   * The last offset this worker applied per partition since the last assignment. kafkajs can hand
+   * out a batch again (a fetch issued before the previous batch was resolved); such records are
+   * skipped here instead of costing a Redis round trip. Cleared on every assignment, so Redis'
+   * own per-user offsets stay the authority.
+   */
+  const appliedHere = new Map<number, bigint>();
 
   /**
    * Redis' progress for the partition decides where to read: the batch must start right after the
@@ -92,9 +99,12 @@ export function createFeatureWorker(options: FeatureWorkerOptions): FeatureWorke
   async function handleBehavior({ batch, heartbeat, resolveOffset }: EachBatchPayload) {
     const started = performance.now();
     if (!(await checkPosition(batch))) return;
+    const done = appliedHere.get(batch.partition) ?? -1n;
+    const fresh = batch.messages.filter((m) => BigInt(m.offset) > done);
+    if (fresh.length === 0) return;
     const events: PositionedEvent[] = [];
     const dead: { value: Buffer | null; key: Buffer | null; offset: string; reason: string }[] = [];
-    for (const message of batch.messages) {
+    for (const message of fresh) {
       try {
         events.push({ event: decodeBehavior(message.value), offset: message.offset });
       } catch (error) {
@@ -102,7 +112,7 @@ export function createFeatureWorker(options: FeatureWorkerOptions): FeatureWorke
         dead.push({ value: message.value, key: message.key, offset: message.offset, reason: error.message });
       }
     }
-    const lastOffset = batch.messages.at(-1)?.offset;
+    const lastOffset = fresh.at(-1)?.offset;
     if (lastOffset === undefined) return;
 
     if (dead.length) {
@@ -225,7 +235,10 @@ export function createFeatureWorker(options: FeatureWorkerOptions): FeatureWorke
         heartbeatInterval: 1000,
         allowAutoTopicCreation: false,
       });
-      consumer.on(consumer.events.GROUP_JOIN, () => checked.clear());
+      consumer.on(consumer.events.GROUP_JOIN, () => {
+        checked.clear();
+        appliedHere.clear();
+      });
       consumer.on(consumer.events.CRASH, (e) =>
         log.error({ err: e.payload.error, restart: e.payload.restart }, 'stream worker crashed'),
       );

@@ -1,0 +1,69 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { App } from '../src/app.js';
+import { eventually, gql, startApp, testConfig } from './helpers.js';
+
+const FEATURES = `query F($userId: ID!) {
+  userFeatures(userId: $userId) { userId latestEventAt windows { window counts { category action count } } }
+}`;
+
+interface Features {
+  userFeatures: {
+    latestEventAt: string | null;
+    windows: { window: string; counts: { category: string; action: string; count: number }[] }[];
+  };
+}
+
+describe('behaviour recorded through the API reaches the user features', () => {
+  let app: App;
+  beforeAll(async () => {
+    app = await startApp(testConfig('features-e2e'));
+  });
+  afterAll(() => app?.stop());
+
+  it('counts pet-video likes in the 5-minute window within moments, each eventId once', async () => {
+    const upsert = await gql(
+      app.url,
+      `mutation { upsertItems(inputs: [{ id: "corgi-1", category: "pets" }, { id: "shiba-1", category: "pets" }]) { items { id } } }`,
+    );
+    expect(upsert.errors).toBeUndefined();
+    await eventually(
+      async () => (await app.services.redis.hget(app.services.keys.item('shiba-1'), 'category')) === 'pets',
+    );
+
+    const before = await gql<Features>(app.url, FEATURES, { userId: 'u-123' });
+    expect(before.data?.userFeatures.latestEventAt).toBeNull();
+
+    const record = (eventId: string, itemId: string) =>
+      gql<{ recordInteraction: { partition: number; offset: string } }>(
+        app.url,
+        `mutation R($input: InteractionInput!) { recordInteraction(input: $input) { partition offset } }`,
+        { input: { eventId, userId: 'u-123', itemId, action: 'LIKE' } },
+      );
+    const started = Date.now();
+    let last = { partition: 0, offset: '0' };
+    for (const [eventId, itemId] of [
+      ['e1', 'corgi-1'],
+      ['e2', 'shiba-1'],
+      ['e2', 'shiba-1'],
+    ] as const) {
+      const res = await record(eventId, itemId);
+      expect(res.errors).toBeUndefined();
+      last = res.data!.recordInteraction;
+    }
+    const { services } = app;
+    const progressKey = services.keys.streamOffsets(services.config.stream.groupId, services.topics.behavior);
+    await eventually(
+      async () => Number((await services.redis.hget(progressKey, String(last.partition))) ?? -1) >= Number(last.offset),
+    );
+    const elapsed = Date.now() - started;
+    const res = await gql<Features>(app.url, FEATURES, { userId: 'u-123' });
+    const fiveMinutes = res.data?.userFeatures.windows.find((w) => w.window === '5m');
+    expect(fiveMinutes?.counts).toEqual([{ category: 'pets', action: 'LIKE', count: 2 }]);
+    expect(elapsed).toBeLessThan(10_000);
+  });
+
+  it('lets only service callers read features', async () => {
+    const res = await gql(app.url, FEATURES, { userId: '' });
+    expect(res.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+  });
+});
