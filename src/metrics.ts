@@ -23,6 +23,30 @@ export function createMetrics() {
       labelNames: ['code'] as const,
       registers: [registry],
     }),
+    streamEvents: new Counter({
+      name: 'stream_events_total',
+      help: 'Behaviour records handled by the stream worker, by outcome (counted, late, duplicate, replayed, dead_lettered)',
+      labelNames: ['outcome'] as const,
+      registers: [registry],
+    }),
+    streamBatchDuration: new Histogram({
+      name: 'stream_batch_duration_ms',
+      help: 'Time to apply one batch to Redis and commit it, in milliseconds',
+      buckets: ms,
+      registers: [registry],
+    }),
+    streamFreshness: new Histogram({
+      name: 'stream_freshness_ms',
+      help: 'From the API accepting an event to its features being visible in Redis, in milliseconds',
+      buckets: ms,
+      registers: [registry],
+    }),
+    streamLag: new Gauge({
+      name: 'stream_consumer_lag',
+      help: 'Records of the behaviour topic not yet applied, per partition (after the last batch)',
+      labelNames: ['partition'] as const,
+      registers: [registry],
+    }),
     dependencyUp: new Gauge({
       name: 'dependency_up',
       help: '1 when the last readiness check reached the dependency, else 0',

@@ -60,6 +60,14 @@ describe('behaviour recorded through the API reaches the user features', () => {
     const fiveMinutes = res.data?.userFeatures.windows.find((w) => w.window === '5m');
     expect(fiveMinutes?.counts).toEqual([{ category: 'pets', action: 'LIKE', count: 2 }]);
     expect(elapsed).toBeLessThan(10_000);
+
+    const metrics = await eventually(async () => {
+      const text = await (await fetch(app.url.replace(/\/graphql$/, '/metrics'))).text();
+      return /stream_freshness_ms_count 3/.test(text) ? text : undefined;
+    });
+    expect(metrics).toMatch(/stream_events_total\{outcome="counted"\} 2/);
+    expect(metrics).toMatch(/stream_events_total\{outcome="duplicate"\} 1/);
+    expect(metrics).toMatch(/stream_freshness_ms_count 3/);
   });
 
   it('lets only service callers read features', async () => {

@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from '../logger.js';
+import type { Metrics } from '../metrics.js';
 import type { RedisKeys } from '../redis/keys.js';
 import { APPLY_USER_EVENTS_LUA, type ApplyResult } from './apply-script.js';
 import { decodeBehavior, decodeItem, DecodeError, type BehaviorEvent } from './events.js';
@@ -15,6 +16,7 @@ export interface FeatureWorkerOptions {
   log: Logger;
   groupId: string;
   allowedLatenessMs: number;
+  metrics?: Metrics;
   /** How long a user's dedupe and offset state lives after their last event. */
   stateTtlSec?: number;
   onApplied?: (
@@ -185,6 +187,19 @@ export function createFeatureWorker(options: FeatureWorkerOptions): FeatureWorke
       { topic: batch.topic, partition: batch.partition, offset: (BigInt(lastOffset) + 1n).toString() },
     ]);
     await heartbeat();
+    const m = options.metrics;
+    if (m) {
+      const appliedAt = Date.now();
+      m.streamEvents.inc({ outcome: 'counted' }, total.counted);
+      m.streamEvents.inc({ outcome: 'late' }, total.late);
+      m.streamEvents.inc({ outcome: 'duplicate' }, total.duplicate);
+      m.streamEvents.inc({ outcome: 'replayed' }, total.replayed);
+      m.streamEvents.inc({ outcome: 'dead_lettered' }, dead.length);
+      m.streamBatchDuration.observe(performance.now() - started);
+      for (const e of events) m.streamFreshness.observe(Math.max(0, appliedAt - e.event.receivedAt));
+      m.streamLag.set({ partition: String(batch.partition) }, Math.max(0, Number(BigInt(batch.highWatermark) - BigInt(lastOffset) - 1n)));
+    }
+    if (total.late > 0) log.debug({ partition: batch.partition, late: total.late }, 'late events not applied to windows');
     options.onApplied?.({
       ...total,
       deadLettered: dead.length,
