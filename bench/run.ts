@@ -13,6 +13,7 @@ import { parseArgs } from 'node:util';
 import { createLocalStack } from '../src/stack/local-stack.js';
 import { projectRoot } from '../src/stack/paths.js';
 import { ingestScenarios } from './scenarios/ingest.js';
+import { streamScenarios } from './scenarios/stream.js';
 import type { BenchContext, Row } from './types.js';
 
 const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false }, only: { type: 'string' } } });
@@ -64,7 +65,7 @@ const ctx: BenchContext = {
 
 const rows: Row[] = [];
 try {
-  const scenarios = [...ingestScenarios].filter((s) => !values.only || s.group === values.only);
+  const scenarios = [...ingestScenarios, ...streamScenarios].filter((s) => !values.only || s.group === values.only);
   for (const scenario of scenarios) {
     process.stderr.write(`running ${scenario.name}…\n`);
     rows.push(...(await scenario.run(ctx)));

@@ -183,6 +183,8 @@ export function createFeatureWorker(options: FeatureWorkerOptions): FeatureWorke
       await redis.publish(keys.userChangedChannel(), JSON.stringify({ users: changed, at: Date.now() }));
 
     // Redis has acknowledged everything above: only now is the offset committed to Kafka.
+    resolveOffset(lastOffset);
+    appliedHere.set(batch.partition, BigInt(lastOffset));
     await consumer?.commitOffsets([
       { topic: batch.topic, partition: batch.partition, offset: (BigInt(lastOffset) + 1n).toString() },
     ]);
@@ -197,9 +199,13 @@ export function createFeatureWorker(options: FeatureWorkerOptions): FeatureWorke
       m.streamEvents.inc({ outcome: 'dead_lettered' }, dead.length);
       m.streamBatchDuration.observe(performance.now() - started);
       for (const e of events) m.streamFreshness.observe(Math.max(0, appliedAt - e.event.receivedAt));
-      m.streamLag.set({ partition: String(batch.partition) }, Math.max(0, Number(BigInt(batch.highWatermark) - BigInt(lastOffset) - 1n)));
+      m.streamLag.set(
+        { partition: String(batch.partition) },
+        Math.max(0, Number(BigInt(batch.highWatermark) - BigInt(lastOffset) - 1n)),
+      );
     }
-    if (total.late > 0) log.debug({ partition: batch.partition, late: total.late }, 'late events not applied to windows');
+    if (total.late > 0)
+      log.debug({ partition: batch.partition, late: total.late }, 'late events not applied to windows');
     options.onApplied?.({
       ...total,
       deadLettered: dead.length,
@@ -233,6 +239,7 @@ export function createFeatureWorker(options: FeatureWorkerOptions): FeatureWorke
     for (const [error] of results) if (error) throw error;
     const last = batch.messages.at(-1)?.offset;
     if (last !== undefined) {
+      resolveOffset(last);
       await consumer?.commitOffsets([
         { topic: batch.topic, partition: batch.partition, offset: (BigInt(last) + 1n).toString() },
       ]);
@@ -260,12 +267,22 @@ export function createFeatureWorker(options: FeatureWorkerOptions): FeatureWorke
       await consumer.connect();
       await consumer.subscribe({ topics: [topics.behavior, topics.items], fromBeginning: true });
       await consumer.run({
+        // The handlers resolve and commit each batch's offsets themselves, after Redis acknowledged.
         autoCommit: false,
         eachBatchAutoResolve: false,
         partitionsConsumedConcurrently: 3,
         eachBatch: async (payload) => {
-          if (payload.batch.topic === topics.items) await handleItems(payload);
-          else await handleBehavior(payload);
+          try {
+            if (payload.batch.topic === topics.items) await handleItems(payload);
+            else await handleBehavior(payload);
+          } catch (error) {
+            // kafkajs retries the batch; say why, with where it was.
+            log.error(
+              { err: error, topic: payload.batch.topic, partition: payload.batch.partition },
+              'applying a batch failed; it will be retried',
+            );
+            throw error;
+          }
         },
       });
       running = true;

@@ -1,0 +1,213 @@
+import { Redis } from 'ioredis';
+import { createLogger } from '../../src/logger.js';
+import { redisKeys } from '../../src/redis/keys.js';
+import { encodeEvent, type BehaviorEvent } from '../../src/streams/events.js';
+import { createFeatureWorker } from '../../src/streams/feature-worker.js';
+import { createKafka, type Kafka } from '../../src/streams/kafka.js';
+import { topicNames, topicSpecs } from '../../src/streams/topics.js';
+import { median, type BenchContext, type Row, type Scenario } from '../types.js';
+
+const ACTIONS = ['VIEW', 'CLICK', 'LIKE', 'COMMENT', 'SHARE', 'SKIP'] as const;
+
+function event(i: number, now: number): BehaviorEvent {
+  return {
+    v: 1,
+    eventId: `bench-${now}-${i}`,
+    userId: `bu${i % 5000}`,
+    itemId: `bi${(i * 7) % 20000}`,
+    action: ACTIONS[i % ACTIONS.length] ?? 'VIEW',
+    occurredAt: now,
+    receivedAt: now,
+  };
+}
+
+async function freshTopics(kafka: Kafka, prefix: string) {
+  const topics = topicNames(`${prefix}.`);
+  const admin = kafka.admin();
+  await admin.connect();
+  await admin.createTopics({ topics: topicSpecs(topics, 6, 1), waitForLeaders: true });
+  await admin.disconnect();
+  return topics;
+}
+
+const percentile = (xs: number[], p: number) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? 0;
+};
+
+/** Pre-fills a topic with `n` events, then times (a) raw consume-and-discard and (b) the worker applying them. */
+async function throughput(ctx: BenchContext, kafka: Kafka, run: number, n: number) {
+  const prefix = `${ctx.prefix}-tp${run}`;
+  const topics = await freshTopics(kafka, prefix);
+  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+  await producer.connect();
+  const now = Date.now();
+  for (let i = 0; i < n; i += 2000) {
+    await producer.send({
+      topic: topics.behavior,
+      acks: -1,
+      messages: Array.from({ length: Math.min(2000, n - i) }, (_, j) => {
+        const e = event(i + j, now);
+        return { key: e.userId, value: encodeEvent(e) };
+      }),
+    });
+  }
+  await producer.disconnect();
+
+  const raw = kafka.consumer({ groupId: `${prefix}-raw`, maxWaitTimeInMs: 20 });
+  await raw.connect();
+  await raw.subscribe({ topic: topics.behavior, fromBeginning: true });
+  let seen = 0;
+  let rawStart = 0;
+  const rawDone = new Promise<number>((resolve) => {
+    void raw.run({
+      eachBatch: async ({ batch }) => {
+        if (!rawStart) rawStart = performance.now();
+        for (const m of batch.messages) if (m.value) seen++;
+        if (seen >= n) resolve(performance.now());
+      },
+    });
+  });
+  const rawEnd = await rawDone;
+  await raw.disconnect();
+
+  const redis = new Redis(ctx.redisUrl);
+  let applied = 0;
+  let start = 0;
+  let resolveDone: (t: number) => void = () => {};
+  const done = new Promise<number>((r) => (resolveDone = r));
+  const worker = createFeatureWorker({
+    kafka,
+    redis,
+    keys: redisKeys(prefix),
+    topics,
+    log: createLogger('warn'),
+    groupId: `${prefix}-worker`,
+    allowedLatenessMs: 120_000,
+    onApplied: (s) => {
+      if (!start) start = performance.now() - s.durationMs;
+      applied += s.events.length;
+      if (applied >= n) resolveDone(performance.now());
+    },
+  });
+  await worker.start();
+  const end = await done;
+  await worker.stop();
+  redis.disconnect();
+  return { raw: n / ((rawEnd - rawStart) / 1000), apply: n / ((end - start) / 1000) };
+}
+
+/** Produces at `rate` events/s for `seconds` and records receivedAt → applied (worker) or → consumed (raw). */
+async function freshness(ctx: BenchContext, kafka: Kafka, rate: number, seconds: number, mode: 'raw' | 'worker') {
+  const prefix = `${ctx.prefix}-fr-${mode}-${Date.now()}`;
+  const topics = await freshTopics(kafka, prefix);
+  const latencies: number[] = [];
+  let stop: () => Promise<void>;
+  if (mode === 'raw') {
+    const consumer = kafka.consumer({ groupId: `${prefix}-raw`, maxWaitTimeInMs: 20 });
+    await consumer.connect();
+    await consumer.subscribe({ topic: topics.behavior, fromBeginning: true });
+    await consumer.run({
+      eachBatch: async ({ batch }) => {
+        const t = Date.now();
+        for (const m of batch.messages) latencies.push(t - (JSON.parse(String(m.value)) as BehaviorEvent).receivedAt);
+      },
+    });
+    stop = () => consumer.disconnect();
+  } else {
+    const redis = new Redis(ctx.redisUrl);
+    const worker = createFeatureWorker({
+      kafka,
+      redis,
+      keys: redisKeys(prefix),
+      topics,
+      log: createLogger('warn'),
+      groupId: `${prefix}-worker`,
+      allowedLatenessMs: 120_000,
+      onApplied: (s) => {
+        const t = Date.now();
+        for (const e of s.events) latencies.push(t - e.receivedAt);
+      },
+    });
+    await worker.start();
+    stop = async () => {
+      await worker.stop();
+      redis.disconnect();
+    };
+  }
+  await new Promise((r) => setTimeout(r, 3000)); // group join
+  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+  await producer.connect();
+  const tickMs = 20;
+  const perTick = Math.round((rate * tickMs) / 1000);
+  const end = Date.now() + seconds * 1000;
+  let i = 0;
+  let next = Date.now();
+  while (Date.now() < end) {
+    const now = Date.now();
+    await producer.send({
+      topic: topics.behavior,
+      acks: -1,
+      messages: Array.from({ length: perTick }, () => {
+        const e = event(i++, now);
+        return { key: e.userId, value: encodeEvent(e) };
+      }),
+    });
+    next += tickMs;
+    await new Promise((r) => setTimeout(r, Math.max(0, next - Date.now())));
+  }
+  const expected = i;
+  const deadline = Date.now() + 20_000;
+  while (latencies.length < expected && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  await producer.disconnect();
+  await stop();
+  return { p50: percentile(latencies, 50), p99: percentile(latencies, 99), count: latencies.length, expected };
+}
+
+export const streamScenarios: Scenario[] = [
+  {
+    group: 'stream',
+    name: 'stream apply',
+    async run(ctx) {
+      const kafka = createKafka({ brokers: ctx.brokers, clientId: 'bench-stream' });
+      const n = ctx.quick ? 30_000 : 100_000;
+      const repeats = ctx.quick ? 1 : 3;
+      const raw: number[] = [];
+      const apply: number[] = [];
+      for (let r = 0; r < repeats; r++) {
+        const t = await throughput(ctx, kafka, r, n);
+        raw.push(t.raw);
+        apply.push(t.apply);
+      }
+      const rate = 5000;
+      const seconds = ctx.quick ? 8 : 20;
+      const fw = await freshness(ctx, kafka, rate, seconds, 'worker');
+      const fr = await freshness(ctx, kafka, rate, seconds, 'raw');
+      const rows: Row[] = [
+        {
+          scenario: 'stream',
+          metric: `apply ${n.toLocaleString('en-US')} events to Redis`,
+          value: median(apply),
+          unit: 'events/s',
+          reference: { name: 'raw kafkajs consume-and-discard', value: median(raw) },
+          runs: apply,
+        },
+        {
+          scenario: 'stream',
+          metric: `freshness p50 at ${rate} events/s (produced → applied in Redis)`,
+          value: fw.p50,
+          unit: 'ms',
+          reference: { name: 'raw kafkajs produce → consume p50', value: fr.p50 },
+        },
+        {
+          scenario: 'stream',
+          metric: `freshness p99 at ${rate} events/s (${fw.count}/${fw.expected} events)`,
+          value: fw.p99,
+          unit: 'ms',
+          reference: { name: 'raw kafkajs produce → consume p99', value: fr.p99 },
+        },
+      ];
+      return rows;
+    },
+  },
+];
