@@ -24,6 +24,8 @@ describe('the stream worker keeps exact event-time windows', () => {
   let redis: Redis;
   let producer: Producer;
   let worker: FeatureWorker;
+  /** Records handed to the apply step: each record once, or the worker is re-reading. */
+  let deliveries = 0;
 
   beforeAll(async () => {
     redis = new Redis(inject('redisUrl'));
@@ -49,6 +51,7 @@ describe('the stream worker keeps exact event-time windows', () => {
       log: createLogger('silent'),
       groupId: `${prefix}-group`,
       allowedLatenessMs: LATENESS,
+      onApplied: (stats) => (deliveries += stats.events.length),
     });
     await worker.start();
     await eventually(async () => (await redis.hget(keys.item('food-1'), 'category')) === 'food');
@@ -111,6 +114,7 @@ describe('the stream worker keeps exact event-time windows', () => {
     }
     await appliedThrough(all.length);
     await expectMatchesReference(all);
+    expect(deliveries).toBe(all.length);
   });
 
   it('counts nothing twice when the whole log is delivered again (a new consumer group, the same Redis)', async () => {
