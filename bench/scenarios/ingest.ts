@@ -77,8 +77,10 @@ export const ingestScenarios: Scenario[] = [
         }),
       );
       const batchBodies = Array.from({ length: 50 }, (_, i) => batchBody(BATCH_SIZE, i));
-      // Warm-up: JIT, producer connection, topic metadata.
+      const bareBodies = [JSON.stringify({ query: 'mutation { record(userId: "u1", itemId: "i1") }' })];
+      // Warm-up of both servers: JIT, producer connection, topic metadata.
       await load(ctx.url, 2, 20, batchBodies);
+      await load(ctx.referenceUrl, 2, 20, bareBodies);
 
       const single: number[] = [];
       const singleP99: number[] = [];
@@ -86,7 +88,6 @@ export const ingestScenarios: Scenario[] = [
       const batchedP99: number[] = [];
       const raw: number[] = [];
       const bare: number[] = [];
-      const bareBodies = [JSON.stringify({ query: 'mutation { record(userId: "u1", itemId: "i1") }' })];
       for (let r = 0; r < repeats; r++) {
         bare.push((await load(ctx.referenceUrl, seconds, 64, bareBodies)).requests.average);
         const s = await load(ctx.url, seconds, 64, singleBodies);

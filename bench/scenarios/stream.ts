@@ -4,7 +4,7 @@ import { redisKeys } from '../../src/redis/keys.js';
 import { encodeEvent, type BehaviorEvent } from '../../src/streams/events.js';
 import { createFeatureWorker } from '../../src/streams/feature-worker.js';
 import { createKafka, type Kafka } from '../../src/streams/kafka.js';
-import { topicNames, topicSpecs } from '../../src/streams/topics.js';
+import { topicNames, topicSpecs, type Topics } from '../../src/streams/topics.js';
 import { median, type BenchContext, type Row, type Scenario } from '../types.js';
 
 const ACTIONS = ['VIEW', 'CLICK', 'LIKE', 'COMMENT', 'SHARE', 'SKIP'] as const;
@@ -34,6 +34,32 @@ const percentile = (xs: number[], p: number) => {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? 0;
 };
+
+/** The stream worker under test, on its own key prefix and consumer group, with its own Redis connection. */
+async function startWorker(
+  ctx: BenchContext,
+  kafka: Kafka,
+  prefix: string,
+  topics: Topics,
+  onApplied: NonNullable<Parameters<typeof createFeatureWorker>[0]['onApplied']>,
+) {
+  const redis = new Redis(ctx.redisUrl);
+  const worker = createFeatureWorker({
+    kafka,
+    redis,
+    keys: redisKeys(prefix),
+    topics,
+    log: createLogger('warn'),
+    groupId: `${prefix}-worker`,
+    allowedLatenessMs: 120_000,
+    onApplied,
+  });
+  await worker.start();
+  return async () => {
+    await worker.stop();
+    redis.disconnect();
+  };
+}
 
 /** Pre-fills a topic with `n` events, then times (a) raw consume-and-discard and (b) the worker applying them. */
 async function throughput(ctx: BenchContext, kafka: Kafka, run: number, n: number) {
@@ -71,29 +97,17 @@ async function throughput(ctx: BenchContext, kafka: Kafka, run: number, n: numbe
   const rawEnd = await rawDone;
   await raw.disconnect();
 
-  const redis = new Redis(ctx.redisUrl);
   let applied = 0;
   let start = 0;
   let resolveDone: (t: number) => void = () => {};
   const done = new Promise<number>((r) => (resolveDone = r));
-  const worker = createFeatureWorker({
-    kafka,
-    redis,
-    keys: redisKeys(prefix),
-    topics,
-    log: createLogger('warn'),
-    groupId: `${prefix}-worker`,
-    allowedLatenessMs: 120_000,
-    onApplied: (s) => {
-      if (!start) start = performance.now() - s.durationMs;
-      applied += s.events.length;
-      if (applied >= n) resolveDone(performance.now());
-    },
+  const stopWorker = await startWorker(ctx, kafka, prefix, topics, (s) => {
+    if (!start) start = performance.now() - s.durationMs;
+    applied += s.events.length;
+    if (applied >= n) resolveDone(performance.now());
   });
-  await worker.start();
   const end = await done;
-  await worker.stop();
-  redis.disconnect();
+  await stopWorker();
   return { raw: n / ((rawEnd - rawStart) / 1000), apply: n / ((end - start) / 1000) };
 }
 
@@ -115,25 +129,10 @@ async function freshness(ctx: BenchContext, kafka: Kafka, rate: number, seconds:
     });
     stop = () => consumer.disconnect();
   } else {
-    const redis = new Redis(ctx.redisUrl);
-    const worker = createFeatureWorker({
-      kafka,
-      redis,
-      keys: redisKeys(prefix),
-      topics,
-      log: createLogger('warn'),
-      groupId: `${prefix}-worker`,
-      allowedLatenessMs: 120_000,
-      onApplied: (s) => {
-        const t = Date.now();
-        for (const e of s.events) latencies.push(t - e.receivedAt);
-      },
+    stop = await startWorker(ctx, kafka, prefix, topics, (s) => {
+      const t = Date.now();
+      for (const e of s.events) latencies.push(t - e.receivedAt);
     });
-    await worker.start();
-    stop = async () => {
-      await worker.stop();
-      redis.disconnect();
-    };
   }
   await new Promise((r) => setTimeout(r, 3000)); // group join
   const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });

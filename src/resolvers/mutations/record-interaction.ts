@@ -2,6 +2,8 @@ import { actingUser } from '../../auth/viewer.js';
 import type { GraphQLContext } from '../../context.js';
 import { AppError } from '../../errors.js';
 import type { InteractionRequest } from '../../ingest/interactions.js';
+import type { BehaviorEvent } from '../../streams/events.js';
+import type { Produced } from '../../streams/producer.js';
 import type { InteractionResultShape, RecordedShape } from '../../schema/types/interaction.js';
 
 interface InteractionArgs {
@@ -21,14 +23,22 @@ export async function recordInteraction(ctx: GraphQLContext, input: InteractionA
   const [outcome] = await ctx.services.ingest.recordInteractions([toRequest(ctx, input)]);
   if (!outcome) throw new AppError('INTERNAL_SERVER_ERROR', 'no outcome for the event');
   if (!outcome.ok) throw outcome.error;
-  return {
-    eventId: outcome.event.eventId,
-    userId: outcome.event.userId,
-    partition: outcome.produced.partition,
-    offset: outcome.produced.offset,
-    occurredAt: new Date(outcome.event.occurredAt),
-  };
+  return recorded(outcome);
 }
+
+const recorded = ({ event, produced }: { event: BehaviorEvent; produced: Produced }): RecordedShape => ({
+  eventId: event.eventId,
+  userId: event.userId,
+  partition: produced.partition,
+  offset: produced.offset,
+  occurredAt: new Date(event.occurredAt),
+});
+
+const inputError = (error: AppError) => ({
+  code: error.code,
+  message: error.message,
+  field: error.details.field ?? null,
+});
 
 export async function recordInteractions(ctx: GraphQLContext, inputs: InteractionArgs[]) {
   // An entry for a user the viewer may not act for is rejected on its own, like an invalid one.
@@ -50,31 +60,17 @@ export async function recordInteractions(ctx: GraphQLContext, inputs: Interactio
     results[index] = {
       index,
       recorded: null,
-      error: { code: error.code, message: error.message, field: error.details.field ?? null },
+      error: inputError(error),
     };
   }
   outcomes.forEach((outcome, i) => {
     const index = positions[i] ?? 0;
     results[index] = outcome.ok
-      ? {
-          index,
-          error: null,
-          recorded: {
-            eventId: outcome.event.eventId,
-            userId: outcome.event.userId,
-            partition: outcome.produced.partition,
-            offset: outcome.produced.offset,
-            occurredAt: new Date(outcome.event.occurredAt),
-          },
-        }
+      ? { index, error: null, recorded: recorded(outcome) }
       : {
           index,
           recorded: null,
-          error: {
-            code: outcome.error.code,
-            message: outcome.error.message,
-            field: outcome.error.details.field ?? null,
-          },
+          error: inputError(outcome.error),
         };
   });
   return { results };
