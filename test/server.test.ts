@@ -94,12 +94,14 @@ describe('the API server', () => {
     expect(text).toMatch(/graphql_operation_duration_ms_count\{[^}]*operation_name="Probe"[^}]*\} [1-9]/);
   });
 
-  it('serves GraphiQL with a default query to browsers', async () => {
+  it('serves GraphiQL with a default query to browsers, with no asset from a CDN', async () => {
     const res = await fetch(app.url, { headers: { accept: 'text/html' } });
     expect(res.status).toBe(200);
     const html = await res.text();
     expect(html.toLowerCase()).toContain('graphiql');
-    expect(html).toContain('status');
+    expect(html).toContain('query Status');
+    expect(html).not.toMatch(/<script[^>]+src="https?:/);
+    expect(html).not.toMatch(/<link[^>]+href="https?:/);
   });
 });
 

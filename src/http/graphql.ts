@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
+import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { GraphQLError, type ExecutionArgs } from 'graphql';
 import { createYoga, type Plugin, type YogaServerInstance } from 'graphql-yoga';
 import type { GraphQLContext } from '../context.js';
@@ -101,6 +102,8 @@ export function createGraphQLServer(services: Services): Yoga {
     landingPage: false,
     logging: false,
     graphiql: services.config.graphiql ? { title: 'feedrec', defaultQuery, subscriptionsProtocol: 'WS' } : false,
+    // GraphiQL with its assets inlined: it works on networks that cannot reach a CDN.
+    renderGraphiQL,
     maskedErrors: { maskError: maskError(services) },
     context: async (initial) => {
       const request = initial.request as Request | undefined;
