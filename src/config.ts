@@ -3,6 +3,7 @@
  * value stops start-up with a message naming the variable and what it accepts.
  */
 import { z } from 'zod';
+import { DEFAULT_ALLOWED_LATENESS_MS } from './features/definitions.js';
 
 const int = (min: number, max: number, def: number) =>
   z
@@ -128,7 +129,7 @@ const env = z.object({
     .string()
     .optional()
     .transform((v) => v || 'feedrec-features'),
-  ALLOWED_LATENESS_MS: int(0, 24 * 3600 * 1000, 2 * 60 * 1000),
+  ALLOWED_LATENESS_MS: int(0, 24 * 3600 * 1000, DEFAULT_ALLOWED_LATENESS_MS),
 });
 
 export type Config = ReturnType<typeof toConfig>;
@@ -194,9 +195,4 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     throw new ConfigError('invalid configuration:\n  AUTH_MODE: jwt needs JWT_SECRET or JWKS_URL');
   }
   return config;
-}
-
-/** A Config for tests and tools: the defaults with some values replaced. */
-export function configWith(overrides: Record<string, string | undefined>): Config {
-  return loadConfig({ ...overrides });
 }

@@ -4,17 +4,6 @@
  */
 import type { Action } from '../streams/events.js';
 
-/** How much each action says about interest. SKIP and HIDE count against an item and its category. */
-export const DEFAULT_ACTION_WEIGHTS: Record<Action, number> = {
-  VIEW: 0.1,
-  CLICK: 1,
-  LIKE: 2,
-  COMMENT: 3,
-  SHARE: 4,
-  SKIP: -0.5,
-  HIDE: -3,
-};
-
 export const MINUTE = 60_000;
 
 /**

@@ -16,8 +16,7 @@ export type {
   RecordMetadata,
 } from 'kafkajs';
 
-const { Kafka: KafkaClient, logLevel, CompressionTypes, KafkaJSError, Partitioners } = kafkajs;
-export { CompressionTypes };
+const { Kafka: KafkaClient, logLevel, KafkaJSError, Partitioners } = kafkajs;
 
 export interface KafkaOptions {
   brokers: string[];
@@ -59,8 +58,6 @@ export function createKafka(options: KafkaOptions): InstanceType<typeof KafkaCli
 export function isRetriableKafkaError(error: unknown): boolean {
   return error instanceof KafkaJSError && error.retriable;
 }
-
-export { KafkaJSError };
 
 const javaCompatible = Partitioners.DefaultPartitioner();
 
