@@ -1,4 +1,5 @@
 import type { Viewer } from './auth/viewer.js';
+import type { Loaders } from './loaders/index.js';
 import type { Logger } from './logger.js';
 import type { Services } from './services.js';
 
@@ -8,4 +9,5 @@ export interface GraphQLContext {
   log: Logger;
   services: Services;
   viewer: Viewer;
+  loaders: Loaders;
 }

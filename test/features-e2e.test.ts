@@ -70,6 +70,30 @@ describe('behaviour recorded through the API reaches the user features', () => {
     expect(metrics).toMatch(/stream_freshness_ms_count 3/);
   });
 
+  it('reads the features of several users in one request with two Redis round trips in all', async () => {
+    const { redis } = app.services;
+    const original = redis.pipeline.bind(redis);
+    let pipelines = 0;
+    redis.pipeline = ((...args: Parameters<typeof original>) => {
+      pipelines++;
+      return original(...args);
+    }) as typeof redis.pipeline;
+    try {
+      const res = await gql<Record<string, { userId: string; windows: { window: string }[] }>>(
+        app.url,
+        `{ a: userFeatures(userId: "u-123") { userId windows { window } }
+           b: userFeatures(userId: "u-x") { userId windows { window } }
+           c: userFeatures(userId: "u-y") { userId windows { window } }
+           d: userFeatures(userId: "u-z") { userId windows { window } } }`,
+      );
+      expect(res.errors).toBeUndefined();
+      expect(Object.values(res.data ?? {}).map((f) => f.userId)).toEqual(['u-123', 'u-x', 'u-y', 'u-z']);
+      expect(pipelines).toBe(2);
+    } finally {
+      redis.pipeline = original;
+    }
+  });
+
   it('lets only service callers read features', async () => {
     const res = await gql(app.url, FEATURES, { userId: '' });
     expect(res.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');

@@ -17,39 +17,58 @@ export interface UserWindows {
 }
 
 /**
- * A user's window counts as of `at` (default: their latest event time, so windows do not empty
- * while a user is idle between requests), read in one pipelined round trip.
+ * Window counts for several users in two pipelined round trips (their latest event times, then all
+ * their buckets), whatever the number of users. Each user's windows end at their latest event
+ * time, so they do not empty while the user is idle between requests; results are in input order.
  */
-export async function readUserWindows(
+export async function readUserWindowsBatch(
   redis: Redis,
   keys: RedisKeys,
-  userId: string,
-  at?: number,
-): Promise<UserWindows> {
-  const wm = await redis.hget(keys.userState(userId), 'wm');
-  const latest = wm === null ? null : Number(wm);
-  const end = at ?? latest ?? Date.now();
-  const plan = WINDOW_NAMES.map((window) => ({ window, buckets: windowBuckets(window, end) }));
+  userIds: readonly string[],
+): Promise<UserWindows[]> {
+  const marks = redis.pipeline();
+  for (const userId of userIds) marks.hget(keys.userState(userId), 'wm');
+  const latest = ((await marks.exec()) ?? []).map(([error, value]) => {
+    if (error) throw error;
+    return value === null ? null : Number(value);
+  });
+  const plans = userIds.map((userId, u) => {
+    const end = latest[u] ?? Date.now();
+    return { userId, end, windows: WINDOW_NAMES.map((window) => ({ window, buckets: windowBuckets(window, end) })) };
+  });
   const read = redis.pipeline();
-  for (const { window, buckets } of plan) for (const b of buckets) read.hgetall(keys.userBucket(userId, window, b));
+  for (const plan of plans) {
+    for (const { window, buckets } of plan.windows)
+      for (const b of buckets) read.hgetall(keys.userBucket(plan.userId, window, b));
+  }
   const results = (await read.exec()) ?? [];
   let i = 0;
-  const windows = plan.map(({ window, buckets }) => {
-    const sums = new Map<string, number>();
-    for (let j = 0; j < buckets.length; j++) {
-      const [error, hash] = results[i++] ?? [null, {}];
-      if (error) throw error;
-      for (const [field, value] of Object.entries(hash as Record<string, string>)) {
-        sums.set(field, (sums.get(field) ?? 0) + Number(value));
+  return plans.map((plan, u) => ({
+    userId: plan.userId,
+    latestEventAt: latest[u] ?? null,
+    windows: plan.windows.map(({ window, buckets }) => {
+      const sums = new Map<string, number>();
+      for (let j = 0; j < buckets.length; j++) {
+        const [error, hash] = results[i++] ?? [null, {}];
+        if (error) throw error;
+        for (const [field, value] of Object.entries(hash as Record<string, string>)) {
+          sums.set(field, (sums.get(field) ?? 0) + Number(value));
+        }
       }
-    }
-    const counts = [...sums]
-      .map(([field, count]) => {
-        const [category = '', action = 'VIEW'] = field.split('|');
-        return { category, action: action as Action, count };
-      })
-      .sort((a, b) => a.category.localeCompare(b.category) || a.action.localeCompare(b.action));
-    return { window, endsAt: end, counts };
-  });
-  return { userId, latestEventAt: latest, windows };
+      const counts = [...sums]
+        .map(([field, count]) => {
+          const [category = '', action = 'VIEW'] = field.split('|');
+          return { category, action: action as Action, count };
+        })
+        .sort((a, b) => a.category.localeCompare(b.category) || a.action.localeCompare(b.action));
+      return { window, endsAt: plan.end, counts };
+    }),
+  }));
+}
+
+/** One user's window counts (see readUserWindowsBatch). */
+export async function readUserWindows(redis: Redis, keys: RedisKeys, userId: string): Promise<UserWindows> {
+  const [windows] = await readUserWindowsBatch(redis, keys, [userId]);
+  if (!windows) throw new Error('no result for the user');
+  return windows;
 }

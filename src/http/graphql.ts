@@ -4,6 +4,7 @@ import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { GraphQLError, type ExecutionArgs } from 'graphql';
 import { createYoga, type Plugin, type YogaServerInstance } from 'graphql-yoga';
 import type { GraphQLContext } from '../context.js';
+import { createLoaders } from '../loaders/index.js';
 import { AppError } from '../errors.js';
 import { schema } from '../schema/index.js';
 import type { Services } from '../services.js';
@@ -122,7 +123,7 @@ export function createGraphQLServer(services: Services): Yoga {
           throw new GraphQLError(error.message, { extensions: { code: error.code }, originalError: error });
         throw error;
       }
-      return { requestId, log: services.log.child({ requestId }), services, viewer };
+      return { requestId, log: services.log.child({ requestId }), services, viewer, loaders: createLoaders(services) };
     },
     plugins: [
       EnvelopArmorPlugin({
