@@ -1,13 +1,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { readUserWindows } from '../src/features/user-features.js';
 import { redisKeys } from '../src/redis/keys.js';
 import { encodeEvent, type BehaviorEvent } from '../src/streams/events.js';
 import { createKafka, type Producer } from '../src/streams/kafka.js';
 import { topicNames, topicSpecs } from '../src/streams/topics.js';
 import { eventually, uniquePrefix } from './helpers.js';
-import { randomEvents, referenceWindows } from './stream-reference.js';
+import { expectWindowsMatchReference, randomEvents } from './stream-reference.js';
 
 const LATENESS = 120_000;
 const categories: Record<string, string> = { 'pet-1': 'pets', 'car-1': 'cars', 'food-1': 'food' };
@@ -103,17 +102,7 @@ describe('the stream worker survives crashes and rebalances without losing or do
 
   async function expectExact(p: ReturnType<typeof setup>, events: BehaviorEvent[]) {
     await eventually(async () => (await applied(p)) === events.length, { timeoutMs: 90_000, intervalMs: 200 });
-    const reference = referenceWindows(events, categoryOf, LATENESS);
-    for (const [userId, ref] of reference) {
-      const got = await readUserWindows(redis, p.keys, userId);
-      expect(got.latestEventAt, userId).toBe(ref.wm);
-      for (const w of got.windows) {
-        expect(
-          Object.fromEntries(w.counts.map((c) => [`${c.category}|${c.action}`, c.count])),
-          `${userId} ${w.window}`,
-        ).toEqual(ref.windows[w.window]);
-      }
-    }
+    await expectWindowsMatchReference(redis, p.keys, events, categoryOf, LATENESS);
   }
 
   it('kill -9 of the worker in the middle of 12,000 events: after a restart, 0 lost and 0 double-counted', async () => {

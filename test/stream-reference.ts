@@ -2,6 +2,10 @@
  * An independent, brute-force model of the stream worker's windows: walk each user's events in
  * log order, drop the too-late ones and repeated eventIds, and count the rest per bucket.
  */
+import type { Redis } from 'ioredis';
+import { expect } from 'vitest';
+import { readUserWindowsBatch } from '../src/features/user-features.js';
+import type { RedisKeys } from '../src/redis/keys.js';
 import { ACTIONS, type Action, type BehaviorEvent } from '../src/streams/events.js';
 import { WINDOW_NAMES, WINDOWS, type WindowName } from '../src/features/definitions.js';
 
@@ -94,4 +98,26 @@ export function randomEvents(opts: {
     });
   }
   return events;
+}
+
+/** Asserts that every user's windows in Redis equal the brute-force reference over `events`. */
+export async function expectWindowsMatchReference(
+  redis: Redis,
+  keys: RedisKeys,
+  events: BehaviorEvent[],
+  categoryOf: (itemId: string) => string,
+  latenessMs: number,
+) {
+  const reference = referenceWindows(events, categoryOf, latenessMs);
+  const users = [...reference.keys()];
+  const actual = await readUserWindowsBatch(redis, keys, users);
+  users.forEach((userId, u) => {
+    const ref = reference.get(userId)!;
+    const got = actual[u]!;
+    expect(got.latestEventAt, userId).toBe(ref.wm);
+    for (const w of got.windows) {
+      const counts = Object.fromEntries(w.counts.map((c) => [`${c.category}|${c.action}`, c.count]));
+      expect(counts, `${userId} ${w.window}`).toEqual(ref.windows[w.window]);
+    }
+  });
 }

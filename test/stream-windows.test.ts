@@ -8,7 +8,7 @@ import { createFeatureWorker, type FeatureWorker } from '../src/streams/feature-
 import { createKafka, type Producer } from '../src/streams/kafka.js';
 import { topicNames, topicSpecs } from '../src/streams/topics.js';
 import { eventually, uniquePrefix } from './helpers.js';
-import { randomEvents, referenceWindows } from './stream-reference.js';
+import { expectWindowsMatchReference, randomEvents } from './stream-reference.js';
 import { readTopic } from './kafka-helpers.js';
 
 const LATENESS = 120_000;
@@ -80,17 +80,8 @@ describe('the stream worker keeps exact event-time windows', () => {
     );
   }
 
-  async function expectMatchesReference(events: BehaviorEvent[]) {
-    const reference = referenceWindows(events, categoryOf, LATENESS);
-    for (const [userId, ref] of reference) {
-      const got = await readUserWindows(redis, keys, userId);
-      expect(got.latestEventAt, userId).toBe(ref.wm);
-      for (const w of got.windows) {
-        const actual = Object.fromEntries(w.counts.map((c) => [`${c.category}|${c.action}`, c.count]));
-        expect(actual, `${userId} ${w.window}`).toEqual(ref.windows[w.window]);
-      }
-    }
-  }
+  const expectMatchesReference = (events: BehaviorEvent[]) =>
+    expectWindowsMatchReference(redis, keys, events, categoryOf, LATENESS);
 
   const all: BehaviorEvent[] = [];
 

@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { execPipeline } from '../redis/client.js';
 import type { RedisKeys } from '../redis/keys.js';
 import type { Action } from '../streams/events.js';
 import { WINDOW_NAMES, windowBuckets, type WindowName } from './definitions.js';
@@ -28,10 +29,7 @@ export async function readUserWindowsBatch(
 ): Promise<UserWindows[]> {
   const marks = redis.pipeline();
   for (const userId of userIds) marks.hget(keys.userState(userId), 'wm');
-  const latest = ((await marks.exec()) ?? []).map(([error, value]) => {
-    if (error) throw error;
-    return value === null ? null : Number(value);
-  });
+  const latest = (await execPipeline(marks)).map((value) => (value === null ? null : Number(value)));
   const plans = userIds.map((userId, u) => {
     const end = latest[u] ?? Date.now();
     return { userId, end, windows: WINDOW_NAMES.map((window) => ({ window, buckets: windowBuckets(window, end) })) };
@@ -41,7 +39,7 @@ export async function readUserWindowsBatch(
     for (const { window, buckets } of plan.windows)
       for (const b of buckets) read.hgetall(keys.userBucket(plan.userId, window, b));
   }
-  const results = (await read.exec()) ?? [];
+  const results = await execPipeline(read);
   let i = 0;
   return plans.map((plan, u) => ({
     userId: plan.userId,
@@ -49,9 +47,8 @@ export async function readUserWindowsBatch(
     windows: plan.windows.map(({ window, buckets }) => {
       const sums = new Map<string, number>();
       for (let j = 0; j < buckets.length; j++) {
-        const [error, hash] = results[i++] ?? [null, {}];
-        if (error) throw error;
-        for (const [field, value] of Object.entries(hash as Record<string, string>)) {
+        const hash = (results[i++] ?? {}) as Record<string, string>;
+        for (const [field, value] of Object.entries(hash)) {
           sums.set(field, (sums.get(field) ?? 0) + Number(value));
         }
       }

@@ -28,3 +28,15 @@ export async function connectRedis(url: string, log: Logger, name = 'main'): Pro
 }
 
 export type { Redis };
+
+/**
+ * Runs a pipeline (one round trip) and returns its replies in order, throwing the first command
+ * error: callers never read a failed reply as data.
+ */
+export async function execPipeline(pipeline: ReturnType<Redis['pipeline']>): Promise<unknown[]> {
+  const results = (await pipeline.exec()) ?? [];
+  return results.map(([error, value]) => {
+    if (error) throw error;
+    return value;
+  });
+}

@@ -1,10 +1,11 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
+import { execPipeline } from '../redis/client.js';
 import type { RedisKeys } from '../redis/keys.js';
 import { APPLY_USER_EVENTS_LUA, type ApplyResult } from './apply-script.js';
 import { decodeBehavior, decodeItem, DecodeError, type BehaviorEvent } from './events.js';
-import type { Consumer, EachBatchPayload, Kafka, Producer } from './kafka.js';
+import type { Admin, Consumer, EachBatchPayload, Kafka, Producer } from './kafka.js';
 import { planUserCalls, type PositionedEvent } from './plan.js';
 import type { Topics } from './topics.js';
 
@@ -52,7 +53,34 @@ export function createFeatureWorker(options: FeatureWorkerOptions): FeatureWorke
   const r = redis as RedisWithApply;
   const offsetsKey = keys.streamOffsets(groupId, topics.behavior);
   let consumer: Consumer | undefined;
-  let dlq: Producer | undefined;
+  let dlq: Promise<Producer> | undefined;
+  let admin: Promise<Admin> | undefined;
+
+  /** Clients the worker needs only now and then, created on first use and kept until stop(). */
+  const deadLetterProducer = () =>
+    (dlq ??= (async () => {
+      const p = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+      await p.connect();
+      return p;
+    })());
+  const kafkaAdmin = () =>
+    (admin ??= (async () => {
+      const a = kafka.admin();
+      await a.connect();
+      return a;
+    })());
+
+  /** After Redis acknowledged a batch: mark it done for kafkajs, then commit it to Kafka. */
+  async function commitAfterSink(
+    batch: EachBatchPayload['batch'],
+    last: string,
+    resolveOffset: (offset: string) => void,
+  ) {
+    resolveOffset(last);
+    await consumer?.commitOffsets([
+      { topic: batch.topic, partition: batch.partition, offset: (BigInt(last) + 1n).toString() },
+    ]);
+  }
   let running = false;
   /** Partitions whose position was checked against Redis since the last assignment. */
   const checked = new Set<number>();
@@ -77,14 +105,8 @@ export function createFeatureWorker(options: FeatureWorkerOptions): FeatureWorke
     let expected: bigint;
     if (stored !== null) expected = BigInt(stored) + 1n;
     else {
-      const admin = kafka.admin();
-      await admin.connect();
-      try {
-        const offsets = await admin.fetchTopicOffsets(batch.topic);
-        expected = BigInt(offsets.find((o) => o.partition === batch.partition)?.low ?? '0');
-      } finally {
-        await admin.disconnect();
-      }
+      const offsets = await (await kafkaAdmin()).fetchTopicOffsets(batch.topic);
+      expected = BigInt(offsets.find((o) => o.partition === batch.partition)?.low ?? '0');
     }
     checked.add(batch.partition);
     if (first > expected) {
@@ -118,9 +140,9 @@ export function createFeatureWorker(options: FeatureWorkerOptions): FeatureWorke
     if (lastOffset === undefined) return;
 
     if (dead.length) {
-      dlq ??= kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
-      await dlq.connect();
-      await dlq.send({
+      await (
+        await deadLetterProducer()
+      ).send({
         topic: topics.behaviorDeadLetter,
         acks: -1,
         messages: dead.map((d) => ({
@@ -143,12 +165,8 @@ export function createFeatureWorker(options: FeatureWorkerOptions): FeatureWorke
     if (itemIds.length) {
       const read = redis.pipeline();
       for (const id of itemIds) read.hget(keys.item(id), 'category');
-      const results = (await read.exec()) ?? [];
-      itemIds.forEach((id, i) => {
-        const [error, value] = results[i] ?? [null, null];
-        if (error) throw error;
-        categories.set(id, (value as string | null) ?? null);
-      });
+      const values = await execPipeline(read);
+      itemIds.forEach((id, i) => categories.set(id, (values[i] as string | null) ?? null));
     }
 
     const calls = planUserCalls(events, categories, {
@@ -163,13 +181,11 @@ export function createFeatureWorker(options: FeatureWorkerOptions): FeatureWorke
     };
     for (const call of calls) write.applyUserEvents(call.keys.length, ...call.keys, ...call.args);
     write.hset(offsetsKey, String(batch.partition), lastOffset);
-    const results = (await write.exec()) ?? [];
+    const results = await execPipeline(write);
     const total: ApplyResult = { counted: 0, late: 0, duplicate: 0, replayed: 0, watermark: 0 };
     const changed: string[] = [];
     calls.forEach((call, i) => {
-      const [error, value] = results[i] ?? [new Error('no reply'), null];
-      if (error) throw error;
-      const [counted = 0, late = 0, dup = 0, replayed = 0, wm = 0] = value as number[];
+      const [counted = 0, late = 0, dup = 0, replayed = 0, wm = 0] = (results[i] ?? []) as number[];
       total.counted += counted;
       total.late += late;
       total.duplicate += dup;
@@ -177,17 +193,12 @@ export function createFeatureWorker(options: FeatureWorkerOptions): FeatureWorke
       total.watermark = Math.max(total.watermark, wm);
       if (counted > 0) changed.push(call.userId);
     });
-    const offsetWrite = results[calls.length];
-    if (offsetWrite?.[0]) throw offsetWrite[0];
     if (changed.length)
       await redis.publish(keys.userChangedChannel(), JSON.stringify({ users: changed, at: Date.now() }));
 
     // Redis has acknowledged everything above: only now is the offset committed to Kafka.
-    resolveOffset(lastOffset);
     appliedHere.set(batch.partition, BigInt(lastOffset));
-    await consumer?.commitOffsets([
-      { topic: batch.topic, partition: batch.partition, offset: (BigInt(lastOffset) + 1n).toString() },
-    ]);
+    await commitAfterSink(batch, lastOffset, resolveOffset);
     await heartbeat();
     const m = options.metrics;
     if (m) {
@@ -235,15 +246,9 @@ export function createFeatureWorker(options: FeatureWorkerOptions): FeatureWorke
         );
       }
     }
-    const results = (await write.exec()) ?? [];
-    for (const [error] of results) if (error) throw error;
+    await execPipeline(write);
     const last = batch.messages.at(-1)?.offset;
-    if (last !== undefined) {
-      resolveOffset(last);
-      await consumer?.commitOffsets([
-        { topic: batch.topic, partition: batch.partition, offset: (BigInt(last) + 1n).toString() },
-      ]);
-    }
+    if (last !== undefined) await commitAfterSink(batch, last, resolveOffset);
     await heartbeat();
   }
 
@@ -290,7 +295,9 @@ export function createFeatureWorker(options: FeatureWorkerOptions): FeatureWorke
     async stop() {
       running = false;
       await consumer?.disconnect().catch(() => {});
-      await dlq?.disconnect().catch(() => {});
+      await Promise.allSettled([dlq?.then((p) => p.disconnect()), admin?.then((a) => a.disconnect())]);
+      dlq = undefined;
+      admin = undefined;
     },
   };
 }

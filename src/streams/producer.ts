@@ -54,7 +54,8 @@ export function createIngestProducer(options: {
   const { kafka, log, timeoutMs } = options;
   const maxBatch = options.maxBatch ?? 2000;
   const admin = kafka.admin();
-  const partitionCounts = new Map<string, number>();
+  /** Partition count per topic; the promise is cached so concurrent first sends fetch it once. */
+  const partitionCounts = new Map<string, Promise<number>>();
   let producer: Producer | undefined;
   let connected = false;
   let stopped = false;
@@ -69,12 +70,16 @@ export function createIngestProducer(options: {
     return p;
   };
 
-  async function partitionsOf(topic: string): Promise<number> {
+  function partitionsOf(topic: string): Promise<number> {
     let count = partitionCounts.get(topic);
     if (count === undefined) {
-      const meta = await admin.fetchTopicMetadata({ topics: [topic] });
-      count = meta.topics[0]?.partitions.length ?? 0;
-      if (count < 1) throw new AppError('INTERNAL_SERVER_ERROR', `topic ${topic} has no partitions`);
+      count = admin.fetchTopicMetadata({ topics: [topic] }).then((meta) => {
+        const n = meta.topics[0]?.partitions.length ?? 0;
+        if (n < 1) throw new AppError('INTERNAL_SERVER_ERROR', `topic ${topic} has no partitions`);
+        return n;
+      });
+      // A failed look-up is not remembered: the next send asks again.
+      count.catch(() => partitionCounts.delete(topic));
       partitionCounts.set(topic, count);
     }
     return count;
