@@ -46,8 +46,15 @@ export async function topicSize(brokers: string[], topic: string): Promise<numbe
   const admin = createKafka({ brokers, clientId: 'test-admin' }).admin();
   await admin.connect();
   try {
-    const offsets = await admin.fetchTopicOffsets(topic);
-    return offsets.reduce((sum, p) => sum + Number(p.high) - Number(p.low), 0);
+    // Right after a topic is created the broker may briefly answer "not the leader": ask again.
+    const { size } = await eventually(
+      async () => {
+        const offsets = await admin.fetchTopicOffsets(topic);
+        return { size: offsets.reduce((sum, p) => sum + Number(p.high) - Number(p.low), 0) };
+      },
+      { timeoutMs: 10_000 },
+    );
+    return size;
   } finally {
     await admin.disconnect();
   }

@@ -199,7 +199,8 @@ export function createFeatureWorker(options: FeatureWorkerOptions): FeatureWorke
     // Redis has acknowledged everything above: only now is the offset committed to Kafka.
     appliedHere.set(batch.partition, BigInt(lastOffset));
     await commitAfterSink(batch, lastOffset, resolveOffset);
-    await heartbeat();
+    // Report what was applied before the heartbeat: a heartbeat that fails (a rebalance starting)
+    // does not undo a batch that Redis and Kafka have both acknowledged.
     const m = options.metrics;
     if (m) {
       const appliedAt = Date.now();
@@ -224,6 +225,7 @@ export function createFeatureWorker(options: FeatureWorkerOptions): FeatureWorke
       durationMs: performance.now() - started,
       events: events.map((e) => e.event),
     });
+    await heartbeat();
   }
 
   async function handleItems({ batch, heartbeat, resolveOffset }: EachBatchPayload) {
