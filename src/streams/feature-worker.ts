@@ -5,7 +5,7 @@ import { execPipeline } from '../redis/client.js';
 import type { RedisKeys } from '../redis/keys.js';
 import { APPLY_USER_EVENTS_LUA, type ApplyResult } from './apply-script.js';
 import { decodeBehavior, decodeItem, DecodeError, type BehaviorEvent } from './events.js';
-import type { Admin, Consumer, EachBatchPayload, Kafka, Producer } from './kafka.js';
+import type { Consumer, EachBatchPayload, Kafka, Producer } from './kafka.js';
 import { planUserCalls, type PositionedEvent } from './plan.js';
 import type { Topics } from './topics.js';
 
@@ -54,38 +54,30 @@ export function createFeatureWorker(options: FeatureWorkerOptions): FeatureWorke
   const offsetsKey = keys.streamOffsets(groupId, topics.behavior);
   let consumer: Consumer | undefined;
   let dlq: Promise<Producer> | undefined;
-  let admin: Promise<Admin> | undefined;
 
-  /** Clients the worker needs only now and then, created on first use and kept until stop(). */
+  /** The dead-letter producer: created on the first bad record, kept until stop(). */
   const deadLetterProducer = () =>
     (dlq ??= (async () => {
       const p = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
       await p.connect();
       return p;
     })());
-  const kafkaAdmin = () =>
-    (admin ??= (async () => {
-      const a = kafka.admin();
-      await a.connect();
-      return a;
-    })());
-
-  /** After Redis acknowledged a batch: mark it done for kafkajs, then commit it to Kafka. */
+  /** After Redis acknowledged a batch: commit it to Kafka, then let kafkajs move past it. */
   async function commitAfterSink(
     batch: EachBatchPayload['batch'],
     last: string,
     resolveOffset: (offset: string) => void,
   ) {
-    resolveOffset(last);
     await consumer?.commitOffsets([
       { topic: batch.topic, partition: batch.partition, offset: (BigInt(last) + 1n).toString() },
     ]);
+    resolveOffset(last);
   }
   let running = false;
   /** Partitions whose position was checked against Redis since the last assignment. */
   const checked = new Set<number>();
   /**
-   * The last offset this worker applied per partition since the last assignment. kafkajs can hand
+   * The last offset this worker applied and committed per partition since the last assignment. kafkajs can hand
    * out a batch again (a fetch issued before the previous batch was resolved); such records are
    * skipped here instead of costing a Redis round trip. Cleared on every assignment, so Redis'
    * own per-user offsets stay the authority.
@@ -105,8 +97,15 @@ export function createFeatureWorker(options: FeatureWorkerOptions): FeatureWorke
     let expected: bigint;
     if (stored !== null) expected = BigInt(stored) + 1n;
     else {
-      const offsets = await (await kafkaAdmin()).fetchTopicOffsets(batch.topic);
-      expected = BigInt(offsets.find((o) => o.partition === batch.partition)?.low ?? '0');
+      // Needed once per partition after an assignment, when Redis has no progress for it.
+      const a = kafka.admin();
+      await a.connect();
+      try {
+        const offsets = await a.fetchTopicOffsets(batch.topic);
+        expected = BigInt(offsets.find((o) => o.partition === batch.partition)?.low ?? '0');
+      } finally {
+        await a.disconnect();
+      }
     }
     checked.add(batch.partition);
     if (first > expected) {
@@ -125,7 +124,12 @@ export function createFeatureWorker(options: FeatureWorkerOptions): FeatureWorke
     if (!(await checkPosition(batch))) return;
     const done = appliedHere.get(batch.partition) ?? -1n;
     const fresh = batch.messages.filter((m) => BigInt(m.offset) > done);
-    if (fresh.length === 0) return;
+    if (fresh.length === 0) {
+      // Everything here was applied and committed by this worker already: just move past it.
+      const last = batch.messages.at(-1)?.offset;
+      if (last !== undefined) resolveOffset(last);
+      return;
+    }
     const events: PositionedEvent[] = [];
     const dead: { value: Buffer | null; key: Buffer | null; offset: string; reason: string }[] = [];
     for (const message of fresh) {
@@ -197,8 +201,8 @@ export function createFeatureWorker(options: FeatureWorkerOptions): FeatureWorke
       await redis.publish(keys.userChangedChannel(), JSON.stringify({ users: changed, at: Date.now() }));
 
     // Redis has acknowledged everything above: only now is the offset committed to Kafka.
-    appliedHere.set(batch.partition, BigInt(lastOffset));
     await commitAfterSink(batch, lastOffset, resolveOffset);
+    appliedHere.set(batch.partition, BigInt(lastOffset));
     // Report what was applied before the heartbeat: a heartbeat that fails (a rebalance starting)
     // does not undo a batch that Redis and Kafka have both acknowledged.
     const m = options.metrics;
@@ -297,9 +301,8 @@ export function createFeatureWorker(options: FeatureWorkerOptions): FeatureWorke
     async stop() {
       running = false;
       await consumer?.disconnect().catch(() => {});
-      await Promise.allSettled([dlq?.then((p) => p.disconnect()), admin?.then((a) => a.disconnect())]);
+      await dlq?.then((p) => p.disconnect()).catch(() => {});
       dlq = undefined;
-      admin = undefined;
     },
   };
 }
