@@ -208,6 +208,7 @@ export function createApp(config: Config, options: { log?: Logger } = {}): App {
           log: log.child({ component: 'worker' }),
           groupId: config.stream.groupId,
           allowedLatenessMs: config.stream.allowedLatenessMs,
+          weights: config.features.weights,
           metrics,
         });
         await worker.start();

@@ -3,7 +3,7 @@
  * value stops start-up with a message naming the variable and what it accepts.
  */
 import { z } from 'zod';
-import { DEFAULT_ALLOWED_LATENESS_MS } from './features/definitions.js';
+import { DEFAULT_ALLOWED_LATENESS_MS, parseActionWeights } from './features/definitions.js';
 
 const int = (min: number, max: number, def: number) =>
   z
@@ -130,6 +130,17 @@ const env = z.object({
     .optional()
     .transform((v) => v || 'feedrec-features'),
   ALLOWED_LATENESS_MS: int(0, 24 * 3600 * 1000, DEFAULT_ALLOWED_LATENESS_MS),
+  ACTION_WEIGHTS: z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      try {
+        return parseActionWeights(v ?? '');
+      } catch (error) {
+        ctx.addIssue({ code: 'custom', message: `expected ACTION=weight pairs: ${(error as Error).message}` });
+        return z.NEVER;
+      }
+    }),
 });
 
 export type Config = ReturnType<typeof toConfig>;
@@ -169,6 +180,7 @@ function toConfig(e: z.infer<typeof env>) {
       audience: e.JWT_AUDIENCE,
     },
     stream: { workerEnabled: e.WORKER_ENABLED, groupId: e.STREAM_GROUP_ID, allowedLatenessMs: e.ALLOWED_LATENESS_MS },
+    features: { weights: e.ACTION_WEIGHTS },
     ingest: {
       maxBatch: e.MAX_BATCH_EVENTS,
       maxAgeMs: e.EVENT_MAX_AGE_MS,

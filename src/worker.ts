@@ -34,6 +34,7 @@ const worker = createFeatureWorker({
   log,
   groupId: config.stream.groupId,
   allowedLatenessMs: config.stream.allowedLatenessMs,
+  weights: config.features.weights,
 });
 const stop = async (signal: string) => {
   log.info({ signal }, 'stopping worker');

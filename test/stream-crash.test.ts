@@ -6,7 +6,7 @@ import { encodeEvent, type BehaviorEvent } from '../src/streams/events.js';
 import { createKafka, type Producer } from '../src/streams/kafka.js';
 import { topicNames, topicSpecs } from '../src/streams/topics.js';
 import { eventually, uniquePrefix } from './helpers.js';
-import { expectWindowsMatchReference, randomEvents } from './stream-reference.js';
+import { expectFeaturesMatchReference, randomEvents } from './stream-reference.js';
 
 const LATENESS = 120_000;
 const categories: Record<string, string> = { 'pet-1': 'pets', 'car-1': 'cars', 'food-1': 'food' };
@@ -102,7 +102,7 @@ describe('the stream worker survives crashes and rebalances without losing or do
 
   async function expectExact(p: ReturnType<typeof setup>, events: BehaviorEvent[]) {
     await eventually(async () => (await applied(p)) === events.length, { timeoutMs: 90_000, intervalMs: 200 });
-    await expectWindowsMatchReference(redis, p.keys, events, categoryOf, LATENESS);
+    await expectFeaturesMatchReference(redis, p.keys, events, categoryOf, LATENESS);
   }
 
   it('kill -9 of the worker in the middle of 12,000 events: after a restart, 0 lost and 0 double-counted', async () => {

@@ -1,45 +1,159 @@
 /**
- * An independent, brute-force model of the stream worker's windows: walk each user's events in
- * log order, drop the too-late ones and repeated eventIds, and count the rest per bucket.
+ * An independent, brute-force model of the stream worker: walk each user's events in log order,
+ * drop the too-late ones and repeated eventIds, and derive every feature from the rest: window
+ * counts per bucket, decayed affinity, recent / positive / hidden items, co-visitation partners,
+ * and the item and trending sums.
  */
 import type { Redis } from 'ioredis';
 import { expect } from 'vitest';
-import { readUserWindowsBatch } from '../src/features/user-features.js';
+import {
+  readCovisitBatch,
+  readItemFeaturesBatch,
+  readItemWindows,
+  readTrending,
+} from '../src/features/item-features.js';
+import { readUserRealtimeBatch } from '../src/features/user-features.js';
 import type { RedisKeys } from '../src/redis/keys.js';
 import { ACTIONS, type Action, type BehaviorEvent } from '../src/streams/events.js';
-import { WINDOW_NAMES, WINDOWS, type WindowName } from '../src/features/definitions.js';
+import {
+  AFFINITY_HALF_LIFE_MS,
+  bucketStart,
+  COVISIT_MAX_PARTNERS,
+  COVISIT_SESSION_GAP_MS,
+  DEFAULT_ACTION_WEIGHTS,
+  POPULARITY_HALF_LIFE_MS,
+  TRENDING,
+  TRENDING_ALL,
+  UNKNOWN_CATEGORY,
+  WINDOW_NAMES,
+  WINDOWS,
+  type WindowName,
+} from '../src/features/definitions.js';
 
-export function referenceWindows(events: BehaviorEvent[], categoryOf: (itemId: string) => string, latenessMs: number) {
-  const perUser = new Map<string, { wm: number; seen: Set<string>; counted: BehaviorEvent[] }>();
+const W = DEFAULT_ACTION_WEIGHTS;
+
+interface Counted {
+  event: BehaviorEvent;
+  category: string;
+  partners: string[];
+}
+
+/** Counts in the buckets of a window ending with the bucket that holds `end`. */
+function windowCounts(counted: Counted[], name: WindowName, end: number, field: (c: Counted) => string) {
+  const { lengthMs, bucketMs } = WINDOWS[name];
+  const lastBucket = bucketStart(end, bucketMs);
+  const from = lastBucket + bucketMs - lengthMs;
+  const counts: Record<string, number> = {};
+  for (const c of counted) {
+    const b = bucketStart(c.event.occurredAt, bucketMs);
+    if (b >= from && b <= lastBucket) counts[field(c)] = (counts[field(c)] ?? 0) + 1;
+  }
+  return counts;
+}
+
+/** Sorted-set order, newest first: score descending, then member descending (as ZRANGE … REV). */
+const newestFirst = (m: Map<string, number>) =>
+  [...m].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? 1 : a[0] > b[0] ? -1 : 0));
+
+export function referenceFeatures(events: BehaviorEvent[], categoryOf: (itemId: string) => string, latenessMs: number) {
+  const perUser = new Map<
+    string,
+    {
+      wm: number;
+      seen: Set<string>;
+      counted: Counted[];
+      pos: Map<string, number>;
+      recent: Map<string, number>;
+      hidden: Map<string, number>;
+    }
+  >();
   for (const e of events) {
-    const s = perUser.get(e.userId) ?? { wm: 0, seen: new Set<string>(), counted: [] };
+    const s = perUser.get(e.userId) ?? {
+      wm: 0,
+      seen: new Set<string>(),
+      counted: [],
+      pos: new Map<string, number>(),
+      recent: new Map<string, number>(),
+      hidden: new Map<string, number>(),
+    };
     perUser.set(e.userId, s);
     if (e.occurredAt < s.wm - latenessMs) continue;
     if (s.seen.has(e.eventId)) continue;
     s.seen.add(e.eventId);
-    s.counted.push(e);
-    s.wm = Math.max(s.wm, e.occurredAt);
-  }
-  const result = new Map<string, { wm: number; windows: Record<WindowName, Record<string, number>> }>();
-  for (const [userId, s] of perUser) {
-    const windows = {} as Record<WindowName, Record<string, number>>;
-    for (const name of WINDOW_NAMES) {
-      const { lengthMs, bucketMs } = WINDOWS[name];
-      const lastBucket = Math.floor(s.wm / bucketMs) * bucketMs;
-      const from = lastBucket + bucketMs - lengthMs;
-      const counts: Record<string, number> = {};
-      for (const e of s.counted) {
-        const b = Math.floor(e.occurredAt / bucketMs) * bucketMs;
-        if (b >= from && b <= lastBucket) {
-          const key = `${categoryOf(e.itemId)}|${e.action}`;
-          counts[key] = (counts[key] ?? 0) + 1;
-        }
+    const partners: string[] = [];
+    const t = e.occurredAt;
+    if (W[e.action] > 0) {
+      for (const [item, at] of newestFirst(s.pos)) {
+        if (at > t + COVISIT_SESSION_GAP_MS || at < t - COVISIT_SESSION_GAP_MS || item === e.itemId) continue;
+        if (partners.length < COVISIT_MAX_PARTNERS) partners.push(item);
       }
-      windows[name] = counts;
+      s.pos.set(e.itemId, Math.max(s.pos.get(e.itemId) ?? -Infinity, t));
     }
-    result.set(userId, { wm: s.wm, windows });
+    s.recent.set(e.itemId, Math.max(s.recent.get(e.itemId) ?? -Infinity, t));
+    if (e.action === 'HIDE') s.hidden.set(e.itemId, Math.max(s.hidden.get(e.itemId) ?? -Infinity, t));
+    s.counted.push({ event: e, category: categoryOf(e.itemId), partners });
+    s.wm = Math.max(s.wm, t);
   }
-  return result;
+  const users = new Map<
+    string,
+    {
+      wm: number;
+      windows: Record<WindowName, Record<string, number>>;
+      affinity: (at: number) => Record<string, number>;
+      recent: string[];
+      hidden: string[];
+    }
+  >();
+  const allCounted: Counted[] = [];
+  for (const [userId, s] of perUser) {
+    allCounted.push(...s.counted);
+    const windows = {} as Record<WindowName, Record<string, number>>;
+    for (const name of WINDOW_NAMES)
+      windows[name] = windowCounts(s.counted, name, s.wm, (c) => `${c.category}|${c.event.action}`);
+    users.set(userId, {
+      wm: s.wm,
+      windows,
+      affinity: (at) => {
+        const sums: Record<string, number> = {};
+        for (const c of s.counted)
+          sums[c.category] =
+            (sums[c.category] ?? 0) + W[c.event.action] * 2 ** ((c.event.occurredAt - at) / AFFINITY_HALF_LIFE_MS);
+        return sums;
+      },
+      recent: newestFirst(s.recent).map(([item]) => item),
+      hidden: newestFirst(s.hidden)
+        .map(([item]) => item)
+        .sort(),
+    });
+  }
+  const items = new Map<string, { counted: Counted[]; covisit: Map<string, number> }>();
+  const itemOf = (id: string) => {
+    let it = items.get(id);
+    if (!it) items.set(id, (it = { counted: [], covisit: new Map() }));
+    return it;
+  };
+  for (const c of allCounted) {
+    itemOf(c.event.itemId).counted.push(c);
+    for (const p of c.partners) {
+      const a = itemOf(c.event.itemId).covisit;
+      a.set(p, (a.get(p) ?? 0) + 1);
+      const b = itemOf(p).covisit;
+      b.set(c.event.itemId, (b.get(c.event.itemId) ?? 0) + 1);
+    }
+  }
+  const trending = (scope: string, at: number) => {
+    const last = bucketStart(at, TRENDING.bucketMs);
+    const sums: Record<string, number> = {};
+    for (const c of allCounted) {
+      if (scope !== TRENDING_ALL && c.category !== scope) continue;
+      const age = (last - bucketStart(c.event.occurredAt, TRENDING.bucketMs)) / TRENDING.bucketMs;
+      if (age < 0 || age >= TRENDING.horizonBuckets) continue;
+      sums[c.event.itemId] = (sums[c.event.itemId] ?? 0) + W[c.event.action] * 2 ** (-age / TRENDING.halfLifeBuckets);
+    }
+    return sums;
+  };
+  const latest = Math.max(0, ...allCounted.map((c) => c.event.occurredAt));
+  return { users, items, trending, latest };
 }
 
 /** A seeded pseudo-random generator (mulberry32), so failures reproduce. */
@@ -100,24 +214,90 @@ export function randomEvents(opts: {
   return events;
 }
 
-/** Asserts that every user's windows in Redis equal the brute-force reference over `events`. */
-export async function expectWindowsMatchReference(
+/** Within a relative tolerance: decayed sums are floating point, summed in another order. */
+function expectClose(actual: Record<string, number>, expected: Record<string, number>, label: string) {
+  expect(Object.keys(actual).sort(), label).toEqual(Object.keys(expected).sort());
+  for (const [k, v] of Object.entries(expected)) {
+    const a = actual[k] ?? NaN;
+    expect(Math.abs(a - v), `${label} ${k}: ${a} vs ${v}`).toBeLessThanOrEqual(1e-9 * Math.max(1, Math.abs(v)));
+  }
+}
+
+/**
+ * Asserts that every user's, item's and trending scope's features in Redis equal the brute-force
+ * reference over `events`.
+ */
+export async function expectFeaturesMatchReference(
   redis: Redis,
   keys: RedisKeys,
   events: BehaviorEvent[],
   categoryOf: (itemId: string) => string,
   latenessMs: number,
 ) {
-  const reference = referenceWindows(events, categoryOf, latenessMs);
-  const users = [...reference.keys()];
-  const actual = await readUserWindowsBatch(redis, keys, users);
-  users.forEach((userId, u) => {
-    const ref = reference.get(userId)!;
+  const reference = referenceFeatures(events, categoryOf, latenessMs);
+  const at = reference.latest;
+  const userIds = [...reference.users.keys()];
+  const actual = await readUserRealtimeBatch(redis, keys, userIds, at);
+  userIds.forEach((userId, u) => {
+    const ref = reference.users.get(userId)!;
     const got = actual[u]!;
     expect(got.latestEventAt, userId).toBe(ref.wm);
     for (const w of got.windows) {
       const counts = Object.fromEntries(w.counts.map((c) => [`${c.category}|${c.action}`, c.count]));
       expect(counts, `${userId} ${w.window}`).toEqual(ref.windows[w.window]);
     }
+    expectClose(
+      Object.fromEntries(got.affinity.map((a) => [a.category, a.score])),
+      ref.affinity(at),
+      `${userId} affinity`,
+    );
+    expect(
+      got.recentItems.map((r) => r.itemId),
+      `${userId} recent`,
+    ).toEqual(ref.recent);
+    expect([...got.hiddenItems].sort(), `${userId} hidden`).toEqual(ref.hidden);
   });
+
+  const itemIds = [...reference.items.keys()];
+  const stats = await readItemFeaturesBatch(redis, keys, itemIds, at);
+  const covisits = await readCovisitBatch(redis, keys, itemIds, 1000);
+  for (const [i, itemId] of itemIds.entries()) {
+    const ref = reference.items.get(itemId)!;
+    const totals: Record<string, number> = {};
+    for (const c of ref.counted) totals[c.event.action] = (totals[c.event.action] ?? 0) + 1;
+    const got = stats[i]!;
+    expect(Object.fromEntries(Object.entries(got.totals).filter(([, n]) => n > 0)), `${itemId} totals`).toEqual(totals);
+    const popularity = ref.counted.reduce(
+      (sum, c) => sum + W[c.event.action] * 2 ** ((c.event.occurredAt - at) / POPULARITY_HALF_LIFE_MS),
+      0,
+    );
+    expectClose({ pop: got.popularity }, { pop: popularity }, `${itemId} popularity`);
+    expect(Object.fromEntries(covisits[i]!.map((c) => [c.itemId, c.score])), `${itemId} co-visits`).toEqual(
+      Object.fromEntries(ref.covisit),
+    );
+    const windows = await readItemWindows(redis, keys, itemId, at);
+    for (const w of windows) {
+      const counts = Object.fromEntries(w.counts.map((c) => [c.action, c.count]));
+      expect(counts, `${itemId} ${w.window}`).toEqual(windowCounts(ref.counted, w.window, at, (c) => c.event.action));
+    }
+  }
+
+  const scopes = new Set([
+    TRENDING_ALL,
+    ...[...reference.items.values()].flatMap((it) => it.counted.map((c) => c.category)),
+  ]);
+  for (const scope of scopes) {
+    if (scope === UNKNOWN_CATEGORY) continue;
+    const got = await readTrending(redis, keys, scope === TRENDING_ALL ? null : scope, 1000, at);
+    const expected = Object.fromEntries(Object.entries(reference.trending(scope, at)).filter(([, v]) => v > 1e-12));
+    expectClose(Object.fromEntries(got.map((g) => [g.itemId, g.score])), expected, `trending ${scope}`);
+  }
+  // What was compared, so a test can show the comparison was not empty.
+  return {
+    users: userIds.length,
+    items: itemIds.length,
+    coVisits: [...reference.items.values()].reduce((n, it) => n + it.covisit.size, 0),
+    hidden: [...reference.users.values()].reduce((n, u) => n + u.hidden.length, 0),
+    trendingScopes: scopes.size,
+  };
 }

@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { readUserWindows } from '../src/features/user-features.js';
+import { readUserRealtime } from '../src/features/user-features.js';
 import { createLogger } from '../src/logger.js';
 import { redisKeys } from '../src/redis/keys.js';
 import { encodeEvent, type BehaviorEvent } from '../src/streams/events.js';
@@ -8,7 +8,7 @@ import { createFeatureWorker, type FeatureWorker } from '../src/streams/feature-
 import { createKafka, type Producer } from '../src/streams/kafka.js';
 import { topicNames, topicSpecs } from '../src/streams/topics.js';
 import { eventually, uniquePrefix } from './helpers.js';
-import { expectWindowsMatchReference, randomEvents } from './stream-reference.js';
+import { expectFeaturesMatchReference, randomEvents } from './stream-reference.js';
 import { readTopic } from './kafka-helpers.js';
 
 const LATENESS = 120_000;
@@ -20,7 +20,7 @@ const categories: Record<string, string> = { 'pet-1': 'pets', 'pet-2': 'pets', '
 const items = [...Object.keys(categories), 'unknown-item'];
 const categoryOf = (id: string) => categories[id] ?? '_unknown';
 
-describe('the stream worker keeps exact event-time windows', () => {
+describe('the stream worker keeps exact event-time windows and features', () => {
   let redis: Redis;
   let producer: Producer;
   let worker: FeatureWorker;
@@ -81,11 +81,11 @@ describe('the stream worker keeps exact event-time windows', () => {
   }
 
   const expectMatchesReference = (events: BehaviorEvent[]) =>
-    expectWindowsMatchReference(redis, keys, events, categoryOf, LATENESS);
+    expectFeaturesMatchReference(redis, keys, events, categoryOf, LATENESS);
 
   const all: BehaviorEvent[] = [];
 
-  it('equals a brute-force count over random streams with late, out-of-order and repeated events', async () => {
+  it('equals a brute-force reference over random streams with late, out-of-order and repeated events', async () => {
     for (const seed of [1, 2, 3, 4, 5]) {
       const users = Array.from({ length: 6 }, (_, i) => `s${seed}-u${i}`);
       const events = randomEvents({
@@ -104,7 +104,10 @@ describe('the stream worker keeps exact event-time windows', () => {
       all.push(...events);
     }
     await appliedThrough(all.length);
-    await expectMatchesReference(all);
+    const compared = await expectMatchesReference(all);
+    expect(compared.coVisits).toBeGreaterThan(10);
+    expect(compared.hidden).toBeGreaterThan(5);
+    expect(compared.trendingScopes).toBeGreaterThanOrEqual(4);
     // A batch is reported after its Kafka commit, which can lag Redis' progress: wait for it.
     await eventually(async () => deliveries >= all.length, { timeoutMs: 30_000 });
     expect(deliveries).toBe(all.length);
@@ -155,7 +158,7 @@ describe('the stream worker keeps exact event-time windows', () => {
     expect([first?.headers.reason, second?.headers.reason].sort()).toEqual(['unknown action', 'value is not JSON']);
     expect(first?.headers['source-topic']).toBe(topics.behavior);
     const features = await eventually(async () => {
-      const f = await readUserWindows(redis, keys, 'poison-user');
+      const f = await readUserRealtime(redis, keys, 'poison-user');
       return f.windows[0]?.counts.length ? f : undefined;
     });
     expect(features.windows[0]?.counts).toEqual([{ category: 'pets', action: 'LIKE', count: 1 }]);

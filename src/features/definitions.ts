@@ -2,14 +2,51 @@
  * Every feature's definition, in one module that the stream worker, serving and training import,
  * so that what is trained on and what is served cannot drift apart.
  */
-import type { Action } from '../streams/events.js';
+import { ACTIONS, type Action } from '../streams/events.js';
 
 export const MINUTE = 60_000;
+export const HOUR = 60 * MINUTE;
+export const DAY = 24 * HOUR;
 
 /**
- * Event-time windows over per-user (category, action) counts. Each is kept as buckets of
- * `bucketMs`; the window's value is the sum of its last `length / bucketMs` buckets, so the 5-minute
- * window slides by 1 minute, as in the reference design.
+ * What one action says about interest. A share says more than a like, a like more than a click;
+ * SKIP and HIDE ("not interested") count against the item and its category. Every feature that
+ * mixes actions (affinity, popularity, trending, long-horizon preferences) uses these weights;
+ * `ACTION_WEIGHTS` overrides them.
+ */
+export const DEFAULT_ACTION_WEIGHTS: Readonly<Record<Action, number>> = {
+  VIEW: 0.5,
+  CLICK: 1,
+  LIKE: 3,
+  COMMENT: 4,
+  SHARE: 6,
+  SKIP: -1,
+  HIDE: -6,
+};
+export type ActionWeights = Readonly<Record<Action, number>>;
+
+/** Parses `LIKE=3,SHARE=6` into a full weight table (unnamed actions keep their defaults). */
+export function parseActionWeights(text: string): ActionWeights {
+  const weights: Record<Action, number> = { ...DEFAULT_ACTION_WEIGHTS };
+  for (const part of text
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean)) {
+    const [name, value] = part.split('=').map((s) => s.trim());
+    if (!name || !(ACTIONS as readonly string[]).includes(name))
+      throw new Error(`unknown action "${name ?? ''}" (expected one of ${ACTIONS.join(', ')})`);
+    const n = Number(value);
+    if (value === undefined || value === '' || !Number.isFinite(n) || Math.abs(n) > 1000)
+      throw new Error(`weight of ${name} must be a number from -1000 to 1000, got "${value ?? ''}"`);
+    weights[name as Action] = n;
+  }
+  return weights;
+}
+
+/**
+ * Event-time windows over per-user (category, action) counts and per-item action counts. Each is
+ * kept as buckets of `bucketMs`; the window's value is the sum of its last `length / bucketMs`
+ * buckets, so the 5-minute window slides by 1 minute, as in the reference design.
  */
 export const WINDOWS = {
   '5m': { lengthMs: 5 * MINUTE, bucketMs: MINUTE },
@@ -24,6 +61,36 @@ export const DEFAULT_ALLOWED_LATENESS_MS = 2 * MINUTE;
 /** The category used for events on items the catalogue does not know yet. */
 export const UNKNOWN_CATEGORY = '_unknown';
 
+/** Short-term interest: a user's weighted actions per category, halving every two hours. */
+export const AFFINITY_HALF_LIFE_MS = 2 * HOUR;
+/** An item's weighted actions, halving every six hours: its decayed popularity. */
+export const POPULARITY_HALF_LIFE_MS = 6 * HOUR;
+/** Items a user touched (any action), newest first: "already seen", and seeds for co-visitation. */
+export const RECENT_ITEMS_MAX = 200;
+/** Positive interactions kept per user as co-visitation seeds. */
+export const POSITIVE_ITEMS_MAX = 50;
+/** "Not interested" items remembered per user; they are never recommended again while kept. */
+export const HIDDEN_ITEMS_MAX = 1000;
+export const HIDDEN_TTL_SEC = 180 * 24 * 3600;
+/**
+ * Co-visitation: two items a user acted on positively within this gap of each other are
+ * related; each side's score for the other grows by one. The newest `COVISIT_MAX_PARTNERS` seeds
+ * count per event, and each item keeps its `COVISIT_MAX_PER_ITEM` strongest partners.
+ */
+export const COVISIT_SESSION_GAP_MS = 30 * MINUTE;
+export const COVISIT_MAX_PARTNERS = 10;
+export const COVISIT_MAX_PER_ITEM = 200;
+export const COVISIT_TTL_SEC = 14 * 24 * 3600;
+/**
+ * Trending: weighted actions per item in 5-minute buckets, global and per category. The score
+ * at read time sums the last hour of buckets, each halved per `TRENDING_HALF_LIFE_BUCKETS`
+ * buckets of age, so velocity now counts more than an hour ago.
+ */
+export const TRENDING = { bucketMs: 5 * MINUTE, horizonBuckets: 12, halfLifeBuckets: 3 } as const;
+export const TRENDING_ALL = '_all';
+/** The daily batch's horizon for long-horizon preferences and totals. */
+export const LONG_HORIZON_MS = 30 * DAY;
+
 export const bucketStart = (time: number, bucketMs: number) => Math.floor(time / bucketMs) * bucketMs;
 
 /** The bucket starts that make up a window ending with the bucket that holds `at`. */
@@ -34,5 +101,24 @@ export function windowBuckets(window: WindowName, at: number): number[] {
   return Array.from({ length: n }, (_, i) => last - (n - 1 - i) * bucketMs);
 }
 
+/** The trending buckets that count at `at`, newest first, with their decay weights. */
+export function trendingBuckets(at: number): { bucket: number; weight: number }[] {
+  const last = bucketStart(at, TRENDING.bucketMs);
+  return Array.from({ length: TRENDING.horizonBuckets }, (_, age) => ({
+    bucket: last - age * TRENDING.bucketMs,
+    weight: 2 ** (-age / TRENDING.halfLifeBuckets),
+  }));
+}
+
 /** Field name of a (category, action) counter inside a bucket hash. */
 export const countField = (category: string, action: Action) => `${category}|${action}`;
+
+/**
+ * Decayed sums are stored as Σ w·2^((t − base)/halfLife) beside their `base` (the `_b` field),
+ * which makes adding an out-of-order event exact and order-free; this is the value at `at`.
+ */
+export const decayedValue = (stored: number, base: number, at: number, halfLifeMs: number) =>
+  stored * 2 ** ((base - at) / halfLifeMs);
+
+/** Which actions are positive (seed co-visitation, count as engagement in labels). */
+export const isPositive = (weights: ActionWeights, action: Action) => weights[action] > 0;

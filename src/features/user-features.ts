@@ -2,7 +2,7 @@ import type { Redis } from 'ioredis';
 import { execPipeline } from '../redis/client.js';
 import type { RedisKeys } from '../redis/keys.js';
 import type { Action } from '../streams/events.js';
-import { WINDOW_NAMES, windowBuckets, type WindowName } from './definitions.js';
+import { AFFINITY_HALF_LIFE_MS, decayedValue, WINDOW_NAMES, windowBuckets, type WindowName } from './definitions.js';
 
 export interface WindowCount {
   category: string;
@@ -17,55 +17,165 @@ export interface UserWindows {
   windows: { window: WindowName; endsAt: number; counts: WindowCount[] }[];
 }
 
+export interface TimedItem {
+  itemId: string;
+  at: number;
+}
+
+/** Everything the stream keeps for a user, as the ranking reads it. */
+export interface UserRealtime extends UserWindows {
+  /** Decayed weighted actions per category at `readAt`, strongest first (negative = disliked). */
+  affinity: { category: string; score: number }[];
+  /** Items the user acted on, newest first (their "already seen" list). */
+  recentItems: TimedItem[];
+  /** Items the user acted on positively, newest first (seeds for co-visitation recall). */
+  positiveItems: TimedItem[];
+  /** Items the user hid: never recommended to them again. */
+  hiddenItems: string[];
+  /** Declared interests (cold start). */
+  interests: string[];
+  readAt: number;
+}
+
+export interface UserLongHorizon {
+  userId: string;
+  /** The batch run that wrote it, or null when no run covered this user. */
+  version: string | null;
+  computedAt: number | null;
+  /** Share of the user's positive weight per category over the horizon, strongest first. */
+  preferences: { category: string; share: number }[];
+  /** Events per action over the horizon. */
+  totals: { action: Action; count: number }[];
+}
+
+const pairs = (flat: string[]): TimedItem[] => {
+  const out: TimedItem[] = [];
+  for (let i = 0; i + 1 < flat.length; i += 2) out.push({ itemId: flat[i] as string, at: Number(flat[i + 1]) });
+  return out;
+};
+
+/** Sums a window's bucket hashes into sorted (category, action) counts. */
+function sumBuckets(hashes: Record<string, string>[]): WindowCount[] {
+  const sums = new Map<string, number>();
+  for (const hash of hashes)
+    for (const [field, value] of Object.entries(hash)) sums.set(field, (sums.get(field) ?? 0) + Number(value));
+  return [...sums]
+    .map(([field, count]) => {
+      const cut = field.lastIndexOf('|');
+      return { category: field.slice(0, cut), action: field.slice(cut + 1) as Action, count };
+    })
+    .sort((a, b) => a.category.localeCompare(b.category) || a.action.localeCompare(b.action));
+}
+
 /**
- * Window counts for several users in two pipelined round trips (their latest event times, then all
- * their buckets), whatever the number of users. Each user's windows end at their latest event
- * time, so they do not empty while the user is idle between requests; results are in input order.
+ * Real-time features for several users in two pipelined round trips (their state, affinity,
+ * recent, hidden and declared interests; then all their window buckets), whatever the number of
+ * users. Each user's windows end at their latest event time, so they do not empty while the user
+ * is idle between requests; affinity decays to `readAt`. Results are in input order.
  */
-export async function readUserWindowsBatch(
+export async function readUserRealtimeBatch(
   redis: Redis,
   keys: RedisKeys,
   userIds: readonly string[],
-): Promise<UserWindows[]> {
-  const marks = redis.pipeline();
-  for (const userId of userIds) marks.hget(keys.userState(userId), 'wm');
-  const latest = (await execPipeline(marks)).map((value) => (value === null ? null : Number(value)));
-  const plans = userIds.map((userId, u) => {
-    const end = latest[u] ?? Date.now();
-    return { userId, end, windows: WINDOW_NAMES.map((window) => ({ window, buckets: windowBuckets(window, end) })) };
-  });
-  const read = redis.pipeline();
-  for (const plan of plans) {
-    for (const { window, buckets } of plan.windows)
-      for (const b of buckets) read.hgetall(keys.userBucket(plan.userId, window, b));
+  readAt = Date.now(),
+): Promise<UserRealtime[]> {
+  const first = redis.pipeline();
+  for (const userId of userIds) {
+    first.hget(keys.userState(userId), 'wm');
+    first.hgetall(keys.userAffinity(userId));
+    first.zrange(keys.userRecent(userId), 0, -1, 'REV', 'WITHSCORES');
+    first.zrange(keys.userPositive(userId), 0, -1, 'REV', 'WITHSCORES');
+    first.zrange(keys.userHidden(userId), 0, -1);
+    first.hget(keys.userProfile(userId), 'interests');
   }
-  const results = await execPipeline(read);
+  const head = await execPipeline(first);
+  const PER_USER = 6;
+  const users = userIds.map((userId, u) => {
+    const [wm, aff, recent, positive, hidden, interests] = head.slice(u * PER_USER, (u + 1) * PER_USER) as [
+      string | null,
+      Record<string, string>,
+      string[],
+      string[],
+      string[],
+      string | null,
+    ];
+    const latest = wm === null ? null : Number(wm);
+    const end = latest ?? readAt;
+    const base = Number(aff._b ?? readAt);
+    const affinity = Object.entries(aff)
+      .filter(([field]) => field !== '_b')
+      .map(([category, stored]) => ({
+        category,
+        score: decayedValue(Number(stored), base, readAt, AFFINITY_HALF_LIFE_MS),
+      }))
+      .sort((a, b) => b.score - a.score || a.category.localeCompare(b.category));
+    return {
+      userId,
+      latest,
+      end,
+      affinity,
+      recentItems: pairs(recent),
+      positiveItems: pairs(positive),
+      hiddenItems: hidden,
+      interests: interests ? interests.split(',').filter(Boolean) : [],
+      plan: WINDOW_NAMES.map((window) => ({ window, buckets: windowBuckets(window, end) })),
+    };
+  });
+  const second = redis.pipeline();
+  for (const user of users)
+    for (const { window, buckets } of user.plan)
+      for (const b of buckets) second.hgetall(keys.userBucket(user.userId, window, b));
+  const results = (await execPipeline(second)) as Record<string, string>[];
   let i = 0;
-  return plans.map((plan, u) => ({
-    userId: plan.userId,
-    latestEventAt: latest[u] ?? null,
-    windows: plan.windows.map(({ window, buckets }) => {
-      const sums = new Map<string, number>();
-      for (let j = 0; j < buckets.length; j++) {
-        const hash = (results[i++] ?? {}) as Record<string, string>;
-        for (const [field, value] of Object.entries(hash)) {
-          sums.set(field, (sums.get(field) ?? 0) + Number(value));
-        }
-      }
-      const counts = [...sums]
-        .map(([field, count]) => {
-          const [category = '', action = 'VIEW'] = field.split('|');
-          return { category, action: action as Action, count };
-        })
-        .sort((a, b) => a.category.localeCompare(b.category) || a.action.localeCompare(b.action));
-      return { window, endsAt: plan.end, counts };
-    }),
+  return users.map((user) => ({
+    userId: user.userId,
+    latestEventAt: user.latest,
+    windows: user.plan.map(({ window, buckets }) => ({
+      window,
+      endsAt: user.end,
+      counts: sumBuckets(results.slice(i, (i += buckets.length))),
+    })),
+    affinity: user.affinity,
+    recentItems: user.recentItems,
+    positiveItems: user.positiveItems,
+    hiddenItems: user.hiddenItems,
+    interests: user.interests,
+    readAt,
   }));
 }
 
-/** One user's window counts (see readUserWindowsBatch). */
-export async function readUserWindows(redis: Redis, keys: RedisKeys, userId: string): Promise<UserWindows> {
-  const [windows] = await readUserWindowsBatch(redis, keys, [userId]);
-  if (!windows) throw new Error('no result for the user');
-  return windows;
+/** One user's real-time features (see readUserRealtimeBatch). */
+export async function readUserRealtime(redis: Redis, keys: RedisKeys, userId: string, readAt?: number) {
+  const [features] = await readUserRealtimeBatch(redis, keys, [userId], readAt);
+  if (!features) throw new Error('no result for the user');
+  return features;
+}
+
+/** Long-horizon preferences written by the daily batch, for several users in one round trip. */
+export async function readUserLongHorizonBatch(
+  redis: Redis,
+  keys: RedisKeys,
+  userIds: readonly string[],
+): Promise<UserLongHorizon[]> {
+  const read = redis.pipeline();
+  for (const userId of userIds) read.hgetall(keys.userLongHorizon(userId));
+  const hashes = (await execPipeline(read)) as Record<string, string>[];
+  return userIds.map((userId, u) => {
+    const hash = hashes[u] ?? {};
+    const preferences: UserLongHorizon['preferences'] = [];
+    const totals: UserLongHorizon['totals'] = [];
+    for (const [field, value] of Object.entries(hash)) {
+      if (field.startsWith('c:')) preferences.push({ category: field.slice(2), share: Number(value) });
+      else if (field.startsWith('n:')) totals.push({ action: field.slice(2) as Action, count: Number(value) });
+    }
+    preferences.sort((a, b) => b.share - a.share || a.category.localeCompare(b.category));
+    totals.sort((a, b) => a.action.localeCompare(b.action));
+    return {
+      userId,
+      version: hash._v ?? null,
+      computedAt: hash._at ? Number(hash._at) : null,
+      preferences,
+      totals,
+    };
+  });
 }

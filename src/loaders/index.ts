@@ -1,5 +1,11 @@
 import DataLoader from 'dataloader';
-import { readUserWindowsBatch, type UserWindows } from '../features/user-features.js';
+import { readItemFeaturesBatch, type ItemFeatures } from '../features/item-features.js';
+import {
+  readUserLongHorizonBatch,
+  readUserRealtimeBatch,
+  type UserLongHorizon,
+  type UserRealtime,
+} from '../features/user-features.js';
 import type { Services } from '../services.js';
 
 /**
@@ -8,11 +14,23 @@ import type { Services } from '../services.js';
  * items asked for. Never shared between requests or users.
  */
 export function createLoaders(services: Pick<Services, 'redis' | 'keys'>) {
+  const { redis, keys } = services;
+  // One clock per request, so every feature of a request is decayed to the same instant.
+  const readAt = Date.now();
   return {
-    /** A user's real-time windows; two Redis round trips per batch, whatever its size. */
-    userWindows: new DataLoader<string, UserWindows>((userIds) =>
-      readUserWindowsBatch(services.redis, services.keys, userIds),
+    readAt,
+    /** A user's real-time features; two Redis round trips per batch, whatever its size. */
+    userRealtime: new DataLoader<string, UserRealtime>((userIds) =>
+      readUserRealtimeBatch(redis, keys, userIds, readAt),
     ),
+    /** A user's long-horizon preferences from the daily batch; one round trip per batch. */
+    userLongHorizon: new DataLoader<string, UserLongHorizon>((userIds) =>
+      readUserLongHorizonBatch(redis, keys, userIds),
+    ),
+    /** Item metadata and real-time stats; one round trip per batch. */
+    item: new DataLoader<string, ItemFeatures>((itemIds) => readItemFeaturesBatch(redis, keys, itemIds, readAt), {
+      maxBatchSize: 5000,
+    }),
   };
 }
 

@@ -1,18 +1,54 @@
 /**
- * Every Redis key name, in one module. Keys of one user share the hash tag `{u:<id>}` so that the
- * per-user atomic script touches a single Redis Cluster slot.
+ * Every Redis key name, in one module. Keys of one user share the hash tag `{u:<id>}`, keys of one
+ * item `{i:<id>}` and keys of one trending scope `{t:<scope>}`, so that each atomic script touches
+ * a single Redis Cluster slot.
  */
 export function redisKeys(prefix: string) {
   const user = (userId: string) => `${prefix}:{u:${userId}}`;
+  const item = (itemId: string) => `${prefix}:{i:${itemId}}`;
+  const trend = (scope: string) => `${prefix}:{t:${scope}}`;
   return {
-    /** Hash: the stream's per-user state: `wm` (latest event time), `off:<partition>` (last applied offset). */
+    /**
+     * Hash: the stream's per-user state: `wm` (latest event time), `off:<partition>` (last applied
+     * offset), `pend:<partition>` (the item-side contributions of the last applied call, kept so a
+     * crash between the user and item steps can be finished on redelivery).
+     */
     userState: (userId: string) => `${user(userId)}:state`,
     /** Sorted set of recent eventIds scored by event time: dedupes client retries within the lateness bound. */
     userSeen: (userId: string) => `${user(userId)}:seen`,
     /** Hash of `category|ACTION` → count for one window bucket starting at `bucket` (epoch ms). */
     userBucket: (userId: string, window: string, bucket: number) => `${user(userId)}:w:${window}:${bucket}`,
+    /** Sorted set: items the user acted on (any action), scored by their latest event time. */
+    userRecent: (userId: string) => `${user(userId)}:recent`,
+    /** Sorted set: items the user acted on positively, scored by event time (co-visitation seeds). */
+    userPositive: (userId: string) => `${user(userId)}:pos`,
+    /** Sorted set: items the user hid ("not interested"), scored by event time. */
+    userHidden: (userId: string) => `${user(userId)}:hidden`,
+    /** Hash: decayed category affinity, `category` → decayed weighted sum, `_b` → its base time. */
+    userAffinity: (userId: string) => `${user(userId)}:aff`,
+    /** Hash: declared interests (`interests`, comma-separated) and `updatedAt`. */
+    userProfile: (userId: string) => `${user(userId)}:profile`,
+    /** Hash: long-horizon preferences from the daily batch (`c:<category>`, `n:<ACTION>`, `_v`, `_at`). */
+    userLongHorizon: (userId: string) => `${user(userId)}:lt`,
     /** Hash: item catalogue metadata (category, tags, authorId, createdAt). */
-    item: (itemId: string) => `${prefix}:{i:${itemId}}:meta`,
+    item: (itemId: string) => `${item(itemId)}:meta`,
+    /**
+     * Hash: an item's real-time stats: `pop` (decayed popularity) with its base `_b`, `n:<ACTION>`
+     * (counts since first seen) and `off:<partition>` (last applied offset, for exactly-once).
+     */
+    itemStats: (itemId: string) => `${item(itemId)}:stats`,
+    /** Hash of `ACTION` → count for one of the item's window buckets. */
+    itemBucket: (itemId: string, window: string, bucket: number) => `${item(itemId)}:w:${window}:${bucket}`,
+    /** Sorted set: items co-visited with this one, scored by how often. */
+    itemCovisit: (itemId: string) => `${item(itemId)}:covis`,
+    /** Hash: an item's long-horizon totals from the daily batch (`n:<ACTION>`, `score`, `_v`, `_at`). */
+    itemLongHorizon: (itemId: string) => `${item(itemId)}:lt`,
+    /** Sorted set: weighted actions per item in one trending bucket of a scope (`_all` or a category). */
+    trendingBucket: (scope: string, bucket: number) => `${trend(scope)}:${bucket}`,
+    /** Hash: `off:<partition>` progress of a trending scope, for exactly-once. */
+    trendingState: (scope: string) => `${trend(scope)}:state`,
+    /** Hash: the daily batch's last run (version, computedAt, range, counts). */
+    longHorizonMeta: () => `${prefix}:lt:meta`,
     /** Hash: per-partition progress of the stream worker, for seeking on assignment. */
     streamOffsets: (groupId: string, topic: string) => `${prefix}:stream:${groupId}:${topic}:offsets`,
     /** Pub/sub channel announcing "user U's features changed". */

@@ -3,10 +3,19 @@ import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import { execPipeline } from '../redis/client.js';
 import type { RedisKeys } from '../redis/keys.js';
-import { APPLY_USER_EVENTS_LUA, type ApplyResult } from './apply-script.js';
-import { decodeBehavior, decodeItem, DecodeError, type BehaviorEvent } from './events.js';
+import type { ActionWeights } from '../features/definitions.js';
+import { createApplier } from './apply.js';
+import type { ApplyResult } from './apply-script.js';
+import {
+  decodeBehavior,
+  decodeItem,
+  decodeProfile,
+  DecodeError,
+  type BehaviorEvent,
+  type ProfileEvent,
+} from './events.js';
 import type { Consumer, EachBatchPayload, Kafka, Producer } from './kafka.js';
-import { planUserCalls, type PositionedEvent } from './plan.js';
+import type { PositionedEvent } from './plan.js';
 import type { Topics } from './topics.js';
 
 export interface FeatureWorkerOptions {
@@ -17,6 +26,8 @@ export interface FeatureWorkerOptions {
   log: Logger;
   groupId: string;
   allowedLatenessMs: number;
+  /** Action weights for affinity, popularity and trending (default: the feature definitions'). */
+  weights?: ActionWeights;
   metrics?: Metrics;
   /** How long a user's dedupe and offset state lives after their last event. */
   stateTtlSec?: number;
@@ -31,26 +42,26 @@ export interface FeatureWorker {
   ready(): boolean;
 }
 
-type RedisWithApply = Redis & {
-  applyUserEvents(numKeys: number, ...args: (string | number)[]): Promise<number[]>;
-};
-
 /**
  * The stream module's consumer-group worker. Per batch: decode (undecodable records go to the
  * dead-letter topic with the reason), read item categories in one round trip, apply every user's
- * events with one atomic script call each (pipelined), record the partition's progress, publish
- * "user changed" notifications, and only then commit the offset to Kafka.
+ * events with one atomic script call each (pipelined), then what they add to items, co-visitation
+ * and trending (pipelined, see apply.ts), record the partition's progress, publish "user changed"
+ * notifications, and only then commit the offset to Kafka. Catalogue and profile records keep
+ * item metadata and declared interests in Redis.
  *
  * On the first batch of a partition after an assignment, the worker compares the batch with the
  * progress Redis holds: if Redis is behind (it lost writes), it seeks back and refills from the log.
  */
 export function createFeatureWorker(options: FeatureWorkerOptions): FeatureWorker {
   const { kafka, redis, keys, topics, log, groupId } = options;
-  const stateTtlSec = options.stateTtlSec ?? 7 * 24 * 3600;
-  if (!('applyUserEvents' in redis)) {
-    redis.defineCommand('applyUserEvents', { lua: APPLY_USER_EVENTS_LUA });
-  }
-  const r = redis as RedisWithApply;
+  const applier = createApplier({
+    redis,
+    keys,
+    allowedLatenessMs: options.allowedLatenessMs,
+    weights: options.weights,
+    stateTtlSec: options.stateTtlSec,
+  });
   const offsetsKey = keys.streamOffsets(groupId, topics.behavior);
   let consumer: Consumer | undefined;
   let dlq: Promise<Producer> | undefined;
@@ -164,39 +175,8 @@ export function createFeatureWorker(options: FeatureWorkerOptions): FeatureWorke
         log.warn({ partition: batch.partition, offset: d.offset, reason: d.reason }, 'dead-lettered a record');
     }
 
-    const itemIds = [...new Set(events.map((e) => e.event.itemId))];
-    const categories = new Map<string, string | null>();
-    if (itemIds.length) {
-      const read = redis.pipeline();
-      for (const id of itemIds) read.hget(keys.item(id), 'category');
-      const values = await execPipeline(read);
-      itemIds.forEach((id, i) => categories.set(id, (values[i] as string | null) ?? null));
-    }
-
-    const calls = planUserCalls(events, categories, {
-      keys,
-      partition: batch.partition,
-      allowedLatenessMs: options.allowedLatenessMs,
-      stateTtlSec,
-      now: Date.now(),
-    });
-    const write = r.pipeline() as ReturnType<Redis['pipeline']> & {
-      applyUserEvents(...args: (string | number)[]): unknown;
-    };
-    for (const call of calls) write.applyUserEvents(call.keys.length, ...call.keys, ...call.args);
-    write.hset(offsetsKey, String(batch.partition), lastOffset);
-    const results = await execPipeline(write);
-    const total: ApplyResult = { counted: 0, late: 0, duplicate: 0, replayed: 0, watermark: 0 };
-    const changed: string[] = [];
-    calls.forEach((call, i) => {
-      const [counted = 0, late = 0, dup = 0, replayed = 0, wm = 0] = (results[i] ?? []) as number[];
-      total.counted += counted;
-      total.late += late;
-      total.duplicate += dup;
-      total.replayed += replayed;
-      total.watermark = Math.max(total.watermark, wm);
-      if (counted > 0) changed.push(call.userId);
-    });
+    const total = await applier.applyBatch(events, batch.partition, { key: offsetsKey, lastOffset });
+    const { changed } = total;
     if (changed.length)
       await redis.publish(keys.userChangedChannel(), JSON.stringify({ users: changed, at: Date.now() }));
 
@@ -258,6 +238,26 @@ export function createFeatureWorker(options: FeatureWorkerOptions): FeatureWorke
     await heartbeat();
   }
 
+  /** Declared interests: the newest declaration wins, whatever order redelivery brings. */
+  async function handleProfiles({ batch, heartbeat, resolveOffset }: EachBatchPayload) {
+    const profiles: ProfileEvent[] = [];
+    for (const message of batch.messages) {
+      try {
+        profiles.push(decodeProfile(message.value));
+      } catch (error) {
+        if (!(error instanceof DecodeError)) throw error;
+        log.warn(
+          { partition: batch.partition, offset: message.offset, reason: error.message },
+          'skipped an undecodable profile record',
+        );
+      }
+    }
+    await applier.applyProfiles(profiles);
+    const last = batch.messages.at(-1)?.offset;
+    if (last !== undefined) await commitAfterSink(batch, last, resolveOffset);
+    await heartbeat();
+  }
+
   return {
     ready: () => running,
     async start() {
@@ -276,7 +276,7 @@ export function createFeatureWorker(options: FeatureWorkerOptions): FeatureWorke
         log.error({ err: e.payload.error, restart: e.payload.restart }, 'stream worker crashed'),
       );
       await consumer.connect();
-      await consumer.subscribe({ topics: [topics.behavior, topics.items], fromBeginning: true });
+      await consumer.subscribe({ topics: [topics.behavior, topics.items, topics.profiles], fromBeginning: true });
       await consumer.run({
         // The handlers resolve and commit each batch's offsets themselves, after Redis acknowledged.
         autoCommit: false,
@@ -285,6 +285,7 @@ export function createFeatureWorker(options: FeatureWorkerOptions): FeatureWorke
         eachBatch: async (payload) => {
           try {
             if (payload.batch.topic === topics.items) await handleItems(payload);
+            else if (payload.batch.topic === topics.profiles) await handleProfiles(payload);
             else await handleBehavior(payload);
           } catch (error) {
             // kafkajs retries the batch; say why, with where it was.

@@ -1,28 +1,65 @@
 /**
  * The pure part of the stream worker: from a batch of decoded events (and the item categories the
- * shell read), the script calls to make, one per user. No I/O, so it is tested without Kafka.
+ * shell read), the script calls to make: one per user, then one per item and one per trending
+ * scope for what the user step counted. No I/O, so it is tested without Kafka.
  */
-import { bucketStart, countField, UNKNOWN_CATEGORY, WINDOW_NAMES, WINDOWS } from '../features/definitions.js';
+import {
+  AFFINITY_HALF_LIFE_MS,
+  bucketStart,
+  COVISIT_MAX_PARTNERS,
+  COVISIT_MAX_PER_ITEM,
+  COVISIT_SESSION_GAP_MS,
+  COVISIT_TTL_SEC,
+  HIDDEN_ITEMS_MAX,
+  HIDDEN_TTL_SEC,
+  POPULARITY_HALF_LIFE_MS,
+  POSITIVE_ITEMS_MAX,
+  RECENT_ITEMS_MAX,
+  TRENDING,
+  TRENDING_ALL,
+  UNKNOWN_CATEGORY,
+  WINDOW_NAMES,
+  WINDOWS,
+  type ActionWeights,
+} from '../features/definitions.js';
 import type { RedisKeys } from '../redis/keys.js';
-import type { BehaviorEvent } from './events.js';
+import type { Action, BehaviorEvent } from './events.js';
 
 export interface PositionedEvent {
   event: BehaviorEvent;
   offset: string;
 }
 
-export interface UserScriptCall {
-  userId: string;
+export interface ScriptCall {
   keys: string[];
   args: (string | number)[];
+}
+
+export interface UserScriptCall extends ScriptCall {
+  userId: string;
 }
 
 export interface PlanOptions {
   keys: RedisKeys;
   partition: number;
   allowedLatenessMs: number;
+  weights: ActionWeights;
   stateTtlSec: number;
   now: number;
+}
+
+/**
+ * A counted event, as the user step hands it to the item side: the item, its category, the
+ * action and its weight, and the co-visitation partners found in the user's positive items.
+ */
+export interface Contribution {
+  offset: string;
+  itemId: string;
+  category: string;
+  action: Action;
+  occurredAt: number;
+  weight: number;
+  partners: string[];
 }
 
 /** When a bucket stops mattering: after its window has passed it by, plus the allowed lateness. */
@@ -30,59 +67,230 @@ function bucketTtlSec(bucket: number, lengthMs: number, bucketMs: number, latene
   return Math.max(60, Math.ceil((bucket + bucketMs + lengthMs + latenessMs - now) / 1000));
 }
 
+/** Collects the distinct bucket keys a call touches, with their TTLs, as 1-based indices. */
+function bucketIndex() {
+  const keys: string[] = [];
+  const ttls: number[] = [];
+  const index = new Map<string, number>();
+  return {
+    keys,
+    ttls,
+    add(key: string, ttl: number): number {
+      let idx = index.get(key);
+      if (idx === undefined) {
+        keys.push(key);
+        ttls.push(ttl);
+        idx = keys.length;
+        index.set(key, idx);
+      }
+      return idx;
+    },
+  };
+}
+
+function groupBy<T>(xs: Iterable<T>, key: (x: T) => string): Map<string, T[]> {
+  const groups = new Map<string, T[]>();
+  for (const x of xs) {
+    const k = key(x);
+    const list = groups.get(k);
+    if (list) list.push(x);
+    else groups.set(k, [x]);
+  }
+  return groups;
+}
+
+/** The window buckets (of every window) that an event at `t` falls in, as indices of `buckets`. */
+function windowIndices(
+  buckets: ReturnType<typeof bucketIndex>,
+  keyOf: (window: string, bucket: number) => string,
+  t: number,
+  options: Pick<PlanOptions, 'allowedLatenessMs' | 'now'>,
+) {
+  return WINDOW_NAMES.map((name) => {
+    const { lengthMs, bucketMs } = WINDOWS[name];
+    const bucket = bucketStart(t, bucketMs);
+    return buckets.add(
+      keyOf(name, bucket),
+      bucketTtlSec(bucket, lengthMs, bucketMs, options.allowedLatenessMs, options.now),
+    );
+  });
+}
+
 export function planUserCalls(
   events: PositionedEvent[],
   categories: Map<string, string | null>,
   options: PlanOptions,
 ): UserScriptCall[] {
-  const byUser = new Map<string, PositionedEvent[]>();
-  for (const e of events) {
-    const list = byUser.get(e.event.userId);
-    if (list) list.push(e);
-    else byUser.set(e.event.userId, [e]);
-  }
   const calls: UserScriptCall[] = [];
-  for (const [userId, list] of byUser) {
-    const bucketKeys: string[] = [];
-    const ttls: number[] = [];
-    const index = new Map<string, number>();
+  for (const [userId, list] of groupBy(events, (e) => e.event.userId)) {
+    const buckets = bucketIndex();
     const eventArgs: (string | number)[] = [];
     for (const { event, offset } of list) {
       const category = categories.get(event.itemId) ?? UNKNOWN_CATEGORY;
-      const indices: number[] = [];
-      for (const name of WINDOW_NAMES) {
-        const { lengthMs, bucketMs } = WINDOWS[name];
-        const bucket = bucketStart(event.occurredAt, bucketMs);
-        const key = options.keys.userBucket(userId, name, bucket);
-        let idx = index.get(key);
-        if (idx === undefined) {
-          bucketKeys.push(key);
-          ttls.push(bucketTtlSec(bucket, lengthMs, bucketMs, options.allowedLatenessMs, options.now));
-          idx = bucketKeys.length;
-          index.set(key, idx);
-        }
-        indices.push(idx);
-      }
+      const indices = windowIndices(
+        buckets,
+        (window, bucket) => options.keys.userBucket(userId, window, bucket),
+        event.occurredAt,
+        options,
+      );
       eventArgs.push(
         offset,
         event.eventId,
         event.occurredAt,
-        countField(category, event.action),
+        event.itemId,
+        category,
+        event.action,
+        options.weights[event.action],
         indices.length,
         ...indices,
       );
     }
+    const k = options.keys;
     calls.push({
       userId,
-      keys: [options.keys.userState(userId), options.keys.userSeen(userId), ...bucketKeys],
+      keys: [
+        k.userState(userId),
+        k.userSeen(userId),
+        k.userRecent(userId),
+        k.userPositive(userId),
+        k.userHidden(userId),
+        k.userAffinity(userId),
+        ...buckets.keys,
+      ],
       args: [
         options.partition,
         options.allowedLatenessMs,
         options.stateTtlSec,
-        bucketKeys.length,
-        ...ttls,
+        RECENT_ITEMS_MAX,
+        POSITIVE_ITEMS_MAX,
+        HIDDEN_ITEMS_MAX,
+        HIDDEN_TTL_SEC,
+        COVISIT_SESSION_GAP_MS,
+        COVISIT_MAX_PARTNERS,
+        AFFINITY_HALF_LIFE_MS,
+        buckets.keys.length,
+        ...buckets.ttls,
         ...eventArgs,
       ],
+    });
+  }
+  return calls;
+}
+
+/** Decodes the JSON a user step returns (Lua's cjson writes an empty list as `{}`). */
+export function decodeContributions(json: string): Contribution[] {
+  if (!json) return [];
+  const rows = JSON.parse(json) as [string, string, string, Action, number, number, string[] | object][];
+  return rows.map(([offset, itemId, category, action, occurredAt, weight, partners]) => ({
+    offset,
+    itemId,
+    category,
+    action,
+    occurredAt,
+    weight,
+    partners: Array.isArray(partners) ? partners : [],
+  }));
+}
+
+/** One contribution per offset, ascending: the order every item and trending step applies them in. */
+export function orderContributions(contributions: Iterable<Contribution>): Contribution[] {
+  const byOffset = new Map<string, Contribution>();
+  for (const c of contributions) byOffset.set(c.offset, c);
+  return [...byOffset.values()].sort((a, b) => {
+    const d = BigInt(a.offset) - BigInt(b.offset);
+    return d < 0n ? -1 : d > 0n ? 1 : 0;
+  });
+}
+
+/**
+ * The item step: per item, its events (windows, totals, popularity, its own co-visitation
+ * partners) and the co-visits other items' events add to it. Contributions must be ordered.
+ */
+export function planItemCalls(
+  contributions: Contribution[],
+  options: Pick<PlanOptions, 'keys' | 'partition' | 'allowedLatenessMs' | 'stateTtlSec' | 'now'>,
+): ScriptCall[] {
+  type Share = { c: Contribution; own: boolean; partners: string[] };
+  const shares = new Map<string, Share[]>();
+  const add = (itemId: string, share: Share) => {
+    const list = shares.get(itemId);
+    if (list) list.push(share);
+    else shares.set(itemId, [share]);
+  };
+  for (const c of contributions) {
+    add(c.itemId, { c, own: true, partners: c.partners });
+    for (const p of c.partners) add(p, { c, own: false, partners: [c.itemId] });
+  }
+  const calls: ScriptCall[] = [];
+  for (const [itemId, list] of shares) {
+    const buckets = bucketIndex();
+    const args: (string | number)[] = [];
+    for (const { c, own, partners } of list) {
+      const indices = own
+        ? windowIndices(
+            buckets,
+            (window, bucket) => options.keys.itemBucket(itemId, window, bucket),
+            c.occurredAt,
+            options,
+          )
+        : [];
+      args.push(
+        c.offset,
+        c.occurredAt,
+        own ? c.action : '',
+        own ? c.weight : 0,
+        indices.length,
+        ...indices,
+        partners.length,
+        ...partners,
+      );
+    }
+    calls.push({
+      keys: [options.keys.itemStats(itemId), options.keys.itemCovisit(itemId), ...buckets.keys],
+      args: [
+        options.partition,
+        POPULARITY_HALF_LIFE_MS,
+        COVISIT_MAX_PER_ITEM,
+        COVISIT_TTL_SEC,
+        options.stateTtlSec,
+        buckets.keys.length,
+        ...buckets.ttls,
+        ...args,
+      ],
+    });
+  }
+  return calls;
+}
+
+/** The trending step: one call per scope (global, and each category the batch touched). */
+export function planTrendingCalls(
+  contributions: Contribution[],
+  options: Pick<PlanOptions, 'keys' | 'partition' | 'allowedLatenessMs' | 'stateTtlSec' | 'now'>,
+): ScriptCall[] {
+  const scopes = new Map<string, Contribution[]>();
+  for (const c of contributions) {
+    for (const scope of c.category === UNKNOWN_CATEGORY ? [TRENDING_ALL] : [TRENDING_ALL, c.category]) {
+      const list = scopes.get(scope);
+      if (list) list.push(c);
+      else scopes.set(scope, [c]);
+    }
+  }
+  const horizonMs = TRENDING.bucketMs * TRENDING.horizonBuckets;
+  const calls: ScriptCall[] = [];
+  for (const [scope, list] of scopes) {
+    const buckets = bucketIndex();
+    const args: (string | number)[] = [];
+    for (const c of list) {
+      const bucket = bucketStart(c.occurredAt, TRENDING.bucketMs);
+      const idx = buckets.add(
+        options.keys.trendingBucket(scope, bucket),
+        bucketTtlSec(bucket, horizonMs, TRENDING.bucketMs, options.allowedLatenessMs, options.now),
+      );
+      args.push(c.offset, c.itemId, c.weight, idx);
+    }
+    calls.push({
+      keys: [options.keys.trendingState(scope), ...buckets.keys],
+      args: [options.partition, options.stateTtlSec, buckets.keys.length, ...buckets.ttls, ...args],
     });
   }
   return calls;

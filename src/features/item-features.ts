@@ -1,0 +1,163 @@
+import type { Redis } from 'ioredis';
+import { execPipeline } from '../redis/client.js';
+import type { RedisKeys } from '../redis/keys.js';
+import { ACTIONS, type Action } from '../streams/events.js';
+import {
+  decayedValue,
+  POPULARITY_HALF_LIFE_MS,
+  TRENDING_ALL,
+  trendingBuckets,
+  WINDOW_NAMES,
+  windowBuckets,
+  type WindowName,
+} from './definitions.js';
+
+/** Catalogue metadata plus the stream's real-time stats of one item. */
+export interface ItemFeatures {
+  itemId: string;
+  /** False when the catalogue has no entry for the item. */
+  known: boolean;
+  category: string | null;
+  tags: string[];
+  authorId: string | null;
+  createdAt: number | null;
+  /** Decayed weighted actions at `readAt` (negative when skips and hides dominate). */
+  popularity: number;
+  /** Events per action since the item was first seen by the stream. */
+  totals: Record<Action, number>;
+  /** Long-horizon totals from the daily batch (0 when none). */
+  longHorizonScore: number;
+}
+
+export const zeroTotals = (): Record<Action, number> =>
+  Object.fromEntries(ACTIONS.map((a) => [a, 0])) as Record<Action, number>;
+
+/**
+ * Metadata and real-time stats for many items in one pipelined round trip (three hashes per item),
+ * in input order, whatever their number.
+ */
+export async function readItemFeaturesBatch(
+  redis: Redis,
+  keys: RedisKeys,
+  itemIds: readonly string[],
+  readAt = Date.now(),
+): Promise<ItemFeatures[]> {
+  const read = redis.pipeline();
+  for (const id of itemIds) {
+    read.hgetall(keys.item(id));
+    read.hgetall(keys.itemStats(id));
+    read.hget(keys.itemLongHorizon(id), 'score');
+  }
+  const replies = await execPipeline(read);
+  return itemIds.map((itemId, i) => {
+    const meta = replies[i * 3] as Record<string, string>;
+    const stats = replies[i * 3 + 1] as Record<string, string>;
+    const lt = replies[i * 3 + 2] as string | null;
+    const totals = zeroTotals();
+    for (const [field, value] of Object.entries(stats))
+      if (field.startsWith('n:')) totals[field.slice(2) as Action] = Number(value);
+    return {
+      itemId,
+      known: meta.category !== undefined,
+      category: meta.category || null,
+      tags: meta.tags ? meta.tags.split(',').filter(Boolean) : [],
+      authorId: meta.authorId || null,
+      createdAt: meta.createdAt ? Number(meta.createdAt) : null,
+      popularity:
+        stats.pop === undefined
+          ? 0
+          : decayedValue(Number(stats.pop), Number(stats._b ?? readAt), readAt, POPULARITY_HALF_LIFE_MS),
+      totals,
+      longHorizonScore: lt === null ? 0 : Number(lt),
+    };
+  });
+}
+
+/** An item's window counts per action, for windows ending at `at` (one round trip). */
+export async function readItemWindows(
+  redis: Redis,
+  keys: RedisKeys,
+  itemId: string,
+  at = Date.now(),
+): Promise<{ window: WindowName; endsAt: number; counts: { action: Action; count: number }[] }[]> {
+  const read = redis.pipeline();
+  const plan = WINDOW_NAMES.map((window) => ({ window, buckets: windowBuckets(window, at) }));
+  for (const { window, buckets } of plan) for (const b of buckets) read.hgetall(keys.itemBucket(itemId, window, b));
+  const hashes = (await execPipeline(read)) as Record<string, string>[];
+  let i = 0;
+  return plan.map(({ window, buckets }) => {
+    const sums = new Map<Action, number>();
+    for (const hash of hashes.slice(i, (i += buckets.length)))
+      for (const [action, n] of Object.entries(hash))
+        sums.set(action as Action, (sums.get(action as Action) ?? 0) + Number(n));
+    const counts = [...sums]
+      .map(([action, count]) => ({ action, count }))
+      .sort((a, b) => a.action.localeCompare(b.action));
+    return { window, endsAt: at, counts };
+  });
+}
+
+/** The items most often co-visited with each of `itemIds`, strongest first (one round trip). */
+export async function readCovisitBatch(
+  redis: Redis,
+  keys: RedisKeys,
+  itemIds: readonly string[],
+  perItem: number,
+): Promise<{ itemId: string; score: number }[][]> {
+  if (itemIds.length === 0) return [];
+  const read = redis.pipeline();
+  for (const id of itemIds) read.zrange(keys.itemCovisit(id), 0, perItem - 1, 'REV', 'WITHSCORES');
+  const replies = (await execPipeline(read)) as string[][];
+  return replies.map((flat) => {
+    const out: { itemId: string; score: number }[] = [];
+    for (let i = 0; i + 1 < flat.length; i += 2) out.push({ itemId: flat[i] as string, score: Number(flat[i + 1]) });
+    return out;
+  });
+}
+
+/**
+ * Sums a trending scope's buckets with their decay weights into a temporary key in the scope's
+ * slot and returns the top entries: the ranking happens inside Redis, not over the wire.
+ *
+ * KEYS: temp, bucket_1 … bucket_B;  ARGV: limit, weight_1 … weight_B
+ */
+export const TRENDING_TOP_LUA = `
+local n = #KEYS - 1
+local args = { 'ZUNIONSTORE', KEYS[1], n }
+for i = 2, #KEYS do args[#args + 1] = KEYS[i] end
+args[#args + 1] = 'WEIGHTS'
+for i = 2, #ARGV do args[#args + 1] = ARGV[i] end
+redis.call(unpack(args))
+local top = redis.call('ZRANGE', KEYS[1], 0, tonumber(ARGV[1]) - 1, 'REV', 'WITHSCORES')
+redis.call('DEL', KEYS[1])
+return top
+`;
+
+/** Trending items of a scope (a category, or every item) at `at`, highest score first. */
+export async function readTrending(
+  redis: Redis,
+  keys: RedisKeys,
+  scope: string | null,
+  limit: number,
+  at = Date.now(),
+): Promise<{ itemId: string; score: number }[]> {
+  if (!('trendingTop' in redis)) redis.defineCommand('trendingTop', { lua: TRENDING_TOP_LUA });
+  const s = scope ?? TRENDING_ALL;
+  const buckets = trendingBuckets(at);
+  const temp = keys.trendingBucket(s, -1) + `:${process.pid}:${Math.random().toString(36).slice(2)}`;
+  const run = (redis as unknown as { trendingTop: (...a: (string | number)[]) => Promise<string[]> }).trendingTop;
+  const flat = await run.call(
+    redis,
+    buckets.length + 1,
+    temp,
+    ...buckets.map((b) => keys.trendingBucket(s, b.bucket)),
+    limit,
+    ...buckets.map((b) => b.weight),
+  );
+  const out: { itemId: string; score: number }[] = [];
+  for (let i = 0; i + 1 < flat.length; i += 2) {
+    const score = Number(flat[i + 1]);
+    if (score > 0) out.push({ itemId: flat[i] as string, score });
+  }
+  return out;
+}

@@ -1,0 +1,171 @@
+/**
+ * The Redis side of the stream worker, without Kafka: apply a partition's decoded events in two
+ * pipelined steps (per user, then per item and trending scope), each step's scripts guarded by
+ * per-partition offsets so that any step can be repeated without effect. The worker calls
+ * `applyBatch`; tests call the steps one by one to cut a batch where a crash could.
+ */
+import type { Redis } from 'ioredis';
+import { DEFAULT_ACTION_WEIGHTS, type ActionWeights } from '../features/definitions.js';
+import { execPipeline } from '../redis/client.js';
+import type { RedisKeys } from '../redis/keys.js';
+import {
+  APPLY_ITEM_LUA,
+  APPLY_PROFILE_LUA,
+  APPLY_TRENDING_LUA,
+  APPLY_USER_EVENTS_LUA,
+  type ApplyResult,
+} from './apply-script.js';
+import type { ProfileEvent } from './events.js';
+import {
+  decodeContributions,
+  orderContributions,
+  planItemCalls,
+  planTrendingCalls,
+  planUserCalls,
+  type Contribution,
+  type PositionedEvent,
+  type ScriptCall,
+} from './plan.js';
+
+const SCRIPTS = {
+  applyUserEvents: APPLY_USER_EVENTS_LUA,
+  applyItem: APPLY_ITEM_LUA,
+  applyTrending: APPLY_TRENDING_LUA,
+  applyProfile: APPLY_PROFILE_LUA,
+};
+type ScriptName = keyof typeof SCRIPTS;
+type Pipeline = ReturnType<Redis['pipeline']>;
+
+/** Queues a registered script call on a pipeline (ioredis adds a method per defined command). */
+function queueScript(pipeline: Pipeline, name: ScriptName, call: ScriptCall) {
+  const p = pipeline as unknown as Record<ScriptName, (...args: (string | number)[]) => Pipeline>;
+  p[name](call.keys.length, ...call.keys, ...call.args);
+}
+
+export interface ApplierOptions {
+  redis: Redis;
+  keys: RedisKeys;
+  allowedLatenessMs: number;
+  weights?: ActionWeights;
+  /** How long a user's dedupe and offset state lives after their last event. */
+  stateTtlSec?: number;
+}
+
+export interface UserStepResult extends ApplyResult {
+  /** Users with at least one newly counted event (they get a change notification). */
+  changed: string[];
+  /** What the item step must apply, in offset order (including what a cut-off batch left). */
+  contributions: Contribution[];
+}
+
+export function createApplier(options: ApplierOptions) {
+  const { redis, keys } = options;
+  for (const [name, lua] of Object.entries(SCRIPTS)) {
+    if (!(name in redis)) redis.defineCommand(name, { lua });
+  }
+  const planOptions = (partition: number) => ({
+    keys,
+    partition,
+    allowedLatenessMs: options.allowedLatenessMs,
+    weights: options.weights ?? DEFAULT_ACTION_WEIGHTS,
+    stateTtlSec: options.stateTtlSec ?? 7 * 24 * 3600,
+    now: Date.now(),
+  });
+
+  /** The item categories of a batch, in one round trip (null: not in the catalogue yet). */
+  async function readCategories(events: PositionedEvent[]): Promise<Map<string, string | null>> {
+    const itemIds = [...new Set(events.map((e) => e.event.itemId))];
+    const categories = new Map<string, string | null>();
+    if (itemIds.length === 0) return categories;
+    const read = redis.pipeline();
+    for (const id of itemIds) read.hget(keys.item(id), 'category');
+    const values = await execPipeline(read);
+    itemIds.forEach((id, i) => categories.set(id, (values[i] as string | null) || null));
+    return categories;
+  }
+
+  /** Step 1: every user's events, atomically per user, in one round trip. */
+  async function userStep(
+    events: PositionedEvent[],
+    categories: Map<string, string | null>,
+    partition: number,
+  ): Promise<UserStepResult> {
+    const calls = planUserCalls(events, categories, planOptions(partition));
+    const pipeline = redis.pipeline();
+    for (const call of calls) queueScript(pipeline, 'applyUserEvents', call);
+    const results = calls.length ? await execPipeline(pipeline) : [];
+    const out: UserStepResult = {
+      counted: 0,
+      late: 0,
+      duplicate: 0,
+      replayed: 0,
+      watermark: 0,
+      changed: [],
+      contributions: [],
+    };
+    const contributions: Contribution[] = [];
+    calls.forEach((call, i) => {
+      const [counted = 0, late = 0, dup = 0, replayed = 0, wm = 0, made = '', left = ''] = (results[i] ?? []) as [
+        number,
+        number,
+        number,
+        number,
+        number,
+        string,
+        string,
+      ];
+      out.counted += counted;
+      out.late += late;
+      out.duplicate += dup;
+      out.replayed += replayed;
+      out.watermark = Math.max(out.watermark, wm);
+      if (counted > 0) out.changed.push(call.userId);
+      // A redelivered call also returns what its last applied call left for the item step: the
+      // item and trending scripts skip what they already hold, so this finishes a cut-off batch.
+      contributions.push(...decodeContributions(left), ...decodeContributions(made));
+    });
+    out.contributions = orderContributions(contributions);
+    return out;
+  }
+
+  /**
+   * Step 2: what the counted events add to items, co-visitation and trending, then (same round
+   * trip, after them) the partition's progress under `progressKey`.
+   */
+  async function itemStep(
+    contributions: Contribution[],
+    partition: number,
+    progress?: { key: string; lastOffset: string },
+  ) {
+    const plan = planOptions(partition);
+    const pipeline = redis.pipeline();
+    for (const call of planItemCalls(contributions, plan)) queueScript(pipeline, 'applyItem', call);
+    for (const call of planTrendingCalls(contributions, plan)) queueScript(pipeline, 'applyTrending', call);
+    if (progress) pipeline.hset(progress.key, String(partition), progress.lastOffset);
+    if (pipeline.length) await execPipeline(pipeline);
+  }
+
+  return {
+    readCategories,
+    userStep,
+    itemStep,
+    /** Both steps for one partition's batch; the progress is recorded only after both. */
+    async applyBatch(events: PositionedEvent[], partition: number, progress?: { key: string; lastOffset: string }) {
+      const step = await userStep(events, await readCategories(events), partition);
+      await itemStep(step.contributions, partition, progress);
+      return step;
+    },
+    /** Declared interests: the newest declaration wins, whatever order redelivery brings. */
+    async applyProfiles(profiles: ProfileEvent[]) {
+      const pipeline = redis.pipeline();
+      for (const p of profiles)
+        queueScript(pipeline, 'applyProfile', {
+          keys: [keys.userProfile(p.userId)],
+          args: [p.interests.join(','), p.updatedAt],
+        });
+      if (pipeline.length) await execPipeline(pipeline);
+    },
+  };
+}
+
+export type Applier = ReturnType<typeof createApplier>;

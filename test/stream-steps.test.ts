@@ -1,0 +1,91 @@
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { createLogger } from '../src/logger.js';
+import { redisKeys } from '../src/redis/keys.js';
+import { createApplier } from '../src/streams/apply.js';
+import { decodeBehavior, encodeEvent } from '../src/streams/events.js';
+import { createFeatureWorker, type FeatureWorker } from '../src/streams/feature-worker.js';
+import { createKafka } from '../src/streams/kafka.js';
+import { topicNames, topicSpecs } from '../src/streams/topics.js';
+import { eventually, uniquePrefix } from './helpers.js';
+import { readTopic } from './kafka-helpers.js';
+import { expectFeaturesMatchReference, randomEvents } from './stream-reference.js';
+
+const LATENESS = 120_000;
+const prefix = uniquePrefix('steps');
+const topics = topicNames(`${prefix}.`);
+const keys = redisKeys(prefix);
+const brokers = () => inject('kafkaBrokers').split(',');
+const categories: Record<string, string> = { 'pet-1': 'pets', 'pet-2': 'pets', 'car-1': 'cars', 'food-1': 'food' };
+const categoryOf = (id: string) => categories[id] ?? '_unknown';
+
+describe('a batch cut between the user step and the item step', () => {
+  let redis: Redis;
+  let worker: FeatureWorker | undefined;
+  beforeAll(async () => {
+    redis = new Redis(inject('redisUrl'));
+    const admin = createKafka({ brokers: brokers(), clientId: 'steps-admin' }).admin();
+    await admin.connect();
+    await admin.createTopics({ topics: topicSpecs(topics, 3, 1), waitForLeaders: true });
+    await admin.disconnect();
+    for (const [itemId, category] of Object.entries(categories)) await redis.hset(keys.item(itemId), { category });
+  });
+  afterAll(async () => {
+    await worker?.stop();
+    redis?.disconnect();
+  });
+
+  it('is finished on redelivery: item, co-visitation and trending sums counted once', async () => {
+    const users = Array.from({ length: 8 }, (_, i) => `k-u${i}`);
+    const events = randomEvents({
+      seed: 11,
+      users,
+      perUser: 80,
+      start: Date.now() - 3600_000,
+      latenessMs: LATENESS,
+      items: [...Object.keys(categories), 'x-1'],
+    });
+    const kafka = createKafka({ brokers: brokers(), clientId: 'steps-test' });
+    const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+    await producer.connect();
+    await producer.send({
+      topic: topics.behavior,
+      acks: -1,
+      messages: events.map((e) => ({ key: e.userId, value: encodeEvent(e) })),
+    });
+    await producer.disconnect();
+
+    // A worker that applied the user step of each partition's first batch, then died.
+    const records = await readTopic(brokers(), topics.behavior, events.length);
+    const applier = createApplier({ redis, keys, allowedLatenessMs: LATENESS });
+    let cut = 0;
+    for (const partition of [0, 1, 2]) {
+      const mine = records
+        .filter((r) => r.partition === partition)
+        .sort((a, b) => Number(a.offset) - Number(b.offset))
+        .slice(0, 150)
+        .map((r) => ({ offset: r.offset, event: decodeBehavior(JSON.stringify(r.value)) }));
+      const step = await applier.userStep(mine, await applier.readCategories(mine), partition);
+      cut += step.contributions.length;
+    }
+    expect(cut).toBeGreaterThan(100);
+    // Nothing of it reached the items yet.
+    expect(await redis.exists(keys.itemStats('pet-1'))).toBe(0);
+
+    const applied: number[] = [];
+    worker = createFeatureWorker({
+      kafka,
+      redis,
+      keys,
+      topics,
+      log: createLogger('silent'),
+      groupId: `${prefix}-group`,
+      allowedLatenessMs: LATENESS,
+      onApplied: (s) => applied.push(s.events.length),
+    });
+    await worker.start();
+    await eventually(async () => applied.reduce((a, b) => a + b, 0) >= events.length, { timeoutMs: 30_000 });
+    const compared = await expectFeaturesMatchReference(redis, keys, events, categoryOf, LATENESS);
+    expect(compared.coVisits).toBeGreaterThan(10);
+  });
+});
