@@ -1,0 +1,226 @@
+/**
+ * The daily batch: long-horizon preferences from the behaviour log itself (the reference design
+ * keeps these in HBase). It replays a time range of `user_behavior` with the same feature
+ * definitions and weights as the stream, and materialises per-user category preferences and
+ * totals, and per-item totals, into Redis with a version and timestamp.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import { UNKNOWN_CATEGORY, type ActionWeights } from '../features/definitions.js';
+import type { Logger } from '../logger.js';
+import { execPipeline } from '../redis/client.js';
+import type { RedisKeys } from '../redis/keys.js';
+import { decodeBehavior, DecodeError, type Action, type BehaviorEvent } from '../streams/events.js';
+import type { Kafka } from '../streams/kafka.js';
+
+export interface LongHorizonAggregate {
+  users: Map<string, { weights: Map<string, number>; totals: Map<Action, number> }>;
+  items: Map<string, { score: number; totals: Map<Action, number> }>;
+  events: number;
+  skipped: number;
+}
+
+/**
+ * Folds events into per-user and per-item aggregates. Pure, so the same definition can be
+ * checked against a hand count; an eventId is counted once per user, whatever the retries.
+ */
+export function createLongHorizonAggregator(options: {
+  from: number;
+  to: number;
+  weights: ActionWeights;
+  categoryOf: (itemId: string) => string;
+}) {
+  const agg: LongHorizonAggregate = { users: new Map(), items: new Map(), events: 0, skipped: 0 };
+  const seen = new Map<string, Set<string>>();
+  return {
+    add(e: BehaviorEvent) {
+      if (e.occurredAt < options.from || e.occurredAt >= options.to) return void agg.skipped++;
+      let ids = seen.get(e.userId);
+      if (!ids) seen.set(e.userId, (ids = new Set()));
+      if (ids.has(e.eventId)) return void agg.skipped++;
+      ids.add(e.eventId);
+      agg.events++;
+      const w = options.weights[e.action];
+      let user = agg.users.get(e.userId);
+      if (!user) agg.users.set(e.userId, (user = { weights: new Map(), totals: new Map() }));
+      const category = options.categoryOf(e.itemId);
+      user.weights.set(category, (user.weights.get(category) ?? 0) + w);
+      user.totals.set(e.action, (user.totals.get(e.action) ?? 0) + 1);
+      let item = agg.items.get(e.itemId);
+      if (!item) agg.items.set(e.itemId, (item = { score: 0, totals: new Map() }));
+      item.score += w;
+      item.totals.set(e.action, (item.totals.get(e.action) ?? 0) + 1);
+    },
+    result: () => agg,
+  };
+}
+
+/** A user's category shares: positive net weight per category over the sum of them. */
+export function preferenceShares(weights: Map<string, number>): Map<string, number> {
+  const positive = [...weights].filter(([c, w]) => w > 0 && c !== UNKNOWN_CATEGORY);
+  const sum = positive.reduce((s, [, w]) => s + w, 0);
+  return new Map(positive.map(([c, w]) => [c, w / sum]));
+}
+
+/** Replaces a hash in one atomic step: readers see the old version or the new, never a mix. */
+const REPLACE_HASH_LUA = `
+redis.call('DEL', KEYS[1])
+if #ARGV > 1 then redis.call('HSET', KEYS[1], unpack(ARGV, 2)) end
+redis.call('EXPIRE', KEYS[1], tonumber(ARGV[1]))
+return 1
+`;
+
+/** Reads every behaviour record whose log time is at or after `since`, up to the log end at start. */
+async function replayLog(
+  kafka: Kafka,
+  topic: string,
+  since: number,
+  onEvent: (e: BehaviorEvent) => void,
+  log: Logger,
+): Promise<{ records: number; undecodable: number }> {
+  const admin = kafka.admin();
+  await admin.connect();
+  const [starts, ends] = await Promise.all([
+    admin.fetchTopicOffsetsByTimestamp(topic, since),
+    admin.fetchTopicOffsets(topic),
+  ]).finally(() => admin.disconnect());
+  const remaining = new Map<number, bigint>();
+  for (const end of ends) {
+    const start = BigInt(starts.find((s) => s.partition === end.partition)?.offset ?? end.low);
+    const high = BigInt(end.high);
+    if (high > start) remaining.set(end.partition, high);
+  }
+  let records = 0;
+  let undecodable = 0;
+  if (remaining.size === 0) return { records, undecodable };
+  // A throwaway group that commits nothing: the job keeps no position between runs.
+  const consumer = kafka.consumer({ groupId: `feedrec-batch-${randomUUID()}`, maxWaitTimeInMs: 100 });
+  await consumer.connect();
+  try {
+    await consumer.subscribe({ topic, fromBeginning: true });
+    const done = new Promise<void>((resolve, reject) => {
+      consumer
+        .run({
+          autoCommit: false,
+          eachBatch: async ({ batch, resolveOffset }) => {
+            const end = remaining.get(batch.partition);
+            if (end === undefined) return;
+            for (const message of batch.messages) {
+              if (BigInt(message.offset) >= end) break;
+              records++;
+              try {
+                onEvent(decodeBehavior(message.value));
+              } catch (error) {
+                if (!(error instanceof DecodeError)) throw error;
+                undecodable++;
+              }
+              resolveOffset(message.offset);
+              if (BigInt(message.offset) + 1n >= end) {
+                remaining.delete(batch.partition);
+                if (remaining.size === 0) resolve();
+                break;
+              }
+            }
+          },
+        })
+        .catch(reject);
+    });
+    for (const start of starts)
+      if (remaining.has(start.partition)) consumer.seek({ topic, partition: start.partition, offset: start.offset });
+    await done;
+  } finally {
+    await consumer.disconnect();
+  }
+  log.info({ records, undecodable }, 'replayed the behaviour log');
+  return { records, undecodable };
+}
+
+export interface LongHorizonRun {
+  version: string;
+  computedAt: number;
+  from: number;
+  to: number;
+  users: number;
+  items: number;
+  events: number;
+}
+
+/**
+ * Runs the job: replay [from, to) of event time, aggregate, and replace every covered user's and
+ * item's long-horizon hash. Keys live `ttlSec` (three days by default), so a user no run covers
+ * any more loses them instead of keeping stale preferences.
+ */
+export async function runLongHorizonJob(options: {
+  kafka: Kafka;
+  redis: Redis;
+  keys: RedisKeys;
+  topic: string;
+  weights: ActionWeights;
+  from: number;
+  to: number;
+  log: Logger;
+  ttlSec?: number;
+  /** How far event time may run ahead of log time (the API accepts 5 minutes). */
+  maxFutureMs?: number;
+}): Promise<LongHorizonRun> {
+  const { redis, keys, log } = options;
+  if (!('replaceHash' in redis)) redis.defineCommand('replaceHash', { numberOfKeys: 1, lua: REPLACE_HASH_LUA });
+  const computedAt = Date.now();
+  const version = `lt-${new Date(computedAt).toISOString()}`;
+  const events: BehaviorEvent[] = [];
+  await replayLog(
+    options.kafka,
+    options.topic,
+    options.from - (options.maxFutureMs ?? 5 * 60_000),
+    (e) => events.push(e),
+    log,
+  );
+  // Categories as the catalogue has them now, read in one round trip.
+  const itemIds = [...new Set(events.map((e) => e.itemId))];
+  const read = redis.pipeline();
+  for (const id of itemIds) read.hget(keys.item(id), 'category');
+  const categories = itemIds.length ? ((await execPipeline(read)) as (string | null)[]) : [];
+  const categoryOf = new Map(itemIds.map((id, i) => [id, categories[i] || UNKNOWN_CATEGORY]));
+  const aggregator = createLongHorizonAggregator({
+    from: options.from,
+    to: options.to,
+    weights: options.weights,
+    categoryOf: (id) => categoryOf.get(id) ?? UNKNOWN_CATEGORY,
+  });
+  for (const e of events) aggregator.add(e);
+  const agg = aggregator.result();
+
+  const ttl = options.ttlSec ?? 3 * 24 * 3600;
+  const stamp = ['_v', version, '_at', String(computedAt)];
+  const replace = (p: ReturnType<Redis['pipeline']>, key: string, fields: string[]) =>
+    (p as unknown as { replaceHash: (...a: (string | number)[]) => void }).replaceHash(key, ttl, ...fields, ...stamp);
+  const entries: [string, string[]][] = [];
+  for (const [userId, u] of agg.users) {
+    const fields: string[] = [];
+    for (const [c, share] of preferenceShares(u.weights)) fields.push(`c:${c}`, String(share));
+    for (const [a, n] of u.totals) fields.push(`n:${a}`, String(n));
+    entries.push([keys.userLongHorizon(userId), fields]);
+  }
+  for (const [itemId, it] of agg.items) {
+    const fields = ['score', String(it.score)];
+    for (const [a, n] of it.totals) fields.push(`n:${a}`, String(n));
+    entries.push([keys.itemLongHorizon(itemId), fields]);
+  }
+  for (let i = 0; i < entries.length; i += 1000) {
+    const write = redis.pipeline();
+    for (const [key, fields] of entries.slice(i, i + 1000)) replace(write, key, fields);
+    await execPipeline(write);
+  }
+  const run: LongHorizonRun = {
+    version,
+    computedAt,
+    from: options.from,
+    to: options.to,
+    users: agg.users.size,
+    items: agg.items.size,
+    events: agg.events,
+  };
+  await redis.hset(keys.longHorizonMeta(), Object.fromEntries(Object.entries(run).map(([k, v]) => [k, String(v)])));
+  log.info({ ...run, durationMs: Date.now() - computedAt }, 'long-horizon preferences materialised');
+  return run;
+}
