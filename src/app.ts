@@ -18,6 +18,16 @@ import { createIngestProducer } from './streams/producer.js';
 import { createFeatureWorker, type FeatureWorker } from './streams/feature-worker.js';
 import { redisKeys } from './redis/keys.js';
 import { topicNames, topicSpecs } from './streams/topics.js';
+import path from 'node:path';
+import { RANKING_FEATURES } from './features/ranking-features.js';
+import { loadRankingModel } from './model/session.js';
+import { createFeedCache } from './ranking/cache.js';
+import { createModelHolder } from './ranking/model-holder.js';
+import { createRanker } from './ranking/ranker.js';
+import { createTrendingCache } from './ranking/recall.js';
+import { encodeEvent } from './streams/events.js';
+import { projectRoot } from './stack/paths.js';
+import type { Redis } from 'ioredis';
 
 export interface App {
   readonly server: Server;
@@ -83,6 +93,7 @@ export function createApp(config: Config, options: { log?: Logger } = {}): App {
     kafka,
     admin,
     redis: undefined as unknown as Services['redis'], // set in start(), before the server listens
+    ranking: undefined as unknown as Services['ranking'], // likewise
     producer,
     ingest,
     authenticate: createAuthenticator({ ...config.auth, mode: authMode }),
@@ -181,6 +192,47 @@ export function createApp(config: Config, options: { log?: Logger } = {}): App {
 
   let url = '';
   let stopping: Promise<void> | undefined;
+  let subscriber: Redis | undefined;
+
+  /** Loads the model, builds the ranker, and drops cached feeds when the stream reports a change. */
+  async function startRanking(redis: Redis) {
+    const modelPath = path.resolve(projectRoot, config.ranking.modelPath);
+    const model = await loadRankingModel(modelPath, RANKING_FEATURES);
+    metrics.modelInfo.set({ version: model.version, kind: model.kind }, 1);
+    log.info({ modelVersion: model.version, kind: model.kind, path: modelPath }, 'ranking model loaded');
+    const trending = createTrendingCache(redis, keys);
+    const cache = createFeedCache(config.ranking.cacheTtlMs);
+    const holder = createModelHolder(model);
+    const ranker = createRanker({
+      redis,
+      keys,
+      model: holder,
+      weights: config.features.weights,
+      blend: config.ranking.blend,
+      trending,
+      onImpression: (impression) => {
+        producer.send([{ topic: topics.impressions, key: impression.userId, value: encodeEvent(impression) }]).then(
+          () => metrics.impressionsLogged.inc({ outcome: 'ok' }),
+          (error: unknown) => {
+            metrics.impressionsLogged.inc({ outcome: 'failed' });
+            log.warn({ err: error, userId: impression.userId }, 'an impression could not be logged');
+          },
+        );
+      },
+    });
+    services.ranking = { ranker, cache, model: holder, trending };
+    subscriber = await connectRedis(redisUrl!, log, 'subscriber');
+    subscriber.on('message', (_channel: string, message: string) => {
+      try {
+        cache.invalidate((JSON.parse(message) as { users: string[] }).users);
+      } catch (error) {
+        log.warn({ err: error }, 'unreadable user-changed message');
+      }
+    });
+    // Reconnects re-subscribe on their own (ioredis); a feed computed while disconnected may be
+    // served from cache for at most the cache TTL.
+    await subscriber.subscribe(keys.userChangedChannel());
+  }
   return {
     server,
     services,
@@ -189,6 +241,7 @@ export function createApp(config: Config, options: { log?: Logger } = {}): App {
     },
     async start() {
       services.redis = await connectRedis(redisUrl, log);
+      await startRanking(services.redis);
       await admin.connect();
       const existing = new Set(await admin.listTopics());
       const missing = topicSpecs(topics, config.kafka.partitions, config.kafka.replicationFactor).filter(
@@ -233,6 +286,7 @@ export function createApp(config: Config, options: { log?: Logger } = {}): App {
         await producer.stop();
         await worker?.stop();
         await admin.disconnect().catch(() => {});
+        subscriber?.disconnect();
         services.redis?.disconnect();
         log.info({ durationMs: Date.now() - started }, 'api stopped');
       })();

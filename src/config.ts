@@ -130,6 +130,17 @@ const env = z.object({
     .optional()
     .transform((v) => v || 'feedrec-features'),
   ALLOWED_LATENESS_MS: int(0, 24 * 3600 * 1000, DEFAULT_ALLOWED_LATENESS_MS),
+  MODEL_PATH: z
+    .string()
+    .optional()
+    .transform((v) => (v && v.trim() ? v.trim() : 'models/default.onnx')),
+  BLEND_REALTIME_WEIGHT: num(0, 100, 0.6),
+  BLEND_LONG_HORIZON_WEIGHT: num(0, 100, 0.4),
+  FEED_MAX_PER_CATEGORY: int(1, 100, 3),
+  EXPLORATION_SHARE: num(0, 1, 0.1),
+  FEED_CACHE_TTL_MS: int(0, 600_000, 2000),
+  MAX_FIRST: int(1, 1000, 100),
+  MAX_CANDIDATES: int(1, 10_000, 500),
   ACTION_WEIGHTS: z
     .string()
     .optional()
@@ -181,6 +192,19 @@ function toConfig(e: z.infer<typeof env>) {
     },
     stream: { workerEnabled: e.WORKER_ENABLED, groupId: e.STREAM_GROUP_ID, allowedLatenessMs: e.ALLOWED_LATENESS_MS },
     features: { weights: e.ACTION_WEIGHTS },
+    ranking: {
+      /** Relative to the working directory unless absolute. */
+      modelPath: e.MODEL_PATH,
+      blend: {
+        realtime: e.BLEND_REALTIME_WEIGHT,
+        longHorizon: e.BLEND_LONG_HORIZON_WEIGHT,
+        maxPerCategory: e.FEED_MAX_PER_CATEGORY,
+        explorationShare: e.EXPLORATION_SHARE,
+      },
+      cacheTtlMs: e.FEED_CACHE_TTL_MS,
+      maxFirst: e.MAX_FIRST,
+      maxCandidates: e.MAX_CANDIDATES,
+    },
     ingest: {
       maxBatch: e.MAX_BATCH_EVENTS,
       maxAgeMs: e.EVENT_MAX_AGE_MS,

@@ -6,6 +6,7 @@ import { createApp } from './app.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { createLogger } from './logger.js';
 import { createLocalStack, type LocalStack } from './stack/local-stack.js';
+import { ModelMismatchError } from './model/session.js';
 
 let config: Config;
 try {
@@ -95,6 +96,15 @@ process.on('SIGINT', () => void shutdown('SIGINT'));
 try {
   await app.start();
 } catch (error) {
+  if (error instanceof ModelMismatchError) {
+    // A deployment error, not a crash: say what differs, plainly, and stop.
+    process.stderr.write(
+      `feedrec: ${error.message}\n(retrain the model or set MODEL_PATH; see README.md, "Ranking")\n`,
+    );
+    await app.stop().catch(() => {});
+    await stack?.stop();
+    process.exit(2);
+  }
   log.fatal({ err: error }, 'start-up failed');
   await stack?.stop();
   process.exit(1);

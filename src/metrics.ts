@@ -47,6 +47,37 @@ export function createMetrics() {
       labelNames: ['partition'] as const,
       registers: [registry],
     }),
+    recommendationDuration: new Histogram({
+      name: 'recommendations_duration_ms',
+      help: 'Time to compute a feed (recall, features, one model run, blending), in milliseconds',
+      labelNames: ['source'] as const,
+      buckets: [0.5, 1, 2, 5, 10, 15, 20, 50, 100, 200, 500, 1000],
+      registers: [registry],
+    }),
+    recommendationCandidates: new Histogram({
+      name: 'recommendations_candidates',
+      help: 'Candidates scored per computed feed',
+      buckets: [0, 10, 50, 100, 200, 500, 1000, 2000],
+      registers: [registry],
+    }),
+    feedsServed: new Counter({
+      name: 'feeds_served_total',
+      help: 'Feeds served, by how (computed, cached, degraded)',
+      labelNames: ['outcome'] as const,
+      registers: [registry],
+    }),
+    impressionsLogged: new Counter({
+      name: 'impressions_logged_total',
+      help: 'Served feeds logged to the impressions topic, by outcome (ok, failed)',
+      labelNames: ['outcome'] as const,
+      registers: [registry],
+    }),
+    modelInfo: new Gauge({
+      name: 'model_info',
+      help: 'The ranking model version this instance serves (value 1)',
+      labelNames: ['version', 'kind'] as const,
+      registers: [registry],
+    }),
     dependencyUp: new Gauge({
       name: 'dependency_up',
       help: '1 when the last readiness check reached the dependency, else 0',

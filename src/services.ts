@@ -8,6 +8,10 @@ import type { RedisKeys } from './redis/keys.js';
 import type { Admin, Kafka } from './streams/kafka.js';
 import type { IngestProducer } from './streams/producer.js';
 import type { Topics } from './streams/topics.js';
+import type { FeedCache } from './ranking/cache.js';
+import type { ModelHolder } from './ranking/model-holder.js';
+import type { Ranker } from './ranking/ranker.js';
+import type { TrendingCache } from './ranking/recall.js';
 
 export interface DependencyCheck {
   name: 'kafka' | 'redis';
@@ -28,6 +32,8 @@ export interface Services {
   producer: IngestProducer;
   ingest: Ingest;
   authenticate: Authenticate;
+  /** Set in start(), before the server listens. */
+  ranking: { ranker: Ranker; cache: FeedCache; model: ModelHolder; trending: TrendingCache };
   /** Checks Kafka and Redis within the readiness timeout. */
   readiness(): Promise<DependencyCheck[]>;
 }

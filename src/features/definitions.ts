@@ -88,6 +88,8 @@ export const COVISIT_TTL_SEC = 14 * 24 * 3600;
  */
 export const TRENDING = { bucketMs: 5 * MINUTE, horizonBuckets: 12, halfLifeBuckets: 3 } as const;
 export const TRENDING_ALL = '_all';
+/** Newest catalogue items kept per scope, for the exploration slot of recall. */
+export const FRESH_ITEMS_MAX = 500;
 /** The daily batch's horizon for long-horizon preferences and totals. */
 export const LONG_HORIZON_MS = 30 * DAY;
 

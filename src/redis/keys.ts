@@ -47,6 +47,8 @@ export function redisKeys(prefix: string) {
     trendingBucket: (scope: string, bucket: number) => `${trend(scope)}:${bucket}`,
     /** Hash: `off:<partition>` progress of a trending scope, for exactly-once. */
     trendingState: (scope: string) => `${trend(scope)}:state`,
+    /** Sorted set: the newest catalogue items of a scope (`_all` or a category), scored by createdAt. */
+    freshItems: (scope: string) => `${prefix}:{f:${scope}}:fresh`,
     /** Hash: the daily batch's last run (version, computedAt, range, counts). */
     longHorizonMeta: () => `${prefix}:lt:meta`,
     /** Hash: per-partition progress of the stream worker, for seeking on assignment. */

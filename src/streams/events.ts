@@ -49,7 +49,7 @@ export class DecodeError extends Error {
   override name = 'DecodeError';
 }
 
-export const encodeEvent = (event: BehaviorEvent | ItemEvent | ProfileEvent): Buffer =>
+export const encodeEvent = (event: BehaviorEvent | ItemEvent | ProfileEvent | ImpressionEvent): Buffer =>
   Buffer.from(JSON.stringify(event));
 
 function parseObject(raw: Buffer | string | null): Record<string, unknown> {
@@ -127,4 +127,32 @@ export function decodeProfile(raw: Buffer | string | null): ProfileEvent {
     interests: idList(obj, 'interests', MAX_INTERESTS),
     updatedAt: time(obj, 'updatedAt'),
   };
+}
+
+/**
+ * A served feed, with the feature rows the model saw for each entry: joined with the interactions
+ * that followed, it is the ranking model's training data, point-in-time correct by construction.
+ * Keyed by userId on the impressions topic.
+ */
+export interface ImpressionEvent {
+  v: 1;
+  impressionId: string;
+  userId: string;
+  servedAt: number;
+  modelVersion: string;
+  /** Column names of `features`, in order (the model's feature list). */
+  featureNames: string[];
+  items: {
+    itemId: string;
+    rank: number;
+    /** The blended score the feed was ordered by. */
+    score: number;
+    /** The model's own output (click probability). */
+    modelScore: number;
+    /** True when the item held an exploration slot. */
+    exploration: boolean;
+    features: number[];
+  }[];
+  /** The experiment arm the user was in, when one ran. */
+  arm?: string;
 }

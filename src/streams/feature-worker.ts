@@ -3,7 +3,7 @@ import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import { execPipeline } from '../redis/client.js';
 import type { RedisKeys } from '../redis/keys.js';
-import type { ActionWeights } from '../features/definitions.js';
+import { FRESH_ITEMS_MAX, TRENDING_ALL, type ActionWeights } from '../features/definitions.js';
 import { createApplier } from './apply.js';
 import type { ApplyResult } from './apply-script.js';
 import {
@@ -224,6 +224,11 @@ export function createFeatureWorker(options: FeatureWorkerOptions): FeatureWorke
           createdAt: item.createdAt,
           updatedAt: item.updatedAt,
         });
+        // The newest items per scope: where recall finds fresh items for their exploration slot.
+        for (const scope of item.category ? [TRENDING_ALL, item.category] : [TRENDING_ALL]) {
+          write.zadd(keys.freshItems(scope), item.createdAt, item.itemId);
+          write.zremrangebyrank(keys.freshItems(scope), 0, -(FRESH_ITEMS_MAX + 1));
+        }
       } catch (error) {
         if (!(error instanceof DecodeError)) throw error;
         log.warn(

@@ -1,5 +1,7 @@
 import { builder } from '../builder.js';
 import { upsertItems } from '../../resolvers/mutations/upsert-items.js';
+import { item, trending } from '../../resolvers/queries/items.js';
+import type { ItemFeatures } from '../../features/item-features.js';
 
 export interface ItemShape {
   id: string;
@@ -7,7 +9,19 @@ export interface ItemShape {
   tags: string[];
   authorId: string | null;
   createdAt: Date | null;
+  /** Decayed popularity, when the item was read from the feature store. */
+  popularity?: number | null;
 }
+
+/** The GraphQL view of an item read from the feature store. */
+export const itemShape = (f: ItemFeatures): ItemShape => ({
+  id: f.itemId,
+  category: f.category,
+  tags: f.tags,
+  authorId: f.authorId,
+  createdAt: f.createdAt === null ? null : new Date(f.createdAt),
+  popularity: f.known ? f.popularity : null,
+});
 
 export const Item = builder.objectRef<ItemShape>('Item').implement({
   description: 'A piece of content that can appear in a feed.',
@@ -22,8 +36,50 @@ export const Item = builder.objectRef<ItemShape>('Item').implement({
       description: 'When it was published: new items get an exploration slot.',
       resolve: (i) => i.createdAt,
     }),
+    popularity: t.float({
+      nullable: true,
+      description:
+        'Weighted actions on the item, halving every six hours (negative when skips and hides dominate); ' +
+        'null when not read from the feature store.',
+      resolve: (i) => i.popularity ?? null,
+    }),
   }),
 });
+
+const TrendingItem = builder.objectRef<{ item: ItemFeatures; score: number }>('TrendingItem').implement({
+  description: 'An item and how fast it is gaining engagement.',
+  fields: (t) => ({
+    item: t.field({ type: Item, description: 'The item.', resolve: (e) => itemShape(e.item) }),
+    score: t.exposeFloat('score', {
+      description: 'Weighted actions in the last hour, each 5-minute bucket halved every 15 minutes of age.',
+    }),
+  }),
+});
+
+builder.queryField('item', (t) =>
+  t.field({
+    type: Item,
+    nullable: true,
+    description: 'A catalogue item, or null when the catalogue does not know it.',
+    args: { id: t.arg.id({ required: true, description: 'The catalogue id.' }) },
+    resolve: async (_root, args, ctx) => {
+      const found = await item(ctx, String(args.id));
+      return found ? itemShape(found) : null;
+    },
+  }),
+);
+
+builder.queryField('trending', (t) =>
+  t.field({
+    type: [TrendingItem],
+    description: 'Items gaining engagement fastest right now, globally or in one category. Anyone may read it.',
+    args: {
+      category: t.arg.string({ required: false, description: 'Only this category; all items when omitted.' }),
+      first: t.arg.int({ required: false, defaultValue: 20, description: 'How many (1 to 100).' }),
+    },
+    resolve: (_root, args, ctx) => trending(ctx, args.category, args.first ?? 20),
+  }),
+);
 
 const ItemInput = builder.inputType('ItemInput', {
   description: 'A catalogue entry to create or replace.',

@@ -1,0 +1,118 @@
+/**
+ * The ranking model's input columns: one definition, used to build the matrix at serving time and
+ * logged with every impression, so the training data is exactly what the model saw. A model file
+ * carries this list; the server refuses one whose list differs.
+ */
+import type { Action } from '../streams/events.js';
+import { DAY, HOUR, type ActionWeights } from './definitions.js';
+import type { ItemFeatures } from './item-features.js';
+import type { UserRealtime } from './user-features.js';
+
+export const RANKING_FEATURES = [
+  'user_category_affinity',
+  'user_category_affinity_share',
+  'user_category_positive_5m',
+  'user_category_negative_5m',
+  'user_category_positive_1h',
+  'user_category_negative_1h',
+  'user_declared_interest',
+  'user_activity_1h',
+  'item_popularity',
+  'item_engagement_rate',
+  'item_negative_rate',
+  'item_age_log_hours',
+  'item_is_new',
+  'item_covisit',
+  'item_trending',
+] as const;
+export type RankingFeature = (typeof RANKING_FEATURES)[number];
+export const FEATURE_COUNT = RANKING_FEATURES.length;
+export const NEW_ITEM_AGE_MS = DAY;
+
+const signedLog = (x: number) => Math.sign(x) * Math.log1p(Math.abs(x));
+const NEGATIVE: ReadonlySet<Action> = new Set(['SKIP', 'HIDE']);
+const ENGAGED: readonly Action[] = ['CLICK', 'LIKE', 'COMMENT', 'SHARE'];
+
+/**
+ * What one request knows about its user, prepared once so that each candidate's row is a few
+ * map look-ups: per-category affinity and window counts, declared interests, activity.
+ */
+export interface UserContext {
+  affinity: Map<string, number>;
+  positiveAffinitySum: number;
+  windowCounts: Map<string, { pos5m: number; neg5m: number; pos1h: number; neg1h: number }>;
+  interests: Set<string>;
+  activity1h: number;
+  /** Whether the user has any behaviour yet (cold start when false). */
+  known: boolean;
+}
+
+export function userContext(user: UserRealtime, weights: ActionWeights): UserContext {
+  const affinity = new Map(user.affinity.map((a) => [a.category, a.score]));
+  const windowCounts: UserContext['windowCounts'] = new Map();
+  let activity1h = 0;
+  for (const w of user.windows) {
+    for (const c of w.counts) {
+      const entry = windowCounts.get(c.category) ?? { pos5m: 0, neg5m: 0, pos1h: 0, neg1h: 0 };
+      windowCounts.set(c.category, entry);
+      const negative = NEGATIVE.has(c.action);
+      const positive = !negative && weights[c.action] > 0;
+      if (w.window === '5m') {
+        if (positive) entry.pos5m += c.count;
+        if (negative) entry.neg5m += c.count;
+      } else {
+        if (positive) entry.pos1h += c.count;
+        if (negative) entry.neg1h += c.count;
+        activity1h += c.count;
+      }
+    }
+  }
+  return {
+    affinity,
+    positiveAffinitySum: user.affinity.reduce((s, a) => s + Math.max(0, a.score), 0),
+    windowCounts,
+    interests: new Set(user.interests),
+    activity1h,
+    known: user.latestEventAt !== null,
+  };
+}
+
+/** Per-candidate signals that come from recall rather than from the item's own stats. */
+export interface CandidateSignals {
+  covisit: number;
+  trending: number;
+}
+
+/** Writes one candidate's row into `out` at `offset` (no allocation per candidate). */
+export function writeFeatureRow(
+  out: Float32Array,
+  offset: number,
+  user: UserContext,
+  item: ItemFeatures,
+  signals: CandidateSignals,
+  at: number,
+) {
+  const category = item.category ?? '';
+  const affinity = user.affinity.get(category) ?? 0;
+  const counts = user.windowCounts.get(category);
+  const t = item.totals;
+  const engaged = ENGAGED.reduce((s, a) => s + t[a], 0);
+  const negative = t.SKIP + t.HIDE;
+  const exposures = Math.max(t.VIEW, engaged + negative);
+  const age = item.createdAt === null ? null : Math.max(0, at - item.createdAt);
+  out[offset] = affinity;
+  out[offset + 1] = user.positiveAffinitySum > 0 ? Math.max(0, affinity) / user.positiveAffinitySum : 0;
+  out[offset + 2] = counts?.pos5m ?? 0;
+  out[offset + 3] = counts?.neg5m ?? 0;
+  out[offset + 4] = counts?.pos1h ?? 0;
+  out[offset + 5] = counts?.neg1h ?? 0;
+  out[offset + 6] = user.interests.has(category) ? 1 : 0;
+  out[offset + 7] = Math.log1p(user.activity1h);
+  out[offset + 8] = signedLog(item.popularity);
+  out[offset + 9] = (engaged + 1) / (exposures + 10);
+  out[offset + 10] = (negative + 1) / (exposures + 10);
+  out[offset + 11] = age === null ? Math.log1p((30 * DAY) / HOUR) : Math.log1p(age / HOUR);
+  out[offset + 12] = age !== null && age < NEW_ITEM_AGE_MS ? 1 : 0;
+  out[offset + 13] = Math.log1p(signals.covisit);
+  out[offset + 14] = signedLog(signals.trending);
+}

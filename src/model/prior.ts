@@ -1,0 +1,39 @@
+/**
+ * A hand-set logistic regression over the ranking features: sensible signs and rough sizes, no
+ * training. It serves only to start the first simulated traffic that the default model is then
+ * trained on (`npm run model:train-default`).
+ */
+import { RANKING_FEATURES, type RankingFeature } from '../features/ranking-features.js';
+import { buildModel } from './graphs.js';
+
+const PRIOR: Record<RankingFeature, number> = {
+  user_category_affinity: 0.3,
+  user_category_affinity_share: 2,
+  user_category_positive_5m: 0.4,
+  user_category_negative_5m: -0.8,
+  user_category_positive_1h: 0.15,
+  user_category_negative_1h: -0.3,
+  user_declared_interest: 0.8,
+  user_activity_1h: 0,
+  item_popularity: 0.3,
+  item_engagement_rate: 2,
+  item_negative_rate: -2,
+  item_age_log_hours: -0.05,
+  item_is_new: 0.2,
+  item_covisit: 0.5,
+  item_trending: 0.3,
+};
+
+export function priorModel(version = 'prior-0'): Uint8Array {
+  const n = RANKING_FEATURES.length;
+  return buildModel(
+    {
+      kind: 'lr',
+      weights: Float32Array.from(RANKING_FEATURES.map((f) => PRIOR[f])),
+      bias: -2,
+      mean: new Float32Array(n),
+      std: new Float32Array(n).fill(1),
+    },
+    { featureNames: [...RANKING_FEATURES], version, kind: 'lr', trainedAt: new Date(0).toISOString() },
+  );
+}

@@ -1,0 +1,77 @@
+/**
+ * From model scores to a feed: blend the real-time model with long-horizon preferences, keep the
+ * feed diverse (at most K items of one category in the top N), and give fresh items an
+ * exploration slot. Pure functions over arrays.
+ */
+export interface BlendSettings {
+  /** Weight of the model's real-time score (the reference design's 0.6). */
+  realtime: number;
+  /** Weight of the user's 30-day preference for the item's category (the reference design's 0.4). */
+  longHorizon: number;
+  /** At most this many items of one category in the feed. */
+  maxPerCategory: number;
+  /** Share of the feed reserved for fresh items (created within a day), 0 to turn off. */
+  explorationShare: number;
+}
+
+export interface Scored {
+  index: number;
+  category: string | null;
+  score: number;
+  fresh: boolean;
+}
+
+export const blendScore = (model: number, longHorizonShare: number, s: BlendSettings) =>
+  s.realtime * model + s.longHorizon * longHorizonShare;
+
+/**
+ * The top `first` of `scored` (sorted by score, highest first), with at most `maxPerCategory` per
+ * category while other items remain, and `floor(first × explorationShare)` (at least one when the
+ * share is positive) fresh items placed at evenly spaced ranks if the ranking left them out.
+ * Returns the chosen entries in feed order and which of them hold exploration slots.
+ */
+export function arrangeFeed(
+  scored: Scored[],
+  first: number,
+  s: BlendSettings,
+): { picks: Scored[]; exploration: Set<number> } {
+  const perCategory = new Map<string, number>();
+  const picks: Scored[] = [];
+  const deferred: Scored[] = [];
+  for (const c of scored) {
+    if (picks.length >= first) break;
+    const key = c.category ?? `#${c.index}`;
+    const n = perCategory.get(key) ?? 0;
+    if (n >= s.maxPerCategory) {
+      deferred.push(c);
+      continue;
+    }
+    perCategory.set(key, n + 1);
+    picks.push(c);
+  }
+  // Too few categories to fill the feed under the cap: fill with the best of the rest.
+  for (const c of deferred) if (picks.length < first) picks.push(c);
+
+  const exploration = new Set<number>();
+  const slots = s.explorationShare > 0 ? Math.max(1, Math.floor(first * s.explorationShare)) : 0;
+  const chosen = new Set(picks.map((p) => p.index));
+  const freshIn = picks.filter((p) => p.fresh).length;
+  const freshOut = scored.filter((c) => c.fresh && !chosen.has(c.index));
+  const add = Math.min(slots - freshIn, freshOut.length, picks.length);
+  if (add > 0 && picks.length > 0) {
+    // Replace the lowest-ranked non-fresh picks, then move the newcomers to evenly spaced ranks.
+    const newcomers = freshOut.slice(0, add);
+    let removed = 0;
+    for (let i = picks.length - 1; i >= 0 && removed < add; i--)
+      if (!picks[i]!.fresh) {
+        picks.splice(i, 1);
+        removed++;
+      }
+    const step = Math.max(1, Math.floor((picks.length + newcomers.length) / (newcomers.length + 1)));
+    newcomers.slice(0, removed).forEach((n, k) => {
+      picks.splice(Math.min(picks.length, step * (k + 1) - 1), 0, n);
+      exploration.add(n.index);
+    });
+  }
+  return { picks, exploration };
+}

@@ -1,0 +1,182 @@
+/**
+ * One request's feed: recall (or the supplied candidates), features through the request's
+ * DataLoaders, ONE model run over the whole candidate matrix, blending, diversity, exploration,
+ * reasons, and the impression (with the feature rows the model saw) for training.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import type { ActionWeights } from '../features/definitions.js';
+import type { ItemFeatures } from '../features/item-features.js';
+import {
+  FEATURE_COUNT,
+  RANKING_FEATURES,
+  userContext,
+  writeFeatureRow,
+  NEW_ITEM_AGE_MS,
+} from '../features/ranking-features.js';
+import type { Loaders } from '../loaders/index.js';
+import type { RedisKeys } from '../redis/keys.js';
+import type { ImpressionEvent } from '../streams/events.js';
+import { arrangeFeed, blendScore, type BlendSettings, type Scored } from './blend.js';
+import type { ModelHolder } from './model-holder.js';
+import { createReasoner } from './reasons.js';
+import { recallCandidates, RECALL, suppliedCandidates, type Candidate, type TrendingCache } from './recall.js';
+
+export interface RankRequest {
+  userId: string;
+  first: number;
+  /** Re-rank these instead of recalling candidates. */
+  candidates?: readonly string[] | null;
+  /** Never return these. */
+  exclude?: readonly string[] | null;
+}
+
+export interface FeedEntry {
+  item: ItemFeatures;
+  score: number;
+  rank: number;
+  reasons: string[];
+}
+
+export interface Feed {
+  userId: string;
+  items: FeedEntry[];
+  modelVersion: string;
+  computedAt: number;
+  computeMs: number;
+  /** True when personalisation was unavailable and this is a fallback (e.g. last known trending). */
+  degraded: boolean;
+}
+
+export interface RankerOptions {
+  redis: Redis;
+  keys: RedisKeys;
+  model: ModelHolder;
+  weights: ActionWeights;
+  blend: BlendSettings;
+  trending: TrendingCache;
+  /** Called with every computed feed's impression (the training data); must not throw. */
+  onImpression?: (impression: ImpressionEvent) => void;
+}
+
+export function createRanker(options: RankerOptions) {
+  const { redis, keys, trending } = options;
+
+  async function rank(loaders: Loaders, request: RankRequest): Promise<Feed> {
+    const started = performance.now();
+    const at = loaders.readAt;
+    const { userId, first } = request;
+    const [user, lt] = await Promise.all([loaders.userRealtime.load(userId), loaders.userLongHorizon.load(userId)]);
+    const excluded = new Set<string>([...user.hiddenItems, ...(request.exclude ?? [])]);
+    let candidates: Map<string, Candidate>;
+    if (request.candidates) {
+      candidates = suppliedCandidates(request.candidates, excluded);
+      const global = await trending.get(null, RECALL.trendingGlobal);
+      for (const { itemId, score } of global) {
+        const c = candidates.get(itemId);
+        if (c) c.trending = score;
+      }
+    } else {
+      for (const r of user.recentItems) excluded.add(r.itemId);
+      candidates = await recallCandidates(redis, keys, trending, user, lt, excluded);
+    }
+    const list = [...candidates.values()];
+    const items = await Promise.all(list.map((c) => loaders.item.load(c.itemId)));
+    const model = options.model.current();
+    if (list.length === 0)
+      return {
+        userId,
+        items: [],
+        modelVersion: model.version,
+        computedAt: at,
+        computeMs: performance.now() - started,
+        degraded: false,
+      };
+
+    const context = userContext(user, options.weights);
+    const matrix = new Float32Array(list.length * FEATURE_COUNT);
+    list.forEach((c, i) => writeFeatureRow(matrix, i * FEATURE_COUNT, context, items[i]!, c, at));
+    const modelScores = await model.score(matrix, list.length);
+
+    const shares = new Map(lt.preferences.map((p) => [p.category, p.share]));
+    const scored: Scored[] = list.map((_, i) => {
+      const item = items[i]!;
+      return {
+        index: i,
+        category: item.category,
+        score: blendScore(modelScores[i] ?? 0, item.category ? (shares.get(item.category) ?? 0) : 0, options.blend),
+        fresh: item.createdAt !== null && at - item.createdAt < NEW_ITEM_AGE_MS,
+      };
+    });
+    scored.sort((a, b) => b.score - a.score || (list[a.index]!.itemId < list[b.index]!.itemId ? -1 : 1));
+    const { picks, exploration } = arrangeFeed(scored, first, options.blend);
+    const reasonsFor = createReasoner(user, lt, at);
+    const feed: Feed = {
+      userId,
+      items: picks.map((p, r) => ({
+        item: items[p.index]!,
+        score: p.score,
+        rank: r + 1,
+        reasons: reasonsFor(items[p.index]!, list[p.index]!, exploration.has(p.index)),
+      })),
+      modelVersion: model.version,
+      computedAt: at,
+      computeMs: performance.now() - started,
+      degraded: false,
+    };
+    options.onImpression?.({
+      v: 1,
+      impressionId: randomUUID(),
+      userId,
+      servedAt: at,
+      modelVersion: model.version,
+      featureNames: [...RANKING_FEATURES],
+      items: picks.map((p, r) => ({
+        itemId: list[p.index]!.itemId,
+        rank: r + 1,
+        score: p.score,
+        modelScore: modelScores[p.index] ?? 0,
+        exploration: exploration.has(p.index),
+        features: Array.from(matrix.subarray(p.index * FEATURE_COUNT, (p.index + 1) * FEATURE_COUNT)),
+      })),
+    });
+    return feed;
+  }
+
+  /**
+   * The feed when Redis cannot be read: the last trending list this instance saw, clearly
+   * flagged, with no personal data; null when there is none.
+   */
+  function degradedFeed(userId: string, first: number): Feed | null {
+    const last = trending.lastKnown(null, RECALL.trendingGlobal);
+    if (!last || last.length === 0) return null;
+    const now = Date.now();
+    return {
+      userId,
+      items: last.slice(0, first).map((t, r) => ({
+        item: {
+          itemId: t.itemId,
+          known: false,
+          category: null,
+          tags: [],
+          authorId: null,
+          createdAt: null,
+          popularity: 0,
+          totals: { VIEW: 0, CLICK: 0, LIKE: 0, COMMENT: 0, SHARE: 0, SKIP: 0, HIDE: 0 },
+          longHorizonScore: 0,
+        },
+        score: t.score,
+        rank: r + 1,
+        reasons: ['popular recently (personalisation is unavailable right now)'],
+      })),
+      modelVersion: 'fallback:trending',
+      computedAt: now,
+      computeMs: 0,
+      degraded: true,
+    };
+  }
+
+  return { rank, degradedFeed };
+}
+
+export type Ranker = ReturnType<typeof createRanker>;

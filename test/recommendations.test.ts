@@ -1,0 +1,257 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import type { App } from '../src/app.js';
+import { RANKING_FEATURES } from '../src/features/ranking-features.js';
+import { buildModel } from '../src/model/graphs.js';
+import { startLocalRedis, type LocalRedis } from '../src/stack/redis.js';
+import { eventually, gql, startApp, testConfig } from './helpers.js';
+import { readTopic } from './kafka-helpers.js';
+
+const exec = promisify(execFile);
+const CATEGORIES = ['pets', 'cars', 'food', 'sports', 'music'];
+const items = CATEGORIES.flatMap((c) => Array.from({ length: 12 }, (_, i) => ({ id: `${c}-${i}`, category: c })));
+
+const FEED = `query F($userId: ID, $first: Int, $candidates: [ID!], $exclude: [ID!]) {
+  recommendations(userId: $userId, first: $first, candidates: $candidates, exclude: $exclude) {
+    modelVersion computedAt computeMs degraded
+    items { rank score reasons item { id category } }
+  }
+}`;
+interface FeedResult {
+  recommendations: {
+    modelVersion: string;
+    degraded: boolean;
+    items: { rank: number; score: number; reasons: string[]; item: { id: string; category: string | null } }[];
+  };
+}
+
+describe('recommendations', () => {
+  let app: App;
+  const feed = (userId: string, extra: Record<string, unknown> = {}) =>
+    gql<FeedResult>(app.url, FEED, { userId, first: 10, ...extra });
+  const record = (inputs: { userId: string; itemId: string; action: string }[]) =>
+    gql(
+      app.url,
+      `mutation R($inputs: [InteractionInput!]!) { recordInteractions(inputs: $inputs) { acceptedCount rejectedCount } }`,
+      {
+        inputs,
+      },
+    );
+  /** Waits until the stream applied everything recorded so far (Redis progress = log end). */
+  async function applied() {
+    const { services } = app;
+    const admin = services.kafka.admin();
+    await admin.connect();
+    const ends = await admin.fetchTopicOffsets(services.topics.behavior);
+    await admin.disconnect();
+    const key = services.keys.streamOffsets(services.config.stream.groupId, services.topics.behavior);
+    await eventually(async () => {
+      const progress = await services.redis.hgetall(key);
+      return ends.every(
+        (p) => Number(p.high) === 0 || Number(progress[String(p.partition)] ?? -1) + 1 >= Number(p.high),
+      );
+    });
+  }
+
+  beforeAll(async () => {
+    app = await startApp(testConfig('recs', { FEED_CACHE_TTL_MS: '60000' }));
+    const upsert = await gql(
+      app.url,
+      `mutation U($inputs: [ItemInput!]!) { upsertItems(inputs: $inputs) { items { id } } }`,
+      {
+        inputs: items,
+      },
+    );
+    expect(upsert.errors).toBeUndefined();
+    await eventually(
+      async () => (await app.services.redis.hget(app.services.keys.item('music-11'), 'category')) === 'music',
+    );
+    // Background traffic from other users, spread over every category, so trending has content.
+    const background = items.flatMap((it, i) =>
+      Array.from({ length: 1 + (i % 3) }, (_, k) => ({ userId: `bg-${k}`, itemId: it.id, action: 'CLICK' })),
+    );
+    expect((await record(background)).errors).toBeUndefined();
+    await applied();
+  });
+  afterAll(() => app?.stop());
+
+  it('ranks a category higher right after the user likes several of its items', async () => {
+    const before = await feed('u-pets');
+    expect(before.errors).toBeUndefined();
+    const share = (r: FeedResult) => r.recommendations.items.filter((e) => e.item.category === 'pets').length;
+    const petsBefore = share(before.data!);
+    const res = await record(
+      ['pets-1', 'pets-2', 'pets-3', 'pets-4'].map((itemId) => ({ userId: 'u-pets', itemId, action: 'LIKE' })),
+    );
+    expect(res.errors).toBeUndefined();
+    await applied();
+    const after = await feed('u-pets');
+    expect(after.errors).toBeUndefined();
+    const entries = after.data!.recommendations.items;
+    expect(share(after.data!)).toBeGreaterThan(petsBefore);
+    expect(entries[0]?.item.category).toBe('pets');
+    expect(entries[0]?.reasons).toContain('4 pets items liked in the last 5 minutes');
+    // Items the user already acted on are not recommended again.
+    expect(entries.map((e) => e.item.id)).not.toContain('pets-1');
+    // Diversity: at most 3 of one category in the feed while others remain.
+    expect(share(after.data!)).toBeLessThanOrEqual(3);
+    expect(entries.map((e) => e.rank)).toEqual(entries.map((_, i) => i + 1));
+  });
+
+  it('never recommends a hidden item again, even when supplied as a candidate', async () => {
+    expect((await record([{ userId: 'u-hide', itemId: 'cars-2', action: 'HIDE' }])).errors).toBeUndefined();
+    await applied();
+    const res = await feed('u-hide', { candidates: ['cars-1', 'cars-2', 'cars-3'] });
+    expect(res.errors).toBeUndefined();
+    expect(res.data!.recommendations.items.map((e) => e.item.id).sort()).toEqual(['cars-1', 'cars-3']);
+  });
+
+  it('gives a brand-new user trending items and their declared interests', async () => {
+    const profile = await gql(
+      app.url,
+      `mutation { updateUserProfile(input: { userId: "u-new", interests: ["music"] }) { userId } }`,
+    );
+    expect(profile.errors).toBeUndefined();
+    await eventually(
+      async () => (await app.services.redis.hget(app.services.keys.userProfile('u-new'), 'interests')) === 'music',
+    );
+    const res = await feed('u-new');
+    expect(res.errors).toBeUndefined();
+    const entries = res.data!.recommendations.items;
+    expect(entries).toHaveLength(10);
+    expect(entries.some((e) => e.item.category === 'music')).toBe(true);
+    expect(entries.flatMap((e) => e.reasons)).toContain('you said you are interested in music');
+  });
+
+  it('logs each computed feed as an impression with the feature rows the model saw', async () => {
+    const res = await feed('u-impressions');
+    expect(res.errors).toBeUndefined();
+    const records = await readTopic(app.services.config.kafka.brokers!, app.services.topics.impressions, 1);
+    const mine = records.map((r) => r.value).find((v) => v.userId === 'u-impressions') as
+      { featureNames: string[]; modelVersion: string; items: { itemId: string; features: number[] }[] } | undefined;
+    await eventually(async () => mine);
+    expect(mine!.featureNames).toEqual([...RANKING_FEATURES]);
+    expect(mine!.modelVersion).toBe(res.data!.recommendations.modelVersion);
+    expect(mine!.items.map((i) => i.itemId)).toEqual(res.data!.recommendations.items.map((e) => e.item.id));
+    for (const i of mine!.items) expect(i.features).toHaveLength(RANKING_FEATURES.length);
+  });
+
+  it('reads features in a fixed number of Redis round trips, whatever the candidate count', async () => {
+    const stream = app.services.redis.stream as unknown as { write: (...args: unknown[]) => boolean };
+    const original = stream.write.bind(stream);
+    let writes = 0;
+    stream.write = (...args: unknown[]) => {
+      writes++;
+      return original(...args);
+    };
+    const ids = Array.from({ length: 500 }, (_, i) => `cand-${i}`);
+    const roundTrips = async (n: number, userId: string) => {
+      writes = 0;
+      const res = await feed(userId, { candidates: ids.slice(0, n), first: 20 });
+      expect(res.errors).toBeUndefined();
+      return writes;
+    };
+    try {
+      await roundTrips(5, 'u-rt-warm');
+      const small = await roundTrips(10, 'u-rt-a');
+      const large = await roundTrips(500, 'u-rt-b');
+      expect(small).toBeGreaterThan(0);
+      expect(large).toBe(small);
+      expect(large).toBeLessThanOrEqual(5);
+    } finally {
+      stream.write = original;
+    }
+  });
+
+  it('answers bad input with a code a client can branch on', async () => {
+    const tooMany = await feed('u-x', { first: 1000 });
+    expect(tooMany.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+    const badId = await feed('u-x', { candidates: ['ok', 'not ok'] });
+    expect(badId.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+    const many = await feed('u-x', { candidates: Array.from({ length: 501 }, (_, i) => `c${i}`) });
+    expect(many.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+  });
+});
+
+describe('when Redis is unreachable', () => {
+  let redis: LocalRedis;
+  let app: App;
+  beforeAll(async () => {
+    redis = await startLocalRedis({ dir: mkdtempSync(path.join(os.tmpdir(), 'recs-redis-')) });
+    app = await startApp(testConfig('recs-down', { REDIS_URL: redis.url, FEED_CACHE_TTL_MS: '0' }));
+  });
+  afterAll(async () => {
+    await app?.stop();
+    await redis?.stop();
+  });
+
+  it('answers a clearly flagged fallback feed (last known trending), or UNAVAILABLE when there is none', async () => {
+    process.kill(redis.process.pid, 'SIGKILL');
+    await redis.process.exited;
+    const none = await gql<FeedResult>(app.url, FEED, { userId: 'u-down', first: 5 });
+    expect(none.errors?.[0]?.extensions?.code).toBe('UNAVAILABLE');
+    await redis.restart();
+    await eventually(async () => (await app.services.redis.ping()) === 'PONG');
+    const keys = app.services.keys;
+    await app.services.redis.zadd(
+      keys.trendingBucket('_all', Math.floor(Date.now() / 300_000) * 300_000),
+      5,
+      'hot-1',
+      3,
+      'hot-2',
+    );
+    const ok = await gql<FeedResult>(app.url, FEED, { userId: 'u-down', first: 5 });
+    expect(ok.data?.recommendations.degraded).toBe(false);
+    process.kill(redis.process.pid, 'SIGKILL');
+    await redis.process.exited;
+    const degraded = await gql<FeedResult>(app.url, FEED, { userId: 'u-down', first: 5 });
+    expect(degraded.errors).toBeUndefined();
+    expect(degraded.data?.recommendations.degraded).toBe(true);
+    expect(degraded.data?.recommendations.items.map((e) => e.item.id)).toEqual(['hot-1', 'hot-2']);
+    expect(degraded.data?.recommendations.modelVersion).toBe('fallback:trending');
+  });
+});
+
+describe('a model whose features do not match the definitions', () => {
+  it('is refused at start-up with a message naming what differs', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'bad-model-'));
+    const names = [...RANKING_FEATURES.slice(1), 'user_zodiac_sign'];
+    const file = path.join(dir, 'bad.onnx');
+    writeFileSync(
+      file,
+      buildModel(
+        {
+          kind: 'lr',
+          weights: new Float32Array(names.length),
+          bias: 0,
+          mean: new Float32Array(names.length),
+          std: new Float32Array(names.length).fill(1),
+        },
+        { featureNames: names, version: 'bad-1', kind: 'lr', trainedAt: new Date().toISOString() },
+      ),
+    );
+    const run = exec(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+      env: {
+        ...process.env,
+        KAFKA_BROKERS: inject('kafkaBrokers'),
+        REDIS_URL: inject('redisUrl'),
+        AUTH_MODE: 'dev',
+        PORT: '0',
+        MODEL_PATH: file,
+        LOG_LEVEL: 'silent',
+      },
+    });
+    const failure = await run.then(
+      () => null,
+      (e: { code: number; stderr: string }) => e,
+    );
+    expect(failure?.code).toBe(2);
+    expect(failure?.stderr).toContain('does not match the feature definitions');
+    expect(failure?.stderr).toContain('missing [user_category_affinity]');
+    expect(failure?.stderr).toContain('unexpected [user_zodiac_sign]');
+  });
+});
