@@ -4,7 +4,6 @@
  * definitions and weights as the stream, and materialises per-user category preferences and
  * totals, and per-item totals, into Redis with a version and timestamp.
  */
-import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { UNKNOWN_CATEGORY, type ActionWeights } from '../features/definitions.js';
 import type { Logger } from '../logger.js';
@@ -12,6 +11,7 @@ import { execPipeline } from '../redis/client.js';
 import type { RedisKeys } from '../redis/keys.js';
 import { decodeBehavior, DecodeError, type Action, type BehaviorEvent } from '../streams/events.js';
 import type { Kafka } from '../streams/kafka.js';
+import { replayTopic } from '../streams/replay.js';
 
 export interface LongHorizonAggregate {
   users: Map<string, { weights: Map<string, number>; totals: Map<Action, number> }>;
@@ -70,71 +70,6 @@ redis.call('EXPIRE', KEYS[1], tonumber(ARGV[1]))
 return 1
 `;
 
-/** Reads every behaviour record whose log time is at or after `since`, up to the log end at start. */
-async function replayLog(
-  kafka: Kafka,
-  topic: string,
-  since: number,
-  onEvent: (e: BehaviorEvent) => void,
-  log: Logger,
-): Promise<{ records: number; undecodable: number }> {
-  const admin = kafka.admin();
-  await admin.connect();
-  const [starts, ends] = await Promise.all([
-    admin.fetchTopicOffsetsByTimestamp(topic, since),
-    admin.fetchTopicOffsets(topic),
-  ]).finally(() => admin.disconnect());
-  const remaining = new Map<number, bigint>();
-  for (const end of ends) {
-    const start = BigInt(starts.find((s) => s.partition === end.partition)?.offset ?? end.low);
-    const high = BigInt(end.high);
-    if (high > start) remaining.set(end.partition, high);
-  }
-  let records = 0;
-  let undecodable = 0;
-  if (remaining.size === 0) return { records, undecodable };
-  // A throwaway group that commits nothing: the job keeps no position between runs.
-  const consumer = kafka.consumer({ groupId: `feedrec-batch-${randomUUID()}`, maxWaitTimeInMs: 100 });
-  await consumer.connect();
-  try {
-    await consumer.subscribe({ topic, fromBeginning: true });
-    const done = new Promise<void>((resolve, reject) => {
-      consumer
-        .run({
-          autoCommit: false,
-          eachBatch: async ({ batch, resolveOffset }) => {
-            const end = remaining.get(batch.partition);
-            if (end === undefined) return;
-            for (const message of batch.messages) {
-              if (BigInt(message.offset) >= end) break;
-              records++;
-              try {
-                onEvent(decodeBehavior(message.value));
-              } catch (error) {
-                if (!(error instanceof DecodeError)) throw error;
-                undecodable++;
-              }
-              resolveOffset(message.offset);
-              if (BigInt(message.offset) + 1n >= end) {
-                remaining.delete(batch.partition);
-                if (remaining.size === 0) resolve();
-                break;
-              }
-            }
-          },
-        })
-        .catch(reject);
-    });
-    for (const start of starts)
-      if (remaining.has(start.partition)) consumer.seek({ topic, partition: start.partition, offset: start.offset });
-    await done;
-  } finally {
-    await consumer.disconnect();
-  }
-  log.info({ records, undecodable }, 'replayed the behaviour log');
-  return { records, undecodable };
-}
-
 export interface LongHorizonRun {
   version: string;
   computedAt: number;
@@ -168,13 +103,19 @@ export async function runLongHorizonJob(options: {
   const computedAt = Date.now();
   const version = `lt-${new Date(computedAt).toISOString()}`;
   const events: BehaviorEvent[] = [];
-  await replayLog(
+  const replayed = await replayTopic(
     options.kafka,
     options.topic,
     options.from - (options.maxFutureMs ?? 5 * 60_000),
-    (e) => events.push(e),
-    log,
+    (value) => {
+      try {
+        events.push(decodeBehavior(value));
+      } catch (error) {
+        if (!(error instanceof DecodeError)) throw error;
+      }
+    },
   );
+  log.info({ ...replayed, events: events.length }, 'replayed the behaviour log');
   // Categories as the catalogue has them now, read in one round trip.
   const itemIds = [...new Set(events.map((e) => e.itemId))];
   const read = redis.pipeline();

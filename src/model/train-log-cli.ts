@@ -1,0 +1,65 @@
+/**
+ * `npm run model:train -- --version v2 [--kind lr|fm] [--from ISO] [--to ISO] [--out models/v2.onnx]`:
+ * trains the ranking model from the impressions and behaviour logged in Kafka (KAFKA_BROKERS,
+ * KAFKA_TOPIC_PREFIX) and writes an ONNX file carrying its feature list, version and held-out
+ * metrics. Deploy it by pointing MODEL_PATH at it.
+ */
+import { parseArgs } from 'node:util';
+import { ConfigError, loadConfig } from '../config.js';
+import { DAY } from '../features/definitions.js';
+import { createLogger } from '../logger.js';
+import { createKafka } from '../streams/kafka.js';
+import { topicNames } from '../streams/topics.js';
+import { trainFromLog } from './log-training.js';
+import { MODEL_KINDS, type ModelKind } from './params.js';
+import { writeModel } from './train-cli.js';
+
+const fail = (message: string): never => {
+  process.stderr.write(`feedrec model:train: ${message}\n`);
+  process.exit(2);
+};
+let config;
+try {
+  config = loadConfig();
+} catch (error) {
+  if (error instanceof ConfigError) fail(error.message);
+  throw error;
+}
+const { values } = parseArgs({
+  options: {
+    version: { type: 'string' },
+    kind: { type: 'string', default: 'lr' },
+    from: { type: 'string' },
+    to: { type: 'string' },
+    out: { type: 'string' },
+    'label-window-min': { type: 'string', default: '10' },
+  },
+});
+const version = values.version ?? fail('--version is required (e.g. --version v2)');
+if (!(MODEL_KINDS as readonly string[]).includes(values.kind)) fail(`--kind must be one of ${MODEL_KINDS.join(', ')}`);
+const time = (text: string | undefined, name: string, fallback: number) => {
+  if (text === undefined) return fallback;
+  const t = Date.parse(text);
+  return Number.isNaN(t) ? fail(`--${name}: expected an ISO date-time, got "${text}"`) : t;
+};
+const to = time(values.to, 'to', Date.now());
+const from = time(values.from, 'from', to - 7 * DAY);
+const labelWindowMin = Number(values['label-window-min']);
+if (!(labelWindowMin > 0)) fail('--label-window-min must be a positive number of minutes');
+if (!config.kafka.brokers) fail('set KAFKA_BROKERS to the cluster whose logs to train on');
+const log = createLogger(config.logLevel, { component: 'train' });
+const trained = await trainFromLog({
+  kafka: createKafka({ brokers: config.kafka.brokers!, clientId: `${config.kafka.clientId}-train`, logger: log }),
+  topics: topicNames(config.kafka.topicPrefix),
+  from,
+  to,
+  kind: values.kind as ModelKind,
+  version,
+  labelWindowMs: labelWindowMin * 60_000,
+  log,
+});
+const out = values.out ?? `models/${version}.onnx`;
+await writeModel(out, trained.bytes);
+process.stdout.write(
+  `${JSON.stringify({ out, version, kind: values.kind, impressions: trained.impressions, examples: trained.examples, report: trained.report })}\n`,
+);
