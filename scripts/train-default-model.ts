@@ -5,7 +5,7 @@
  * feed is logged as an impression with its feature rows; the impressions joined with the
  * behaviour that followed train the model. Seeded: the world and the users' choices repeat.
  *
- *   npm run model:train-default [-- --events 30000 --kind lr --seed 7 --out models/default.onnx]
+ *   npm run model:train-default [-- --events 20000 --kind fm --seed 7 --out models/default.onnx]
  *
  * `--serve models/x.onnx` serves that model instead of the prior: a second round trains on the
  * traffic the first model shaped, and its `simulatedCtr` compares the two on the same users.
@@ -30,8 +30,8 @@ import { projectRoot } from '../src/stack/paths.js';
 
 const { values } = parseArgs({
   options: {
-    events: { type: 'string', default: '30000' },
-    kind: { type: 'string', default: 'lr' },
+    events: { type: 'string', default: '20000' },
+    kind: { type: 'string', default: 'fm' },
     seed: { type: 'string', default: '7' },
     version: { type: 'string', default: 'sim-1' },
     out: { type: 'string', default: path.join(projectRoot, 'models', 'default.onnx') },
