@@ -1,0 +1,51 @@
+import { describe, expect, it } from 'vitest';
+import { arrangeFeed, blendScore, type BlendSettings, type Scored } from '../src/ranking/blend.js';
+
+const settings: BlendSettings = { realtime: 0.6, longHorizon: 0.4, maxPerCategory: 3, explorationShare: 0.1 };
+const entry = (index: number, category: string | null, fresh = false): Scored => ({
+  index,
+  category,
+  score: 100 - index,
+  fresh,
+});
+
+describe('feed arrangement', () => {
+  it('blends the real-time score with the long-horizon preference as configured (0.6 / 0.4)', () => {
+    expect(blendScore(0.5, 1, settings)).toBeCloseTo(0.7, 12);
+    expect(blendScore(0.5, 0, { ...settings, realtime: 1, longHorizon: 0 })).toBe(0.5);
+  });
+
+  it('keeps at most K items of one category while other categories remain', () => {
+    const scored = [...Array.from({ length: 8 }, (_, i) => entry(i, 'pets')), entry(8, 'cars'), entry(9, 'food')];
+    const { picks } = arrangeFeed(scored, 5, { ...settings, explorationShare: 0 });
+    expect(picks.map((p) => p.category)).toEqual(['pets', 'pets', 'pets', 'cars', 'food']);
+  });
+
+  it('fills the feed from the capped category when nothing else is left', () => {
+    const scored = Array.from({ length: 6 }, (_, i) => entry(i, 'pets'));
+    const { picks } = arrangeFeed(scored, 5, { ...settings, explorationShare: 0 });
+    expect(picks.map((p) => p.index)).toEqual([0, 1, 2, 3, 4]);
+  });
+
+  it('gives fresh items an exploration slot when the ranking left them out', () => {
+    const scored = [...Array.from({ length: 30 }, (_, i) => entry(i, `c${i}`)), entry(30, 'new', true)];
+    const { picks, exploration } = arrangeFeed(scored, 10, settings);
+    expect(picks).toHaveLength(10);
+    expect(picks.map((p) => p.index)).toContain(30);
+    expect([...exploration]).toEqual([30]);
+    // It replaced the lowest-ranked entry, and sits inside the feed, not at its end.
+    expect(picks.map((p) => p.index)).not.toContain(9);
+    expect(picks.findIndex((p) => p.index === 30)).toBeLessThan(9);
+  });
+
+  it('needs no exploration slot when a fresh item ranked in on its own, and none when the share is 0', () => {
+    const scored = [
+      entry(0, 'a', true),
+      ...Array.from({ length: 20 }, (_, i) => entry(i + 1, `c${i}`)),
+      entry(21, 'b', true),
+    ];
+    expect([...arrangeFeed(scored, 10, settings).exploration]).toEqual([]);
+    const none = arrangeFeed([...scored.slice(1)], 10, { ...settings, explorationShare: 0 });
+    expect(none.picks.map((p) => p.index)).not.toContain(21);
+  });
+});
