@@ -1,27 +1,53 @@
 /**
- * The reference endpoint for throughput ratios: a bare graphql-yoga server over node:http that
- * answers every operation with a fixed list of 20 items. Started as its own process by the bench.
+ * The reference endpoint for throughput ratios: a bare graphql-yoga server over node:http with no
+ * I/O. `recommendations` has the service's signature and answer shape but returns a fixed list of
+ * 20 items, so the same request bodies cost it only HTTP, parsing, validation and serialisation.
+ * Started as its own process by the bench.
  */
 import { createServer } from 'node:http';
 import { createSchema, createYoga } from 'graphql-yoga';
 
-const items = Array.from({ length: 20 }, (_, i) => ({ id: `item-${i}`, score: 1 - i / 20 }));
+const feed = {
+  modelVersion: 'fixed',
+  computedAt: new Date(0).toISOString(),
+  degraded: false,
+  items: Array.from({ length: 20 }, (_, i) => ({
+    item: { id: `item-${i}`, category: 'fixed', tags: ['fixed'] },
+    score: 1 - i / 20,
+    rank: i + 1,
+    reasons: ['fixed'],
+  })),
+};
+
 const yoga = createYoga({
   logging: false,
   schema: createSchema({
     typeDefs: /* GraphQL */ `
       type Item {
         id: ID!
+        category: String
+        tags: [String!]!
+      }
+      type FeedItem {
+        item: Item!
         score: Float!
+        rank: Int!
+        reasons: [String!]!
+      }
+      type Feed {
+        items: [FeedItem!]!
+        modelVersion: String!
+        computedAt: String!
+        degraded: Boolean!
       }
       type Query {
-        items: [Item!]!
+        recommendations(userId: ID, first: Int = 20, candidates: [ID!]): Feed!
       }
       type Mutation {
         record(userId: ID!, itemId: ID!): String!
       }
     `,
-    resolvers: { Query: { items: () => items }, Mutation: { record: () => '0' } },
+    resolvers: { Query: { recommendations: () => feed }, Mutation: { record: () => '0' } },
   }),
 });
 const server = createServer(yoga);

@@ -1,3 +1,16 @@
+/** One running instance of the service under test, in its own process, on its own topic and key prefix. */
+export interface ServiceUnderTest {
+  /** Its GraphQL endpoint. */
+  url: string;
+  /** Its process id, for reading its memory from /proc. */
+  pid: number;
+  /** The topic and key prefix it uses. */
+  prefix: string;
+  /** The consumer group of its stream worker (the Redis progress hash is named after it). */
+  groupId: string;
+  stop(): Promise<void>;
+}
+
 export interface BenchContext {
   /** The service's GraphQL endpoint. */
   url: string;
@@ -8,6 +21,19 @@ export interface BenchContext {
   /** The topic and key prefix the service under test uses. */
   prefix: string;
   quick: boolean;
+  /** The main service under test (the one `url` points at). */
+  service: ServiceUnderTest;
+  /**
+   * Starts another instance on a fresh prefix, for scenarios whose numbers must not be mixed with
+   * what earlier scenarios left in Kafka and Redis. The caller stops it.
+   */
+  startService(name: string, env?: Record<string, string>): Promise<ServiceUnderTest>;
+}
+
+/** A design goal a row is checked against. */
+export interface Goal {
+  text: string;
+  met: boolean;
 }
 
 export interface Row {
@@ -15,8 +41,9 @@ export interface Row {
   metric: string;
   value: number;
   unit: string;
-  /** The same quantity measured for a reference in the same run. */
+  /** The same quantity measured for a reference in the same run (or published, when the name says so). */
   reference?: { name: string; value: number };
+  goal?: Goal;
   runs?: number[];
 }
 
@@ -31,3 +58,29 @@ export const median = (xs: number[]) => {
   const mid = Math.floor(s.length / 2);
   return s.length % 2 ? (s[mid] ?? 0) : ((s[mid - 1] ?? 0) + (s[mid] ?? 0)) / 2;
 };
+
+/** Nearest-rank percentile of raw samples. */
+export const percentile = (xs: number[], p: number) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? 0;
+};
+
+export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** Polls `probe` until it returns true; on timeout, fails naming what was awaited and the last detail seen. */
+export async function waitFor(
+  what: string,
+  probe: () => Promise<boolean | { done: boolean; detail: string }>,
+  { timeoutMs = 30_000, intervalMs = 50 } = {},
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let detail = '';
+  for (;;) {
+    const result = await probe();
+    if (result === true || (typeof result === 'object' && result.done)) return;
+    if (typeof result === 'object') detail = result.detail;
+    if (Date.now() > deadline)
+      throw new Error(`${what}: not done within ${timeoutMs} ms${detail ? ` (${detail})` : ''}`);
+    await sleep(intervalMs);
+  }
+}

@@ -1,5 +1,5 @@
-import autocannon from 'autocannon';
 import { createKafka } from '../../src/streams/kafka.js';
+import { load } from '../load.js';
 import { median, type BenchContext, type Row, type Scenario } from '../types.js';
 
 const SINGLE = `mutation Record($input: InteractionInput!) { recordInteraction(input: $input) { offset } }`;
@@ -13,21 +13,6 @@ function batchBody(n: number, seed: number) {
     action: 'VIEW',
   }));
   return JSON.stringify({ query: BATCH, variables: { inputs } });
-}
-
-async function load(url: string, seconds: number, connections: number, bodies: string[]) {
-  let i = 0;
-  const result = await autocannon({
-    url,
-    method: 'POST',
-    connections,
-    duration: seconds,
-    headers: { 'content-type': 'application/json' },
-    requests: [{ setupRequest: (req) => ({ ...req, body: bodies[i++ % bodies.length] }) }],
-  });
-  if (result.non2xx > 0 || result.errors > 0)
-    throw new Error(`${result.non2xx} non-2xx and ${result.errors} errors under load`);
-  return result;
 }
 
 /** Raw kafkajs: idempotent producer, acks=all, sendBatch of BATCH_SIZE records, `inFlight` senders. */
@@ -79,8 +64,8 @@ export const ingestScenarios: Scenario[] = [
       const batchBodies = Array.from({ length: 50 }, (_, i) => batchBody(BATCH_SIZE, i));
       const bareBodies = [JSON.stringify({ query: 'mutation { record(userId: "u1", itemId: "i1") }' })];
       // Warm-up of both servers: JIT, producer connection, topic metadata.
-      await load(ctx.url, 2, 20, batchBodies);
-      await load(ctx.referenceUrl, 2, 20, bareBodies);
+      await load({ url: ctx.url, seconds: 2, connections: 20, bodies: batchBodies });
+      await load({ url: ctx.referenceUrl, seconds: 2, connections: 20, bodies: bareBodies });
 
       const single: number[] = [];
       const singleP99: number[] = [];
@@ -89,13 +74,13 @@ export const ingestScenarios: Scenario[] = [
       const raw: number[] = [];
       const bare: number[] = [];
       for (let r = 0; r < repeats; r++) {
-        bare.push((await load(ctx.referenceUrl, seconds, 64, bareBodies)).requests.average);
-        const s = await load(ctx.url, seconds, 64, singleBodies);
-        single.push(s.requests.average);
-        singleP99.push(s.latency.p99);
-        const b = await load(ctx.url, seconds, 16, batchBodies);
-        batched.push(b.requests.average * BATCH_SIZE);
-        batchedP99.push(b.latency.p99);
+        bare.push((await load({ url: ctx.referenceUrl, seconds, connections: 64, bodies: bareBodies })).rps);
+        const s = await load({ url: ctx.url, seconds, connections: 64, bodies: singleBodies });
+        single.push(s.rps);
+        singleP99.push(s.p99);
+        const b = await load({ url: ctx.url, seconds, connections: 16, bodies: batchBodies });
+        batched.push(b.rps * BATCH_SIZE);
+        batchedP99.push(b.p99);
         raw.push(await rawSendBatch(ctx, seconds));
       }
       const reference = { name: 'raw kafkajs sendBatch, acks=all', value: median(raw) };

@@ -5,7 +5,7 @@ import { encodeEvent, type BehaviorEvent } from '../../src/streams/events.js';
 import { createFeatureWorker } from '../../src/streams/feature-worker.js';
 import { createKafka, type Kafka } from '../../src/streams/kafka.js';
 import { topicNames, topicSpecs, type Topics } from '../../src/streams/topics.js';
-import { median, type BenchContext, type Row, type Scenario } from '../types.js';
+import { median, percentile, type BenchContext, type Row, type Scenario } from '../types.js';
 
 const ACTIONS = ['VIEW', 'CLICK', 'LIKE', 'COMMENT', 'SHARE', 'SKIP'] as const;
 
@@ -29,11 +29,6 @@ async function freshTopics(kafka: Kafka, prefix: string) {
   await admin.disconnect();
   return topics;
 }
-
-const percentile = (xs: number[], p: number) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? 0;
-};
 
 /** The stream worker under test, on its own key prefix and consumer group, with its own Redis connection. */
 async function startWorker(

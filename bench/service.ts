@@ -1,0 +1,80 @@
+/**
+ * Starting the service under test (and the reference server) as separate processes, so the load
+ * generator in the bench process never shares an event loop with what it measures.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { projectRoot } from '../src/stack/paths.js';
+import type { ServiceUnderTest } from './types.js';
+
+/** The stream worker's consumer group in every instance the bench starts. */
+export const BENCH_GROUP_ID = 'bench-features';
+
+export interface SpawnedServer {
+  url: string;
+  child: ChildProcess;
+  stop(): Promise<void>;
+}
+
+/** Spawns `entry` under tsx and resolves once it printed its URL (as a `"url":"…"` JSON field on stdout). */
+export async function spawnServer(entry: string, env: Record<string, string>): Promise<SpawnedServer> {
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(projectRoot, entry)], {
+    env: { ...process.env, PORT: '0', AUTH_MODE: 'dev', ...env },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const url = await new Promise<string>((resolve, reject) => {
+    child.once('exit', (code) => reject(new Error(`${entry} exited with ${code}`)));
+    // The service logs its URL at info in its ready line; keep reading stdout so it never blocks.
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      const match = /"url":"([^"]+)"/.exec(line);
+      if (match?.[1]) resolve(match[1]);
+    });
+  });
+  let exited: Promise<unknown> | undefined;
+  return {
+    url,
+    child,
+    stop() {
+      if (child.exitCode !== null) return Promise.resolve();
+      exited ??= new Promise((r) => {
+        child.once('exit', r);
+        child.kill('SIGTERM');
+      });
+      return exited.then(() => undefined);
+    },
+  };
+}
+
+export interface ServiceSettings {
+  brokers: string[];
+  redisUrl: string;
+  prefix: string;
+  env?: Record<string, string>;
+}
+
+/**
+ * The service with the bench's settings: its own topic and key prefix, rate limits out of the way,
+ * the per-user feed cache off (every `recommendations` request is computed, never a cached
+ * repeat), and up to 1,000 supplied candidates.
+ */
+export async function startServiceUnderTest(settings: ServiceSettings): Promise<ServiceUnderTest> {
+  const { prefix } = settings;
+  const server = await spawnServer('src/main.ts', {
+    KAFKA_BROKERS: settings.brokers.join(','),
+    REDIS_URL: settings.redisUrl,
+    KAFKA_TOPIC_PREFIX: `${prefix}.`,
+    REDIS_KEY_PREFIX: prefix,
+    STREAM_GROUP_ID: BENCH_GROUP_ID,
+    RATE_LIMIT_MUTATIONS_PER_SEC: '1000000',
+    RATE_LIMIT_EVENTS_PER_SEC: '1000000',
+    FEED_CACHE_TTL_MS: '0',
+    MAX_CANDIDATES: '1000',
+    // The ready line (with the URL) is logged at info; nothing else is logged per request.
+    LOG_LEVEL: 'info',
+    ...settings.env,
+  });
+  const pid = server.child.pid;
+  if (pid === undefined) throw new Error('the service process has no pid');
+  return { url: server.url, pid, prefix, groupId: BENCH_GROUP_ID, stop: server.stop };
+}

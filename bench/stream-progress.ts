@@ -1,0 +1,88 @@
+/**
+ * When an event the API accepted is visible in Redis. The stream worker records, per partition,
+ * the last offset whose writes Redis acknowledged (in the same step as the writes), so an event at
+ * (partition, offset) is visible once that progress reaches its offset. Polling that small hash is
+ * all a watcher needs: no hook into the service.
+ */
+import { Redis } from 'ioredis';
+import { redisKeys } from '../src/redis/keys.js';
+import { createKafka } from '../src/streams/kafka.js';
+import { topicNames } from '../src/streams/topics.js';
+import type { BenchContext, ServiceUnderTest } from './types.js';
+
+/** Where an accepted event was stored. */
+export interface Position {
+  partition: number;
+  offset: number;
+}
+
+interface Waiter extends Position {
+  deadline: number;
+  resolve(at: number): void;
+}
+
+export interface StreamProgress {
+  /** Resolves with the performance.now() of the first poll that saw the event applied, or NaN after `timeoutMs`. */
+  visible(position: Position, timeoutMs?: number): Promise<number>;
+  /** Resolves once every event stored so far in the behaviour topic is applied; returns how long that took. */
+  drain(timeoutMs?: number): Promise<number>;
+  close(): Promise<void>;
+}
+
+/** Polls every ~`intervalMs` while anything is awaited, so the resolution is a poll interval plus one round trip. */
+export function watchStream(ctx: BenchContext, service: ServiceUnderTest, intervalMs = 1): StreamProgress {
+  const redis = new Redis(ctx.redisUrl);
+  const topic = topicNames(`${service.prefix}.`).behavior;
+  const key = redisKeys(service.prefix).streamOffsets(service.groupId, topic);
+  const admin = createKafka({ brokers: ctx.brokers, clientId: 'bench-progress' }).admin();
+  const connected = admin.connect();
+  const waiting = new Set<Waiter>();
+  let polling = false;
+
+  async function poll() {
+    polling = true;
+    try {
+      while (waiting.size > 0) {
+        const progress = await redis.hgetall(key);
+        const at = performance.now();
+        for (const w of waiting) {
+          if (Number(progress[String(w.partition)] ?? -1) >= w.offset) w.resolve(at);
+          else if (at > w.deadline) w.resolve(Number.NaN);
+          else continue;
+          waiting.delete(w);
+        }
+        await new Promise((r) => setTimeout(r, intervalMs));
+      }
+    } finally {
+      polling = false;
+    }
+  }
+
+  const visible = (position: Position, timeoutMs = 30_000) =>
+    new Promise<number>((resolve) => {
+      waiting.add({ ...position, deadline: performance.now() + timeoutMs, resolve });
+      if (!polling) void poll();
+    });
+
+  return {
+    visible,
+    async drain(timeoutMs = 120_000) {
+      const started = performance.now();
+      await connected;
+      const ends = await admin.fetchTopicOffsets(topic);
+      const seen = await Promise.all(
+        ends
+          .filter((p) => Number(p.high) > 0)
+          .map((p) => visible({ partition: p.partition, offset: Number(p.high) - 1 }, timeoutMs)),
+      );
+      if (seen.some(Number.isNaN)) throw new Error(`the stream worker did not catch up within ${timeoutMs} ms`);
+      return performance.now() - started;
+    },
+    async close() {
+      for (const w of waiting) w.resolve(Number.NaN);
+      waiting.clear();
+      await connected.then(() => admin.disconnect());
+      redis.disconnect();
+    },
+  };
+}
