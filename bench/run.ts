@@ -4,7 +4,7 @@
  * over loopback, and measures each scenario next to a reference taken in the same run. Writes
  * bench/results/<timestamp>.json and prints a markdown table.
  *
- * Groups: ingest, stream, recommendations.
+ * Groups: ingest, stream, recommendations, freshness.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -14,6 +14,7 @@ import { Redis } from 'ioredis';
 import { createLocalStack } from '../src/stack/local-stack.js';
 import { kafkaVersion } from '../src/stack/kafka.js';
 import { projectRoot } from '../src/stack/paths.js';
+import { freshnessScenarios } from './scenarios/freshness.js';
 import { ingestScenarios } from './scenarios/ingest.js';
 import { recommendationsScenarios } from './scenarios/recommendations.js';
 import { streamScenarios } from './scenarios/stream.js';
