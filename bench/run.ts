@@ -4,7 +4,7 @@
  * over loopback, and measures each scenario next to a reference taken in the same run. Writes
  * bench/results/<timestamp>.json and prints a markdown table.
  *
- * Groups: ingest, stream, recommendations, freshness.
+ * Groups: ingest, stream, recommendations, freshness, quality.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -16,6 +16,7 @@ import { kafkaVersion } from '../src/stack/kafka.js';
 import { projectRoot } from '../src/stack/paths.js';
 import { freshnessScenarios } from './scenarios/freshness.js';
 import { ingestScenarios } from './scenarios/ingest.js';
+import { qualityScenarios } from './scenarios/quality.js';
 import { recommendationsScenarios } from './scenarios/recommendations.js';
 import { streamScenarios } from './scenarios/stream.js';
 import { spawnServer, startServiceUnderTest } from './service.js';
@@ -23,7 +24,13 @@ import { watchStream } from './stream-progress.js';
 import type { BenchContext, Row, ServiceUnderTest } from './types.js';
 
 const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false }, only: { type: 'string' } } });
-const all = [...ingestScenarios, ...streamScenarios, ...recommendationsScenarios, ...freshnessScenarios];
+const all = [
+  ...ingestScenarios,
+  ...streamScenarios,
+  ...recommendationsScenarios,
+  ...freshnessScenarios,
+  ...qualityScenarios,
+];
 const scenarios = all.filter((s) => !values.only || s.group === values.only);
 if (scenarios.length === 0) {
   process.stderr.write(`no group "${values.only}"; groups: ${[...new Set(all.map((s) => s.group))].join(', ')}\n`);

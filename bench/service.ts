@@ -8,9 +8,6 @@ import { createInterface } from 'node:readline';
 import { projectRoot } from '../src/stack/paths.js';
 import type { ServiceUnderTest } from './types.js';
 
-/** The stream worker's consumer group in every instance the bench starts. */
-export const BENCH_GROUP_ID = 'bench-features';
-
 export interface SpawnedServer {
   url: string;
   child: ChildProcess;
@@ -60,12 +57,15 @@ export interface ServiceSettings {
  */
 export async function startServiceUnderTest(settings: ServiceSettings): Promise<ServiceUnderTest> {
   const { prefix } = settings;
+  // One consumer group per instance: a group shared by instances on different topics would
+  // hand each one partitions of the other's topics.
+  const groupId = `${prefix}-features`;
   const server = await spawnServer('src/main.ts', {
     KAFKA_BROKERS: settings.brokers.join(','),
     REDIS_URL: settings.redisUrl,
     KAFKA_TOPIC_PREFIX: `${prefix}.`,
     REDIS_KEY_PREFIX: prefix,
-    STREAM_GROUP_ID: BENCH_GROUP_ID,
+    STREAM_GROUP_ID: groupId,
     RATE_LIMIT_MUTATIONS_PER_SEC: '1000000',
     RATE_LIMIT_EVENTS_PER_SEC: '1000000',
     FEED_CACHE_TTL_MS: '0',
@@ -76,5 +76,5 @@ export async function startServiceUnderTest(settings: ServiceSettings): Promise<
   });
   const pid = server.child.pid;
   if (pid === undefined) throw new Error('the service process has no pid');
-  return { url: server.url, pid, prefix, groupId: BENCH_GROUP_ID, stop: server.stop };
+  return { url: server.url, pid, prefix, groupId, stop: server.stop };
 }
