@@ -5,7 +5,7 @@
  * metrics. Deploy it by pointing MODEL_PATH at it.
  */
 import { parseArgs } from 'node:util';
-import { ConfigError, loadConfig } from '../config.js';
+import { failWith, loadConfigOrExit, timeOption } from '../cli.js';
 import { DAY } from '../features/definitions.js';
 import { createLogger } from '../logger.js';
 import { createKafka } from '../streams/kafka.js';
@@ -14,17 +14,8 @@ import { trainFromLog } from './log-training.js';
 import { MODEL_KINDS, type ModelKind } from './params.js';
 import { writeModel } from './train-cli.js';
 
-const fail = (message: string): never => {
-  process.stderr.write(`feedrec model:train: ${message}\n`);
-  process.exit(2);
-};
-let config;
-try {
-  config = loadConfig();
-} catch (error) {
-  if (error instanceof ConfigError) fail(error.message);
-  throw error;
-}
+const fail = failWith('feedrec model:train');
+const config = loadConfigOrExit('feedrec model:train');
 const { values } = parseArgs({
   options: {
     version: { type: 'string' },
@@ -37,19 +28,14 @@ const { values } = parseArgs({
 });
 const version = values.version ?? fail('--version is required (e.g. --version v2)');
 if (!(MODEL_KINDS as readonly string[]).includes(values.kind)) fail(`--kind must be one of ${MODEL_KINDS.join(', ')}`);
-const time = (text: string | undefined, name: string, fallback: number) => {
-  if (text === undefined) return fallback;
-  const t = Date.parse(text);
-  return Number.isNaN(t) ? fail(`--${name}: expected an ISO date-time, got "${text}"`) : t;
-};
-const to = time(values.to, 'to', Date.now());
-const from = time(values.from, 'from', to - 7 * DAY);
+const to = timeOption(values.to, 'to', Date.now(), fail);
+const from = timeOption(values.from, 'from', to - 7 * DAY, fail);
 const labelWindowMin = Number(values['label-window-min']);
 if (!(labelWindowMin > 0)) fail('--label-window-min must be a positive number of minutes');
-if (!config.kafka.brokers) fail('set KAFKA_BROKERS to the cluster whose logs to train on');
+const brokers = config.kafka.brokers ?? fail('set KAFKA_BROKERS to the cluster whose logs to train on');
 const log = createLogger(config.logLevel, { component: 'train' });
 const trained = await trainFromLog({
-  kafka: createKafka({ brokers: config.kafka.brokers!, clientId: `${config.kafka.clientId}-train`, logger: log }),
+  kafka: createKafka({ brokers, clientId: `${config.kafka.clientId}-train`, logger: log }),
   topics: topicNames(config.kafka.topicPrefix),
   from,
   to,

@@ -1,0 +1,30 @@
+/**
+ * What every command-line entry point does the same way: fail with a one-line message and exit
+ * code 2 (a usage or configuration error, not a crash), and read the configuration once.
+ */
+import { ConfigError, loadConfig, type Config } from './config.js';
+
+/** A function that prints `<command>: <message>` to stderr and exits with code 2. */
+export const failWith =
+  (command: string) =>
+  (message: string): never => {
+    process.stderr.write(`${command}: ${message}\n`);
+    process.exit(2);
+  };
+
+/** The validated configuration, or exit 2 naming every invalid variable. */
+export function loadConfigOrExit(command: string): Config {
+  try {
+    return loadConfig();
+  } catch (error) {
+    if (error instanceof ConfigError) return failWith(command)(`${error.message}\n(see README.md, "Configuration")`);
+    throw error;
+  }
+}
+
+/** An ISO date-time option as epoch ms, `fallback` when absent; exits 2 when it does not parse. */
+export function timeOption(text: string | undefined, option: string, fallback: number, fail: (m: string) => never) {
+  if (text === undefined) return fallback;
+  const t = Date.parse(text);
+  return Number.isNaN(t) ? fail(`--${option}: expected an ISO date-time, got "${text}"`) : t;
+}
