@@ -4,7 +4,7 @@
  * over loopback, and measures each scenario next to a reference taken in the same run. Writes
  * bench/results/<timestamp>.json and prints a markdown table.
  *
- * Groups: ingest, stream, recommendations, freshness, quality.
+ * Groups: ingest, stream, recommendations, freshness, quality, resources.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -18,6 +18,7 @@ import { freshnessScenarios } from './scenarios/freshness.js';
 import { ingestScenarios } from './scenarios/ingest.js';
 import { qualityScenarios } from './scenarios/quality.js';
 import { recommendationsScenarios } from './scenarios/recommendations.js';
+import { resourcesScenarios } from './scenarios/resources.js';
 import { streamScenarios } from './scenarios/stream.js';
 import { spawnServer, startServiceUnderTest } from './service.js';
 import { watchStream } from './stream-progress.js';
@@ -30,6 +31,7 @@ const all = [
   ...recommendationsScenarios,
   ...freshnessScenarios,
   ...qualityScenarios,
+  ...resourcesScenarios,
 ];
 const scenarios = all.filter((s) => !values.only || s.group === values.only);
 if (scenarios.length === 0) {
