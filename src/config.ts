@@ -3,7 +3,10 @@
  * value stops start-up with a message naming the variable and what it accepts.
  */
 import { z } from 'zod';
+import path from 'node:path';
 import { DEFAULT_ALLOWED_LATENESS_MS, parseActionWeights } from './features/definitions.js';
+import { loadPatternRules, PatternFileError } from './patterns/rules.js';
+import { projectRoot } from './stack/paths.js';
 
 const int = (min: number, max: number, def: number) =>
   z
@@ -130,6 +133,23 @@ const env = z.object({
     .optional()
     .transform((v) => v || 'feedrec-features'),
   ALLOWED_LATENESS_MS: int(0, 24 * 3600 * 1000, DEFAULT_ALLOWED_LATENESS_MS),
+  // The rules are read here, with the rest of the configuration, so that a bad file stops every
+  // entry point (API, worker, tests) at start-up with the rule and field named.
+  PATTERNS_FILE: z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      const given = v?.trim() ?? '';
+      if (given === 'off') return { file: null, rules: [] };
+      const file = path.resolve(projectRoot, given || 'patterns.json');
+      try {
+        return { file, rules: loadPatternRules(file, given || 'patterns.json') };
+      } catch (error) {
+        if (!(error instanceof PatternFileError)) throw error;
+        for (const message of error.problems) ctx.addIssue({ code: 'custom', message });
+        return z.NEVER;
+      }
+    }),
   MODEL_PATH: z
     .string()
     .optional()
@@ -191,6 +211,8 @@ function toConfig(e: z.infer<typeof env>) {
       audience: e.JWT_AUDIENCE,
     },
     stream: { workerEnabled: e.WORKER_ENABLED, groupId: e.STREAM_GROUP_ID, allowedLatenessMs: e.ALLOWED_LATENESS_MS },
+    /** Behaviour patterns (src/patterns): the file they came from (null: PATTERNS_FILE=off) and the rules. */
+    patterns: e.PATTERNS_FILE,
     features: { weights: e.ACTION_WEIGHTS },
     ranking: {
       /** Relative to the working directory unless absolute. */
