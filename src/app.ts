@@ -262,6 +262,7 @@ export function createApp(config: Config, options: { log?: Logger } = {}): App {
           groupId: config.stream.groupId,
           allowedLatenessMs: config.stream.allowedLatenessMs,
           weights: config.features.weights,
+          patterns: config.patterns.rules,
           metrics,
         });
         await worker.start();

@@ -78,6 +78,32 @@ export function createMetrics() {
       labelNames: ['version', 'kind'] as const,
       registers: [registry],
     }),
+    patternMatches: new Counter({
+      name: 'pattern_matches_total',
+      help: 'Behaviour-pattern matches fired (each tags a user), by rule',
+      labelNames: ['rule'] as const,
+      registers: [registry],
+    }),
+    patternBufferedEvents: new Gauge({
+      name: 'pattern_buffered_events',
+      help: 'Events held for pattern matching by the users of the last batch, per partition',
+      labelNames: ['partition'] as const,
+      registers: [registry],
+    }),
+    patternPartialMatches: new Gauge({
+      name: 'pattern_partial_matches',
+      help:
+        'Open pattern matches of the users of the last batch, per partition: partial (a start that may still ' +
+        'complete) and undecided (a complete strict run waiting out the allowed lateness)',
+      labelNames: ['partition', 'kind'] as const,
+      registers: [registry],
+    }),
+    patternUserEvents: new Histogram({
+      name: 'pattern_user_state_events',
+      help: "Size of one user's pattern state (events held) after a batch",
+      buckets: [1, 2, 5, 10, 20, 50, 100, 128],
+      registers: [registry],
+    }),
     dependencyUp: new Gauge({
       name: 'dependency_up',
       help: '1 when the last readiness check reached the dependency, else 0',

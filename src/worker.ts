@@ -35,6 +35,7 @@ const worker = createFeatureWorker({
   groupId: config.stream.groupId,
   allowedLatenessMs: config.stream.allowedLatenessMs,
   weights: config.features.weights,
+  patterns: config.patterns.rules,
 });
 const stop = async (signal: string) => {
   log.info({ signal }, 'stopping worker');
@@ -45,4 +46,11 @@ const stop = async (signal: string) => {
 process.on('SIGTERM', () => void stop('SIGTERM'));
 process.on('SIGINT', () => void stop('SIGINT'));
 await worker.start();
-log.info({ groupId: config.stream.groupId }, 'worker started');
+log.info(
+  {
+    groupId: config.stream.groupId,
+    patterns: config.patterns.rules.map((r) => r.id),
+    patternsFile: config.patterns.file,
+  },
+  'worker started',
+);

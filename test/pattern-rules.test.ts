@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, inject, it } from 'vitest';
 import { loadConfig } from '../src/config.js';
+import { activeTags, tagReasonText, type UserTag } from '../src/features/definitions.js';
 import { parseDuration, parsePatternRules, PatternFileError } from '../src/patterns/rules.js';
 
 const rule = (overrides: Record<string, unknown> = {}) => ({
@@ -92,6 +93,20 @@ describe('the patterns file', () => {
       null,
       null,
     ]);
+  });
+
+  it('gives ranking the tags that hold, and the words to explain one', () => {
+    const tag = (name: string, until: number): UserTag => ({
+      tag: name,
+      since: 0,
+      until,
+      rule: name,
+      reason: '3 pet videos in a row',
+      eventIds: [],
+    });
+    const user = { tags: [tag('sharer', 2000), tag('pet_lover', 1500), tag('skipping', 900)] };
+    expect(activeTags(user, 1000).map((t) => t.tag)).toEqual(['pet_lover', 'sharer']);
+    expect(tagReasonText(tag('pet_lover', 1))).toBe('tagged pet lover: 3 pet videos in a row');
   });
 
   it('stops start-up with exit code 2 and the rule named, before connecting to anything', async () => {

@@ -65,7 +65,7 @@ describe('a batch cut between the user step and the item step', () => {
         .sort((a, b) => Number(a.offset) - Number(b.offset))
         .slice(0, 150)
         .map((r) => ({ offset: r.offset, event: decodeBehavior(JSON.stringify(r.value)) }));
-      const step = await applier.userStep(mine, await applier.readCategories(mine), partition);
+      const step = await applier.userStep(mine, await applier.readItems(mine), partition);
       cut += step.contributions.length;
     }
     expect(cut).toBeGreaterThan(100);

@@ -124,3 +124,35 @@ export const decayedValue = (stored: number, base: number, at: number, halfLifeM
 
 /** Which actions are positive (seed co-visitation, count as engagement in labels). */
 export const isPositive = (weights: ActionWeights, action: Action) => weights[action] > 0;
+
+/**
+ * Behaviour patterns (src/patterns, rules in `patterns.json`): the events a user's pattern state
+ * holds at most (beyond the time bound, the oldest go first), and the matches remembered per user
+ * for explanations.
+ */
+export const PATTERN_BUFFER_MAX = 128;
+export const PATTERN_MATCH_LOG_MAX = 100;
+
+/** A tag a behaviour pattern set on a user: a feature of its own, active from `since` to `until`. */
+export interface UserTag {
+  tag: string;
+  /** Event time the current activation started (overlapping matches extend one activation). */
+  since: number;
+  /** Event time of the latest match's last event plus the rule's tag TTL. */
+  until: number;
+  /** The rule whose match set `until`. */
+  rule: string;
+  /** That rule's reason, filled in from the match ("3 pet videos in a row"). */
+  reason: string;
+  /** The events of that match, in event-time order. */
+  eventIds: string[];
+}
+
+/** The user's tags that hold at `at` (epoch ms), by tag name: what ranking and training read. */
+export function activeTags(user: { tags: readonly UserTag[] }, at: number): UserTag[] {
+  return user.tags.filter((t) => t.until > at).sort((a, b) => a.tag.localeCompare(b.tag));
+}
+
+/** The explanation a feed shows for a tag: `tagged pet lover: 3 pet videos in a row`. */
+export const tagReasonText = (tag: Pick<UserTag, 'tag' | 'reason'>) =>
+  `tagged ${tag.tag.replaceAll('_', ' ')}: ${tag.reason}`;

@@ -2,7 +2,15 @@ import type { Redis } from 'ioredis';
 import { execPipeline } from '../redis/client.js';
 import type { RedisKeys } from '../redis/keys.js';
 import type { Action } from '../streams/events.js';
-import { AFFINITY_HALF_LIFE_MS, decayedValue, WINDOW_NAMES, windowBuckets, type WindowName } from './definitions.js';
+import {
+  activeTags,
+  AFFINITY_HALF_LIFE_MS,
+  decayedValue,
+  WINDOW_NAMES,
+  windowBuckets,
+  type UserTag,
+  type WindowName,
+} from './definitions.js';
 
 export interface WindowCount {
   category: string;
@@ -34,6 +42,8 @@ export interface UserRealtime extends UserWindows {
   hiddenItems: string[];
   /** Declared interests (cold start). */
   interests: string[];
+  /** Tags behaviour patterns set on the user that hold at `readAt`, by tag name. */
+  tags: UserTag[];
   readAt: number;
 }
 
@@ -54,6 +64,20 @@ const pairs = (flat: string[]): TimedItem[] => {
   return out;
 };
 
+/** The tags hash as the pattern matcher writes it (`tag` → JSON); an unreadable entry is skipped. */
+function decodeTags(hash: Record<string, string>): UserTag[] {
+  const tags: UserTag[] = [];
+  for (const [tag, json] of Object.entries(hash)) {
+    try {
+      const r = JSON.parse(json) as { s: number; u: number; r: string; why: string; ev?: string[] | object };
+      tags.push({ tag, since: r.s, until: r.u, rule: r.r, reason: r.why, eventIds: Array.isArray(r.ev) ? r.ev : [] });
+    } catch {
+      /* not written by the matcher: not a tag */
+    }
+  }
+  return tags;
+}
+
 /** Sums a window's bucket hashes into sorted (category, action) counts. */
 function sumBuckets(hashes: Record<string, string>[]): WindowCount[] {
   const sums = new Map<string, number>();
@@ -69,7 +93,7 @@ function sumBuckets(hashes: Record<string, string>[]): WindowCount[] {
 
 /**
  * Real-time features for several users in two pipelined round trips (their state, affinity,
- * recent, hidden and declared interests; then all their window buckets), whatever the number of
+ * recent, hidden, declared interests and tags; then all their window buckets), whatever the number of
  * users. Each user's windows end at their latest event time, so they do not empty while the user
  * is idle between requests; affinity decays to `readAt`. Results are in input order.
  */
@@ -87,17 +111,19 @@ export async function readUserRealtimeBatch(
     first.zrange(keys.userPositive(userId), 0, -1, 'REV', 'WITHSCORES');
     first.zrange(keys.userHidden(userId), 0, -1);
     first.hget(keys.userProfile(userId), 'interests');
+    first.hgetall(keys.userTags(userId));
   }
   const head = await execPipeline(first);
-  const PER_USER = 6;
+  const PER_USER = 7;
   const users = userIds.map((userId, u) => {
-    const [wm, aff, recent, positive, hidden, interests] = head.slice(u * PER_USER, (u + 1) * PER_USER) as [
+    const [wm, aff, recent, positive, hidden, interests, tags] = head.slice(u * PER_USER, (u + 1) * PER_USER) as [
       string | null,
       Record<string, string>,
       string[],
       string[],
       string[],
       string | null,
+      Record<string, string>,
     ];
     const latest = wm === null ? null : Number(wm);
     const end = latest ?? readAt;
@@ -118,6 +144,7 @@ export async function readUserRealtimeBatch(
       positiveItems: pairs(positive),
       hiddenItems: hidden,
       interests: interests ? interests.split(',').filter(Boolean) : [],
+      tags: activeTags({ tags: decodeTags(tags) }, readAt),
       plan: WINDOW_NAMES.map((window) => ({ window, buckets: windowBuckets(window, end) })),
     };
   });
@@ -140,6 +167,7 @@ export async function readUserRealtimeBatch(
     positiveItems: user.positiveItems,
     hiddenItems: user.hiddenItems,
     interests: user.interests,
+    tags: user.tags,
     readAt,
   }));
 }

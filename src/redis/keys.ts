@@ -30,6 +30,20 @@ export function redisKeys(prefix: string) {
     userProfile: (userId: string) => `${user(userId)}:profile`,
     /** Hash: long-horizon preferences from the daily batch (`c:<category>`, `n:<ACTION>`, `_v`, `_at`). */
     userLongHorizon: (userId: string) => `${user(userId)}:lt`,
+    /**
+     * Hash: the pattern matcher's state: `off:<partition>` (last applied offset), `wm` (latest event
+     * time it saw), `floor` (the newest event time dropped for size: older events are not admitted),
+     * `seq` (matches so far).
+     */
+    userPatternState: (userId: string) => `${user(userId)}:pat`,
+    /** Sorted set: the user's recent counted events, scored by event time, for pattern matching. */
+    userPatternEvents: (userId: string) => `${user(userId)}:pat:ev`,
+    /** Sorted set: `rule|firstEventId` of matches already fired, scored by the first event's time. */
+    userPatternFired: (userId: string) => `${user(userId)}:pat:fired`,
+    /** Sorted set: the user's latest matches, `seq|rule|eventId,…`, scored by the last event's time. */
+    userPatternMatches: (userId: string) => `${user(userId)}:pat:log`,
+    /** Hash: `tag` → JSON of the user's tag (since, until, rule, reason, events); see UserTag. */
+    userTags: (userId: string) => `${user(userId)}:tags`,
     /** Hash: item catalogue metadata (category, tags, authorId, createdAt). */
     item: (itemId: string) => `${item(itemId)}:meta`,
     /**

@@ -39,13 +39,16 @@ end
  * One user's events from one batch: dedupe (per-partition offset, then eventId), lateness against
  * the user's latest event time, window buckets, decayed category affinity, recent / positive /
  * hidden items, and co-visitation partners (the user's positive items within the session gap).
- * What the item side must do for the counted events is returned and also kept in the state hash
- * (`pend:<partition>`), so a redelivered batch can finish an item step that a crash cut off.
+ * What the item side and the pattern matcher must do for the counted events is returned and also
+ * kept in the state hash (`pend:<partition>`), so a redelivered batch can finish a second step that
+ * a crash cut off. `tags` are the item's tags that some pattern rule looks at (comma-separated),
+ * carried along so that the second step sees the tags the event was counted with.
  *
  * KEYS: state, seen, recent, positive, hidden, affinity, bucket_1 … bucket_B
  * ARGV: partition, allowedLatenessMs, stateTtlSec, recentMax, positiveMax, hiddenMax, hiddenTtlSec,
  *       sessionGapMs, maxPartners, affinityHalfLifeMs, B, ttlSec_1 … ttlSec_B,
- *       then per event: offset, eventId, occurredAt, itemId, category, action, weight, k, bucketIndex_1 … k
+ *       then per event: offset, eventId, occurredAt, itemId, category, action, weight, tags, k,
+ *       bucketIndex_1 … k
  * Returns: { counted, late, duplicate, replayed, watermark, contributionsJson, pendingJsonOrEmpty }
  */
 export const APPLY_USER_EVENTS_LUA = `${DECAY_ADD_LUA}
@@ -74,7 +77,8 @@ while i <= #ARGV do
   local t = tonumber(ARGV[i + 2])
   local itemId, cat, action = ARGV[i + 3], ARGV[i + 4], ARGV[i + 5]
   local w = tonumber(ARGV[i + 6])
-  local k = tonumber(ARGV[i + 7])
+  local tags = ARGV[i + 7]
+  local k = tonumber(ARGV[i + 8])
   if offset <= applied then
     replayed = replayed + 1
   else
@@ -86,7 +90,7 @@ while i <= #ARGV do
     else
       local field = cat .. '|' .. action
       for j = 1, k do
-        local idx = tonumber(ARGV[i + 7 + j])
+        local idx = tonumber(ARGV[i + 8 + j])
         redis.call('HINCRBY', KEYS[6 + idx], field, 1)
         touched[idx] = true
       end
@@ -105,12 +109,12 @@ while i <= #ARGV do
         redis.call('ZADD', hidden, 'GT', t, itemId)
         hid = true
       end
-      out[#out + 1] = { ARGV[i], itemId, cat, action, t, w, partners }
+      out[#out + 1] = { ARGV[i], itemId, cat, action, t, w, partners, eventId, tags }
       if t > wm then wm = t end
       counted = counted + 1
     end
   end
-  i = i + 8 + k
+  i = i + 9 + k
 end
 local pending = ''
 if replayed > 0 then pending = redis.call('HGET', state, 'pend:' .. part) or '' end

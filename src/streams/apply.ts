@@ -1,13 +1,16 @@
 /**
  * The Redis side of the stream worker, without Kafka: apply a partition's decoded events in two
- * pipelined steps (per user, then per item and trending scope), each step's scripts guarded by
- * per-partition offsets so that any step can be repeated without effect. The worker calls
- * `applyBatch`; tests call the steps one by one to cut a batch where a crash could.
+ * pipelined steps (per user, then per item, trending scope and user pattern state), each step's
+ * scripts guarded by per-partition offsets so that any step can be repeated without effect. The
+ * worker calls `applyBatch`; tests call the steps one by one to cut a batch where a crash could.
  */
 import type { Redis } from 'ioredis';
 import { DEFAULT_ACTION_WEIGHTS, type ActionWeights } from '../features/definitions.js';
 import { execPipeline } from '../redis/client.js';
 import type { RedisKeys } from '../redis/keys.js';
+import { APPLY_PATTERNS_LUA } from '../patterns/match-script.js';
+import { compilePatterns, decodePatternResult, planPatternCalls, type PatternCallResult } from '../patterns/plan.js';
+import type { PatternRule } from '../patterns/rules.js';
 import {
   APPLY_ITEM_LUA,
   APPLY_PROFILE_LUA,
@@ -23,6 +26,7 @@ import {
   planTrendingCalls,
   planUserCalls,
   type Contribution,
+  type ItemInfo,
   type PositionedEvent,
   type ScriptCall,
 } from './plan.js';
@@ -32,6 +36,7 @@ const SCRIPTS = {
   applyItem: APPLY_ITEM_LUA,
   applyTrending: APPLY_TRENDING_LUA,
   applyProfile: APPLY_PROFILE_LUA,
+  applyPatterns: APPLY_PATTERNS_LUA,
 };
 type ScriptName = keyof typeof SCRIPTS;
 type Pipeline = ReturnType<Redis['pipeline']>;
@@ -49,6 +54,8 @@ export interface ApplierOptions {
   weights?: ActionWeights;
   /** How long a user's dedupe and offset state lives after their last event. */
   stateTtlSec?: number;
+  /** Behaviour patterns to match per user (none: the pattern step is skipped). */
+  patterns?: readonly PatternRule[];
 }
 
 export interface UserStepResult extends ApplyResult {
@@ -58,11 +65,17 @@ export interface UserStepResult extends ApplyResult {
   contributions: Contribution[];
 }
 
+export interface PatternStepResult {
+  /** One entry per user whose pattern state took new events. */
+  users: PatternCallResult[];
+}
+
 export function createApplier(options: ApplierOptions) {
   const { redis, keys } = options;
   for (const [name, lua] of Object.entries(SCRIPTS)) {
     if (!(name in redis)) redis.defineCommand(name, { lua });
   }
+  const patterns = options.patterns?.length ? compilePatterns(options.patterns) : undefined;
   const planOptions = (partition: number) => ({
     keys,
     partition,
@@ -70,27 +83,31 @@ export function createApplier(options: ApplierOptions) {
     weights: options.weights ?? DEFAULT_ACTION_WEIGHTS,
     stateTtlSec: options.stateTtlSec ?? 7 * 24 * 3600,
     now: Date.now(),
+    tagFilter: patterns?.tagFilter,
   });
 
-  /** The item categories of a batch, in one round trip (null: not in the catalogue yet). */
-  async function readCategories(events: PositionedEvent[]): Promise<Map<string, string | null>> {
+  /** The item categories and tags of a batch, in one round trip (null category: not in the catalogue yet). */
+  async function readItems(events: PositionedEvent[]): Promise<Map<string, ItemInfo>> {
     const itemIds = [...new Set(events.map((e) => e.event.itemId))];
-    const categories = new Map<string, string | null>();
-    if (itemIds.length === 0) return categories;
+    const items = new Map<string, ItemInfo>();
+    if (itemIds.length === 0) return items;
     const read = redis.pipeline();
-    for (const id of itemIds) read.hget(keys.item(id), 'category');
-    const values = await execPipeline(read);
-    itemIds.forEach((id, i) => categories.set(id, (values[i] as string | null) || null));
-    return categories;
+    for (const id of itemIds) read.hmget(keys.item(id), 'category', 'tags');
+    const values = (await execPipeline(read)) as [string | null, string | null][];
+    itemIds.forEach((id, i) => {
+      const [category, tags] = values[i] ?? [null, null];
+      items.set(id, { category: category || null, tags: tags ? tags.split(',').filter(Boolean) : [] });
+    });
+    return items;
   }
 
   /** Step 1: every user's events, atomically per user, in one round trip. */
   async function userStep(
     events: PositionedEvent[],
-    categories: Map<string, string | null>,
+    items: Map<string, ItemInfo>,
     partition: number,
   ): Promise<UserStepResult> {
-    const calls = planUserCalls(events, categories, planOptions(partition));
+    const calls = planUserCalls(events, items, planOptions(partition));
     const pipeline = redis.pipeline();
     for (const call of calls) queueScript(pipeline, 'applyUserEvents', call);
     const results = calls.length ? await execPipeline(pipeline) : [];
@@ -122,38 +139,48 @@ export function createApplier(options: ApplierOptions) {
       if (counted > 0) out.changed.push(call.userId);
       // A redelivered call also returns what its last applied call left for the item step: the
       // item and trending scripts skip what they already hold, so this finishes a cut-off batch.
-      contributions.push(...decodeContributions(left), ...decodeContributions(made));
+      contributions.push(...decodeContributions(left, call.userId), ...decodeContributions(made, call.userId));
     });
     out.contributions = orderContributions(contributions);
     return out;
   }
 
   /**
-   * Step 2: what the counted events add to items, co-visitation and trending, then (same round
-   * trip, after them) the partition's progress under `progressKey`.
+   * Step 2: what the counted events add to each user's behaviour patterns, to items, co-visitation
+   * and trending, then (same round trip, after them) the partition's progress under `progressKey`.
    */
   async function itemStep(
     contributions: Contribution[],
     partition: number,
     progress?: { key: string; lastOffset: string },
-  ) {
+  ): Promise<PatternStepResult> {
     const plan = planOptions(partition);
     const pipeline = redis.pipeline();
+    const patternCalls = patterns ? planPatternCalls(contributions, { ...plan, patterns }) : [];
+    for (const call of patternCalls) queueScript(pipeline, 'applyPatterns', call);
     for (const call of planItemCalls(contributions, plan)) queueScript(pipeline, 'applyItem', call);
     for (const call of planTrendingCalls(contributions, plan)) queueScript(pipeline, 'applyTrending', call);
     if (progress) pipeline.hset(progress.key, String(partition), progress.lastOffset);
-    if (pipeline.length) await execPipeline(pipeline);
+    const results = pipeline.length ? await execPipeline(pipeline) : [];
+    const users: PatternCallResult[] = [];
+    patternCalls.forEach((call, i) => {
+      const result = decodePatternResult(call.userId, results[i]);
+      if (result) users.push(result);
+    });
+    return { users };
   }
 
   return {
-    readCategories,
+    readItems,
     userStep,
     itemStep,
     /** Both steps for one partition's batch; the progress is recorded only after both. */
     async applyBatch(events: PositionedEvent[], partition: number, progress?: { key: string; lastOffset: string }) {
-      const step = await userStep(events, await readCategories(events), partition);
-      await itemStep(step.contributions, partition, progress);
-      return step;
+      const step = await userStep(events, await readItems(events), partition);
+      const patternStep = await itemStep(step.contributions, partition, progress);
+      // A tag set from a cut-off batch's leftovers changes a user that counted nothing new.
+      const tagged = patternStep.users.filter((u) => u.fired.length && !step.changed.includes(u.userId));
+      return { ...step, changed: [...step.changed, ...tagged.map((u) => u.userId)], patterns: patternStep };
     },
     /** Declared interests: the newest declaration wins, whatever order redelivery brings. */
     async applyProfiles(profiles: ProfileEvent[]) {

@@ -4,7 +4,8 @@ import type { Metrics } from '../metrics.js';
 import { execPipeline } from '../redis/client.js';
 import type { RedisKeys } from '../redis/keys.js';
 import { FRESH_ITEMS_MAX, TRENDING_ALL, type ActionWeights } from '../features/definitions.js';
-import { createApplier } from './apply.js';
+import type { PatternRule } from '../patterns/rules.js';
+import { createApplier, type PatternStepResult } from './apply.js';
 import type { ApplyResult } from './apply-script.js';
 import {
   decodeBehavior,
@@ -31,8 +32,16 @@ export interface FeatureWorkerOptions {
   metrics?: Metrics;
   /** How long a user's dedupe and offset state lives after their last event. */
   stateTtlSec?: number;
+  /** Behaviour patterns matched per user (see src/patterns); none: no pattern step. */
+  patterns?: readonly PatternRule[];
   onApplied?: (
-    stats: ApplyResult & { deadLettered: number; partition: number; durationMs: number; events: BehaviorEvent[] },
+    stats: ApplyResult & {
+      deadLettered: number;
+      partition: number;
+      durationMs: number;
+      events: BehaviorEvent[];
+      patterns: PatternStepResult;
+    },
   ) => void;
 }
 
@@ -61,6 +70,7 @@ export function createFeatureWorker(options: FeatureWorkerOptions): FeatureWorke
     allowedLatenessMs: options.allowedLatenessMs,
     weights: options.weights,
     stateTtlSec: options.stateTtlSec,
+    patterns: options.patterns,
   });
   const offsetsKey = keys.streamOffsets(groupId, topics.behavior);
   let consumer: Consumer | undefined;
@@ -199,7 +209,25 @@ export function createFeatureWorker(options: FeatureWorkerOptions): FeatureWorke
         { partition: String(batch.partition) },
         Math.max(0, Number(BigInt(batch.highWatermark) - BigInt(lastOffset) - 1n)),
       );
+      if (options.patterns?.length) {
+        const partition = String(batch.partition);
+        let buffered = 0;
+        let partial = 0;
+        let undecided = 0;
+        for (const u of total.patterns.users) {
+          for (const rule of u.fired) m.patternMatches.inc({ rule });
+          m.patternUserEvents.observe(u.bufferedEvents);
+          buffered += u.bufferedEvents;
+          partial += u.partialMatches;
+          undecided += u.undecidedMatches;
+        }
+        m.patternBufferedEvents.set({ partition }, buffered);
+        m.patternPartialMatches.set({ partition, kind: 'partial' }, partial);
+        m.patternPartialMatches.set({ partition, kind: 'undecided' }, undecided);
+      }
     }
+    for (const u of total.patterns.users)
+      for (const rule of u.fired) log.debug({ userId: u.userId, rule, partition: batch.partition }, 'pattern matched');
     if (total.late > 0)
       log.debug({ partition: batch.partition, late: total.late }, 'late events not applied to windows');
     options.onApplied?.({
@@ -303,6 +331,8 @@ export function createFeatureWorker(options: FeatureWorkerOptions): FeatureWorke
         },
       });
       running = true;
+      if (options.patterns?.length)
+        log.info({ patterns: options.patterns.map((r) => r.id) }, 'matching behaviour patterns');
     },
     async stop() {
       running = false;

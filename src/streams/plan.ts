@@ -1,7 +1,7 @@
 /**
- * The pure part of the stream worker: from a batch of decoded events (and the item categories the
- * shell read), the script calls to make: one per user, then one per item and one per trending
- * scope for what the user step counted. No I/O, so it is tested without Kafka.
+ * The pure part of the stream worker: from a batch of decoded events (and the item categories and
+ * tags the shell read), the script calls to make: one per user, then one per item and one per
+ * trending scope for what the user step counted. No I/O, so it is tested without Kafka.
  */
 import {
   AFFINITY_HALF_LIFE_MS,
@@ -46,16 +46,28 @@ export interface PlanOptions {
   weights: ActionWeights;
   stateTtlSec: number;
   now: number;
+  /** Item tags the second step needs (those pattern rules look at); other tags are not carried. */
+  tagFilter?: ReadonlySet<string>;
+}
+
+/** What the shell reads about the items of a batch (null category: not in the catalogue yet). */
+export interface ItemInfo {
+  category: string | null;
+  tags: string[];
 }
 
 /**
- * A counted event, as the user step hands it to the item side: the item, its category, the
- * action and its weight, and the co-visitation partners found in the user's positive items.
+ * A counted event, as the user step hands it to the second step: whose and which event it is, the
+ * item, its category and the tags pattern rules look at, the action and its weight, and the
+ * co-visitation partners found in the user's positive items.
  */
 export interface Contribution {
   offset: string;
+  userId: string;
+  eventId: string;
   itemId: string;
   category: string;
+  tags: string[];
   action: Action;
   occurredAt: number;
   weight: number;
@@ -118,15 +130,18 @@ function windowIndices(
 
 export function planUserCalls(
   events: PositionedEvent[],
-  categories: Map<string, string | null>,
+  items: Map<string, ItemInfo>,
   options: PlanOptions,
 ): UserScriptCall[] {
   const calls: UserScriptCall[] = [];
+  const filter = options.tagFilter;
   for (const [userId, list] of groupBy(events, (e) => e.event.userId)) {
     const buckets = bucketIndex();
     const eventArgs: (string | number)[] = [];
     for (const { event, offset } of list) {
-      const category = categories.get(event.itemId) ?? UNKNOWN_CATEGORY;
+      const item = items.get(event.itemId);
+      const category = item?.category ?? UNKNOWN_CATEGORY;
+      const tags = filter?.size && item ? item.tags.filter((t) => filter.has(t)).join(',') : '';
       const indices = windowIndices(
         buckets,
         (window, bucket) => options.keys.userBucket(userId, window, bucket),
@@ -141,6 +156,7 @@ export function planUserCalls(
         category,
         event.action,
         options.weights[event.action],
+        tags,
         indices.length,
         ...indices,
       );
@@ -177,14 +193,22 @@ export function planUserCalls(
   return calls;
 }
 
-/** Decodes the JSON a user step returns (Lua's cjson writes an empty list as `{}`). */
-export function decodeContributions(json: string): Contribution[] {
+/**
+ * Decodes the JSON a user step returns for one user (Lua's cjson writes an empty list as `{}`).
+ * Rows written before contributions carried eventId and tags have neither: the pattern step skips
+ * them, the item side does not need them.
+ */
+export function decodeContributions(json: string, userId: string): Contribution[] {
   if (!json) return [];
-  const rows = JSON.parse(json) as [string, string, string, Action, number, number, string[] | object][];
-  return rows.map(([offset, itemId, category, action, occurredAt, weight, partners]) => ({
+  type Row = [string, string, string, Action, number, number, string[] | object, string?, string?];
+  const rows = JSON.parse(json) as Row[];
+  return rows.map(([offset, itemId, category, action, occurredAt, weight, partners, eventId, tags]) => ({
     offset,
+    userId,
+    eventId: eventId ?? '',
     itemId,
     category,
+    tags: tags ? tags.split(',') : [],
     action,
     occurredAt,
     weight,

@@ -1,0 +1,42 @@
+/**
+ * The matches the stream worker fired for users, as kept in Redis (the latest
+ * PATTERN_MATCH_LOG_MAX per user): what explains a tag event by event, and what shows that no match
+ * was fired twice (each has its own sequence number).
+ */
+import type { Redis } from 'ioredis';
+import { execPipeline } from '../redis/client.js';
+import type { RedisKeys } from '../redis/keys.js';
+
+export interface PatternMatch {
+  /** The user's match counter when it fired: consecutive unless older matches were dropped. */
+  seq: number;
+  rule: string;
+  /** The matched events, in event-time order. */
+  eventIds: string[];
+  /** Event time of the last matched event. */
+  at: number;
+}
+
+/** Several users' match logs in one round trip, oldest match first; in input order. */
+export async function readPatternMatchesBatch(
+  redis: Redis,
+  keys: RedisKeys,
+  userIds: readonly string[],
+): Promise<PatternMatch[][]> {
+  const read = redis.pipeline();
+  for (const userId of userIds) read.zrange(keys.userPatternMatches(userId), 0, -1, 'WITHSCORES');
+  const replies = (await execPipeline(read)) as string[][];
+  return replies.map((flat) => {
+    const matches: PatternMatch[] = [];
+    for (let i = 0; i + 1 < flat.length; i += 2) {
+      const [seq, rule, ids] = (flat[i] as string).split('|');
+      matches.push({
+        seq: Number(seq),
+        rule: rule ?? '',
+        eventIds: ids ? ids.split(',') : [],
+        at: Number(flat[i + 1]),
+      });
+    }
+    return matches.sort((a, b) => a.seq - b.seq);
+  });
+}

@@ -1,0 +1,117 @@
+/**
+ * The pure part of pattern matching in the stream worker: the rules in the form the match script
+ * reads, and one script call per user for the events the user step counted. No I/O.
+ */
+import { PATTERN_BUFFER_MAX, PATTERN_MATCH_LOG_MAX } from '../features/definitions.js';
+import type { RedisKeys } from '../redis/keys.js';
+import type { Contribution, UserScriptCall } from '../streams/plan.js';
+import { patternHorizonMs, referencedTags, type PatternRule } from './rules.js';
+
+/** The rules, compiled once at start-up. */
+export interface CompiledPatterns {
+  rules: readonly PatternRule[];
+  /** The rules as the match script decodes them. */
+  json: string;
+  /** The longest span of any rule: events older than this (plus the lateness) cannot matter. */
+  horizonMs: number;
+  /** Item tags some rule looks at. */
+  tagFilter: ReadonlySet<string>;
+}
+
+export function compilePatterns(rules: readonly PatternRule[]): CompiledPatterns {
+  const json = JSON.stringify(
+    rules.map((r) => ({
+      id: r.id,
+      strict: r.contiguity === 'strict' ? 1 : 0,
+      within: r.withinMs ?? -1,
+      span: r.spanMs,
+      tag: r.tag,
+      ttl: r.tagTtlMs,
+      reason: r.reason,
+      steps: r.steps.map((s) => ({
+        ...(s.actions ? { a: s.actions } : {}),
+        ...(s.categories ? { c: s.categories } : {}),
+        ...(s.tags ? { g: s.tags } : {}),
+        gap: s.maxGapMs ?? -1,
+      })),
+    })),
+  );
+  return { rules, json, horizonMs: patternHorizonMs(rules), tagFilter: referencedTags(rules) };
+}
+
+export interface PatternPlanOptions {
+  keys: RedisKeys;
+  partition: number;
+  allowedLatenessMs: number;
+  stateTtlSec: number;
+  now: number;
+  patterns: CompiledPatterns;
+}
+
+/**
+ * An event as the match script holds it. The padded offset comes first so that events of the same
+ * event time sort in log order, the order every replay of the log sees them in.
+ */
+export const patternMember = (c: Contribution) =>
+  `${c.offset.padStart(20, '0')}|${c.eventId}|${c.action}|${c.category}|${c.tags.join(',')}`;
+
+/** One call per user, with their contributions in offset order. Contributions must be ordered. */
+export function planPatternCalls(contributions: Contribution[], options: PatternPlanOptions): UserScriptCall[] {
+  const byUser = new Map<string, Contribution[]>();
+  for (const c of contributions) {
+    if (!c.eventId) continue; // written before contributions carried it: nothing to match on
+    const list = byUser.get(c.userId);
+    if (list) list.push(c);
+    else byUser.set(c.userId, [c]);
+  }
+  const { keys, patterns } = options;
+  const calls: UserScriptCall[] = [];
+  for (const [userId, list] of byUser) {
+    calls.push({
+      userId,
+      keys: [
+        keys.userPatternState(userId),
+        keys.userPatternEvents(userId),
+        keys.userPatternFired(userId),
+        keys.userPatternMatches(userId),
+        keys.userTags(userId),
+      ],
+      args: [
+        options.partition,
+        options.allowedLatenessMs,
+        options.stateTtlSec,
+        PATTERN_BUFFER_MAX,
+        patterns.horizonMs,
+        PATTERN_MATCH_LOG_MAX,
+        options.now,
+        patterns.json,
+        ...list.flatMap((c) => [c.offset, c.occurredAt, patternMember(c)]),
+      ],
+    });
+  }
+  return calls;
+}
+
+/** What one user's match call did; null when it held nothing new (a redelivered batch). */
+export interface PatternCallResult {
+  userId: string;
+  bufferedEvents: number;
+  /** Starts of a rule that may still complete. */
+  partialMatches: number;
+  /** Complete strict runs waiting until no late event can land inside them. */
+  undecidedMatches: number;
+  /** Rule ids of the matches fired. */
+  fired: string[];
+}
+
+export function decodePatternResult(userId: string, reply: unknown): PatternCallResult | null {
+  const [size, partial, undecided, ...fired] = reply as [number, number?, number?, ...string[]];
+  if (size < 0) return null;
+  return {
+    userId,
+    bufferedEvents: size,
+    partialMatches: partial ?? 0,
+    undecidedMatches: undecided ?? 0,
+    fired,
+  };
+}

@@ -1,0 +1,312 @@
+/**
+ * An independent, brute-force model of behaviour-pattern matching: walk each user's events in log
+ * order, drop the too-late ones and repeated eventIds (as the user step does), sort the rest by
+ * event time (then log order), and find every rule's matches by exhaustive search. Plus a random
+ * stream generator dense enough in pattern events that rules fire, break and stay open.
+ */
+import { expect } from 'vitest';
+import { parsePatternRules, type PatternRule } from '../src/patterns/rules.js';
+import type { PatternMatch } from '../src/patterns/matches.js';
+import type { Action, BehaviorEvent } from '../src/streams/events.js';
+import { rng } from './stream-reference.js';
+
+/** Rules covering both contiguities, `within` and per-step gaps, item tags and a single step. */
+export const TEST_RULES_JSON = JSON.stringify({
+  rules: [
+    {
+      id: 'pets3',
+      steps: [
+        { action: 'CLICK', category: 'pets' },
+        { action: 'CLICK', category: 'pets' },
+        { action: 'CLICK', category: 'pets' },
+      ],
+      contiguity: 'strict',
+      within: '1m',
+      tag: 'pet_lover',
+      tagTtl: '1d',
+      reason: '{count} pet videos in a row',
+    },
+    {
+      id: 'comments2',
+      steps: [{ action: 'COMMENT' }, { action: 'COMMENT' }],
+      contiguity: 'relaxed',
+      within: '5m',
+      tag: 'active_commenter',
+      tagTtl: '1d',
+      reason: '{count} comments in {span}',
+    },
+    {
+      id: 'skips3',
+      steps: [{ action: 'SKIP' }, { action: 'SKIP', maxGap: '20s' }, { action: 'SKIP', maxGap: '20s' }],
+      contiguity: 'strict',
+      tag: 'skipping',
+      tagTtl: '1d',
+      reason: 'skipped {count} in a row',
+    },
+    {
+      id: 'cute_funnel',
+      steps: [
+        { action: 'LIKE', tags: ['cute'] },
+        { action: ['CLICK', 'VIEW'], maxGap: '40s' },
+        { action: 'SHARE', maxGap: '40s' },
+      ],
+      contiguity: 'relaxed',
+      tag: 'cute_sharer',
+      tagTtl: '1d',
+      reason: 'liked something cute, then shared',
+    },
+    {
+      id: 'food_hide',
+      steps: [{ action: 'HIDE', category: 'food' }],
+      contiguity: 'strict',
+      tag: 'no_food',
+      tagTtl: '1d',
+      reason: 'hid food',
+    },
+  ],
+});
+export const TEST_RULES = parsePatternRules(TEST_RULES_JSON, 'test-rules.json');
+
+export const ITEMS: Record<string, { category: string; tags: string[] }> = {
+  'pet-1': { category: 'pets', tags: ['cute', 'dog'] },
+  'pet-2': { category: 'pets', tags: [] },
+  'car-1': { category: 'cars', tags: ['cute'] },
+  'food-1': { category: 'food', tags: [] },
+};
+const itemInfo = (itemId: string) => ITEMS[itemId] ?? { category: '_unknown', tags: [] };
+
+/** Actions weighted towards the rules' steps, so that matches, near misses and breaks all occur. */
+const ACTION_MIX: Action[] = [
+  'CLICK',
+  'CLICK',
+  'CLICK',
+  'CLICK',
+  'COMMENT',
+  'LIKE',
+  'LIKE',
+  'SHARE',
+  'SKIP',
+  'SKIP',
+  'SKIP',
+  'VIEW',
+  'HIDE',
+];
+
+/**
+ * Random behaviour as randomEvents makes it (out of order within the lateness bound, too late,
+ * client retries), with short gaps and the action mix above so that patterns form.
+ */
+export function randomPatternEvents(opts: {
+  seed: number;
+  users: string[];
+  perUser: number;
+  start: number;
+  latenessMs: number;
+  maxStepMs?: number;
+}) {
+  const rand = rng(opts.seed);
+  const pick = <T>(xs: readonly T[]) => xs[Math.floor(rand() * xs.length)] as T;
+  const items = [...Object.keys(ITEMS), 'pet-1', 'pet-2', 'x-1'];
+  const events: BehaviorEvent[] = [];
+  const clocks = new Map(opts.users.map((u) => [u, opts.start]));
+  const byUser = new Map<string, BehaviorEvent[]>();
+  let n = 0;
+  for (let i = 0; i < opts.users.length * opts.perUser; i++) {
+    const userId = pick(opts.users);
+    const clock = (clocks.get(userId) ?? opts.start) + Math.floor(rand() * (opts.maxStepMs ?? 15_000));
+    clocks.set(userId, clock);
+    const r = rand();
+    const occurredAt =
+      r < 0.15
+        ? clock - Math.floor(rand() * opts.latenessMs * 0.9) // out of order, within lateness
+        : r < 0.2
+          ? clock - opts.latenessMs - 1 - Math.floor(rand() * 300_000) // too late
+          : clock;
+    const previous = byUser.get(userId) ?? [];
+    byUser.set(userId, previous);
+    if (previous.length && rand() < 0.1) {
+      events.push({ ...pick(previous), receivedAt: Date.now() }); // a client retry
+      continue;
+    }
+    const e: BehaviorEvent = {
+      v: 1,
+      eventId: `${opts.seed}-${n++}`,
+      userId,
+      itemId: pick(items),
+      action: pick(ACTION_MIX),
+      occurredAt,
+      receivedAt: Date.now(),
+    };
+    previous.push(e);
+    events.push(e);
+  }
+  return { events, clocks };
+}
+
+interface Counted {
+  event: BehaviorEvent;
+  category: string;
+  tags: string[];
+  /** Position in the user's log. */
+  index: number;
+}
+
+/** Each user's counted events (as the user step decides them), in log order, and their watermark. */
+export function countedByUser(events: BehaviorEvent[], latenessMs: number) {
+  const users = new Map<string, { wm: number; seen: Set<string>; counted: Counted[] }>();
+  events.forEach((e, index) => {
+    let s = users.get(e.userId);
+    if (!s) users.set(e.userId, (s = { wm: 0, seen: new Set(), counted: [] }));
+    if (e.occurredAt < s.wm - latenessMs || s.seen.has(e.eventId)) return;
+    s.seen.add(e.eventId);
+    s.counted.push({ event: e, ...itemInfo(e.itemId), index });
+    s.wm = Math.max(s.wm, e.occurredAt);
+  });
+  return users;
+}
+
+const fits = (step: PatternRule['steps'][number], c: Counted) =>
+  (!step.actions || step.actions.includes(c.event.action)) &&
+  (!step.categories || step.categories.includes(c.category)) &&
+  (!step.tags || step.tags.some((t) => c.tags.includes(t)));
+
+/** True when `seq` (events in order) satisfies the rule's steps and time bounds, ignoring contiguity. */
+function satisfies(rule: PatternRule, seq: Counted[]) {
+  if (seq.length !== rule.steps.length) return false;
+  const first = seq[0]!.event.occurredAt;
+  return seq.every((c, k) => {
+    const step = rule.steps[k]!;
+    if (!fits(step, c)) return false;
+    if (rule.withinMs !== null && c.event.occurredAt - first > rule.withinMs) return false;
+    const prev = seq[k - 1];
+    return !(k > 0 && step.maxGapMs !== null && prev && c.event.occurredAt - prev.event.occurredAt > step.maxGapMs);
+  });
+}
+
+/** Does some completion start at `ordered[j]`? Exhaustive search over later events. */
+function relaxedExists(rule: PatternRule, ordered: Counted[], j: number): boolean {
+  const chosen = [ordered[j]!];
+  const search = (from: number): boolean => {
+    if (chosen.length === rule.steps.length) return satisfies(rule, chosen);
+    for (let x = from; x < ordered.length; x++) {
+      chosen.push(ordered[x]!);
+      // Prefix check keeps the search small; the full check is at the leaf.
+      const k = chosen.length - 1;
+      const ok =
+        fits(rule.steps[k]!, ordered[x]!) &&
+        (rule.withinMs === null || ordered[x]!.event.occurredAt - ordered[j]!.event.occurredAt <= rule.withinMs) &&
+        (rule.steps[k]!.maxGapMs === null ||
+          ordered[x]!.event.occurredAt - chosen[k - 1]!.event.occurredAt <= rule.steps[k]!.maxGapMs!);
+      if (ok && search(x + 1)) return true;
+      chosen.pop();
+    }
+    return false;
+  };
+  return fits(rule.steps[0]!, ordered[j]!) && search(j + 1);
+}
+
+export interface ReferenceMatch {
+  userId: string;
+  rule: string;
+  firstEventId: string;
+  /** Strict: the exact run; relaxed: null (any valid completion is right). */
+  eventIds: string[] | null;
+  lastAt: number;
+}
+
+/**
+ * Every match over the counted events in `order` ('time': sorted by event time, then log order —
+ * the truth; 'arrival': log order — what a matcher that ignores event time would find). With
+ * `decidedOnly`, strict runs that a late event could still break (last event after the watermark
+ * minus the lateness, and spanning some time) are left out: they are not decided yet.
+ */
+export function referenceMatches(
+  events: BehaviorEvent[],
+  rules: readonly PatternRule[],
+  latenessMs: number,
+  { order = 'time', decidedOnly = false }: { order?: 'time' | 'arrival'; decidedOnly?: boolean } = {},
+) {
+  const matches: ReferenceMatch[] = [];
+  let starts = 0;
+  for (const [userId, s] of countedByUser(events, latenessMs)) {
+    const ordered =
+      order === 'time'
+        ? [...s.counted].sort((a, b) => a.event.occurredAt - b.event.occurredAt || a.index - b.index)
+        : s.counted;
+    for (const rule of rules) {
+      for (let j = 0; j < ordered.length; j++) {
+        const first = ordered[j]!;
+        if (!fits(rule.steps[0]!, first)) continue;
+        starts++;
+        if (rule.contiguity === 'strict') {
+          const run = ordered.slice(j, j + rule.steps.length);
+          if (!satisfies(rule, run)) continue;
+          const last = run.at(-1)!.event.occurredAt;
+          if (decidedOnly && last > s.wm - latenessMs && last !== first.event.occurredAt) continue;
+          matches.push({
+            userId,
+            rule: rule.id,
+            firstEventId: first.event.eventId,
+            eventIds: run.map((c) => c.event.eventId),
+            lastAt: last,
+          });
+        } else if (relaxedExists(rule, ordered, j)) {
+          matches.push({ userId, rule: rule.id, firstEventId: first.event.eventId, eventIds: null, lastAt: 0 });
+        }
+      }
+    }
+  }
+  return { matches, starts };
+}
+
+/**
+ * Asserts that the fired matches (per user, from Redis) are exactly the reference's: the same
+ * (user, rule, first event) set, each fired once, strict runs event for event, and every relaxed
+ * completion a valid one in event-time order. Returns counts, to show the comparison was not empty.
+ */
+export function expectMatchesEqualReference(
+  fired: Map<string, PatternMatch[]>,
+  events: BehaviorEvent[],
+  rules: readonly PatternRule[],
+  latenessMs: number,
+  options: { decidedOnly?: boolean } = {},
+) {
+  const reference = referenceMatches(events, rules, latenessMs, options);
+  const counted = countedByUser(events, latenessMs);
+  const key = (userId: string, rule: string, first: string) => `${userId}|${rule}|${first}`;
+  const expected = new Map(reference.matches.map((m) => [key(m.userId, m.rule, m.firstEventId), m]));
+  const actual = new Map<string, PatternMatch>();
+  for (const [userId, list] of fired) {
+    // Sequence numbers 1..n: nothing dropped from the log, nothing fired twice under one number.
+    expect(
+      list.map((m) => m.seq),
+      `${userId} match sequence`,
+    ).toEqual(list.map((_, i) => i + 1));
+    for (const m of list) {
+      const k = key(userId, m.rule, m.eventIds[0] ?? '');
+      expect(actual.has(k), `${k} fired twice`).toBe(false);
+      actual.set(k, m);
+    }
+  }
+  expect([...actual.keys()].sort()).toEqual([...expected.keys()].sort());
+  const byId = new Map<string, Counted>();
+  for (const s of counted.values()) for (const c of s.counted) byId.set(c.event.eventId, c);
+  for (const [k, m] of actual) {
+    const ref = expected.get(k)!;
+    const rule = rules.find((r) => r.id === m.rule)!;
+    if (ref.eventIds) expect(m.eventIds, k).toEqual(ref.eventIds);
+    const seq = m.eventIds.map((id) => byId.get(id)!);
+    expect(seq.every(Boolean), `${k}: every matched event was counted`).toBe(true);
+    const inOrder = seq.every(
+      (c, i) =>
+        i === 0 ||
+        seq[i - 1]!.event.occurredAt < c.event.occurredAt ||
+        (seq[i - 1]!.event.occurredAt === c.event.occurredAt && seq[i - 1]!.index < c.index),
+    );
+    expect(inOrder && satisfies(rule, seq), `${k}: ${m.eventIds.join(',')} is a valid match`).toBe(true);
+    expect(m.at, `${k} time`).toBe(seq.at(-1)!.event.occurredAt);
+  }
+  const perRule: Record<string, number> = {};
+  for (const m of reference.matches) perRule[m.rule] = (perRule[m.rule] ?? 0) + 1;
+  return { matches: reference.matches.length, starts: reference.starts, perRule };
+}
