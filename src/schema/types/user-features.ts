@@ -2,6 +2,7 @@ import { builder } from '../builder.js';
 import { InteractionAction } from './interaction.js';
 import { userFeatures } from '../../resolvers/queries/user-features.js';
 import type { TimedItem, UserLongHorizon, UserRealtime, WindowCount } from '../../features/user-features.js';
+import type { UserTag } from '../../features/definitions.js';
 
 const WindowCountRef = builder.objectRef<WindowCount>('WindowCount').implement({
   description: 'How many times the user did one action on items of one category within a window.',
@@ -87,6 +88,28 @@ const LongHorizon = builder.objectRef<UserLongHorizon>('LongHorizonPreferences')
   }),
 });
 
+const UserTagRef = builder.objectRef<UserTag>('UserTag').implement({
+  description:
+    'A tag a behaviour pattern (patterns.json) set on the user when their events, in event-time order, ' +
+    'completed the rule; it holds until `until`.',
+  fields: (t) => ({
+    tag: t.exposeString('tag', { description: 'The tag, e.g. "pet_lover".' }),
+    since: t.field({
+      type: 'DateTime',
+      description: 'Event time the current activation started (overlapping matches extend it).',
+      resolve: (g) => new Date(g.since),
+    }),
+    until: t.field({
+      type: 'DateTime',
+      description: "The latest match's last event time plus the rule's tag TTL.",
+      resolve: (g) => new Date(g.until),
+    }),
+    rule: t.exposeString('rule', { description: 'The rule whose match set `until`.' }),
+    reason: t.exposeString('reason', { description: 'Why, in words: "3 pet videos in a row".' }),
+    eventIds: t.exposeIDList('eventIds', { description: "That match's events, in event-time order." }),
+  }),
+});
+
 const UserFeatures = builder.objectRef<UserRealtime>('UserFeatures').implement({
   description: 'What the ranking sees for a user: for debugging and explanations.',
   fields: (t) => ({
@@ -120,6 +143,11 @@ const UserFeatures = builder.objectRef<UserRealtime>('UserFeatures').implement({
     interests: t.stringList({
       description: 'Declared interests (updateUserProfile), used for cold start.',
       resolve: (f) => f.interests,
+    }),
+    tags: t.field({
+      type: [UserTagRef],
+      description: 'Tags behaviour patterns set on the user that hold now, by tag name.',
+      resolve: (f) => f.tags,
     }),
     longHorizon: t.field({
       type: LongHorizon,
