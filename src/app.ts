@@ -20,9 +20,11 @@ import { redisKeys } from './redis/keys.js';
 import { topicNames, topicSpecs } from './streams/topics.js';
 import path from 'node:path';
 import { RANKING_FEATURES } from './features/ranking-features.js';
+import { readFile } from 'node:fs/promises';
+import { createModelRegistry } from './model/registry.js';
 import { loadRankingModel } from './model/session.js';
 import { createFeedCache } from './ranking/cache.js';
-import { createModelHolder } from './ranking/model-holder.js';
+import { createModelArms, type ModelArms } from './ranking/model-arms.js';
 import { createRanker } from './ranking/ranker.js';
 import { createTrendingCache } from './ranking/recall.js';
 import { encodeEvent } from './streams/events.js';
@@ -84,6 +86,7 @@ export function createApp(config: Config, options: { log?: Logger } = {}): App {
   });
   const keys = redisKeys(config.redis.keyPrefix);
   let worker: FeatureWorker | undefined;
+  let models: ModelArms | undefined;
   const services = {
     config,
     keys,
@@ -197,16 +200,27 @@ export function createApp(config: Config, options: { log?: Logger } = {}): App {
   /** Loads the model, builds the ranker, and drops cached feeds when the stream reports a change. */
   async function startRanking(redis: Redis) {
     const modelPath = path.resolve(projectRoot, config.ranking.modelPath);
-    const model = await loadRankingModel(modelPath, RANKING_FEATURES);
-    metrics.modelInfo.set({ version: model.version, kind: model.kind }, 1);
+    const modelBytes = await readFile(modelPath);
+    const model = await loadRankingModel(modelBytes, RANKING_FEATURES, { source: modelPath });
     log.info({ modelVersion: model.version, kind: model.kind, path: modelPath }, 'ranking model loaded');
     const trending = createTrendingCache(redis, keys);
     const cache = createFeedCache(config.ranking.cacheTtlMs);
-    const holder = createModelHolder(model);
+    // The registry decides what each experiment arm serves; MODEL_PATH's file serves until it
+    // has, and is published as the first version when the registry is empty.
+    models = createModelArms({
+      registry: createModelRegistry(redis, keys),
+      initial: { model, bytes: modelBytes, source: modelPath },
+      connectSubscriber: () => connectRedis(redisUrl!, log, 'models'),
+      log: log.child({ component: 'models' }),
+      metrics,
+      refreshIntervalMs: config.ranking.modelRefreshIntervalMs,
+      onSwap: () => cache.clear(),
+    });
+    await models.start();
     const ranker = createRanker({
       redis,
       keys,
-      model: holder,
+      models,
       weights: config.features.weights,
       blend: config.ranking.blend,
       trending,
@@ -220,7 +234,7 @@ export function createApp(config: Config, options: { log?: Logger } = {}): App {
         );
       },
     });
-    services.ranking = { ranker, cache, model: holder, trending };
+    services.ranking = { ranker, cache, models, trending };
     subscriber = await connectRedis(redisUrl!, log, 'subscriber');
     subscriber.on('message', (_channel: string, message: string) => {
       try {
@@ -286,6 +300,7 @@ export function createApp(config: Config, options: { log?: Logger } = {}): App {
         clearTimeout(deadline);
         await producer.stop();
         await worker?.stop();
+        await models?.stop();
         await admin.disconnect().catch(() => {});
         subscriber?.disconnect();
         services.redis?.disconnect();

@@ -154,6 +154,7 @@ const env = z.object({
     .string()
     .optional()
     .transform((v) => (v && v.trim() ? v.trim() : 'models/default.onnx')),
+  MODEL_REFRESH_INTERVAL_MS: int(0, 3_600_000, 30_000),
   BLEND_REALTIME_WEIGHT: num(0, 100, 0.6),
   BLEND_LONG_HORIZON_WEIGHT: num(0, 100, 0.4),
   FEED_MAX_PER_CATEGORY: int(1, 100, 3),
@@ -217,6 +218,8 @@ function toConfig(e: z.infer<typeof env>) {
     ranking: {
       /** Relative to the working directory unless absolute. */
       modelPath: e.MODEL_PATH,
+      /** How often an instance re-reads the model registry in case it missed a change notice (0: never). */
+      modelRefreshIntervalMs: e.MODEL_REFRESH_INTERVAL_MS,
       blend: {
         realtime: e.BLEND_REALTIME_WEIGHT,
         longHorizon: e.BLEND_LONG_HORIZON_WEIGHT,

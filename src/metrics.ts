@@ -74,8 +74,14 @@ export function createMetrics() {
     }),
     modelInfo: new Gauge({
       name: 'model_info',
-      help: 'The ranking model version this instance serves (value 1)',
-      labelNames: ['version', 'kind'] as const,
+      help: 'The ranking model version this instance serves in each experiment arm (value 1)',
+      labelNames: ['arm', 'version', 'kind'] as const,
+      registers: [registry],
+    }),
+    modelReloads: new Counter({
+      name: 'model_reloads_total',
+      help: 'Registry changes this instance acted on, by outcome (swapped, refused: a model failed its checks, failed: the registry could not be read)',
+      labelNames: ['outcome'] as const,
       registers: [registry],
     }),
     patternMatches: new Counter({

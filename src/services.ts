@@ -9,7 +9,7 @@ import type { Admin, Kafka } from './streams/kafka.js';
 import type { IngestProducer } from './streams/producer.js';
 import type { Topics } from './streams/topics.js';
 import type { FeedCache } from './ranking/cache.js';
-import type { ModelHolder } from './ranking/model-holder.js';
+import type { ModelArms } from './ranking/model-arms.js';
 import type { Ranker } from './ranking/ranker.js';
 import type { TrendingCache } from './ranking/recall.js';
 
@@ -33,7 +33,7 @@ export interface Services {
   ingest: Ingest;
   authenticate: Authenticate;
   /** Set in start(), before the server listens. */
-  ranking: { ranker: Ranker; cache: FeedCache; model: ModelHolder; trending: TrendingCache };
+  ranking: { ranker: Ranker; cache: FeedCache; models: ModelArms; trending: TrendingCache };
   /** Checks Kafka and Redis within the readiness timeout. */
   readiness(): Promise<DependencyCheck[]>;
 }

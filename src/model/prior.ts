@@ -24,12 +24,16 @@ const PRIOR: Record<RankingFeature, number> = {
   item_trending: 0.3,
 };
 
-export function priorModel(version = 'prior-0'): Uint8Array {
+/**
+ * The prior as an ONNX file. `scale` multiplies every weight: -1 gives a model that ranks
+ * everything backwards, a known-bad arm for testing experiments and promotion rules.
+ */
+export function priorModel(version = 'prior-0', scale = 1): Uint8Array {
   const n = RANKING_FEATURES.length;
   return buildModel(
     {
       kind: 'lr',
-      weights: Float32Array.from(RANKING_FEATURES.map((f) => PRIOR[f])),
+      weights: Float32Array.from(RANKING_FEATURES.map((f) => PRIOR[f] * scale)),
       bias: -2,
       mean: new Float32Array(n),
       std: new Float32Array(n).fill(1),

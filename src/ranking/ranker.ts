@@ -18,7 +18,7 @@ import type { Loaders } from '../loaders/index.js';
 import type { RedisKeys } from '../redis/keys.js';
 import type { ImpressionEvent } from '../streams/events.js';
 import { arrangeFeed, blendScore, type BlendSettings, type Scored } from './blend.js';
-import type { ModelHolder } from './model-holder.js';
+import type { ModelChooser } from './model-arms.js';
 import { createReasoner } from './reasons.js';
 import { recallCandidates, RECALL, suppliedCandidates, type Candidate, type TrendingCache } from './recall.js';
 
@@ -46,12 +46,16 @@ export interface Feed {
   computeMs: number;
   /** True when personalisation was unavailable and this is a fallback (e.g. last known trending). */
   degraded: boolean;
+  /** The experiment and arm whose model scored it; absent on a fallback feed. */
+  experimentId?: string;
+  arm?: string;
 }
 
 export interface RankerOptions {
   redis: Redis;
   keys: RedisKeys;
-  model: ModelHolder;
+  /** The model of the user's experiment arm, read once per request. */
+  models: ModelChooser;
   weights: ActionWeights;
   blend: BlendSettings;
   trending: TrendingCache;
@@ -82,7 +86,7 @@ export function createRanker(options: RankerOptions) {
     }
     const list = [...candidates.values()];
     const items = await Promise.all(list.map((c) => loaders.item.load(c.itemId)));
-    const model = options.model.current();
+    const { model, arm, experimentId } = options.models.forUser(userId);
     if (list.length === 0)
       return {
         userId,
@@ -91,6 +95,8 @@ export function createRanker(options: RankerOptions) {
         computedAt: at,
         computeMs: performance.now() - started,
         degraded: false,
+        experimentId,
+        arm,
       };
 
     const context = userContext(user, options.weights);
@@ -123,6 +129,8 @@ export function createRanker(options: RankerOptions) {
       computedAt: at,
       computeMs: performance.now() - started,
       degraded: false,
+      experimentId,
+      arm,
     };
     options.onImpression?.({
       v: 1,
@@ -130,6 +138,8 @@ export function createRanker(options: RankerOptions) {
       userId,
       servedAt: at,
       modelVersion: model.version,
+      experimentId,
+      arm,
       featureNames: [...RANKING_FEATURES],
       items: picks.map((p, r) => ({
         itemId: list[p.index]!.itemId,

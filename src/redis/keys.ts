@@ -69,6 +69,20 @@ export function redisKeys(prefix: string) {
     streamOffsets: (groupId: string, topic: string) => `${prefix}:stream:${groupId}:${topic}:offsets`,
     /** Pub/sub channel announcing "user U's features changed". */
     userChangedChannel: () => `${prefix}:user-changed`,
+    // The model registry: every key under one hash tag, so that publishing and changing the
+    // experiment are single atomic scripts (one Redis Cluster slot).
+    /** String: the ONNX bytes of one published model version; immutable once published. */
+    modelBytes: (version: string) => `${prefix}:{models}:bytes:${version}`,
+    /** Hash: version → JSON of its metadata (features, kind, training range, metrics, publishedAt, sha256). */
+    modelMeta: () => `${prefix}:{models}:meta`,
+    /** Sorted set: published versions, scored by publish time. */
+    modelVersions: () => `${prefix}:{models}:versions`,
+    /** String: JSON of the experiment being served: id, revision, arms (name, share, version). */
+    modelExperiment: () => `${prefix}:{models}:experiment`,
+    /** List: the latest experiment changes (JSON), newest first, kept for auditing. */
+    modelHistory: () => `${prefix}:{models}:history`,
+    /** Pub/sub channel announcing "the registry changed": instances reload their active models. */
+    modelsChangedChannel: () => `${prefix}:models-changed`,
   };
 }
 

@@ -155,4 +155,6 @@ export interface ImpressionEvent {
   }[];
   /** The experiment arm the user was in, when one ran. */
   arm?: string;
+  /** The experiment that assigned the arm (arms of different experiments are not comparable). */
+  experimentId?: string;
 }

@@ -25,6 +25,12 @@ export const Feed = builder.objectRef<FeedShape>('Feed').implement({
     modelVersion: t.exposeString('modelVersion', {
       description: 'The ranking model that scored it ("fallback:trending" when degraded).',
     }),
+    arm: t.string({
+      nullable: true,
+      description:
+        'The experiment arm the user is in, whose model scored the feed; the same on every request and instance while the experiment is unchanged. Null on a fallback feed.',
+      resolve: (f) => f.arm ?? null,
+    }),
     computedAt: t.field({
       type: 'DateTime',
       description: 'When it was computed (a cached feed keeps its time).',

@@ -1,0 +1,234 @@
+/**
+ * The models an instance serves, one ModelHolder per experiment arm, kept in step with the model
+ * registry. A registry change (pub/sub notice, a periodic check as a safety net, or a Redis
+ * reconnect) makes the instance load the new versions in the background, run the same checks as
+ * `publish`, and only when every arm's model passed, swap them all in one synchronous step: a
+ * request sees either the old experiment or the new one, never half of each. A model that fails
+ * is refused and logged, and the previous models keep serving.
+ */
+import type { Redis } from 'ioredis';
+import type { Logger } from '../logger.js';
+import type { Metrics } from '../metrics.js';
+import {
+  DEFAULT_ARM,
+  DEFAULT_EXPERIMENT_ID,
+  RegistryError,
+  validateModel,
+  type ModelRegistry,
+  type RegistryNotice,
+} from '../model/registry.js';
+import { ModelMismatchError, type RankingModel } from '../model/session.js';
+import { assignArm } from './assignment.js';
+import { createModelHolder, type ModelHolder } from './model-holder.js';
+
+/** What scores one user's request: the model of the arm the user is assigned to. */
+export interface ServedModel {
+  experimentId: string;
+  arm: string;
+  model: RankingModel;
+}
+
+/** The ranker's view: one read per request, so a swap never splits a request between models. */
+export interface ModelChooser {
+  forUser(userId: string): ServedModel;
+}
+
+export interface ServingArm {
+  name: string;
+  share: number;
+  version: string;
+  kind: string;
+}
+
+export interface ModelArms extends ModelChooser {
+  /** The experiment as this instance serves it right now. */
+  serving(): { experimentId: string; revision: number; arms: ServingArm[] };
+  /** Loads what the registry says now (coalesced with a reload already running). */
+  refresh(): Promise<void>;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export interface ModelArmsOptions {
+  registry: ModelRegistry;
+  /** The model file the instance started with: served until the registry names others. */
+  initial: { model: RankingModel; bytes: Uint8Array; source: string };
+  /** A connection for pub/sub (it is put in subscriber mode and disconnected on stop). */
+  connectSubscriber: () => Promise<Redis>;
+  log: Logger;
+  metrics?: Metrics;
+  /** Safety net for a missed notice (pub/sub is at most once); 0 turns it off. */
+  refreshIntervalMs: number;
+  /** Called after every swap, e.g. to drop feeds cached with the old models. */
+  onSwap?: () => void;
+}
+
+interface ArmState {
+  name: string;
+  share: number;
+  holder: ModelHolder;
+}
+
+interface State {
+  id: string;
+  /** 0: the start-up file, not (yet) a registry experiment. */
+  revision: number;
+  arms: ArmState[];
+}
+
+/** Previous models stay alive this long for requests that started before the swap. */
+const RETIRE_AFTER_MS = 30_000;
+
+export function createModelArms(options: ModelArmsOptions): ModelArms {
+  const { registry, log, metrics } = options;
+  let state: State = {
+    id: DEFAULT_EXPERIMENT_ID,
+    revision: 0,
+    arms: [{ name: DEFAULT_ARM, share: 1, holder: createModelHolder(options.initial.model) }],
+  };
+  /** The last experiment refused, so a bad revision is reported once, not at every check. */
+  let refused: { id: string; revision: number } | undefined;
+  let subscriber: Redis | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  let running: Promise<void> | undefined;
+  let again = false;
+  let stopped = false;
+
+  function report() {
+    if (!metrics) return;
+    metrics.modelInfo.reset();
+    for (const arm of state.arms) {
+      const model = arm.holder.current();
+      metrics.modelInfo.set({ arm: arm.name, version: model.version, kind: model.kind }, 1);
+    }
+  }
+
+  async function reload(): Promise<void> {
+    const next = await registry.experiment();
+    if (!next || (next.id === state.id && next.revision === state.revision)) return;
+    if (refused && refused.id === next.id && refused.revision === next.revision) return;
+    const loaded = new Map<string, RankingModel>();
+    try {
+      for (const arm of next.arms) {
+        const serving = state.arms.find((a) => a.name === arm.name)?.holder.current();
+        if (serving?.version === arm.version) continue;
+        const bytes = await registry.bytes(arm.version);
+        if (!bytes) throw new RegistryError(`version ${arm.version} has no bytes in the registry`);
+        loaded.set(arm.name, await validateModel(bytes, `registry ${arm.version}`, registry.featureNames));
+      }
+    } catch (error) {
+      await Promise.all([...loaded.values()].map((m) => m.release().catch(() => {})));
+      const outcome = error instanceof ModelMismatchError || error instanceof RegistryError ? 'refused' : 'failed';
+      metrics?.modelReloads.inc({ outcome });
+      if (outcome === 'refused') refused = { id: next.id, revision: next.revision };
+      log.error(
+        { err: error, experiment: next.id, revision: next.revision, arms: next.arms },
+        'refused the registry experiment; the previous models keep serving',
+      );
+      return;
+    }
+
+    // One synchronous step from here: no request can observe a mix of old and new arms.
+    const arms = next.arms.map((arm): ArmState => {
+      const previous = state.arms.find((a) => a.name === arm.name);
+      const model = loaded.get(arm.name);
+      if (previous) {
+        if (model) void previous.holder.swap(model);
+        return { name: arm.name, share: arm.share, holder: previous.holder };
+      }
+      if (!model) throw new Error(`arm ${arm.name} has no model`); // unreachable: a new arm was loaded above
+      return { name: arm.name, share: arm.share, holder: createModelHolder(model) };
+    });
+    for (const old of state.arms) {
+      if (arms.some((a) => a.name === old.name)) continue;
+      const model = old.holder.current();
+      setTimeout(() => void model.release().catch(() => {}), RETIRE_AFTER_MS).unref();
+    }
+    const before = state;
+    state = { id: next.id, revision: next.revision, arms };
+    refused = undefined;
+    metrics?.modelReloads.inc({ outcome: 'swapped' });
+    report();
+    options.onSwap?.();
+    log.info(
+      {
+        experiment: next.id,
+        revision: next.revision,
+        previousRevision: before.revision,
+        arms: arms.map((a) => ({ arm: a.name, share: a.share, modelVersion: a.holder.current().version })),
+      },
+      'now serving the registry experiment',
+    );
+  }
+
+  function refresh(): Promise<void> {
+    if (running) {
+      again = true;
+      return running;
+    }
+    running = (async () => {
+      do {
+        again = false;
+        try {
+          await reload();
+        } catch (error) {
+          metrics?.modelReloads.inc({ outcome: 'failed' });
+          log.warn({ err: error }, 'reading the model registry failed; the current models keep serving');
+        }
+      } while (again && !stopped);
+      running = undefined;
+    })();
+    return running;
+  }
+
+  return {
+    forUser(userId) {
+      const { id, arms } = state;
+      const arm = assignArm(arms, id, userId);
+      return { experimentId: id, arm: arm.name, model: arm.holder.current() };
+    },
+    serving() {
+      return {
+        experimentId: state.id,
+        revision: state.revision,
+        arms: state.arms.map((a) => {
+          const model = a.holder.current();
+          return { name: a.name, share: a.share, version: model.version, kind: model.kind };
+        }),
+      };
+    },
+    refresh,
+    async start() {
+      report();
+      try {
+        await registry.bootstrap(options.initial.bytes, options.initial.source);
+      } catch (error) {
+        // E.g. the file's version is in the registry with other bytes: serve the registry's choice.
+        if (!(error instanceof RegistryError)) throw error;
+        log.warn({ err: error }, 'the model file was not published to the registry');
+      }
+      await refresh();
+      subscriber = await options.connectSubscriber();
+      subscriber.on('message', (_channel: string, message: string) => {
+        let notice: Partial<RegistryNotice> = {};
+        try {
+          notice = JSON.parse(message) as RegistryNotice;
+        } catch {
+          // Any message on the channel means "look again"; its body is only for the log.
+        }
+        log.debug({ notice }, 'model registry changed');
+        void refresh();
+      });
+      // A notice sent while the connection was down is lost: look again after every reconnect.
+      subscriber.on('ready', () => void refresh());
+      await subscriber.subscribe(registry.channel);
+      if (options.refreshIntervalMs > 0) timer = setInterval(() => void refresh(), options.refreshIntervalMs).unref();
+    },
+    async stop() {
+      stopped = true;
+      if (timer) clearInterval(timer);
+      subscriber?.disconnect();
+      await running;
+    },
+  };
+}
