@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --quick] [-- --only <group>]`: starts a local Kafka + Redis (or uses
+ * `npm run bench [-- --quick] [-- --only <group>[,<group>…]]`: starts a local Kafka + Redis (or uses
  * KAFKA_BROKERS / REDIS_URL), runs the service in its own process, drives it from this process
  * over loopback, and measures each scenario next to a reference taken in the same run. Writes
  * bench/results/<timestamp>.json and prints a markdown table.
@@ -33,7 +33,8 @@ const all = [
   ...qualityScenarios,
   ...resourcesScenarios,
 ];
-const scenarios = all.filter((s) => !values.only || s.group === values.only);
+const only = values.only?.split(',');
+const scenarios = all.filter((s) => !only || only.includes(s.group));
 if (scenarios.length === 0) {
   process.stderr.write(`no group "${values.only}"; groups: ${[...new Set(all.map((s) => s.group))].join(', ')}\n`);
   process.exit(1);
@@ -67,19 +68,27 @@ const ctx: BenchContext = {
 };
 
 const rows: Row[] = [];
+const failures: { scenario: string; error: string }[] = [];
+const progress = watchStream(ctx, service);
 try {
-  const progress = watchStream(ctx, service);
   for (const scenario of scenarios) {
-    // Each scenario starts from a quiet service: nothing left for its stream worker to apply.
-    const drainedMs = await progress.drain();
-    process.stderr.write(
-      `running ${scenario.name}… (${Math.round((performance.now() - started) / 1000)} s in` +
-        `${drainedMs > 500 ? `; waited ${(drainedMs / 1000).toFixed(1)} s for the stream to catch up` : ''})\n`,
-    );
-    rows.push(...(await scenario.run(ctx)));
+    try {
+      // Each scenario starts from a quiet service: nothing left for its stream worker to apply.
+      const drainedMs = await progress.drain();
+      process.stderr.write(
+        `running ${scenario.name}… (${Math.round((performance.now() - started) / 1000)} s in` +
+          `${drainedMs > 500 ? `; waited ${(drainedMs / 1000).toFixed(1)} s for the stream to catch up` : ''})\n`,
+      );
+      rows.push(...(await scenario.run(ctx)));
+    } catch (error) {
+      // One broken scenario must not cost the numbers of the others; the run still fails at the end.
+      const message = error instanceof Error ? (error.stack ?? error.message) : String(error);
+      failures.push({ scenario: scenario.name, error: message });
+      process.stderr.write(`${scenario.name} failed: ${message}\n`);
+    }
   }
-  await progress.close();
 } finally {
+  await progress.close();
   for (const s of [...extra, service]) await s.stop();
   await reference.stop();
   await stack.stop();
@@ -99,7 +108,7 @@ const file = path.join(projectRoot, 'bench', 'results', `${new Date().toISOStrin
 writeFileSync(
   file,
   JSON.stringify(
-    { at: new Date().toISOString(), quick: ctx.quick, only: values.only, seconds, machine, rows },
+    { at: new Date().toISOString(), quick: ctx.quick, only: values.only, seconds, machine, rows, failures },
     null,
     2,
   ),
@@ -126,4 +135,5 @@ process.stdout.write(
   `\n${machine.cpus} cores, ${machine.cpuModel}, ${machine.memGiB} GiB, Node ${machine.node}, Kafka ${machine.kafka}, ` +
     `Redis ${machine.redis}; ${seconds} s; results in ${path.relative(process.cwd(), file)}\n`,
 );
-process.exit(0);
+for (const f of failures) process.stdout.write(`FAILED: ${f.scenario}: ${f.error.split('\n')[0]}\n`);
+process.exit(failures.length > 0 ? 1 : 0);
