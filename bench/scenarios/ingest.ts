@@ -53,7 +53,7 @@ export const ingestScenarios: Scenario[] = [
     group: 'ingest',
     name: 'ingestion',
     async run(ctx) {
-      const seconds = ctx.quick ? 4 : 10;
+      const seconds = ctx.quick ? 3 : 10;
       const repeats = ctx.quick ? 1 : 3;
       const singleBodies = Array.from({ length: 1000 }, (_, i) =>
         JSON.stringify({

@@ -164,7 +164,7 @@ export const streamScenarios: Scenario[] = [
     name: 'stream apply',
     async run(ctx) {
       const kafka = createKafka({ brokers: ctx.brokers, clientId: 'bench-stream' });
-      const n = ctx.quick ? 30_000 : 100_000;
+      const n = ctx.quick ? 20_000 : 100_000;
       const repeats = ctx.quick ? 1 : 3;
       const raw: number[] = [];
       const apply: number[] = [];
@@ -174,7 +174,7 @@ export const streamScenarios: Scenario[] = [
         apply.push(t.apply);
       }
       const rate = 5000;
-      const seconds = ctx.quick ? 8 : 20;
+      const seconds = ctx.quick ? 6 : 20;
       const fw = await freshness(ctx, kafka, rate, seconds, 'worker');
       const fr = await freshness(ctx, kafka, rate, seconds, 'raw');
       const rows: Row[] = [
