@@ -21,6 +21,7 @@ import { topicNames, topicSpecs } from './streams/topics.js';
 import path from 'node:path';
 import { RANKING_FEATURES } from './features/ranking-features.js';
 import { readFile } from 'node:fs/promises';
+import { createAttributionWorker, type AttributionWorker } from './experiments/attribution-worker.js';
 import { createModelRegistry } from './model/registry.js';
 import { loadRankingModel } from './model/session.js';
 import { createFeedCache } from './ranking/cache.js';
@@ -86,6 +87,7 @@ export function createApp(config: Config, options: { log?: Logger } = {}): App {
   });
   const keys = redisKeys(config.redis.keyPrefix);
   let worker: FeatureWorker | undefined;
+  let attribution: AttributionWorker | undefined;
   let models: ModelArms | undefined;
   const services = {
     config,
@@ -281,6 +283,19 @@ export function createApp(config: Config, options: { log?: Logger } = {}): App {
         });
         await worker.start();
       }
+      if (config.experiments.workerEnabled) {
+        attribution = createAttributionWorker({
+          kafka,
+          redis: services.redis,
+          keys,
+          topics,
+          log: log.child({ component: 'attribution' }),
+          groupId: config.experiments.groupId,
+          windowMs: config.experiments.windowMs,
+          metrics,
+        });
+        await attribution.start();
+      }
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
         server.listen(config.port, config.host, () => resolve());
@@ -300,6 +315,7 @@ export function createApp(config: Config, options: { log?: Logger } = {}): App {
         clearTimeout(deadline);
         await producer.stop();
         await worker?.stop();
+        await attribution?.stop();
         await models?.stop();
         await admin.disconnect().catch(() => {});
         subscriber?.disconnect();

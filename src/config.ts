@@ -155,6 +155,12 @@ const env = z.object({
     .optional()
     .transform((v) => (v && v.trim() ? v.trim() : 'models/default.onnx')),
   MODEL_REFRESH_INTERVAL_MS: int(0, 3_600_000, 30_000),
+  EXPERIMENT_WORKER_ENABLED: bool(true),
+  EXPERIMENT_GROUP_ID: z
+    .string()
+    .optional()
+    .transform((v) => v || 'feedrec-experiments'),
+  EXPERIMENT_WINDOW_MS: int(1000, 7 * 24 * 3600 * 1000, 30 * 60 * 1000),
   BLEND_REALTIME_WEIGHT: num(0, 100, 0.6),
   BLEND_LONG_HORIZON_WEIGHT: num(0, 100, 0.4),
   FEED_MAX_PER_CATEGORY: int(1, 100, 3),
@@ -229,6 +235,13 @@ function toConfig(e: z.infer<typeof env>) {
       cacheTtlMs: e.FEED_CACHE_TTL_MS,
       maxFirst: e.MAX_FIRST,
       maxCandidates: e.MAX_CANDIDATES,
+    },
+    experiments: {
+      /** Run the consumer that attributes clicks, likes and hides to experiment arms in this process. */
+      workerEnabled: e.EXPERIMENT_WORKER_ENABLED,
+      groupId: e.EXPERIMENT_GROUP_ID,
+      /** A CLICK, LIKE or HIDE counts for the impression that showed the item at most this long before. */
+      windowMs: e.EXPERIMENT_WINDOW_MS,
     },
     ingest: {
       maxBatch: e.MAX_BATCH_EVENTS,

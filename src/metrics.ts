@@ -84,6 +84,12 @@ export function createMetrics() {
       labelNames: ['outcome'] as const,
       registers: [registry],
     }),
+    experimentEvents: new Counter({
+      name: 'experiment_events_total',
+      help: 'Attributed experiment events (feeds, impressions, clicks, likes, hides) by experiment, arm and model version',
+      labelNames: ['experiment', 'arm', 'version', 'kind'] as const,
+      registers: [registry],
+    }),
     patternMatches: new Counter({
       name: 'pattern_matches_total',
       help: 'Behaviour-pattern matches fired (each tags a user), by rule',

@@ -146,6 +146,13 @@ describe('model versions in the registry', () => {
       expect(res.errors).toBeUndefined();
       expect(res.data!.recommendations.modelVersion).toBe('swap-2');
     }
+    const view = await gql<{ experiment: { arms: { name: string; modelVersion: string; servedVersion: string }[] } }>(
+      apps[1]!.url,
+      `{ experiment { arms { name modelVersion servedVersion } } }`,
+    );
+    expect(view.data?.experiment.arms).toEqual([
+      { name: 'control', modelVersion: 'reversed-1', servedVersion: 'swap-2' },
+    ]);
     // Putting a good version back is an ordinary activation.
     expect((await modelCli(config, ['activate', 'swap-2'])).code).toBe(0);
   });

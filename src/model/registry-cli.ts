@@ -14,6 +14,7 @@
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from '../config.js';
+import { armReports } from '../experiments/report.js';
 import { createLogger } from '../logger.js';
 import { connectRedis } from '../redis/client.js';
 import { redisKeys } from '../redis/keys.js';
@@ -114,7 +115,12 @@ async function main() {
             break;
           }
           out(`experiment ${e.id} revision ${e.revision}, changed ${time(e.updatedAt)}`);
-          for (const a of e.arms) out(`  ${a.name}\t${a.share * 100} %\t${a.version}`);
+          for (const a of await armReports(redis, keys, e)) {
+            const ctr = a.ctr === null ? '–' : `${(a.ctr * 100).toFixed(2)} %`;
+            out(
+              `  ${a.name}\t${a.share * 100} %\t${a.modelVersion}\tfeeds ${a.feeds}\timpressions ${a.impressions}\tclicks ${a.clicks}\tlikes ${a.likes}\thides ${a.hides}\tctr ${ctr}`,
+            );
+          }
         } else throw new UsageError('experiment set | experiment show');
         break;
       }

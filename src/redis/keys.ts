@@ -83,6 +83,16 @@ export function redisKeys(prefix: string) {
     modelHistory: () => `${prefix}:{models}:history`,
     /** Pub/sub channel announcing "the registry changed": instances reload their active models. */
     modelsChangedChannel: () => `${prefix}:models-changed`,
+    // Experiment attribution: one hash tag, so one script per Kafka batch joins impressions and
+    // behaviour atomically with its progress.
+    /** Hash: `<topic>:<partition>` → last offset whose records were attributed. */
+    abOffsets: () => `${prefix}:{ab}:offsets`,
+    /** Hash: `experiment|arm|version|kind` → count (feeds, impressions, clicks, likes, hides). */
+    abCounts: () => `${prefix}:{ab}:counts`,
+    /** Hash: itemId → `experiment|arm|version|servedAt|flags` of the last impression that showed it to the user; TTL = window. */
+    abShown: (userId: string) => `${prefix}:{ab}:shown:${userId}`,
+    /** Sorted set: the user's clicks, likes and hides no impression claimed yet, scored by event time; TTL = window. */
+    abPending: (userId: string) => `${prefix}:{ab}:pending:${userId}`,
   };
 }
 

@@ -7,6 +7,7 @@ import './types/item.js';
 import './types/profile.js';
 import './types/user-features.js';
 import './types/feed.js';
+import './types/experiment.js';
 
 builder.queryType({ description: 'Reads: recommendations, features, items and service status.' });
 builder.mutationType({ description: 'Writes: behaviour events, catalogue entries and declared interests.' });

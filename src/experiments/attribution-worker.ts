@@ -1,0 +1,133 @@
+/**
+ * The consumer that turns the impressions and behaviour topics into per-arm counts: its own
+ * consumer group, one script call per batch (see attribution-script.ts), the Kafka offset
+ * committed only after Redis acknowledged, and the counts added to `experiment_events_total`.
+ * Run it in the API process (EXPERIMENT_WORKER_ENABLED) or anywhere that reaches Kafka and Redis;
+ * more processes in the same group share the partitions.
+ */
+import type { Redis } from 'ioredis';
+import type { Logger } from '../logger.js';
+import type { Metrics } from '../metrics.js';
+import type { RedisKeys } from '../redis/keys.js';
+import type { Consumer, EachBatchPayload, Kafka } from '../streams/kafka.js';
+import type { Topics } from '../streams/topics.js';
+import { ATTRIBUTE_LUA } from './attribution-script.js';
+import {
+  decodeAttributedEvent,
+  decodeAttributedImpression,
+  parseCounted,
+  planEvents,
+  planImpressions,
+  type AttributedEvent,
+  type AttributedImpression,
+  type CountedDelta,
+} from './attribution.js';
+
+export interface AttributionWorkerOptions {
+  kafka: Kafka;
+  redis: Redis;
+  keys: RedisKeys;
+  topics: Topics;
+  log: Logger;
+  groupId: string;
+  windowMs: number;
+  metrics?: Metrics;
+  /** Called after each batch Redis and Kafka both acknowledged. */
+  onApplied?: (stats: { topic: string; partition: number; lastOffset: string; counted: CountedDelta[] }) => void;
+}
+
+export interface AttributionWorker {
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  ready(): boolean;
+}
+
+type AttributionRedis = Redis & {
+  experimentAttribute(numKeys: number, ...args: string[]): Promise<(string | number)[]>;
+};
+
+/** The Redis field holding a topic-partition's progress. */
+export const progressField = (topic: string, partition: number) => `${topic}:${partition}`;
+
+export function createAttributionWorker(options: AttributionWorkerOptions): AttributionWorker {
+  const { kafka, redis, keys, topics, log } = options;
+  if (!('experimentAttribute' in redis)) redis.defineCommand('experimentAttribute', { lua: ATTRIBUTE_LUA });
+  const r = redis as AttributionRedis;
+  const settings = { keys, windowMs: options.windowMs };
+  let consumer: Consumer | undefined;
+  let running = false;
+
+  async function handle({ batch, heartbeat, resolveOffset }: EachBatchPayload) {
+    const lastOffset = batch.messages.at(-1)?.offset;
+    if (lastOffset === undefined) return;
+    const field = progressField(batch.topic, batch.partition);
+    let call;
+    if (batch.topic === topics.impressions) {
+      const records: AttributedImpression[] = [];
+      for (const m of batch.messages) {
+        const impression = decodeAttributedImpression(m.value, m.offset);
+        if (impression) records.push(impression);
+      }
+      call = planImpressions(records, field, lastOffset, settings);
+    } else {
+      const records: AttributedEvent[] = [];
+      for (const m of batch.messages) {
+        const event = decodeAttributedEvent(m.value, m.offset);
+        if (event) records.push(event);
+      }
+      call = planEvents(records, field, lastOffset, settings);
+    }
+    const counted = parseCounted(await r.experimentAttribute(call.keys.length, ...call.keys, ...call.argv));
+    // Redis holds the batch: only now may Kafka move past it.
+    await consumer?.commitOffsets([
+      { topic: batch.topic, partition: batch.partition, offset: (BigInt(lastOffset) + 1n).toString() },
+    ]);
+    resolveOffset(lastOffset);
+    for (const d of counted)
+      options.metrics?.experimentEvents.inc(
+        { experiment: d.experimentId, arm: d.arm, version: d.version, kind: d.kind },
+        d.count,
+      );
+    options.onApplied?.({ topic: batch.topic, partition: batch.partition, lastOffset, counted });
+    await heartbeat();
+  }
+
+  return {
+    ready: () => running,
+    async start() {
+      consumer = kafka.consumer({
+        groupId: options.groupId,
+        maxWaitTimeInMs: 50,
+        sessionTimeout: 10_000,
+        heartbeatInterval: 1000,
+        allowAutoTopicCreation: false,
+      });
+      consumer.on(consumer.events.CRASH, (e) =>
+        log.error({ err: e.payload.error, restart: e.payload.restart }, 'experiment attribution crashed'),
+      );
+      await consumer.connect();
+      await consumer.subscribe({ topics: [topics.impressions, topics.behavior], fromBeginning: true });
+      await consumer.run({
+        autoCommit: false,
+        eachBatchAutoResolve: false,
+        partitionsConsumedConcurrently: 2,
+        eachBatch: async (payload) => {
+          try {
+            await handle(payload);
+          } catch (error) {
+            log.error(
+              { err: error, topic: payload.batch.topic, partition: payload.batch.partition },
+              'attributing a batch failed; it will be retried',
+            );
+            throw error;
+          }
+        },
+      });
+      running = true;
+    },
+    async stop() {
+      running = false;
+      await consumer?.disconnect().catch(() => {});
+    },
+  };
+}

@@ -1,0 +1,60 @@
+/**
+ * The running experiment with what each arm's model earned: impressions, clicks, likes, hides
+ * and click-through, read from the counts attribution keeps in Redis. An arm's numbers are those
+ * of the model version it serves now (an arm that changed version starts counting afresh).
+ */
+import type { Redis } from 'ioredis';
+import type { Experiment, ModelRegistry } from '../model/registry.js';
+import type { RedisKeys } from '../redis/keys.js';
+import { ARM_COUNTS, countField, type ArmCount } from './attribution.js';
+
+export interface ArmReport extends Record<ArmCount, number> {
+  name: string;
+  share: number;
+  modelVersion: string;
+  /** Clicks per impression; null before the first impression. */
+  ctr: number | null;
+}
+
+export interface ExperimentReport {
+  id: string;
+  revision: number;
+  updatedAt: number;
+  arms: ArmReport[];
+}
+
+/** Counts of one experiment's arms, each for the version it serves, in one round trip. */
+export async function armReports(redis: Redis, keys: RedisKeys, experiment: Experiment): Promise<ArmReport[]> {
+  const fields = experiment.arms.flatMap((arm) =>
+    ARM_COUNTS.map((kind) => countField(experiment.id, arm.name, arm.version, kind)),
+  );
+  const values = await redis.hmget(keys.abCounts(), ...fields);
+  return experiment.arms.map((arm, a) => {
+    const counts = Object.fromEntries(
+      ARM_COUNTS.map((kind, k) => [kind, Number(values[a * ARM_COUNTS.length + k] ?? 0)]),
+    ) as Record<ArmCount, number>;
+    return {
+      name: arm.name,
+      share: arm.share,
+      modelVersion: arm.version,
+      ...counts,
+      ctr: counts.impressions > 0 ? counts.clicks / counts.impressions : null,
+    };
+  });
+}
+
+/** The registry's experiment with its per-arm numbers; null when nothing was ever activated. */
+export async function experimentReport(
+  registry: ModelRegistry,
+  redis: Redis,
+  keys: RedisKeys,
+): Promise<ExperimentReport | null> {
+  const experiment = await registry.experiment();
+  if (!experiment) return null;
+  return {
+    id: experiment.id,
+    revision: experiment.revision,
+    updatedAt: experiment.updatedAt,
+    arms: await armReports(redis, keys, experiment),
+  };
+}
