@@ -267,6 +267,21 @@ describe('the pattern step on its own', () => {
     expect(log?.map((m) => [m.seq, m.rule, m.eventIds])).toEqual([[1, 'pets3', ['e1', 'e2', 'e3']]]);
   });
 
+  it('decides a waiting strict run when the user moves on, whatever the events in between concern', async () => {
+    const { keys, applier, event } = await setup('pattern-due');
+    const clicks = await applier.applyBatch(
+      [event('pet-1', 'CLICK', at), event('pet-2', 'CLICK', at + 10_000), event('pet-1', 'CLICK', at + 20_000)],
+      0,
+    );
+    expect(clicks.patterns.users[0]).toMatchObject({ fired: [], undecidedMatches: 1 });
+    // Events for another rule only (it is evaluated, the pet run is not looked at), then an event
+    // no rule cares about, past the lateness: the run is decided then.
+    const comment = await applier.applyBatch([event('car-1', 'COMMENT', at + 30_000)], 0);
+    expect(comment.patterns.users[0]?.fired).toEqual([]);
+    const moved = await applier.applyBatch([event('x-1', 'VIEW', at + 20_000 + LATENESS)], 0);
+    expect(moved.patterns.users[0]?.fired).toEqual(['pets3']);
+  });
+
   it('holds at most PATTERN_BUFFER_MAX events and admits no late event older than what it dropped', async () => {
     const { keys, applier, event } = await setup('pattern-bound');
     // The two oldest events (VIEWs at the same time) are dropped for size; the pet clicks stay.

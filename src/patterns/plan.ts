@@ -16,6 +16,8 @@ export interface CompiledPatterns {
   horizonMs: number;
   /** Item tags some rule looks at. */
   tagFilter: ReadonlySet<string>;
+  /** Per rule, in order: 1 when the event fits one of its steps (only such events make its matches). */
+  relevance: (c: Contribution) => string;
 }
 
 export function compilePatterns(rules: readonly PatternRule[]): CompiledPatterns {
@@ -36,7 +38,12 @@ export function compilePatterns(rules: readonly PatternRule[]): CompiledPatterns
       })),
     })),
   );
-  return { rules, json, horizonMs: patternHorizonMs(rules), tagFilter: referencedTags(rules) };
+  const fits = (s: PatternRule['steps'][number], c: Contribution) =>
+    (!s.actions || s.actions.includes(c.action)) &&
+    (!s.categories || s.categories.includes(c.category)) &&
+    (!s.tags || s.tags.some((t) => c.tags.includes(t)));
+  const relevance = (c: Contribution) => rules.map((r) => (r.steps.some((s) => fits(s, c)) ? '1' : '0')).join('');
+  return { rules, json, horizonMs: patternHorizonMs(rules), tagFilter: referencedTags(rules), relevance };
 }
 
 export interface PatternPlanOptions {
@@ -85,7 +92,7 @@ export function planPatternCalls(contributions: Contribution[], options: Pattern
         PATTERN_MATCH_LOG_MAX,
         options.now,
         patterns.json,
-        ...list.flatMap((c) => [c.offset, c.occurredAt, patternMember(c)]),
+        ...list.flatMap((c) => [c.offset, c.occurredAt, patternMember(c), patterns.relevance(c)]),
       ],
     });
   }
