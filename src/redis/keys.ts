@@ -93,6 +93,8 @@ export function redisKeys(prefix: string) {
     abShown: (userId: string) => `${prefix}:{ab}:shown:${userId}`,
     /** Sorted set: the user's clicks, likes and hides no impression claimed yet, scored by event time; TTL = window. */
     abPending: (userId: string) => `${prefix}:{ab}:pending:${userId}`,
+    /** String: JSON of an online trainer's learning state (weights, accumulators, standardisation, offsets). */
+    onlineTrainerState: (name: string) => `${prefix}:online:${name}:state`,
   };
 }
 

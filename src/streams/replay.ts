@@ -1,6 +1,6 @@
 /**
- * Reads a topic's records from a point in log time up to the log end as it was when the read
- * started, with a throwaway consumer group that commits nothing: for batch jobs (long-horizon
+ * Reads a topic's records from a point in log time (or from given offsets) up to the log end as it
+ * was when the read started, with a throwaway consumer group that commits nothing: for batch jobs (long-horizon
  * preferences, model training) that must see a fixed slice of the log.
  */
 import { randomUUID } from 'node:crypto';
@@ -12,20 +12,50 @@ export async function replayTopic(
   since: number,
   onRecord: (value: Buffer | null, partition: number, offset: string) => void,
 ): Promise<{ records: number }> {
+  const { records } = await replayRange(kafka, topic, { since }, onRecord);
+  return { records };
+}
+
+/** Where a read covered, per partition: from `start` (inclusive) to `end` (exclusive). */
+export interface ReplayedRange {
+  records: number;
+  starts: Map<number, string>;
+  ends: Map<number, string>;
+}
+
+/**
+ * Like replayTopic, from per-partition offsets where given (a consumer that keeps its own
+ * progress, e.g. in Redis) and from log time `since` elsewhere. Returns the range it covered, so
+ * the caller can store where to go on next time.
+ */
+export async function replayRange(
+  kafka: Kafka,
+  topic: string,
+  from: { since: number; offsets?: ReadonlyMap<number, string> },
+  onRecord: (value: Buffer | null, partition: number, offset: string) => void,
+): Promise<ReplayedRange> {
   const admin = kafka.admin();
   await admin.connect();
-  const [starts, ends] = await Promise.all([
-    admin.fetchTopicOffsetsByTimestamp(topic, since),
+  const [byTime, ends] = await Promise.all([
+    admin.fetchTopicOffsetsByTimestamp(topic, from.since),
     admin.fetchTopicOffsets(topic),
   ]).finally(() => admin.disconnect());
+  const starts = new Map<number, string>();
+  const endOffsets = new Map<number, string>();
   const remaining = new Map<number, bigint>();
   for (const end of ends) {
-    const start = BigInt(starts.find((s) => s.partition === end.partition)?.offset ?? end.low);
+    const low = BigInt(end.low);
+    const given = from.offsets?.get(end.partition);
+    let start = BigInt(given ?? byTime.find((s) => s.partition === end.partition)?.offset ?? end.low);
+    // An offset the log no longer holds (retention) starts at the oldest record instead.
+    if (start < low) start = low;
     const high = BigInt(end.high);
+    starts.set(end.partition, start.toString());
+    endOffsets.set(end.partition, (start > high ? start : high).toString());
     if (high > start) remaining.set(end.partition, high);
   }
   let records = 0;
-  if (remaining.size === 0) return { records };
+  if (remaining.size === 0) return { records, starts, ends: endOffsets };
   const consumer = kafka.consumer({ groupId: `feedrec-replay-${randomUUID()}`, maxWaitTimeInMs: 100 });
   await consumer.connect();
   try {
@@ -52,11 +82,10 @@ export async function replayTopic(
         })
         .catch(reject);
     });
-    for (const start of starts)
-      if (remaining.has(start.partition)) consumer.seek({ topic, partition: start.partition, offset: start.offset });
+    for (const [partition, offset] of starts) if (remaining.has(partition)) consumer.seek({ topic, partition, offset });
     await done;
   } finally {
     await consumer.disconnect();
   }
-  return { records };
+  return { records, starts, ends: endOffsets };
 }
