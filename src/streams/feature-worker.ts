@@ -187,8 +187,17 @@ export function createFeatureWorker(options: FeatureWorkerOptions): FeatureWorke
 
     const total = await applier.applyBatch(events, batch.partition, { key: offsetsKey, lastOffset });
     const { changed } = total;
-    if (changed.length)
-      await redis.publish(keys.userChangedChannel(), JSON.stringify({ users: changed, at: Date.now() }));
+    if (changed.length) {
+      // receivedAt[i]: when the API accepted users[i]'s earliest event of this batch, so live
+      // subscribers can measure behaviour → push latency end to end.
+      const firstReceived = new Map<string, number>();
+      for (const { event } of events) {
+        const seen = firstReceived.get(event.userId);
+        if (seen === undefined || event.receivedAt < seen) firstReceived.set(event.userId, event.receivedAt);
+      }
+      const receivedAt = changed.map((u) => firstReceived.get(u) ?? null);
+      await redis.publish(keys.userChangedChannel(), JSON.stringify({ users: changed, at: Date.now(), receivedAt }));
+    }
 
     // Redis has acknowledged everything above: only now is the offset committed to Kafka.
     await commitAfterSink(batch, lastOffset, resolveOffset);
