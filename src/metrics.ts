@@ -116,6 +116,38 @@ export function createMetrics() {
       buckets: [1, 2, 5, 10, 20, 50, 100, 128],
       registers: [registry],
     }),
+    liveSubscriptions: new Gauge({
+      name: 'live_subscriptions',
+      help: 'Live subscriptions open on this instance (WebSocket and SSE), by kind (feed, trending)',
+      labelNames: ['kind'] as const,
+      registers: [registry],
+    }),
+    livePushes: new Counter({
+      name: 'live_pushes_total',
+      help: 'Payloads handed to live subscribers, by kind (feed, trending) and trigger (subscribed, behaviour, trending)',
+      labelNames: ['kind', 'trigger'] as const,
+      registers: [registry],
+    }),
+    liveReranks: new Counter({
+      name: 'live_reranks_total',
+      help: 'Feeds re-ranked for live subscribers (one per user, distinct `first` and coalescing window), by outcome',
+      labelNames: ['outcome'] as const,
+      registers: [registry],
+    }),
+    feedPushLatency: new Histogram({
+      name: 'feed_push_latency_ms',
+      help:
+        'From a behaviour event accepted by the API (its receivedAt; the stream notification time when unknown) ' +
+        'to the refreshed feed handed to the subscriber, in milliseconds',
+      buckets: [5, 10, 20, 50, 100, 150, 200, 300, 500, 1000, 2000, 5000],
+      registers: [registry],
+    }),
+    liveRefused: new Counter({
+      name: 'live_refused_total',
+      help: 'Sockets and subscriptions refused, by limit (socketsPerUser, subscriptionsPerSocket, subscriptionsPerUser, subscriptionsPerInstance, unauthenticated)',
+      labelNames: ['limit'] as const,
+      registers: [registry],
+    }),
     dependencyUp: new Gauge({
       name: 'dependency_up',
       help: '1 when the last readiness check reached the dependency, else 0',

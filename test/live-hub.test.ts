@@ -1,0 +1,161 @@
+import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
+import { zeroTotals } from '../src/features/item-features.js';
+import { createLiveHub, type FeedUpdate, type LiveHub } from '../src/live/hub.js';
+import { createLogger } from '../src/logger.js';
+import { createMetrics } from '../src/metrics.js';
+import type { Feed } from '../src/ranking/ranker.js';
+import { connectRedis, type Redis } from '../src/redis/client.js';
+import { eventually, uniquePrefix } from './helpers.js';
+
+/** A feed of these item ids, shaped as the ranker returns it. */
+function feedOf(userId: string, ids: string[]): Feed {
+  return {
+    userId,
+    items: ids.map((itemId, i) => ({
+      item: {
+        itemId,
+        known: true,
+        category: itemId.split('-')[0] ?? null,
+        tags: [],
+        authorId: null,
+        createdAt: null,
+        popularity: 0,
+        totals: zeroTotals(),
+        longHorizonScore: 0,
+      },
+      score: 1 - i / 100,
+      rank: i + 1,
+      reasons: [],
+    })),
+    modelVersion: 'test',
+    computedAt: Date.now(),
+    computeMs: 0,
+    degraded: false,
+  };
+}
+
+/** Collects what a subscriber receives, as a client would, until the stream ends. */
+function drain(updates: AsyncIterableIterator<FeedUpdate>) {
+  const received: FeedUpdate[] = [];
+  const done = (async () => {
+    for await (const u of updates) received.push(u);
+  })();
+  return { received, done };
+}
+
+describe('the live hub', () => {
+  let publisher: Redis;
+  let hub: LiveHub;
+  let channel: string;
+  /** What the fake ranker answers per user, and every (user, first) it was asked for. */
+  const feeds = new Map<string, string[]>();
+  const ranked: { userId: string; first: number }[] = [];
+  const invalidated: string[] = [];
+  const metrics = createMetrics();
+
+  beforeAll(async () => {
+    const log = createLogger('silent');
+    publisher = await connectRedis(inject('redisUrl'), log, 'test-publisher');
+    channel = `${uniquePrefix('hub')}:user-changed`;
+    hub = createLiveHub({
+      subscriber: await connectRedis(inject('redisUrl'), log, 'test-subscriber'),
+      channel,
+      log,
+      metrics,
+      pushIntervalMs: 300,
+      trendingIntervalMs: 1000,
+      maxSubscriptions: 20,
+      maxSubscriptionsPerUser: 3,
+      onUsersChanged: (users) => invalidated.push(...users),
+      rankFeed: async (userId, first) => {
+        ranked.push({ userId, first });
+        return feedOf(userId, (feeds.get(userId) ?? []).slice(0, first));
+      },
+      readTrending: async () => [],
+    });
+    await hub.start();
+  });
+  afterAll(async () => {
+    hub?.stop();
+    publisher?.disconnect();
+  });
+  afterEach(() => {
+    ranked.length = 0;
+    invalidated.length = 0;
+  });
+
+  const notify = (users: string[]) =>
+    publisher.publish(channel, JSON.stringify({ users, at: Date.now(), receivedAt: users.map(() => Date.now()) }));
+
+  it('pushes the subscription snapshot, then a re-ranked feed saying what entered and left', async () => {
+    feeds.set('h1', ['a-1', 'a-2', 'a-3']);
+    const sub = hub.openFeed('h1', 3);
+    sub.initial(feedOf('h1', ['a-1', 'a-2', 'a-3']));
+    const { received, done } = drain(sub.updates);
+    await eventually(async () => received.length === 1);
+    expect(received[0]).toMatchObject({ trigger: 'subscribed', entered: ['a-1', 'a-2', 'a-3'], left: [] });
+
+    feeds.set('h1', ['b-1', 'a-1', 'a-2']);
+    await notify(['h1']);
+    await eventually(async () => received.length === 2);
+    expect(received[1]).toMatchObject({ trigger: 'behaviour', entered: ['b-1'], left: ['a-3'] });
+    expect(invalidated).toContain('h1');
+    await sub.updates.return?.();
+    await done;
+  });
+
+  it('merges a burst of changes: one re-rank at once, one at the end of the window', async () => {
+    feeds.set('h2', ['a-1']);
+    const sub = hub.openFeed('h2', 5);
+    sub.initial(feedOf('h2', ['a-1']));
+    const { received, done } = drain(sub.updates);
+    for (let i = 0; i < 6; i++) {
+      feeds.set('h2', [`b-${i}`, 'a-1']);
+      await notify(['h2']);
+    }
+    await eventually(async () => received.at(-1)?.feed.items[0]?.item.itemId === 'b-5');
+    expect(ranked.filter((r) => r.userId === 'h2')).toHaveLength(2);
+    await sub.updates.return?.();
+    await done;
+  });
+
+  it('re-ranks a user once however many subscribers they have, and pushes nothing when the items stay the same', async () => {
+    feeds.set('h3', ['a-1', 'a-2']);
+    const subs = [hub.openFeed('h3', 2), hub.openFeed('h3', 2), hub.openFeed('h3', 2)];
+    const drains = subs.map((s) => {
+      s.initial(feedOf('h3', ['a-1', 'a-2']));
+      return drain(s.updates);
+    });
+    await eventually(async () => drains.every((d) => d.received.length === 1));
+    await notify(['h3']);
+    await eventually(async () => ranked.length === 1);
+    feeds.set('h3', ['c-1', 'a-1']);
+    await notify(['h3']);
+    await eventually(async () => drains.every((d) => d.received.length === 2));
+    expect(ranked).toEqual([
+      { userId: 'h3', first: 2 },
+      { userId: 'h3', first: 2 },
+    ]);
+    for (const d of drains) expect(d.received.map((u) => u.trigger)).toEqual(['subscribed', 'behaviour']);
+    expect(() => hub.openFeed('h3', 2)).toThrow(/at most 3 live feeds per user/);
+    for (const s of subs) await s.updates.return?.();
+    await Promise.all(drains.map((d) => d.done));
+  });
+
+  it('forgets a user when their last subscriber leaves, and refuses subscribers over the instance cap', async () => {
+    const subs = Array.from({ length: 20 }, (_, i) => hub.openFeed(`cap-${i}`, 1));
+    expect(hub.stats()).toEqual({ users: 20, scopes: 0, subscriptions: 20 });
+    let refused: unknown;
+    try {
+      hub.openFeed('one-too-many', 1);
+    } catch (error) {
+      refused = error;
+    }
+    expect(refused).toMatchObject({ code: 'LIMIT_EXCEEDED', details: { limit: 'subscriptionsPerInstance' } });
+    for (const s of subs) await s.updates.return?.();
+    expect(hub.stats()).toEqual({ users: 0, scopes: 0, subscriptions: 0 });
+    await notify(subs.map((_, i) => `cap-${i}`));
+    await eventually(async () => invalidated.length === 20);
+    expect(ranked).toEqual([]);
+  });
+});
