@@ -1,11 +1,11 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { execute, subscribe } from 'graphql';
-import { useServer } from 'graphql-ws/use/ws';
-import { WebSocketServer } from 'ws';
 import type { Config } from './config.js';
 import { readBody, BodyTooLarge } from './http/body-limit.js';
 import { createGraphQLServer } from './http/graphql.js';
+import { createWebSocketEndpoint } from './http/websocket.js';
+import { createLiveHub } from './live/hub.js';
+import { createLiveSources } from './live/sources.js';
 import { createLogger, type Logger } from './logger.js';
 import { createMetrics } from './metrics.js';
 import { connectRedis } from './redis/client.js';
@@ -99,6 +99,7 @@ export function createApp(config: Config, options: { log?: Logger } = {}): App {
     admin,
     redis: undefined as unknown as Services['redis'], // set in start(), before the server listens
     ranking: undefined as unknown as Services['ranking'], // likewise
+    live: undefined as unknown as Services['live'], // likewise
     producer,
     ingest,
     authenticate: createAuthenticator({ ...config.auth, mode: authMode }),
@@ -172,34 +173,15 @@ export function createApp(config: Config, options: { log?: Logger } = {}): App {
   });
   server.keepAliveTimeout = 65_000;
 
-  const wss = new WebSocketServer({ server, path: '/graphql', maxPayload: 64 * 1024 });
-  const wsServer = useServer(
-    {
-      execute: (args) => (args.rootValue as { execute: typeof execute }).execute(args),
-      subscribe: (args) => (args.rootValue as { subscribe: typeof subscribe }).subscribe(args),
-      onSubscribe: async (ctx, _id, params) => {
-        const enveloped = yoga.getEnveloped({ ...ctx, req: ctx.extra.request, socket: ctx.extra.socket, params });
-        const args = {
-          schema: enveloped.schema,
-          operationName: params.operationName,
-          document: enveloped.parse(params.query),
-          variableValues: params.variables,
-          contextValue: await enveloped.contextFactory(),
-          rootValue: { execute: enveloped.execute, subscribe: enveloped.subscribe },
-        };
-        const errors = enveloped.validate(args.schema, args.document);
-        if (errors.length) return errors;
-        return args;
-      },
-    },
-    wss,
-  );
+  const wsServer = createWebSocketEndpoint(server, yoga, services);
 
   let url = '';
   let stopping: Promise<void> | undefined;
-  let subscriber: Redis | undefined;
 
-  /** Loads the model, builds the ranker, and drops cached feeds when the stream reports a change. */
+  /**
+   * Loads the model, builds the ranker, and starts the live hub: it drops cached feeds when the
+   * stream reports a change and pushes refreshed feeds to this instance's subscribers.
+   */
   async function startRanking(redis: Redis) {
     const modelPath = path.resolve(projectRoot, config.ranking.modelPath);
     const modelBytes = await readFile(modelPath);
@@ -237,17 +219,21 @@ export function createApp(config: Config, options: { log?: Logger } = {}): App {
       },
     });
     services.ranking = { ranker, cache, models, trending };
-    subscriber = await connectRedis(redisUrl!, log, 'subscriber');
-    subscriber.on('message', (_channel: string, message: string) => {
-      try {
-        cache.invalidate((JSON.parse(message) as { users: string[] }).users);
-      } catch (error) {
-        log.warn({ err: error }, 'unreadable user-changed message');
-      }
-    });
     // Reconnects re-subscribe on their own (ioredis); a feed computed while disconnected may be
-    // served from cache for at most the cache TTL.
-    await subscriber.subscribe(keys.userChangedChannel());
+    // served from cache for at most the cache TTL, and live subscribers wait for the next change.
+    services.live = createLiveHub({
+      subscriber: await connectRedis(redisUrl!, log, 'subscriber'),
+      channel: keys.userChangedChannel(),
+      log: log.child({ component: 'live' }),
+      metrics,
+      pushIntervalMs: config.live.pushIntervalMs,
+      trendingIntervalMs: config.live.trendingIntervalMs,
+      maxSubscriptions: config.live.maxSubscriptions,
+      maxSubscriptionsPerUser: config.live.maxSocketsPerUser * config.live.maxSubscriptionsPerSocket,
+      onUsersChanged: (users) => cache.invalidate(users),
+      ...createLiveSources(services),
+    });
+    await services.live.start();
   }
   return {
     server,
@@ -308,6 +294,10 @@ export function createApp(config: Config, options: { log?: Logger } = {}): App {
       stopping ??= (async () => {
         const started = Date.now();
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+        // Ends every live stream first, so SSE responses finish instead of holding the server open
+        // and WebSocket clients get `complete` (sent on the next turn) before their socket closes.
+        services.live?.stop();
+        await new Promise((resolve) => setImmediate(resolve));
         await wsServer.dispose();
         server.closeIdleConnections();
         const deadline = setTimeout(() => server.closeAllConnections(), config.shutdownTimeoutMs);
@@ -318,7 +308,6 @@ export function createApp(config: Config, options: { log?: Logger } = {}): App {
         await attribution?.stop();
         await models?.stop();
         await admin.disconnect().catch(() => {});
-        subscriber?.disconnect();
         services.redis?.disconnect();
         log.info({ durationMs: Date.now() - started }, 'api stopped');
       })();

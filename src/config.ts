@@ -168,6 +168,13 @@ const env = z.object({
   FEED_CACHE_TTL_MS: int(0, 600_000, 2000),
   MAX_FIRST: int(1, 1000, 100),
   MAX_CANDIDATES: int(1, 10_000, 500),
+  FEED_PUSH_INTERVAL_MS: int(0, 60_000, 250),
+  TRENDING_PUSH_INTERVAL_MS: int(100, 600_000, 1000),
+  LIVE_MAX_SUBSCRIPTIONS: int(1, 10_000_000, 10_000),
+  WS_MAX_SUBSCRIPTIONS_PER_SOCKET: int(1, 1000, 10),
+  WS_MAX_SOCKETS_PER_USER: int(1, 1000, 5),
+  WS_MAX_MESSAGE_BYTES: int(1024, 16 * 1024 * 1024, 64 * 1024),
+  WS_KEEPALIVE_MS: int(0, 600_000, 12_000),
   ACTION_WEIGHTS: z
     .string()
     .optional()
@@ -242,6 +249,17 @@ function toConfig(e: z.infer<typeof env>) {
       groupId: e.EXPERIMENT_GROUP_ID,
       /** A CLICK, LIKE or HIDE counts for the impression that showed the item at most this long before. */
       windowMs: e.EXPERIMENT_WINDOW_MS,
+    },
+    live: {
+      /** At most one re-rank per user per interval; changes inside it are merged into one. */
+      pushIntervalMs: e.FEED_PUSH_INTERVAL_MS,
+      trendingIntervalMs: e.TRENDING_PUSH_INTERVAL_MS,
+      /** Live subscriptions (feed and trending, WebSocket and SSE) one instance accepts. */
+      maxSubscriptions: e.LIVE_MAX_SUBSCRIPTIONS,
+      maxSubscriptionsPerSocket: e.WS_MAX_SUBSCRIPTIONS_PER_SOCKET,
+      maxSocketsPerUser: e.WS_MAX_SOCKETS_PER_USER,
+      maxMessageBytes: e.WS_MAX_MESSAGE_BYTES,
+      keepAliveMs: e.WS_KEEPALIVE_MS,
     },
     ingest: {
       maxBatch: e.MAX_BATCH_EVENTS,

@@ -18,13 +18,23 @@ function checkIds(ids: readonly string[] | null | undefined, field: string, max:
   if (bad >= 0) throw badInput(`${field}[${bad}] is not a valid id`, field);
 }
 
-export async function recommendations(ctx: GraphQLContext, args: RecommendationsArgs): Promise<Feed> {
-  const { config, ranking, metrics } = ctx.services;
+/** Whose feed and how long: the identity and size rules every feed field shares (query and subscription). */
+export function feedTarget(
+  ctx: GraphQLContext,
+  args: Pick<RecommendationsArgs, 'userId' | 'first'>,
+): { userId: string; first: number } {
+  const { config } = ctx.services;
   const userId = actingUser(ctx.viewer, args.userId);
   if (!isValidId(userId)) throw badInput('userId is not a valid id', 'userId');
   const first = args.first ?? 20;
   if (!Number.isInteger(first) || first < 1 || first > config.ranking.maxFirst)
     throw badInput(`first must be from 1 to ${config.ranking.maxFirst}`, 'first');
+  return { userId, first };
+}
+
+export async function recommendations(ctx: GraphQLContext, args: RecommendationsArgs): Promise<Feed> {
+  const { config, ranking, metrics } = ctx.services;
+  const { userId, first } = feedTarget(ctx, args);
   checkIds(args.candidates, 'candidates', config.ranking.maxCandidates);
   checkIds(args.exclude, 'exclude', config.ranking.maxCandidates);
 

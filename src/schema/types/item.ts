@@ -46,7 +46,7 @@ export const Item = builder.objectRef<ItemShape>('Item').implement({
   }),
 });
 
-const TrendingItem = builder.objectRef<{ item: ItemFeatures; score: number }>('TrendingItem').implement({
+export const TrendingItem = builder.objectRef<{ item: ItemFeatures; score: number }>('TrendingItem').implement({
   description: 'An item and how fast it is gaining engagement.',
   fields: (t) => ({
     item: t.field({ type: Item, description: 'The item.', resolve: (e) => itemShape(e.item) }),

@@ -1,0 +1,14 @@
+import type { GraphQLContext } from '../../context.js';
+import type { TrendingUpdate } from '../../live/hub.js';
+import { trending } from '../queries/items.js';
+
+/** Trending for anonymous screens: the list now (as the `trending` query answers), then its changes. */
+export async function trendingUpdated(
+  ctx: GraphQLContext,
+  args: { category?: string | null; first?: number | null },
+): Promise<AsyncIterableIterator<TrendingUpdate>> {
+  const initial = await trending(ctx, args.category, args.first ?? 20);
+  const subscription = ctx.services.live.openTrending(args.category ?? null, args.first ?? 20);
+  subscription.initial(initial);
+  return subscription.updates;
+}
