@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import type { Config } from './config.js';
 import { readBody, BodyTooLarge } from './http/body-limit.js';
+import { demoPage, graphqlWsBrowserClient } from './http/demo.js';
 import { createGraphQLServer } from './http/graphql.js';
 import { createWebSocketEndpoint } from './http/websocket.js';
 import { createLiveHub } from './live/hub.js';
@@ -146,6 +147,15 @@ export function createApp(config: Config, options: { log?: Logger } = {}): App {
     if (path === '/') {
       res.writeHead(302, { location: '/graphql' });
       return res.end();
+    }
+    if (config.live.demoPage && path === '/demo') {
+      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-cache' });
+      return res.end(demoPage());
+    }
+    if (config.live.demoPage && path === '/demo/graphql-ws.js') {
+      const script = await graphqlWsBrowserClient();
+      res.writeHead(200, { 'content-type': 'text/javascript; charset=utf-8', 'content-length': script.length });
+      return res.end(script);
     }
     if (path === '/graphql' && req.method === 'POST') {
       try {

@@ -175,6 +175,7 @@ const env = z.object({
   WS_MAX_SOCKETS_PER_USER: int(1, 1000, 5),
   WS_MAX_MESSAGE_BYTES: int(1024, 16 * 1024 * 1024, 64 * 1024),
   WS_KEEPALIVE_MS: int(0, 600_000, 12_000),
+  DEMO_PAGE: bool(true),
   ACTION_WEIGHTS: z
     .string()
     .optional()
@@ -260,6 +261,7 @@ function toConfig(e: z.infer<typeof env>) {
       maxSocketsPerUser: e.WS_MAX_SOCKETS_PER_USER,
       maxMessageBytes: e.WS_MAX_MESSAGE_BYTES,
       keepAliveMs: e.WS_KEEPALIVE_MS,
+      demoPage: e.DEMO_PAGE,
     },
     ingest: {
       maxBatch: e.MAX_BATCH_EVENTS,

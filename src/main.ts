@@ -109,4 +109,8 @@ try {
   await stack?.stop();
   process.exit(1);
 }
-log.info({ url: app.url, graphiql: config.graphiql ? app.url : undefined }, `feedrec ready: GraphiQL at ${app.url}`);
+const demo = config.live.demoPage ? app.url.replace(/\/graphql$/, '/demo') : undefined;
+log.info(
+  { url: app.url, graphiql: config.graphiql ? app.url : undefined, demo },
+  `feedrec ready: GraphiQL at ${app.url}${demo ? `; live feed demo at ${demo}` : ''}`,
+);
