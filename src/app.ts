@@ -29,6 +29,7 @@ import { createFeedCache } from './ranking/cache.js';
 import { createModelArms, type ModelArms } from './ranking/model-arms.js';
 import { createRanker } from './ranking/ranker.js';
 import { createTrendingCache } from './ranking/recall.js';
+import { createItemCache } from './features/item-features.js';
 import { encodeEvent } from './streams/events.js';
 import { projectRoot } from './stack/paths.js';
 import type { Redis } from 'ioredis';
@@ -228,7 +229,13 @@ export function createApp(config: Config, options: { log?: Logger } = {}): App {
         );
       },
     });
-    services.ranking = { ranker, cache, models, trending };
+    services.ranking = {
+      ranker,
+      cache,
+      models,
+      trending,
+      items: createItemCache(redis, keys, config.ranking.itemCacheTtlMs),
+    };
     // Reconnects re-subscribe on their own (ioredis); a feed computed while disconnected may be
     // served from cache for at most the cache TTL, and live subscribers wait for the next change.
     services.live = createLiveHub({

@@ -128,6 +128,7 @@ const env = z.object({
   RATE_LIMIT_MUTATIONS_PER_SEC: num(0.1, 1_000_000, 20),
   RATE_LIMIT_EVENTS_PER_SEC: num(0.1, 1_000_000, 200),
   WORKER_ENABLED: bool(true),
+  WORKER_METRICS_PORT: int(0, 65535, 9464),
   STREAM_GROUP_ID: z
     .string()
     .optional()
@@ -166,6 +167,7 @@ const env = z.object({
   FEED_MAX_PER_CATEGORY: int(1, 100, 3),
   EXPLORATION_SHARE: num(0, 1, 0.1),
   FEED_CACHE_TTL_MS: int(0, 600_000, 2000),
+  ITEM_CACHE_TTL_MS: int(0, 600_000, 1000),
   MAX_FIRST: int(1, 1000, 100),
   MAX_CANDIDATES: int(1, 10_000, 500),
   FEED_PUSH_INTERVAL_MS: int(0, 60_000, 250),
@@ -225,7 +227,13 @@ function toConfig(e: z.infer<typeof env>) {
       issuer: e.JWT_ISSUER,
       audience: e.JWT_AUDIENCE,
     },
-    stream: { workerEnabled: e.WORKER_ENABLED, groupId: e.STREAM_GROUP_ID, allowedLatenessMs: e.ALLOWED_LATENESS_MS },
+    stream: {
+      workerEnabled: e.WORKER_ENABLED,
+      groupId: e.STREAM_GROUP_ID,
+      allowedLatenessMs: e.ALLOWED_LATENESS_MS,
+      /** Where `npm run worker` serves /metrics, /healthz and /readyz. */
+      metricsPort: e.WORKER_METRICS_PORT,
+    },
     /** Behaviour patterns (src/patterns): the file they came from (null: PATTERNS_FILE=off) and the rules. */
     patterns: e.PATTERNS_FILE,
     features: { weights: e.ACTION_WEIGHTS },
@@ -241,6 +249,7 @@ function toConfig(e: z.infer<typeof env>) {
         explorationShare: e.EXPLORATION_SHARE,
       },
       cacheTtlMs: e.FEED_CACHE_TTL_MS,
+      itemCacheTtlMs: e.ITEM_CACHE_TTL_MS,
       maxFirst: e.MAX_FIRST,
       maxCandidates: e.MAX_CANDIDATES,
     },

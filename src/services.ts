@@ -12,6 +12,7 @@ import type { FeedCache } from './ranking/cache.js';
 import type { ModelArms } from './ranking/model-arms.js';
 import type { Ranker } from './ranking/ranker.js';
 import type { TrendingCache } from './ranking/recall.js';
+import type { ItemCache } from './features/item-features.js';
 import type { LiveHub } from './live/hub.js';
 
 export interface DependencyCheck {
@@ -34,7 +35,7 @@ export interface Services {
   ingest: Ingest;
   authenticate: Authenticate;
   /** Set in start(), before the server listens. */
-  ranking: { ranker: Ranker; cache: FeedCache; models: ModelArms; trending: TrendingCache };
+  ranking: { ranker: Ranker; cache: FeedCache; models: ModelArms; trending: TrendingCache; items: ItemCache };
   /** Live feed and trending subscribers of this instance; set in start(), like `ranking`. */
   live: LiveHub;
   /** Checks Kafka and Redis within the readiness timeout. */

@@ -2,7 +2,10 @@
  * `npm run worker`: the stream worker as its own process, for scaling out (add processes: they
  * join the same consumer group). Needs KAFKA_BROKERS and REDIS_URL.
  */
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { ConfigError, loadConfig } from './config.js';
+import { createMetrics } from './metrics.js';
 import { createLogger } from './logger.js';
 import { redisKeys } from './redis/keys.js';
 import { connectRedis } from './redis/client.js';
@@ -26,7 +29,9 @@ if (!config.kafka.brokers || !config.redis.url) {
   process.exit(2);
 }
 const redis = await connectRedis(config.redis.url, log, 'worker');
+const metrics = createMetrics();
 const worker = createFeatureWorker({
+  metrics,
   kafka: createKafka({ brokers: config.kafka.brokers, clientId: `${config.kafka.clientId}-worker`, logger: log }),
   redis,
   keys: redisKeys(config.redis.keyPrefix),
@@ -37,8 +42,36 @@ const worker = createFeatureWorker({
   weights: config.features.weights,
   patterns: config.patterns.rules,
 });
+// What Prometheus scrapes and what an orchestrator probes: the same metrics as the in-process worker.
+const server = createServer((req, res) => {
+  const path = (req.url ?? '/').split('?')[0];
+  const reply = (status: number, body: string, type = 'text/plain; charset=utf-8') => {
+    res.writeHead(status, { 'content-type': type });
+    res.end(body);
+  };
+  if (path === '/metrics')
+    metrics.registry.metrics().then(
+      (text) => reply(200, text, metrics.registry.contentType),
+      () => reply(500, 'metrics unavailable'),
+    );
+  else if (path === '/healthz') reply(200, 'ok');
+  else if (path === '/readyz')
+    redis.ping().then(
+      () => reply(worker.ready() ? 200 : 503, worker.ready() ? 'ready' : 'worker not running'),
+      (error: Error) => reply(503, `redis: ${error.message}`),
+    );
+  else reply(404, 'not found');
+});
+await new Promise<void>((resolve) => {
+  server.once('error', (error) => {
+    log.fatal({ err: error, port: config.stream.metricsPort }, 'cannot serve /metrics (set WORKER_METRICS_PORT)');
+    process.exit(2);
+  });
+  server.listen(config.stream.metricsPort, config.host, resolve);
+});
 const stop = async (signal: string) => {
   log.info({ signal }, 'stopping worker');
+  server.close();
   await worker.stop();
   redis.disconnect();
   process.exit(0);

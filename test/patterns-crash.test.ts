@@ -42,6 +42,7 @@ describe('behaviour patterns survive a worker crash', () => {
         REDIS_KEY_PREFIX: prefix,
         STREAM_GROUP_ID: groupId,
         ALLOWED_LATENESS_MS: String(LATENESS),
+        WORKER_METRICS_PORT: '0',
         PATTERNS_FILE: rulesFile,
         LOG_LEVEL: 'warn',
       },

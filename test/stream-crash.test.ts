@@ -30,6 +30,7 @@ function setup(name: string) {
         REDIS_KEY_PREFIX: prefix,
         STREAM_GROUP_ID: groupId,
         ALLOWED_LATENESS_MS: String(LATENESS),
+        WORKER_METRICS_PORT: '0',
         LOG_LEVEL: 'warn',
       },
       stdio: ['ignore', 'ignore', 'inherit'],

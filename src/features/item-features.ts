@@ -32,9 +32,64 @@ export interface ItemFeatures {
 export const zeroTotals = (): Record<Action, number> =>
   Object.fromEntries(ACTIONS.map((a) => [a, 0])) as Record<Action, number>;
 
+/** What Redis holds for an item, before decay to a read time. */
+interface ItemRecord {
+  itemId: string;
+  meta: (string | null)[];
+  popStored: number | null;
+  popBase: number | null;
+  totals: Record<Action, number>;
+  lt: number;
+}
+
+const META_FIELDS = ['category', 'tags', 'authorId', 'createdAt'] as const;
+const STATS_FIELDS = ['pop', '_b', ...ACTIONS.map((a) => `n:${a}`)];
+
+/** Raw records for many items in one pipelined round trip (three fixed-field reads per item). */
+async function readItemRecords(redis: Redis, keys: RedisKeys, itemIds: readonly string[]): Promise<ItemRecord[]> {
+  if (itemIds.length === 0) return [];
+  const read = redis.pipeline();
+  for (const id of itemIds) {
+    read.hmget(keys.item(id), ...META_FIELDS);
+    read.hmget(keys.itemStats(id), ...STATS_FIELDS);
+    read.hget(keys.itemLongHorizon(id), 'score');
+  }
+  const replies = await execPipeline(read);
+  return itemIds.map((itemId, i) => {
+    const stats = replies[i * 3 + 1] as (string | null)[];
+    const totals = zeroTotals();
+    ACTIONS.forEach((a, k) => (totals[a] = Number(stats[2 + k] ?? 0)));
+    const lt = replies[i * 3 + 2] as string | null;
+    return {
+      itemId,
+      meta: replies[i * 3] as (string | null)[],
+      popStored: stats[0] === null || stats[0] === undefined ? null : Number(stats[0]),
+      popBase: stats[1] === null || stats[1] === undefined ? null : Number(stats[1]),
+      totals,
+      lt: lt === null ? 0 : Number(lt),
+    };
+  });
+}
+
+function toFeatures(r: ItemRecord, readAt: number): ItemFeatures {
+  const [category, tags, authorId, createdAt] = r.meta;
+  return {
+    itemId: r.itemId,
+    known: category !== null && category !== undefined,
+    category: category || null,
+    tags: tags ? tags.split(',').filter(Boolean) : [],
+    authorId: authorId || null,
+    createdAt: createdAt ? Number(createdAt) : null,
+    popularity:
+      r.popStored === null ? 0 : decayedValue(r.popStored, r.popBase ?? readAt, readAt, POPULARITY_HALF_LIFE_MS),
+    totals: { ...r.totals },
+    longHorizonScore: r.lt,
+  };
+}
+
 /**
- * Metadata and real-time stats for many items in one pipelined round trip (three hashes per item),
- * in input order, whatever their number.
+ * Metadata and real-time stats for many items in one pipelined round trip, in input order,
+ * whatever their number.
  */
 export async function readItemFeaturesBatch(
   redis: Redis,
@@ -42,36 +97,44 @@ export async function readItemFeaturesBatch(
   itemIds: readonly string[],
   readAt = Date.now(),
 ): Promise<ItemFeatures[]> {
-  const read = redis.pipeline();
-  for (const id of itemIds) {
-    read.hgetall(keys.item(id));
-    read.hgetall(keys.itemStats(id));
-    read.hget(keys.itemLongHorizon(id), 'score');
-  }
-  const replies = await execPipeline(read);
-  return itemIds.map((itemId, i) => {
-    const meta = replies[i * 3] as Record<string, string>;
-    const stats = replies[i * 3 + 1] as Record<string, string>;
-    const lt = replies[i * 3 + 2] as string | null;
-    const totals = zeroTotals();
-    for (const [field, value] of Object.entries(stats))
-      if (field.startsWith('n:')) totals[field.slice(2) as Action] = Number(value);
-    return {
-      itemId,
-      known: meta.category !== undefined,
-      category: meta.category || null,
-      tags: meta.tags ? meta.tags.split(',').filter(Boolean) : [],
-      authorId: meta.authorId || null,
-      createdAt: meta.createdAt ? Number(meta.createdAt) : null,
-      popularity:
-        stats.pop === undefined
-          ? 0
-          : decayedValue(Number(stats.pop), Number(stats._b ?? readAt), readAt, POPULARITY_HALF_LIFE_MS),
-      totals,
-      longHorizonScore: lt === null ? 0 : Number(lt),
-    };
-  });
+  return (await readItemRecords(redis, keys, itemIds)).map((r) => toFeatures(r, readAt));
 }
+
+/**
+ * Item features shared by every request of an instance for `ttlMs` (items are global and change
+ * slowly next to a user's own features), so a request over 500 candidates reads only the items no
+ * recent request read — still in one round trip. Popularity is decayed to each request's own time.
+ */
+export function createItemCache(redis: Redis, keys: RedisKeys, ttlMs = 1000, maxItems = 200_000) {
+  const entries = new Map<string, { at: number; record: ItemRecord }>();
+  return {
+    async read(itemIds: readonly string[], readAt = Date.now()): Promise<ItemFeatures[]> {
+      const now = Date.now();
+      const found = new Map<string, ItemRecord>();
+      const missing: string[] = [];
+      for (const id of itemIds) {
+        const hit = entries.get(id);
+        if (hit && now - hit.at < ttlMs) found.set(id, hit.record);
+        else missing.push(id);
+      }
+      if (missing.length) {
+        for (const record of await readItemRecords(redis, keys, missing)) {
+          found.set(record.itemId, record);
+          entries.delete(record.itemId);
+          entries.set(record.itemId, { at: now, record });
+        }
+        // Oldest entries first (insertion order): a bound on memory, not an LRU.
+        for (const key of entries.keys()) {
+          if (entries.size <= maxItems) break;
+          entries.delete(key);
+        }
+      }
+      // Every id is a hit or was just read (a miss reads as an empty record), so `found` has it.
+      return itemIds.map((id) => toFeatures(found.get(id)!, readAt));
+    },
+  };
+}
+export type ItemCache = ReturnType<typeof createItemCache>;
 
 /** An item's window counts per action, for windows ending at `at` (one round trip). */
 export async function readItemWindows(

@@ -13,8 +13,11 @@ import type { Services } from '../services.js';
  * collected and sent as one batch, so Redis round trips do not grow with the number of users or
  * items asked for. Never shared between requests or users.
  */
-export function createLoaders(services: Pick<Services, 'redis' | 'keys'>) {
+export function createLoaders(
+  services: Pick<Services, 'redis' | 'keys'> & { ranking?: Pick<Services['ranking'], 'items'> },
+) {
   const { redis, keys } = services;
+  const items = services.ranking?.items;
   // One clock per request, so every feature of a request is decayed to the same instant.
   const readAt = Date.now();
   return {
@@ -27,10 +30,11 @@ export function createLoaders(services: Pick<Services, 'redis' | 'keys'>) {
     userLongHorizon: new DataLoader<string, UserLongHorizon>((userIds) =>
       readUserLongHorizonBatch(redis, keys, userIds),
     ),
-    /** Item metadata and real-time stats; one round trip per batch. */
-    item: new DataLoader<string, ItemFeatures>((itemIds) => readItemFeaturesBatch(redis, keys, itemIds, readAt), {
-      maxBatchSize: 5000,
-    }),
+    /** Item metadata and real-time stats (through the instance's short item cache); at most one round trip per batch. */
+    item: new DataLoader<string, ItemFeatures>(
+      (itemIds) => (items ? items.read(itemIds, readAt) : readItemFeaturesBatch(redis, keys, itemIds, readAt)),
+      { maxBatchSize: 5000 },
+    ),
   };
 }
 
