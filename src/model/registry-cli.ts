@@ -84,7 +84,8 @@ async function main() {
         if (models.length === 0) out('no published models');
         for (const m of models) {
           const arms = serving.get(m.version);
-          const metrics = m.metrics ? ` auc=${m.metrics.auc ?? '–'} logLoss=${m.metrics.logLoss ?? '–'}` : '';
+          const metric = (v: number | null | undefined) => (typeof v === 'number' ? v.toFixed(4) : '–');
+          const metrics = m.metrics ? ` auc=${metric(m.metrics.auc)} logLoss=${metric(m.metrics.logLoss)}` : '';
           out(
             `${m.version}\t${m.kind}\tpublished ${time(m.publishedAt)}\ttrained ${m.trainedAt || '–'}${metrics}${arms ? `\tserving: ${arms.join(', ')}` : ''}`,
           );
