@@ -19,6 +19,7 @@ import {
   AFFINITY_HALF_LIFE_MS,
   bucketStart,
   COVISIT_MAX_PARTNERS,
+  COVISIT_MIN_WEIGHT,
   COVISIT_SESSION_GAP_MS,
   DEFAULT_ACTION_WEIGHTS,
   POPULARITY_HALF_LIFE_MS,
@@ -83,7 +84,7 @@ export function referenceFeatures(events: BehaviorEvent[], categoryOf: (itemId: 
     const partners: string[] = [];
     const t = e.occurredAt;
     if (W[e.action] > 0) {
-      for (const [item, at] of newestFirst(s.pos)) {
+      for (const [item, at] of W[e.action] >= COVISIT_MIN_WEIGHT ? newestFirst(s.pos) : []) {
         if (at > t + COVISIT_SESSION_GAP_MS || at < t - COVISIT_SESSION_GAP_MS || item === e.itemId) continue;
         if (partners.length < COVISIT_MAX_PARTNERS) partners.push(item);
       }

@@ -113,6 +113,21 @@ describe('the stream worker keeps exact event-time windows and features', () => 
     expect(deliveries).toBe(all.length);
   });
 
+  it('gives every feature key a TTL (catalogue entries, profiles and progress excepted)', async () => {
+    const without: string[] = [];
+    let stream = '0';
+    do {
+      const [next, found] = await redis.scan(stream, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+      stream = next;
+      const ttls = await Promise.all(found.map((k) => redis.pttl(k)));
+      found.forEach((k, i) => {
+        if (/:meta$|:profile$|:stream:|:fresh$/.test(k)) return;
+        if ((ttls[i] ?? -1) < 0) without.push(k);
+      });
+    } while (stream !== '0');
+    expect(without).toEqual([]);
+  });
+
   it('counts nothing twice when the whole log is delivered again (a new consumer group, the same Redis)', async () => {
     await worker.stop();
     const group = `${prefix}-group-2`;

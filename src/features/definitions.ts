@@ -73,12 +73,15 @@ export const POSITIVE_ITEMS_MAX = 50;
 export const HIDDEN_ITEMS_MAX = 1000;
 export const HIDDEN_TTL_SEC = 180 * 24 * 3600;
 /**
- * Co-visitation: two items a user acted on positively within this gap of each other are
- * related; each side's score for the other grows by one. The newest `COVISIT_MAX_PARTNERS` seeds
- * count per event, and each item keeps its `COVISIT_MAX_PER_ITEM` strongest partners.
+ * Co-visitation: when a user engages with an item (an action weighing at least
+ * `COVISIT_MIN_WEIGHT`: a click or more, not a mere view), the items they acted on positively
+ * within this gap before or after are related to it; each side's score for the other grows by
+ * one. The newest `COVISIT_MAX_PARTNERS` seeds count per event, and each item keeps its
+ * `COVISIT_MAX_PER_ITEM` strongest partners (trimmed every few additions).
  */
 export const COVISIT_SESSION_GAP_MS = 30 * MINUTE;
-export const COVISIT_MAX_PARTNERS = 10;
+export const COVISIT_MAX_PARTNERS = 5;
+export const COVISIT_MIN_WEIGHT = 1;
 export const COVISIT_MAX_PER_ITEM = 200;
 export const COVISIT_TTL_SEC = 14 * 24 * 3600;
 /**
@@ -88,6 +91,12 @@ export const COVISIT_TTL_SEC = 14 * 24 * 3600;
  */
 export const TRENDING = { bucketMs: 5 * MINUTE, horizonBuckets: 12, halfLifeBuckets: 3 } as const;
 export const TRENDING_ALL = '_all';
+/**
+ * Long-lived keys (user state, recent items, affinity, item stats, co-visitation) get their TTL
+ * when they appear and have it renewed at most this often: activity keeps them alive without a
+ * TTL write per event.
+ */
+export const TTL_REFRESH_MS = HOUR;
 /** Newest catalogue items kept per scope, for the exploration slot of recall. */
 export const FRESH_ITEMS_MAX = 500;
 /** The daily batch's horizon for long-horizon preferences and totals. */

@@ -5,33 +5,61 @@
  * a crash or a rebalance never applies anything twice.
  */
 
-/** Adds `w` to a decayed sum stored as Σ w·2^((t − base)/h) (see features/definitions.ts). */
-const DECAY_ADD_LUA = `
-local function decayAdd(key, field, w, t, h, bases, only)
-  local base = bases[key]
-  if base == nil then
-    base = tonumber(redis.call('HGET', key, '_b') or '')
-    if base == nil then
-      base = t
-      redis.call('HSET', key, '_b', t)
-    end
-  end
-  local e = (t - base) / h
-  if e > 64 then
+/**
+ * Helpers shared by the scripts, written to keep Redis calls per event few: increments are summed
+ * in Lua tables and sent once per (key, field), TTLs are set when a key or field is created and
+ * refreshed at most once per `refreshMs`, and bounded sets are trimmed every few additions.
+ */
+const COMMON_LUA = `
+-- Adds the decayed sums Σ w·2^((t − base)/h) of \`adds\` ({field, w, t}) to hash \`key\`, whose base is
+-- \`base\` (nil: none yet, the hash is new). Returns the base, which is written back by the caller.
+local function decaySum(key, adds, h, base, only)
+  if #adds == 0 then return base end
+  local maxT = adds[1][3]
+  for _, a in ipairs(adds) do if a[3] > maxT then maxT = a[3] end end
+  if base == nil then base = maxT end
+  if (maxT - base) / h > 64 then
     -- Rescale every sum to a newer base before 2^e grows out of range (rare: every 64 half-lives).
     -- \`only\` names the one decayed field of a hash that also holds other fields.
     local all = redis.call('HGETALL', key)
     for j = 1, #all, 2 do
       if all[j] ~= '_b' and (only == nil or all[j] == only) then
-        redis.call('HSET', key, all[j], tonumber(all[j + 1]) * 2 ^ ((base - t) / h))
+        redis.call('HSET', key, all[j], tonumber(all[j + 1]) * 2 ^ ((base - maxT) / h))
       end
     end
-    base = t
-    redis.call('HSET', key, '_b', t)
-    e = 0
+    base = maxT
   end
-  bases[key] = base
-  redis.call('HINCRBYFLOAT', key, field, w * 2 ^ e)
+  local sums = {}
+  for _, a in ipairs(adds) do sums[a[1]] = (sums[a[1]] or 0) + a[2] * 2 ^ ((a[3] - base) / h) end
+  for field, v in pairs(sums) do redis.call('HINCRBYFLOAT', key, field, v) end
+  return base
+end
+
+-- Adds the summed counts \`incs[idx][field]\` to bucket hashes KEYS[offset + idx]; a bucket gets its TTL
+-- (ARGV[ttlAt + idx]) when a field of it is created, so every bucket key has one from its first write.
+local function addCounts(incs, offset, ttlAt)
+  for idx, fields in pairs(incs) do
+    local key = KEYS[offset + idx]
+    for field, c in pairs(fields) do
+      if redis.call('HINCRBY', key, field, c) == c then redis.call('EXPIRE', key, tonumber(ARGV[ttlAt + idx])) end
+    end
+  end
+end
+
+local function count(incs, idx, field, c)
+  local fields = incs[idx]
+  if fields == nil then fields = {}; incs[idx] = fields end
+  fields[field] = (fields[field] or 0) + c
+end
+
+-- The TTL of a long-lived key: set when the key first appears (its flag is missing from \`flags\`), and
+-- refreshed with all the others when \`refresh\` is true. Returns the flags with this key's added.
+local function keepAlive(key, flag, ttl, flags, refresh)
+  if refresh or not string.find(flags, flag, 1, true) then
+    redis.call('EXPIRE', key, ttl)
+    if not string.find(flags, flag, 1, true) then flags = flags .. flag end
+  end
+  return flags
 end
 `;
 
@@ -51,26 +79,32 @@ end
  *       bucketIndex_1 … k
  * Returns: { counted, late, duplicate, replayed, watermark, contributionsJson, pendingJsonOrEmpty }
  */
-export const APPLY_USER_EVENTS_LUA = `${DECAY_ADD_LUA}
+export const APPLY_USER_EVENTS_LUA = `${COMMON_LUA}
 local state, seen, recent, pos, hidden, aff = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
 local part = ARGV[1]
 local lateness = tonumber(ARGV[2])
 local stateTtl = tonumber(ARGV[3])
 local recentMax, posMax = tonumber(ARGV[4]), tonumber(ARGV[5])
 local hiddenMax, hiddenTtl = tonumber(ARGV[6]), tonumber(ARGV[7])
-local gap, maxPartners = tonumber(ARGV[8]), tonumber(ARGV[9])
-local affHalf = tonumber(ARGV[10])
-local nb = tonumber(ARGV[11])
-local st = redis.call('HMGET', state, 'off:' .. part, 'wm')
+local gap, maxPartners, minPartnerWeight = tonumber(ARGV[8]), tonumber(ARGV[9]), tonumber(ARGV[10])
+local affHalf = tonumber(ARGV[11])
+local now, refreshMs = tonumber(ARGV[12]), tonumber(ARGV[13])
+local nb = tonumber(ARGV[14])
+local st = redis.call('HMGET', state, 'off:' .. part, 'wm', 'x', 'ts', 'ra', 'pa', 'fk')
 local applied = tonumber(st[1] or '-1')
 local wm = tonumber(st[2] or '0')
+local refreshed = tonumber(st[3] or '-1')
+local trimmedAt = tonumber(st[4] or '0')
+local recentAdds, posAdds = tonumber(st[5] or '0'), tonumber(st[6] or '0')
+local flags = st[7] or ''
 local counted, late, dup, replayed = 0, 0, 0, 0
 local last = applied
-local touched = {}
+local incs = {}
+local affAdds = {}
 local out = {}
-local bases = {}
 local hid = false
-local i = 12 + nb
+local posTouched = false
+local i = 15 + nb
 while i <= #ARGV do
   local offset = tonumber(ARGV[i])
   local eventId = ARGV[i + 1]
@@ -89,22 +123,20 @@ while i <= #ARGV do
       dup = dup + 1
     else
       local field = cat .. '|' .. action
-      for j = 1, k do
-        local idx = tonumber(ARGV[i + 8 + j])
-        redis.call('HINCRBY', KEYS[6 + idx], field, 1)
-        touched[idx] = true
-      end
-      if w ~= 0 then decayAdd(aff, cat, w, t, affHalf, bases) end
+      for j = 1, k do count(incs, tonumber(ARGV[i + 8 + j]), field, 1) end
+      if w ~= 0 then affAdds[#affAdds + 1] = { cat, w, t } end
       local partners = {}
       if w > 0 then
-        local near = redis.call('ZRANGE', pos, t + gap, t - gap, 'BYSCORE', 'REV', 'LIMIT', 0, maxPartners + 1)
-        for _, other in ipairs(near) do
-          if other ~= itemId and #partners < maxPartners then partners[#partners + 1] = other end
+        if w >= minPartnerWeight then
+          local near = redis.call('ZRANGE', pos, t + gap, t - gap, 'BYSCORE', 'REV', 'LIMIT', 0, maxPartners + 1)
+          for _, other in ipairs(near) do
+            if other ~= itemId and #partners < maxPartners then partners[#partners + 1] = other end
+          end
         end
-        redis.call('ZADD', pos, 'GT', t, itemId)
-        redis.call('ZREMRANGEBYRANK', pos, 0, -(posMax + 1))
+        posAdds = posAdds + redis.call('ZADD', pos, 'GT', t, itemId)
+        posTouched = true
       end
-      redis.call('ZADD', recent, 'GT', t, itemId)
+      recentAdds = recentAdds + redis.call('ZADD', recent, 'GT', t, itemId)
       if action == 'HIDE' then
         redis.call('ZADD', hidden, 'GT', t, itemId)
         hid = true
@@ -120,25 +152,51 @@ local pending = ''
 if replayed > 0 then pending = redis.call('HGET', state, 'pend:' .. part) or '' end
 local contributions = ''
 if #out > 0 then contributions = cjson.encode(out) end
+addCounts(incs, 6, 14)
+if #affAdds > 0 then
+  local base = decaySum(aff, affAdds, affHalf, tonumber(redis.call('HGET', aff, '_b') or ''), nil)
+  redis.call('HSET', aff, '_b', base)
+end
 if last > applied then
-  redis.call('HSET', state, 'off:' .. part, last, 'wm', wm)
-  if #out > 0 then redis.call('HSET', state, 'pend:' .. part, contributions) end
-  redis.call('EXPIRE', state, stateTtl)
-  redis.call('ZREMRANGEBYSCORE', seen, '-inf', '(' .. (wm - lateness))
-  redis.call('EXPIRE', seen, stateTtl)
+  local fields = { 'off:' .. part, last, 'wm', wm }
   if #out > 0 then
-    redis.call('ZREMRANGEBYRANK', recent, 0, -(recentMax + 1))
-    redis.call('EXPIRE', recent, stateTtl)
-    redis.call('EXPIRE', pos, stateTtl)
-    redis.call('EXPIRE', aff, stateTtl)
+    fields[#fields + 1] = 'pend:' .. part
+    fields[#fields + 1] = contributions
   end
+  -- Bounded sets are trimmed every few additions and the dedupe set whenever the watermark has
+  -- moved on by a quarter of the allowed lateness: cheap, and still bounded.
+  if recentAdds >= 10 then
+    redis.call('ZREMRANGEBYRANK', recent, 0, -(recentMax + 1))
+    recentAdds = 0
+  end
+  if posAdds >= 10 then
+    redis.call('ZREMRANGEBYRANK', pos, 0, -(posMax + 1))
+    posAdds = 0
+  end
+  if wm - trimmedAt > lateness / 4 then
+    redis.call('ZREMRANGEBYSCORE', seen, '-inf', '(' .. (wm - lateness))
+    trimmedAt = wm
+  end
+  local refresh = refreshed < 0 or now - refreshed >= refreshMs
+  if refresh then refreshed = now end
+  local function alive(key, flag, touched)
+    if touched or (refresh and string.find(flags, flag, 1, true)) then
+      flags = keepAlive(key, flag, stateTtl, flags, refresh)
+    end
+  end
+  alive(seen, 's', counted > 0)
+  alive(recent, 'r', counted > 0)
+  alive(aff, 'a', #affAdds > 0)
+  alive(pos, 'p', posTouched)
+  for _, v in ipairs({ 'x', refreshed, 'ts', trimmedAt, 'ra', recentAdds, 'pa', posAdds, 'fk', flags }) do
+    fields[#fields + 1] = v
+  end
+  redis.call('HSET', state, unpack(fields))
+  if refresh then redis.call('EXPIRE', state, stateTtl) end
   if hid then
     redis.call('ZREMRANGEBYRANK', hidden, 0, -(hiddenMax + 1))
     redis.call('EXPIRE', hidden, hiddenTtl)
   end
-end
-for idx, _ in pairs(touched) do
-  redis.call('EXPIRE', KEYS[6 + idx], tonumber(ARGV[11 + idx]))
 end
 return { counted, late, dup, replayed, wm, contributions, pending }
 `;
@@ -149,24 +207,30 @@ return { counted, late, dup, replayed, wm, contributions, pending }
  * offset for the partition are skipped, so re-sending a batch's item step is harmless.
  *
  * KEYS: stats, covisit, bucket_1 … bucket_B
- * ARGV: partition, popularityHalfLifeMs, covisitMax, covisitTtlSec, statsTtlSec, B, ttlSec_1 … ttlSec_B,
- *       then per contribution (ascending offsets): offset, occurredAt, action ('' = co-visit only),
- *       weight, k, bucketIndex_1 … k, p, partner_1 … partner_p
+ * ARGV: partition, popularityHalfLifeMs, covisitMax, covisitTtlSec, statsTtlSec, now, refreshMs, B,
+ *       ttlSec_1 … ttlSec_B, then per contribution (ascending offsets): offset, occurredAt,
+ *       action ('' = co-visit only), weight, k, bucketIndex_1 … k, p, partner_1 … partner_p
  * Returns: contributions applied
  */
-export const APPLY_ITEM_LUA = `${DECAY_ADD_LUA}
+export const APPLY_ITEM_LUA = `${COMMON_LUA}
 local stats, covis = KEYS[1], KEYS[2]
 local part = ARGV[1]
 local popHalf = tonumber(ARGV[2])
 local covisMax, covisTtl, statsTtl = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
-local nb = tonumber(ARGV[6])
-local applied = tonumber(redis.call('HGET', stats, 'off:' .. part) or '-1')
+local now, refreshMs = tonumber(ARGV[6]), tonumber(ARGV[7])
+local nb = tonumber(ARGV[8])
+local st = redis.call('HMGET', stats, 'off:' .. part, '_b', 'x', 'ca', 'fk')
+local applied = tonumber(st[1] or '-1')
+local refreshed = tonumber(st[3] or '-1')
+local covisAdds = tonumber(st[4] or '0')
+local flags = st[5] or ''
 local last = applied
 local n = 0
-local bases = {}
-local touched = {}
-local paired = false
-local i = 7 + nb
+local incs = {}
+local totals = {}
+local popAdds = {}
+local pairsOf = {}
+local i = 9 + nb
 while i <= #ARGV do
   local offset = tonumber(ARGV[i])
   local t = tonumber(ARGV[i + 1])
@@ -176,34 +240,42 @@ while i <= #ARGV do
   local p = tonumber(ARGV[i + 5 + k])
   if offset > applied then
     if action ~= '' then
-      for j = 1, k do
-        local idx = tonumber(ARGV[i + 4 + j])
-        redis.call('HINCRBY', KEYS[2 + idx], action, 1)
-        touched[idx] = true
-      end
-      redis.call('HINCRBY', stats, 'n:' .. action, 1)
-      if w ~= 0 then decayAdd(stats, 'pop', w, t, popHalf, bases, 'pop') end
+      for j = 1, k do count(incs, tonumber(ARGV[i + 4 + j]), action, 1) end
+      totals[action] = (totals[action] or 0) + 1
+      if w ~= 0 then popAdds[#popAdds + 1] = { 'pop', w, t } end
     end
     for j = 1, p do
-      redis.call('ZINCRBY', covis, 1, ARGV[i + 5 + k + j])
-      paired = true
+      local other = ARGV[i + 5 + k + j]
+      pairsOf[other] = (pairsOf[other] or 0) + 1
     end
     if offset > last then last = offset end
     n = n + 1
   end
   i = i + 6 + k + p
 end
-if last > applied then
-  redis.call('HSET', stats, 'off:' .. part, last)
-  redis.call('EXPIRE', stats, statsTtl)
+if last <= applied then return 0 end
+addCounts(incs, 2, 8)
+local fields = { 'off:' .. part, last }
+for action, c in pairs(totals) do redis.call('HINCRBY', stats, 'n:' .. action, c) end
+if #popAdds > 0 then
+  fields[#fields + 1] = '_b'
+  fields[#fields + 1] = decaySum(stats, popAdds, popHalf, tonumber(st[2] or ''), 'pop')
 end
-if paired then
+local paired = false
+for other, c in pairs(pairsOf) do
+  if tonumber(redis.call('ZINCRBY', covis, c, other)) == c then covisAdds = covisAdds + 1 end
+  paired = true
+end
+if covisAdds >= 10 then
   redis.call('ZREMRANGEBYRANK', covis, 0, -(covisMax + 1))
-  redis.call('EXPIRE', covis, covisTtl)
+  covisAdds = 0
 end
-for idx, _ in pairs(touched) do
-  redis.call('EXPIRE', KEYS[2 + idx], tonumber(ARGV[6 + idx]))
-end
+local refresh = refreshed < 0 or now - refreshed >= refreshMs
+if refresh then refreshed = now end
+if paired or (refresh and string.find(flags, 'c', 1, true)) then flags = keepAlive(covis, 'c', covisTtl, flags, refresh) end
+for _, v in ipairs({ 'x', refreshed, 'ca', covisAdds, 'fk', flags }) do fields[#fields + 1] = v end
+redis.call('HSET', stats, unpack(fields))
+if refresh then redis.call('EXPIRE', stats, statsTtl) end
 return n
 `;
 
@@ -224,26 +296,27 @@ local nb = tonumber(ARGV[3])
 local applied = tonumber(redis.call('HGET', state, 'off:' .. part) or '-1')
 local last = applied
 local n = 0
-local touched = {}
+local sums = {}
 local i = 4 + nb
 while i <= #ARGV do
   local offset = tonumber(ARGV[i])
   if offset > applied then
     local idx = tonumber(ARGV[i + 3])
-    redis.call('ZINCRBY', KEYS[1 + idx], tonumber(ARGV[i + 2]), ARGV[i + 1])
-    touched[idx] = true
+    local bucket = sums[idx]
+    if bucket == nil then bucket = {}; sums[idx] = bucket end
+    bucket[ARGV[i + 1]] = (bucket[ARGV[i + 1]] or 0) + tonumber(ARGV[i + 2])
     if offset > last then last = offset end
     n = n + 1
   end
   i = i + 4
 end
-if last > applied then
-  redis.call('HSET', state, 'off:' .. part, last)
-  redis.call('EXPIRE', state, stateTtl)
-end
-for idx, _ in pairs(touched) do
+if last <= applied then return 0 end
+for idx, items in pairs(sums) do
+  for item, w in pairs(items) do redis.call('ZINCRBY', KEYS[1 + idx], w, item) end
   redis.call('EXPIRE', KEYS[1 + idx], tonumber(ARGV[3 + idx]))
 end
+redis.call('HSET', state, 'off:' .. part, last)
+redis.call('EXPIRE', state, stateTtl)
 return n
 `;
 
