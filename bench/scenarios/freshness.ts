@@ -27,7 +27,7 @@ interface RateRun {
   achievedRate: number;
 }
 
-/** Calls `tick(i)` every TICK_MS for `seconds` (skipping none unless the caller does), then waits for `settle`. */
+/** Calls `tick` every TICK_MS for `seconds`, on a fixed schedule (open loop); returns the seconds it took. */
 async function paced(seconds: number, tick: (i: number) => void) {
   const start = performance.now();
   const ticks = Math.round((seconds * 1000) / TICK_MS);
