@@ -22,11 +22,13 @@ const TARGET_RATE = 1000;
 const P99_GOAL_MS = 15;
 
 type Mode = { name: string; candidates: number | null };
+const FIVE_HUNDRED: Mode = { name: '500 candidates', candidates: 500 };
+const RECALL: Mode = { name: 'recall (no candidates)', candidates: null };
 const MODES: Mode[] = [
   { name: '100 candidates', candidates: 100 },
-  { name: '500 candidates', candidates: 500 },
+  FIVE_HUNDRED,
   { name: '1,000 candidates', candidates: 1000 },
-  { name: 'recall (no candidates)', candidates: null },
+  RECALL,
 ];
 
 /** A computed feed is never degraded and never an error. */
@@ -109,7 +111,7 @@ export const recommendationsScenarios: Scenario[] = [
       const itemIds = await prepare(ctx, users, ctx.quick ? 10 : 20);
       const bodies = new Map(MODES.map((m) => [m, bodiesFor(m, itemIds, users)]));
       for (const b of bodies.values()) await sanityCheck(ctx, b[0] ?? '');
-      const five = bodies.get(MODES[1]!) ?? [];
+      const five = bodies.get(FIVE_HUNDRED) ?? [];
       // Warm-up: JIT, connection pools, the ONNX session's first runs.
       await load({ url: ctx.url, seconds: 2, connections: CONNECTIONS, bodies: five, check: feedCheck });
       await load({ url: ctx.referenceUrl, seconds: 1, connections: CONNECTIONS, bodies: five });
@@ -145,7 +147,7 @@ export const recommendationsScenarios: Scenario[] = [
       }
 
       // Latency at a fixed, moderate rate: 500 candidates (the goal) and recall mode.
-      for (const mode of [MODES[1]!, MODES[3]!]) {
+      for (const mode of [FIVE_HUNDRED, RECALL]) {
         const rate = fixedRate(median(saturated.get(mode)?.service.map((r) => r.rps) ?? [0]));
         const runs: LoadResult[] = [];
         for (let r = 0; r < repeats; r++)
