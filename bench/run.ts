@@ -50,8 +50,21 @@ const redis = new Redis(redisUrl);
 const redisVersion = /redis_version:(\S+)/.exec(await redis.info('server'))?.[1];
 redis.disconnect();
 const extra: ServiceUnderTest[] = [];
-const service = await startServiceUnderTest({ brokers, redisUrl, prefix });
-const reference = await spawnServer('bench/reference-server.ts', {});
+// A service that cannot start (say, a model that does not match the features) must not leave the
+// reference server or the local Kafka and Redis running behind it.
+const [serviceStart, referenceStart] = await Promise.allSettled([
+  startServiceUnderTest({ brokers, redisUrl, prefix }),
+  spawnServer('bench/reference-server.ts', {}),
+]);
+if (serviceStart.status === 'rejected' || referenceStart.status === 'rejected') {
+  for (const s of [serviceStart, referenceStart]) if (s.status === 'fulfilled') await s.value.stop();
+  await stack.stop();
+  throw serviceStart.status === 'rejected'
+    ? serviceStart.reason
+    : referenceStart.status === 'rejected' && referenceStart.reason;
+}
+const service = serviceStart.value;
+const reference = referenceStart.value;
 const ctx: BenchContext = {
   url: service.url,
   referenceUrl: reference.url,
