@@ -20,7 +20,7 @@ import { createFeatureWorker, type FeatureWorker } from './streams/feature-worke
 import { redisKeys } from './redis/keys.js';
 import { topicNames, topicSpecs } from './streams/topics.js';
 import path from 'node:path';
-import { RANKING_FEATURES } from './features/ranking-features.js';
+import { RANKING_FEATURES, tagCategories } from './features/ranking-features.js';
 import { readFile } from 'node:fs/promises';
 import { createAttributionWorker, type AttributionWorker } from './experiments/attribution-worker.js';
 import { createModelRegistry } from './model/registry.js';
@@ -219,6 +219,7 @@ export function createApp(config: Config, options: { log?: Logger } = {}): App {
       weights: config.features.weights,
       blend: config.ranking.blend,
       trending,
+      tagCategories: tagCategories(config.patterns.rules),
       onImpression: (impression) => {
         producer.send([{ topic: topics.impressions, key: impression.userId, value: encodeEvent(impression) }]).then(
           () => metrics.impressionsLogged.inc({ outcome: 'ok' }),

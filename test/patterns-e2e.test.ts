@@ -80,6 +80,15 @@ describe('behaviour patterns tag users, seen through the API', () => {
         eventIds: ['l1', 'l2', 'l3'],
       },
     ]);
+    // The next feed quotes the tag for items of the category the rule is about, and only those.
+    const feed = await gql<{ recommendations: { items: { item: { id: string }; reasons: string[] }[] } }>(
+      app.url,
+      `query { recommendations(userId: "lover", first: 5, candidates: ["corgi-1", "car-1"]) { items { item { id } reasons } } }`,
+    );
+    expect(feed.errors).toBeUndefined();
+    const reasons = Object.fromEntries(feed.data!.recommendations.items.map((e) => [e.item.id, e.reasons]));
+    expect(reasons['corgi-1']).toContain('tagged pet lover: 3 pet videos in a row');
+    expect(reasons['car-1']).not.toContain('tagged pet lover: 3 pet videos in a row');
   });
 
   it('three pet clicks spread over three minutes tag nobody', async () => {

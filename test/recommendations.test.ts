@@ -141,19 +141,30 @@ describe('recommendations', () => {
   });
 
   it('reads features in a fixed number of Redis round trips, whatever the candidate count', async () => {
-    const stream = app.services.redis.stream as unknown as { write: (...args: unknown[]) => boolean };
-    const original = stream.write.bind(stream);
-    let writes = 0;
-    stream.write = (...args: unknown[]) => {
-      writes++;
-      return original(...args);
-    };
+    // A round trip is one pipeline sent, or one command sent on its own (a script call included).
+    const redis = app.services.redis;
+    const originalPipeline = redis.pipeline.bind(redis);
+    const originalSend = redis.sendCommand.bind(redis);
+    let trips = 0;
+    redis.pipeline = ((...args: Parameters<typeof originalPipeline>) => {
+      const pipeline = originalPipeline(...args);
+      const exec = pipeline.exec.bind(pipeline);
+      pipeline.exec = ((...a: Parameters<typeof exec>) => {
+        trips++;
+        return exec(...a);
+      }) as typeof pipeline.exec;
+      return pipeline;
+    }) as typeof redis.pipeline;
+    redis.sendCommand = ((...args: Parameters<typeof originalSend>) => {
+      trips++;
+      return originalSend(...args);
+    }) as typeof redis.sendCommand;
     const ids = Array.from({ length: 500 }, (_, i) => `cand-${i}`);
     const roundTrips = async (n: number, userId: string) => {
-      writes = 0;
+      trips = 0;
       const res = await feed(userId, { candidates: ids.slice(0, n), first: 20 });
       expect(res.errors).toBeUndefined();
-      return writes;
+      return trips;
     };
     try {
       await roundTrips(5, 'u-rt-warm');
@@ -163,7 +174,8 @@ describe('recommendations', () => {
       expect(large).toBe(small);
       expect(large).toBeLessThanOrEqual(5);
     } finally {
-      stream.write = original;
+      redis.pipeline = originalPipeline;
+      redis.sendCommand = originalSend;
     }
   });
 

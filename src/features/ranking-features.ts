@@ -5,6 +5,7 @@
  */
 import type { Action } from '../streams/events.js';
 import { DAY, HOUR, type ActionWeights } from './definitions.js';
+import type { PatternRule } from '../patterns/rules.js';
 import type { ItemFeatures } from './item-features.js';
 import type { UserRealtime } from './user-features.js';
 
@@ -24,6 +25,7 @@ export const RANKING_FEATURES = [
   'item_is_new',
   'item_covisit',
   'item_trending',
+  'user_tag_category_match',
 ] as const;
 export type RankingFeature = (typeof RANKING_FEATURES)[number];
 export const FEATURE_COUNT = RANKING_FEATURES.length;
@@ -45,9 +47,29 @@ export interface UserContext {
   activity1h: number;
   /** Whether the user has any behaviour yet (cold start when false). */
   known: boolean;
+  /** Categories the user's active pattern tags are about (a `pet_lover` tag: pets). */
+  taggedCategories: Set<string>;
 }
 
-export function userContext(user: UserRealtime, weights: ActionWeights): UserContext {
+/**
+ * Which categories each tag is about: the categories its rule's steps name. A tag whose rule
+ * names none (e.g. "active commenter") is about no category in particular.
+ */
+export function tagCategories(rules: readonly PatternRule[]): Map<string, Set<string>> {
+  const out = new Map<string, Set<string>>();
+  for (const rule of rules) {
+    const set = out.get(rule.tag) ?? new Set<string>();
+    for (const step of rule.steps) for (const c of step.categories ?? []) set.add(c);
+    out.set(rule.tag, set);
+  }
+  return out;
+}
+
+export function userContext(
+  user: UserRealtime,
+  weights: ActionWeights,
+  tags: ReadonlyMap<string, ReadonlySet<string>> = new Map(),
+): UserContext {
   const affinity = new Map(user.affinity.map((a) => [a.category, a.score]));
   const windowCounts: UserContext['windowCounts'] = new Map();
   let activity1h = 0;
@@ -74,6 +96,7 @@ export function userContext(user: UserRealtime, weights: ActionWeights): UserCon
     interests: new Set(user.interests),
     activity1h,
     known: user.latestEventAt !== null,
+    taggedCategories: new Set(user.tags.flatMap((t) => [...(tags.get(t.tag) ?? [])])),
   };
 }
 
@@ -115,4 +138,5 @@ export function writeFeatureRow(
   out[offset + 12] = age !== null && age < NEW_ITEM_AGE_MS ? 1 : 0;
   out[offset + 13] = Math.log1p(signals.covisit);
   out[offset + 14] = signedLog(signals.trending);
+  out[offset + 15] = user.taggedCategories.has(category) ? 1 : 0;
 }

@@ -22,6 +22,7 @@ const PRIOR: Record<RankingFeature, number> = {
   item_is_new: 0.2,
   item_covisit: 0.5,
   item_trending: 0.3,
+  user_tag_category_match: 1,
 };
 
 /**

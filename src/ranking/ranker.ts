@@ -59,6 +59,8 @@ export interface RankerOptions {
   weights: ActionWeights;
   blend: BlendSettings;
   trending: TrendingCache;
+  /** Which categories each pattern tag is about (see tagCategories), for the feature and the reasons. */
+  tagCategories?: ReadonlyMap<string, ReadonlySet<string>>;
   /** Called with every computed feed's impression (the training data); must not throw. */
   onImpression?: (impression: ImpressionEvent) => void;
 }
@@ -99,7 +101,7 @@ export function createRanker(options: RankerOptions) {
         arm,
       };
 
-    const context = userContext(user, options.weights);
+    const context = userContext(user, options.weights, options.tagCategories);
     const matrix = new Float32Array(list.length * FEATURE_COUNT);
     list.forEach((c, i) => writeFeatureRow(matrix, i * FEATURE_COUNT, context, items[i]!, c, at));
     const modelScores = await model.score(matrix, list.length);
@@ -116,7 +118,7 @@ export function createRanker(options: RankerOptions) {
     });
     scored.sort((a, b) => b.score - a.score || (list[a.index]!.itemId < list[b.index]!.itemId ? -1 : 1));
     const { picks, exploration } = arrangeFeed(scored, first, options.blend);
-    const reasonsFor = createReasoner(user, lt, at);
+    const reasonsFor = createReasoner(user, lt, at, options.tagCategories);
     const feed: Feed = {
       userId,
       items: picks.map((p, r) => ({

@@ -5,6 +5,7 @@
 import { NEW_ITEM_AGE_MS } from '../features/ranking-features.js';
 import type { ItemFeatures } from '../features/item-features.js';
 import type { UserLongHorizon, UserRealtime } from '../features/user-features.js';
+import { tagReasonText } from '../features/definitions.js';
 import type { Action } from '../streams/events.js';
 import type { Candidate } from './recall.js';
 
@@ -23,7 +24,12 @@ const ago = (ms: number) =>
   ms < 3_600_000 ? plural(Math.max(1, Math.round(ms / 60_000)), 'minute') : plural(Math.round(ms / 3_600_000), 'hour');
 
 /** Reason builders for one request: the user's 5-minute counts are indexed once. */
-export function createReasoner(user: UserRealtime, lt: UserLongHorizon, at: number) {
+export function createReasoner(
+  user: UserRealtime,
+  lt: UserLongHorizon,
+  at: number,
+  tagCategories: ReadonlyMap<string, ReadonlySet<string>> = new Map(),
+) {
   const recent = new Map<string, Map<Action, number>>();
   for (const c of user.windows.find((w) => w.window === '5m')?.counts ?? []) {
     const m = recent.get(c.category) ?? new Map<Action, number>();
@@ -35,6 +41,8 @@ export function createReasoner(user: UserRealtime, lt: UserLongHorizon, at: numb
   return (item: ItemFeatures, candidate: Candidate, exploration: boolean): string[] => {
     const reasons: string[] = [];
     const category = item.category;
+    for (const tag of user.tags)
+      if (category && tagCategories.get(tag.tag)?.has(category)) reasons.push(tagReasonText(tag));
     if (category) {
       const counts = recent.get(category);
       const action = counts && STRONGEST_FIRST.find((a) => (counts.get(a) ?? 0) > 0);
