@@ -23,7 +23,6 @@ import path from 'node:path';
 import { RANKING_FEATURES, tagCategories } from './features/ranking-features.js';
 import { readFile } from 'node:fs/promises';
 import { createAttributionWorker, type AttributionWorker } from './experiments/attribution-worker.js';
-import { createModelRegistry } from './model/registry.js';
 import { loadRankingModel } from './model/session.js';
 import { createFeedCache } from './ranking/cache.js';
 import { createModelArms, type ModelArms } from './ranking/model-arms.js';
@@ -203,9 +202,9 @@ export function createApp(config: Config, options: { log?: Logger } = {}): App {
     // The registry decides what each experiment arm serves; MODEL_PATH's file serves until it
     // has, and is published as the first version when the registry is empty.
     models = createModelArms({
-      registry: createModelRegistry(redis, keys),
+      keys,
       initial: { model, bytes: modelBytes, source: modelPath },
-      connectSubscriber: () => connectRedis(redisUrl!, log, 'models'),
+      connect: (name) => connectRedis(redisUrl!, log, name),
       log: log.child({ component: 'models' }),
       metrics,
       refreshIntervalMs: config.ranking.modelRefreshIntervalMs,
@@ -290,7 +289,7 @@ export function createApp(config: Config, options: { log?: Logger } = {}): App {
       if (config.experiments.workerEnabled) {
         attribution = createAttributionWorker({
           kafka,
-          redis: services.redis,
+          connectRedis: () => connectRedis(redisUrl, log, 'attribution'),
           keys,
           topics,
           log: log.child({ component: 'attribution' }),

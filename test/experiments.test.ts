@@ -34,6 +34,25 @@ interface ArmView {
 }
 const EXPERIMENT = `{ experiment { id revision arms { name share modelVersion servedVersion feeds impressions clicks likes hides ctr } } }`;
 
+describe('assignment to arms', () => {
+  it('splits users in proportion to the shares, and moves none when nothing changes', () => {
+    const arms = [
+      { name: 'control', share: 0.3 },
+      { name: 'treatment', share: 0.7 },
+    ];
+    const users = Array.from({ length: 20_000 }, (_, i) => `user-${i}`);
+    const first = users.map((u) => assignArm(arms, 'exp-split', u).name);
+    const control = first.filter((a) => a === 'control').length / users.length;
+    expect(control).toBeGreaterThan(0.28);
+    expect(control).toBeLessThan(0.32);
+    expect(users.map((u) => assignArm(arms, 'exp-split', u).name)).toEqual(first);
+    // A new experiment id reshuffles: about 30 % × 30 % stay in control in both.
+    const both = users.filter((u, i) => first[i] === 'control' && assignArm(arms, 'exp-other', u).name === 'control');
+    expect(both.length / users.length).toBeGreaterThan(0.07);
+    expect(both.length / users.length).toBeLessThan(0.11);
+  });
+});
+
 describe('A/B experiments', () => {
   const config = testConfig('ab', {
     RATE_LIMIT_MUTATIONS_PER_SEC: '1000000',

@@ -25,7 +25,8 @@ import {
 
 export interface AttributionWorkerOptions {
   kafka: Kafka;
-  redis: Redis;
+  /** Its own connection (opened on start, closed on stop), so its scripts never queue behind requests' reads. */
+  connectRedis: () => Promise<Redis>;
   keys: RedisKeys;
   topics: Topics;
   log: Logger;
@@ -50,9 +51,8 @@ type AttributionRedis = Redis & {
 export const progressField = (topic: string, partition: number) => `${topic}:${partition}`;
 
 export function createAttributionWorker(options: AttributionWorkerOptions): AttributionWorker {
-  const { kafka, redis, keys, topics, log } = options;
-  if (!('experimentAttribute' in redis)) redis.defineCommand('experimentAttribute', { lua: ATTRIBUTE_LUA });
-  const r = redis as AttributionRedis;
+  const { kafka, keys, topics, log } = options;
+  let redis: AttributionRedis | undefined;
   const settings = { keys, windowMs: options.windowMs };
   let consumer: Consumer | undefined;
   let running = false;
@@ -77,7 +77,8 @@ export function createAttributionWorker(options: AttributionWorkerOptions): Attr
       }
       call = planEvents(records, field, lastOffset, settings);
     }
-    const counted = parseCounted(await r.experimentAttribute(call.keys.length, ...call.keys, ...call.argv));
+    if (!redis) throw new Error('the attribution worker is not started');
+    const counted = parseCounted(await redis.experimentAttribute(call.keys.length, ...call.keys, ...call.argv));
     // Redis holds the batch: only now may Kafka move past it.
     await consumer?.commitOffsets([
       { topic: batch.topic, partition: batch.partition, offset: (BigInt(lastOffset) + 1n).toString() },
@@ -95,6 +96,9 @@ export function createAttributionWorker(options: AttributionWorkerOptions): Attr
   return {
     ready: () => running,
     async start() {
+      const connection = await options.connectRedis();
+      connection.defineCommand('experimentAttribute', { lua: ATTRIBUTE_LUA });
+      redis = connection as AttributionRedis;
       consumer = kafka.consumer({
         groupId: options.groupId,
         maxWaitTimeInMs: 50,
@@ -128,6 +132,7 @@ export function createAttributionWorker(options: AttributionWorkerOptions): Attr
     async stop() {
       running = false;
       await consumer?.disconnect().catch(() => {});
+      redis?.disconnect();
     },
   };
 }

@@ -7,6 +7,8 @@ import type { Feed } from './ranker.js';
 
 export function createFeedCache(ttlMs: number, maxUsers = 50_000) {
   const byUser = new Map<string, Map<string, { at: number; feed: Feed }>>();
+  /** Feeds whose computation started before the last clear() (e.g. with a replaced model) are not kept. */
+  let clearedAt = -Infinity;
   return {
     get(userId: string, key: string): Feed | undefined {
       const hit = byUser.get(userId)?.get(key);
@@ -18,7 +20,7 @@ export function createFeedCache(ttlMs: number, maxUsers = 50_000) {
       return hit.feed;
     },
     set(userId: string, key: string, feed: Feed) {
-      if (ttlMs <= 0) return;
+      if (ttlMs <= 0 || feed.computedAt <= clearedAt) return;
       let entries = byUser.get(userId);
       if (!entries) {
         if (byUser.size >= maxUsers) {
@@ -35,6 +37,7 @@ export function createFeedCache(ttlMs: number, maxUsers = 50_000) {
     },
     clear() {
       byUser.clear();
+      clearedAt = Date.now();
     },
   };
 }

@@ -10,6 +10,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import {
+  createModelRegistry,
   DEFAULT_ARM,
   DEFAULT_EXPERIMENT_ID,
   RegistryError,
@@ -17,6 +18,7 @@ import {
   type ModelRegistry,
   type RegistryNotice,
 } from '../model/registry.js';
+import type { RedisKeys } from '../redis/keys.js';
 import { ModelMismatchError, type RankingModel } from '../model/session.js';
 import { assignArm } from './assignment.js';
 import { createModelHolder, type ModelHolder } from './model-holder.js';
@@ -50,11 +52,17 @@ export interface ModelArms extends ModelChooser {
 }
 
 export interface ModelArmsOptions {
-  registry: ModelRegistry;
+  keys: RedisKeys;
+  /** Column order the models must have (the feature definitions unless told otherwise). */
+  featureNames?: readonly string[];
   /** The model file the instance started with: served until the registry names others. */
   initial: { model: RankingModel; bytes: Uint8Array; source: string };
-  /** A connection for pub/sub (it is put in subscriber mode and disconnected on stop). */
-  connectSubscriber: () => Promise<Redis>;
+  /**
+   * Opens a Redis connection of its own, named for the logs. Two are used, one for registry reads
+   * and one in subscriber mode, so reloads never queue behind (or in front of) requests' reads.
+   * Both are closed on stop.
+   */
+  connect: (name: string) => Promise<Redis>;
   log: Logger;
   metrics?: Metrics;
   /** Safety net for a missed notice (pub/sub is at most once); 0 turns it off. */
@@ -80,7 +88,9 @@ interface State {
 const RETIRE_AFTER_MS = 30_000;
 
 export function createModelArms(options: ModelArmsOptions): ModelArms {
-  const { registry, log, metrics } = options;
+  const { log, metrics } = options;
+  let registry: ModelRegistry | undefined;
+  let commands: Redis | undefined;
   let state: State = {
     id: DEFAULT_EXPERIMENT_ID,
     revision: 0,
@@ -104,7 +114,9 @@ export function createModelArms(options: ModelArmsOptions): ModelArms {
   }
 
   async function reload(): Promise<void> {
-    const next = await registry.experiment();
+    const current = registry;
+    if (!current) return;
+    const next = await current.experiment();
     if (!next || (next.id === state.id && next.revision === state.revision)) return;
     if (refused && refused.id === next.id && refused.revision === next.revision) return;
     const loaded = new Map<string, RankingModel>();
@@ -112,9 +124,9 @@ export function createModelArms(options: ModelArmsOptions): ModelArms {
       for (const arm of next.arms) {
         const serving = state.arms.find((a) => a.name === arm.name)?.holder.current();
         if (serving?.version === arm.version) continue;
-        const bytes = await registry.bytes(arm.version);
+        const bytes = await current.bytes(arm.version);
         if (!bytes) throw new RegistryError(`version ${arm.version} has no bytes in the registry`);
-        loaded.set(arm.name, await validateModel(bytes, `registry ${arm.version}`, registry.featureNames));
+        loaded.set(arm.name, await validateModel(bytes, `registry ${arm.version}`, current.featureNames));
       }
     } catch (error) {
       await Promise.all([...loaded.values()].map((m) => m.release().catch(() => {})));
@@ -200,6 +212,8 @@ export function createModelArms(options: ModelArmsOptions): ModelArms {
     refresh,
     async start() {
       report();
+      commands = await options.connect('models');
+      registry = createModelRegistry(commands, options.keys, { featureNames: options.featureNames });
       try {
         await registry.bootstrap(options.initial.bytes, options.initial.source);
       } catch (error) {
@@ -208,7 +222,7 @@ export function createModelArms(options: ModelArmsOptions): ModelArms {
         log.warn({ err: error }, 'the model file was not published to the registry');
       }
       await refresh();
-      subscriber = await options.connectSubscriber();
+      subscriber = await options.connect('models-pubsub');
       subscriber.on('message', (_channel: string, message: string) => {
         let notice: Partial<RegistryNotice> = {};
         try {
@@ -227,8 +241,9 @@ export function createModelArms(options: ModelArmsOptions): ModelArms {
     async stop() {
       stopped = true;
       if (timer) clearInterval(timer);
-      subscriber?.disconnect();
       await running;
+      subscriber?.disconnect();
+      commands?.disconnect();
     },
   };
 }
