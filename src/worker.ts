@@ -1,6 +1,7 @@
 /**
  * `npm run worker`: the stream worker as its own process, for scaling out (add processes: they
- * join the same consumer group). Needs KAFKA_BROKERS and REDIS_URL.
+ * join the same consumer group), with experiment attribution beside it unless
+ * EXPERIMENT_WORKER_ENABLED=false. Needs KAFKA_BROKERS and REDIS_URL.
  */
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -9,6 +10,7 @@ import { createMetrics } from './metrics.js';
 import { createLogger } from './logger.js';
 import { redisKeys } from './redis/keys.js';
 import { connectRedis } from './redis/client.js';
+import { createAttributionWorker } from './experiments/attribution-worker.js';
 import { createFeatureWorker } from './streams/feature-worker.js';
 import { createKafka } from './streams/kafka.js';
 import { topicNames } from './streams/topics.js';
@@ -30,12 +32,28 @@ if (!config.kafka.brokers || !config.redis.url) {
 }
 const redis = await connectRedis(config.redis.url, log, 'worker');
 const metrics = createMetrics();
+const kafka = createKafka({ brokers: config.kafka.brokers, clientId: `${config.kafka.clientId}-worker`, logger: log });
+const keys = redisKeys(config.redis.keyPrefix);
+const topics = topicNames(config.kafka.topicPrefix);
+const redisUrl = config.redis.url;
+const attribution = config.experiments.workerEnabled
+  ? createAttributionWorker({
+      kafka,
+      connectRedis: () => connectRedis(redisUrl, log, 'attribution'),
+      keys,
+      topics,
+      log: log.child({ component: 'attribution' }),
+      groupId: config.experiments.groupId,
+      windowMs: config.experiments.windowMs,
+      metrics,
+    })
+  : undefined;
 const worker = createFeatureWorker({
   metrics,
-  kafka: createKafka({ brokers: config.kafka.brokers, clientId: `${config.kafka.clientId}-worker`, logger: log }),
+  kafka,
   redis,
-  keys: redisKeys(config.redis.keyPrefix),
-  topics: topicNames(config.kafka.topicPrefix),
+  keys,
+  topics,
   log,
   groupId: config.stream.groupId,
   allowedLatenessMs: config.stream.allowedLatenessMs,
@@ -73,12 +91,14 @@ const stop = async (signal: string) => {
   log.info({ signal }, 'stopping worker');
   server.close();
   await worker.stop();
+  await attribution?.stop();
   redis.disconnect();
   process.exit(0);
 };
 process.on('SIGTERM', () => void stop('SIGTERM'));
 process.on('SIGINT', () => void stop('SIGINT'));
 await worker.start();
+await attribution?.start();
 log.info(
   {
     groupId: config.stream.groupId,
