@@ -155,8 +155,10 @@ describe('recommendations', () => {
       }) as typeof pipeline.exec;
       return pipeline;
     }) as typeof redis.pipeline;
+    // A pipeline hands its queued commands to sendCommand with the stream to write them to; a
+    // command sent on its own comes without one.
     redis.sendCommand = ((...args: Parameters<typeof originalSend>) => {
-      trips++;
+      if (args[1] === undefined) trips++;
       return originalSend(...args);
     }) as typeof redis.sendCommand;
     const ids = Array.from({ length: 500 }, (_, i) => `cand-${i}`);
