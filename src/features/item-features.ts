@@ -103,34 +103,39 @@ export async function readItemFeaturesBatch(
 /**
  * Item features shared by every request of an instance for `ttlMs` (items are global and change
  * slowly next to a user's own features), so a request over 500 candidates reads only the items no
- * recent request read — still in one round trip. Popularity is decayed to each request's own time.
+ * recent request read — still in one round trip — and allocates nothing per cached item.
+ * Popularity is decayed to the moment the item was read: within the TTL that differs from the
+ * request's own time by less than 0.01 % (a 6-hour half-life).
  */
 export function createItemCache(redis: Redis, keys: RedisKeys, ttlMs = 1000, maxItems = 200_000) {
-  const entries = new Map<string, { at: number; record: ItemRecord }>();
+  const entries = new Map<string, { at: number; features: ItemFeatures }>();
   return {
-    async read(itemIds: readonly string[], readAt = Date.now()): Promise<ItemFeatures[]> {
+    async read(itemIds: readonly string[]): Promise<ItemFeatures[]> {
       const now = Date.now();
-      const found = new Map<string, ItemRecord>();
-      const missing: string[] = [];
-      for (const id of itemIds) {
-        const hit = entries.get(id);
-        if (hit && now - hit.at < ttlMs) found.set(id, hit.record);
-        else missing.push(id);
+      const out = new Array<ItemFeatures | undefined>(itemIds.length);
+      let missing: string[] | undefined;
+      for (let i = 0; i < itemIds.length; i++) {
+        const hit = entries.get(itemIds[i]!);
+        if (hit && now - hit.at < ttlMs) out[i] = hit.features;
+        else (missing ??= []).push(itemIds[i]!);
       }
-      if (missing.length) {
+      if (missing) {
+        const read = new Map<string, ItemFeatures>();
         for (const record of await readItemRecords(redis, keys, missing)) {
-          found.set(record.itemId, record);
+          const features = toFeatures(record, now);
+          read.set(record.itemId, features);
           entries.delete(record.itemId);
-          entries.set(record.itemId, { at: now, record });
+          entries.set(record.itemId, { at: now, features });
         }
         // Oldest entries first (insertion order): a bound on memory, not an LRU.
         for (const key of entries.keys()) {
           if (entries.size <= maxItems) break;
           entries.delete(key);
         }
+        for (let i = 0; i < itemIds.length; i++) out[i] ??= read.get(itemIds[i]!);
       }
-      // Every id is a hit or was just read (a miss reads as an empty record), so `found` has it.
-      return itemIds.map((id) => toFeatures(found.get(id)!, readAt));
+      // Every id was a hit or was just read (a miss reads as an empty record).
+      return out as ItemFeatures[];
     },
   };
 }

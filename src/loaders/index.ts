@@ -32,7 +32,7 @@ export function createLoaders(
     ),
     /** Item metadata and real-time stats (through the instance's short item cache); at most one round trip per batch. */
     item: new DataLoader<string, ItemFeatures>(
-      (itemIds) => (items ? items.read(itemIds, readAt) : readItemFeaturesBatch(redis, keys, itemIds, readAt)),
+      (itemIds) => (items ? items.read(itemIds) : readItemFeaturesBatch(redis, keys, itemIds, readAt)),
       { maxBatchSize: 5000 },
     ),
   };

@@ -87,7 +87,11 @@ export function createRanker(options: RankerOptions) {
       candidates = await recallCandidates(redis, keys, trending, user, lt, excluded);
     }
     const list = [...candidates.values()];
-    const items = await Promise.all(list.map((c) => loaders.item.load(c.itemId)));
+    const loaded = await loaders.item.loadMany(list.map((c) => c.itemId));
+    const items = loaded.map((it) => {
+      if (it instanceof Error) throw it;
+      return it;
+    });
     const { model, arm, experimentId } = options.models.forUser(userId);
     if (list.length === 0)
       return {

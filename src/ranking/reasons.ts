@@ -7,7 +7,7 @@ import type { ItemFeatures } from '../features/item-features.js';
 import type { UserLongHorizon, UserRealtime } from '../features/user-features.js';
 import { tagReasonText } from '../features/definitions.js';
 import type { Action } from '../streams/events.js';
-import type { Candidate } from './recall.js';
+import { SOURCE, type Candidate } from './recall.js';
 
 const VERBS: Partial<Record<Action, string>> = {
   SHARE: 'shared',
@@ -56,7 +56,7 @@ export function createReasoner(
         `${Math.round((shares.get(category) ?? 0) * 100)}% of your activity in the last 30 days is ${category}`,
       );
     if (category && interests.has(category)) reasons.push(`you said you are interested in ${category}`);
-    if (candidate.sources.has('category') && category) reasons.push(`trending in ${category}`);
+    if ((candidate.sources & SOURCE.category) !== 0 && category) reasons.push(`trending in ${category}`);
     else if (candidate.trending > 0) reasons.push('trending now');
     const age = item.createdAt === null ? null : at - item.createdAt;
     if (age !== null && age < NEW_ITEM_AGE_MS)

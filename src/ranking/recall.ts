@@ -11,11 +11,14 @@ import type { UserLongHorizon, UserRealtime } from '../features/user-features.js
 import { execPipeline } from '../redis/client.js';
 import type { RedisKeys } from '../redis/keys.js';
 
-export type CandidateSource = 'supplied' | 'covisit' | 'trending' | 'category' | 'fresh';
+/** Where a candidate came from, as bit flags (a candidate may come from several). */
+export const SOURCE = { supplied: 1, covisit: 2, trending: 4, category: 8, fresh: 16 } as const;
+export type CandidateSource = keyof typeof SOURCE;
 
 export interface Candidate {
   itemId: string;
-  sources: Set<CandidateSource>;
+  /** An OR of SOURCE flags. */
+  sources: number;
   /** Sum of co-visitation scores with the user's seeds. */
   covisit: number;
   /** The seed with the strongest co-visitation, for the reason text. */
@@ -100,8 +103,8 @@ export async function recallCandidates(
   const take = (itemId: string, source: CandidateSource) => {
     if (excluded.has(itemId)) return undefined;
     let c = out.get(itemId);
-    if (!c) out.set(itemId, (c = { itemId, sources: new Set(), covisit: 0, covisitSeed: null, trending: 0 }));
-    c.sources.add(source);
+    if (!c) out.set(itemId, (c = { itemId, sources: 0, covisit: 0, covisitSeed: null, trending: 0 }));
+    c.sources |= SOURCE[source];
     return c;
   };
   covisits.forEach((list, s) => {
@@ -134,6 +137,6 @@ export function suppliedCandidates(itemIds: readonly string[], excluded: Readonl
   const out = new Map<string, Candidate>();
   for (const itemId of itemIds)
     if (!excluded.has(itemId) && !out.has(itemId))
-      out.set(itemId, { itemId, sources: new Set(['supplied']), covisit: 0, covisitSeed: null, trending: 0 });
+      out.set(itemId, { itemId, sources: SOURCE.supplied, covisit: 0, covisitSeed: null, trending: 0 });
   return out;
 }
