@@ -68,7 +68,9 @@ end
  * the user's latest event time, window buckets, decayed category affinity, recent / positive /
  * hidden items, and co-visitation partners (the user's positive items within the session gap).
  * What the item side and the pattern matcher must do for the counted events is returned and also
- * kept in the state hash (`pend:<partition>`), so a redelivered batch can finish a second step that
+ * noted in the state hash (`pend:<partition>`: the counted offsets and their co-visitation partners,
+ * `offset=partner,partner;offset`; the rest comes from the redelivered records themselves), so a
+ * redelivered batch can finish a second step that
  * a crash cut off. `tags` are the item's tags that some pattern rule looks at (comma-separated),
  * carried along so that the second step sees the tags the event was counted with.
  *
@@ -104,6 +106,9 @@ local affAdds = {}
 local out = {}
 local hid = false
 local posTouched = false
+local pendMap = nil
+local rehanded = {}
+local notes = {}
 local i = 15 + nb
 while i <= #ARGV do
   local offset = tonumber(ARGV[i])
@@ -115,6 +120,17 @@ while i <= #ARGV do
   local k = tonumber(ARGV[i + 8])
   if offset <= applied then
     replayed = replayed + 1
+    if pendMap == nil then
+      pendMap = {}
+      for entry in string.gmatch(redis.call('HGET', state, 'pend:' .. part) or '', '[^;]+') do
+        local o, list = string.match(entry, '^([^=]+)=?(.*)$')
+        local ps = {}
+        for other in string.gmatch(list, '[^,]+') do ps[#ps + 1] = other end
+        pendMap[o] = ps
+      end
+    end
+    local ps = pendMap[ARGV[i]]
+    if ps ~= nil then rehanded[#rehanded + 1] = { ARGV[i], itemId, cat, action, t, w, ps, eventId, tags } end
   else
     last = offset
     if t < wm - lateness then
@@ -142,6 +158,7 @@ while i <= #ARGV do
         hid = true
       end
       out[#out + 1] = { ARGV[i], itemId, cat, action, t, w, partners, eventId, tags }
+      notes[#notes + 1] = ARGV[i] .. '=' .. table.concat(partners, ',')
       if t > wm then wm = t end
       counted = counted + 1
     end
@@ -149,7 +166,7 @@ while i <= #ARGV do
   i = i + 9 + k
 end
 local pending = ''
-if replayed > 0 then pending = redis.call('HGET', state, 'pend:' .. part) or '' end
+if #rehanded > 0 then pending = cjson.encode(rehanded) end
 local contributions = ''
 if #out > 0 then contributions = cjson.encode(out) end
 addCounts(incs, 6, 14)
@@ -161,7 +178,7 @@ if last > applied then
   local fields = { 'off:' .. part, last, 'wm', wm }
   if #out > 0 then
     fields[#fields + 1] = 'pend:' .. part
-    fields[#fields + 1] = contributions
+    fields[#fields + 1] = table.concat(notes, ';')
   end
   -- Bounded sets are trimmed every few additions and the dedupe set whenever the watermark has
   -- moved on by a quarter of the allowed lateness: cheap, and still bounded.
