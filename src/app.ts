@@ -16,13 +16,12 @@ import { createIngest } from './ingest/interactions.js';
 import { createRateLimiter } from './ingest/rate-limit.js';
 import { createKafka } from './streams/kafka.js';
 import { createIngestProducer } from './streams/producer.js';
-import { createFeatureWorker, type FeatureWorker } from './streams/feature-worker.js';
+import { createBackgroundWorkers, type BackgroundWorkers } from './streams/background.js';
 import { redisKeys } from './redis/keys.js';
-import { topicNames, topicSpecs } from './streams/topics.js';
+import { ensureTopics, topicNames, topicSpecs } from './streams/topics.js';
 import path from 'node:path';
 import { RANKING_FEATURES, tagCategories } from './features/ranking-features.js';
 import { readFile } from 'node:fs/promises';
-import { createAttributionWorker, type AttributionWorker } from './experiments/attribution-worker.js';
 import { loadRankingModel } from './model/session.js';
 import { createFeedCache } from './ranking/cache.js';
 import { createModelArms, type ModelArms } from './ranking/model-arms.js';
@@ -87,8 +86,7 @@ export function createApp(config: Config, options: { log?: Logger } = {}): App {
     rateLimiter: createRateLimiter(config.ingest),
   });
   const keys = redisKeys(config.redis.keyPrefix);
-  let worker: FeatureWorker | undefined;
-  let attribution: AttributionWorker | undefined;
+  let background: BackgroundWorkers | undefined;
   let models: ModelArms | undefined;
   const services = {
     config,
@@ -262,43 +260,22 @@ export function createApp(config: Config, options: { log?: Logger } = {}): App {
       services.redis = await connectRedis(redisUrl, log);
       await startRanking(services.redis);
       await admin.connect();
-      const existing = new Set(await admin.listTopics());
-      const missing = topicSpecs(topics, config.kafka.partitions, config.kafka.replicationFactor).filter(
-        (t) => !existing.has(t.topic),
+      const created = await ensureTopics(
+        admin,
+        topicSpecs(topics, config.kafka.partitions, config.kafka.replicationFactor),
       );
-      if (missing.length) {
-        await admin.createTopics({ topics: missing, waitForLeaders: true });
-        log.info({ topics: missing.map((t) => t.topic) }, 'created kafka topics');
-      }
+      if (created.length) log.info({ topics: created }, 'created kafka topics');
       await producer.start();
-      if (config.stream.workerEnabled) {
-        worker = createFeatureWorker({
-          kafka,
-          redis: services.redis,
-          keys,
-          topics,
-          log: log.child({ component: 'worker' }),
-          groupId: config.stream.groupId,
-          allowedLatenessMs: config.stream.allowedLatenessMs,
-          weights: config.features.weights,
-          patterns: config.patterns.rules,
-          metrics,
-        });
-        await worker.start();
-      }
-      if (config.experiments.workerEnabled) {
-        attribution = createAttributionWorker({
-          kafka,
-          connectRedis: () => connectRedis(redisUrl, log, 'attribution'),
-          keys,
-          topics,
-          log: log.child({ component: 'attribution' }),
-          groupId: config.experiments.groupId,
-          windowMs: config.experiments.windowMs,
-          metrics,
-        });
-        await attribution.start();
-      }
+      background = createBackgroundWorkers(config, {
+        kafka,
+        redis: services.redis,
+        redisUrl,
+        keys,
+        topics,
+        log,
+        metrics,
+      });
+      await background.start();
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
         server.listen(config.port, config.host, () => resolve());
@@ -321,8 +298,7 @@ export function createApp(config: Config, options: { log?: Logger } = {}): App {
         await closed;
         clearTimeout(deadline);
         await producer.stop();
-        await worker?.stop();
-        await attribution?.stop();
+        await background?.stop();
         await models?.stop();
         await admin.disconnect().catch(() => {});
         services.redis?.disconnect();

@@ -5,26 +5,16 @@
  */
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { ConfigError, loadConfig } from './config.js';
+import { loadConfigOrExit } from './cli.js';
 import { createMetrics } from './metrics.js';
 import { createLogger } from './logger.js';
 import { redisKeys } from './redis/keys.js';
 import { connectRedis } from './redis/client.js';
-import { createAttributionWorker } from './experiments/attribution-worker.js';
-import { createFeatureWorker } from './streams/feature-worker.js';
+import { createBackgroundWorkers } from './streams/background.js';
 import { createKafka } from './streams/kafka.js';
-import { topicNames } from './streams/topics.js';
+import { ensureTopics, topicNames, topicSpecs } from './streams/topics.js';
 
-let config;
-try {
-  config = loadConfig();
-} catch (error) {
-  if (error instanceof ConfigError) {
-    process.stderr.write(`feedrec worker: ${error.message}\n`);
-    process.exit(2);
-  }
-  throw error;
-}
+const config = loadConfigOrExit('feedrec worker');
 const log = createLogger(config.logLevel, { component: 'worker' });
 if (!config.kafka.brokers || !config.redis.url) {
   log.fatal('the worker needs KAFKA_BROKERS and REDIS_URL');
@@ -36,30 +26,18 @@ const kafka = createKafka({ brokers: config.kafka.brokers, clientId: `${config.k
 const keys = redisKeys(config.redis.keyPrefix);
 const topics = topicNames(config.kafka.topicPrefix);
 const redisUrl = config.redis.url;
-const attribution = config.experiments.workerEnabled
-  ? createAttributionWorker({
-      kafka,
-      connectRedis: () => connectRedis(redisUrl, log, 'attribution'),
-      keys,
-      topics,
-      log: log.child({ component: 'attribution' }),
-      groupId: config.experiments.groupId,
-      windowMs: config.experiments.windowMs,
-      metrics,
-    })
-  : undefined;
-const worker = createFeatureWorker({
-  metrics,
-  kafka,
-  redis,
-  keys,
-  topics,
-  log,
-  groupId: config.stream.groupId,
-  allowedLatenessMs: config.stream.allowedLatenessMs,
-  weights: config.features.weights,
-  patterns: config.patterns.rules,
-});
+const admin = kafka.admin();
+await admin.connect();
+const created = await ensureTopics(
+  admin,
+  topicSpecs(topics, config.kafka.partitions, config.kafka.replicationFactor),
+).finally(() => admin.disconnect());
+if (created.length) log.info({ topics: created }, 'created kafka topics');
+const workers = createBackgroundWorkers(
+  config,
+  { kafka, redis, redisUrl, keys, topics, log, metrics },
+  { features: true },
+);
 // What Prometheus scrapes and what an orchestrator probes: the same metrics as the in-process worker.
 const server = createServer((req, res) => {
   const path = (req.url ?? '/').split('?')[0];
@@ -75,7 +53,7 @@ const server = createServer((req, res) => {
   else if (path === '/healthz') reply(200, 'ok');
   else if (path === '/readyz')
     redis.ping().then(
-      () => reply(worker.ready() ? 200 : 503, worker.ready() ? 'ready' : 'worker not running'),
+      () => reply(workers.ready() ? 200 : 503, workers.ready() ? 'ready' : 'worker not running'),
       (error: Error) => reply(503, `redis: ${error.message}`),
     );
   else reply(404, 'not found');
@@ -90,20 +68,19 @@ await new Promise<void>((resolve) => {
 const stop = async (signal: string) => {
   log.info({ signal }, 'stopping worker');
   server.close();
-  await worker.stop();
-  await attribution?.stop();
+  await workers.stop();
   redis.disconnect();
   process.exit(0);
 };
 process.on('SIGTERM', () => void stop('SIGTERM'));
 process.on('SIGINT', () => void stop('SIGINT'));
-await worker.start();
-await attribution?.start();
+await workers.start();
 log.info(
   {
     groupId: config.stream.groupId,
     patterns: config.patterns.rules.map((r) => r.id),
     patternsFile: config.patterns.file,
+    metricsPort: (server.address() as AddressInfo).port,
   },
-  'worker started',
+  'worker started; /metrics, /healthz and /readyz on metricsPort',
 );

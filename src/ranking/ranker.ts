@@ -93,17 +93,17 @@ export function createRanker(options: RankerOptions) {
       return it;
     });
     const { model, arm, experimentId } = options.models.forUser(userId);
-    if (list.length === 0)
-      return {
-        userId,
-        items: [],
-        modelVersion: model.version,
-        computedAt: at,
-        computeMs: performance.now() - started,
-        degraded: false,
-        experimentId,
-        arm,
-      };
+    const feedWith = (entries: FeedEntry[]): Feed => ({
+      userId,
+      items: entries,
+      modelVersion: model.version,
+      computedAt: at,
+      computeMs: performance.now() - started,
+      degraded: false,
+      experimentId,
+      arm,
+    });
+    if (list.length === 0) return feedWith([]);
 
     const context = userContext(user, options.weights, options.tagCategories);
     const matrix = new Float32Array(list.length * FEATURE_COUNT);
@@ -123,21 +123,14 @@ export function createRanker(options: RankerOptions) {
     scored.sort((a, b) => b.score - a.score || (list[a.index]!.itemId < list[b.index]!.itemId ? -1 : 1));
     const { picks, exploration } = arrangeFeed(scored, first, options.blend);
     const reasonsFor = createReasoner(user, lt, at, options.tagCategories);
-    const feed: Feed = {
-      userId,
-      items: picks.map((p, r) => ({
+    const feed = feedWith(
+      picks.map((p, r) => ({
         item: items[p.index]!,
         score: p.score,
         rank: r + 1,
         reasons: reasonsFor(items[p.index]!, list[p.index]!, exploration.has(p.index)),
       })),
-      modelVersion: model.version,
-      computedAt: at,
-      computeMs: performance.now() - started,
-      degraded: false,
-      experimentId,
-      arm,
-    };
+    );
     options.onImpression?.({
       v: 1,
       impressionId: randomUUID(),

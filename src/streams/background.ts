@@ -1,0 +1,73 @@
+/**
+ * The stream module's background consumers, built the same way inside the API process and in
+ * `npm run worker`: the feature worker, and the experiment attribution beside it unless the
+ * configuration turns either off.
+ */
+import type { Redis } from 'ioredis';
+import type { Config } from '../config.js';
+import { createAttributionWorker } from '../experiments/attribution-worker.js';
+import type { Logger } from '../logger.js';
+import type { Metrics } from '../metrics.js';
+import { connectRedis } from '../redis/client.js';
+import type { RedisKeys } from '../redis/keys.js';
+import { createFeatureWorker } from './feature-worker.js';
+import type { Kafka } from './kafka.js';
+import type { Topics } from './topics.js';
+
+export function createBackgroundWorkers(
+  config: Config,
+  deps: {
+    kafka: Kafka;
+    redis: Redis;
+    redisUrl: string;
+    keys: RedisKeys;
+    topics: Topics;
+    log: Logger;
+    metrics: Metrics;
+  },
+  /** `npm run worker` runs the feature worker whatever WORKER_ENABLED says (that flag is for the API). */
+  options: { features: boolean } = { features: config.stream.workerEnabled },
+) {
+  const { kafka, keys, topics, log, metrics } = deps;
+  const features = options.features
+    ? createFeatureWorker({
+        kafka,
+        redis: deps.redis,
+        keys,
+        topics,
+        log: log.child({ component: 'worker' }),
+        groupId: config.stream.groupId,
+        allowedLatenessMs: config.stream.allowedLatenessMs,
+        weights: config.features.weights,
+        patterns: config.patterns.rules,
+        metrics,
+      })
+    : undefined;
+  const attribution = config.experiments.workerEnabled
+    ? createAttributionWorker({
+        kafka,
+        connectRedis: () => connectRedis(deps.redisUrl, log, 'attribution'),
+        keys,
+        topics,
+        log: log.child({ component: 'attribution' }),
+        groupId: config.experiments.groupId,
+        windowMs: config.experiments.windowMs,
+        metrics,
+      })
+    : undefined;
+  return {
+    features,
+    attribution,
+    /** True while every enabled consumer runs. */
+    ready: () => (features?.ready() ?? true) && (attribution?.ready() ?? true),
+    async start() {
+      await features?.start();
+      await attribution?.start();
+    },
+    async stop() {
+      await features?.stop();
+      await attribution?.stop();
+    },
+  };
+}
+export type BackgroundWorkers = ReturnType<typeof createBackgroundWorkers>;
