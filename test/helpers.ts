@@ -1,5 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { inject } from 'vitest';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, inject } from 'vitest';
 import { createApp, type App } from '../src/app.js';
 import { loadConfig, type Config } from '../src/config.js';
 import { createLogger } from '../src/logger.js';
@@ -74,4 +77,17 @@ export async function eventually<T>(
       );
     await new Promise((r) => setTimeout(r, intervalMs));
   }
+}
+
+const tempDirs: string[] = [];
+// Registered while the test file is collected (it imports this module), so it runs after the file.
+afterAll(() => {
+  for (const dir of tempDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+/** A fresh temporary directory, removed after the test file. */
+export function tempDir(name: string): string {
+  const dir = mkdtempSync(path.join(os.tmpdir(), `feedrec-${name}-`));
+  tempDirs.push(dir);
+  return dir;
 }

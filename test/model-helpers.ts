@@ -1,6 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import type { App } from '../src/app.js';
@@ -8,7 +7,7 @@ import type { Config } from '../src/config.js';
 import { RANKING_FEATURES } from '../src/features/ranking-features.js';
 import { buildModel } from '../src/model/graphs.js';
 import { priorModel } from '../src/model/prior.js';
-import { eventually, gql } from './helpers.js';
+import { eventually, gql, tempDir } from './helpers.js';
 
 const exec = promisify(execFile);
 
@@ -36,7 +35,7 @@ export function invertedPrior(version: string): Uint8Array {
   return priorModel(version, -1);
 }
 
-const dir = mkdtempSync(path.join(os.tmpdir(), 'feedrec-models-'));
+const dir = tempDir('models');
 
 /** Writes model bytes to a temporary file and returns its path. */
 export function modelFile(name: string, bytes: Uint8Array): string {

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { tempDir } from './helpers.js';
 import { describe, expect, inject, it } from 'vitest';
 import { loadConfig } from '../src/config.js';
 import { activeTags, tagReasonText, type UserTag } from '../src/features/definitions.js';
@@ -110,7 +110,7 @@ describe('the patterns file', () => {
   });
 
   it('stops start-up with exit code 2 and the rule named, before connecting to anything', async () => {
-    const dir = mkdtempSync(path.join(tmpdir(), 'feedrec-patterns-'));
+    const dir = tempDir('patterns');
     const file = path.join(dir, 'bad-patterns.json');
     const shipped = JSON.parse(readFileSync('patterns.json', 'utf8')) as { rules: { steps: { action: string[] }[] }[] };
     shipped.rules[0]!.steps[1]!.action = ['CLCK'];

@@ -1,6 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -9,7 +8,7 @@ import { redisKeys } from '../src/redis/keys.js';
 import { encodeEvent, type BehaviorEvent } from '../src/streams/events.js';
 import { createKafka, type Producer } from '../src/streams/kafka.js';
 import { topicNames, topicSpecs } from '../src/streams/topics.js';
-import { eventually, uniquePrefix } from './helpers.js';
+import { eventually, tempDir, uniquePrefix } from './helpers.js';
 import {
   countedByUser,
   expectMatchesEqualReference,
@@ -30,7 +29,7 @@ describe('behaviour patterns survive a worker crash', () => {
   let redis: Redis;
   let producer: Producer;
   const workers: ChildProcess[] = [];
-  const rulesFile = path.join(mkdtempSync(path.join(tmpdir(), 'feedrec-patterns-')), 'rules.json');
+  const rulesFile = path.join(tempDir('patterns'), 'rules.json');
 
   const startWorker = () => {
     const child = spawn(process.execPath, ['--import', 'tsx', 'src/worker.ts'], {

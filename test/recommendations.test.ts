@@ -1,6 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -8,7 +7,7 @@ import type { App } from '../src/app.js';
 import { RANKING_FEATURES } from '../src/features/ranking-features.js';
 import { buildModel } from '../src/model/graphs.js';
 import { startLocalRedis, type LocalRedis } from '../src/stack/redis.js';
-import { eventually, gql, startApp, testConfig } from './helpers.js';
+import { eventually, gql, startApp, tempDir, testConfig } from './helpers.js';
 import { readTopic } from './kafka-helpers.js';
 
 const exec = promisify(execFile);
@@ -195,7 +194,7 @@ describe('when Redis is unreachable', () => {
   let redis: LocalRedis;
   let app: App;
   beforeAll(async () => {
-    redis = await startLocalRedis({ dir: mkdtempSync(path.join(os.tmpdir(), 'recs-redis-')) });
+    redis = await startLocalRedis({ dir: tempDir('recs-redis') });
     app = await startApp(testConfig('recs-down', { REDIS_URL: redis.url, FEED_CACHE_TTL_MS: '0' }));
   });
   afterAll(async () => {
@@ -232,7 +231,7 @@ describe('when Redis is unreachable', () => {
 
 describe('a model whose features do not match the definitions', () => {
   it('is refused at start-up with a message naming what differs', async () => {
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'bad-model-'));
+    const dir = tempDir('bad-model');
     const names = [...RANKING_FEATURES.slice(1), 'user_zodiac_sign'];
     const file = path.join(dir, 'bad.onnx');
     writeFileSync(
