@@ -180,6 +180,24 @@ describe('recommendations', () => {
     }
   });
 
+  it('lists trending items, fastest-gaining first, to anyone', async () => {
+    const res = await gql<{ trending: { id: string; category: string; trendingScore: number }[] }>(
+      app.url,
+      `{ trending(first: 5) { id category trendingScore } }`,
+    );
+    expect(res.errors).toBeUndefined();
+    const list = res.data!.trending;
+    expect(list).toHaveLength(5);
+    const scores = list.map((i) => i.trendingScore);
+    expect(scores).toEqual([...scores].sort((a, b) => b - a));
+    expect(scores[0]).toBeGreaterThan(0);
+    const pets = await gql<{ trending: { category: string }[] }>(
+      app.url,
+      `{ trending(category: "pets", first: 3) { category } }`,
+    );
+    expect(pets.data!.trending.map((i) => i.category)).toEqual(['pets', 'pets', 'pets']);
+  });
+
   it('answers bad input with a code a client can branch on', async () => {
     const tooMany = await feed('u-x', { first: 1000 });
     expect(tooMany.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');

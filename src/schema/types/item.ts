@@ -11,6 +11,8 @@ export interface ItemShape {
   createdAt: Date | null;
   /** Decayed popularity, when the item was read from the feature store. */
   popularity?: number | null;
+  /** The item's trending score, when it was read from a trending list. */
+  trendingScore?: number | null;
 }
 
 /** The GraphQL view of an item read from the feature store. */
@@ -43,6 +45,13 @@ export const Item = builder.objectRef<ItemShape>('Item').implement({
         'null when not read from the feature store.',
       resolve: (i) => i.popularity ?? null,
     }),
+    trendingScore: t.float({
+      nullable: true,
+      description:
+        'How fast the item is gaining engagement (weighted actions in the last hour, each 5-minute bucket ' +
+        'halved every 15 minutes of age); set when the item comes from `trending`, else null.',
+      resolve: (i) => i.trendingScore ?? null,
+    }),
   }),
 });
 
@@ -71,13 +80,17 @@ builder.queryField('item', (t) =>
 
 builder.queryField('trending', (t) =>
   t.field({
-    type: [TrendingItem],
+    type: [Item],
     description: 'Items gaining engagement fastest right now, globally or in one category. Anyone may read it.',
     args: {
       category: t.arg.string({ required: false, description: 'Only this category; all items when omitted.' }),
       first: t.arg.int({ required: false, defaultValue: 20, description: 'How many (1 to 100).' }),
     },
-    resolve: (_root, args, ctx) => trending(ctx, args.category, args.first ?? 20),
+    resolve: async (_root, args, ctx) =>
+      (await trending(ctx, args.category, args.first ?? 20)).map((e) => ({
+        ...itemShape(e.item),
+        trendingScore: e.score,
+      })),
   }),
 );
 
