@@ -61,8 +61,9 @@ export interface ServiceSettings {
  */
 export async function startServiceUnderTest(settings: ServiceSettings): Promise<ServiceUnderTest> {
   const { prefix } = settings;
-  // One consumer group per instance: a group shared by instances on different topics would
-  // hand each one partitions of the other's topics.
+  // One consumer group per instance, for the feature worker and the experiment attribution: a
+  // group shared by instances on different topics would hand each one partitions of the other's
+  // topics, and every instance joining it would stop the others' consumers for a rebalance.
   const groupId = `${prefix}-features`;
   const server = await spawnServer('src/main.ts', {
     KAFKA_BROKERS: settings.brokers.join(','),
@@ -70,6 +71,7 @@ export async function startServiceUnderTest(settings: ServiceSettings): Promise<
     KAFKA_TOPIC_PREFIX: `${prefix}.`,
     REDIS_KEY_PREFIX: prefix,
     STREAM_GROUP_ID: groupId,
+    EXPERIMENT_GROUP_ID: `${prefix}-experiments`,
     RATE_LIMIT_MUTATIONS_PER_SEC: '1000000',
     RATE_LIMIT_EVENTS_PER_SEC: '1000000',
     FEED_CACHE_TTL_MS: '0',
