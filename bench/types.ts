@@ -67,6 +67,20 @@ export const percentile = (xs: number[], p: number) => {
 
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
+/**
+ * Calls `tick` every `tickMs` for `seconds` on a fixed schedule (open loop: a slow answer never
+ * delays the next send, so queueing shows in the latencies); returns the seconds it took.
+ */
+export async function paced(seconds: number, tickMs: number, tick: (i: number) => void): Promise<number> {
+  const start = performance.now();
+  const ticks = Math.round((seconds * 1000) / tickMs);
+  for (let i = 0; i < ticks; i++) {
+    tick(i);
+    await sleep(Math.max(0, start + (i + 1) * tickMs - performance.now()));
+  }
+  return (performance.now() - start) / 1000;
+}
+
 /** Polls `probe` until it returns true; on timeout, fails naming what was awaited and the last detail seen. */
 export async function waitFor(
   what: string,

@@ -8,9 +8,10 @@
  * kafkajs produce → consume at the same rates is the reference.
  */
 import { createApiClient, ensureCatalogue, recordBatch, type InteractionInput } from '../api.js';
+import { bucketDelta, histogramBuckets, histogramQuantile, metricsText, type Buckets } from '../observe.js';
 import { watchStream, type StreamProgress } from '../stream-progress.js';
 import { createKafka, type Kafka } from '../../src/streams/kafka.js';
-import { median, percentile, sleep, type BenchContext, type Row, type Scenario } from '../types.js';
+import { median, paced, percentile, sleep, type BenchContext, type Row, type Scenario } from '../types.js';
 
 const TICK_MS = 20;
 /** Requests allowed in flight before a tick is skipped (and the achieved rate shows it). */
@@ -25,17 +26,6 @@ interface RateRun {
   /** Events never seen applied within the wait. */
   missing: number;
   achievedRate: number;
-}
-
-/** Calls `tick` every TICK_MS for `seconds`, on a fixed schedule (open loop); returns the seconds it took. */
-async function paced(seconds: number, tick: (i: number) => void) {
-  const start = performance.now();
-  const ticks = Math.round((seconds * 1000) / TICK_MS);
-  for (let i = 0; i < ticks; i++) {
-    tick(i);
-    await sleep(Math.max(0, start + (i + 1) * TICK_MS - performance.now()));
-  }
-  return (performance.now() - start) / 1000;
 }
 
 async function throughApi(
@@ -53,7 +43,7 @@ async function throughApi(
   let sent = 0;
   let missing = 0;
   let n = 0;
-  const elapsed = await paced(seconds, () => {
+  const elapsed = await paced(seconds, TICK_MS, () => {
     if (inFlight >= MAX_IN_FLIGHT) return;
     const inputs: InteractionInput[] = Array.from({ length: perTick }, () => {
       const i = n++;
@@ -119,7 +109,7 @@ async function rawKafka(ctx: BenchContext, kafka: Kafka) {
       const pending: Promise<unknown>[] = [];
       let sent = 0;
       let n = 0;
-      const elapsed = await paced(seconds, () => {
+      const elapsed = await paced(seconds, TICK_MS, () => {
         const sentAt = String(performance.now());
         const messages = Array.from({ length: perTick }, () => {
           const i = n++;
@@ -148,35 +138,8 @@ async function rawKafka(ctx: BenchContext, kafka: Kafka) {
   };
 }
 
-/** Quantile of a Prometheus histogram (cumulative `le` buckets), interpolated inside its bucket. */
-function histogramQuantile(buckets: [number, number][], q: number): number {
-  const total = buckets.at(-1)?.[1] ?? 0;
-  if (total === 0) return Number.NaN;
-  const rank = q * total;
-  let prevLe = 0;
-  let prevCount = 0;
-  for (const [le, count] of buckets) {
-    if (count >= rank) {
-      if (!Number.isFinite(le)) return prevLe;
-      return prevLe + ((le - prevLe) * (rank - prevCount)) / Math.max(1, count - prevCount);
-    }
-    prevLe = le;
-    prevCount = count;
-  }
-  return prevLe;
-}
-
 /** The service's `stream_freshness_ms` buckets, cumulative, in `le` order. */
-async function freshnessBuckets(url: string): Promise<[number, number][]> {
-  const text = await (await fetch(new URL('/metrics', url))).text();
-  const out: [number, number][] = [];
-  for (const m of text.matchAll(/^stream_freshness_ms_bucket\{le="([^"]+)"\} (\d+)/gm))
-    out.push([m[1] === '+Inf' ? Number.POSITIVE_INFINITY : Number(m[1]), Number(m[2])]);
-  return out.sort((a, b) => a[0] - b[0]);
-}
-
-const delta = (after: [number, number][], before: [number, number][]): [number, number][] =>
-  after.map(([le, c], i) => [le, c - (before[i]?.[1] ?? 0)]);
+const freshnessBuckets = async (url: string) => histogramBuckets(await metricsText(url), 'stream_freshness_ms');
 
 export const freshnessScenarios: Scenario[] = [
   {
@@ -195,13 +158,13 @@ export const freshnessScenarios: Scenario[] = [
         await throughApi(ctx, progress, itemIds, 500, 1);
         for (const rate of rates) {
           const api: RateRun[] = [];
-          const server: [number, number][][] = [];
+          const server: Buckets[] = [];
           const reference: RateRun[] = [];
           for (let r = 0; r < repeats; r++) {
             await progress.drain();
             const before = await freshnessBuckets(ctx.url);
             api.push(await throughApi(ctx, progress, itemIds, rate, seconds));
-            server.push(delta(await freshnessBuckets(ctx.url), before));
+            server.push(bucketDelta(await freshnessBuckets(ctx.url), before));
             reference.push(await raw.run(rate, seconds));
           }
           const stat = (runs: RateRun[], p: number) => median(runs.map((x) => percentile(x.latencies, p)));

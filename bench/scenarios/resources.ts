@@ -5,9 +5,9 @@
  * hash tags is sized with MEMORY USAGE, and Redis' used_memory growth is divided by N (that one
  * also counts what the users added to item keys: stats, co-visitation, trending).
  */
-import { readFileSync } from 'node:fs';
 import { Redis } from 'ioredis';
 import { behaviourOf, createApiClient, ensureCatalogue, recordAll } from '../api.js';
+import { memoryOf } from '../observe.js';
 import { watchStream } from '../stream-progress.js';
 import type { Row, Scenario } from '../types.js';
 
@@ -15,13 +15,6 @@ const EVENTS_PER_USER = 50;
 const SPAN_MS = 10 * 60_000;
 /** Metarank's published figure: about 0.8 GiB of Redis per million users. */
 const METARANK_BYTES_PER_USER = (0.8 * 2 ** 30) / 1e6;
-
-/** Resident and peak resident memory of a process, in bytes (Linux). */
-function memoryOf(pid: number): { rss: number; peak: number } {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN) * 1024;
-  return { rss: kb('VmRSS'), peak: kb('VmHWM') };
-}
 
 const usedMemory = async (redis: Redis) => Number(/used_memory:(\d+)/.exec(await redis.info('memory'))?.[1]);
 

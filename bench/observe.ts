@@ -1,0 +1,59 @@
+/**
+ * What the bench reads about a running process besides its API: Prometheus histograms from the
+ * service's `/metrics` (the service's own view, a cross-check of the bench's timings) and resident
+ * memory from /proc.
+ */
+import { readFileSync } from 'node:fs';
+
+/** Cumulative `le` buckets of one histogram, in `le` order. */
+export type Buckets = [number, number][];
+
+/** Resident and peak resident memory of a process, in bytes (Linux). */
+export function memoryOf(pid: number): { rss: number; peak: number } {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN) * 1024;
+  return { rss: kb('VmRSS'), peak: kb('VmHWM') };
+}
+
+/** The text of the service's `/metrics` (beside its GraphQL endpoint). */
+export async function metricsText(url: string): Promise<string> {
+  return (await fetch(new URL('/metrics', url))).text();
+}
+
+/** The buckets of histogram `name` (without labels) from a `/metrics` text. */
+export function histogramBuckets(text: string, name: string): Buckets {
+  const out: Buckets = [];
+  for (const m of text.matchAll(new RegExp(`^${name}_bucket\\{le="([^"]+)"\\} (\\d+)`, 'gm')))
+    out.push([m[1] === '+Inf' ? Number.POSITIVE_INFINITY : Number(m[1]), Number(m[2])]);
+  return out.sort((a, b) => a[0] - b[0]);
+}
+
+/** What a histogram counted between two readings. */
+export const bucketDelta = (after: Buckets, before: Buckets): Buckets =>
+  after.map(([le, c], i) => [le, c - (before[i]?.[1] ?? 0)]);
+
+/** Quantile of a Prometheus histogram (cumulative `le` buckets), interpolated inside its bucket. */
+export function histogramQuantile(buckets: Buckets, q: number): number {
+  const total = buckets.at(-1)?.[1] ?? 0;
+  if (total === 0) return Number.NaN;
+  const rank = q * total;
+  let prevLe = 0;
+  let prevCount = 0;
+  for (const [le, count] of buckets) {
+    if (count >= rank) {
+      if (!Number.isFinite(le)) return prevLe;
+      return prevLe + ((le - prevLe) * (rank - prevCount)) / Math.max(1, count - prevCount);
+    }
+    prevLe = le;
+    prevCount = count;
+  }
+  return prevLe;
+}
+
+/** The sum of a counter or gauge over its label sets that contain `label` (all when empty; 0 when absent). */
+export function metricSum(text: string, name: string, label = ''): number {
+  let sum = 0;
+  for (const m of text.matchAll(new RegExp(`^${name}(\\{[^}]*\\})? (\\S+)`, 'gm')))
+    if ((m[1] ?? '').includes(label)) sum += Number(m[2]);
+  return sum;
+}
