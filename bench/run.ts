@@ -4,7 +4,7 @@
  * over loopback, and measures each scenario next to a reference taken in the same run. Writes
  * bench/results/<timestamp>.json and prints a markdown table.
  *
- * Groups: ingest, stream, recommendations, freshness, quality, resources.
+ * Groups: ingest, stream, recommendations, freshness, live, quality, resources.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -16,6 +16,7 @@ import { kafkaVersion } from '../src/stack/kafka.js';
 import { projectRoot } from '../src/stack/paths.js';
 import { freshnessScenarios } from './scenarios/freshness.js';
 import { ingestScenarios } from './scenarios/ingest.js';
+import { liveScenarios } from './scenarios/live.js';
 import { qualityScenarios } from './scenarios/quality.js';
 import { recommendationsScenarios } from './scenarios/recommendations.js';
 import { resourcesScenarios } from './scenarios/resources.js';
@@ -30,6 +31,7 @@ const all = [
   ...streamScenarios,
   ...recommendationsScenarios,
   ...freshnessScenarios,
+  ...liveScenarios,
   ...qualityScenarios,
   ...resourcesScenarios,
 ];
@@ -114,6 +116,8 @@ const machine = {
   node: process.version,
   kafka: process.env.KAFKA_BROKERS ? 'external' : kafkaVersion(),
   redis: redisVersion,
+  // The machine is shared: other work running beside the bench explains a lot of the noise.
+  loadAverage: os.loadavg().map((x) => Math.round(x * 100) / 100),
 };
 const seconds = Math.round((performance.now() - started) / 1000);
 mkdirSync(path.join(projectRoot, 'bench', 'results'), { recursive: true });
@@ -146,7 +150,8 @@ for (const r of rows) {
 }
 process.stdout.write(
   `\n${machine.cpus} cores, ${machine.cpuModel}, ${machine.memGiB} GiB, Node ${machine.node}, Kafka ${machine.kafka}, ` +
-    `Redis ${machine.redis}; ${seconds} s; results in ${path.relative(process.cwd(), file)}\n`,
+    `Redis ${machine.redis}; load average at the end ${machine.loadAverage.join(', ')}; ${seconds} s; ` +
+    `results in ${path.relative(process.cwd(), file)}\n`,
 );
 for (const f of failures) process.stdout.write(`FAILED: ${f.scenario}: ${f.error.split('\n')[0]}\n`);
 process.exit(failures.length > 0 ? 1 : 0);
