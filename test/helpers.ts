@@ -6,6 +6,8 @@ import { afterAll, inject } from 'vitest';
 import { createApp, type App } from '../src/app.js';
 import { loadConfig, type Config } from '../src/config.js';
 import { createLogger } from '../src/logger.js';
+import { createKafka } from '../src/streams/kafka.js';
+import { topicSpecs, type Topics } from '../src/streams/topics.js';
 
 /** A unique, readable prefix for one test file's topics and Redis keys. */
 export function uniquePrefix(name: string): string {
@@ -90,4 +92,61 @@ export function tempDir(name: string): string {
   const dir = mkdtempSync(path.join(os.tmpdir(), `feedrec-${name}-`));
   tempDirs.push(dir);
   return dir;
+}
+
+/** The test catalogue: 12 items in each of five categories (`pets-0` … `music-11`). */
+export const CATEGORIES = ['pets', 'cars', 'food', 'sports', 'music'];
+export const CATALOGUE = CATEGORIES.flatMap((c) =>
+  Array.from({ length: 12 }, (_, i) => ({ id: `${c}-${i}`, category: c })),
+);
+
+/**
+ * Publishes the test catalogue through `app` and waits until it is in Redis, then records some
+ * background clicks from other users over every category, so that trending has content and every
+ * feed has candidates to score. Headers carry a token where authentication is on.
+ */
+export async function seedCatalogue(app: App, headers: Record<string, string> = {}): Promise<void> {
+  const upsert = await gql(
+    app.url,
+    `mutation U($inputs: [ItemInput!]!) { upsertItems(inputs: $inputs) { items { id } } }`,
+    { inputs: CATALOGUE },
+    headers,
+  );
+  if (upsert.errors) throw new Error(`upsertItems failed: ${JSON.stringify(upsert.errors)}`);
+  const { redis, keys } = app.services;
+  await eventually(async () => (await redis.hget(keys.item('music-11'), 'category')) === 'music');
+  const background = CATALOGUE.flatMap((it, i) =>
+    Array.from({ length: 1 + (i % 3) }, (_, k) => ({ userId: `bg-${k}`, itemId: it.id, action: 'CLICK' })),
+  );
+  const res = await gql(
+    app.url,
+    `mutation R($inputs: [InteractionInput!]!) { recordInteractions(inputs: $inputs) { acceptedCount } }`,
+    { inputs: background },
+    headers,
+  );
+  if (res.errors) throw new Error(`recordInteractions failed: ${JSON.stringify(res.errors)}`);
+}
+
+/** Waits until the stream worker of `app` applied everything recorded so far (its Redis progress = the log end). */
+export async function streamCaughtUp(app: App): Promise<void> {
+  const { services } = app;
+  const admin = services.kafka.admin();
+  await admin.connect();
+  const ends = await admin.fetchTopicOffsets(services.topics.behavior).finally(() => admin.disconnect());
+  const key = services.keys.streamOffsets(services.config.stream.groupId, services.topics.behavior);
+  await eventually(async () => {
+    const progress = await services.redis.hgetall(key);
+    return ends.every((p) => Number(p.high) === 0 || Number(progress[String(p.partition)] ?? -1) + 1 >= Number(p.high));
+  });
+}
+
+/** Creates a test file's topics (3 partitions each) on the shared broker. */
+export async function createTestTopics(topics: Topics): Promise<void> {
+  const admin = createKafka({ brokers: inject('kafkaBrokers').split(','), clientId: 'test-topics' }).admin();
+  await admin.connect();
+  try {
+    await admin.createTopics({ topics: topicSpecs(topics, 3, 1), waitForLeaders: true });
+  } finally {
+    await admin.disconnect();
+  }
 }

@@ -2,12 +2,10 @@ import { existsSync } from 'node:fs';
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { App } from '../src/app.js';
-import { eventually, gql, startApp, testConfig } from './helpers.js';
+import { eventually, seedCatalogue, startApp, testConfig } from './helpers.js';
 
 /** Debian's chromium (`.ci/run` installs it); the test is skipped, and says so, where it is missing. */
 const CHROMIUM = '/usr/bin/chromium';
-const CATEGORIES = ['pets', 'cars', 'food', 'sports', 'music'];
-const items = CATEGORIES.flatMap((c) => Array.from({ length: 12 }, (_, i) => ({ id: `${c}-${i}`, category: c })));
 
 describe.skipIf(!existsSync(CHROMIUM))('the live feed demo page (headless Chromium)', () => {
   let app: App;
@@ -15,26 +13,7 @@ describe.skipIf(!existsSync(CHROMIUM))('the live feed demo page (headless Chromi
 
   beforeAll(async () => {
     app = await startApp(testConfig('demo'));
-    const upsert = await gql(
-      app.url,
-      `mutation U($inputs: [ItemInput!]!) { upsertItems(inputs: $inputs) { items { id } } }`,
-      {
-        inputs: items,
-      },
-    );
-    expect(upsert.errors).toBeUndefined();
-    await eventually(
-      async () => (await app.services.redis.hget(app.services.keys.item('music-11'), 'category')) === 'music',
-    );
-    const background = items.flatMap((it, i) =>
-      Array.from({ length: 1 + (i % 3) }, (_, k) => ({ userId: `bg-${k}`, itemId: it.id, action: 'CLICK' })),
-    );
-    const res = await gql(
-      app.url,
-      `mutation R($inputs: [InteractionInput!]!) { recordInteractions(inputs: $inputs) { acceptedCount } }`,
-      { inputs: background },
-    );
-    expect(res.errors).toBeUndefined();
+    await seedCatalogue(app);
     await eventually(async () => (await app.services.ranking.trending.get(null, 20)).length >= 10);
     browser = await chromium.launch({ executablePath: CHROMIUM });
   });

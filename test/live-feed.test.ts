@@ -5,7 +5,7 @@ import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import type { App } from '../src/app.js';
-import { eventually, gql, startApp, testConfig } from './helpers.js';
+import { eventually, gql, seedCatalogue, startApp, streamCaughtUp, testConfig } from './helpers.js';
 
 const secret = 'live-feed-test-secret-0123456789abcdef';
 const sign = (claims: { sub?: string; role?: string }) => {
@@ -13,9 +13,6 @@ const sign = (claims: { sub?: string; role?: string }) => {
   if (claims.sub) jwt = jwt.setSubject(claims.sub);
   return jwt.sign(new TextEncoder().encode(secret));
 };
-
-const CATEGORIES = ['pets', 'cars', 'food', 'sports', 'music'];
-const items = CATEGORIES.flatMap((c) => Array.from({ length: 12 }, (_, i) => ({ id: `${c}-${i}`, category: c })));
 
 const FEED = `subscription Live($userId: ID, $first: Int) {
   feedUpdated(userId: $userId, first: $first) {
@@ -158,21 +155,7 @@ describe('the live feed', () => {
       { inputs },
       { authorization: `Bearer ${token}` },
     );
-  /** Waits until the stream applied everything recorded so far (Redis progress = log end). */
-  async function applied() {
-    const { services } = b;
-    const admin = services.kafka.admin();
-    await admin.connect();
-    const ends = await admin.fetchTopicOffsets(services.topics.behavior);
-    await admin.disconnect();
-    const key = services.keys.streamOffsets(services.config.stream.groupId, services.topics.behavior);
-    await eventually(async () => {
-      const progress = await services.redis.hgetall(key);
-      return ends.every(
-        (p) => Number(p.high) === 0 || Number(progress[String(p.partition)] ?? -1) + 1 >= Number(p.high),
-      );
-    });
-  }
+  const applied = () => streamCaughtUp(b);
   const subscribersOn = async (app: App) => {
     const channel = app.services.keys.userChangedChannel();
     const reply = (await app.services.redis.pubsub('NUMSUB', channel)) as [string, number | string];
@@ -191,21 +174,7 @@ describe('the live feed', () => {
       }),
     );
     service = await sign({ role: 'service' });
-    const upsert = await gql(
-      a.url,
-      `mutation U($inputs: [ItemInput!]!) { upsertItems(inputs: $inputs) { items { id } } }`,
-      { inputs: items },
-      { authorization: `Bearer ${service}` },
-    );
-    expect(upsert.errors).toBeUndefined();
-    await eventually(
-      async () => (await a.services.redis.hget(a.services.keys.item('music-11'), 'category')) === 'music',
-    );
-    // Background traffic over every category, so that trending has content.
-    const background = items.flatMap((it, i) =>
-      Array.from({ length: 1 + (i % 3) }, (_, k) => ({ userId: `bg-${k}`, itemId: it.id, action: 'CLICK' })),
-    );
-    expect((await record(a, service, background)).errors).toBeUndefined();
+    await seedCatalogue(a, { authorization: `Bearer ${service}` });
     await applied();
   });
   afterAll(async () => {

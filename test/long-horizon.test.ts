@@ -7,8 +7,8 @@ import { readUserLongHorizonBatch } from '../src/features/user-features.js';
 import { redisKeys } from '../src/redis/keys.js';
 import { ACTIONS, encodeEvent, type BehaviorEvent } from '../src/streams/events.js';
 import { createKafka } from '../src/streams/kafka.js';
-import { topicNames, topicSpecs } from '../src/streams/topics.js';
-import { uniquePrefix } from './helpers.js';
+import { topicNames } from '../src/streams/topics.js';
+import { createTestTopics, uniquePrefix } from './helpers.js';
 import { rng } from './stream-reference.js';
 
 const exec = promisify(execFile);
@@ -21,10 +21,7 @@ describe('the daily long-horizon batch', () => {
   let redis: Redis;
   beforeAll(async () => {
     redis = new Redis(inject('redisUrl'));
-    const admin = createKafka({ brokers: inject('kafkaBrokers').split(','), clientId: 'lt-admin' }).admin();
-    await admin.connect();
-    await admin.createTopics({ topics: topicSpecs(topics, 3, 1), waitForLeaders: true });
-    await admin.disconnect();
+    await createTestTopics(topics);
     for (const [itemId, category] of Object.entries(categories)) await redis.hset(keys.item(itemId), { category });
   });
   afterAll(() => redis?.disconnect());

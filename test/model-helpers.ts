@@ -7,7 +7,7 @@ import type { Config } from '../src/config.js';
 import { RANKING_FEATURES } from '../src/features/ranking-features.js';
 import { buildModel } from '../src/model/graphs.js';
 import { priorModel } from '../src/model/prior.js';
-import { eventually, gql, tempDir } from './helpers.js';
+import { tempDir } from './helpers.js';
 
 const exec = promisify(execFile);
 
@@ -65,31 +65,7 @@ export async function modelCli(
   }
 }
 
-export const CATEGORIES = ['pets', 'cars', 'food', 'sports', 'music'];
-
-/** A small catalogue with some background clicks, so every feed has candidates to score. */
-export async function seedCatalogue(app: App): Promise<void> {
-  const items = CATEGORIES.flatMap((c) => Array.from({ length: 12 }, (_, i) => ({ id: `${c}-${i}`, category: c })));
-  const upsert = await gql(
-    app.url,
-    `mutation U($inputs: [ItemInput!]!) { upsertItems(inputs: $inputs) { items { id } } }`,
-    {
-      inputs: items,
-    },
-  );
-  if (upsert.errors) throw new Error(JSON.stringify(upsert.errors));
-  const { redis, keys } = app.services;
-  await eventually(async () => (await redis.hget(keys.item('music-11'), 'category')) === 'music');
-  const background = items.flatMap((it, i) =>
-    Array.from({ length: 1 + (i % 3) }, (_, k) => ({ userId: `bg-${k}`, itemId: it.id, action: 'CLICK' })),
-  );
-  const res = await gql(
-    app.url,
-    `mutation R($inputs: [InteractionInput!]!) { recordInteractions(inputs: $inputs) { acceptedCount } }`,
-    { inputs: background },
-  );
-  if (res.errors) throw new Error(JSON.stringify(res.errors));
-}
+export { CATEGORIES, seedCatalogue } from './helpers.js';
 
 /** The text of an instance's /metrics. */
 export async function metricsText(app: App): Promise<string> {

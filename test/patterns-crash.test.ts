@@ -7,8 +7,8 @@ import { readPatternMatchesBatch, type PatternMatch } from '../src/patterns/matc
 import { redisKeys } from '../src/redis/keys.js';
 import { encodeEvent, type BehaviorEvent } from '../src/streams/events.js';
 import { createKafka, type Producer } from '../src/streams/kafka.js';
-import { topicNames, topicSpecs } from '../src/streams/topics.js';
-import { eventually, tempDir, uniquePrefix } from './helpers.js';
+import { topicNames } from '../src/streams/topics.js';
+import { createTestTopics, eventually, tempDir, uniquePrefix } from './helpers.js';
 import {
   countedByUser,
   expectMatchesEqualReference,
@@ -55,10 +55,7 @@ describe('behaviour patterns survive a worker crash', () => {
     writeFileSync(rulesFile, TEST_RULES_JSON);
     redis = new Redis(inject('redisUrl'));
     const kafka = createKafka({ brokers: brokers(), clientId: 'pattern-crash-test' });
-    const admin = kafka.admin();
-    await admin.connect();
-    await admin.createTopics({ topics: topicSpecs(topics, 3, 1), waitForLeaders: true });
-    await admin.disconnect();
+    await createTestTopics(topics);
     producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
     await producer.connect();
     await producer.send({

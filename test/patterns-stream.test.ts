@@ -11,8 +11,8 @@ import { encodeEvent, type BehaviorEvent } from '../src/streams/events.js';
 import { createFeatureWorker, type FeatureWorker } from '../src/streams/feature-worker.js';
 import { createKafka, type Producer } from '../src/streams/kafka.js';
 import type { PositionedEvent } from '../src/streams/plan.js';
-import { topicNames, topicSpecs } from '../src/streams/topics.js';
-import { eventually, uniquePrefix } from './helpers.js';
+import { topicNames } from '../src/streams/topics.js';
+import { createTestTopics, eventually, uniquePrefix } from './helpers.js';
 import {
   countedByUser,
   expectMatchesEqualReference,
@@ -41,10 +41,7 @@ describe('behaviour patterns match on event time, exactly once', () => {
   beforeAll(async () => {
     redis = new Redis(inject('redisUrl'));
     const kafka = createKafka({ brokers: brokers(), clientId: 'patterns-test' });
-    const admin = kafka.admin();
-    await admin.connect();
-    await admin.createTopics({ topics: topicSpecs(topics, 3, 1), waitForLeaders: true });
-    await admin.disconnect();
+    await createTestTopics(topics);
     producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
     await producer.connect();
     await producer.send({

@@ -7,12 +7,10 @@ import type { App } from '../src/app.js';
 import { RANKING_FEATURES } from '../src/features/ranking-features.js';
 import { buildModel } from '../src/model/graphs.js';
 import { startLocalRedis, type LocalRedis } from '../src/stack/redis.js';
-import { eventually, gql, startApp, tempDir, testConfig } from './helpers.js';
+import { eventually, gql, seedCatalogue, startApp, streamCaughtUp, tempDir, testConfig } from './helpers.js';
 import { readTopic } from './kafka-helpers.js';
 
 const exec = promisify(execFile);
-const CATEGORIES = ['pets', 'cars', 'food', 'sports', 'music'];
-const items = CATEGORIES.flatMap((c) => Array.from({ length: 12 }, (_, i) => ({ id: `${c}-${i}`, category: c })));
 
 const FEED = `query F($userId: ID, $first: Int, $candidates: [ID!], $exclude: [ID!]) {
   recommendations(userId: $userId, first: $first, candidates: $candidates, exclude: $exclude) {
@@ -40,40 +38,11 @@ describe('recommendations', () => {
         inputs,
       },
     );
-  /** Waits until the stream applied everything recorded so far (Redis progress = log end). */
-  async function applied() {
-    const { services } = app;
-    const admin = services.kafka.admin();
-    await admin.connect();
-    const ends = await admin.fetchTopicOffsets(services.topics.behavior);
-    await admin.disconnect();
-    const key = services.keys.streamOffsets(services.config.stream.groupId, services.topics.behavior);
-    await eventually(async () => {
-      const progress = await services.redis.hgetall(key);
-      return ends.every(
-        (p) => Number(p.high) === 0 || Number(progress[String(p.partition)] ?? -1) + 1 >= Number(p.high),
-      );
-    });
-  }
+  const applied = () => streamCaughtUp(app);
 
   beforeAll(async () => {
     app = await startApp(testConfig('recs', { FEED_CACHE_TTL_MS: '60000' }));
-    const upsert = await gql(
-      app.url,
-      `mutation U($inputs: [ItemInput!]!) { upsertItems(inputs: $inputs) { items { id } } }`,
-      {
-        inputs: items,
-      },
-    );
-    expect(upsert.errors).toBeUndefined();
-    await eventually(
-      async () => (await app.services.redis.hget(app.services.keys.item('music-11'), 'category')) === 'music',
-    );
-    // Background traffic from other users, spread over every category, so trending has content.
-    const background = items.flatMap((it, i) =>
-      Array.from({ length: 1 + (i % 3) }, (_, k) => ({ userId: `bg-${k}`, itemId: it.id, action: 'CLICK' })),
-    );
-    expect((await record(background)).errors).toBeUndefined();
+    await seedCatalogue(app);
     await applied();
   });
   afterAll(() => app?.stop());

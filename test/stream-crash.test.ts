@@ -4,8 +4,8 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { redisKeys } from '../src/redis/keys.js';
 import { encodeEvent, type BehaviorEvent } from '../src/streams/events.js';
 import { createKafka, type Producer } from '../src/streams/kafka.js';
-import { topicNames, topicSpecs } from '../src/streams/topics.js';
-import { eventually, uniquePrefix } from './helpers.js';
+import { topicNames } from '../src/streams/topics.js';
+import { createTestTopics, eventually, uniquePrefix } from './helpers.js';
 import { expectFeaturesMatchReference, randomEvents } from './stream-reference.js';
 
 const LATENESS = 120_000;
@@ -67,10 +67,7 @@ describe('the stream worker survives crashes and rebalances without losing or do
   async function prepare(name: string) {
     const p = setup(name);
     pipelines.push(p);
-    const admin = createKafka({ brokers: brokers(), clientId: 'crash-test-admin' }).admin();
-    await admin.connect();
-    await admin.createTopics({ topics: topicSpecs(p.topics, 3, 1), waitForLeaders: true });
-    await admin.disconnect();
+    await createTestTopics(p.topics);
     await producer.send({
       topic: p.topics.items,
       acks: -1,

@@ -6,8 +6,8 @@ import { createApplier } from '../src/streams/apply.js';
 import { decodeBehavior, encodeEvent } from '../src/streams/events.js';
 import { createFeatureWorker, type FeatureWorker } from '../src/streams/feature-worker.js';
 import { createKafka } from '../src/streams/kafka.js';
-import { topicNames, topicSpecs } from '../src/streams/topics.js';
-import { eventually, uniquePrefix } from './helpers.js';
+import { topicNames } from '../src/streams/topics.js';
+import { createTestTopics, eventually, uniquePrefix } from './helpers.js';
 import { readTopic } from './kafka-helpers.js';
 import { expectFeaturesMatchReference, randomEvents } from './stream-reference.js';
 
@@ -24,10 +24,7 @@ describe('a batch cut between the user step and the item step', () => {
   let worker: FeatureWorker | undefined;
   beforeAll(async () => {
     redis = new Redis(inject('redisUrl'));
-    const admin = createKafka({ brokers: brokers(), clientId: 'steps-admin' }).admin();
-    await admin.connect();
-    await admin.createTopics({ topics: topicSpecs(topics, 3, 1), waitForLeaders: true });
-    await admin.disconnect();
+    await createTestTopics(topics);
     for (const [itemId, category] of Object.entries(categories)) await redis.hset(keys.item(itemId), { category });
   });
   afterAll(async () => {

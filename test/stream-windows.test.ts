@@ -6,8 +6,8 @@ import { redisKeys } from '../src/redis/keys.js';
 import { encodeEvent, type BehaviorEvent } from '../src/streams/events.js';
 import { createFeatureWorker, type FeatureWorker } from '../src/streams/feature-worker.js';
 import { createKafka, type Producer } from '../src/streams/kafka.js';
-import { topicNames, topicSpecs } from '../src/streams/topics.js';
-import { eventually, uniquePrefix } from './helpers.js';
+import { topicNames } from '../src/streams/topics.js';
+import { createTestTopics, eventually, uniquePrefix } from './helpers.js';
 import { expectFeaturesMatchReference, randomEvents } from './stream-reference.js';
 import { readTopic } from './kafka-helpers.js';
 
@@ -30,10 +30,7 @@ describe('the stream worker keeps exact event-time windows and features', () => 
   beforeAll(async () => {
     redis = new Redis(inject('redisUrl'));
     const kafka = createKafka({ brokers: brokers(), clientId: 'windows-test' });
-    const admin = kafka.admin();
-    await admin.connect();
-    await admin.createTopics({ topics: topicSpecs(topics, 3, 1), waitForLeaders: true });
-    await admin.disconnect();
+    await createTestTopics(topics);
     producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
     await producer.connect();
     await producer.send({
