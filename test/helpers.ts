@@ -1,3 +1,4 @@
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -149,4 +150,30 @@ export async function createTestTopics(topics: Topics): Promise<void> {
   } finally {
     await admin.disconnect();
   }
+}
+
+/**
+ * Starts `npm run worker` (src/worker.ts) as its own process on the shared stack, with a test
+ * file's prefix for topics and keys; `env` adds or overrides variables. Its metrics port is any
+ * free one, so several workers can run at once.
+ */
+export function spawnWorker(
+  prefix: string,
+  env: Record<string, string> = {},
+  stdout: 'ignore' | 'pipe' = 'ignore',
+): ChildProcess {
+  return spawn(process.execPath, ['--import', 'tsx', 'src/worker.ts'], {
+    env: {
+      ...process.env,
+      KAFKA_BROKERS: inject('kafkaBrokers'),
+      REDIS_URL: inject('redisUrl'),
+      KAFKA_TOPIC_PREFIX: `${prefix}.`,
+      REDIS_KEY_PREFIX: prefix,
+      STREAM_GROUP_ID: `${prefix}-group`,
+      WORKER_METRICS_PORT: '0',
+      LOG_LEVEL: 'warn',
+      ...env,
+    },
+    stdio: ['ignore', stdout, 'inherit'],
+  });
 }

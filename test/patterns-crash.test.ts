@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Redis } from 'ioredis';
@@ -8,7 +8,7 @@ import { redisKeys } from '../src/redis/keys.js';
 import { encodeEvent, type BehaviorEvent } from '../src/streams/events.js';
 import { createKafka, type Producer } from '../src/streams/kafka.js';
 import { topicNames } from '../src/streams/topics.js';
-import { createTestTopics, eventually, tempDir, uniquePrefix } from './helpers.js';
+import { createTestTopics, eventually, spawnWorker, tempDir, uniquePrefix } from './helpers.js';
 import {
   countedByUser,
   expectMatchesEqualReference,
@@ -32,20 +32,10 @@ describe('behaviour patterns survive a worker crash', () => {
   const rulesFile = path.join(tempDir('patterns'), 'rules.json');
 
   const startWorker = () => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/worker.ts'], {
-      env: {
-        ...process.env,
-        KAFKA_BROKERS: inject('kafkaBrokers'),
-        REDIS_URL: inject('redisUrl'),
-        KAFKA_TOPIC_PREFIX: `${prefix}.`,
-        REDIS_KEY_PREFIX: prefix,
-        STREAM_GROUP_ID: groupId,
-        ALLOWED_LATENESS_MS: String(LATENESS),
-        WORKER_METRICS_PORT: '0',
-        PATTERNS_FILE: rulesFile,
-        LOG_LEVEL: 'warn',
-      },
-      stdio: ['ignore', 'ignore', 'inherit'],
+    const child = spawnWorker(prefix, {
+      STREAM_GROUP_ID: groupId,
+      ALLOWED_LATENESS_MS: String(LATENESS),
+      PATTERNS_FILE: rulesFile,
     });
     workers.push(child);
     return child;

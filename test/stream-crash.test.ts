@@ -1,11 +1,11 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { redisKeys } from '../src/redis/keys.js';
 import { encodeEvent, type BehaviorEvent } from '../src/streams/events.js';
 import { createKafka, type Producer } from '../src/streams/kafka.js';
 import { topicNames } from '../src/streams/topics.js';
-import { createTestTopics, eventually, uniquePrefix } from './helpers.js';
+import { createTestTopics, eventually, spawnWorker, uniquePrefix } from './helpers.js';
 import { expectFeaturesMatchReference, randomEvents } from './stream-reference.js';
 
 const LATENESS = 120_000;
@@ -21,20 +21,7 @@ function setup(name: string) {
   const groupId = `${prefix}-group`;
   const workers: ChildProcess[] = [];
   const startWorker = () => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/worker.ts'], {
-      env: {
-        ...process.env,
-        KAFKA_BROKERS: inject('kafkaBrokers'),
-        REDIS_URL: inject('redisUrl'),
-        KAFKA_TOPIC_PREFIX: `${prefix}.`,
-        REDIS_KEY_PREFIX: prefix,
-        STREAM_GROUP_ID: groupId,
-        ALLOWED_LATENESS_MS: String(LATENESS),
-        WORKER_METRICS_PORT: '0',
-        LOG_LEVEL: 'warn',
-      },
-      stdio: ['ignore', 'ignore', 'inherit'],
-    });
+    const child = spawnWorker(prefix, { STREAM_GROUP_ID: groupId, ALLOWED_LATENESS_MS: String(LATENESS) });
     workers.push(child);
     return child;
   };

@@ -1,24 +1,11 @@
-import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { describe, expect, inject, it } from 'vitest';
-import { eventually, uniquePrefix } from './helpers.js';
+import { eventually, spawnWorker, uniquePrefix } from './helpers.js';
 
 describe('npm run worker', () => {
   it('serves its stream metrics, health and readiness, and stops cleanly on SIGTERM', async () => {
     const prefix = uniquePrefix('worker-proc');
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/worker.ts'], {
-      env: {
-        ...process.env,
-        KAFKA_BROKERS: inject('kafkaBrokers'),
-        REDIS_URL: inject('redisUrl'),
-        KAFKA_TOPIC_PREFIX: `${prefix}.`,
-        REDIS_KEY_PREFIX: prefix,
-        STREAM_GROUP_ID: `${prefix}-group`,
-        WORKER_METRICS_PORT: '0',
-        LOG_LEVEL: 'info',
-      },
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
+    const child = spawnWorker(prefix, { LOG_LEVEL: 'info' }, 'pipe');
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
     try {
       const port = await new Promise<number>((resolve, reject) => {
