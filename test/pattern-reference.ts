@@ -8,7 +8,7 @@ import { expect } from 'vitest';
 import { parsePatternRules, type PatternRule } from '../src/patterns/rules.js';
 import type { PatternMatch } from '../src/patterns/matches.js';
 import type { Action, BehaviorEvent } from '../src/streams/events.js';
-import { rng } from './stream-reference.js';
+import { randomBehaviour } from './stream-reference.js';
 
 /** Rules covering both contiguities, `within` and per-step gaps, item tags and a single step. */
 export const TEST_RULES_JSON = JSON.stringify({
@@ -104,43 +104,13 @@ export function randomPatternEvents(opts: {
   latenessMs: number;
   maxStepMs?: number;
 }) {
-  const rand = rng(opts.seed);
-  const pick = <T>(xs: readonly T[]) => xs[Math.floor(rand() * xs.length)] as T;
-  const items = [...Object.keys(ITEMS), 'pet-1', 'pet-2', 'x-1'];
-  const events: BehaviorEvent[] = [];
-  const clocks = new Map(opts.users.map((u) => [u, opts.start]));
-  const byUser = new Map<string, BehaviorEvent[]>();
-  let n = 0;
-  for (let i = 0; i < opts.users.length * opts.perUser; i++) {
-    const userId = pick(opts.users);
-    const clock = (clocks.get(userId) ?? opts.start) + Math.floor(rand() * (opts.maxStepMs ?? 15_000));
-    clocks.set(userId, clock);
-    const r = rand();
-    const occurredAt =
-      r < 0.15
-        ? clock - Math.floor(rand() * opts.latenessMs * 0.9) // out of order, within lateness
-        : r < 0.2
-          ? clock - opts.latenessMs - 1 - Math.floor(rand() * 300_000) // too late
-          : clock;
-    const previous = byUser.get(userId) ?? [];
-    byUser.set(userId, previous);
-    if (previous.length && rand() < 0.1) {
-      events.push({ ...pick(previous), receivedAt: Date.now() }); // a client retry
-      continue;
-    }
-    const e: BehaviorEvent = {
-      v: 1,
-      eventId: `${opts.seed}-${n++}`,
-      userId,
-      itemId: pick(items),
-      action: pick(ACTION_MIX),
-      occurredAt,
-      receivedAt: Date.now(),
-    };
-    previous.push(e);
-    events.push(e);
-  }
-  return { events, clocks };
+  return randomBehaviour({
+    ...opts,
+    items: [...Object.keys(ITEMS), 'pet-1', 'pet-2', 'x-1'],
+    actions: ACTION_MIX,
+    maxStepMs: opts.maxStepMs ?? 15_000,
+    tooLateSpreadMs: 300_000,
+  });
 }
 
 interface Counted {

@@ -171,49 +171,64 @@ export function rng(seed: number) {
 
 /**
  * Random behaviour: per user, event times mostly increasing with jitter (some out of order within
- * the lateness bound, some far too late), and some events repeated with the same eventId.
+ * the lateness bound, some far too late), and some events repeated with the same eventId. Returns
+ * the events in log order and each user's clock (the latest on-time event time).
  */
-export function randomEvents(opts: {
+export function randomBehaviour(opts: {
   seed: number;
   users: string[];
   perUser: number;
   start: number;
   latenessMs: number;
-  items: string[];
+  items: readonly string[];
+  /** The actions to draw from (repeat one to make it likelier); every action by default. */
+  actions?: readonly Action[];
+  /** Largest gap between one user's consecutive events. */
+  maxStepMs?: number;
+  /** How far beyond the lateness bound a too-late event may be. */
+  tooLateSpreadMs?: number;
 }) {
   const rand = rng(opts.seed);
   const pick = <T>(xs: readonly T[]) => xs[Math.floor(rand() * xs.length)] as T;
   const events: BehaviorEvent[] = [];
   const clocks = new Map(opts.users.map((u) => [u, opts.start]));
+  const byUser = new Map<string, BehaviorEvent[]>();
   let n = 0;
   for (let i = 0; i < opts.users.length * opts.perUser; i++) {
     const userId = pick(opts.users);
-    const clock = (clocks.get(userId) ?? opts.start) + Math.floor(rand() * 20_000);
+    const clock = (clocks.get(userId) ?? opts.start) + Math.floor(rand() * (opts.maxStepMs ?? 20_000));
     clocks.set(userId, clock);
     const r = rand();
     const occurredAt =
       r < 0.15
         ? clock - Math.floor(rand() * opts.latenessMs * 0.9) // out of order, within lateness
         : r < 0.2
-          ? clock - opts.latenessMs - 1 - Math.floor(rand() * 600_000) // too late
+          ? clock - opts.latenessMs - 1 - Math.floor(rand() * (opts.tooLateSpreadMs ?? 600_000)) // too late
           : clock;
-    const previous = events.filter((e) => e.userId === userId);
+    const previous = byUser.get(userId) ?? [];
+    byUser.set(userId, previous);
+    let e: BehaviorEvent;
     if (previous.length && rand() < 0.1) {
-      events.push({ ...pick(previous), receivedAt: Date.now() }); // a client retry
-      continue;
+      e = { ...pick(previous), receivedAt: Date.now() }; // a client retry
+    } else {
+      e = {
+        v: 1,
+        eventId: `${opts.seed}-${n++}`,
+        userId,
+        itemId: pick(opts.items),
+        action: pick(opts.actions ?? ACTIONS),
+        occurredAt,
+        receivedAt: Date.now(),
+      };
     }
-    events.push({
-      v: 1,
-      eventId: `${opts.seed}-${n++}`,
-      userId,
-      itemId: pick(opts.items),
-      action: pick(ACTIONS) as Action,
-      occurredAt,
-      receivedAt: Date.now(),
-    });
+    previous.push(e);
+    events.push(e);
   }
-  return events;
+  return { events, clocks };
 }
+
+/** randomBehaviour's events over every action. */
+export const randomEvents = (opts: Parameters<typeof randomBehaviour>[0]) => randomBehaviour(opts).events;
 
 /** Within a relative tolerance: decayed sums are floating point, summed in another order. */
 function expectClose(actual: Record<string, number>, expected: Record<string, number>, label: string) {
