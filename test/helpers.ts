@@ -7,7 +7,10 @@ import { afterAll, inject } from 'vitest';
 import { createApp, type App } from '../src/app.js';
 import { loadConfig, type Config } from '../src/config.js';
 import { createLogger } from '../src/logger.js';
-import { createKafka } from '../src/streams/kafka.js';
+import type { Redis } from 'ioredis';
+import type { RedisKeys } from '../src/redis/keys.js';
+import { encodeEvent } from '../src/streams/events.js';
+import { createKafka, type Producer } from '../src/streams/kafka.js';
 import { topicSpecs, type Topics } from '../src/streams/topics.js';
 
 /** A unique, readable prefix for one test file's topics and Redis keys. */
@@ -128,16 +131,54 @@ export async function seedCatalogue(app: App, headers: Record<string, string> = 
   if (res.errors) throw new Error(`recordInteractions failed: ${JSON.stringify(res.errors)}`);
 }
 
-/** Waits until the stream worker of `app` applied everything recorded so far (its Redis progress = the log end). */
-export async function streamCaughtUp(app: App): Promise<void> {
-  const { services } = app;
-  const admin = services.kafka.admin();
+/**
+ * Waits until a stream worker's progress in Redis (consumer group `groupId`) reaches the end the
+ * behaviour topic has now: everything recorded so far is applied. Returns the records in the log.
+ */
+export async function streamProgressAtLogEnd(
+  redis: Redis,
+  keys: RedisKeys,
+  topics: Topics,
+  groupId: string,
+  timeoutMs = 30_000,
+): Promise<number> {
+  const admin = createKafka({ brokers: inject('kafkaBrokers').split(','), clientId: 'test-progress' }).admin();
   await admin.connect();
-  const ends = await admin.fetchTopicOffsets(services.topics.behavior).finally(() => admin.disconnect());
-  const key = services.keys.streamOffsets(services.config.stream.groupId, services.topics.behavior);
-  await eventually(async () => {
-    const progress = await services.redis.hgetall(key);
-    return ends.every((p) => Number(p.high) === 0 || Number(progress[String(p.partition)] ?? -1) + 1 >= Number(p.high));
+  const ends = await admin.fetchTopicOffsets(topics.behavior).finally(() => admin.disconnect());
+  await eventually(
+    async () => {
+      const progress = await redis.hgetall(keys.streamOffsets(groupId, topics.behavior));
+      return ends.every(
+        (p) => Number(p.high) === 0 || Number(progress[String(p.partition)] ?? -1) + 1 >= Number(p.high),
+      );
+    },
+    { timeoutMs },
+  );
+  return ends.reduce((sum, p) => sum + Number(p.high), 0);
+}
+
+/** Waits until the stream worker of `app` applied everything recorded so far. */
+export async function streamCaughtUp(app: App): Promise<void> {
+  const { redis, keys, topics, config } = app.services;
+  await streamProgressAtLogEnd(redis, keys, topics, config.stream.groupId);
+}
+
+/** Writes catalogue records (a category, or a category and tags, per item id) to the catalogue topic. */
+export async function publishCatalogueRecords(
+  producer: Producer,
+  topics: Topics,
+  items: Record<string, string | { category: string; tags: string[] }>,
+): Promise<void> {
+  await producer.send({
+    topic: topics.items,
+    acks: -1,
+    messages: Object.entries(items).map(([itemId, entry]) => {
+      const { category, tags } = typeof entry === 'string' ? { category: entry, tags: [] } : entry;
+      return {
+        key: itemId,
+        value: encodeEvent({ v: 1, itemId, category, tags, authorId: null, createdAt: 1, updatedAt: 1 }),
+      };
+    }),
   });
 }
 

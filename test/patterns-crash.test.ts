@@ -8,7 +8,14 @@ import { redisKeys } from '../src/redis/keys.js';
 import { encodeEvent, type BehaviorEvent } from '../src/streams/events.js';
 import { createKafka, type Producer } from '../src/streams/kafka.js';
 import { topicNames } from '../src/streams/topics.js';
-import { createTestTopics, eventually, spawnWorker, tempDir, uniquePrefix } from './helpers.js';
+import {
+  createTestTopics,
+  eventually,
+  publishCatalogueRecords,
+  spawnWorker,
+  tempDir,
+  uniquePrefix,
+} from './helpers.js';
 import {
   countedByUser,
   expectMatchesEqualReference,
@@ -48,14 +55,7 @@ describe('behaviour patterns survive a worker crash', () => {
     await createTestTopics(topics);
     producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
     await producer.connect();
-    await producer.send({
-      topic: topics.items,
-      acks: -1,
-      messages: Object.entries(ITEMS).map(([itemId, { category, tags }]) => ({
-        key: itemId,
-        value: encodeEvent({ v: 1, itemId, category, tags, authorId: null, createdAt: 1, updatedAt: 1 }),
-      })),
-    });
+    await publishCatalogueRecords(producer, topics, ITEMS);
   });
   afterAll(async () => {
     for (const w of workers) w.kill('SIGKILL');

@@ -12,7 +12,13 @@ import { createFeatureWorker, type FeatureWorker } from '../src/streams/feature-
 import { createKafka, type Producer } from '../src/streams/kafka.js';
 import type { PositionedEvent } from '../src/streams/plan.js';
 import { topicNames } from '../src/streams/topics.js';
-import { createTestTopics, eventually, uniquePrefix } from './helpers.js';
+import {
+  createTestTopics,
+  eventually,
+  publishCatalogueRecords,
+  streamProgressAtLogEnd,
+  uniquePrefix,
+} from './helpers.js';
 import {
   countedByUser,
   expectMatchesEqualReference,
@@ -44,14 +50,7 @@ describe('behaviour patterns match on event time, exactly once', () => {
     await createTestTopics(topics);
     producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
     await producer.connect();
-    await producer.send({
-      topic: topics.items,
-      acks: -1,
-      messages: Object.entries(ITEMS).map(([itemId, { category, tags }]) => ({
-        key: itemId,
-        value: encodeEvent({ v: 1, itemId, category, tags, authorId: null, createdAt: 1, updatedAt: 1 }),
-      })),
-    });
+    await publishCatalogueRecords(producer, topics, ITEMS);
     worker = createFeatureWorker({
       kafka,
       redis,
@@ -85,21 +84,7 @@ describe('behaviour patterns match on event time, exactly once', () => {
       });
   }
 
-  async function appliedThroughLogEnd() {
-    const admin = createKafka({ brokers: brokers(), clientId: 'patterns-test-admin' }).admin();
-    await admin.connect();
-    const ends = await admin.fetchTopicOffsets(topics.behavior);
-    await admin.disconnect();
-    await eventually(
-      async () => {
-        const progress = await redis.hgetall(keys.streamOffsets(groupId, topics.behavior));
-        return ends.every(
-          (p) => Number(p.high) === 0 || Number(progress[String(p.partition)] ?? -1) + 1 === Number(p.high),
-        );
-      },
-      { timeoutMs: 60_000 },
-    );
-  }
+  const appliedThroughLogEnd = () => streamProgressAtLogEnd(redis, keys, topics, groupId, 60_000);
 
   async function firedMatches(userIds: string[]) {
     const logs = await readPatternMatchesBatch(redis, keys, userIds);

@@ -5,7 +5,7 @@ import { redisKeys } from '../src/redis/keys.js';
 import { encodeEvent, type BehaviorEvent } from '../src/streams/events.js';
 import { createKafka, type Producer } from '../src/streams/kafka.js';
 import { topicNames } from '../src/streams/topics.js';
-import { createTestTopics, eventually, spawnWorker, uniquePrefix } from './helpers.js';
+import { createTestTopics, eventually, publishCatalogueRecords, spawnWorker, uniquePrefix } from './helpers.js';
 import { expectFeaturesMatchReference, randomEvents } from './stream-reference.js';
 
 const LATENESS = 120_000;
@@ -55,14 +55,7 @@ describe('the stream worker survives crashes and rebalances without losing or do
     const p = setup(name);
     pipelines.push(p);
     await createTestTopics(p.topics);
-    await producer.send({
-      topic: p.topics.items,
-      acks: -1,
-      messages: Object.entries(categories).map(([itemId, category]) => ({
-        key: itemId,
-        value: encodeEvent({ v: 1, itemId, category, tags: [], authorId: null, createdAt: 1, updatedAt: 1 }),
-      })),
-    });
+    await publishCatalogueRecords(producer, p.topics, categories);
     return p;
   }
 

@@ -7,7 +7,13 @@ import { encodeEvent, type BehaviorEvent } from '../src/streams/events.js';
 import { createFeatureWorker, type FeatureWorker } from '../src/streams/feature-worker.js';
 import { createKafka, type Producer } from '../src/streams/kafka.js';
 import { topicNames } from '../src/streams/topics.js';
-import { createTestTopics, eventually, uniquePrefix } from './helpers.js';
+import {
+  createTestTopics,
+  eventually,
+  publishCatalogueRecords,
+  streamProgressAtLogEnd,
+  uniquePrefix,
+} from './helpers.js';
 import { expectFeaturesMatchReference, randomEvents } from './stream-reference.js';
 import { readTopic } from './kafka-helpers.js';
 
@@ -33,13 +39,7 @@ describe('the stream worker keeps exact event-time windows and features', () => 
     await createTestTopics(topics);
     producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
     await producer.connect();
-    await producer.send({
-      topic: topics.items,
-      messages: Object.entries(categories).map(([itemId, category]) => ({
-        key: itemId,
-        value: encodeEvent({ v: 1, itemId, category, tags: [], authorId: null, createdAt: 1, updatedAt: 1 }),
-      })),
-    });
+    await publishCatalogueRecords(producer, topics, categories);
     worker = createFeatureWorker({
       kafka,
       redis,
@@ -61,20 +61,7 @@ describe('the stream worker keeps exact event-time windows and features', () => 
 
   async function appliedThrough(count: number) {
     // Every record of the behaviour topic is applied once Redis' progress reaches the log end.
-    const admin = createKafka({ brokers: brokers(), clientId: 'windows-test-admin' }).admin();
-    await admin.connect();
-    const ends = await admin.fetchTopicOffsets(topics.behavior);
-    await admin.disconnect();
-    expect(ends.reduce((s, p) => s + Number(p.high), 0)).toBeGreaterThanOrEqual(count);
-    await eventually(
-      async () => {
-        const progress = await redis.hgetall(keys.streamOffsets(`${prefix}-group`, topics.behavior));
-        return ends.every(
-          (p) => Number(p.high) === 0 || Number(progress[String(p.partition)] ?? -1) + 1 === Number(p.high),
-        );
-      },
-      { timeoutMs: 30_000 },
-    );
+    expect(await streamProgressAtLogEnd(redis, keys, topics, `${prefix}-group`)).toBeGreaterThanOrEqual(count);
   }
 
   const expectMatchesReference = (events: BehaviorEvent[]) =>
