@@ -1,5 +1,5 @@
 import DataLoader from 'dataloader';
-import { readItemFeaturesBatch, type ItemFeatures } from '../features/item-features.js';
+import type { ItemFeatures } from '../features/item-features.js';
 import {
   readUserLongHorizonBatch,
   readUserRealtimeBatch,
@@ -13,11 +13,9 @@ import type { Services } from '../services.js';
  * collected and sent as one batch, so Redis round trips do not grow with the number of users or
  * items asked for. Never shared between requests or users.
  */
-export function createLoaders(
-  services: Pick<Services, 'redis' | 'keys'> & { ranking?: Pick<Services['ranking'], 'items'> },
-) {
+export function createLoaders(services: Pick<Services, 'redis' | 'keys' | 'ranking'>) {
   const { redis, keys } = services;
-  const items = services.ranking?.items;
+  const { items } = services.ranking;
   // One clock per request, so every feature of a request is decayed to the same instant.
   const readAt = Date.now();
   return {
@@ -31,10 +29,7 @@ export function createLoaders(
       readUserLongHorizonBatch(redis, keys, userIds),
     ),
     /** Item metadata and real-time stats (through the instance's short item cache); at most one round trip per batch. */
-    item: new DataLoader<string, ItemFeatures>(
-      (itemIds) => (items ? items.read(itemIds) : readItemFeaturesBatch(redis, keys, itemIds, readAt)),
-      { maxBatchSize: 5000 },
-    ),
+    item: new DataLoader<string, ItemFeatures>((itemIds) => items.read(itemIds), { maxBatchSize: 5000 }),
   };
 }
 

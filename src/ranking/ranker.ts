@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { ActionWeights } from '../features/definitions.js';
-import type { ItemFeatures } from '../features/item-features.js';
+import { zeroTotals, type ItemFeatures } from '../features/item-features.js';
 import {
   FEATURE_COUNT,
   RANKING_FEATURES,
@@ -171,7 +171,7 @@ export function createRanker(options: RankerOptions) {
           authorId: null,
           createdAt: null,
           popularity: 0,
-          totals: { VIEW: 0, CLICK: 0, LIKE: 0, COMMENT: 0, SHARE: 0, SKIP: 0, HIDE: 0 },
+          totals: zeroTotals(),
           longHorizonScore: 0,
         },
         score: t.score,

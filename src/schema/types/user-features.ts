@@ -1,6 +1,6 @@
 import { builder } from '../builder.js';
 import { InteractionAction } from './interaction.js';
-import { userFeatures } from '../../resolvers/queries/user-features.js';
+import { userFeatures, userLongHorizon } from '../../resolvers/queries/user-features.js';
 import type { TimedItem, UserLongHorizon, UserRealtime, WindowCount } from '../../features/user-features.js';
 import type { UserTag } from '../../features/definitions.js';
 
@@ -152,7 +152,7 @@ const UserFeatures = builder.objectRef<UserRealtime>('UserFeatures').implement({
     longHorizon: t.field({
       type: LongHorizon,
       description: '30-day preferences and totals from the daily batch.',
-      resolve: (f, _args, ctx) => ctx.loaders.userLongHorizon.load(f.userId),
+      resolve: (f, _args, ctx) => userLongHorizon(ctx, f.userId),
     }),
   }),
 });
