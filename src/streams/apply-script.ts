@@ -76,10 +76,13 @@ end
  *
  * KEYS: state, seen, recent, positive, hidden, affinity, bucket_1 … bucket_B
  * ARGV: partition, allowedLatenessMs, stateTtlSec, recentMax, positiveMax, hiddenMax, hiddenTtlSec,
- *       sessionGapMs, maxPartners, affinityHalfLifeMs, B, ttlSec_1 … ttlSec_B,
- *       then per event: offset, eventId, occurredAt, itemId, category, action, weight, tags, k,
- *       bucketIndex_1 … k
- * Returns: { counted, late, duplicate, replayed, watermark, contributionsJson, pendingJsonOrEmpty }
+ *       sessionGapMs, maxPartners, minPartnerWeight, affinityHalfLifeMs, now, ttlRefreshMs, B,
+ *       ttlSec_1 … ttlSec_B, then per event: offset, eventId, occurredAt, itemId, category, action,
+ *       weight, tags, k, bucketIndex_1 … k
+ * State fields besides offsets and `wm`: `x` (last TTL refresh), `ts` (watermark at the last
+ * dedupe trim), `ra` / `pa` (additions to recent / positive since their last trim), `fk` (which
+ * long-lived keys have a TTL).
+ * Returns: { counted, late, duplicate, replayed, watermark, contributionsJson, rehandedJsonOrEmpty }
  */
 export const APPLY_USER_EVENTS_LUA = `${COMMON_LUA}
 local state, seen, recent, pos, hidden, aff = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
