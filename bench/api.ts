@@ -86,8 +86,8 @@ const UPSERT = `mutation BenchUpsert($inputs: [ItemInput!]!) { upsertItems(input
 
 /** Publishes items and waits until the stream wrote every one's metadata to Redis. */
 export async function publishCatalogue(
-  ctx: BenchContext,
-  service: ServiceUnderTest,
+  ctx: Pick<BenchContext, 'redisUrl'>,
+  service: Pick<ServiceUnderTest, 'url' | 'prefix'>,
   items: readonly { id: string }[],
 ): Promise<void> {
   const client = createApiClient(service.url);

@@ -30,7 +30,11 @@ export interface StreamProgress {
 }
 
 /** Polls every ~`intervalMs` while anything is awaited, so the resolution is a poll interval plus one round trip. */
-export function watchStream(ctx: BenchContext, service: ServiceUnderTest, intervalMs = 1): StreamProgress {
+export function watchStream(
+  ctx: Pick<BenchContext, 'redisUrl' | 'brokers'>,
+  service: Pick<ServiceUnderTest, 'prefix' | 'groupId'>,
+  intervalMs = 1,
+): StreamProgress {
   const redis = new Redis(ctx.redisUrl);
   const topic = topicNames(`${service.prefix}.`).behavior;
   const key = redisKeys(service.prefix).streamOffsets(service.groupId, topic);

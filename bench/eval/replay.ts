@@ -1,0 +1,171 @@
+/**
+ * Replaying a real interaction log through the service's public GraphQL API, as a client would:
+ * the catalogue through `upsertItems`, then every training rating in time order through
+ * `recordInteractions` (VIEW for every rating, LIKE for a positive one), honouring the per-user
+ * rate limits (a RATE_LIMITED batch waits and is sent again, so order is kept), and finally one
+ * `recommendations` request per evaluated user, one at a time, timed.
+ *
+ * The log's clock is mapped onto the last days before now (the API accepts event times within
+ * its allowed age): `at' = end − (lastRating − at) / compression`, so a months-long log keeps its
+ * order and its relative gaps, and the newest rating lands just before the feeds are asked for.
+ */
+import { createApiClient, MAX_BATCH, SimApiError, type ApiClient } from '../../src/sim/driver.js';
+import type { CatalogueItem, Rating } from './dataset.js';
+
+export interface TimeMap {
+  /** The replayed time (epoch ms) of a log time. */
+  at(logTime: number): number;
+  compression: number;
+}
+
+/** Maps [firstLog, lastLog] onto [end − spanMs, end]. */
+export function timeMap(firstLog: number, lastLog: number, end: number, spanMs: number): TimeMap {
+  const compression = Math.max(1, (lastLog - firstLog) / spanMs);
+  return { at: (t) => Math.round(end - (lastLog - t) / compression), compression };
+}
+
+export interface ReplayInput {
+  userId: string;
+  itemId: string;
+  action: 'VIEW' | 'LIKE';
+  occurredAt: string;
+  eventId: string;
+}
+
+/** The API events of a time-ordered training log: VIEW for every rating, LIKE for a positive one. */
+export function replayEvents(train: readonly Rating[], positiveThreshold: number, map: TimeMap): ReplayInput[] {
+  const out: ReplayInput[] = [];
+  for (const r of train) {
+    const occurredAt = new Date(map.at(r.at)).toISOString();
+    const id = `${r.userId}.${r.itemId}`;
+    out.push({ userId: r.userId, itemId: r.itemId, action: 'VIEW', occurredAt, eventId: `${id}.v` });
+    if (r.rating >= positiveThreshold)
+      out.push({ userId: r.userId, itemId: r.itemId, action: 'LIKE', occurredAt, eventId: `${id}.l` });
+  }
+  return out;
+}
+
+/**
+ * Cuts a time-ordered event list into requests of at most MAX_BATCH entries and at most
+ * `perUser` entries of any one user, so that no request can exceed a user's burst allowance.
+ */
+export function batchesOf<T extends { userId: string }>(events: readonly T[], perUser: number): T[][] {
+  const batches: T[][] = [];
+  let batch: T[] = [];
+  let counts = new Map<string, number>();
+  for (const e of events) {
+    const n = counts.get(e.userId) ?? 0;
+    if (batch.length >= MAX_BATCH || n >= perUser) {
+      batches.push(batch);
+      batch = [];
+      counts = new Map();
+    }
+    batch.push(e);
+    counts.set(e.userId, (counts.get(e.userId) ?? 0) + 1);
+  }
+  if (batch.length > 0) batches.push(batch);
+  return batches;
+}
+
+const RECORD = `mutation EvalRecord($inputs: [InteractionInput!]!) {
+  recordInteractions(inputs: $inputs) { results { error { code message } } }
+}`;
+const FEED = `query EvalFeed($userId: ID!, $first: Int!) {
+  recommendations(userId: $userId, first: $first) { items { item { id } } degraded }
+}`;
+
+interface RecordData {
+  recordInteractions: { results: { error: { code: string; message: string } | null }[] };
+}
+interface FeedData {
+  recommendations: { items: { item: { id: string } }[]; degraded: boolean };
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Runs `send` until it succeeds, waiting on retryable errors (rate limits, a busy broker). */
+async function withRetry<T>(send: () => Promise<T>, onRetry: () => void, attempts = 200): Promise<T> {
+  for (let i = 1; ; i++) {
+    try {
+      return await send();
+    } catch (error) {
+      if (!(error instanceof SimApiError) || !error.retryable || i >= attempts) throw error;
+      onRetry();
+      await sleep(Math.min(1000, 50 * i));
+    }
+  }
+}
+
+export interface ReplayStats {
+  items: number;
+  events: number;
+  rejected: Record<string, number>;
+  rateLimitedRetries: number;
+  durationMs: number;
+}
+
+/** The catalogue's API input: the first genre as the category, every genre as a tag. */
+export function catalogueInputs(items: Iterable<CatalogueItem>, map: TimeMap, fallbackCreatedAt: number) {
+  return [...items].map((item) => ({
+    id: item.itemId,
+    category: item.categories[0] ?? null,
+    tags: item.categories.slice(0, 32),
+    createdAt: new Date(Math.min(map.at(item.releasedAt ?? fallbackCreatedAt), Date.now())).toISOString(),
+  }));
+}
+
+/** Sends the events in order; every entry must be accepted or is counted by its error code. */
+export async function recordInOrder(
+  client: ApiClient,
+  events: readonly ReplayInput[],
+  onProgress?: (sent: number) => void,
+): Promise<Omit<ReplayStats, 'items' | 'durationMs'>> {
+  const rejected: Record<string, number> = {};
+  let retries = 0;
+  let sent = 0;
+  // Half the default burst of 200 events per user per request.
+  for (const batch of batchesOf(events, 100)) {
+    const data = await withRetry(
+      () => client.request<RecordData>(RECORD, { inputs: batch }),
+      () => retries++,
+    );
+    for (const r of data.recordInteractions.results)
+      if (r.error) rejected[r.error.code] = (rejected[r.error.code] ?? 0) + 1;
+    sent += batch.length;
+    onProgress?.(sent);
+  }
+  return { events: sent, rejected, rateLimitedRetries: retries };
+}
+
+export interface ServedFeeds {
+  lists: Map<string, string[]>;
+  latenciesMs: number[];
+  failed: Record<string, number>;
+  degraded: number;
+}
+
+/** One `recommendations` request per user, one at a time (the serving latency of a lone request). */
+export async function askFeeds(client: ApiClient, users: readonly string[], first = 20): Promise<ServedFeeds> {
+  const lists = new Map<string, string[]>();
+  const latenciesMs: number[] = [];
+  const failed: Record<string, number> = {};
+  let degraded = 0;
+  for (const userId of users) {
+    const started = performance.now();
+    try {
+      const data = await client.request<FeedData>(FEED, { userId, first });
+      latenciesMs.push(performance.now() - started);
+      if (data.recommendations.degraded) degraded++;
+      lists.set(
+        userId,
+        data.recommendations.items.map((e) => e.item.id),
+      );
+    } catch (error) {
+      const code = error instanceof SimApiError ? error.code : 'ERROR';
+      failed[code] = (failed[code] ?? 0) + 1;
+    }
+  }
+  return { lists, latenciesMs, failed, degraded };
+}
+
+export { createApiClient };
