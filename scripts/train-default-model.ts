@@ -9,11 +9,21 @@
  *
  * `--serve models/x.onnx` serves that model instead of the prior: a second round trains on the
  * traffic the first model shaped, and its `simulatedCtr` compares the two on the same users.
+ *
+ * `--replay DIR` then also replays a real interaction log (any format `npm run eval` reads; the
+ * training part of its per-user split only, ids prefixed `ml.` to keep them apart from the
+ * simulator's) through the same API, asking each user's feed every `--feed-every` of their
+ * events: real people's next actions label what was served to them. The shipped model is trained
+ * with `--replay .data/ml-latest-small` and evaluated with `npm run eval` on MovieLens 100K, a log
+ * it never saw.
  */
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { loadDataset, prefixIds } from '../bench/eval/dataset.js';
+import { replayLog } from '../bench/eval/replay.js';
+import { splitByUser } from '../bench/eval/split.js';
 import { createApp } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
 import { createLogger } from '../src/logger.js';
@@ -37,6 +47,9 @@ const { values } = parseArgs({
     out: { type: 'string', default: path.join(projectRoot, 'models', 'default.onnx') },
     /** Serve this model instead of the prior while simulating (a second round of training). */
     serve: { type: 'string' },
+    /** A real interaction log to replay after the simulation (see above). */
+    replay: { type: 'string' },
+    'feed-every': { type: 'string', default: '10' },
   },
 });
 const kind = values.kind as ModelKind;
@@ -85,6 +98,22 @@ try {
     onProgress: (p) => say('simulating', { ...p }),
   });
   say('simulated traffic', { ...stats });
+  let replayed: Awaited<ReturnType<typeof replayLog>> | undefined;
+  if (values.replay) {
+    const dataset = prefixIds(loadDataset(path.resolve(values.replay)), 'ml.');
+    const split = splitByUser(dataset.ratings, { holdout: 0.2, positiveThreshold: 4, minRatings: 5 });
+    replayed = await replayLog({
+      url: app.url,
+      redisUrl: stack.redis!.url,
+      prefix: config.redis.keyPrefix,
+      dataset,
+      ratings: split.train,
+      positiveThreshold: 4,
+      feedEvery: Number(values['feed-every']),
+      say: (text) => say(`replay: ${text}`),
+    });
+    say('replayed a real log', { dataset: dataset.name, ...replayed });
+  }
   // Impressions are logged after each feed is served; let the last sends settle.
   await new Promise((r) => setTimeout(r, 2000));
   const trained = await trainFromLog({
@@ -106,6 +135,7 @@ try {
         kind,
         events: stats.eventsSent,
         simulatedCtr: stats.simulatedCtr,
+        replayed,
         impressions: trained.impressions,
         examples: trained.examples,
         report: trained.report,

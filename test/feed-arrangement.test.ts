@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { arrangeFeed, blendScore, type BlendSettings, type Scored } from '../src/ranking/blend.js';
+import {
+  arrangeFeed,
+  blendScore,
+  categoryCaps,
+  compareScored,
+  type BlendSettings,
+  type Scored,
+} from '../src/ranking/blend.js';
 
 const settings: BlendSettings = { realtime: 0.6, longHorizon: 0.4, maxPerCategory: 3, explorationShare: 0.1 };
 const entry = (index: number, category: string | null, fresh = false): Scored => ({
@@ -7,12 +14,45 @@ const entry = (index: number, category: string | null, fresh = false): Scored =>
   category,
   score: 100 - index,
   fresh,
+  neighbour: 0,
+  engaged: 0,
+  itemId: `i${index}`,
 });
 
 describe('feed arrangement', () => {
   it('blends the real-time score with the long-horizon preference as configured (0.6 / 0.4)', () => {
     expect(blendScore(0.5, 1, settings)).toBeCloseTo(0.7, 12);
     expect(blendScore(0.5, 0, { ...settings, realtime: 1, longHorizon: 0 })).toBe(0.5);
+  });
+
+  it('does not scale the model score down when the user has no long-horizon preferences yet', () => {
+    expect(blendScore(0.5, null, settings)).toBe(0.5);
+    expect(blendScore(0.5, 0, settings)).toBeCloseTo(0.3, 12);
+  });
+
+  it('lets neighbour evidence, then engagement, decide between candidates the model scores equally', () => {
+    const tied = [
+      { ...entry(0, null), score: 1, neighbour: 0, engaged: 50 },
+      { ...entry(1, null), score: 1, neighbour: 0.2, engaged: 1 },
+      { ...entry(2, null), score: 1, neighbour: 0, engaged: 80 },
+      { ...entry(3, null), score: 0.9, neighbour: 5, engaged: 900 },
+    ];
+    expect(tied.sort(compareScored).map((e) => e.index)).toEqual([1, 2, 0, 3]);
+  });
+
+  it("raises a category's cap to its share of the user's interest, so a drama lover still gets dramas", () => {
+    const caps = categoryCaps(
+      new Map([
+        ['drama', 0.6],
+        ['comedy', 0.1],
+      ]),
+      10,
+      settings,
+    );
+    expect([...caps]).toEqual([['drama', 6]]);
+    const scored = [...Array.from({ length: 8 }, (_, i) => entry(i, 'drama')), entry(8, 'cars'), entry(9, 'food')];
+    const { picks } = arrangeFeed(scored, 8, { ...settings, explorationShare: 0 }, caps);
+    expect(picks.map((p) => p.category)).toEqual([...Array(6).fill('drama'), 'cars', 'food']);
   });
 
   it('keeps at most K items of one category while other categories remain', () => {

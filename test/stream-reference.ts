@@ -20,7 +20,7 @@ import {
   bucketStart,
   COVISIT_MAX_PARTNERS,
   COVISIT_MIN_WEIGHT,
-  COVISIT_SESSION_GAP_MS,
+  COVISIT_HORIZON_MS,
   DEFAULT_ACTION_WEIGHTS,
   POPULARITY_HALF_LIFE_MS,
   TRENDING,
@@ -83,9 +83,9 @@ export function referenceFeatures(events: BehaviorEvent[], categoryOf: (itemId: 
     s.seen.add(e.eventId);
     const partners: string[] = [];
     const t = e.occurredAt;
-    if (W[e.action] > 0) {
-      for (const [item, at] of W[e.action] >= COVISIT_MIN_WEIGHT ? newestFirst(s.pos) : []) {
-        if (at > t + COVISIT_SESSION_GAP_MS || at < t - COVISIT_SESSION_GAP_MS || item === e.itemId) continue;
+    if (W[e.action] >= COVISIT_MIN_WEIGHT) {
+      for (const [item, at] of newestFirst(s.pos)) {
+        if (at > t + COVISIT_HORIZON_MS || at < t - COVISIT_HORIZON_MS || item === e.itemId) continue;
         if (partners.length < COVISIT_MAX_PARTNERS) partners.push(item);
       }
       s.pos.set(e.itemId, Math.max(s.pos.get(e.itemId) ?? -Infinity, t));

@@ -399,3 +399,14 @@ function loadInteractions(dir: string) {
   });
   return { ratings, items: new Map<string, CatalogueItem>() };
 }
+
+/** The same log with every user and item id prefixed, to replay it beside other traffic. */
+export function prefixIds(dataset: Dataset, prefix: string): Dataset {
+  return {
+    name: dataset.name,
+    ratings: dataset.ratings.map((r) => ({ ...r, userId: prefix + r.userId, itemId: prefix + r.itemId })),
+    items: new Map(
+      [...dataset.items].map(([id, item]) => [prefix + id, { ...item, itemId: prefix + item.itemId }]),
+    ),
+  };
+}

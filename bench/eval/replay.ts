@@ -10,7 +10,8 @@
  * order and its relative gaps, and the newest rating lands just before the feeds are asked for.
  */
 import { createApiClient, MAX_BATCH, SimApiError, type ApiClient } from '../../src/sim/driver.js';
-import type { CatalogueItem, Rating } from './dataset.js';
+import { publishCatalogue } from '../api.js';
+import type { CatalogueItem, Dataset, Rating } from './dataset.js';
 
 export interface TimeMap {
   /** The replayed time (epoch ms) of a log time. */
@@ -114,17 +115,45 @@ export function catalogueInputs(items: Iterable<CatalogueItem>, map: TimeMap, fa
   }));
 }
 
+export interface RecordOptions {
+  onProgress?: (sent: number) => void;
+  /**
+   * Ask a user's feed before sending more of their behaviour once they have this many new events
+   * since their last feed: the served feeds are logged as impressions, and what the user did
+   * next labels them (training on replayed traffic). Off when absent.
+   */
+  feedEvery?: number;
+}
+
 /** Sends the events in order; every entry must be accepted or is counted by its error code. */
 export async function recordInOrder(
   client: ApiClient,
   events: readonly ReplayInput[],
-  onProgress?: (sent: number) => void,
-): Promise<Omit<ReplayStats, 'items' | 'durationMs'>> {
+  options: RecordOptions = {},
+): Promise<Omit<ReplayStats, 'items' | 'durationMs'> & { feeds: number }> {
   const rejected: Record<string, number> = {};
   let retries = 0;
   let sent = 0;
+  let feeds = 0;
+  const sinceFeed = new Map<string, number>();
+  const engaged = new Set<string>();
   // Half the default burst of 200 events per user per request.
   for (const batch of batchesOf(events, 100)) {
+    if (options.feedEvery) {
+      for (const userId of new Set(batch.map((e) => e.userId))) {
+        if (!engaged.has(userId) || (sinceFeed.get(userId) ?? Infinity) < options.feedEvery) continue;
+        await withRetry(
+          () => client.request(FEED, { userId, first: 20 }),
+          () => retries++,
+        );
+        sinceFeed.set(userId, 0);
+        feeds++;
+      }
+      for (const e of batch) {
+        sinceFeed.set(e.userId, (sinceFeed.get(e.userId) ?? Infinity) + 1);
+        if (e.action === 'LIKE') engaged.add(e.userId);
+      }
+    }
     const data = await withRetry(
       () => client.request<RecordData>(RECORD, { inputs: batch }),
       () => retries++,
@@ -132,9 +161,9 @@ export async function recordInOrder(
     for (const r of data.recordInteractions.results)
       if (r.error) rejected[r.error.code] = (rejected[r.error.code] ?? 0) + 1;
     sent += batch.length;
-    onProgress?.(sent);
+    options.onProgress?.(sent);
   }
-  return { events: sent, rejected, rateLimitedRetries: retries };
+  return { events: sent, rejected, rateLimitedRetries: retries, feeds };
 }
 
 export interface ServedFeeds {
@@ -166,6 +195,48 @@ export async function askFeeds(client: ApiClient, users: readonly string[], firs
     }
   }
   return { lists, latenciesMs, failed, degraded };
+}
+
+export interface ReplayLogOptions {
+  url: string;
+  redisUrl: string;
+  /** The service's Redis key prefix (to see when the catalogue has arrived). */
+  prefix: string;
+  dataset: Dataset;
+  /** Time-ordered ratings to send (a split's train part, or the whole log). */
+  ratings: readonly Rating[];
+  positiveThreshold: number;
+  /** The log is mapped onto the last `spanMs` before now. */
+  spanMs?: number;
+  feedEvery?: number;
+  say?: (text: string) => void;
+}
+
+/** Publishes the catalogue (waiting until the stream stored it), then replays `ratings` in order. */
+export async function replayLog(options: ReplayLogOptions) {
+  const say = options.say ?? (() => undefined);
+  const client = createApiClient(options.url);
+  const started = performance.now();
+  const firstLog = options.ratings[0]?.at ?? 0;
+  const lastLog = options.ratings.at(-1)?.at ?? 0;
+  // Six days by default: the API accepts event times up to seven days old.
+  const map = timeMap(firstLog, lastLog, Date.now() - 60_000, options.spanMs ?? 6 * 24 * 3600_000);
+  const catalogue = catalogueInputs(options.dataset.items.values(), map, firstLog);
+  say(`publishing ${catalogue.length} items`);
+  await publishCatalogue({ redisUrl: options.redisUrl }, { url: options.url, prefix: options.prefix }, catalogue);
+  const events = replayEvents(options.ratings, options.positiveThreshold, map);
+  say(`replaying ${events.length} events (log time compressed ${map.compression.toFixed(1)}×)`);
+  let lastSay = 0;
+  const sent = await recordInOrder(client, events, {
+    feedEvery: options.feedEvery,
+    onProgress: (n) => {
+      if (performance.now() - lastSay > 10_000) {
+        lastSay = performance.now();
+        say(`  ${n}/${events.length} events`);
+      }
+    },
+  });
+  return { ...sent, items: catalogue.length, compression: map.compression, durationMs: performance.now() - started };
 }
 
 export { createApiClient };

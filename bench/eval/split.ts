@@ -90,3 +90,40 @@ function isSorted(ratings: readonly Rating[]): boolean {
   }
   return true;
 }
+
+/**
+ * Adds cold-start twins: for up to `count` test users (every k-th, so the choice is spread and
+ * repeatable), a new user `cold.<id>` whose whole history is the real user's first `events`
+ * train positives, rated just after the end of the log, and whose held-out positives are the
+ * real user's. Every recommender then answers for someone it knows almost nothing about.
+ * Returns the extended split and the twins' ids.
+ */
+export function withColdStartTwins(split: Split, count: number, events: number): { split: Split; cold: string[] } {
+  const eligible = [...split.test.keys()].filter((u) => (split.trainPositives.get(u)?.length ?? 0) >= events).sort();
+  const step = Math.max(1, Math.floor(eligible.length / Math.max(1, count)));
+  const chosen = eligible.filter((_, i) => i % step === 0).slice(0, count);
+  const end = (split.train.at(-1)?.at ?? 0) + 1000;
+  const train = [...split.train];
+  const test = new Map(split.test);
+  const seen = new Map(split.seen);
+  const trainPositives = new Map(split.trainPositives);
+  const cutoff = new Map(split.cutoff);
+  const cold: string[] = [];
+  for (const u of chosen) {
+    const twin = `cold.${u}`;
+    const ratings = (split.trainPositives.get(u) ?? []).slice(0, events).map((r, i) => ({
+      ...r,
+      userId: twin,
+      at: end + i * 1000,
+    }));
+    train.push(...ratings);
+    trainPositives.set(twin, ratings);
+    seen.set(twin, new Set(ratings.map((r) => r.itemId)));
+    const held = new Set([...(split.test.get(u) ?? [])].filter((i) => !ratings.some((r) => r.itemId === i)));
+    if (held.size === 0) continue;
+    test.set(twin, held);
+    cutoff.set(twin, ratings.at(-1)?.at ?? end);
+    cold.push(twin);
+  }
+  return { split: { train, test, seen, trainPositives, cutoff }, cold };
+}

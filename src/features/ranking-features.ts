@@ -4,7 +4,7 @@
  * carries this list; the server refuses one whose list differs.
  */
 import type { Action } from '../streams/events.js';
-import { DAY, HOUR, type ActionWeights } from './definitions.js';
+import { DAY, engagedCount, HOUR, NEIGHBOUR_ITEM_EXPONENT, type ActionWeights } from './definitions.js';
 import type { PatternRule } from '../patterns/rules.js';
 import type { ItemFeatures } from './item-features.js';
 import type { UserRealtime } from './user-features.js';
@@ -23,7 +23,8 @@ export const RANKING_FEATURES = [
   'item_negative_rate',
   'item_age_log_hours',
   'item_is_new',
-  'item_covisit',
+  'item_neighbour_score',
+  'item_engagement_log',
   'item_trending',
   'user_tag_category_match',
 ] as const;
@@ -33,7 +34,6 @@ export const NEW_ITEM_AGE_MS = DAY;
 
 const signedLog = (x: number) => Math.sign(x) * Math.log1p(Math.abs(x));
 const NEGATIVE: ReadonlySet<Action> = new Set(['SKIP', 'HIDE']);
-const ENGAGED: readonly Action[] = ['CLICK', 'LIKE', 'COMMENT', 'SHARE'];
 
 /**
  * What one request knows about its user, prepared once so that each candidate's row is a few
@@ -100,11 +100,31 @@ export function userContext(
   };
 }
 
+/**
+ * How much of the user's interest each category holds: the larger of its share of their positive
+ * short-term affinity and of their 30-day activity.
+ */
+export function interestShares(user: UserContext, longHorizon: ReadonlyMap<string, number>): Map<string, number> {
+  const out = new Map(longHorizon);
+  if (user.positiveAffinitySum > 0)
+    for (const [category, score] of user.affinity)
+      if (score > 0) out.set(category, Math.max(out.get(category) ?? 0, score / user.positiveAffinitySum));
+  return out;
+}
+
 /** Per-candidate signals that come from recall rather than from the item's own stats. */
 export interface CandidateSignals {
-  covisit: number;
+  /** The recall-side neighbour sum (see `neighbourScore`). */
+  neighbour: number;
   trending: number;
 }
+
+/**
+ * Item-to-item evidence for a candidate: the seeds' co-engagement sum divided by the candidate's
+ * own engagements^α, so an item is not recommended merely for being engaged with by everyone.
+ */
+export const neighbourScore = (signals: CandidateSignals, item: ItemFeatures) =>
+  signals.neighbour / Math.max(1, engagedCount(item.totals)) ** NEIGHBOUR_ITEM_EXPONENT;
 
 /** Writes one candidate's row into `out` at `offset` (no allocation per candidate). */
 export function writeFeatureRow(
@@ -119,7 +139,7 @@ export function writeFeatureRow(
   const affinity = user.affinity.get(category) ?? 0;
   const counts = user.windowCounts.get(category);
   const t = item.totals;
-  const engaged = ENGAGED.reduce((s, a) => s + t[a], 0);
+  const engaged = engagedCount(t);
   const negative = t.SKIP + t.HIDE;
   const exposures = Math.max(t.VIEW, engaged + negative);
   const age = item.createdAt === null ? null : Math.max(0, at - item.createdAt);
@@ -136,7 +156,8 @@ export function writeFeatureRow(
   out[offset + 10] = (negative + 1) / (exposures + 10);
   out[offset + 11] = age === null ? Math.log1p((30 * DAY) / HOUR) : Math.log1p(age / HOUR);
   out[offset + 12] = age !== null && age < NEW_ITEM_AGE_MS ? 1 : 0;
-  out[offset + 13] = Math.log1p(signals.covisit);
-  out[offset + 14] = signedLog(signals.trending);
-  out[offset + 15] = user.taggedCategories.has(category) ? 1 : 0;
+  out[offset + 13] = Math.log1p(neighbourScore(signals, item));
+  out[offset + 14] = Math.log1p(engaged);
+  out[offset + 15] = signedLog(signals.trending);
+  out[offset + 16] = user.taggedCategories.has(category) ? 1 : 0;
 }

@@ -36,7 +36,7 @@ export interface UserRealtime extends UserWindows {
   affinity: { category: string; score: number }[];
   /** Items the user acted on, newest first (their "already seen" list). */
   recentItems: TimedItem[];
-  /** Items the user acted on positively, newest first (seeds for co-visitation recall). */
+  /** Items the user engaged with (a click or more), newest first: the seeds of neighbour recall. */
   positiveItems: TimedItem[];
   /** Items the user hid: never recommended to them again. */
   hiddenItems: string[];

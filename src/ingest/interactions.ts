@@ -134,8 +134,8 @@ export function createIngest(deps: {
       }
       const items = requests.map((r, i): ItemEvent => {
         const at = (field: string) => `inputs[${i}].${field}`;
-        const createdAt = r.createdAt == null ? now : r.createdAt.getTime();
-        if (!Number.isFinite(createdAt) || createdAt > now + limits.maxFutureMs) {
+        const createdAt = r.createdAt == null ? null : r.createdAt.getTime();
+        if (createdAt !== null && (!Number.isFinite(createdAt) || createdAt > now + limits.maxFutureMs)) {
           throw bad('createdAt must be a valid time, not in the future', at('createdAt'));
         }
         return {

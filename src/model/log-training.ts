@@ -56,7 +56,7 @@ export async function trainFromLog(
   await replayTopic(options.kafka, options.topics.behavior, options.from, (value) => {
     try {
       const e = decodeBehavior(value);
-      if (e.occurredAt <= options.to + labelWindowMs) interactions.push(e);
+      if (e.receivedAt <= options.to + labelWindowMs) interactions.push(e);
     } catch (error) {
       if (!(error instanceof DecodeError)) throw error;
     }

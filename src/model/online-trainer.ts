@@ -318,7 +318,7 @@ export function createOnlineTrainer(options: OnlineTrainerOptions) {
     await replayTopic(kafka, topics.behavior, firstServed - 60_000, (value) => {
       try {
         const e = decodeBehavior(value);
-        if (e.occurredAt <= lastServed + labelWindowMs) interactions.push(e);
+        if (e.receivedAt <= lastServed + labelWindowMs) interactions.push(e);
       } catch (error) {
         if (!(error instanceof DecodeError)) throw error;
       }

@@ -20,7 +20,8 @@ const PRIOR: Record<RankingFeature, number> = {
   item_negative_rate: -2,
   item_age_log_hours: -0.05,
   item_is_new: 0.2,
-  item_covisit: 0.5,
+  item_neighbour_score: 2,
+  item_engagement_log: 0.1,
   item_trending: 0.3,
   user_tag_category_match: 1,
 };

@@ -15,6 +15,7 @@ import { dirname } from 'node:path';
 import { createInterface } from 'node:readline';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
+import { ENGAGED_ACTIONS } from '../features/definitions.js';
 import type { Action } from '../streams/events.js';
 import { evaluate, type Evaluation } from './evaluate.js';
 import { buildModel } from './graphs.js';
@@ -46,10 +47,16 @@ export interface InteractionRecord {
   itemId: string;
   action: Action;
   occurredAt: number;
+  /**
+   * When the API received it. Labels are timed by it when present: "what the user did after the
+   * feed was served" on the service's own clock, which a client's (possibly backdated) event
+   * time cannot move.
+   */
+  receivedAt?: number;
 }
 
 /** Engagement that makes a served item a positive; VIEW, SKIP and HIDE (or nothing) do not. */
-export const POSITIVE_ACTIONS: ReadonlySet<Action> = new Set<Action>(['CLICK', 'LIKE', 'COMMENT', 'SHARE']);
+export const POSITIVE_ACTIONS: ReadonlySet<Action> = new Set<Action>(ENGAGED_ACTIONS);
 
 export interface JoinOptions {
   /** An item is positive if the user engaged with it at most this long after it was served. */
@@ -80,8 +87,9 @@ export function joinImpressions(
     if (!POSITIVE_ACTIONS.has(i.action)) continue;
     const key = pairKey(i.userId, i.itemId);
     const times = engagedAt.get(key);
-    if (times) times.push(i.occurredAt);
-    else engagedAt.set(key, [i.occurredAt]);
+    const at = i.receivedAt ?? i.occurredAt;
+    if (times) times.push(at);
+    else engagedAt.set(key, [at]);
   }
 
   let featureNames = options.featureNames;

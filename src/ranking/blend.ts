@@ -1,6 +1,7 @@
 /**
  * From model scores to a feed: blend the real-time model with long-horizon preferences, keep the
- * feed diverse (at most K items of one category in the top N), and give fresh items an
+ * feed diverse without throwing away what the user evidently likes (a category may fill at most
+ * K slots, or its share of the user's interest if that is more), and give really new items an
  * exploration slot. Pure functions over arrays.
  */
 export interface BlendSettings {
@@ -8,7 +9,10 @@ export interface BlendSettings {
   realtime: number;
   /** Weight of the user's 30-day preference for the item's category (the reference design's 0.4). */
   longHorizon: number;
-  /** At most this many items of one category in the feed. */
+  /**
+   * At most this many items of one category in the feed, unless the user's interest share in the
+   * category is larger (see `categoryCaps`).
+   */
   maxPerCategory: number;
   /** Share of the feed reserved for fresh items (created within a day), 0 to turn off. */
   explorationShare: number;
@@ -19,10 +23,51 @@ export interface Scored {
   category: string | null;
   score: number;
   fresh: boolean;
+  /** Item-to-item evidence, then engagement: the tie-breaks when blended scores are equal. */
+  neighbour: number;
+  engaged: number;
+  itemId: string;
 }
 
-export const blendScore = (model: number, longHorizonShare: number, s: BlendSettings) =>
-  s.realtime * model + s.longHorizon * longHorizonShare;
+/**
+ * The weighted mean of the parts that exist: without long-horizon data for the user (no daily
+ * batch yet, or a new user) the model's score stands alone instead of being scaled down.
+ */
+export const blendScore = (model: number, longHorizonShare: number | null, s: BlendSettings) =>
+  longHorizonShare === null || s.longHorizon === 0
+    ? model
+    : (s.realtime * model + s.longHorizon * longHorizonShare) / (s.realtime + s.longHorizon || 1);
+
+/**
+ * Best first: blended score, then neighbour evidence, then engagement, then id. A model that cannot
+ * separate two candidates (equal or saturated scores) leaves the decision to the evidence.
+ */
+export function compareScored(a: Scored, b: Scored): number {
+  return (
+    b.score - a.score ||
+    b.neighbour - a.neighbour ||
+    b.engaged - a.engaged ||
+    (a.itemId < b.itemId ? -1 : a.itemId > b.itemId ? 1 : 0)
+  );
+}
+
+/**
+ * Per-category caps for a feed of `first`: `maxPerCategory`, raised for a category to its share
+ * of the user's interest (rounded up), so that a user who mostly watches dramas still gets mostly
+ * dramas while the rest of the feed stays varied.
+ */
+export function categoryCaps(
+  shares: ReadonlyMap<string, number>,
+  first: number,
+  s: BlendSettings,
+): Map<string, number> {
+  const caps = new Map<string, number>();
+  for (const [category, share] of shares) {
+    const cap = Math.ceil(first * Math.min(1, Math.max(0, share)));
+    if (cap > s.maxPerCategory) caps.set(category, cap);
+  }
+  return caps;
+}
 
 /**
  * The top `first` of `scored` (sorted by score, highest first), with at most `maxPerCategory` per
@@ -34,6 +79,7 @@ export function arrangeFeed(
   scored: Scored[],
   first: number,
   s: BlendSettings,
+  caps: ReadonlyMap<string, number> = new Map(),
 ): { picks: Scored[]; exploration: Set<number> } {
   const perCategory = new Map<string, number>();
   const picks: Scored[] = [];
@@ -42,7 +88,7 @@ export function arrangeFeed(
     if (picks.length >= first) break;
     const key = c.category ?? `#${c.index}`;
     const n = perCategory.get(key) ?? 0;
-    if (n >= s.maxPerCategory) {
+    if (n >= (caps.get(key) ?? s.maxPerCategory)) {
       deferred.push(c);
       continue;
     }

@@ -6,9 +6,12 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { ActionWeights } from '../features/definitions.js';
+import { engagedCount } from '../features/definitions.js';
 import { zeroTotals, type ItemFeatures } from '../features/item-features.js';
 import {
   FEATURE_COUNT,
+  interestShares,
+  neighbourScore,
   RANKING_FEATURES,
   userContext,
   writeFeatureRow,
@@ -17,7 +20,7 @@ import {
 import type { Loaders } from '../loaders/index.js';
 import type { RedisKeys } from '../redis/keys.js';
 import type { ImpressionEvent } from '../streams/events.js';
-import { arrangeFeed, blendScore, type BlendSettings, type Scored } from './blend.js';
+import { arrangeFeed, blendScore, categoryCaps, compareScored, type BlendSettings, type Scored } from './blend.js';
 import type { ModelChooser } from './model-arms.js';
 import { createReasoner } from './reasons.js';
 import { recallCandidates, RECALL, suppliedCandidates, type Candidate, type TrendingCache } from './recall.js';
@@ -74,17 +77,28 @@ export function createRanker(options: RankerOptions) {
     const { userId, first } = request;
     const [user, lt] = await Promise.all([loaders.userRealtime.load(userId), loaders.userLongHorizon.load(userId)]);
     const excluded = new Set<string>([...user.hiddenItems, ...(request.exclude ?? [])]);
+    const deps = {
+      redis,
+      keys,
+      trending,
+      // Seeds' engagement counts come through the request's item loader (and the item cache).
+      engagement: async (ids: readonly string[]) =>
+        (await loaders.item.loadMany(ids)).map((it) => (it instanceof Error ? 0 : engagedCount(it.totals))),
+    };
     let candidates: Map<string, Candidate>;
     if (request.candidates) {
-      candidates = suppliedCandidates(request.candidates, excluded);
-      const global = await trending.get(null, RECALL.trendingGlobal);
+      const [supplied, global] = await Promise.all([
+        suppliedCandidates(deps, user, request.candidates, excluded),
+        trending.get(null, RECALL.trendingGlobal),
+      ]);
+      candidates = supplied;
       for (const { itemId, score } of global) {
         const c = candidates.get(itemId);
         if (c) c.trending = score;
       }
     } else {
       for (const r of user.recentItems) excluded.add(r.itemId);
-      candidates = await recallCandidates(redis, keys, trending, user, lt, excluded);
+      candidates = await recallCandidates(deps, user, lt, excluded);
     }
     const list = [...candidates.values()];
     const loaded = await loaders.item.loadMany(list.map((c) => c.itemId));
@@ -111,17 +125,23 @@ export function createRanker(options: RankerOptions) {
     const modelScores = await model.score(matrix, list.length);
 
     const shares = new Map(lt.preferences.map((p) => [p.category, p.share]));
-    const scored: Scored[] = list.map((_, i) => {
+    const hasLongHorizon = shares.size > 0;
+    const scored: Scored[] = list.map((c, i) => {
       const item = items[i]!;
+      const share = hasLongHorizon ? (item.category ? (shares.get(item.category) ?? 0) : 0) : null;
       return {
         index: i,
         category: item.category,
-        score: blendScore(modelScores[i] ?? 0, item.category ? (shares.get(item.category) ?? 0) : 0, options.blend),
+        score: blendScore(modelScores[i] ?? 0, share, options.blend),
         fresh: item.createdAt !== null && at - item.createdAt < NEW_ITEM_AGE_MS,
+        neighbour: neighbourScore(c, item),
+        engaged: engagedCount(item.totals),
+        itemId: c.itemId,
       };
     });
-    scored.sort((a, b) => b.score - a.score || (list[a.index]!.itemId < list[b.index]!.itemId ? -1 : 1));
-    const { picks, exploration } = arrangeFeed(scored, first, options.blend);
+    scored.sort(compareScored);
+    const caps = categoryCaps(interestShares(context, shares), first, options.blend);
+    const { picks, exploration } = arrangeFeed(scored, first, options.blend, caps);
     const reasonsFor = createReasoner(user, lt, at, options.tagCategories);
     const feed = feedWith(
       picks.map((p, r) => ({

@@ -49,8 +49,8 @@ export function createReasoner(
       if (action && counts)
         reasons.push(`${plural(counts.get(action) ?? 0, `${category} item`)} ${VERBS[action]} in the last 5 minutes`);
     }
-    if (candidate.covisitSeed && candidate.covisit > 0)
-      reasons.push(`often enjoyed together with ${candidate.covisitSeed}, which you liked`);
+    if (candidate.neighbourSeed && candidate.neighbour > 0)
+      reasons.push(`often enjoyed together with ${candidate.neighbourSeed}, which you liked`);
     if (category && (shares.get(category) ?? 0) >= 0.2)
       reasons.push(
         `${Math.round((shares.get(category) ?? 0) * 100)}% of your activity in the last 30 days is ${category}`,

@@ -66,7 +66,7 @@ end
 /**
  * One user's events from one batch: dedupe (per-partition offset, then eventId), lateness against
  * the user's latest event time, window buckets, decayed category affinity, recent / positive /
- * hidden items, and co-visitation partners (the user's positive items within the session gap).
+ * hidden items, and co-engagement partners (the user's newest engaged items within the horizon).
  * What the item side and the pattern matcher must do for the counted events is returned and also
  * noted in the state hash (`pend:<partition>`: the counted offsets and their co-visitation partners,
  * `offset=partner,partner;offset`; the rest comes from the redelivered records themselves), so a
@@ -76,7 +76,7 @@ end
  *
  * KEYS: state, seen, recent, positive, hidden, affinity, bucket_1 … bucket_B
  * ARGV: partition, allowedLatenessMs, stateTtlSec, recentMax, positiveMax, hiddenMax, hiddenTtlSec,
- *       sessionGapMs, maxPartners, minPartnerWeight, affinityHalfLifeMs, now, ttlRefreshMs, B,
+ *       horizonMs, maxPartners, minPartnerWeight, affinityHalfLifeMs, now, ttlRefreshMs, B,
  *       ttlSec_1 … ttlSec_B, then per event: offset, eventId, occurredAt, itemId, category, action,
  *       weight, tags, k, bucketIndex_1 … k
  * State fields besides offsets and `wm`: `x` (last TTL refresh), `ts` (watermark at the last
@@ -145,12 +145,10 @@ while i <= #ARGV do
       for j = 1, k do count(incs, tonumber(ARGV[i + 8 + j]), field, 1) end
       if w ~= 0 then affAdds[#affAdds + 1] = { cat, w, t } end
       local partners = {}
-      if w > 0 then
-        if w >= minPartnerWeight then
-          local near = redis.call('ZRANGE', pos, t + gap, t - gap, 'BYSCORE', 'REV', 'LIMIT', 0, maxPartners + 1)
-          for _, other in ipairs(near) do
-            if other ~= itemId and #partners < maxPartners then partners[#partners + 1] = other end
-          end
+      if w >= minPartnerWeight then
+        local near = redis.call('ZRANGE', pos, t + gap, t - gap, 'BYSCORE', 'REV', 'LIMIT', 0, maxPartners + 1)
+        for _, other in ipairs(near) do
+          if other ~= itemId and #partners < maxPartners then partners[#partners + 1] = other end
         end
         posAdds = posAdds + redis.call('ZADD', pos, 'GT', t, itemId)
         posTouched = true

@@ -33,7 +33,8 @@ export interface ItemEvent {
   category: string | null;
   tags: string[];
   authorId: string | null;
-  createdAt: number;
+  /** When it was published, epoch ms; null when the publisher did not say (its age is unknown). */
+  createdAt: number | null;
   updatedAt: number;
 }
 
@@ -114,7 +115,7 @@ export function decodeItem(raw: Buffer | string | null): ItemEvent {
     category: optionalId(obj, 'category'),
     tags: idList(obj, 'tags', MAX_TAGS),
     authorId: optionalId(obj, 'authorId'),
-    createdAt: time(obj, 'createdAt'),
+    createdAt: obj.createdAt === null || obj.createdAt === undefined ? null : time(obj, 'createdAt'),
     updatedAt: time(obj, 'updatedAt'),
   };
 }

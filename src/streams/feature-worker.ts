@@ -258,13 +258,17 @@ export function createFeatureWorker(options: FeatureWorkerOptions): FeatureWorke
           category: item.category ?? '',
           tags: item.tags.join(','),
           authorId: item.authorId ?? '',
-          createdAt: item.createdAt,
+          createdAt: item.createdAt ?? '',
           updatedAt: item.updatedAt,
         });
         // The newest items per scope: where recall finds fresh items for their exploration slot.
+        // An item of unknown age is never taken for new.
         for (const scope of item.category ? [TRENDING_ALL, item.category] : [TRENDING_ALL]) {
-          write.zadd(keys.freshItems(scope), item.createdAt, item.itemId);
-          write.zremrangebyrank(keys.freshItems(scope), 0, -(FRESH_ITEMS_MAX + 1));
+          if (item.createdAt === null) write.zrem(keys.freshItems(scope), item.itemId);
+          else {
+            write.zadd(keys.freshItems(scope), item.createdAt, item.itemId);
+            write.zremrangebyrank(keys.freshItems(scope), 0, -(FRESH_ITEMS_MAX + 1));
+          }
         }
       } catch (error) {
         if (!(error instanceof DecodeError)) throw error;

@@ -12,7 +12,7 @@ export async function upsertItems(ctx: GraphQLContext, inputs: ItemRequest[]): P
       category: item.category,
       tags: item.tags,
       authorId: item.authorId,
-      createdAt: new Date(item.createdAt),
+      createdAt: item.createdAt === null ? null : new Date(item.createdAt),
     })),
   };
 }

@@ -101,7 +101,12 @@ const ItemInput = builder.inputType('ItemInput', {
     category: t.string({ required: false, description: 'The category (an id-like name such as "pets").' }),
     tags: t.stringList({ required: false, description: 'Up to 32 tags.' }),
     authorId: t.id({ required: false, description: 'Who published it.' }),
-    createdAt: t.field({ type: 'DateTime', required: false, description: 'When it was published. Defaults to now.' }),
+    createdAt: t.field({
+      type: 'DateTime',
+      required: false,
+      description:
+        'When it was published. Omitted: its age is unknown, and it is never treated as new (no exploration slot).',
+    }),
   }),
 });
 
