@@ -5,12 +5,24 @@ export default defineConfig({
   // only one copy of graphql is loaded.
   resolve: { alias: [{ find: /^graphql$/, replacement: 'graphql/index.js' }] },
   test: {
-    include: ['test/**/*.test.ts'],
-    globalSetup: ['test/global-setup.ts'],
     pool: 'forks',
     testTimeout: 60_000,
     hookTimeout: 120_000,
     teardownTimeout: 60_000,
     reporters: ['default'],
+    projects: [
+      // Pure code: no Kafka, no Redis, seconds (`npm run test:unit`).
+      { extends: true, test: { name: 'unit', include: ['test/unit/**/*.test.ts'] } },
+      // Against the real broker and Redis that the global setup starts once for the run.
+      {
+        extends: true,
+        test: {
+          name: 'integration',
+          include: ['test/**/*.test.ts'],
+          exclude: ['test/unit/**'],
+          globalSetup: ['test/global-setup.ts'],
+        },
+      },
+    ],
   },
 });

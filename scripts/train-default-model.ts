@@ -27,10 +27,11 @@ import { splitByUser } from '../bench/eval/split.js';
 import { createApp } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
 import { createLogger } from '../src/logger.js';
-import { trainFromLog } from '../src/model/log-training.js';
+import { collectExamples } from '../src/model/log-training.js';
 import { MODEL_KINDS, type ModelKind } from '../src/model/params.js';
 import { priorModel } from '../src/model/prior.js';
-import { writeModel } from '../src/model/train-cli.js';
+import { trainFromExamples, writeModel } from '../src/model/train-cli.js';
+import { RANKING_FEATURES } from '../src/features/ranking-features.js';
 import { createPopulation } from '../src/sim/behaviour.js';
 import { drive } from '../src/sim/driver.js';
 import { graphqlRanker } from '../src/sim/policies.js';
@@ -43,13 +44,16 @@ const { values } = parseArgs({
     events: { type: 'string', default: '20000' },
     kind: { type: 'string', default: 'fm' },
     seed: { type: 'string', default: '7' },
-    version: { type: 'string', default: 'sim-1' },
+    version: { type: 'string', default: 'sim-real-1' },
     out: { type: 'string', default: path.join(projectRoot, 'models', 'default.onnx') },
     /** Serve this model instead of the prior while simulating (a second round of training). */
     serve: { type: 'string' },
     /** A real interaction log to replay after the simulation (see above). */
     replay: { type: 'string' },
     'feed-every': { type: 'string', default: '10' },
+    'feed-first': { type: 'string', default: '100' },
+    /** Also write the labelled examples (JSON lines) here, to study them. */
+    'examples-out': { type: 'string' },
   },
 });
 const kind = values.kind as ModelKind;
@@ -82,21 +86,24 @@ try {
   const world = createWorld({ seed: Number(values.seed), users: 300, items: 1500 });
   const population = createPopulation(world);
   const lastItem = world.items.at(-1)!.id;
-  const stats = await drive({
-    api: app.url,
-    world,
-    population,
-    ranker: graphqlRanker(app.url),
-    rate: 1500,
-    maxEvents: Number(values.events),
-    maxDurationMs: 240_000,
-    afterPublish: async () => {
-      // Categories are resolved when behaviour is applied: the catalogue must be in Redis first.
-      while ((await app.services.redis.hget(app.services.keys.item(lastItem), 'category')) === null)
-        await new Promise((r) => setTimeout(r, 100));
-    },
-    onProgress: (p) => say('simulating', { ...p }),
-  });
+  const stats =
+    Number(values.events) <= 0
+      ? undefined
+      : await drive({
+          api: app.url,
+          world,
+          population,
+          ranker: graphqlRanker(app.url),
+          rate: 1500,
+          maxEvents: Number(values.events),
+          maxDurationMs: 240_000,
+          afterPublish: async () => {
+            // Categories are resolved when behaviour is applied: the catalogue must be in Redis first.
+            while ((await app.services.redis.hget(app.services.keys.item(lastItem), 'category')) === null)
+              await new Promise((r) => setTimeout(r, 100));
+          },
+          onProgress: (p) => say('simulating', { ...p }),
+        });
   say('simulated traffic', { ...stats });
   let replayed: Awaited<ReturnType<typeof replayLog>> | undefined;
   if (values.replay) {
@@ -110,22 +117,35 @@ try {
       ratings: split.train,
       positiveThreshold: 4,
       feedEvery: Number(values['feed-every']),
+      feedFirst: Number(values['feed-first']),
       say: (text) => say(`replay: ${text}`),
     });
     say('replayed a real log', { dataset: dataset.name, ...replayed });
   }
   // Impressions are logged after each feed is served; let the last sends settle.
   await new Promise((r) => setTimeout(r, 2000));
-  const trained = await trainFromLog({
+  const { examples, impressions } = await collectExamples({
     kafka: app.services.kafka,
     topics: app.services.topics,
     from: started,
     to: Date.now(),
-    kind,
-    version: values.version,
-    seed: Number(values.seed),
     log,
   });
+  if (values['examples-out'])
+    writeFileSync(
+      values['examples-out'],
+      examples.map((e) => JSON.stringify({ ...e, features: Array.from(e.features) })).join('\n'),
+    );
+  const trained = {
+    ...trainFromExamples(examples, {
+      featureNames: RANKING_FEATURES,
+      kind,
+      version: values.version,
+      seed: Number(values.seed),
+    }),
+    impressions,
+    examples: examples.length,
+  };
   await writeModel(values.out, trained.bytes);
   process.stdout.write(
     `${JSON.stringify(
@@ -133,8 +153,8 @@ try {
         out: path.relative(process.cwd(), values.out),
         version: values.version,
         kind,
-        events: stats.eventsSent,
-        simulatedCtr: stats.simulatedCtr,
+        events: stats?.eventsSent ?? 0,
+        simulatedCtr: stats?.simulatedCtr,
         replayed,
         impressions: trained.impressions,
         examples: trained.examples,

@@ -164,8 +164,9 @@ const env = z.object({
   EXPERIMENT_WINDOW_MS: int(1000, 7 * 24 * 3600 * 1000, 30 * 60 * 1000),
   BLEND_REALTIME_WEIGHT: num(0, 100, 0.6),
   BLEND_LONG_HORIZON_WEIGHT: num(0, 100, 0.4),
+  BLEND_NEIGHBOUR_WEIGHT: num(0, 100, 0.5),
   FEED_MAX_PER_CATEGORY: int(1, 100, 3),
-  EXPLORATION_SHARE: num(0, 1, 0.1),
+  EXPLORATION_SHARE: num(0, 1, 0.05),
   FEED_CACHE_TTL_MS: int(0, 600_000, 2000),
   ITEM_CACHE_TTL_MS: int(0, 600_000, 1000),
   MAX_FIRST: int(1, 1000, 100),
@@ -245,6 +246,7 @@ function toConfig(e: z.infer<typeof env>) {
       blend: {
         realtime: e.BLEND_REALTIME_WEIGHT,
         longHorizon: e.BLEND_LONG_HORIZON_WEIGHT,
+        neighbour: e.BLEND_NEIGHBOUR_WEIGHT,
         maxPerCategory: e.FEED_MAX_PER_CATEGORY,
         explorationShare: e.EXPLORATION_SHARE,
       },

@@ -405,8 +405,6 @@ export function prefixIds(dataset: Dataset, prefix: string): Dataset {
   return {
     name: dataset.name,
     ratings: dataset.ratings.map((r) => ({ ...r, userId: prefix + r.userId, itemId: prefix + r.itemId })),
-    items: new Map(
-      [...dataset.items].map(([id, item]) => [prefix + id, { ...item, itemId: prefix + item.itemId }]),
-    ),
+    items: new Map([...dataset.items].map(([id, item]) => [prefix + id, { ...item, itemId: prefix + item.itemId }])),
   };
 }

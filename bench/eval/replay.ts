@@ -72,14 +72,14 @@ const RECORD = `mutation EvalRecord($inputs: [InteractionInput!]!) {
   recordInteractions(inputs: $inputs) { results { error { code message } } }
 }`;
 const FEED = `query EvalFeed($userId: ID!, $first: Int!) {
-  recommendations(userId: $userId, first: $first) { items { item { id } } degraded }
+  recommendations(userId: $userId, first: $first) { items { item { id } } degraded computeMs }
 }`;
 
 interface RecordData {
   recordInteractions: { results: { error: { code: string; message: string } | null }[] };
 }
 interface FeedData {
-  recommendations: { items: { item: { id: string } }[]; degraded: boolean };
+  recommendations: { items: { item: { id: string } }[]; degraded: boolean; computeMs: number };
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -123,6 +123,8 @@ export interface RecordOptions {
    * next labels them (training on replayed traffic). Off when absent.
    */
   feedEvery?: number;
+  /** How long those feeds are (a longer list labels more of what recall offers). */
+  feedFirst?: number;
 }
 
 /** Sends the events in order; every entry must be accepted or is counted by its error code. */
@@ -143,7 +145,7 @@ export async function recordInOrder(
       for (const userId of new Set(batch.map((e) => e.userId))) {
         if (!engaged.has(userId) || (sinceFeed.get(userId) ?? Infinity) < options.feedEvery) continue;
         await withRetry(
-          () => client.request(FEED, { userId, first: 20 }),
+          () => client.request(FEED, { userId, first: options.feedFirst ?? 20 }),
           () => retries++,
         );
         sinceFeed.set(userId, 0);
@@ -169,6 +171,8 @@ export async function recordInOrder(
 export interface ServedFeeds {
   lists: Map<string, string[]>;
   latenciesMs: number[];
+  /** The service's own compute time per feed (without HTTP and GraphQL). */
+  computeMs: number[];
   failed: Record<string, number>;
   degraded: number;
 }
@@ -177,6 +181,7 @@ export interface ServedFeeds {
 export async function askFeeds(client: ApiClient, users: readonly string[], first = 20): Promise<ServedFeeds> {
   const lists = new Map<string, string[]>();
   const latenciesMs: number[] = [];
+  const computeMs: number[] = [];
   const failed: Record<string, number> = {};
   let degraded = 0;
   for (const userId of users) {
@@ -184,6 +189,7 @@ export async function askFeeds(client: ApiClient, users: readonly string[], firs
     try {
       const data = await client.request<FeedData>(FEED, { userId, first });
       latenciesMs.push(performance.now() - started);
+      computeMs.push(data.recommendations.computeMs);
       if (data.recommendations.degraded) degraded++;
       lists.set(
         userId,
@@ -194,7 +200,7 @@ export async function askFeeds(client: ApiClient, users: readonly string[], firs
       failed[code] = (failed[code] ?? 0) + 1;
     }
   }
-  return { lists, latenciesMs, failed, degraded };
+  return { lists, latenciesMs, computeMs, failed, degraded };
 }
 
 export interface ReplayLogOptions {
@@ -209,6 +215,7 @@ export interface ReplayLogOptions {
   /** The log is mapped onto the last `spanMs` before now. */
   spanMs?: number;
   feedEvery?: number;
+  feedFirst?: number;
   say?: (text: string) => void;
 }
 
@@ -229,6 +236,7 @@ export async function replayLog(options: ReplayLogOptions) {
   let lastSay = 0;
   const sent = await recordInOrder(client, events, {
     feedEvery: options.feedEvery,
+    feedFirst: options.feedFirst,
     onProgress: (n) => {
       if (performance.now() - lastSay > 10_000) {
         lastSay = performance.now();

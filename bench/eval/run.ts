@@ -8,9 +8,11 @@
  *     REDIS_URL), fed the training part only through its GraphQL API and asked for one feed per user.
  * Prints a table; writes bench/results/eval-<dataset>-<timestamp>.json.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { METADATA_KEYS } from '../../src/model/metadata.js';
+import { withMetadataEntry } from '../../src/model/onnx-format.js';
 import { createLocalStack } from '../../src/stack/local-stack.js';
 import { projectRoot } from '../../src/stack/paths.js';
 import { spawnServer } from '../service.js';
@@ -31,11 +33,22 @@ const { values } = parseArgs({
     env: { type: 'string', default: '' },
     /** Evaluate only this many users (every user's behaviour is still replayed). */
     users: { type: 'string' },
+    /**
+     * Skip the replay and ask the feeds of a replay already in KAFKA_BROKERS / REDIS_URL under this
+     * prefix (printed by an earlier run), e.g. to compare models or knobs on the same state.
+     */
+    reuse: { type: 'string' },
+    /**
+     * Write this run's numbers (the service's and the baselines') into the served model file's
+     * metadata, `evaluation` (e.g. `--annotate models/default.onnx` after retraining it).
+     */
+    annotate: { type: 'string' },
   },
 });
 const dataDir = path.resolve(values.data ?? process.env.EVAL_DATA ?? path.join(projectRoot, '.data', 'ml-100k'));
 const SPLIT = { holdout: 0.2, positiveThreshold: 4, minRatings: 5 } as const;
 const K = 20;
+const WARM_UP_USERS = 50;
 
 const say = (text: string) => process.stderr.write(`${text}\n`);
 const percentile = (xs: number[], p: number) => {
@@ -108,7 +121,9 @@ async function runService() {
   await stack.start();
   const brokers = process.env.KAFKA_BROKERS?.split(',') ?? stack.kafka?.brokers ?? [];
   const redisUrl = process.env.REDIS_URL ?? stack.redis?.url ?? '';
-  const prefix = `eval-${Date.now()}`;
+  if (values.reuse && (!process.env.KAFKA_BROKERS || !process.env.REDIS_URL))
+    throw new Error('--reuse needs KAFKA_BROKERS and REDIS_URL (e.g. from `npm run stack`)');
+  const prefix = values.reuse ?? `eval-${Date.now()}`;
   const groupId = `${prefix}-features`;
   const extraEnv = Object.fromEntries(
     values.env
@@ -130,18 +145,26 @@ async function runService() {
   const progress = watchStream({ redisUrl, brokers }, { prefix, groupId }, 20);
   try {
     const client = createApiClient(server.url);
-    const sent = await replayLog({
-      url: server.url,
-      redisUrl,
-      prefix,
-      dataset,
-      ratings: split.train,
-      positiveThreshold: SPLIT.positiveThreshold,
-      say: (text) => say(`service: ${text}`),
-    });
+    const sent = values.reuse
+      ? { events: 0, rejected: {}, rateLimitedRetries: 0, compression: Number.NaN, durationMs: 0 }
+      : await replayLog({
+          url: server.url,
+          redisUrl,
+          prefix,
+          dataset,
+          ratings: split.train,
+          positiveThreshold: SPLIT.positiveThreshold,
+          say: (text) => say(`service: ${text}`),
+        });
     const drainMs = await progress.drain(300_000);
     const replayMs = sent.durationMs + drainMs;
-    say(`service: replayed in ${Math.round(replayMs / 1000)} s (stream caught up ${Math.round(drainMs)} ms after)`);
+    say(
+      `service (${prefix}): replayed in ${Math.round(replayMs / 1000)} s (stream caught up ${Math.round(drainMs)} ms after)`,
+    );
+    // Warm-up, untimed: the service's first requests compile code paths and fill its caches.
+    // Then wait out the per-user feed cache, so that every timed feed is computed afresh.
+    await askFeeds(client, users.slice(0, WARM_UP_USERS), K);
+    await new Promise((r) => setTimeout(r, 2500));
     for (const group of groups) {
       const served = await askFeeds(client, group.users, K);
       results.push({
@@ -157,6 +180,13 @@ async function runService() {
           rateLimitedRetries: sent.rateLimitedRetries,
           failed: served.failed,
           degradedFeeds: served.degraded,
+          computeP50Ms: median(served.computeMs),
+          computeP99Ms: percentile(served.computeMs, 99),
+          // Feed entries the user had already rated in the training part (recommended again).
+          alreadySeen: [...served.lists].reduce(
+            (n, [u, list]) => n + list.filter((i) => split.seen.get(u)?.has(i)).length,
+            0,
+          ),
           compression: sent.compression,
           env: extraEnv,
         },
@@ -189,4 +219,24 @@ writeFileSync(
   `${JSON.stringify({ dataset: dataset.name, dataDir, split: SPLIT, users: users.length, catalogueSize, results }, null, 2)}\n`,
 );
 say(`wrote ${path.relative(process.cwd(), out)}`);
+if (values.annotate) {
+  const file = path.resolve(values.annotate);
+  const round = (x: number) => Math.round(x * 10_000) / 10_000;
+  const evaluation = {
+    dataset: dataset.name,
+    at: new Date().toISOString(),
+    split: SPLIT,
+    results: results.map((r) => ({
+      name: r.name,
+      users: r.users,
+      recall20: round(r.recall20),
+      ndcg10: round(r.ndcg10),
+      hitRate20: round(r.hitRate20),
+      coverage20: round(r.coverage20),
+      p99Ms: round(r.p99Ms),
+    })),
+  };
+  writeFileSync(file, withMetadataEntry(readFileSync(file), METADATA_KEYS.evaluation, JSON.stringify(evaluation)));
+  say(`annotated ${path.relative(process.cwd(), file)} with this evaluation`);
+}
 process.exit(0);

@@ -165,16 +165,22 @@ export async function readItemWindows(
   });
 }
 
-/** The items most often co-visited with each of `itemIds`, strongest first (one round trip). */
+/**
+ * The items most often co-engaged with each of `itemIds`, strongest first (one round trip);
+ * `perItem` is one limit for all, or one per item.
+ */
 export async function readCovisitBatch(
   redis: Redis,
   keys: RedisKeys,
   itemIds: readonly string[],
-  perItem: number,
+  perItem: number | readonly number[],
 ): Promise<{ itemId: string; score: number }[][]> {
   if (itemIds.length === 0) return [];
   const read = redis.pipeline();
-  for (const id of itemIds) read.zrange(keys.itemCovisit(id), 0, perItem - 1, 'REV', 'WITHSCORES');
+  itemIds.forEach((id, i) => {
+    const limit = typeof perItem === 'number' ? perItem : (perItem[i] ?? 0);
+    read.zrange(keys.itemCovisit(id), 0, limit - 1, 'REV', 'WITHSCORES');
+  });
   const replies = (await execPipeline(read)) as string[][];
   return replies.map((flat) => {
     const out: { itemId: string; score: number }[] = [];

@@ -20,6 +20,7 @@ export const RANKING_FEATURES = [
   'user_activity_1h',
   'item_popularity',
   'item_engagement_rate',
+  'user_item_expected_engagement',
   'item_negative_rate',
   'item_age_log_hours',
   'item_is_new',
@@ -144,7 +145,8 @@ export function writeFeatureRow(
   const exposures = Math.max(t.VIEW, engaged + negative);
   const age = item.createdAt === null ? null : Math.max(0, at - item.createdAt);
   out[offset] = affinity;
-  out[offset + 1] = user.positiveAffinitySum > 0 ? Math.max(0, affinity) / user.positiveAffinitySum : 0;
+  const share = user.positiveAffinitySum > 0 ? Math.max(0, affinity) / user.positiveAffinitySum : 0;
+  out[offset + 1] = share;
   out[offset + 2] = counts?.pos5m ?? 0;
   out[offset + 3] = counts?.neg5m ?? 0;
   out[offset + 4] = counts?.pos1h ?? 0;
@@ -152,12 +154,16 @@ export function writeFeatureRow(
   out[offset + 6] = user.interests.has(category) ? 1 : 0;
   out[offset + 7] = Math.log1p(user.activity1h);
   out[offset + 8] = signedLog(item.popularity);
-  out[offset + 9] = (engaged + 1) / (exposures + 10);
-  out[offset + 10] = (negative + 1) / (exposures + 10);
-  out[offset + 11] = age === null ? Math.log1p((30 * DAY) / HOUR) : Math.log1p(age / HOUR);
-  out[offset + 12] = age !== null && age < NEW_ITEM_AGE_MS ? 1 : 0;
-  out[offset + 13] = Math.log1p(neighbourScore(signals, item));
-  out[offset + 14] = Math.log1p(engaged);
-  out[offset + 15] = signedLog(signals.trending);
-  out[offset + 16] = user.taggedCategories.has(category) ? 1 : 0;
+  const engagementRate = (engaged + 1) / (exposures + 10);
+  out[offset + 9] = engagementRate;
+  // The user's interest in the item's category times how engaging the item is: the shape of
+  // "would this person engage with this item", which a linear model cannot form from the two.
+  out[offset + 10] = share * engagementRate;
+  out[offset + 11] = (negative + 1) / (exposures + 10);
+  out[offset + 12] = age === null ? Math.log1p((30 * DAY) / HOUR) : Math.log1p(age / HOUR);
+  out[offset + 13] = age !== null && age < NEW_ITEM_AGE_MS ? 1 : 0;
+  out[offset + 14] = Math.log1p(neighbourScore(signals, item));
+  out[offset + 15] = Math.log1p(engaged);
+  out[offset + 16] = signedLog(signals.trending);
+  out[offset + 17] = user.taggedCategories.has(category) ? 1 : 0;
 }

@@ -12,6 +12,7 @@ import type { Topics } from '../streams/topics.js';
 import type { ModelKind } from './params.js';
 import {
   joinImpressions,
+  type Example,
   trainFromExamples,
   type ImpressionRecord,
   type InteractionRecord,
@@ -42,9 +43,10 @@ function parseImpression(value: Buffer | null): ImpressionRecord | null {
   }
 }
 
-export async function trainFromLog(
-  options: LogTrainingOptions,
-): Promise<TrainedModel & { impressions: number; examples: number }> {
+/** The impressions served in [from, to) joined with the behaviour that followed: labelled rows. */
+export async function collectExamples(
+  options: Omit<LogTrainingOptions, 'kind' | 'version' | 'seed'>,
+): Promise<{ examples: Example[]; impressions: number }> {
   const labelWindowMs = options.labelWindowMs ?? DEFAULT_LABEL_WINDOW_MS;
   const impressions: ImpressionRecord[] = [];
   await replayTopic(options.kafka, options.topics.impressions, options.from, (value) => {
@@ -66,11 +68,18 @@ export async function trainFromLog(
     { impressions: impressions.length, interactions: interactions.length, examples: examples.length },
     'joined impressions with the behaviour that followed',
   );
+  return { examples, impressions: impressions.length };
+}
+
+export async function trainFromLog(
+  options: LogTrainingOptions,
+): Promise<TrainedModel & { impressions: number; examples: number }> {
+  const { examples, impressions } = await collectExamples(options);
   const trained = trainFromExamples(examples, {
     featureNames: RANKING_FEATURES,
     kind: options.kind,
     version: options.version,
     seed: options.seed,
   });
-  return { ...trained, impressions: impressions.length, examples: examples.length };
+  return { ...trained, impressions, examples: examples.length };
 }

@@ -12,6 +12,7 @@ export const METADATA_KEYS = {
   trainedAt: 'trained_at',
   trainingRange: 'training_range',
   metrics: 'metrics',
+  evaluation: 'evaluation',
 } as const;
 
 export interface ModelMetadata {
@@ -25,6 +26,11 @@ export interface ModelMetadata {
   trainingRange?: { from: number; to: number };
   /** Held-out evaluation, e.g. `{ auc, logLoss, examples }`. */
   metrics?: Record<string, number | null>;
+  /**
+   * Relevance on a real interaction log as `npm run eval -- --annotate` measured it, served in the
+   * default configuration, beside the baselines of the same run (dataset, split, Recall@20, …).
+   */
+  evaluation?: Record<string, unknown>;
 }
 
 /** The `metadata_props` entries of a model, values JSON where they are not plain strings. */
@@ -37,6 +43,7 @@ export function metadataProps(meta: ModelMetadata): Record<string, string> {
   };
   if (meta.trainingRange) props[METADATA_KEYS.trainingRange] = JSON.stringify(meta.trainingRange);
   if (meta.metrics) props[METADATA_KEYS.metrics] = JSON.stringify(meta.metrics);
+  if (meta.evaluation) props[METADATA_KEYS.evaluation] = JSON.stringify(meta.evaluation);
   return props;
 }
 
@@ -83,6 +90,12 @@ export function parseModelMetadata(props: Readonly<Record<string, string>>): Mod
     meta.metrics = Object.fromEntries(
       Object.entries(parsed).filter((e): e is [string, number | null] => typeof e[1] === 'number' || e[1] === null),
     );
+  }
+  const evaluation = props[METADATA_KEYS.evaluation];
+  if (evaluation) {
+    const parsed = parseJson(METADATA_KEYS.evaluation, evaluation);
+    if (!isRecord(parsed)) throw new Error(`${METADATA_KEYS.evaluation} is not a JSON object`);
+    meta.evaluation = parsed;
   }
   return meta;
 }

@@ -285,6 +285,22 @@ function valueInfoName(bytes: Uint8Array): string {
 }
 
 /**
+ * The same model with one more `metadata_props` entry (a later entry of a key wins when read
+ * back). Protobuf lets a repeated field appear anywhere, so appending its encoding to the file
+ * is exact: weights and graph are untouched.
+ */
+export function withMetadataEntry(bytes: Uint8Array, key: string, value: string): Uint8Array {
+  decodeModelInfo(bytes);
+  const entry = new ProtoWriter()
+    .message(MODEL.metadata, new ProtoWriter().string(ENTRY.key, key).string(ENTRY.value, value))
+    .finish();
+  const out = new Uint8Array(bytes.length + entry.length);
+  out.set(bytes);
+  out.set(entry, bytes.length);
+  return out;
+}
+
+/**
  * Reads what a server must check before trusting a model file, without onnxruntime: its
  * metadata (feature list, version), producer, opsets and graph input/output names. Initializers
  * are skipped, not decoded.

@@ -1,7 +1,8 @@
 /**
  * A hand-set logistic regression over the ranking features: sensible signs and rough sizes, no
- * training. It serves only to start the first simulated traffic that the default model is then
- * trained on (`npm run model:train-default`).
+ * training. It serves the first traffic that models are trained on (`npm run
+ * model:train-default`), and it is the shipped default while no model trained from logged
+ * traffic beats it on both `npm run eval` and the simulator (`npm run model:prior` writes it).
  */
 import { RANKING_FEATURES, type RankingFeature } from '../features/ranking-features.js';
 import { buildModel } from './graphs.js';
@@ -16,7 +17,8 @@ const PRIOR: Record<RankingFeature, number> = {
   user_declared_interest: 0.8,
   user_activity_1h: 0,
   item_popularity: 0.3,
-  item_engagement_rate: 2,
+  item_engagement_rate: 3,
+  user_item_expected_engagement: 4,
   item_negative_rate: -2,
   item_age_log_hours: -0.05,
   item_is_new: 0.2,

@@ -1,5 +1,7 @@
 /**
- * From model scores to a feed: blend the real-time model with long-horizon preferences, keep the
+ * From model scores to a feed: blend the real-time model with long-horizon preferences and the
+ * item-to-item evidence of what the user engaged with (each relative to the request's best
+ * candidate, so no part's scale can swamp the others), keep the
  * feed diverse without throwing away what the user evidently likes (a category may fill at most
  * K slots, or its share of the user's interest if that is more), and give really new items an
  * exploration slot. Pure functions over arrays.
@@ -9,6 +11,8 @@ export interface BlendSettings {
   realtime: number;
   /** Weight of the user's 30-day preference for the item's category (the reference design's 0.4). */
   longHorizon: number;
+  /** Weight of the item-to-item evidence from the user's engaged items (collaborative part). */
+  neighbour: number;
   /**
    * At most this many items of one category in the feed, unless the user's interest share in the
    * category is larger (see `categoryCaps`).
@@ -29,14 +33,34 @@ export interface Scored {
   itemId: string;
 }
 
+/** One candidate's parts, each in [0, 1]; null where the user has no data for that part. */
+export interface BlendParts {
+  /** The model's score relative to the best candidate's in this request. */
+  model: number;
+  /** The user's 30-day share of the item's category; null without long-horizon data. */
+  longHorizon: number | null;
+  /** The item's neighbour evidence relative to the strongest candidate's; null without any. */
+  neighbour: number | null;
+}
+
 /**
- * The weighted mean of the parts that exist: without long-horizon data for the user (no daily
- * batch yet, or a new user) the model's score stands alone instead of being scaled down.
+ * The weighted mean of the parts that exist: a part the user has no data for (no daily batch
+ * yet, nothing engaged with yet) drops out and the others keep their relative weights, instead of
+ * every score shrinking by that part's weight.
  */
-export const blendScore = (model: number, longHorizonShare: number | null, s: BlendSettings) =>
-  longHorizonShare === null || s.longHorizon === 0
-    ? model
-    : (s.realtime * model + s.longHorizon * longHorizonShare) / (s.realtime + s.longHorizon || 1);
+export function blendScore(parts: BlendParts, s: BlendSettings): number {
+  let sum = s.realtime * parts.model;
+  let weight = s.realtime;
+  if (parts.longHorizon !== null && s.longHorizon > 0) {
+    sum += s.longHorizon * parts.longHorizon;
+    weight += s.longHorizon;
+  }
+  if (parts.neighbour !== null && s.neighbour > 0) {
+    sum += s.neighbour * parts.neighbour;
+    weight += s.neighbour;
+  }
+  return weight > 0 ? sum / weight : parts.model;
+}
 
 /**
  * Best first: blended score, then neighbour evidence, then engagement, then id. A model that cannot
@@ -51,10 +75,13 @@ export function compareScored(a: Scored, b: Scored): number {
   );
 }
 
+/** No category's cap is raised past this share of the feed: a feed is never one category alone. */
+export const MAX_CATEGORY_SHARE = 0.5;
+
 /**
  * Per-category caps for a feed of `first`: `maxPerCategory`, raised for a category to its share
- * of the user's interest (rounded up), so that a user who mostly watches dramas still gets mostly
- * dramas while the rest of the feed stays varied.
+ * of the user's interest (rounded up, at most `MAX_CATEGORY_SHARE` of the feed), so that a user
+ * who mostly watches dramas still gets mostly dramas while the rest of the feed stays varied.
  */
 export function categoryCaps(
   shares: ReadonlyMap<string, number>,
@@ -63,7 +90,7 @@ export function categoryCaps(
 ): Map<string, number> {
   const caps = new Map<string, number>();
   for (const [category, share] of shares) {
-    const cap = Math.ceil(first * Math.min(1, Math.max(0, share)));
+    const cap = Math.ceil(first * Math.min(MAX_CATEGORY_SHARE, Math.max(0, share)));
     if (cap > s.maxPerCategory) caps.set(category, cap);
   }
   return caps;

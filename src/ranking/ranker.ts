@@ -126,15 +126,26 @@ export function createRanker(options: RankerOptions) {
 
     const shares = new Map(lt.preferences.map((p) => [p.category, p.share]));
     const hasLongHorizon = shares.size > 0;
+    const neighbours = list.map((c, i) => neighbourScore(c, items[i]!));
+    const bestNeighbour = Math.max(0, ...neighbours);
+    let bestModel = 0;
+    for (let i = 0; i < list.length; i++) bestModel = Math.max(bestModel, modelScores[i] ?? 0);
     const scored: Scored[] = list.map((c, i) => {
       const item = items[i]!;
       const share = hasLongHorizon ? (item.category ? (shares.get(item.category) ?? 0) : 0) : null;
       return {
         index: i,
         category: item.category,
-        score: blendScore(modelScores[i] ?? 0, share, options.blend),
+        score: blendScore(
+          {
+            model: bestModel > 0 ? (modelScores[i] ?? 0) / bestModel : 0,
+            longHorizon: share,
+            neighbour: bestNeighbour > 0 ? neighbours[i]! / bestNeighbour : null,
+          },
+          options.blend,
+        ),
         fresh: item.createdAt !== null && at - item.createdAt < NEW_ITEM_AGE_MS,
-        neighbour: neighbourScore(c, item),
+        neighbour: neighbours[i]!,
         engaged: engagedCount(item.totals),
         itemId: c.itemId,
       };

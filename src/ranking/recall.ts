@@ -32,18 +32,22 @@ export interface Candidate {
 }
 
 /**
- * Recall sizes. Chosen with `npm run eval` on two real rating logs: 50 seeds whose weight halves
- * about every 7 (0.9 per step: recent taste counts more), 100 neighbours per seed, and the best
- * 300 neighbour candidates kept for ranking (keeping more changed no metric).
+ * Recall sizes. Chosen with `npm run eval` on two real rating logs: 30 seeds whose weight halves
+ * about every 7 (0.9 per step: recent taste counts more), 100 neighbours for each of the 20
+ * newest seeds and 20 for older ones (a third of the read of 50 × 100, and the same metrics),
+ * and the best 200 neighbour candidates kept for ranking (keeping more changed no metric).
  */
 export const RECALL = {
-  seeds: 50,
+  seeds: 30,
   perSeed: 100,
+  /** Seeds past this many newest read only `perOlderSeed` neighbours. */
+  fullSeeds: 20,
+  perOlderSeed: 20,
   seedDecay: 0.9,
   /** Seeds from the user's recent items (views included) when they engaged with nothing yet. */
   fallbackSeeds: 10,
   fallbackSeedWeight: 0.5,
-  neighbourCandidates: 300,
+  neighbourCandidates: 200,
   trendingGlobal: 100,
   trendingPerCategory: 40,
   topCategories: 3,
@@ -105,23 +109,27 @@ export function recallSeeds(user: UserRealtime): { itemId: string; weight: numbe
 /** Engagements (a click or more) an item has had: the normaliser of its neighbour scores. */
 export type EngagementCounts = (itemIds: readonly string[]) => Promise<number[]>;
 
+export interface NeighbourEvidence {
+  score: number;
+  /** The seed that contributed most. */
+  seed: string;
+  best: number;
+}
+
 /**
- * The neighbour lists of the user's seeds (one round trip) folded into per-item scores, seed
- * weights divided by the seed's own engagement^(1−α).
+ * Folds the seeds' neighbour lists into per-item evidence: each co-engagement counts with its
+ * seed's weight divided by the seed's own engagement^(1−α), the recall half of a cosine.
  */
-async function neighbourScores(
-  redis: Redis,
-  keys: RedisKeys,
-  user: UserRealtime,
-  engagement: EngagementCounts,
-): Promise<Map<string, { score: number; seed: string; best: number }>> {
-  const seeds = recallSeeds(user);
-  const ids = seeds.map((s) => s.itemId);
-  const [lists, counts] = await Promise.all([readCovisitBatch(redis, keys, ids, RECALL.perSeed), engagement(ids)]);
-  const out = new Map<string, { score: number; seed: string; best: number }>();
+export function foldNeighbours(
+  seeds: readonly { itemId: string; weight: number }[],
+  lists: readonly (readonly { itemId: string; score: number }[])[],
+  seedEngagement: readonly number[],
+): Map<string, NeighbourEvidence> {
+  const out = new Map<string, NeighbourEvidence>();
   lists.forEach((list, s) => {
-    const seed = seeds[s]!;
-    const w = seed.weight / Math.max(1, counts[s] ?? 0) ** (1 - NEIGHBOUR_ITEM_EXPONENT);
+    const seed = seeds[s];
+    if (!seed) return;
+    const w = seed.weight / Math.max(1, seedEngagement[s] ?? 0) ** (1 - NEIGHBOUR_ITEM_EXPONENT);
     for (const { itemId, score } of list) {
       const add = w * score;
       const entry = out.get(itemId);
@@ -136,6 +144,20 @@ async function neighbourScores(
     }
   });
   return out;
+}
+
+/** The neighbour lists of the user's seeds and the seeds' engagement, read in parallel and folded. */
+async function neighbourScores(
+  redis: Redis,
+  keys: RedisKeys,
+  user: UserRealtime,
+  engagement: EngagementCounts,
+): Promise<Map<string, NeighbourEvidence>> {
+  const seeds = recallSeeds(user);
+  const ids = seeds.map((s) => s.itemId);
+  const limits = ids.map((_, r) => (r < RECALL.fullSeeds ? RECALL.perSeed : RECALL.perOlderSeed));
+  const [lists, counts] = await Promise.all([readCovisitBatch(redis, keys, ids, limits), engagement(ids)]);
+  return foldNeighbours(seeds, lists, counts);
 }
 
 export interface RecallDeps {

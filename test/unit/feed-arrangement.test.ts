@@ -6,9 +6,15 @@ import {
   compareScored,
   type BlendSettings,
   type Scored,
-} from '../src/ranking/blend.js';
+} from '../../src/ranking/blend.js';
 
-const settings: BlendSettings = { realtime: 0.6, longHorizon: 0.4, maxPerCategory: 3, explorationShare: 0.1 };
+const settings: BlendSettings = {
+  realtime: 0.6,
+  longHorizon: 0.4,
+  neighbour: 3,
+  maxPerCategory: 3,
+  explorationShare: 0.1,
+};
 const entry = (index: number, category: string | null, fresh = false): Scored => ({
   index,
   category,
@@ -21,13 +27,21 @@ const entry = (index: number, category: string | null, fresh = false): Scored =>
 
 describe('feed arrangement', () => {
   it('blends the real-time score with the long-horizon preference as configured (0.6 / 0.4)', () => {
-    expect(blendScore(0.5, 1, settings)).toBeCloseTo(0.7, 12);
-    expect(blendScore(0.5, 0, { ...settings, realtime: 1, longHorizon: 0 })).toBe(0.5);
+    expect(blendScore({ model: 0.5, longHorizon: 1, neighbour: null }, settings)).toBeCloseTo(0.7, 12);
+    expect(blendScore({ model: 0.5, longHorizon: 0, neighbour: null }, settings)).toBeCloseTo(0.3, 12);
   });
 
-  it('does not scale the model score down when the user has no long-horizon preferences yet', () => {
-    expect(blendScore(0.5, null, settings)).toBe(0.5);
-    expect(blendScore(0.5, 0, settings)).toBeCloseTo(0.3, 12);
+  it('adds the neighbour evidence with its weight when the user has engaged with something', () => {
+    // (0.6 × 0.5 + 0.4 × 1 + 3 × 0.2) / 4
+    expect(blendScore({ model: 0.5, longHorizon: 1, neighbour: 0.2 }, settings)).toBeCloseTo(1.3 / 4, 12);
+  });
+
+  it('does not scale the other parts down when a part is missing (no long-horizon data, nothing engaged yet)', () => {
+    expect(blendScore({ model: 0.5, longHorizon: null, neighbour: null }, settings)).toBe(0.5);
+    expect(blendScore({ model: 0.5, longHorizon: null, neighbour: 1 }, settings)).toBeCloseTo((0.3 + 3) / 3.6, 12);
+    expect(
+      blendScore({ model: 0.5, longHorizon: 1, neighbour: null }, { ...settings, realtime: 1, longHorizon: 0 }),
+    ).toBe(0.5);
   });
 
   it('lets neighbour evidence, then engagement, decide between candidates the model scores equally', () => {
@@ -43,16 +57,18 @@ describe('feed arrangement', () => {
   it("raises a category's cap to its share of the user's interest, so a drama lover still gets dramas", () => {
     const caps = categoryCaps(
       new Map([
-        ['drama', 0.6],
+        ['drama', 0.45],
         ['comedy', 0.1],
       ]),
       10,
       settings,
     );
-    expect([...caps]).toEqual([['drama', 6]]);
+    expect([...caps]).toEqual([['drama', 5]]);
     const scored = [...Array.from({ length: 8 }, (_, i) => entry(i, 'drama')), entry(8, 'cars'), entry(9, 'food')];
-    const { picks } = arrangeFeed(scored, 8, { ...settings, explorationShare: 0 }, caps);
-    expect(picks.map((p) => p.category)).toEqual([...Array(6).fill('drama'), 'cars', 'food']);
+    const { picks } = arrangeFeed(scored, 7, { ...settings, explorationShare: 0 }, caps);
+    expect(picks.map((p) => p.category)).toEqual([...Array(5).fill('drama'), 'cars', 'food']);
+    // Even a user who likes nothing else gets at most half the feed of one category while others remain.
+    expect(categoryCaps(new Map([['drama', 1]]), 10, settings).get('drama')).toBe(5);
   });
 
   it('keeps at most K items of one category while other categories remain', () => {
