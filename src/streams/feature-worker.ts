@@ -261,14 +261,12 @@ export function createFeatureWorker(options: FeatureWorkerOptions): FeatureWorke
           createdAt: item.createdAt ?? '',
           updatedAt: item.updatedAt,
         });
-        // The newest items per scope: where recall finds fresh items for their exploration slot.
-        // An item of unknown age is never taken for new.
+        // The newest items per scope, where recall finds candidates nobody has engaged with yet.
+        // An item of unknown age is listed by when it was catalogued, but only a known `createdAt`
+        // makes it new enough for an exploration slot (the ranker checks that).
         for (const scope of item.category ? [TRENDING_ALL, item.category] : [TRENDING_ALL]) {
-          if (item.createdAt === null) write.zrem(keys.freshItems(scope), item.itemId);
-          else {
-            write.zadd(keys.freshItems(scope), item.createdAt, item.itemId);
-            write.zremrangebyrank(keys.freshItems(scope), 0, -(FRESH_ITEMS_MAX + 1));
-          }
+          write.zadd(keys.freshItems(scope), item.createdAt ?? item.updatedAt, item.itemId);
+          write.zremrangebyrank(keys.freshItems(scope), 0, -(FRESH_ITEMS_MAX + 1));
         }
       } catch (error) {
         if (!(error instanceof DecodeError)) throw error;
