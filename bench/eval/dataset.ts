@@ -242,18 +242,22 @@ function loadMl100k(dir: string) {
     items.set(itemId, { itemId, title, categories, releasedAt });
   });
   const ratings: Rating[] = [];
-  const ratingFile = path.join(dir, 'u.data');
-  forEachLine(ratingFile, 'latin1', (line, lineNo) => {
-    const where = `${ratingFile}:${lineNo}`;
-    const [user, item, rating, seconds] = line.trim().split(/\s+/);
-    ratings.push({
+  readRatingRows(path.join(dir, 'u.data'), (line) => line.trim().split(/\s+/), ratings);
+  return { ratings, items };
+}
+
+/** MovieLens rating rows `user item rating unixSeconds`, split by `fields`, appended to `out`. */
+function readRatingRows(file: string, fields: (line: string) => string[], out: Rating[]) {
+  forEachLine(file, 'latin1', (line, lineNo) => {
+    const where = `${file}:${lineNo}`;
+    const [user, item, rating, seconds] = fields(line);
+    out.push({
       userId: id('u', user ?? '', where),
       itemId: id('m', item ?? '', where),
       rating: num(rating, where, 'rating'),
       at: num(seconds, where, 'timestamp') * 1000,
     });
   });
-  return { ratings, items };
 }
 
 /** "01-Jan-1995" as UTC midnight; null when empty or malformed. */
@@ -283,17 +287,7 @@ function loadMl1m(dir: string) {
     });
   });
   const ratings: Rating[] = [];
-  const ratingFile = path.join(dir, 'ratings.dat');
-  forEachLine(ratingFile, 'latin1', (line, lineNo) => {
-    const where = `${ratingFile}:${lineNo}`;
-    const [user, item, rating, seconds] = line.split('::');
-    ratings.push({
-      userId: id('u', user ?? '', where),
-      itemId: id('m', item ?? '', where),
-      rating: num(rating, where, 'rating'),
-      at: num(seconds, where, 'timestamp') * 1000,
-    });
-  });
+  readRatingRows(path.join(dir, 'ratings.dat'), (line) => line.split('::'), ratings);
   return { ratings, items };
 }
 
