@@ -41,7 +41,7 @@ describe('recommendations', () => {
   const applied = () => streamCaughtUp(app);
 
   beforeAll(async () => {
-    app = await startApp(testConfig('recs', { FEED_CACHE_TTL_MS: '60000' }));
+    app = await startApp(testConfig('recs', { FEED_CACHE_TTL_MS: '60000', FEED_MAX_PER_CATEGORY: '3' }));
     await seedCatalogue(app);
     await applied();
   });
