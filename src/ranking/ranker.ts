@@ -5,8 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import type { ActionWeights } from '../features/definitions.js';
-import { engagedCount } from '../features/definitions.js';
+import { engagedCount, type ActionWeights } from '../features/definitions.js';
 import { zeroTotals, type ItemFeatures } from '../features/item-features.js';
 import {
   FEATURE_COUNT,
