@@ -26,12 +26,12 @@ import { replayLog } from '../bench/eval/replay.js';
 import { splitByUser } from '../bench/eval/split.js';
 import { createApp } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
+import { RANKING_FEATURES } from '../src/features/ranking-features.js';
 import { createLogger } from '../src/logger.js';
 import { collectExamples } from '../src/model/log-training.js';
 import { MODEL_KINDS, type ModelKind } from '../src/model/params.js';
 import { priorModel } from '../src/model/prior.js';
 import { trainFromExamples, writeModel } from '../src/model/train-cli.js';
-import { RANKING_FEATURES } from '../src/features/ranking-features.js';
 import { createPopulation } from '../src/sim/behaviour.js';
 import { drive } from '../src/sim/driver.js';
 import { graphqlRanker } from '../src/sim/policies.js';
@@ -136,16 +136,12 @@ try {
       values['examples-out'],
       examples.map((e) => JSON.stringify({ ...e, features: Array.from(e.features) })).join('\n'),
     );
-  const trained = {
-    ...trainFromExamples(examples, {
-      featureNames: RANKING_FEATURES,
-      kind,
-      version: values.version,
-      seed: Number(values.seed),
-    }),
-    impressions,
-    examples: examples.length,
-  };
+  const trained = trainFromExamples(examples, {
+    featureNames: RANKING_FEATURES,
+    kind,
+    version: values.version,
+    seed: Number(values.seed),
+  });
   await writeModel(values.out, trained.bytes);
   process.stdout.write(
     `${JSON.stringify(
@@ -156,8 +152,8 @@ try {
         events: stats?.eventsSent ?? 0,
         simulatedCtr: stats?.simulatedCtr,
         replayed,
-        impressions: trained.impressions,
-        examples: trained.examples,
+        impressions,
+        examples: examples.length,
         report: trained.report,
       },
       null,

@@ -11,6 +11,7 @@
  */
 import { createApiClient, MAX_BATCH, SimApiError, type ApiClient } from '../../src/sim/driver.js';
 import { publishCatalogue } from '../api.js';
+import { sleep } from '../types.js';
 import type { CatalogueItem, Dataset, Rating } from './dataset.js';
 
 export interface TimeMap {
@@ -82,8 +83,6 @@ interface FeedData {
   recommendations: { items: { item: { id: string } }[]; degraded: boolean; computeMs: number };
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
 /** Runs `send` until it succeeds, waiting on retryable errors (rate limits, a busy broker). */
 async function withRetry<T>(send: () => Promise<T>, onRetry: () => void, attempts = 200): Promise<T> {
   for (let i = 1; ; i++) {
@@ -95,14 +94,6 @@ async function withRetry<T>(send: () => Promise<T>, onRetry: () => void, attempt
       await sleep(Math.min(1000, 50 * i));
     }
   }
-}
-
-export interface ReplayStats {
-  items: number;
-  events: number;
-  rejected: Record<string, number>;
-  rateLimitedRetries: number;
-  durationMs: number;
 }
 
 /** The catalogue's API input: the first genre as the category, every genre as a tag. */
@@ -132,7 +123,7 @@ export async function recordInOrder(
   client: ApiClient,
   events: readonly ReplayInput[],
   options: RecordOptions = {},
-): Promise<Omit<ReplayStats, 'items' | 'durationMs'> & { feeds: number }> {
+): Promise<{ events: number; rejected: Record<string, number>; rateLimitedRetries: number; feeds: number }> {
   const rejected: Record<string, number> = {};
   let retries = 0;
   let sent = 0;

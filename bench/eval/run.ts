@@ -17,7 +17,7 @@ import { createLocalStack } from '../../src/stack/local-stack.js';
 import { projectRoot } from '../../src/stack/paths.js';
 import { spawnServer } from '../service.js';
 import { watchStream } from '../stream-progress.js';
-import { median } from '../types.js';
+import { median, percentile } from '../types.js';
 import { covisitation, ease, itemKnn, popularity, type Recommender } from './baselines.js';
 import { loadDataset } from './dataset.js';
 import { evaluate, type Metrics } from './metrics.js';
@@ -51,10 +51,6 @@ const K = 20;
 const WARM_UP_USERS = 50;
 
 const say = (text: string) => process.stderr.write(`${text}\n`);
-const percentile = (xs: number[], p: number) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? Number.NaN;
-};
 
 interface Result extends Metrics {
   name: string;

@@ -115,17 +115,18 @@ export function interestShares(user: UserContext, longHorizon: ReadonlyMap<strin
 
 /** Per-candidate signals that come from recall rather than from the item's own stats. */
 export interface CandidateSignals {
-  /** The recall-side neighbour sum (see `neighbourScore`). */
+  /** Item-to-item evidence, already divided by the item's own engagement (`neighbourScore`). */
   neighbour: number;
   trending: number;
 }
 
 /**
- * Item-to-item evidence for a candidate: the seeds' co-engagement sum divided by the candidate's
- * own engagements^α, so an item is not recommended merely for being engaged with by everyone.
+ * Item-to-item evidence for a candidate: the seeds' co-engagement sum (recall's `neighbour`)
+ * divided by the candidate's own engagements^α, so an item is not recommended merely for being
+ * engaged with by everyone.
  */
-export const neighbourScore = (signals: CandidateSignals, item: ItemFeatures) =>
-  signals.neighbour / Math.max(1, engagedCount(item.totals)) ** NEIGHBOUR_ITEM_EXPONENT;
+export const neighbourScore = (recalled: { neighbour: number }, item: ItemFeatures) =>
+  recalled.neighbour / Math.max(1, engagedCount(item.totals)) ** NEIGHBOUR_ITEM_EXPONENT;
 
 /** Writes one candidate's row into `out` at `offset` (no allocation per candidate). */
 export function writeFeatureRow(
@@ -162,7 +163,7 @@ export function writeFeatureRow(
   out[offset + 11] = (negative + 1) / (exposures + 10);
   out[offset + 12] = age === null ? Math.log1p((30 * DAY) / HOUR) : Math.log1p(age / HOUR);
   out[offset + 13] = age !== null && age < NEW_ITEM_AGE_MS ? 1 : 0;
-  out[offset + 14] = Math.log1p(neighbourScore(signals, item));
+  out[offset + 14] = Math.log1p(signals.neighbour);
   out[offset + 15] = Math.log1p(engaged);
   out[offset + 16] = signedLog(signals.trending);
   out[offset + 17] = user.taggedCategories.has(category) ? 1 : 0;

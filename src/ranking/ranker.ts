@@ -119,13 +119,18 @@ export function createRanker(options: RankerOptions) {
     if (list.length === 0) return feedWith([]);
 
     const context = userContext(user, options.weights, options.tagCategories);
+    const neighbours = list.map((c, i) => neighbourScore(c, items[i]!));
     const matrix = new Float32Array(list.length * FEATURE_COUNT);
-    list.forEach((c, i) => writeFeatureRow(matrix, i * FEATURE_COUNT, context, items[i]!, c, at));
+    const signals = { neighbour: 0, trending: 0 };
+    list.forEach((c, i) => {
+      signals.neighbour = neighbours[i]!;
+      signals.trending = c.trending;
+      writeFeatureRow(matrix, i * FEATURE_COUNT, context, items[i]!, signals, at);
+    });
     const modelScores = await model.score(matrix, list.length);
 
     const shares = new Map(lt.preferences.map((p) => [p.category, p.share]));
     const hasLongHorizon = shares.size > 0;
-    const neighbours = list.map((c, i) => neighbourScore(c, items[i]!));
     const bestNeighbour = Math.max(0, ...neighbours);
     let bestModel = 0;
     for (let i = 0; i < list.length; i++) bestModel = Math.max(bestModel, modelScores[i] ?? 0);

@@ -191,45 +191,30 @@ export async function recallCandidates(
   const take = (itemId: string, source: CandidateSource) => {
     if (excluded.has(itemId)) return undefined;
     let c = out.get(itemId);
-    if (!c) out.set(itemId, (c = { itemId, sources: 0, neighbour: 0, neighbourSeed: null, trending: 0 }));
+    if (!c) out.set(itemId, (c = candidateOf(itemId, neighbours)));
     c.sources |= SOURCE[source];
     return c;
   };
-  const strongest = [...neighbours].filter(([itemId]) => !excluded.has(itemId));
+  const strongest = [...neighbours.entries()].filter(([itemId]) => !excluded.has(itemId));
   strongest.sort((a, b) => b[1].score - a[1].score || (a[0] < b[0] ? -1 : 1));
-  for (const [itemId, n] of strongest.slice(0, RECALL.neighbourCandidates)) {
-    const c = take(itemId, 'neighbour')!;
-    c.neighbour = n.score;
-    c.neighbourSeed = n.seed;
-  }
-  const scoreOf = (c: Candidate) => {
-    const n = c.neighbour === 0 ? neighbours.get(c.itemId) : undefined;
-    if (n) {
-      c.neighbour = n.score;
-      c.neighbourSeed = n.seed;
-    }
-  };
+  for (const [itemId] of strongest.slice(0, RECALL.neighbourCandidates)) take(itemId, 'neighbour');
   for (const { itemId, score } of global) {
     const c = take(itemId, 'trending');
-    if (c) {
-      c.trending = Math.max(c.trending, score);
-      scoreOf(c);
-    }
+    if (c) c.trending = Math.max(c.trending, score);
   }
   for (const list of perCategory)
     for (const { itemId, score } of list) {
       const c = take(itemId, 'category');
-      if (c) {
-        c.trending = Math.max(c.trending, score);
-        scoreOf(c);
-      }
+      if (c) c.trending = Math.max(c.trending, score);
     }
-  for (const list of fresh)
-    for (const itemId of list) {
-      const c = take(itemId, 'fresh');
-      if (c) scoreOf(c);
-    }
+  for (const list of fresh) for (const itemId of list) take(itemId, 'fresh');
   return out;
+}
+
+/** A candidate with no sources yet, carrying whatever neighbour evidence the user's seeds give it. */
+function candidateOf(itemId: string, neighbours: ReadonlyMap<string, NeighbourEvidence>): Candidate {
+  const n = neighbours.get(itemId);
+  return { itemId, sources: 0, neighbour: n?.score ?? 0, neighbourSeed: n?.seed ?? null, trending: 0 };
 }
 
 /**
@@ -246,14 +231,9 @@ export async function suppliedCandidates(
   const out = new Map<string, Candidate>();
   for (const itemId of itemIds)
     if (!excluded.has(itemId) && !out.has(itemId)) {
-      const n = neighbours.get(itemId);
-      out.set(itemId, {
-        itemId,
-        sources: SOURCE.supplied,
-        neighbour: n?.score ?? 0,
-        neighbourSeed: n?.seed ?? null,
-        trending: 0,
-      });
+      const c = candidateOf(itemId, neighbours);
+      c.sources = SOURCE.supplied;
+      out.set(itemId, c);
     }
   return out;
 }

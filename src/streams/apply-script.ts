@@ -91,7 +91,7 @@ local lateness = tonumber(ARGV[2])
 local stateTtl = tonumber(ARGV[3])
 local recentMax, posMax = tonumber(ARGV[4]), tonumber(ARGV[5])
 local hiddenMax, hiddenTtl = tonumber(ARGV[6]), tonumber(ARGV[7])
-local gap, maxPartners, minPartnerWeight = tonumber(ARGV[8]), tonumber(ARGV[9]), tonumber(ARGV[10])
+local horizon, maxPartners, minPartnerWeight = tonumber(ARGV[8]), tonumber(ARGV[9]), tonumber(ARGV[10])
 local affHalf = tonumber(ARGV[11])
 local now, refreshMs = tonumber(ARGV[12]), tonumber(ARGV[13])
 local nb = tonumber(ARGV[14])
@@ -146,7 +146,7 @@ while i <= #ARGV do
       if w ~= 0 then affAdds[#affAdds + 1] = { cat, w, t } end
       local partners = {}
       if w >= minPartnerWeight then
-        local near = redis.call('ZRANGE', pos, t + gap, t - gap, 'BYSCORE', 'REV', 'LIMIT', 0, maxPartners + 1)
+        local near = redis.call('ZRANGE', pos, t + horizon, t - horizon, 'BYSCORE', 'REV', 'LIMIT', 0, maxPartners + 1)
         for _, other in ipairs(near) do
           if other ~= itemId and #partners < maxPartners then partners[#partners + 1] = other end
         end
