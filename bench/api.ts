@@ -4,9 +4,9 @@
  * exactly what it sent.
  */
 import { Redis } from 'ioredis';
-import { DEFAULT_CATEGORIES } from '../src/sim/world.js';
-import { createApiClient, MAX_BATCH, type ApiClient } from '../src/sim/driver.js';
-import { createRng } from '../src/sim/random.js';
+import { DEFAULT_CATEGORIES } from '../tools/sim/world.js';
+import { createApiClient, MAX_BATCH, type ApiClient } from '../tools/sim/driver.js';
+import { createRng } from '../tools/sim/random.js';
 import { redisKeys } from '../src/redis/keys.js';
 import type { Position } from './stream-progress.js';
 import { waitFor, type BenchContext, type ServiceUnderTest } from './types.js';

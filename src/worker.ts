@@ -5,7 +5,7 @@
  */
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { loadConfigOrExit } from './cli.js';
+import { loadConfigOrExit } from '../tools/cli.js';
 import { createMetrics } from './metrics.js';
 import { createLogger } from './logger.js';
 import { redisKeys } from './redis/keys.js';

@@ -56,7 +56,7 @@ describe('the daily long-horizon batch', () => {
     });
     await producer.disconnect();
 
-    const { stdout } = await exec(process.execPath, ['--import', 'tsx', 'src/batch/cli.ts'], {
+    const { stdout } = await exec(process.execPath, ['--import', 'tsx', 'tools/long-horizon.ts'], {
       env: {
         ...process.env,
         KAFKA_BROKERS: inject('kafkaBrokers'),

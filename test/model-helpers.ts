@@ -50,7 +50,7 @@ export async function modelCli(
   args: string[],
 ): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const { stdout, stderr } = await exec(process.execPath, ['--import', 'tsx', 'src/model/registry-cli.ts', ...args], {
+    const { stdout, stderr } = await exec(process.execPath, ['--import', 'tsx', 'tools/model.ts', ...args], {
       env: {
         ...process.env,
         REDIS_URL: config.redis.url,

@@ -15,7 +15,7 @@ import {
   type Example,
   type ImpressionRecord,
   type InteractionRecord,
-} from '../src/model/train-cli.js';
+} from '../src/model/training.js';
 import { createRng, splitByGroup, splitByTime } from '../src/model/train.js';
 
 const FEATURES = Array.from({ length: 30 }, (_, i) => `f${i}`);

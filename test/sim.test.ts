@@ -7,12 +7,12 @@ import {
   sampleBehaviour,
   startSession,
   type StepOutcome,
-} from '../src/sim/behaviour.js';
-import { drive, type SentEvent } from '../src/sim/driver.js';
-import { popularityRanker, randomRanker } from '../src/sim/policies.js';
-import { evaluateRankers } from '../src/sim/quality.js';
-import { createRng } from '../src/sim/random.js';
-import { argmax, catalogueInputs, createWorld, sessionDrift, type World } from '../src/sim/world.js';
+} from '../tools/sim/behaviour.js';
+import { drive, type SentEvent } from '../tools/sim/driver.js';
+import { popularityRanker, randomRanker } from '../tools/sim/policies.js';
+import { evaluateRankers } from '../tools/sim/quality.js';
+import { createRng } from '../tools/sim/random.js';
+import { argmax, catalogueInputs, createWorld, sessionDrift, type World } from '../tools/sim/world.js';
 import { eventually, gql, startApp, testConfig } from './helpers.js';
 import { topicSize } from './kafka-helpers.js';
 

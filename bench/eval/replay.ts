@@ -9,7 +9,7 @@
  * its allowed age): `at' = end − (lastRating − at) / compression`, so a months-long log keeps its
  * order and its relative gaps, and the newest rating lands just before the feeds are asked for.
  */
-import { createApiClient, MAX_BATCH, SimApiError, type ApiClient } from '../../src/sim/driver.js';
+import { createApiClient, MAX_BATCH, SimApiError, type ApiClient } from '../../tools/sim/driver.js';
 import { publishCatalogue } from '../api.js';
 import { sleep } from '../types.js';
 import type { CatalogueItem, Dataset, Rating } from './dataset.js';

@@ -10,12 +10,12 @@
  */
 import { createApiClient, publishCatalogue, recordAll, recordBatch, type InteractionInput } from '../api.js';
 import { watchStream } from '../stream-progress.js';
-import { createPopulation } from '../../src/sim/behaviour.js';
-import { MAX_BATCH } from '../../src/sim/driver.js';
-import { graphqlRanker } from '../../src/sim/policies.js';
-import { evaluateRankers, simulateSessions } from '../../src/sim/quality.js';
-import { createRng } from '../../src/sim/random.js';
-import { catalogueInputs, createWorld, profileInputs, type World } from '../../src/sim/world.js';
+import { createPopulation } from '../../tools/sim/behaviour.js';
+import { MAX_BATCH } from '../../tools/sim/driver.js';
+import { graphqlRanker } from '../../tools/sim/policies.js';
+import { evaluateRankers, simulateSessions } from '../../tools/sim/quality.js';
+import { createRng } from '../../tools/sim/random.js';
+import { catalogueInputs, createWorld, profileInputs, type World } from '../../tools/sim/world.js';
 import type { Row, Scenario } from '../types.js';
 
 const SEED = 1;

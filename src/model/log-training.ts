@@ -17,7 +17,7 @@ import {
   type ImpressionRecord,
   type InteractionRecord,
   type TrainedModel,
-} from './train-cli.js';
+} from './training.js';
 
 export const DEFAULT_LABEL_WINDOW_MS = 10 * 60_000;
 

@@ -35,7 +35,7 @@ import { buildModel } from './graphs.js';
 import { predict, type LogisticRegressionParams, type Standardisation } from './params.js';
 import { RegistryError, type ModelRegistry } from './registry.js';
 import { loadRankingModel, ModelMismatchError } from './session.js';
-import { joinImpressions, type Example, type ImpressionRecord, type InteractionRecord } from './train-cli.js';
+import { joinImpressions, type Example, type ImpressionRecord, type InteractionRecord } from './training.js';
 import { computeStandardisation } from './train.js';
 
 export interface OnlineTrainerOptions {

@@ -3,7 +3,7 @@ import { RANKING_FEATURES } from '../../src/features/ranking-features.js';
 import { METADATA_KEYS, parseModelMetadata } from '../../src/model/metadata.js';
 import { decodeModelInfo, withMetadataEntry } from '../../src/model/onnx-format.js';
 import { priorModel } from '../../src/model/prior.js';
-import { joinImpressions } from '../../src/model/train-cli.js';
+import { joinImpressions } from '../../src/model/training.js';
 
 describe('model files and training labels', () => {
   it('a model can carry its evaluation numbers in its metadata, weights untouched', () => {

@@ -7,7 +7,7 @@
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { priorModel } from '../src/model/prior.js';
-import { writeModel } from '../src/model/train-cli.js';
+import { writeModel } from '../src/model/training.js';
 import { projectRoot } from '../src/stack/paths.js';
 
 const { values } = parseArgs({

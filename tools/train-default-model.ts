@@ -31,11 +31,11 @@ import { createLogger } from '../src/logger.js';
 import { collectExamples } from '../src/model/log-training.js';
 import { MODEL_KINDS, type ModelKind } from '../src/model/params.js';
 import { priorModel } from '../src/model/prior.js';
-import { trainFromExamples, writeModel } from '../src/model/train-cli.js';
-import { createPopulation } from '../src/sim/behaviour.js';
-import { drive } from '../src/sim/driver.js';
-import { graphqlRanker } from '../src/sim/policies.js';
-import { createWorld } from '../src/sim/world.js';
+import { trainFromExamples, writeModel } from '../src/model/training.js';
+import { createPopulation } from './sim/behaviour.js';
+import { drive } from './sim/driver.js';
+import { graphqlRanker } from './sim/policies.js';
+import { createWorld } from './sim/world.js';
 import { createLocalStack } from '../src/stack/local-stack.js';
 import { projectRoot } from '../src/stack/paths.js';
 

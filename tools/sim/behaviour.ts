@@ -5,7 +5,7 @@
  * user and the item (latent category affinity × item quality). Because click probability does not
  * depend on position, sorting by it maximises expected clicks: that is the oracle.
  */
-import type { Action } from '../streams/events.js';
+import type { Action } from '../../src/streams/events.js';
 import { createRng } from './random.js';
 import { CLICK_SCALE, DISLIKE_BELOW, preferencesAt, type SimItem, type SimUser, type World } from './world.js';
 

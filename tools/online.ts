@@ -7,15 +7,15 @@
  * after the round in progress.
  */
 import { parseArgs } from 'node:util';
-import { ConfigError, loadConfig } from '../config.js';
-import { createLogger } from '../logger.js';
-import { connectRedis } from '../redis/client.js';
-import { redisKeys } from '../redis/keys.js';
-import { createKafka } from '../streams/kafka.js';
-import { topicNames } from '../streams/topics.js';
-import { DEFAULT_FTRL } from './ftrl.js';
-import { createOnlineTrainer } from './online-trainer.js';
-import { createModelRegistry, DEFAULT_ARM } from './registry.js';
+import { ConfigError, loadConfig } from '../src/config.js';
+import { createLogger } from '../src/logger.js';
+import { connectRedis } from '../src/redis/client.js';
+import { redisKeys } from '../src/redis/keys.js';
+import { createKafka } from '../src/streams/kafka.js';
+import { topicNames } from '../src/streams/topics.js';
+import { DEFAULT_FTRL } from '../src/model/ftrl.js';
+import { createOnlineTrainer } from '../src/model/online-trainer.js';
+import { createModelRegistry, DEFAULT_ARM } from '../src/model/registry.js';
 
 const fail = (message: string): never => {
   process.stderr.write(`feedrec model:online: ${message}\n`);

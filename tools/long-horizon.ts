@@ -4,14 +4,14 @@
  * it once a day, e.g. from cron or a Kubernetes CronJob (see README.md).
  */
 import { parseArgs } from 'node:util';
-import { failWith, loadConfigOrExit, timeOption } from '../cli.js';
-import { LONG_HORIZON_MS } from '../features/definitions.js';
-import { createLogger } from '../logger.js';
-import { connectRedis } from '../redis/client.js';
-import { redisKeys } from '../redis/keys.js';
-import { createKafka } from '../streams/kafka.js';
-import { topicNames } from '../streams/topics.js';
-import { runLongHorizonJob } from './long-horizon.js';
+import { failWith, loadConfigOrExit, timeOption } from './cli.js';
+import { LONG_HORIZON_MS } from '../src/features/definitions.js';
+import { createLogger } from '../src/logger.js';
+import { connectRedis } from '../src/redis/client.js';
+import { redisKeys } from '../src/redis/keys.js';
+import { createKafka } from '../src/streams/kafka.js';
+import { topicNames } from '../src/streams/topics.js';
+import { runLongHorizonJob } from '../src/batch/long-horizon.js';
 
 const fail = failWith('feedrec batch');
 const config = loadConfigOrExit('feedrec batch');

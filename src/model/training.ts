@@ -1,20 +1,11 @@
 /**
  * Retraining: logged impressions joined with later interactions become labelled examples; the
  * examples become an ONNX model file whose metadata carries its feature list, version and
- * held-out metrics. The functions are pure (no Kafka here) so a topic reader, a test or this
- * file's small command line can drive them:
- *
- *   tsx src/model/train-cli.ts --examples examples.jsonl --out models/x.onnx --kind lr --version v1
- *
- * Each JSONL line is an example `{"features":[…],"label":0|1,"userId":"…","at":ms}`; the
- * feature names come from `--feature-names a,b,c` or a first line `{"featureNames":[…]}`.
+ * held-out metrics. The functions are pure (no Kafka here) so a topic reader, a test or the
+ * `tools/train.ts` command line can drive them.
  */
-import { createReadStream } from 'node:fs';
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { createInterface } from 'node:readline';
-import { pathToFileURL } from 'node:url';
-import { parseArgs } from 'node:util';
 import { ENGAGED_ACTIONS } from '../features/definitions.js';
 import type { Action } from '../streams/events.js';
 import { evaluate, type Evaluation } from './evaluate.js';
@@ -236,77 +227,3 @@ export async function writeModel(path: string, bytes: Uint8Array): Promise<void>
   await writeFile(temporary, bytes);
   await rename(temporary, path);
 }
-
-/** Reads examples from JSONL; a line `{"featureNames": […]}` names the columns. */
-async function readExamplesFile(path: string): Promise<{ examples: Example[]; featureNames?: string[] }> {
-  const examples: Example[] = [];
-  let featureNames: string[] | undefined;
-  let line = 0;
-  for await (const text of createInterface({ input: createReadStream(path), crlfDelay: Infinity })) {
-    line++;
-    if (text.trim() === '') continue;
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(text);
-    } catch {
-      throw new Error(`${path}:${line}: not JSON`);
-    }
-    const value = (typeof parsed === 'object' && parsed !== null ? parsed : {}) as Record<string, unknown>;
-    if (Array.isArray(value.featureNames)) {
-      featureNames = value.featureNames.map(String);
-      continue;
-    }
-    const { features, label, userId, at } = value;
-    if (
-      !Array.isArray(features) ||
-      !features.every((f) => typeof f === 'number') ||
-      (label !== 0 && label !== 1) ||
-      typeof userId !== 'string' ||
-      typeof at !== 'number'
-    )
-      throw new Error(`${path}:${line}: not an example {features: number[], label: 0|1, userId, at}`);
-    examples.push({ features: features as number[], label, userId, at });
-  }
-  return { examples, featureNames };
-}
-
-async function main() {
-  const { values } = parseArgs({
-    options: {
-      examples: { type: 'string' },
-      out: { type: 'string' },
-      kind: { type: 'string', default: 'lr' },
-      version: { type: 'string' },
-      'feature-names': { type: 'string' },
-      'held-out': { type: 'string', default: 'user' },
-      seed: { type: 'string', default: '1' },
-    },
-  });
-  const kind = values.kind as ModelKind;
-  if (!values.examples || !values.out || !values.version || !MODEL_KINDS.includes(kind)) {
-    process.stderr.write(
-      'usage: tsx src/model/train-cli.ts --examples file.jsonl --out models/x.onnx --version v1 [--kind lr|fm] [--feature-names a,b,c] [--held-out user|time] [--seed 1]\n',
-    );
-    process.exit(2);
-  }
-  const file = await readExamplesFile(values.examples);
-  const featureNames = values['feature-names']?.split(',').map((s) => s.trim()) ?? file.featureNames;
-  if (!featureNames) {
-    process.stderr.write('no feature names: pass --feature-names or start the file with {"featureNames": [...]}\n');
-    process.exit(2);
-  }
-  const started = Date.now();
-  const trained = trainFromExamples(file.examples, {
-    featureNames,
-    kind,
-    version: values.version,
-    heldOut: { by: values['held-out'] === 'time' ? 'time' : 'user', fraction: 0.2 },
-    seed: Number(values.seed),
-  });
-  await writeModel(values.out, trained.bytes);
-  process.stdout.write(
-    `${JSON.stringify({ out: values.out, version: values.version, kind, durationMs: Date.now() - started, ...trained.report })}\n`,
-  );
-}
-
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) await main();

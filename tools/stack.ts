@@ -2,7 +2,7 @@
  * `npm run stack`: starts a local Kafka + Redis, prints the environment to point the service (or
  * another tool) at them, and keeps them running until interrupted.
  */
-import { createLocalStack } from './local-stack.js';
+import { createLocalStack } from '../src/stack/local-stack.js';
 
 const stack = createLocalStack({ log: (msg) => process.stderr.write(`${msg}\n`) });
 const stop = async () => {

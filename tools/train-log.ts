@@ -5,14 +5,14 @@
  * metrics. Deploy it by pointing MODEL_PATH at it.
  */
 import { parseArgs } from 'node:util';
-import { failWith, loadConfigOrExit, timeOption } from '../cli.js';
-import { DAY } from '../features/definitions.js';
-import { createLogger } from '../logger.js';
-import { createKafka } from '../streams/kafka.js';
-import { topicNames } from '../streams/topics.js';
-import { trainFromLog } from './log-training.js';
-import { MODEL_KINDS, type ModelKind } from './params.js';
-import { writeModel } from './train-cli.js';
+import { failWith, loadConfigOrExit, timeOption } from './cli.js';
+import { DAY } from '../src/features/definitions.js';
+import { createLogger } from '../src/logger.js';
+import { createKafka } from '../src/streams/kafka.js';
+import { topicNames } from '../src/streams/topics.js';
+import { trainFromLog } from '../src/model/log-training.js';
+import { MODEL_KINDS, type ModelKind } from '../src/model/params.js';
+import { writeModel } from '../src/model/training.js';
 
 const fail = failWith('feedrec model:train');
 const config = loadConfigOrExit('feedrec model:train');

@@ -4,7 +4,7 @@
  */
 import { parseArgs } from 'node:util';
 import { SignJWT } from 'jose';
-import { loadConfig } from '../config.js';
+import { loadConfig } from '../src/config.js';
 
 const { values } = parseArgs({
   options: {

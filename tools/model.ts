@@ -13,14 +13,14 @@
  */
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import { ConfigError, loadConfig } from '../config.js';
-import { armReports } from '../experiments/report.js';
-import { createLogger } from '../logger.js';
-import { connectRedis } from '../redis/client.js';
-import { redisKeys } from '../redis/keys.js';
-import { OnnxFormatError } from './onnx-format.js';
-import { createModelRegistry, RegistryError, type ExperimentArm } from './registry.js';
-import { ModelMismatchError } from './session.js';
+import { ConfigError, loadConfig } from '../src/config.js';
+import { armReports } from '../src/experiments/report.js';
+import { createLogger } from '../src/logger.js';
+import { connectRedis } from '../src/redis/client.js';
+import { redisKeys } from '../src/redis/keys.js';
+import { OnnxFormatError } from '../src/model/onnx-format.js';
+import { createModelRegistry, RegistryError, type ExperimentArm } from '../src/model/registry.js';
+import { ModelMismatchError } from '../src/model/session.js';
 
 const USAGE = `usage: npm run model -- <command>
   publish <file.onnx> [--activate] [--arm name]

@@ -8,11 +8,11 @@
  * --evaluate). Exit codes: 0 done, 1 bad arguments or a failed run, 2 the API is unreachable.
  */
 import { parseArgs } from 'node:util';
-import { createPopulation, type Population } from './behaviour.js';
-import { createApiClient, drive, SimApiError, type ApiClient, type DriveStats } from './driver.js';
-import { baselineRankers, graphqlRanker, type Ranker } from './policies.js';
-import { evaluateRankers, formatQualityTable } from './quality.js';
-import { createWorld } from './world.js';
+import { createPopulation, type Population } from './sim/behaviour.js';
+import { createApiClient, drive, SimApiError, type ApiClient, type DriveStats } from './sim/driver.js';
+import { baselineRankers, graphqlRanker, type Ranker } from './sim/policies.js';
+import { evaluateRankers, formatQualityTable } from './sim/quality.js';
+import { createWorld } from './sim/world.js';
 
 const USAGE = `usage: npm run simulate -- [options]
   --url URL            GraphQL endpoint of a local API (default http://127.0.0.1:4000/graphql)

@@ -5,7 +5,7 @@
  * the API only through its public mutations, so what it exercises is exactly what clients do.
  */
 import { randomBytes } from 'node:crypto';
-import type { Action } from '../streams/events.js';
+import type { Action } from '../../src/streams/events.js';
 import { createPopulation, sampleBehaviour, startSession, type Population, type UserState } from './behaviour.js';
 import type { Ranker } from './policies.js';
 import { createRng } from './random.js';

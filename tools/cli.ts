@@ -2,7 +2,7 @@
  * What every command-line entry point does the same way: fail with a one-line message and exit
  * code 2 (a usage or configuration error, not a crash), and read the configuration once.
  */
-import { ConfigError, loadConfig, type Config } from './config.js';
+import { ConfigError, loadConfig, type Config } from '../src/config.js';
 
 /** A function that prints `<command>: <message>` to stderr and exits with code 2. */
 export const failWith =
