@@ -6,8 +6,8 @@
 import { Redis } from 'ioredis';
 import { DEFAULT_CATEGORIES } from '../tools/sim/world.js';
 import { createApiClient, MAX_BATCH, type ApiClient } from '../tools/sim/driver.js';
-import { createRng } from '../tools/sim/random.js';
-import { redisKeys } from '../src/redis/keys.js';
+import { createRng } from '../src/core/random.js';
+import { redisKeys } from '../src/core/keys.js';
 import type { Position } from './stream-progress.js';
 import { waitFor, type BenchContext, type ServiceUnderTest } from './types.js';
 

@@ -5,9 +5,9 @@
  * all a watcher needs: no hook into the service.
  */
 import { Redis } from 'ioredis';
-import { redisKeys } from '../src/redis/keys.js';
+import { redisKeys } from '../src/core/keys.js';
 import { createKafka } from '../src/streams/kafka.js';
-import { topicNames } from '../src/streams/topics.js';
+import { topicNames } from '../src/core/topics.js';
 import type { BenchContext, ServiceUnderTest } from './types.js';
 
 /** Where an accepted event was stored. */

@@ -8,11 +8,11 @@ import type { AddressInfo } from 'node:net';
 import { loadConfigOrExit } from '../tools/cli.js';
 import { createMetrics } from './metrics.js';
 import { createLogger } from './logger.js';
-import { redisKeys } from './redis/keys.js';
+import { redisKeys } from './core/keys.js';
 import { connectRedis } from './redis/client.js';
 import { createBackgroundWorkers } from './streams/background.js';
-import { createKafka } from './streams/kafka.js';
-import { ensureTopics, topicNames, topicSpecs } from './streams/topics.js';
+import { createKafka, ensureTopics } from './streams/kafka.js';
+import { topicNames, topicSpecs } from './core/topics.js';
 
 const config = loadConfigOrExit('feedrec worker');
 const log = createLogger(config.logLevel, { component: 'worker' });

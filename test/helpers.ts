@@ -8,10 +8,10 @@ import { createApp, type App } from '../src/app.js';
 import { loadConfig, type Config } from '../src/config.js';
 import { createLogger } from '../src/logger.js';
 import type { Redis } from 'ioredis';
-import type { RedisKeys } from '../src/redis/keys.js';
-import { encodeEvent } from '../src/streams/events.js';
+import type { RedisKeys } from '../src/core/keys.js';
+import { encodeEvent } from '../src/core/events.js';
 import { createKafka, type Producer } from '../src/streams/kafka.js';
-import { topicSpecs, type Topics } from '../src/streams/topics.js';
+import { topicSpecs, type Topics } from '../src/core/topics.js';
 
 /** A unique, readable prefix for one test file's topics and Redis keys. */
 export function uniquePrefix(name: string): string {

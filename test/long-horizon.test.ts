@@ -4,10 +4,10 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { DAY, DEFAULT_ACTION_WEIGHTS } from '../src/features/definitions.js';
 import { readUserLongHorizonBatch } from '../src/features/user-features.js';
-import { redisKeys } from '../src/redis/keys.js';
-import { ACTIONS, encodeEvent, type BehaviorEvent } from '../src/streams/events.js';
+import { redisKeys } from '../src/core/keys.js';
+import { ACTIONS, encodeEvent, type BehaviorEvent } from '../src/core/events.js';
 import { createKafka } from '../src/streams/kafka.js';
-import { topicNames } from '../src/streams/topics.js';
+import { topicNames } from '../src/core/topics.js';
 import { createTestTopics, uniquePrefix } from './helpers.js';
 import { rng } from './stream-reference.js';
 

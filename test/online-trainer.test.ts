@@ -10,10 +10,10 @@ import { createModelRegistry, type ModelRegistry } from '../src/model/registry.j
 import { loadRankingModel } from '../src/model/session.js';
 import { createRng } from '../src/model/train.js';
 import { connectRedis } from '../src/redis/client.js';
-import { redisKeys, type RedisKeys } from '../src/redis/keys.js';
-import { encodeEvent, type BehaviorEvent, type ImpressionEvent } from '../src/streams/events.js';
+import { redisKeys, type RedisKeys } from '../src/core/keys.js';
+import { encodeEvent, type BehaviorEvent, type ImpressionEvent } from '../src/core/events.js';
 import { createKafka, type Kafka } from '../src/streams/kafka.js';
-import { topicNames, topicSpecs, type Topics } from '../src/streams/topics.js';
+import { topicNames, topicSpecs, type Topics } from '../src/core/topics.js';
 import { testConfig } from './helpers.js';
 
 const F = RANKING_FEATURES.length;

@@ -7,7 +7,7 @@
 import { expect } from 'vitest';
 import { parsePatternRules, type PatternRule } from '../src/patterns/rules.js';
 import type { PatternMatch } from '../src/patterns/matches.js';
-import type { Action, BehaviorEvent } from '../src/streams/events.js';
+import type { Action, BehaviorEvent } from '../src/core/events.js';
 import { randomBehaviour } from './stream-reference.js';
 
 /** Rules covering both contiguities, `within` and per-step gaps, item tags and a single step. */

@@ -5,13 +5,13 @@ import { readUserRealtimeBatch } from '../src/features/user-features.js';
 import { createLogger } from '../src/logger.js';
 import { createMetrics } from '../src/metrics.js';
 import { readPatternMatchesBatch, type PatternMatch } from '../src/patterns/matches.js';
-import { redisKeys } from '../src/redis/keys.js';
+import { redisKeys } from '../src/core/keys.js';
 import { createApplier } from '../src/streams/apply.js';
-import { encodeEvent, type BehaviorEvent } from '../src/streams/events.js';
+import { encodeEvent, type BehaviorEvent } from '../src/core/events.js';
 import { createFeatureWorker, type FeatureWorker } from '../src/streams/feature-worker.js';
 import { createKafka, type Producer } from '../src/streams/kafka.js';
 import type { PositionedEvent } from '../src/streams/plan.js';
-import { topicNames } from '../src/streams/topics.js';
+import { topicNames } from '../src/core/topics.js';
 import {
   createTestTopics,
   eventually,

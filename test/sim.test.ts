@@ -11,7 +11,7 @@ import {
 import { drive, type SentEvent } from '../tools/sim/driver.js';
 import { popularityRanker, randomRanker } from '../tools/sim/policies.js';
 import { evaluateRankers } from '../tools/sim/quality.js';
-import { createRng } from '../tools/sim/random.js';
+import { createRng } from '../src/core/random.js';
 import { argmax, catalogueInputs, createWorld, sessionDrift, type World } from '../tools/sim/world.js';
 import { eventually, gql, startApp, testConfig } from './helpers.js';
 import { topicSize } from './kafka-helpers.js';

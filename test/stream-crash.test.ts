@@ -1,10 +1,10 @@
 import type { ChildProcess } from 'node:child_process';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { redisKeys } from '../src/redis/keys.js';
-import { encodeEvent, type BehaviorEvent } from '../src/streams/events.js';
+import { redisKeys } from '../src/core/keys.js';
+import { encodeEvent, type BehaviorEvent } from '../src/core/events.js';
 import { createKafka, type Producer } from '../src/streams/kafka.js';
-import { topicNames } from '../src/streams/topics.js';
+import { topicNames } from '../src/core/topics.js';
 import { createTestTopics, eventually, publishCatalogueRecords, spawnWorker, uniquePrefix } from './helpers.js';
 import { expectFeaturesMatchReference, randomEvents } from './stream-reference.js';
 

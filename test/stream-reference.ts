@@ -13,8 +13,8 @@ import {
   readTrending,
 } from '../src/features/item-features.js';
 import { readUserRealtimeBatch } from '../src/features/user-features.js';
-import type { RedisKeys } from '../src/redis/keys.js';
-import { ACTIONS, type Action, type BehaviorEvent } from '../src/streams/events.js';
+import type { RedisKeys } from '../src/core/keys.js';
+import { ACTIONS, type Action, type BehaviorEvent } from '../src/core/events.js';
 import {
   AFFINITY_HALF_LIFE_MS,
   bucketStart,

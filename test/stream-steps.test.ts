@@ -1,12 +1,12 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createLogger } from '../src/logger.js';
-import { redisKeys } from '../src/redis/keys.js';
+import { redisKeys } from '../src/core/keys.js';
 import { createApplier } from '../src/streams/apply.js';
-import { decodeBehavior, encodeEvent } from '../src/streams/events.js';
+import { decodeBehavior, encodeEvent } from '../src/core/events.js';
 import { createFeatureWorker, type FeatureWorker } from '../src/streams/feature-worker.js';
 import { createKafka } from '../src/streams/kafka.js';
-import { topicNames } from '../src/streams/topics.js';
+import { topicNames } from '../src/core/topics.js';
 import { createTestTopics, eventually, uniquePrefix } from './helpers.js';
 import { readTopic } from './kafka-helpers.js';
 import { expectFeaturesMatchReference, randomEvents } from './stream-reference.js';

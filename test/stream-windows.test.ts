@@ -2,11 +2,11 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { readUserRealtime } from '../src/features/user-features.js';
 import { createLogger } from '../src/logger.js';
-import { redisKeys } from '../src/redis/keys.js';
-import { encodeEvent, type BehaviorEvent } from '../src/streams/events.js';
+import { redisKeys } from '../src/core/keys.js';
+import { encodeEvent, type BehaviorEvent } from '../src/core/events.js';
 import { createFeatureWorker, type FeatureWorker } from '../src/streams/feature-worker.js';
 import { createKafka, type Producer } from '../src/streams/kafka.js';
-import { topicNames } from '../src/streams/topics.js';
+import { topicNames } from '../src/core/topics.js';
 import {
   createTestTopics,
   eventually,

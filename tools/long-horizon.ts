@@ -8,9 +8,9 @@ import { failWith, loadConfigOrExit, timeOption } from './cli.js';
 import { LONG_HORIZON_MS } from '../src/features/definitions.js';
 import { createLogger } from '../src/logger.js';
 import { connectRedis } from '../src/redis/client.js';
-import { redisKeys } from '../src/redis/keys.js';
+import { redisKeys } from '../src/core/keys.js';
 import { createKafka } from '../src/streams/kafka.js';
-import { topicNames } from '../src/streams/topics.js';
+import { topicNames } from '../src/core/topics.js';
 import { runLongHorizonJob } from '../src/batch/long-horizon.js';
 
 const fail = failWith('feedrec batch');

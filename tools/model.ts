@@ -17,7 +17,7 @@ import { ConfigError, loadConfig } from '../src/config.js';
 import { armReports } from '../src/experiments/report.js';
 import { createLogger } from '../src/logger.js';
 import { connectRedis } from '../src/redis/client.js';
-import { redisKeys } from '../src/redis/keys.js';
+import { redisKeys } from '../src/core/keys.js';
 import { OnnxFormatError } from '../src/model/onnx-format.js';
 import { createModelRegistry, RegistryError, type ExperimentArm } from '../src/model/registry.js';
 import { ModelMismatchError } from '../src/model/session.js';

@@ -9,7 +9,7 @@ import { failWith, loadConfigOrExit, timeOption } from './cli.js';
 import { DAY } from '../src/features/definitions.js';
 import { createLogger } from '../src/logger.js';
 import { createKafka } from '../src/streams/kafka.js';
-import { topicNames } from '../src/streams/topics.js';
+import { topicNames } from '../src/core/topics.js';
 import { trainFromLog } from '../src/model/log-training.js';
 import { MODEL_KINDS, type ModelKind } from '../src/model/params.js';
 import { writeModel } from '../src/model/training.js';

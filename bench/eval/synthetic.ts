@@ -6,7 +6,7 @@
  * sessions, and low ratings for what a user was merely shown. Seeded: the same options give the
  * same log.
  */
-import { createRng } from '../../tools/sim/random.js';
+import { createRng } from '../../src/core/random.js';
 import type { CatalogueItem, Dataset, Rating } from './dataset.js';
 
 export interface SyntheticOptions {

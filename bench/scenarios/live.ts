@@ -26,7 +26,7 @@ import {
   metricsText,
   type Buckets,
 } from '../observe.js';
-import { createRng, type Rng } from '../../tools/sim/random.js';
+import { createRng, type Rng } from '../../src/core/random.js';
 import { projectRoot } from '../../src/stack/paths.js';
 import {
   median,

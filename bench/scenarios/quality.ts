@@ -14,7 +14,7 @@ import { createPopulation } from '../../tools/sim/behaviour.js';
 import { MAX_BATCH } from '../../tools/sim/driver.js';
 import { graphqlRanker } from '../../tools/sim/policies.js';
 import { evaluateRankers, simulateSessions } from '../../tools/sim/quality.js';
-import { createRng } from '../../tools/sim/random.js';
+import { createRng } from '../../src/core/random.js';
 import { catalogueInputs, createWorld, profileInputs, type World } from '../../tools/sim/world.js';
 import type { Row, Scenario } from '../types.js';
 

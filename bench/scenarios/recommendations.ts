@@ -7,7 +7,7 @@
 import { behaviourOf, createApiClient, ensureCatalogue, recordAll } from '../api.js';
 import { load, type LoadResult } from '../load.js';
 import { watchStream } from '../stream-progress.js';
-import { createRng } from '../../tools/sim/random.js';
+import { createRng } from '../../src/core/random.js';
 import { median, type BenchContext, type Row, type Scenario } from '../types.js';
 
 const FEED = `query BenchFeed($userId: ID, $candidates: [ID!]) {

@@ -1,10 +1,10 @@
 import { Redis } from 'ioredis';
 import { createLogger } from '../../src/logger.js';
-import { redisKeys } from '../../src/redis/keys.js';
-import { encodeEvent, type BehaviorEvent } from '../../src/streams/events.js';
+import { redisKeys } from '../../src/core/keys.js';
+import { encodeEvent, type BehaviorEvent } from '../../src/core/events.js';
 import { createFeatureWorker } from '../../src/streams/feature-worker.js';
 import { createKafka, type Kafka } from '../../src/streams/kafka.js';
-import { topicNames, topicSpecs, type Topics } from '../../src/streams/topics.js';
+import { topicNames, topicSpecs, type Topics } from '../../src/core/topics.js';
 import { median, percentile, type BenchContext, type Row, type Scenario } from '../types.js';
 
 const ACTIONS = ['VIEW', 'CLICK', 'LIKE', 'COMMENT', 'SHARE', 'SKIP'] as const;

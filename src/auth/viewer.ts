@@ -1,7 +1,7 @@
 import { createRemoteJWKSet, jwtVerify, type JWTPayload } from 'jose';
 import type { Config } from '../config.js';
-import { AppError } from '../errors.js';
-import { isValidId } from '../streams/events.js';
+import { AppError } from '../core/errors.js';
+import { isValidId } from '../core/events.js';
 
 /**
  * Who is asking. A `user` acts for themselves only; a `service` (a backend) may act for any user;

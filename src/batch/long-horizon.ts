@@ -8,8 +8,8 @@ import type { Redis } from 'ioredis';
 import { UNKNOWN_CATEGORY, type ActionWeights } from '../features/definitions.js';
 import type { Logger } from '../logger.js';
 import { execPipeline } from '../redis/client.js';
-import type { RedisKeys } from '../redis/keys.js';
-import { decodeBehavior, DecodeError, type Action, type BehaviorEvent } from '../streams/events.js';
+import type { RedisKeys } from '../core/keys.js';
+import { decodeBehavior, DecodeError, type Action, type BehaviorEvent } from '../core/events.js';
 import type { Kafka } from '../streams/kafka.js';
 import { replayTopic } from '../streams/replay.js';
 

@@ -8,9 +8,9 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
-import type { RedisKeys } from '../redis/keys.js';
+import type { RedisKeys } from '../core/keys.js';
 import type { Consumer, EachBatchPayload, Kafka } from '../streams/kafka.js';
-import type { Topics } from '../streams/topics.js';
+import type { Topics } from '../core/topics.js';
 import { ATTRIBUTE_LUA } from './attribution-script.js';
 import {
   decodeAttributedEvent,

@@ -3,8 +3,9 @@
  * name an experiment arm; CLICK, LIKE and HIDE events) and the arguments of the one script call
  * that applies the batch. Nothing here talks to Kafka or Redis, so it is tested on plain values.
  */
-import type { RedisKeys } from '../redis/keys.js';
-import { decodeBehavior, DecodeError, isValidId, type Action } from '../streams/events.js';
+import type { RedisKeys } from '../core/keys.js';
+import { decodeBehavior, DecodeError, isValidId, type Action } from '../core/events.js';
+import { isRecord } from '../core/records.js';
 
 /** What attribution counts, per experiment, arm and model version. */
 export const ARM_COUNTS = ['feeds', 'impressions', 'clicks', 'likes', 'hides'] as const;
@@ -35,7 +36,6 @@ export interface AttributedEvent {
   flag: 'c' | 'l' | 'h';
 }
 
-const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const validPart = (v: unknown): v is string => isValidId(v);
 
 /**

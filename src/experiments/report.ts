@@ -5,7 +5,7 @@
  */
 import type { Redis } from 'ioredis';
 import type { Experiment, ModelRegistry } from '../model/registry.js';
-import type { RedisKeys } from '../redis/keys.js';
+import type { RedisKeys } from '../core/keys.js';
 import { ARM_COUNTS, countField, type ArmCount } from './attribution.js';
 
 export interface ArmReport extends Record<ArmCount, number> {

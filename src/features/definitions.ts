@@ -2,7 +2,7 @@
  * Every feature's definition, in one module that the stream worker, serving and training import,
  * so that what is trained on and what is served cannot drift apart.
  */
-import { ACTIONS, type Action } from '../streams/events.js';
+import { ACTIONS, type Action } from '../core/events.js';
 
 export const MINUTE = 60_000;
 export const HOUR = 60 * MINUTE;
@@ -147,16 +147,6 @@ export const countField = (category: string, action: Action) => `${category}|${a
  */
 export const decayedValue = (stored: number, base: number, at: number, halfLifeMs: number) =>
   stored * 2 ** ((base - at) / halfLifeMs);
-
-/**
- * Engagement: the actions that make an impression a positive training label and that count as an
- * item's engagements (the normaliser of its neighbour scores). A view is exposure, not engagement.
- */
-export const ENGAGED_ACTIONS: readonly Action[] = ['CLICK', 'LIKE', 'COMMENT', 'SHARE'];
-
-/** How often an item was engaged with, from its per-action totals. */
-export const engagedCount = (totals: Readonly<Record<Action, number>>) =>
-  ENGAGED_ACTIONS.reduce((s, a) => s + totals[a], 0);
 
 /**
  * Behaviour patterns (src/patterns, rules in `patterns.json`): the events a user's pattern state

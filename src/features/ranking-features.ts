@@ -3,8 +3,9 @@
  * logged with every impression, so the training data is exactly what the model saw. A model file
  * carries this list; the server refuses one whose list differs.
  */
-import type { Action } from '../streams/events.js';
-import { DAY, engagedCount, HOUR, NEIGHBOUR_ITEM_EXPONENT, type ActionWeights } from './definitions.js';
+import type { Action } from '../core/events.js';
+import { engagedCount } from '../core/events.js';
+import { DAY, HOUR, NEIGHBOUR_ITEM_EXPONENT, type ActionWeights } from './definitions.js';
 import type { PatternRule } from '../patterns/rules.js';
 import type { ItemFeatures } from './item-features.js';
 import type { UserRealtime } from './user-features.js';

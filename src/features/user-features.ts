@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import { execPipeline } from '../redis/client.js';
-import type { RedisKeys } from '../redis/keys.js';
-import type { Action } from '../streams/events.js';
+import type { RedisKeys } from '../core/keys.js';
+import type { Action } from '../core/events.js';
 import {
   activeTags,
   AFFINITY_HALF_LIFE_MS,

@@ -5,7 +5,7 @@ import { GraphQLError, type ExecutionArgs } from 'graphql';
 import { createYoga, type Plugin, type YogaServerInstance } from 'graphql-yoga';
 import type { GraphQLContext } from '../context.js';
 import { createLoaders } from '../loaders/index.js';
-import { AppError } from '../errors.js';
+import { AppError } from '../core/errors.js';
 import { schema } from '../schema/index.js';
 import type { Services } from '../services.js';
 import { defaultQuery } from './graphiql.js';

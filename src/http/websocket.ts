@@ -18,7 +18,7 @@ import { getOperationAST, GraphQLError, type execute, type subscribe } from 'gra
 import { CloseCode, type Context } from 'graphql-ws';
 import { useServer, type Extra } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
-import { AppError } from '../errors.js';
+import { AppError } from '../core/errors.js';
 import type { Services } from '../services.js';
 import type { Yoga } from './graphql.js';
 

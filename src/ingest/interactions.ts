@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Config } from '../config.js';
-import { AppError } from '../errors.js';
+import { AppError } from '../core/errors.js';
 import {
   ACTIONS,
   encodeEvent,
@@ -11,9 +11,9 @@ import {
   type BehaviorEvent,
   type ItemEvent,
   type ProfileEvent,
-} from '../streams/events.js';
+} from '../core/events.js';
 import type { IngestProducer, Produced } from '../streams/producer.js';
-import type { Topics } from '../streams/topics.js';
+import type { Topics } from '../core/topics.js';
 import type { RateLimiter } from './rate-limit.js';
 
 /** One behaviour as a client reports it, before validation. */

@@ -12,8 +12,9 @@
  * Trending subscriptions (anonymous screens) share one check per scope per `trendingIntervalMs`.
  * Nothing here knows GraphQL: the resolvers turn these streams into subscription fields.
  */
+import { decodeUserChanged, type UserChangedNotice } from '../core/user-changed.js';
 import type { Redis } from 'ioredis';
-import { AppError } from '../errors.js';
+import { AppError } from '../core/errors.js';
 import type { ItemFeatures } from '../features/item-features.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
@@ -106,25 +107,6 @@ interface ScopeEntry {
   subscribers: Map<TrendingStream, number>;
   timer: NodeJS.Timeout;
   running: boolean;
-}
-
-/** The worker's notice: `{ users, at, receivedAt? }`, receivedAt[i] being users[i]'s earliest event. */
-interface ChangeNotice {
-  users: string[];
-  at: number;
-  receivedAt?: (number | null)[];
-}
-
-function parseNotice(message: string): ChangeNotice {
-  const value: unknown = JSON.parse(message);
-  if (typeof value !== 'object' || value === null) throw new Error('not an object');
-  const { users, at, receivedAt } = value as Record<string, unknown>;
-  if (!Array.isArray(users) || !users.every((u) => typeof u === 'string')) throw new Error('users is not a list');
-  return {
-    users: users as string[],
-    at: typeof at === 'number' ? at : Date.now(),
-    receivedAt: Array.isArray(receivedAt) ? (receivedAt as (number | null)[]) : undefined,
-  };
 }
 
 const feedIds = (feed: Feed) => feed.items.map((e) => e.item.itemId);
@@ -239,9 +221,9 @@ export function createLiveHub(options: LiveHubOptions) {
 
   function onMessage(channel: string, message: string) {
     if (channel !== options.channel) return;
-    let notice: ChangeNotice;
+    let notice: UserChangedNotice;
     try {
-      notice = parseNotice(message);
+      notice = decodeUserChanged(message);
     } catch (error) {
       log.warn({ err: error }, 'unreadable user-changed message');
       return;

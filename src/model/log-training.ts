@@ -5,10 +5,10 @@
  */
 import { RANKING_FEATURES } from '../features/ranking-features.js';
 import type { Logger } from '../logger.js';
-import { decodeBehavior, DecodeError } from '../streams/events.js';
+import { decodeBehavior, decodeImpression, decodeOrSkip, DecodeError } from '../core/events.js';
 import type { Kafka } from '../streams/kafka.js';
 import { replayTopic } from '../streams/replay.js';
-import type { Topics } from '../streams/topics.js';
+import type { Topics } from '../core/topics.js';
 import type { ModelKind } from './params.js';
 import {
   joinImpressions,
@@ -34,15 +34,6 @@ export interface LogTrainingOptions {
   log: Logger;
 }
 
-function parseImpression(value: Buffer | null): ImpressionRecord | null {
-  try {
-    const obj = JSON.parse(String(value)) as ImpressionRecord & { v?: number };
-    return obj.v === 1 && Array.isArray(obj.items) && Array.isArray(obj.featureNames) ? obj : null;
-  } catch {
-    return null;
-  }
-}
-
 /** The impressions served in [from, to) joined with the behaviour that followed: labelled rows. */
 export async function collectExamples(
   options: Omit<LogTrainingOptions, 'kind' | 'version' | 'seed'>,
@@ -50,7 +41,7 @@ export async function collectExamples(
   const labelWindowMs = options.labelWindowMs ?? DEFAULT_LABEL_WINDOW_MS;
   const impressions: ImpressionRecord[] = [];
   await replayTopic(options.kafka, options.topics.impressions, options.from, (value) => {
-    const impression = parseImpression(value);
+    const impression = decodeOrSkip(decodeImpression, value);
     if (impression && impression.servedAt >= options.from && impression.servedAt < options.to)
       impressions.push(impression);
   });

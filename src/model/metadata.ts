@@ -4,6 +4,7 @@
  * columns instead of silently scoring garbage.
  */
 import { MODEL_KINDS, type ModelKind } from './params.js';
+import { isRecord } from '../core/records.js';
 
 export const METADATA_KEYS = {
   featureNames: 'feature_names',
@@ -54,8 +55,6 @@ function parseJson(key: string, text: string): unknown {
     throw new Error(`${key} is not valid JSON`);
   }
 }
-
-const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** Reads metadata back; throws an Error naming the first missing or malformed entry. */
 export function parseModelMetadata(props: Readonly<Record<string, string>>): ModelMetadata {

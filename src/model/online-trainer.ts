@@ -16,11 +16,11 @@
 import type { Redis } from 'ioredis';
 import { RANKING_FEATURES } from '../features/ranking-features.js';
 import type { Logger } from '../logger.js';
-import type { RedisKeys } from '../redis/keys.js';
-import { decodeBehavior, DecodeError } from '../streams/events.js';
+import type { RedisKeys } from '../core/keys.js';
+import { decodeBehavior, decodeImpression, decodeOrSkip, DecodeError } from '../core/events.js';
 import type { Kafka } from '../streams/kafka.js';
 import { replayRange, replayTopic } from '../streams/replay.js';
-import type { Topics } from '../streams/topics.js';
+import type { Topics } from '../core/topics.js';
 import { evaluate, type Evaluation } from './evaluate.js';
 import {
   cloneFtrlState,
@@ -37,6 +37,7 @@ import { RegistryError, type ModelRegistry } from './registry.js';
 import { loadRankingModel, ModelMismatchError } from './session.js';
 import { joinImpressions, type Example, type ImpressionRecord, type InteractionRecord } from './training.js';
 import { computeStandardisation } from './train.js';
+import { isRecord } from '../core/records.js';
 
 export interface OnlineTrainerOptions {
   kafka: Kafka;
@@ -133,19 +134,6 @@ export function publishDecision(
     publish: true,
     reason: `AUC ${fmt(candidate.auc)} vs ${fmt(active.auc)}, log-loss ${fmt(candidate.logLoss)} vs ${fmt(active.logLoss)}`,
   };
-}
-
-const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
-
-function parseImpression(value: Buffer | null): ImpressionRecord | null {
-  try {
-    const obj: unknown = JSON.parse(String(value));
-    if (!isRecord(obj) || obj.v !== 1 || !Array.isArray(obj.items) || !Array.isArray(obj.featureNames)) return null;
-    if (typeof obj.servedAt !== 'number' || typeof obj.userId !== 'string') return null;
-    return obj as unknown as ImpressionRecord;
-  } catch {
-    return null;
-  }
 }
 
 /** The impression with its feature columns in `names` order, or null when a column is missing. */
@@ -285,7 +273,7 @@ export function createOnlineTrainer(options: OnlineTrainerOptions) {
       { since: now - lookbackMs, offsets: new Map(Object.entries(state.offsets).map(([p, o]) => [Number(p), o])) },
       (value, partition, offset) => {
         if (waitingFrom.has(partition)) return;
-        const impression = parseImpression(value);
+        const impression = decodeOrSkip(decodeImpression, value);
         if (!impression) return;
         // Its label is not final yet: this partition resumes here next round.
         if (impression.servedAt >= mature) return void waitingFrom.set(partition, offset);

@@ -11,8 +11,8 @@
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { RANKING_FEATURES } from '../features/ranking-features.js';
-import type { RedisKeys } from '../redis/keys.js';
-import { ID_PATTERN } from '../streams/events.js';
+import type { RedisKeys } from '../core/keys.js';
+import { ID_PATTERN } from '../core/events.js';
 import type { ModelMetadata } from './metadata.js';
 import { loadRankingModel, type RankingModel } from './session.js';
 

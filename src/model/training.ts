@@ -6,8 +6,8 @@
  */
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { ENGAGED_ACTIONS } from '../features/definitions.js';
-import type { Action } from '../streams/events.js';
+
+import { isEngaged, type Action } from '../core/events.js';
 import { evaluate, type Evaluation } from './evaluate.js';
 import { buildModel } from './graphs.js';
 import type { ModelMetadata } from './metadata.js';
@@ -46,9 +46,6 @@ export interface InteractionRecord {
   receivedAt?: number;
 }
 
-/** Engagement that makes a served item a positive; VIEW, SKIP and HIDE (or nothing) do not. */
-export const POSITIVE_ACTIONS: ReadonlySet<Action> = new Set<Action>(ENGAGED_ACTIONS);
-
 export interface JoinOptions {
   /** An item is positive if the user engaged with it at most this long after it was served. */
   labelWindowMs: number;
@@ -75,7 +72,7 @@ export function joinImpressions(
   const engagedAt = new Map<string, number[]>();
   const pairKey = (userId: string, itemId: string) => `${userId}\u0000${itemId}`;
   for (const i of interactions) {
-    if (!POSITIVE_ACTIONS.has(i.action)) continue;
+    if (!isEngaged(i.action)) continue; // a view, skip or hide does not make a positive
     const key = pairKey(i.userId, i.itemId);
     const times = engagedAt.get(key);
     const at = i.receivedAt ?? i.occurredAt;

@@ -5,7 +5,7 @@
  */
 import type { Redis } from 'ioredis';
 import { execPipeline } from '../redis/client.js';
-import type { RedisKeys } from '../redis/keys.js';
+import type { RedisKeys } from '../core/keys.js';
 
 export interface PatternMatch {
   /** The user's match counter when it fired: consecutive unless older matches were dropped. */

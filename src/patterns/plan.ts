@@ -3,7 +3,7 @@
  * reads, and one script call per user for the events the user step counted. No I/O.
  */
 import { PATTERN_BUFFER_MAX, PATTERN_MATCH_LOG_MAX } from '../features/definitions.js';
-import type { RedisKeys } from '../redis/keys.js';
+import type { RedisKeys } from '../core/keys.js';
 import type { Contribution, UserScriptCall } from '../streams/plan.js';
 import { patternHorizonMs, referencedTags, type PatternRule } from './rules.js';
 

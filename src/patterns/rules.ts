@@ -5,7 +5,8 @@
  * so a typo stops the service with a pointer to the line to fix instead of a rule that never fires.
  */
 import { readFileSync } from 'node:fs';
-import { ACTIONS, ID_PATTERN, type Action } from '../streams/events.js';
+import { ACTIONS, ID_PATTERN, type Action } from '../core/events.js';
+import { isRecord } from '../core/records.js';
 
 export type Contiguity = 'strict' | 'relaxed';
 
@@ -63,8 +64,6 @@ export function parseDuration(text: unknown): number | null {
   if (!m) return null;
   return Number(m[1]) * UNIT_MS[m[2] as keyof typeof UNIT_MS];
 }
-
-const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /**
  * Parses and validates a patterns file's text. `source` names the file in messages. Throws a

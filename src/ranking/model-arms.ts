@@ -18,7 +18,7 @@ import {
   type ModelRegistry,
   type RegistryNotice,
 } from '../model/registry.js';
-import type { RedisKeys } from '../redis/keys.js';
+import type { RedisKeys } from '../core/keys.js';
 import { ModelMismatchError, type RankingModel } from '../model/session.js';
 import { assignArm } from './assignment.js';
 import { createModelHolder, type ModelHolder } from './model-holder.js';

@@ -5,7 +5,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import { engagedCount, type ActionWeights } from '../features/definitions.js';
+import { engagedCount } from '../core/events.js';
+import type { ActionWeights } from '../features/definitions.js';
 import { zeroTotals, type ItemFeatures } from '../features/item-features.js';
 import {
   FEATURE_COUNT,
@@ -17,8 +18,8 @@ import {
   NEW_ITEM_AGE_MS,
 } from '../features/ranking-features.js';
 import type { Loaders } from '../loaders/index.js';
-import type { RedisKeys } from '../redis/keys.js';
-import type { ImpressionEvent } from '../streams/events.js';
+import type { RedisKeys } from '../core/keys.js';
+import type { ImpressionEvent } from '../core/events.js';
 import { arrangeFeed, blendScore, categoryCaps, compareScored, type BlendSettings, type Scored } from './blend.js';
 import type { ModelChooser } from './model-arms.js';
 import { createReasoner } from './reasons.js';

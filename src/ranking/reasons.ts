@@ -6,7 +6,7 @@ import { NEW_ITEM_AGE_MS } from '../features/ranking-features.js';
 import type { ItemFeatures } from '../features/item-features.js';
 import type { UserLongHorizon, UserRealtime } from '../features/user-features.js';
 import { tagReasonText } from '../features/definitions.js';
-import type { Action } from '../streams/events.js';
+import type { Action } from '../core/events.js';
 import { SOURCE, type Candidate } from './recall.js';
 
 const VERBS: Partial<Record<Action, string>> = {

@@ -10,7 +10,7 @@ import { NEIGHBOUR_ITEM_EXPONENT, TRENDING_ALL } from '../features/definitions.j
 import { readCovisitBatch, readTrending } from '../features/item-features.js';
 import type { UserLongHorizon, UserRealtime } from '../features/user-features.js';
 import { execPipeline } from '../redis/client.js';
-import type { RedisKeys } from '../redis/keys.js';
+import type { RedisKeys } from '../core/keys.js';
 
 /** Where a candidate came from, as bit flags (a candidate may come from several). */
 export const SOURCE = { supplied: 1, neighbour: 2, trending: 4, category: 8, fresh: 16 } as const;

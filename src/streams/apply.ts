@@ -7,7 +7,7 @@
 import type { Redis } from 'ioredis';
 import { DEFAULT_ACTION_WEIGHTS, type ActionWeights } from '../features/definitions.js';
 import { execPipeline } from '../redis/client.js';
-import type { RedisKeys } from '../redis/keys.js';
+import type { RedisKeys } from '../core/keys.js';
 import { APPLY_PATTERNS_LUA } from '../patterns/match-script.js';
 import { compilePatterns, decodePatternResult, planPatternCalls, type PatternCallResult } from '../patterns/plan.js';
 import type { PatternRule } from '../patterns/rules.js';
@@ -18,7 +18,7 @@ import {
   APPLY_USER_EVENTS_LUA,
   type ApplyResult,
 } from './apply-script.js';
-import type { ProfileEvent } from './events.js';
+import type { ProfileEvent } from '../core/events.js';
 import {
   decodeContributions,
   orderContributions,

@@ -9,10 +9,10 @@ import { createAttributionWorker } from '../experiments/attribution-worker.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import { connectRedis } from '../redis/client.js';
-import type { RedisKeys } from '../redis/keys.js';
+import type { RedisKeys } from '../core/keys.js';
 import { createFeatureWorker } from './feature-worker.js';
 import type { Kafka } from './kafka.js';
-import type { Topics } from './topics.js';
+import type { Topics } from '../core/topics.js';
 
 export function createBackgroundWorkers(
   config: Config,

@@ -1,8 +1,9 @@
+import { encodeUserChanged } from '../core/user-changed.js';
 import type { Redis } from 'ioredis';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import { execPipeline } from '../redis/client.js';
-import type { RedisKeys } from '../redis/keys.js';
+import type { RedisKeys } from '../core/keys.js';
 import { FRESH_ITEMS_MAX, TRENDING_ALL, type ActionWeights } from '../features/definitions.js';
 import type { PatternRule } from '../patterns/rules.js';
 import { createApplier, type PatternStepResult } from './apply.js';
@@ -14,10 +15,10 @@ import {
   DecodeError,
   type BehaviorEvent,
   type ProfileEvent,
-} from './events.js';
+} from '../core/events.js';
 import type { Consumer, EachBatchPayload, Kafka, Producer } from './kafka.js';
 import type { PositionedEvent } from './plan.js';
-import type { Topics } from './topics.js';
+import type { Topics } from '../core/topics.js';
 
 export interface FeatureWorkerOptions {
   kafka: Kafka;
@@ -196,7 +197,7 @@ export function createFeatureWorker(options: FeatureWorkerOptions): FeatureWorke
         if (seen === undefined || event.receivedAt < seen) firstReceived.set(event.userId, event.receivedAt);
       }
       const receivedAt = changed.map((u) => firstReceived.get(u) ?? null);
-      await redis.publish(keys.userChangedChannel(), JSON.stringify({ users: changed, at: Date.now(), receivedAt }));
+      await redis.publish(keys.userChangedChannel(), encodeUserChanged({ users: changed, at: Date.now(), receivedAt }));
     }
 
     // Redis has acknowledged everything above: only now is the offset committed to Kafka.

@@ -4,6 +4,8 @@
  */
 import kafkajs from 'kafkajs';
 import type { Logger } from 'pino';
+import type { Admin } from 'kafkajs';
+import type { TopicSpec } from '../core/topics.js';
 
 export type {
   Admin,
@@ -74,4 +76,18 @@ export function partitionForKey(topic: string, key: string, partitionCount: numb
     partitionErrorCode: 0,
   }));
   return javaCompatible({ topic, partitionMetadata, message: { key, value: null } });
+}
+
+/**
+ * Creates the topics that are missing (any process may start first: the API or a standalone
+ * worker), and returns their names. Two processes racing to create one topic is harmless.
+ */
+export async function ensureTopics(
+  admin: Pick<Admin, 'listTopics' | 'createTopics'>,
+  specs: TopicSpec[],
+): Promise<string[]> {
+  const existing = new Set(await admin.listTopics());
+  const missing = specs.filter((t) => !existing.has(t.topic));
+  if (missing.length) await admin.createTopics({ topics: missing, waitForLeaders: true });
+  return missing.map((t) => t.topic);
 }

@@ -24,8 +24,8 @@ import {
   WINDOWS,
   type ActionWeights,
 } from '../features/definitions.js';
-import type { RedisKeys } from '../redis/keys.js';
-import type { Action, BehaviorEvent } from './events.js';
+import type { RedisKeys } from '../core/keys.js';
+import type { Action, BehaviorEvent } from '../core/events.js';
 
 export interface PositionedEvent {
   event: BehaviorEvent;

@@ -1,5 +1,5 @@
 import type { Logger } from '../logger.js';
-import { AppError, unavailable } from '../errors.js';
+import { AppError, unavailable } from '../core/errors.js';
 import { isRetriableKafkaError, partitionForKey, type Kafka, type Producer } from './kafka.js';
 
 export interface OutgoingRecord {

@@ -5,8 +5,8 @@
  * user and the item (latent category affinity × item quality). Because click probability does not
  * depend on position, sorting by it maximises expected clicks: that is the oracle.
  */
-import type { Action } from '../../src/streams/events.js';
-import { createRng } from './random.js';
+import type { Action } from '../../src/core/events.js';
+import { createRng } from '../../src/core/random.js';
 import { CLICK_SCALE, DISLIKE_BELOW, preferencesAt, type SimItem, type SimUser, type World } from './world.js';
 
 /** How steeply attention falls with rank: position k (0-based) is examined w.p. (1 + k)^-η. */

@@ -5,11 +5,12 @@
  * the API only through its public mutations, so what it exercises is exactly what clients do.
  */
 import { randomBytes } from 'node:crypto';
-import type { Action } from '../../src/streams/events.js';
+import type { Action } from '../../src/core/events.js';
 import { createPopulation, sampleBehaviour, startSession, type Population, type UserState } from './behaviour.js';
 import type { Ranker } from './policies.js';
-import { createRng } from './random.js';
+import { createRng } from '../../src/core/random.js';
 import { catalogueInputs, profileInputs, type ProfileInput, type SimUser, type World } from './world.js';
+import { isRecord } from '../../src/core/records.js';
 
 /** A failed API call, with the `extensions.code` the API gave (or our own for transport failures). */
 export class SimApiError extends Error {
@@ -31,9 +32,6 @@ export interface ApiClient {
 
 const LOOPBACK = /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/;
 const RETRYABLE = new Set(['RATE_LIMITED', 'UNAVAILABLE', 'TIMEOUT']);
-
-const isRecord = (value: unknown): value is Record<string, unknown> =>
-  typeof value === 'object' && value !== null && !Array.isArray(value);
 
 /**
  * A minimal GraphQL-over-HTTP client. Only loopback addresses are accepted: the simulator

@@ -5,7 +5,7 @@
  */
 import { oracleRanking, type Population } from './behaviour.js';
 import { createApiClient, SimApiError } from './driver.js';
-import { createRng } from './random.js';
+import { createRng } from '../../src/core/random.js';
 
 export type Ranker = (userId: string, first: number) => Promise<string[]>;
 

@@ -5,7 +5,7 @@
  * options alone. Times are kept relative (`ageMs`) so that the same seed gives the same world
  * whenever it is built; `catalogueInputs(world, now)` anchors them.
  */
-import { createRng, createSampler, zipfWeights, type Rng, type Seed } from './random.js';
+import { createRng, createSampler, zipfWeights, type Rng, type Seed } from '../../src/core/random.js';
 
 /** Categories of the demo world: id-like names, as the API expects. */
 export const DEFAULT_CATEGORIES = [

@@ -1,8 +1,8 @@
 import { actingUser } from '../../auth/viewer.js';
 import type { GraphQLContext } from '../../context.js';
-import { AppError } from '../../errors.js';
+import { AppError } from '../../core/errors.js';
 import type { InteractionRequest } from '../../ingest/interactions.js';
-import type { BehaviorEvent } from '../../streams/events.js';
+import type { BehaviorEvent } from '../../core/events.js';
 import type { Produced } from '../../streams/producer.js';
 import type { InteractionResultShape, RecordedShape } from '../../schema/types/interaction.js';
 

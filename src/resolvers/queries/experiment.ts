@@ -1,6 +1,6 @@
 import { requireService } from '../../auth/viewer.js';
 import type { GraphQLContext } from '../../context.js';
-import { unavailable } from '../../errors.js';
+import { unavailable } from '../../core/errors.js';
 import { experimentReport, type ExperimentReport } from '../../experiments/report.js';
 import { createModelRegistry } from '../../model/registry.js';
 

@@ -1,7 +1,7 @@
 import type { GraphQLContext } from '../../context.js';
-import { badInput, unavailable } from '../../errors.js';
+import { badInput, unavailable } from '../../core/errors.js';
 import type { ItemFeatures } from '../../features/item-features.js';
-import { isValidId } from '../../streams/events.js';
+import { isValidId } from '../../core/events.js';
 
 /** One catalogue item, or null when the catalogue does not know it. */
 export async function item(ctx: GraphQLContext, id: string): Promise<ItemFeatures | null> {

@@ -1,8 +1,8 @@
 import { actingUser } from '../../auth/viewer.js';
 import type { GraphQLContext } from '../../context.js';
-import { AppError, badInput, unavailable } from '../../errors.js';
+import { AppError, badInput, unavailable } from '../../core/errors.js';
 import type { Feed } from '../../ranking/ranker.js';
-import { isValidId } from '../../streams/events.js';
+import { isValidId } from '../../core/events.js';
 
 export interface RecommendationsArgs {
   userId?: string | null;

@@ -1,7 +1,7 @@
 import { requireService } from '../../auth/viewer.js';
 import type { GraphQLContext } from '../../context.js';
-import { badInput, unavailable } from '../../errors.js';
-import { isValidId } from '../../streams/events.js';
+import { badInput, unavailable } from '../../core/errors.js';
+import { isValidId } from '../../core/events.js';
 
 /** Redis failures reach the client as a retryable UNAVAILABLE, logged with the user. */
 async function readOrUnavailable<T>(ctx: GraphQLContext, userId: string, read: () => Promise<T>): Promise<T> {

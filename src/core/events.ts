@@ -3,10 +3,24 @@
  * API encodes; the stream worker decodes, and sends what does not decode to the dead-letter topic.
  */
 
+import { isRecord } from './records.js';
+
 export const EVENT_SCHEMA_VERSION = 1;
 
 export const ACTIONS = ['VIEW', 'CLICK', 'LIKE', 'COMMENT', 'SHARE', 'SKIP', 'HIDE'] as const;
 export type Action = (typeof ACTIONS)[number];
+
+/**
+ * Engagement: the actions that make an impression a positive training label and that count as an
+ * item's engagements (the normaliser of its neighbour scores). A view is exposure, not engagement.
+ */
+export const ENGAGED_ACTIONS: readonly Action[] = ['CLICK', 'LIKE', 'COMMENT', 'SHARE'];
+const ENGAGED: ReadonlySet<string> = new Set(ENGAGED_ACTIONS);
+export const isEngaged = (action: Action): boolean => ENGAGED.has(action);
+
+/** How often an item was engaged with, from its per-action totals. */
+export const engagedCount = (totals: Readonly<Record<Action, number>>) =>
+  ENGAGED_ACTIONS.reduce((s, a) => s + totals[a], 0);
 
 /** Ids of users, items, events and categories: 1–128 of `[A-Za-z0-9_.:-]`. */
 export const ID_PATTERN = /^[A-Za-z0-9_.:-]{1,128}$/;
@@ -61,9 +75,8 @@ function parseObject(raw: Buffer | string | null): Record<string, unknown> {
   } catch {
     throw new DecodeError('value is not JSON');
   }
-  if (typeof value !== 'object' || value === null || Array.isArray(value))
-    throw new DecodeError('value is not a JSON object');
-  const obj = value as Record<string, unknown>;
+  if (!isRecord(value)) throw new DecodeError('value is not a JSON object');
+  const obj = value;
   if (obj.v !== EVENT_SCHEMA_VERSION) throw new DecodeError(`unsupported schema version ${JSON.stringify(obj.v)}`);
   return obj;
 }
@@ -158,4 +171,58 @@ export interface ImpressionEvent {
   arm?: string;
   /** The experiment that assigned the arm (arms of different experiments are not comparable). */
   experimentId?: string;
+}
+
+const finite = (obj: Record<string, unknown>, field: string): number => {
+  const value = obj[field];
+  if (typeof value !== 'number' || !Number.isFinite(value)) throw new DecodeError(`${field} is not a number`);
+  return value;
+};
+
+/**
+ * A logged impression, checked as far as training relies on it: ids, times, one feature row per
+ * item with one value per feature name. Extra fields pass through untouched.
+ */
+export function decodeImpression(raw: Buffer | string | null): ImpressionEvent {
+  const obj = parseObject(raw);
+  const { featureNames, items } = obj;
+  if (!Array.isArray(featureNames) || !featureNames.every((n): n is string => typeof n === 'string'))
+    throw new DecodeError('featureNames is not a list of names');
+  if (!Array.isArray(items)) throw new DecodeError('items is not a list');
+  const width = featureNames.length;
+  const decoded = items.map((value: unknown, i): ImpressionEvent['items'][number] => {
+    if (!isRecord(value)) throw new DecodeError(`items[${i}] is not an object`);
+    const features = value.features;
+    if (!Array.isArray(features) || features.length !== width || !features.every((f) => typeof f === 'number'))
+      throw new DecodeError(`items[${i}].features is not ${width} numbers`);
+    return {
+      itemId: id(value, 'itemId'),
+      rank: finite(value, 'rank'),
+      score: finite(value, 'score'),
+      modelScore: typeof value.modelScore === 'number' ? value.modelScore : 0,
+      exploration: value.exploration === true,
+      features: features as number[],
+    };
+  });
+  return {
+    v: 1,
+    impressionId: typeof obj.impressionId === 'string' ? obj.impressionId : '',
+    userId: id(obj, 'userId'),
+    servedAt: time(obj, 'servedAt'),
+    modelVersion: typeof obj.modelVersion === 'string' ? obj.modelVersion : '',
+    featureNames,
+    items: decoded,
+    ...(typeof obj.arm === 'string' ? { arm: obj.arm } : {}),
+    ...(typeof obj.experimentId === 'string' ? { experimentId: obj.experimentId } : {}),
+  };
+}
+
+/** The decoded record, or null when it does not decode (readers that skip what they cannot use). */
+export function decodeOrSkip<T>(decode: (raw: Buffer | string | null) => T, raw: Buffer | string | null): T | null {
+  try {
+    return decode(raw);
+  } catch (error) {
+    if (error instanceof DecodeError) return null;
+    throw error;
+  }
 }

@@ -1,5 +1,3 @@
-import type { Admin } from './kafka.js';
-
 /**
  * Every Kafka topic name, in one place. A deployment (or a test file) may prefix them so that
  * several environments share one cluster without colliding.
@@ -45,18 +43,4 @@ export function topicSpecs(topics: Topics, partitions: number, replicationFactor
     { topic: topics.profiles, numPartitions: partitions, replicationFactor, configEntries: compacted },
     { topic: topics.impressions, numPartitions: partitions, replicationFactor, configEntries: retained(30) },
   ];
-}
-
-/**
- * Creates the topics that are missing (any process may start first: the API or a standalone
- * worker), and returns their names. Two processes racing to create one topic is harmless.
- */
-export async function ensureTopics(
-  admin: Pick<Admin, 'listTopics' | 'createTopics'>,
-  specs: TopicSpec[],
-): Promise<string[]> {
-  const existing = new Set(await admin.listTopics());
-  const missing = specs.filter((t) => !existing.has(t.topic));
-  if (missing.length) await admin.createTopics({ topics: missing, waitForLeaders: true });
-  return missing.map((t) => t.topic);
 }
