@@ -1,13 +1,35 @@
-import type { Viewer } from './auth/viewer.js';
+import type { Authenticate, Viewer } from './auth/viewer.js';
+import type { Experiments } from './experiments/view.js';
+import type { Ingest } from './ingest/interactions.js';
+import type { LiveHub } from './live/hub.js';
 import type { Loaders } from './loaders/index.js';
 import type { Logger } from './logger.js';
-import type { Services } from './services.js';
+import type { Feeds } from './ranking/feeds.js';
+import type { TrendingCache } from './ranking/recall.js';
+import type { Readiness } from './runtime/ops-server.js';
+
+/**
+ * What resolvers may use: narrow interfaces over the instance's services, built once per instance.
+ * Resolvers validate and translate; the behaviour lives behind these.
+ */
+export interface Domain {
+  limits: { maxFirst: number; maxCandidates: number };
+  authenticate: Authenticate;
+  ingest: Pick<Ingest, 'recordInteractions' | 'updateProfile' | 'upsertItems'>;
+  feeds: Feeds;
+  trending: Pick<TrendingCache, 'get'>;
+  live: Pick<LiveHub, 'openFeed' | 'openTrending'>;
+  experiments: Experiments;
+  readiness: Readiness;
+  /** A fresh set of DataLoaders (one per request or subscription event, never shared). */
+  loaders(): Loaders;
+}
 
 /** Built per request (and per subscription event): never shared between requests or users. */
 export interface GraphQLContext {
   requestId: string;
   log: Logger;
-  services: Services;
+  domain: Domain;
   viewer: Viewer;
   loaders: Loaders;
 }

@@ -1,26 +1,16 @@
 /**
- * What every command-line entry point does the same way: fail with a one-line message and exit
- * code 2 (a usage or configuration error, not a crash), and read the configuration once.
+ * What every command-line tool does the same way: fail with a one-line message and exit code 2 (a
+ * usage or configuration error, not a crash), and read the configuration once.
  */
-import { ConfigError, loadConfig, type Config } from '../src/config.js';
+import { exitWithUsageError, loadConfigOrExit } from '../src/runtime/startup.js';
+
+export { loadConfigOrExit };
 
 /** A function that prints `<command>: <message>` to stderr and exits with code 2. */
 export const failWith =
   (command: string) =>
-  (message: string): never => {
-    process.stderr.write(`${command}: ${message}\n`);
-    process.exit(2);
-  };
-
-/** The validated configuration, or exit 2 naming every invalid variable. */
-export function loadConfigOrExit(command: string): Config {
-  try {
-    return loadConfig();
-  } catch (error) {
-    if (error instanceof ConfigError) return failWith(command)(`${error.message}\n(see README.md, "Configuration")`);
-    throw error;
-  }
-}
+  (message: string): never =>
+    exitWithUsageError(command, message);
 
 /** An ISO date-time option as epoch ms, `fallback` when absent; exits 2 when it does not parse. */
 export function timeOption(text: string | undefined, option: string, fallback: number, fail: (m: string) => never) {

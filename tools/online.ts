@@ -7,27 +7,19 @@
  * after the round in progress.
  */
 import { parseArgs } from 'node:util';
-import { ConfigError, loadConfig } from '../src/config.js';
+import { failWith, loadConfigOrExit } from './cli.js';
 import { createLogger } from '../src/logger.js';
-import { connectRedis } from '../src/redis/client.js';
+import { createRedis, redisComponent } from '../src/redis/client.js';
 import { redisKeys } from '../src/core/keys.js';
 import { createKafka } from '../src/streams/kafka.js';
 import { topicNames } from '../src/core/topics.js';
 import { DEFAULT_FTRL } from '../src/model/ftrl.js';
-import { createOnlineTrainer } from '../src/model/online-trainer.js';
+import { createOnlineTrainer, trainEvery } from '../src/model/online-trainer.js';
+import { createRunner, stopOnSignals } from '../src/runtime/runner.js';
 import { createModelRegistry, DEFAULT_ARM } from '../src/model/registry.js';
 
-const fail = (message: string): never => {
-  process.stderr.write(`feedrec model:online: ${message}\n`);
-  process.exit(2);
-};
-let config;
-try {
-  config = loadConfig();
-} catch (error) {
-  if (error instanceof ConfigError) fail(error.message);
-  throw error;
-}
+const fail = failWith('feedrec model:online');
+const config = loadConfigOrExit('feedrec model:online');
 const { values } = parseArgs({
   options: {
     arm: { type: 'string', default: DEFAULT_ARM },
@@ -52,7 +44,7 @@ if (!config.kafka.brokers) fail('set KAFKA_BROKERS to the cluster whose traffic 
 if (!config.redis.url) fail('set REDIS_URL to the Redis of the model registry');
 
 const log = createLogger(config.logLevel, { component: 'online-trainer' });
-const redis = await connectRedis(config.redis.url!, log, 'online-trainer');
+const redis = createRedis(config.redis.url!, log, 'online-trainer');
 const keys = redisKeys(config.redis.keyPrefix);
 const trainer = createOnlineTrainer({
   kafka: createKafka({ brokers: config.kafka.brokers!, clientId: `${config.kafka.clientId}-online`, logger: log }),
@@ -69,24 +61,13 @@ const trainer = createOnlineTrainer({
   ftrl: { alpha: positive('alpha'), l1: positive('l1'), l2: positive('l2') },
 });
 
-let stopping = false;
-let wake: (() => void) | undefined;
-for (const signal of ['SIGTERM', 'SIGINT'] as const)
-  process.on(signal, () => {
-    stopping = true;
-    wake?.();
-  });
 const intervalMs = positive('interval-sec') * 1000;
-while (!stopping) {
-  const report = await trainer.runRound();
-  if (values.once) {
-    process.stdout.write(`${JSON.stringify(report)}\n`);
-    break;
-  }
-  await new Promise<void>((resolve) => {
-    wake = resolve;
-    setTimeout(resolve, intervalMs);
-  });
+if (values.once) {
+  await redis.connect();
+  process.stdout.write(`${JSON.stringify(await trainer.runRound())}\n`);
+  redis.disconnect();
+  process.exit(0);
 }
-redis.disconnect();
-process.exit(0);
+const runner = createRunner({ log, shutdownTimeoutMs: config.shutdownTimeoutMs });
+stopOnSignals(runner, { log, shutdownTimeoutMs: config.shutdownTimeoutMs });
+await runner.start(redisComponent(redis, 'redis'), trainEvery(trainer, intervalMs, log));

@@ -4,10 +4,12 @@ import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { GraphQLError, type ExecutionArgs } from 'graphql';
 import { createYoga, type Plugin, type YogaServerInstance } from 'graphql-yoga';
 import type { GraphQLContext } from '../context.js';
-import { createLoaders } from '../loaders/index.js';
 import { AppError } from '../core/errors.js';
 import { schema } from '../schema/index.js';
-import type { Services } from '../services.js';
+import type { Config } from '../config.js';
+import type { Domain } from '../context.js';
+import type { Logger } from '../logger.js';
+import type { Metrics } from '../metrics.js';
 import { defaultQuery } from './graphiql.js';
 
 /**
@@ -21,10 +23,10 @@ const tagRefusal = (limit: string) => (_ctx: unknown, error: GraphQLError) => {
 const requestIdPattern = /^[A-Za-z0-9_.:-]{1,128}$/;
 
 /** Records every operation's duration and outcome in `graphql_operation_duration_ms`. */
-function metricsPlugin(services: Services): Plugin {
+function metricsPlugin(metrics: Metrics): Plugin {
   const observe = (args: ExecutionArgs, type: string, started: number, failed: boolean) => {
     const operation = args.document.definitions.find((d) => d.kind === 'OperationDefinition');
-    services.metrics.graphqlDuration.observe(
+    metrics.graphqlDuration.observe(
       {
         operation_type: type,
         operation_name:
@@ -51,7 +53,7 @@ function metricsPlugin(services: Services): Plugin {
  * Turns domain errors into coded GraphQL errors, gives every other GraphQL error a code, and masks
  * anything unexpected: the client sees a generic message and the request id; the log has it all.
  */
-function maskError(services: Services) {
+function maskError({ log, metrics }: { log: Logger; metrics: Metrics }) {
   return (error: unknown, message: string): Error => {
     const original = error instanceof GraphQLError ? (error.originalError ?? undefined) : error;
     const gqlError = error instanceof GraphQLError ? error : undefined;
@@ -74,14 +76,14 @@ function maskError(services: Services) {
         extensions: { ...gqlError.extensions, code },
       });
     } else {
-      services.log.error({ err: original ?? error, requestId, path: gqlError?.path }, 'unexpected error');
+      log.error({ err: original ?? error, requestId, path: gqlError?.path }, 'unexpected error');
       result = new GraphQLError(message, {
         nodes: gqlError?.nodes,
         path: gqlError?.path,
         extensions: { code: 'INTERNAL_SERVER_ERROR', requestId },
       });
     }
-    services.metrics.graphqlErrors.inc({ code: String(result.extensions.code) });
+    metrics.graphqlErrors.inc({ code: String(result.extensions.code) });
     return result;
   };
 }
@@ -95,17 +97,24 @@ function pick(details: Record<string, unknown>) {
 export type Yoga = YogaServerInstance<Record<string, unknown>, GraphQLContext>;
 
 /** The GraphQL endpoint: schema, limits against hostile queries, metrics, error masking, context. */
-export function createGraphQLServer(services: Services): Yoga {
-  const { limits } = services.config;
+export interface GraphQLServerDeps {
+  config: Pick<Config, 'limits' | 'graphiql'>;
+  log: Logger;
+  metrics: Metrics;
+  domain: Domain;
+}
+
+export function createGraphQLServer({ config, log, metrics, domain }: GraphQLServerDeps): Yoga {
+  const { limits } = config;
   return createYoga<Record<string, unknown>, GraphQLContext>({
     schema,
     graphqlEndpoint: '/graphql',
     landingPage: false,
     logging: false,
-    graphiql: services.config.graphiql ? { title: 'feedrec', defaultQuery, subscriptionsProtocol: 'WS' } : false,
+    graphiql: config.graphiql ? { title: 'feedrec', defaultQuery, subscriptionsProtocol: 'WS' } : false,
     // GraphiQL with its assets inlined: it works on networks that cannot reach a CDN.
     renderGraphiQL,
-    maskedErrors: { maskError: maskError(services) },
+    maskedErrors: { maskError: maskError({ log, metrics }) },
     context: async (initial) => {
       const request = initial.request as Request | undefined;
       const connectionParams = initial.connectionParams as Record<string, unknown> | undefined;
@@ -117,13 +126,13 @@ export function createGraphQLServer(services: Services): Yoga {
         (typeof connectionParams?.Authorization === 'string' ? connectionParams.Authorization : undefined);
       let viewer;
       try {
-        viewer = await services.authenticate(authorization);
+        viewer = await domain.authenticate(authorization);
       } catch (error) {
         if (error instanceof AppError)
           throw new GraphQLError(error.message, { extensions: { code: error.code }, originalError: error });
         throw error;
       }
-      return { requestId, log: services.log.child({ requestId }), services, viewer, loaders: createLoaders(services) };
+      return { requestId, log: log.child({ requestId }), domain, viewer, loaders: domain.loaders() };
     },
     plugins: [
       EnvelopArmorPlugin({
@@ -134,7 +143,7 @@ export function createGraphQLServer(services: Services): Yoga {
         costLimit: { maxCost: limits.maxCost, onReject: [tagRefusal('cost')] },
         blockFieldSuggestion: { enabled: false },
       }),
-      metricsPlugin(services),
+      metricsPlugin(metrics),
     ],
   });
 }

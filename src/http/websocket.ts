@@ -19,7 +19,10 @@ import { CloseCode, type Context } from 'graphql-ws';
 import { useServer, type Extra } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 import { AppError } from '../core/errors.js';
-import type { Services } from '../services.js';
+import type { Authenticate } from '../auth/viewer.js';
+import type { Config } from '../config.js';
+import type { Logger } from '../logger.js';
+import type { Metrics } from '../metrics.js';
 import type { Yoga } from './graphql.js';
 
 type SocketContext = Context<Record<string, unknown> | undefined, Extra & Partial<Record<PropertyKey, never>>>;
@@ -30,8 +33,16 @@ function authorizationOf(params: Record<string, unknown> | undefined): string | 
   return typeof value === 'string' ? value : undefined;
 }
 
-export function createWebSocketEndpoint(server: Server, yoga: Yoga, services: Services) {
-  const { config, metrics, log } = services;
+export function createWebSocketEndpoint(
+  server: Server,
+  yoga: Yoga,
+  {
+    config,
+    metrics,
+    log,
+    authenticate,
+  }: { config: Pick<Config, 'live'>; metrics: Metrics; log: Logger; authenticate: Authenticate },
+) {
   const limits = config.live;
   const wss = new WebSocketServer({ server, path: '/graphql', maxPayload: limits.maxMessageBytes });
   /** Open sockets per user (user tokens only: a service multiplexes many users on purpose). */
@@ -52,7 +63,7 @@ export function createWebSocketEndpoint(server: Server, yoga: Yoga, services: Se
       onConnect: async (ctx) => {
         let viewer;
         try {
-          viewer = await services.authenticate(authorizationOf(ctx.connectionParams));
+          viewer = await authenticate(authorizationOf(ctx.connectionParams));
         } catch (error) {
           if (!(error instanceof AppError)) throw error;
           metrics.liveRefused.inc({ limit: 'unauthenticated' });

@@ -6,16 +6,16 @@ import {
   type UserLongHorizon,
   type UserRealtime,
 } from '../features/user-features.js';
-import type { Services } from '../services.js';
+import type { Redis } from 'ioredis';
+import type { RedisKeys } from '../core/keys.js';
+import type { ItemCache } from '../features/item-features.js';
 
 /**
  * DataLoaders for one request (or one subscription event): every feature read a request makes is
  * collected and sent as one batch, so Redis round trips do not grow with the number of users or
  * items asked for. Never shared between requests or users.
  */
-export function createLoaders(services: Pick<Services, 'redis' | 'keys' | 'ranking'>) {
-  const { redis, keys } = services;
-  const { items } = services.ranking;
+export function createLoaders({ redis, keys, items }: { redis: Redis; keys: RedisKeys; items: ItemCache }) {
   // One clock per request, so every feature of a request is decayed to the same instant.
   const readAt = Date.now();
   return {

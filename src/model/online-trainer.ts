@@ -16,6 +16,7 @@
 import type { Redis } from 'ioredis';
 import { RANKING_FEATURES } from '../features/ranking-features.js';
 import type { Logger } from '../logger.js';
+import type { Component } from '../runtime/runner.js';
 import type { RedisKeys } from '../core/keys.js';
 import { decodeBehavior, decodeImpression, decodeOrSkip, DecodeError } from '../core/events.js';
 import type { Kafka } from '../streams/kafka.js';
@@ -415,3 +416,37 @@ export function createOnlineTrainer(options: OnlineTrainerOptions) {
 }
 
 export type OnlineTrainer = ReturnType<typeof createOnlineTrainer>;
+
+/**
+ * The trainer as a long-running component: one round right away, then one per interval. Stop
+ * waits for the round in progress (its learning state is saved in Redis as it goes).
+ */
+export function trainEvery(trainer: Pick<OnlineTrainer, 'runRound'>, intervalMs: number, log: Logger): Component {
+  let stopped = false;
+  let wake: (() => void) | undefined;
+  let loop: Promise<void> | undefined;
+  return {
+    name: 'online-trainer',
+    async start() {
+      loop = (async () => {
+        while (!stopped) {
+          try {
+            await trainer.runRound();
+          } catch (error) {
+            log.error({ err: error }, 'an online training round failed; trying again next interval');
+          }
+          if (stopped) break;
+          await new Promise<void>((resolve) => {
+            wake = resolve;
+            setTimeout(resolve, intervalMs).unref();
+          });
+        }
+      })();
+    },
+    async stop() {
+      stopped = true;
+      wake?.();
+      await loop;
+    },
+  };
+}

@@ -55,8 +55,8 @@ export interface ModelArmsOptions {
   keys: RedisKeys;
   /** Column order the models must have (the feature definitions unless told otherwise). */
   featureNames?: readonly string[];
-  /** The model file the instance started with: served until the registry names others. */
-  initial: { model: RankingModel; bytes: Uint8Array; source: string };
+  /** Loads the model file the instance starts with (at start): served until the registry names others. */
+  initial: () => Promise<{ model: RankingModel; bytes: Uint8Array; source: string }>;
   /**
    * Opens a Redis connection of its own, named for the logs. Two are used, one for registry reads
    * and one in subscriber mode, so reloads never queue behind (or in front of) requests' reads.
@@ -91,11 +91,8 @@ export function createModelArms(options: ModelArmsOptions): ModelArms {
   const { log, metrics } = options;
   let registry: ModelRegistry | undefined;
   let commands: Redis | undefined;
-  let state: State = {
-    id: DEFAULT_EXPERIMENT_ID,
-    revision: 0,
-    arms: [{ name: DEFAULT_ARM, share: 1, holder: createModelHolder(options.initial.model) }],
-  };
+  /** No arms until start() has loaded the initial model. */
+  let state: State = { id: DEFAULT_EXPERIMENT_ID, revision: 0, arms: [] };
   /** The last experiment refused, so a bad revision is reported once, not at every check. */
   let refused: { id: string; revision: number } | undefined;
   let subscriber: Redis | undefined;
@@ -196,6 +193,7 @@ export function createModelArms(options: ModelArmsOptions): ModelArms {
   return {
     forUser(userId) {
       const { id, arms } = state;
+      if (arms.length === 0) throw new Error('no model is loaded yet: start the model arms first');
       const arm = assignArm(arms, id, userId);
       return { experimentId: id, arm: arm.name, model: arm.holder.current() };
     },
@@ -211,11 +209,13 @@ export function createModelArms(options: ModelArmsOptions): ModelArms {
     },
     refresh,
     async start() {
+      const initial = await options.initial();
+      state = { ...state, arms: [{ name: DEFAULT_ARM, share: 1, holder: createModelHolder(initial.model) }] };
       report();
       commands = await options.connect('models');
       registry = createModelRegistry(commands, options.keys, { featureNames: options.featureNames });
       try {
-        await registry.bootstrap(options.initial.bytes, options.initial.source);
+        await registry.bootstrap(initial.bytes, initial.source);
       } catch (error) {
         // E.g. the file's version is in the registry with other bytes: serve the registry's choice.
         if (!(error instanceof RegistryError)) throw error;

@@ -1,11 +1,13 @@
 import { Redis } from 'ioredis';
 import type { Logger } from '../logger.js';
+import type { Component } from '../runtime/runner.js';
 
 /**
  * A Redis connection that fails fast while the server is unreachable (no offline queue), so callers
  * can answer with an error or a degraded result instead of hanging, and reconnects on its own.
+ * It is created unconnected: `connect()` (or `connectRedis`) opens it.
  */
-export async function connectRedis(url: string, log: Logger, name = 'main'): Promise<Redis> {
+export function createRedis(url: string, log: Logger, name = 'main'): Redis {
   const redis = new Redis(url, {
     lazyConnect: true,
     enableOfflineQueue: false,
@@ -23,9 +25,22 @@ export async function connectRedis(url: string, log: Logger, name = 'main'): Pro
     if (down) log.info({ component: 'redis', connection: name }, 'redis connection restored');
     down = false;
   });
+  return redis;
+}
+
+/** A Redis connection, open. */
+export async function connectRedis(url: string, log: Logger, name = 'main'): Promise<Redis> {
+  const redis = createRedis(url, log, name);
   await redis.connect();
   return redis;
 }
+
+/** A connection as a runner component: opened on start, closed on stop. */
+export const redisComponent = (redis: Redis, name: string): Component => ({
+  name,
+  start: () => redis.connect(),
+  stop: async () => redis.disconnect(),
+});
 
 export type { Redis };
 

@@ -13,6 +13,7 @@ import type { RedisKeys } from '../core/keys.js';
 import { createFeatureWorker } from './feature-worker.js';
 import type { Kafka } from './kafka.js';
 import type { Topics } from '../core/topics.js';
+import type { Component } from '../runtime/runner.js';
 
 export function createBackgroundWorkers(
   config: Config,
@@ -55,19 +56,15 @@ export function createBackgroundWorkers(
         metrics,
       })
     : undefined;
+  const parts = [
+    features && { name: 'stream-worker', ...features },
+    attribution && { name: 'attribution-worker', ...attribution },
+  ].filter((p) => p !== undefined);
   return {
-    features,
-    attribution,
+    /** Started in this order by the process's runner, stopped in reverse. */
+    components: parts as Component[],
     /** True while every enabled consumer runs. */
     ready: () => (features?.ready() ?? true) && (attribution?.ready() ?? true),
-    async start() {
-      await features?.start();
-      await attribution?.start();
-    },
-    async stop() {
-      await features?.stop();
-      await attribution?.stop();
-    },
   };
 }
 export type BackgroundWorkers = ReturnType<typeof createBackgroundWorkers>;

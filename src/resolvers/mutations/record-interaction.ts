@@ -20,7 +20,7 @@ const toRequest = (ctx: GraphQLContext, input: InteractionArgs): InteractionRequ
 });
 
 export async function recordInteraction(ctx: GraphQLContext, input: InteractionArgs): Promise<RecordedShape> {
-  const [outcome] = await ctx.services.ingest.recordInteractions([toRequest(ctx, input)]);
+  const [outcome] = await ctx.domain.ingest.recordInteractions([toRequest(ctx, input)]);
   if (!outcome) throw new AppError('INTERNAL_SERVER_ERROR', 'no outcome for the event');
   if (!outcome.ok) throw outcome.error;
   return recorded(outcome);
@@ -54,7 +54,7 @@ export async function recordInteractions(ctx: GraphQLContext, inputs: Interactio
       refused.set(index, error);
     }
   });
-  const outcomes = await ctx.services.ingest.recordInteractions(requests);
+  const outcomes = await ctx.domain.ingest.recordInteractions(requests);
   const results: InteractionResultShape[] = inputs.map((_, index) => ({ index, recorded: null, error: null }));
   for (const [index, error] of refused) {
     results[index] = {

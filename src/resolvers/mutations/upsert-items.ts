@@ -5,7 +5,7 @@ import type { ItemShape } from '../../schema/types/item.js';
 
 export async function upsertItems(ctx: GraphQLContext, inputs: ItemRequest[]): Promise<{ items: ItemShape[] }> {
   requireService(ctx.viewer);
-  const stored = await ctx.services.ingest.upsertItems(inputs);
+  const stored = await ctx.domain.ingest.upsertItems(inputs);
   return {
     items: stored.map(({ item }) => ({
       id: item.itemId,

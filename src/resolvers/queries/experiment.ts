@@ -1,25 +1,11 @@
 import { requireService } from '../../auth/viewer.js';
 import type { GraphQLContext } from '../../context.js';
-import { unavailable } from '../../core/errors.js';
-import { experimentReport, type ExperimentReport } from '../../experiments/report.js';
-import { createModelRegistry } from '../../model/registry.js';
+import type { ExperimentView } from '../../experiments/view.js';
 
-export interface ExperimentView extends ExperimentReport {
-  /** Per arm, the version this instance serves right now (it trails the registry by a reload). */
-  served: Map<string, string>;
-}
+export type { ExperimentView };
 
-export async function experiment(ctx: GraphQLContext): Promise<ExperimentView | null> {
+/** The running experiment (services only: it shows every arm's outcomes). */
+export function experiment(ctx: GraphQLContext): Promise<ExperimentView | null> {
   requireService(ctx.viewer);
-  const { redis, keys, ranking } = ctx.services;
-  let report: ExperimentReport | null;
-  try {
-    report = await experimentReport(createModelRegistry(redis, keys), redis, keys);
-  } catch (error) {
-    ctx.log.warn({ err: error }, 'reading the experiment failed');
-    throw unavailable('the experiment cannot be read right now (Redis); retry');
-  }
-  if (!report) return null;
-  const served = new Map(ranking.models.serving().arms.map((a) => [a.name, a.version]));
-  return { ...report, served };
+  return ctx.domain.experiments.view(ctx.log);
 }

@@ -22,10 +22,10 @@ export async function trending(
   first: number,
 ): Promise<{ item: ItemFeatures; score: number }[]> {
   if (category != null && !isValidId(category)) throw badInput('category is not a valid id', 'category');
-  if (!Number.isInteger(first) || first < 1 || first > ctx.services.config.ranking.maxFirst)
-    throw badInput(`first must be from 1 to ${ctx.services.config.ranking.maxFirst}`, 'first');
+  if (!Number.isInteger(first) || first < 1 || first > ctx.domain.limits.maxFirst)
+    throw badInput(`first must be from 1 to ${ctx.domain.limits.maxFirst}`, 'first');
   try {
-    const list = await ctx.services.ranking.trending.get(category ?? null, Math.max(first, 20));
+    const list = await ctx.domain.trending.get(category ?? null, Math.max(first, 20));
     const items = await ctx.loaders.item.loadMany(list.slice(0, first).map((t) => t.itemId));
     return list.slice(0, first).map((t, i) => {
       const it = items[i];

@@ -12,7 +12,7 @@ export async function feedUpdated(
   args: { userId?: string | null; first?: number | null },
 ): Promise<AsyncIterableIterator<FeedUpdate>> {
   const { userId, first } = feedTarget(ctx, args);
-  const subscription = ctx.services.live.openFeed(userId, first);
+  const subscription = ctx.domain.live.openFeed(userId, first);
   try {
     subscription.initial(await recommendations(ctx, { userId, first }));
   } catch (error) {

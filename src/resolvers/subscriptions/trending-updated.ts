@@ -8,7 +8,7 @@ export async function trendingUpdated(
   args: { category?: string | null; first?: number | null },
 ): Promise<AsyncIterableIterator<TrendingUpdate>> {
   const initial = await trending(ctx, args.category, args.first ?? 20);
-  const subscription = ctx.services.live.openTrending(args.category ?? null, args.first ?? 20);
+  const subscription = ctx.domain.live.openTrending(args.category ?? null, args.first ?? 20);
   subscription.initial(initial);
   return subscription.updates;
 }

@@ -1,0 +1,104 @@
+/**
+ * The API's one port: GraphQL over HTTP and WebSocket on `/graphql`, GraphiQL, the live demo page,
+ * and the ops routes (`/healthz`, `/readyz`, `/metrics`). As a component it listens on start and,
+ * on stop, ends live streams, closes sockets and drains requests within the shutdown deadline.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Config } from '../config.js';
+import type { Domain } from '../context.js';
+import type { Logger } from '../logger.js';
+import type { Metrics } from '../metrics.js';
+import { opsRoutes, requestPath, sendJson, type Readiness } from '../runtime/ops-server.js';
+import type { Component } from '../runtime/runner.js';
+import { BodyTooLarge, readBody } from './body-limit.js';
+import { demoPage, graphqlWsBrowserClient } from './demo.js';
+import { createGraphQLServer } from './graphql.js';
+import { createWebSocketEndpoint } from './websocket.js';
+
+export interface HttpServerOptions {
+  config: Config;
+  log: Logger;
+  metrics: Metrics;
+  domain: Domain;
+  readiness: Readiness;
+  /** Called first on stop: ends every live stream, so SSE responses finish instead of holding the server open. */
+  onClosing: () => void;
+}
+
+export function createHttpServer(options: HttpServerOptions): Component & { server: Server; url(): string } {
+  const { config, log, metrics, domain } = options;
+  const yoga = createGraphQLServer({ config, log, metrics, domain });
+  const ops = opsRoutes({ metrics, readiness: options.readiness });
+  const maxBody = config.limits.maxBodyBytes;
+
+  async function handle(req: IncomingMessage, res: ServerResponse) {
+    const path = requestPath(req);
+    if (await ops(path, res)) return;
+    if (path === '/') {
+      res.writeHead(302, { location: '/graphql' });
+      return res.end();
+    }
+    if (config.live.demoPage && path === '/demo') {
+      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-cache' });
+      return res.end(demoPage());
+    }
+    if (config.live.demoPage && path === '/demo/graphql-ws.js') {
+      const script = await graphqlWsBrowserClient();
+      res.writeHead(200, { 'content-type': 'text/javascript; charset=utf-8', 'content-length': script.length });
+      return res.end(script);
+    }
+    if (path === '/graphql' && req.method === 'POST') {
+      try {
+        (req as IncomingMessage & { body?: Buffer }).body = await readBody(req, maxBody);
+      } catch (error) {
+        if (!(error instanceof BodyTooLarge)) throw error;
+        res.setHeader('connection', 'close');
+        sendJson(res, 413, {
+          errors: [{ message: error.message, extensions: { code: 'PAYLOAD_TOO_LARGE', limit: maxBody } }],
+        });
+        req.destroy();
+        return;
+      }
+    }
+    return yoga(req, res);
+  }
+
+  const server = createServer((req, res) => {
+    handle(req, res).catch((error: unknown) => {
+      log.error({ err: error, url: req.url }, 'request failed');
+      if (!res.headersSent)
+        sendJson(res, 500, { errors: [{ message: 'internal error', extensions: { code: 'INTERNAL_SERVER_ERROR' } }] });
+      else res.destroy();
+    });
+  });
+  server.keepAliveTimeout = 65_000;
+  const ws = createWebSocketEndpoint(server, yoga, { config, metrics, log, authenticate: domain.authenticate });
+
+  let url = '';
+  return {
+    name: 'http-server',
+    server,
+    url: () => url,
+    async start() {
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(config.port, config.host, () => resolve());
+      });
+      const address = server.address() as AddressInfo;
+      const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+      url = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${address.port}/graphql`;
+    },
+    async stop() {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      // WebSocket clients get `complete` (sent on the next turn) before their socket closes.
+      options.onClosing();
+      await new Promise((resolve) => setImmediate(resolve));
+      await ws.dispose();
+      server.closeIdleConnections();
+      const deadline = setTimeout(() => server.closeAllConnections(), config.shutdownTimeoutMs);
+      await closed;
+      clearTimeout(deadline);
+    },
+  };
+}
