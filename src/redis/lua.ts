@@ -137,3 +137,9 @@ export function num(value: unknown, what: string): number {
   if (typeof n !== 'number' || Number.isNaN(n)) throw new ScriptReplyError(`${what}: expected a number`);
   return n;
 }
+
+/** A planned call: the named keys and arguments a planner hands to `run` or `queue`. */
+export interface ScriptCall<K, A> {
+  keys: K;
+  args: A;
+}

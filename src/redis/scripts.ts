@@ -10,7 +10,7 @@
 import type { Redis } from 'ioredis';
 import { defineOn, defineScript, int, list, num, str, ScriptReplyError, type ScriptArg } from './lua.js';
 
-export type { Pipeline, Script } from './lua.js';
+export type { Pipeline, Script, ScriptCall } from './lua.js';
 
 /** Keys followed by a varying number of bucket keys, which ARGV refers to by 1-based index. */
 interface WithBuckets {
