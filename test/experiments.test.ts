@@ -1,16 +1,16 @@
-import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { App } from '../src/app.js';
-import { ATTRIBUTE_LUA } from '../src/experiments/attribution-script.js';
 import {
   planEvents,
   planImpressions,
   type AttributedEvent,
   type AttributedImpression,
+  type AttributionCall,
 } from '../src/experiments/attribution.js';
 import { progressField } from '../src/experiments/attribution-worker.js';
 import { priorModel } from '../src/model/prior.js';
 import { createModelRegistry } from '../src/model/registry.js';
+import { scripts } from '../src/redis/scripts.js';
 import { assignArm } from '../src/ranking/assignment.js';
 import { createPopulation } from '../tools/sim/behaviour.js';
 import { drive } from '../tools/sim/driver.js';
@@ -97,8 +97,7 @@ describe('A/B experiments', () => {
 
   it('credits a click, like or hide once to the arm of the impression that showed the item, in either arrival order', async () => {
     // The attribution script on its own, against the real Redis, under a key prefix of its own.
-    const redis = apps[0]!.services.redis as Redis & { abProbe(n: number, ...args: string[]): Promise<unknown[]> };
-    redis.defineCommand('abProbe', { lua: ATTRIBUTE_LUA });
+    const redis = apps[0]!.services.redis;
     const keys = { ...apps[0]!.services.keys };
     const prefix = `${config.redis.keyPrefix}-probe`;
     const settings = {
@@ -111,7 +110,7 @@ describe('A/B experiments', () => {
       },
       windowMs: 60_000,
     };
-    const run = ({ keys: k, argv }: { keys: string[]; argv: string[] }) => redis.abProbe(k.length, ...k, ...argv);
+    const run = ({ keys: k, args }: AttributionCall) => scripts.attribute.run(redis, k, args);
     const counts = async () => redis.hgetall(settings.keys.abCounts());
     const t = 1_700_000_000_000;
     const impression = (offset: string, userId: string, servedAt: number, itemIds: string[]): AttributedImpression => ({

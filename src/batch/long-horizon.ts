@@ -9,6 +9,7 @@ import { UNKNOWN_CATEGORY, type ActionWeights } from '../features/definitions.js
 import type { Logger } from '../logger.js';
 import { execPipeline } from '../redis/client.js';
 import type { RedisKeys } from '../core/keys.js';
+import { registerScripts, scripts } from '../redis/scripts.js';
 import { decodeBehavior, DecodeError, type Action, type BehaviorEvent } from '../core/events.js';
 import type { Kafka } from '../streams/kafka.js';
 import { replayTopic } from '../streams/replay.js';
@@ -62,14 +63,6 @@ export function preferenceShares(weights: Map<string, number>): Map<string, numb
   return new Map(positive.map(([c, w]) => [c, w / sum]));
 }
 
-/** Replaces a hash in one atomic step: readers see the old version or the new, never a mix. */
-const REPLACE_HASH_LUA = `
-redis.call('DEL', KEYS[1])
-if #ARGV > 1 then redis.call('HSET', KEYS[1], unpack(ARGV, 2)) end
-redis.call('EXPIRE', KEYS[1], tonumber(ARGV[1]))
-return 1
-`;
-
 export interface LongHorizonRun {
   version: string;
   computedAt: number;
@@ -99,7 +92,7 @@ export async function runLongHorizonJob(options: {
   maxFutureMs?: number;
 }): Promise<LongHorizonRun> {
   const { redis, keys, log } = options;
-  if (!('replaceHash' in redis)) redis.defineCommand('replaceHash', { numberOfKeys: 1, lua: REPLACE_HASH_LUA });
+  registerScripts(redis);
   const computedAt = Date.now();
   const version = `lt-${new Date(computedAt).toISOString()}`;
   const events: BehaviorEvent[] = [];
@@ -132,24 +125,27 @@ export async function runLongHorizonJob(options: {
   const agg = aggregator.result();
 
   const ttl = options.ttlSec ?? 3 * 24 * 3600;
-  const stamp = ['_v', version, '_at', String(computedAt)];
-  const replace = (p: ReturnType<Redis['pipeline']>, key: string, fields: string[]) =>
-    (p as unknown as { replaceHash: (...a: (string | number)[]) => void }).replaceHash(key, ttl, ...fields, ...stamp);
-  const entries: [string, string[]][] = [];
+  const stamp: [string, string][] = [
+    ['_v', version],
+    ['_at', String(computedAt)],
+  ];
+  const entries: [string, [string, string][]][] = [];
   for (const [userId, u] of agg.users) {
-    const fields: string[] = [];
-    for (const [c, share] of preferenceShares(u.weights)) fields.push(`c:${c}`, String(share));
-    for (const [a, n] of u.totals) fields.push(`n:${a}`, String(n));
+    const fields: [string, string][] = [];
+    for (const [c, share] of preferenceShares(u.weights)) fields.push([`c:${c}`, String(share)]);
+    for (const [a, n] of u.totals) fields.push([`n:${a}`, String(n)]);
     entries.push([keys.userLongHorizon(userId), fields]);
   }
   for (const [itemId, it] of agg.items) {
-    const fields = ['score', String(it.score)];
-    for (const [a, n] of it.totals) fields.push(`n:${a}`, String(n));
+    const fields: [string, string][] = [['score', String(it.score)]];
+    for (const [a, n] of it.totals) fields.push([`n:${a}`, String(n)]);
     entries.push([keys.itemLongHorizon(itemId), fields]);
   }
+  // Each hash is replaced atomically: readers see the old version or the new, never a mix.
   for (let i = 0; i < entries.length; i += 1000) {
     const write = redis.pipeline();
-    for (const [key, fields] of entries.slice(i, i + 1000)) replace(write, key, fields);
+    for (const [hash, fields] of entries.slice(i, i + 1000))
+      scripts.replaceHash.queue(write, { hash }, { ttlSec: ttl, fields: [...fields, ...stamp] });
     await execPipeline(write);
   }
   const run: LongHorizonRun = {

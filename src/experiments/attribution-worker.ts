@@ -1,6 +1,6 @@
 /**
  * The consumer that turns the impressions and behaviour topics into per-arm counts: its own
- * consumer group, one script call per batch (see attribution-script.ts), the Kafka offset
+ * consumer group, one script call per batch (`attribute`, see redis/scripts.ts), the Kafka offset
  * committed only after Redis acknowledged, and the counts added to `experiment_events_total`.
  * Run it in the API process (EXPERIMENT_WORKER_ENABLED) or anywhere that reaches Kafka and Redis;
  * more processes in the same group share the partitions.
@@ -9,9 +9,9 @@ import type { Redis } from 'ioredis';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import type { RedisKeys } from '../core/keys.js';
+import { registerScripts, scripts } from '../redis/scripts.js';
 import type { Consumer, EachBatchPayload, Kafka } from '../streams/kafka.js';
 import type { Topics } from '../core/topics.js';
-import { ATTRIBUTE_LUA } from './attribution-script.js';
 import {
   decodeAttributedEvent,
   decodeAttributedImpression,
@@ -43,16 +43,12 @@ export interface AttributionWorker {
   ready(): boolean;
 }
 
-type AttributionRedis = Redis & {
-  experimentAttribute(numKeys: number, ...args: string[]): Promise<(string | number)[]>;
-};
-
 /** The Redis field holding a topic-partition's progress. */
 export const progressField = (topic: string, partition: number) => `${topic}:${partition}`;
 
 export function createAttributionWorker(options: AttributionWorkerOptions): AttributionWorker {
   const { kafka, keys, topics, log } = options;
-  let redis: AttributionRedis | undefined;
+  let redis: Redis | undefined;
   const settings = { keys, windowMs: options.windowMs };
   let consumer: Consumer | undefined;
   let running = false;
@@ -78,7 +74,7 @@ export function createAttributionWorker(options: AttributionWorkerOptions): Attr
       call = planEvents(records, field, lastOffset, settings);
     }
     if (!redis) throw new Error('the attribution worker is not started');
-    const counted = parseCounted(await redis.experimentAttribute(call.keys.length, ...call.keys, ...call.argv));
+    const counted = parseCounted(await scripts.attribute.run(redis, call.keys, call.args));
     // Redis holds the batch: only now may Kafka move past it.
     await consumer?.commitOffsets([
       { topic: batch.topic, partition: batch.partition, offset: (BigInt(lastOffset) + 1n).toString() },
@@ -96,9 +92,8 @@ export function createAttributionWorker(options: AttributionWorkerOptions): Attr
   return {
     ready: () => running,
     async start() {
-      const connection = await options.connectRedis();
-      connection.defineCommand('experimentAttribute', { lua: ATTRIBUTE_LUA });
-      redis = connection as AttributionRedis;
+      redis = await options.connectRedis();
+      registerScripts(redis);
       consumer = kafka.consumer({
         groupId: options.groupId,
         maxWaitTimeInMs: 50,

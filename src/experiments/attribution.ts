@@ -1,9 +1,10 @@
 /**
  * Experiment attribution, the pure part: which records of a Kafka batch matter (impressions that
- * name an experiment arm; CLICK, LIKE and HIDE events) and the arguments of the one script call
- * that applies the batch. Nothing here talks to Kafka or Redis, so it is tested on plain values.
+ * name an experiment arm; CLICK, LIKE and HIDE events) and the one script call that applies the
+ * batch (`redis/scripts.ts`, `attribute`). Nothing here talks to Kafka or Redis, so it is tested on plain values.
  */
 import type { RedisKeys } from '../core/keys.js';
+import type { AttributeArgs, AttributeKeys, ScriptCall } from '../redis/scripts.js';
 import { decodeBehavior, DecodeError, isValidId, type Action } from '../core/events.js';
 import { isRecord } from '../core/records.js';
 
@@ -75,38 +76,36 @@ export function decodeAttributedEvent(value: Buffer | null, offset: string): Att
 export const countField = (experimentId: string, arm: string, version: string, kind: ArmCount) =>
   `${experimentId}|${arm}|${version}|${kind}`;
 
-export interface AttributionCall {
-  keys: string[];
-  argv: string[];
-}
+export type AttributionCall = ScriptCall<AttributeKeys, AttributeArgs>;
 
 export interface AttributionSettings {
   keys: RedisKeys;
   windowMs: number;
 }
 
-/** Each user's pair of keys once; records refer to the pair by the index of its first key (1-based). */
+/** Each user's pair of keys once; records refer to the pair by its index. */
 function userKeys(settings: AttributionSettings) {
-  const keys = [settings.keys.abOffsets(), settings.keys.abCounts()];
+  const users: { shown: string; pending: string }[] = [];
   const index = new Map<string, number>();
+  const keys: AttributeKeys = { offsets: settings.keys.abOffsets(), counts: settings.keys.abCounts(), users };
   return {
     keys,
-    of(userId: string): string {
+    of(userId: string): number {
       let i = index.get(userId);
       if (i === undefined) {
-        i = keys.length + 1;
+        i = users.length;
         index.set(userId, i);
-        keys.push(settings.keys.abShown(userId), settings.keys.abPending(userId));
+        users.push({ shown: settings.keys.abShown(userId), pending: settings.keys.abPending(userId) });
       }
-      return String(i);
+      return i;
     },
   };
 }
 
-function header(settings: AttributionSettings, progressField: string, lastOffset: string, kind: 'i' | 'b') {
+function header(settings: AttributionSettings, progressField: string, lastOffset: string) {
   // Entries outlive the window a little, so a click at its very end still finds its impression.
-  const ttl = settings.windowMs + 60_000;
-  return [progressField, lastOffset, String(settings.windowMs), String(ttl), String(CLOCK_SKEW_MS), kind];
+  const ttlMs = settings.windowMs + 60_000;
+  return { progressField, lastOffset, windowMs: settings.windowMs, ttlMs, skewMs: CLOCK_SKEW_MS };
 }
 
 /** The script call for one batch of impressions; `lastOffset` is the batch's last record, attributable or not. */
@@ -117,18 +116,14 @@ export function planImpressions(
   settings: AttributionSettings,
 ): AttributionCall {
   const users = userKeys(settings);
-  const argv = header(settings, progressField, lastOffset, 'i');
-  for (const r of records) {
-    argv.push(
-      r.offset,
-      users.of(r.userId),
-      String(r.servedAt),
-      `${r.experimentId}|${r.arm}|${r.modelVersion}`,
-      String(r.itemIds.length),
-      ...r.itemIds,
-    );
-  }
-  return { keys: users.keys, argv };
+  const impressions = records.map((r) => ({
+    offset: r.offset,
+    user: users.of(r.userId),
+    servedAt: r.servedAt,
+    group: `${r.experimentId}|${r.arm}|${r.modelVersion}`,
+    itemIds: r.itemIds,
+  }));
+  return { keys: users.keys, args: { ...header(settings, progressField, lastOffset), kind: 'i', impressions } };
 }
 
 /** The script call for one batch of behaviour. */
@@ -139,9 +134,15 @@ export function planEvents(
   settings: AttributionSettings,
 ): AttributionCall {
   const users = userKeys(settings);
-  const argv = header(settings, progressField, lastOffset, 'b');
-  for (const r of records) argv.push(r.offset, users.of(r.userId), String(r.occurredAt), r.itemId, r.flag, r.eventId);
-  return { keys: users.keys, argv };
+  const events = records.map((r) => ({
+    offset: r.offset,
+    user: users.of(r.userId),
+    occurredAt: r.occurredAt,
+    itemId: r.itemId,
+    flag: r.flag,
+    eventId: r.eventId,
+  }));
+  return { keys: users.keys, args: { ...header(settings, progressField, lastOffset), kind: 'b', events } };
 }
 
 export interface CountedDelta {
@@ -152,13 +153,13 @@ export interface CountedDelta {
   count: number;
 }
 
-/** The script's reply (`field, n, field, n, …`) as typed deltas, for the Prometheus counters. */
-export function parseCounted(reply: readonly (string | number)[]): CountedDelta[] {
+/** The counts the script added, as typed deltas, for the Prometheus counters. */
+export function parseCounted(added: readonly { field: string; count: number }[]): CountedDelta[] {
   const out: CountedDelta[] = [];
-  for (let i = 0; i + 1 < reply.length; i += 2) {
-    const [experimentId = '', arm = '', version = '', kind = ''] = String(reply[i]).split('|');
-    if (!(ARM_COUNTS as readonly string[]).includes(kind)) continue;
-    out.push({ experimentId, arm, version, kind: kind as ArmCount, count: Number(reply[i + 1]) });
+  for (const { field, count } of added) {
+    const [experimentId = '', arm = '', version = '', kind = ''] = field.split('|');
+    const armCount = ARM_COUNTS.find((c) => c === kind);
+    if (armCount) out.push({ experimentId, arm, version, kind: armCount, count });
   }
   return out;
 }

@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import { execPipeline } from '../redis/client.js';
 import type { RedisKeys } from '../core/keys.js';
+import { scripts } from '../redis/scripts.js';
 import { ACTIONS, type Action } from '../core/events.js';
 import {
   decayedValue,
@@ -189,24 +190,6 @@ export async function readCovisitBatch(
   });
 }
 
-/**
- * Sums a trending scope's buckets with their decay weights into a temporary key in the scope's
- * slot and returns the top entries: the ranking happens inside Redis, not over the wire.
- *
- * KEYS: temp, bucket_1 … bucket_B;  ARGV: limit, weight_1 … weight_B
- */
-export const TRENDING_TOP_LUA = `
-local n = #KEYS - 1
-local args = { 'ZUNIONSTORE', KEYS[1], n }
-for i = 2, #KEYS do args[#args + 1] = KEYS[i] end
-args[#args + 1] = 'WEIGHTS'
-for i = 2, #ARGV do args[#args + 1] = ARGV[i] end
-redis.call(unpack(args))
-local top = redis.call('ZRANGE', KEYS[1], 0, tonumber(ARGV[1]) - 1, 'REV', 'WITHSCORES')
-redis.call('DEL', KEYS[1])
-return top
-`;
-
 /** Trending items of a scope (a category, or every item) at `at`, highest score first. */
 export async function readTrending(
   redis: Redis,
@@ -215,23 +198,14 @@ export async function readTrending(
   limit: number,
   at = Date.now(),
 ): Promise<{ itemId: string; score: number }[]> {
-  if (!('trendingTop' in redis)) redis.defineCommand('trendingTop', { lua: TRENDING_TOP_LUA });
   const s = scope ?? TRENDING_ALL;
   const buckets = trendingBuckets(at);
+  // The buckets are summed with their decay weights inside Redis, into a temporary key of the scope's slot.
   const temp = keys.trendingBucket(s, -1) + `:${process.pid}:${Math.random().toString(36).slice(2)}`;
-  const run = (redis as unknown as { trendingTop: (...a: (string | number)[]) => Promise<string[]> }).trendingTop;
-  const flat = await run.call(
+  const top = await scripts.trendingTop.run(
     redis,
-    buckets.length + 1,
-    temp,
-    ...buckets.map((b) => keys.trendingBucket(s, b.bucket)),
-    limit,
-    ...buckets.map((b) => b.weight),
+    { temp, buckets: buckets.map((b) => keys.trendingBucket(s, b.bucket)) },
+    { limit, weights: buckets.map((b) => b.weight) },
   );
-  const out: { itemId: string; score: number }[] = [];
-  for (let i = 0; i + 1 < flat.length; i += 2) {
-    const score = Number(flat[i + 1]);
-    if (score > 0) out.push({ itemId: flat[i] as string, score });
-  }
-  return out;
+  return top.filter((e) => e.score > 0).map((e) => ({ itemId: e.member, score: e.score }));
 }

@@ -12,6 +12,7 @@ import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { RANKING_FEATURES } from '../features/ranking-features.js';
 import type { RedisKeys } from '../core/keys.js';
+import { registerScripts, scripts } from '../redis/scripts.js';
 import { ID_PATTERN } from '../core/events.js';
 import type { ModelMetadata } from './metadata.js';
 import { loadRankingModel, type RankingModel } from './session.js';
@@ -110,43 +111,6 @@ export function checkArms(arms: readonly ExperimentArm[]): void {
   if (Math.abs(total - 1) > 1e-9) throw new RegistryError(`arm shares add up to ${total * 100} %, not 100 %`);
 }
 
-/**
- * KEYS: bytes, meta, versions. ARGV: version, bytes, metadata JSON, publishedAt, sha256.
- * Stores a new version, or returns the stored metadata of an existing one (the caller compares
- * digests): versions never change once published.
- */
-const PUBLISH_LUA = `
-if redis.call('EXISTS', KEYS[1]) == 1 then
-  return {0, redis.call('HGET', KEYS[2], ARGV[1]) or ''}
-end
-redis.call('SET', KEYS[1], ARGV[2])
-redis.call('HSET', KEYS[2], ARGV[1], ARGV[3])
-redis.call('ZADD', KEYS[3], ARGV[4], ARGV[1])
-return {1, ''}
-`;
-
-/**
- * KEYS: experiment, history. ARGV: expected revision (0: none may exist yet), new experiment JSON,
- * channel, notice JSON. Compare-and-set on the revision, so two operators (or the CLI and the
- * online trainer) changing the experiment at once cannot lose one change silently.
- */
-const SET_EXPERIMENT_LUA = `
-local current = redis.call('GET', KEYS[1])
-local revision = 0
-if current then revision = tonumber(cjson.decode(current).revision) or 0 end
-if revision ~= tonumber(ARGV[1]) then return revision end
-redis.call('SET', KEYS[1], ARGV[2])
-redis.call('LPUSH', KEYS[2], ARGV[2])
-redis.call('LTRIM', KEYS[2], 0, 99)
-redis.call('PUBLISH', ARGV[3], ARGV[4])
-return -1
-`;
-
-type RegistryRedis = Redis & {
-  modelRegistryPublish(k1: string, k2: string, k3: string, ...argv: (string | Buffer)[]): Promise<[number, string]>;
-  modelRegistrySetExperiment(k1: string, k2: string, ...argv: string[]): Promise<number>;
-};
-
 function parseExperiment(text: string | null): Experiment | null {
   if (!text) return null;
   const value = JSON.parse(text) as Experiment;
@@ -155,11 +119,7 @@ function parseExperiment(text: string | null): Experiment | null {
 
 export function createModelRegistry(redis: Redis, keys: RedisKeys, options: { featureNames?: readonly string[] } = {}) {
   const featureNames = options.featureNames ?? RANKING_FEATURES;
-  if (!('modelRegistryPublish' in redis)) {
-    redis.defineCommand('modelRegistryPublish', { numberOfKeys: 3, lua: PUBLISH_LUA });
-    redis.defineCommand('modelRegistrySetExperiment', { numberOfKeys: 2, lua: SET_EXPERIMENT_LUA });
-  }
-  const r = redis as RegistryRedis;
+  registerScripts(redis);
   const channel = keys.modelsChangedChannel();
 
   async function get(version: string): Promise<RegisteredModel | null> {
@@ -181,16 +141,17 @@ export function createModelRegistry(redis: Redis, keys: RedisKeys, options: { fe
       throw new RegistryError(`not in the registry: ${[...new Set(missing)].join(', ')} (publish first)`);
     const next: Experiment = { id, revision: expected + 1, arms, updatedAt: Date.now() };
     const notice: RegistryNotice = { change: 'experiment', revision: next.revision, at: next.updatedAt };
-    const result = await r.modelRegistrySetExperiment(
-      keys.modelExperiment(),
-      keys.modelHistory(),
-      String(expected),
-      JSON.stringify(next),
-      channel,
-      JSON.stringify(notice),
+    // Compare-and-set on the revision, so two operators (or the CLI and the online trainer)
+    // changing the experiment at once cannot lose one change silently.
+    const result = await scripts.setExperiment.run(
+      redis,
+      { experiment: keys.modelExperiment(), history: keys.modelHistory() },
+      { expectedRevision: expected, experimentJson: JSON.stringify(next), channel, noticeJson: JSON.stringify(notice) },
     );
-    if (result !== -1)
-      throw new ExperimentConflictError(`the experiment changed meanwhile (revision ${result}, expected ${expected})`);
+    if (!result.written)
+      throw new ExperimentConflictError(
+        `the experiment changed meanwhile (revision ${result.revision}, expected ${expected})`,
+      );
     return next;
   }
 
@@ -226,17 +187,19 @@ export function createModelRegistry(redis: Redis, keys: RedisKeys, options: { fe
       sizeBytes: bytes.length,
       source,
     };
-    const [created, existing] = await r.modelRegistryPublish(
-      keys.modelBytes(metadata.version),
-      keys.modelMeta(),
-      keys.modelVersions(),
-      metadata.version,
-      Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength),
-      JSON.stringify(model),
-      String(model.publishedAt),
-      sha256,
+    // Versions never change once published: an existing one comes back with its stored metadata.
+    const { created, existing } = await scripts.modelPublish.run(
+      redis,
+      { bytes: keys.modelBytes(metadata.version), meta: keys.modelMeta(), versions: keys.modelVersions() },
+      {
+        version: metadata.version,
+        bytes: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength),
+        metadataJson: JSON.stringify(model),
+        publishedAt: model.publishedAt,
+        sha256,
+      },
     );
-    if (created === 0) {
+    if (!created) {
       const stored = existing ? (JSON.parse(existing) as RegisteredModel) : null;
       if (stored?.sha256 !== sha256)
         throw new RegistryError(

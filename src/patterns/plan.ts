@@ -4,7 +4,8 @@
  */
 import { PATTERN_BUFFER_MAX, PATTERN_MATCH_LOG_MAX } from '../features/definitions.js';
 import type { RedisKeys } from '../core/keys.js';
-import type { Contribution, UserScriptCall } from '../streams/plan.js';
+import type { MatchPatternsArgs, MatchPatternsKeys, MatchPatternsReply } from '../redis/scripts.js';
+import type { Contribution, UserCall } from '../streams/plan.js';
 import { patternHorizonMs, referencedTags, type PatternRule } from './rules.js';
 
 /** The rules, compiled once at start-up. */
@@ -63,7 +64,10 @@ export const patternMember = (c: Contribution) =>
   `${c.offset.padStart(20, '0')}|${c.eventId}|${c.action}|${c.category}|${c.tags.join(',')}`;
 
 /** One call per user, with their contributions in offset order. Contributions must be ordered. */
-export function planPatternCalls(contributions: Contribution[], options: PatternPlanOptions): UserScriptCall[] {
+export function planPatternCalls(
+  contributions: Contribution[],
+  options: PatternPlanOptions,
+): UserCall<MatchPatternsKeys, MatchPatternsArgs>[] {
   const byUser = new Map<string, Contribution[]>();
   for (const c of contributions) {
     if (!c.eventId) continue; // written before contributions carried it: nothing to match on
@@ -72,53 +76,39 @@ export function planPatternCalls(contributions: Contribution[], options: Pattern
     else byUser.set(c.userId, [c]);
   }
   const { keys, patterns } = options;
-  const calls: UserScriptCall[] = [];
+  const calls: UserCall<MatchPatternsKeys, MatchPatternsArgs>[] = [];
   for (const [userId, list] of byUser) {
     calls.push({
       userId,
-      keys: [
-        keys.userPatternState(userId),
-        keys.userPatternEvents(userId),
-        keys.userPatternFired(userId),
-        keys.userPatternMatches(userId),
-        keys.userTags(userId),
-      ],
-      args: [
-        options.partition,
-        options.allowedLatenessMs,
-        options.stateTtlSec,
-        PATTERN_BUFFER_MAX,
-        patterns.horizonMs,
-        PATTERN_MATCH_LOG_MAX,
-        options.now,
-        patterns.json,
-        ...list.flatMap((c) => [c.offset, c.occurredAt, patternMember(c), patterns.relevance(c)]),
-      ],
+      keys: {
+        state: keys.userPatternState(userId),
+        events: keys.userPatternEvents(userId),
+        fired: keys.userPatternFired(userId),
+        log: keys.userPatternMatches(userId),
+        tags: keys.userTags(userId),
+      },
+      args: {
+        partition: options.partition,
+        allowedLatenessMs: options.allowedLatenessMs,
+        stateTtlSec: options.stateTtlSec,
+        bufferMax: PATTERN_BUFFER_MAX,
+        horizonMs: patterns.horizonMs,
+        logMax: PATTERN_MATCH_LOG_MAX,
+        now: options.now,
+        rulesJson: patterns.json,
+        events: list.map((c) => ({
+          offset: c.offset,
+          occurredAt: c.occurredAt,
+          member: patternMember(c),
+          mask: patterns.relevance(c),
+        })),
+      },
     });
   }
   return calls;
 }
 
-/** What one user's match call did; null when it held nothing new (a redelivered batch). */
-export interface PatternCallResult {
+/** What one user's match call did. */
+export interface PatternCallResult extends MatchPatternsReply {
   userId: string;
-  bufferedEvents: number;
-  /** Starts of a rule that may still complete. */
-  partialMatches: number;
-  /** Complete strict runs waiting until no late event can land inside them. */
-  undecidedMatches: number;
-  /** Rule ids of the matches fired. */
-  fired: string[];
-}
-
-export function decodePatternResult(userId: string, reply: unknown): PatternCallResult | null {
-  const [size, partial, undecided, ...fired] = reply as [number, number?, number?, ...string[]];
-  if (size < 0) return null;
-  return {
-    userId,
-    bufferedEvents: size,
-    partialMatches: partial ?? 0,
-    undecidedMatches: undecided ?? 0,
-    fired,
-  };
 }

@@ -8,43 +8,28 @@ import type { Redis } from 'ioredis';
 import { DEFAULT_ACTION_WEIGHTS, type ActionWeights } from '../features/definitions.js';
 import { execPipeline } from '../redis/client.js';
 import type { RedisKeys } from '../core/keys.js';
-import { APPLY_PATTERNS_LUA } from '../patterns/match-script.js';
-import { compilePatterns, decodePatternResult, planPatternCalls, type PatternCallResult } from '../patterns/plan.js';
+import { registerScripts, scripts } from '../redis/scripts.js';
+import { compilePatterns, planPatternCalls, type PatternCallResult } from '../patterns/plan.js';
 import type { PatternRule } from '../patterns/rules.js';
-import {
-  APPLY_ITEM_LUA,
-  APPLY_PROFILE_LUA,
-  APPLY_TRENDING_LUA,
-  APPLY_USER_EVENTS_LUA,
-  type ApplyResult,
-} from './apply-script.js';
 import type { ProfileEvent } from '../core/events.js';
 import {
-  decodeContributions,
   orderContributions,
   planItemCalls,
   planTrendingCalls,
   planUserCalls,
+  userContributions,
   type Contribution,
   type ItemInfo,
   type PositionedEvent,
-  type ScriptCall,
 } from './plan.js';
 
-const SCRIPTS = {
-  applyUserEvents: APPLY_USER_EVENTS_LUA,
-  applyItem: APPLY_ITEM_LUA,
-  applyTrending: APPLY_TRENDING_LUA,
-  applyProfile: APPLY_PROFILE_LUA,
-  applyPatterns: APPLY_PATTERNS_LUA,
-};
-type ScriptName = keyof typeof SCRIPTS;
-type Pipeline = ReturnType<Redis['pipeline']>;
-
-/** Queues a registered script call on a pipeline (ioredis adds a method per defined command). */
-function queueScript(pipeline: Pipeline, name: ScriptName, call: ScriptCall) {
-  const p = pipeline as unknown as Record<ScriptName, (...args: (string | number)[]) => Pipeline>;
-  p[name](call.keys.length, ...call.keys, ...call.args);
+/** What the user step did with a batch, summed over its users. */
+export interface ApplyResult {
+  counted: number;
+  late: number;
+  duplicate: number;
+  replayed: number;
+  watermark: number;
 }
 
 export interface ApplierOptions {
@@ -72,9 +57,7 @@ export interface PatternStepResult {
 
 export function createApplier(options: ApplierOptions) {
   const { redis, keys } = options;
-  for (const [name, lua] of Object.entries(SCRIPTS)) {
-    if (!(name in redis)) redis.defineCommand(name, { lua });
-  }
+  registerScripts(redis);
   const patterns = options.patterns?.length ? compilePatterns(options.patterns) : undefined;
   const planOptions = (partition: number) => ({
     keys,
@@ -107,9 +90,11 @@ export function createApplier(options: ApplierOptions) {
     items: Map<string, ItemInfo>,
     partition: number,
   ): Promise<UserStepResult> {
-    const calls = planUserCalls(events, items, planOptions(partition));
     const pipeline = redis.pipeline();
-    for (const call of calls) queueScript(pipeline, 'applyUserEvents', call);
+    const calls = planUserCalls(events, items, planOptions(partition)).map((call) => ({
+      userId: call.userId,
+      reply: scripts.applyUser.queue(pipeline, call.keys, call.args),
+    }));
     const results = calls.length ? await execPipeline(pipeline) : [];
     const out: UserStepResult = {
       counted: 0,
@@ -121,26 +106,21 @@ export function createApplier(options: ApplierOptions) {
       contributions: [],
     };
     const contributions: Contribution[] = [];
-    calls.forEach((call, i) => {
-      const [counted = 0, late = 0, dup = 0, replayed = 0, wm = 0, made = '', left = ''] = (results[i] ?? []) as [
-        number,
-        number,
-        number,
-        number,
-        number,
-        string,
-        string,
-      ];
-      out.counted += counted;
-      out.late += late;
-      out.duplicate += dup;
-      out.replayed += replayed;
-      out.watermark = Math.max(out.watermark, wm);
-      if (counted > 0) out.changed.push(call.userId);
+    for (const call of calls) {
+      const r = call.reply(results);
+      out.counted += r.counted;
+      out.late += r.late;
+      out.duplicate += r.duplicate;
+      out.replayed += r.replayed;
+      out.watermark = Math.max(out.watermark, r.watermark);
+      if (r.counted > 0) out.changed.push(call.userId);
       // A redelivered call also returns what its last applied call left for the item step: the
       // item and trending scripts skip what they already hold, so this finishes a cut-off batch.
-      contributions.push(...decodeContributions(left, call.userId), ...decodeContributions(made, call.userId));
-    });
+      contributions.push(
+        ...userContributions(r.rehanded, call.userId),
+        ...userContributions(r.contributions, call.userId),
+      );
+    }
     out.contributions = orderContributions(contributions);
     return out;
   }
@@ -156,17 +136,20 @@ export function createApplier(options: ApplierOptions) {
   ): Promise<PatternStepResult> {
     const plan = planOptions(partition);
     const pipeline = redis.pipeline();
-    const patternCalls = patterns ? planPatternCalls(contributions, { ...plan, patterns }) : [];
-    for (const call of patternCalls) queueScript(pipeline, 'applyPatterns', call);
-    for (const call of planItemCalls(contributions, plan)) queueScript(pipeline, 'applyItem', call);
-    for (const call of planTrendingCalls(contributions, plan)) queueScript(pipeline, 'applyTrending', call);
+    const patternCalls = (patterns ? planPatternCalls(contributions, { ...plan, patterns }) : []).map((call) => ({
+      userId: call.userId,
+      reply: scripts.matchPatterns.queue(pipeline, call.keys, call.args),
+    }));
+    for (const call of planItemCalls(contributions, plan)) scripts.applyItem.queue(pipeline, call.keys, call.args);
+    for (const call of planTrendingCalls(contributions, plan))
+      scripts.applyTrending.queue(pipeline, call.keys, call.args);
     if (progress) pipeline.hset(progress.key, String(partition), progress.lastOffset);
     const results = pipeline.length ? await execPipeline(pipeline) : [];
     const users: PatternCallResult[] = [];
-    patternCalls.forEach((call, i) => {
-      const result = decodePatternResult(call.userId, results[i]);
-      if (result) users.push(result);
-    });
+    for (const call of patternCalls) {
+      const result = call.reply(results);
+      if (result) users.push({ userId: call.userId, ...result });
+    }
     return { users };
   }
 
@@ -186,10 +169,11 @@ export function createApplier(options: ApplierOptions) {
     async applyProfiles(profiles: ProfileEvent[]) {
       const pipeline = redis.pipeline();
       for (const p of profiles)
-        queueScript(pipeline, 'applyProfile', {
-          keys: [keys.userProfile(p.userId)],
-          args: [p.interests.join(','), p.updatedAt],
-        });
+        scripts.applyProfile.queue(
+          pipeline,
+          { profile: keys.userProfile(p.userId) },
+          { interests: p.interests, updatedAt: p.updatedAt },
+        );
       if (pipeline.length) await execPipeline(pipeline);
     },
   };

@@ -6,8 +6,7 @@ import { execPipeline } from '../redis/client.js';
 import type { RedisKeys } from '../core/keys.js';
 import { FRESH_ITEMS_MAX, TRENDING_ALL, type ActionWeights } from '../features/definitions.js';
 import type { PatternRule } from '../patterns/rules.js';
-import { createApplier, type PatternStepResult } from './apply.js';
-import type { ApplyResult } from './apply-script.js';
+import { createApplier, type ApplyResult, type PatternStepResult } from './apply.js';
 import {
   decodeBehavior,
   decodeItem,

@@ -25,19 +25,26 @@ import {
   type ActionWeights,
 } from '../features/definitions.js';
 import type { RedisKeys } from '../core/keys.js';
-import type { Action, BehaviorEvent } from '../core/events.js';
+import type {
+  ApplyItemArgs,
+  ApplyItemKeys,
+  ApplyTrendingArgs,
+  ApplyTrendingKeys,
+  ApplyUserArgs,
+  ApplyUserEvent,
+  ApplyUserKeys,
+  ContributionRow,
+  ScriptCall,
+} from '../redis/scripts.js';
+import { ACTIONS, type Action, type BehaviorEvent } from '../core/events.js';
 
 export interface PositionedEvent {
   event: BehaviorEvent;
   offset: string;
 }
 
-export interface ScriptCall {
-  keys: string[];
-  args: (string | number)[];
-}
-
-export interface UserScriptCall extends ScriptCall {
+/** A script call for one user's keys. */
+export interface UserCall<K, A> extends ScriptCall<K, A> {
   userId: string;
 }
 
@@ -134,91 +141,77 @@ export function planUserCalls(
   events: PositionedEvent[],
   items: Map<string, ItemInfo>,
   options: PlanOptions,
-): UserScriptCall[] {
-  const calls: UserScriptCall[] = [];
+): UserCall<ApplyUserKeys, ApplyUserArgs>[] {
+  const calls: UserCall<ApplyUserKeys, ApplyUserArgs>[] = [];
   const filter = options.tagFilter;
   for (const [userId, list] of groupBy(events, (e) => e.event.userId)) {
     const buckets = bucketIndex();
-    const eventArgs: (string | number)[] = [];
+    const userEvents: ApplyUserEvent[] = [];
     for (const { event, offset } of list) {
       const item = items.get(event.itemId);
-      const category = item?.category ?? UNKNOWN_CATEGORY;
-      const tags = filter?.size && item ? item.tags.filter((t) => filter.has(t)).join(',') : '';
-      const indices = windowIndices(
-        buckets,
-        (window, bucket) => options.keys.userBucket(userId, window, bucket),
-        event.occurredAt,
-        options,
-      );
-      eventArgs.push(
+      userEvents.push({
         offset,
-        event.eventId,
-        event.occurredAt,
-        event.itemId,
-        category,
-        event.action,
-        options.weights[event.action],
-        tags,
-        indices.length,
-        ...indices,
-      );
+        eventId: event.eventId,
+        occurredAt: event.occurredAt,
+        itemId: event.itemId,
+        category: item?.category ?? UNKNOWN_CATEGORY,
+        action: event.action,
+        weight: options.weights[event.action],
+        tags: filter?.size && item ? item.tags.filter((t) => filter.has(t)) : [],
+        buckets: windowIndices(
+          buckets,
+          (window, bucket) => options.keys.userBucket(userId, window, bucket),
+          event.occurredAt,
+          options,
+        ),
+      });
     }
     const k = options.keys;
     calls.push({
       userId,
-      keys: [
-        k.userState(userId),
-        k.userSeen(userId),
-        k.userRecent(userId),
-        k.userPositive(userId),
-        k.userHidden(userId),
-        k.userAffinity(userId),
-        ...buckets.keys,
-      ],
-      args: [
-        options.partition,
-        options.allowedLatenessMs,
-        options.stateTtlSec,
-        RECENT_ITEMS_MAX,
-        POSITIVE_ITEMS_MAX,
-        HIDDEN_ITEMS_MAX,
-        HIDDEN_TTL_SEC,
-        COVISIT_HORIZON_MS,
-        COVISIT_MAX_PARTNERS,
-        COVISIT_MIN_WEIGHT,
-        AFFINITY_HALF_LIFE_MS,
-        options.now,
-        TTL_REFRESH_MS,
-        buckets.keys.length,
-        ...buckets.ttls,
-        ...eventArgs,
-      ],
+      keys: {
+        state: k.userState(userId),
+        seen: k.userSeen(userId),
+        recent: k.userRecent(userId),
+        positive: k.userPositive(userId),
+        hidden: k.userHidden(userId),
+        affinity: k.userAffinity(userId),
+        buckets: buckets.keys,
+      },
+      args: {
+        partition: options.partition,
+        allowedLatenessMs: options.allowedLatenessMs,
+        stateTtlSec: options.stateTtlSec,
+        recentMax: RECENT_ITEMS_MAX,
+        positiveMax: POSITIVE_ITEMS_MAX,
+        hiddenMax: HIDDEN_ITEMS_MAX,
+        hiddenTtlSec: HIDDEN_TTL_SEC,
+        horizonMs: COVISIT_HORIZON_MS,
+        maxPartners: COVISIT_MAX_PARTNERS,
+        minPartnerWeight: COVISIT_MIN_WEIGHT,
+        affinityHalfLifeMs: AFFINITY_HALF_LIFE_MS,
+        now: options.now,
+        ttlRefreshMs: TTL_REFRESH_MS,
+        bucketTtlSec: buckets.ttls,
+        events: userEvents,
+      },
     });
   }
   return calls;
 }
 
+function toAction(value: string): Action {
+  const action = ACTIONS.find((a) => a === value);
+  if (!action) throw new Error(`the user step returned an unknown action "${value}"`);
+  return action;
+}
+
 /**
- * Decodes the JSON a user step returns for one user (Lua's cjson writes an empty list as `{}`).
- * Rows written before contributions carried eventId and tags have neither: the pattern step skips
- * them, the item side does not need them.
+ * The contributions of one user's reply rows. Rows written before contributions carried eventId
+ * and tags have neither: the pattern step skips them, the item side does not need them.
  */
-export function decodeContributions(json: string, userId: string): Contribution[] {
-  if (!json) return [];
-  type Row = [string, string, string, Action, number, number, string[] | object, string?, string?];
-  const rows = JSON.parse(json) as Row[];
-  return rows.map(([offset, itemId, category, action, occurredAt, weight, partners, eventId, tags]) => ({
-    offset,
-    userId,
-    eventId: eventId ?? '',
-    itemId,
-    category,
-    tags: tags ? tags.split(',') : [],
-    action,
-    occurredAt,
-    weight,
-    partners: Array.isArray(partners) ? partners : [],
-  }));
+export function userContributions(rows: readonly ContributionRow[], userId: string): Contribution[] {
+  return rows.map((row) => ({ ...row, userId, action: toAction(row.action) }));
 }
 
 /** One contribution per offset, ascending: the order every item and trending step applies them in. */
@@ -238,7 +231,7 @@ export function orderContributions(contributions: Iterable<Contribution>): Contr
 export function planItemCalls(
   contributions: Contribution[],
   options: Pick<PlanOptions, 'keys' | 'partition' | 'allowedLatenessMs' | 'stateTtlSec' | 'now'>,
-): ScriptCall[] {
+): ScriptCall<ApplyItemKeys, ApplyItemArgs>[] {
   type Share = { c: Contribution; own: boolean; partners: string[] };
   const shares = new Map<string, Share[]>();
   const add = (itemId: string, share: Share) => {
@@ -250,44 +243,41 @@ export function planItemCalls(
     add(c.itemId, { c, own: true, partners: c.partners });
     for (const p of c.partners) add(p, { c, own: false, partners: [c.itemId] });
   }
-  const calls: ScriptCall[] = [];
+  const calls: ScriptCall<ApplyItemKeys, ApplyItemArgs>[] = [];
   for (const [itemId, list] of shares) {
     const buckets = bucketIndex();
-    const args: (string | number)[] = [];
-    for (const { c, own, partners } of list) {
-      const indices = own
+    const applied = list.map(({ c, own, partners }) => ({
+      offset: c.offset,
+      occurredAt: c.occurredAt,
+      action: own ? c.action : '',
+      weight: own ? c.weight : 0,
+      buckets: own
         ? windowIndices(
             buckets,
             (window, bucket) => options.keys.itemBucket(itemId, window, bucket),
             c.occurredAt,
             options,
           )
-        : [];
-      args.push(
-        c.offset,
-        c.occurredAt,
-        own ? c.action : '',
-        own ? c.weight : 0,
-        indices.length,
-        ...indices,
-        partners.length,
-        ...partners,
-      );
-    }
+        : [],
+      partners,
+    }));
     calls.push({
-      keys: [options.keys.itemStats(itemId), options.keys.itemCovisit(itemId), ...buckets.keys],
-      args: [
-        options.partition,
-        POPULARITY_HALF_LIFE_MS,
-        COVISIT_MAX_PER_ITEM,
-        COVISIT_TTL_SEC,
-        options.stateTtlSec,
-        options.now,
-        TTL_REFRESH_MS,
-        buckets.keys.length,
-        ...buckets.ttls,
-        ...args,
-      ],
+      keys: {
+        stats: options.keys.itemStats(itemId),
+        covisit: options.keys.itemCovisit(itemId),
+        buckets: buckets.keys,
+      },
+      args: {
+        partition: options.partition,
+        popularityHalfLifeMs: POPULARITY_HALF_LIFE_MS,
+        covisitMax: COVISIT_MAX_PER_ITEM,
+        covisitTtlSec: COVISIT_TTL_SEC,
+        statsTtlSec: options.stateTtlSec,
+        now: options.now,
+        ttlRefreshMs: TTL_REFRESH_MS,
+        bucketTtlSec: buckets.ttls,
+        contributions: applied,
+      },
     });
   }
   return calls;
@@ -297,7 +287,7 @@ export function planItemCalls(
 export function planTrendingCalls(
   contributions: Contribution[],
   options: Pick<PlanOptions, 'keys' | 'partition' | 'allowedLatenessMs' | 'stateTtlSec' | 'now'>,
-): ScriptCall[] {
+): ScriptCall<ApplyTrendingKeys, ApplyTrendingArgs>[] {
   const scopes = new Map<string, Contribution[]>();
   for (const c of contributions) {
     for (const scope of c.category === UNKNOWN_CATEGORY ? [TRENDING_ALL] : [TRENDING_ALL, c.category]) {
@@ -307,21 +297,25 @@ export function planTrendingCalls(
     }
   }
   const horizonMs = TRENDING.bucketMs * TRENDING.horizonBuckets;
-  const calls: ScriptCall[] = [];
+  const calls: ScriptCall<ApplyTrendingKeys, ApplyTrendingArgs>[] = [];
   for (const [scope, list] of scopes) {
     const buckets = bucketIndex();
-    const args: (string | number)[] = [];
-    for (const c of list) {
+    const applied = list.map((c) => {
       const bucket = bucketStart(c.occurredAt, TRENDING.bucketMs);
       const idx = buckets.add(
         options.keys.trendingBucket(scope, bucket),
         bucketTtlSec(bucket, horizonMs, TRENDING.bucketMs, options.allowedLatenessMs, options.now),
       );
-      args.push(c.offset, c.itemId, c.weight, idx);
-    }
+      return { offset: c.offset, itemId: c.itemId, weight: c.weight, bucket: idx };
+    });
     calls.push({
-      keys: [options.keys.trendingState(scope), ...buckets.keys],
-      args: [options.partition, options.stateTtlSec, buckets.keys.length, ...buckets.ttls, ...args],
+      keys: { state: options.keys.trendingState(scope), buckets: buckets.keys },
+      args: {
+        partition: options.partition,
+        stateTtlSec: options.stateTtlSec,
+        bucketTtlSec: buckets.ttls,
+        contributions: applied,
+      },
     });
   }
   return calls;

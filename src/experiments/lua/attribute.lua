@@ -1,23 +1,20 @@
-/**
- * The atomic step of experiment attribution, registered once by name. One call applies one Kafka
- * batch of one topic-partition (impressions or behaviour) past the offset Redis last recorded for
- * it and records the new one in the same step, so redelivery never counts twice.
- *
- * The join is symmetric because the two topics are consumed independently: an impression
- * remembers which experiment, arm and model version showed each item to the user (`shown`), and a
- * CLICK, LIKE or HIDE that finds no impression yet waits in `pending` until one claims it. Each
- * shown entry carries flags, so a repeated click (or a client retry) counts once per impression.
- */
+-- The atomic step of experiment attribution. One call applies one Kafka batch of one
+-- topic-partition (impressions or behaviour) past the offset Redis last recorded for it and
+-- records the new one in the same step, so redelivery never counts twice.
+--
+-- The join is symmetric because the two topics are consumed independently: an impression
+-- remembers which experiment, arm and model version showed each item to the user (`shown`), and a
+-- CLICK, LIKE or HIDE that finds no impression yet waits in `pending` until one claims it. Each
+-- shown entry carries flags, so a repeated click (or a client retry) counts once per impression.
+--
+-- KEYS: offsets, counts, then per user: shown, pending (a record names its pair by the KEYS index
+--       of its shown key)
+-- ARGV: progressField, lastOffset (of the batch), windowMs, ttlMs, skewMs, kind (`i` or `b`), then
+--   kind `i`, per impression: offset, shown key index, servedAt, group (`experiment|arm|version`),
+--     n, itemId_1 … itemId_n
+--   kind `b`, per event: offset, shown key index, occurredAt, itemId, flag (`c`, `l` or `h`), eventId
+-- Returns: the counts it added, as `group|kind`, n pairs.
 
-/**
- * KEYS: offsets, counts, then per user: shown, pending (a record names its pair by index).
- * ARGV: progress field, last offset of the batch, windowMs, ttlMs, skewMs, kind (`i` or `b`), then
- *   kind `i`, per impression: offset, shown key index, servedAt, group (`experiment|arm|version`),
- *     n, itemId_1 … itemId_n
- *   kind `b`, per event: offset, shown key index, occurredAt, itemId, flag (`c`, `l` or `h`), eventId
- * Returns: the counts it added, as `group|kind`, n pairs.
- */
-export const ATTRIBUTE_LUA = `
 local field, last = ARGV[1], tonumber(ARGV[2])
 local window, ttl, skew = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
 local kind = ARGV[6]
@@ -88,4 +85,3 @@ else
 end
 if last > applied then redis.call('HSET', KEYS[1], field, ARGV[2]) end
 return out
-`;

@@ -1,40 +1,37 @@
-/**
- * The pattern matcher's atomic step, as a Lua script registered once by name (see streams/apply.ts).
- * It runs in the stream worker's second step, once per user and batch, on the keys of one user
- * (one hash tag, one Redis Cluster slot), guarded by its own per-partition offset so that a
- * redelivered batch never adds an event or fires a match twice.
- *
- * Matching is on event time. The user's recent counted events (the user step already dropped
- * duplicates and events too late) are kept in a sorted set, ordered by event time, then by offset;
- * each call re-evaluates every rule over that set:
- *
- * - relaxed: a match starts at each event that fits the first step; it fires as soon as events
- *   after it (in event-time order) fit the remaining steps within the time bounds. A late event can
- *   only add such a match, never undo one, so firing at once is final.
- * - strict: the match is the run of consecutive events starting there. A late event landing inside
- *   the run would break it, so the match fires only once no event can land there any more: when its
- *   last event is at or before the watermark minus the allowed lateness (the user step refuses
- *   anything older), or when the run spans no time at all.
- *
- * A match is identified by its rule and its first event, and remembered (with the events) until the
- * first event leaves the set, so it fires at most once.
- *
- * Most calls only store events: a rule is evaluated only when a new event fits one of its steps
- * (a match is made of such events, so no other call can complete one), or, for a strict rule,
- * when a waiting run can be decided (the earliest such run's last event time is kept as `due`);
- * and then only the starts that can have changed are read.
- *
- * KEYS: state, events, fired, log, tags
- * ARGV: partition, allowedLatenessMs, stateTtlSec, bufferMax, horizonMs, logMax, nowMs, rulesJson,
- *       then per contribution (ascending offsets): offset, occurredAt, member, mask (one character
- *       per rule, in rulesJson order: 1 when the event fits one of the rule's steps, else 0)
- *       (member = offset padded to 20 digits | eventId | action | category | tag,tag,…)
- * rulesJson: [{ id, strict (0/1), within (ms or -1), span (ms), tag, ttl (ms), reason,
- *              steps: [{ a?: [actions], c?: [categories], g?: [tags], gap (ms or -1) }] }]
- * Returns: { bufferedEvents, partialMatches, undecidedMatches, firedRuleId… } or
- *          { -1 } when the call held nothing new (a redelivered batch).
- */
-export const APPLY_PATTERNS_LUA = `
+-- The pattern matcher's atomic step. It runs in the stream worker's second step, once per user and
+-- batch, on the keys of one user (one hash tag, one Redis Cluster slot), guarded by its own
+-- per-partition offset so that a redelivered batch never adds an event or fires a match twice.
+--
+-- Matching is on event time. The user's recent counted events (the user step already dropped
+-- duplicates and events too late) are kept in a sorted set, ordered by event time, then by offset;
+-- each call re-evaluates every rule over that set:
+--
+-- - relaxed: a match starts at each event that fits the first step; it fires as soon as events
+--   after it (in event-time order) fit the remaining steps within the time bounds. A late event can
+--   only add such a match, never undo one, so firing at once is final.
+-- - strict: the match is the run of consecutive events starting there. A late event landing inside
+--   the run would break it, so the match fires only once no event can land there any more: when its
+--   last event is at or before the watermark minus the allowed lateness (the user step refuses
+--   anything older), or when the run spans no time at all.
+--
+-- A match is identified by its rule and its first event, and remembered (with the events) until the
+-- first event leaves the set, so it fires at most once.
+--
+-- Most calls only store events: a rule is evaluated only when a new event fits one of its steps
+-- (a match is made of such events, so no other call can complete one), or, for a strict rule,
+-- when a waiting run can be decided (the earliest such run's last event time is kept as `due`);
+-- and then only the starts that can have changed are read.
+--
+-- KEYS: state, events, fired, log, tags
+-- ARGV: partition, allowedLatenessMs, stateTtlSec, bufferMax, horizonMs, logMax, now, rulesJson,
+--       then per contribution (ascending offsets): offset, occurredAt, member, mask (one character
+--       per rule, in rulesJson order: 1 when the event fits one of the rule's steps, else 0)
+--       (member = offset padded to 20 digits | eventId | action | category | tag,tag,…)
+-- rulesJson: [{ id, strict (0/1), within (ms or -1), span (ms), tag, ttl (ms), reason,
+--              steps: [{ a?: [actions], c?: [categories], g?: [tags], gap (ms or -1) }] }]
+-- Returns: { bufferedEvents, partialMatches, undecidedMatches, firedRuleId… } or
+--          { -1 } when the call held nothing new (a redelivered batch).
+
 local stateKey, evKey, firedKey, logKey, tagKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local part = ARGV[1]
 local lateness = tonumber(ARGV[2])
@@ -91,14 +88,14 @@ local dueNow = due ~= nil and due <= wm - lateness
 if anyNew or dueNow then
   local rules = cjson.decode(ARGV[8])
   -- Per rule, the earliest start that can have changed: a match not fired yet contains a new
-  -- event of the rule, or is a strict run waiting to be decided (ending at or after \`due\`).
+  -- event of the rule, or is a strict run waiting to be decided (ending at or after `due`).
   local lo = nil
   for x, r in ipairs(rules) do
     if newMin[x] ~= nil then r.lo = newMin[x] - r.span end
     if r.strict == 1 and dueNow and (r.lo == nil or due - r.span < r.lo) then r.lo = due - r.span end
     if r.lo ~= nil and (lo == nil or r.lo < lo) then lo = r.lo end
   end
-  -- A \`due\` left by rules no longer in the file: nothing to read, and it is dropped below.
+  -- A `due` left by rules no longer in the file: nothing to read, and it is dropped below.
   if lo == nil then lo = wm + 1 end
   local raw = redis.call('ZRANGE', evKey, string.format('%d', math.floor(lo)), '+inf', 'BYSCORE', 'WITHSCORES')
   local T, ID, A, C, G = {}, {}, {}, {}, {}
@@ -227,7 +224,7 @@ if anyNew or dueNow then
     return idx, nil
   end
 
-  -- Waiting runs this call does not look at stay waiting: keep their \`due\`.
+  -- Waiting runs this call does not look at stay waiting: keep their `due`.
   local keepDue = nil
   if not dueNow then keepDue = due end
   partial, undecided, due = 0, 0, keepDue
@@ -298,4 +295,3 @@ end
 local out = { size, partial, undecided }
 for _, id in ipairs(firedRules) do out[#out + 1] = id end
 return out
-`;

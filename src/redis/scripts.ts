@@ -1,0 +1,469 @@
+/**
+ * Every Redis Lua script of the service, registered once by name. Each entry names its `.lua`
+ * file (whose header states KEYS, ARGV and the reply) and maps named keys and arguments to that
+ * layout and the reply back to named fields: callers never count positions, so a script and its
+ * callers cannot drift apart without this file changing with them.
+ *
+ * Call `registerScripts(redis)` on a connection before creating the pipelines that queue scripts;
+ * `run` on a connection registers the script it sends by itself.
+ */
+import type { Redis } from 'ioredis';
+import { defineOn, defineScript, int, list, num, str, ScriptReplyError, type ScriptArg } from './lua.js';
+
+export type { Pipeline, Script, ScriptCall } from './lua.js';
+
+/** Keys followed by a varying number of bucket keys, which ARGV refers to by 1-based index. */
+interface WithBuckets {
+  buckets: readonly string[];
+}
+
+// ---- streams: the stream worker's per-user and per-item steps ----
+
+export interface ApplyUserKeys extends WithBuckets {
+  state: string;
+  seen: string;
+  recent: string;
+  positive: string;
+  hidden: string;
+  affinity: string;
+}
+
+export interface ApplyUserEvent {
+  offset: string;
+  eventId: string;
+  occurredAt: number;
+  itemId: string;
+  category: string;
+  action: string;
+  weight: number;
+  /** The item's tags some pattern rule looks at. */
+  tags: readonly string[];
+  /** 1-based indices into the call's buckets. */
+  buckets: readonly number[];
+}
+
+export interface ApplyUserArgs {
+  partition: number;
+  allowedLatenessMs: number;
+  stateTtlSec: number;
+  recentMax: number;
+  positiveMax: number;
+  hiddenMax: number;
+  hiddenTtlSec: number;
+  horizonMs: number;
+  maxPartners: number;
+  minPartnerWeight: number;
+  affinityHalfLifeMs: number;
+  now: number;
+  ttlRefreshMs: number;
+  /** One per bucket key, in the same order. */
+  bucketTtlSec: readonly number[];
+  events: readonly ApplyUserEvent[];
+}
+
+/** A counted event as the user step hands it to the second step. */
+export interface ContributionRow {
+  offset: string;
+  itemId: string;
+  category: string;
+  action: string;
+  occurredAt: number;
+  weight: number;
+  partners: string[];
+  /** '' in rows written before contributions carried it. */
+  eventId: string;
+  tags: string[];
+}
+
+export interface ApplyUserReply {
+  counted: number;
+  late: number;
+  duplicate: number;
+  replayed: number;
+  watermark: number;
+  /** What the second step must apply for the events counted now. */
+  contributions: ContributionRow[];
+  /** What an earlier call of a redelivered batch left for the second step. */
+  rehanded: ContributionRow[];
+}
+
+/** Lua's cjson writes an empty list as `{}`, hence the object check on partners. */
+function decodeRows(json: string, what: string): ContributionRow[] {
+  if (!json) return [];
+  const rows = list(JSON.parse(json), what);
+  return rows.map((value, i) => {
+    const row = list(value, `${what}[${i}]`);
+    const partners = row[6];
+    const tags = row[8] === undefined ? '' : str(row[8], `${what}[${i}].tags`);
+    return {
+      offset: str(row[0], `${what}[${i}].offset`),
+      itemId: str(row[1], `${what}[${i}].itemId`),
+      category: str(row[2], `${what}[${i}].category`),
+      action: str(row[3], `${what}[${i}].action`),
+      occurredAt: num(row[4], `${what}[${i}].occurredAt`),
+      weight: num(row[5], `${what}[${i}].weight`),
+      partners: Array.isArray(partners) ? partners.map((p, j) => str(p, `${what}[${i}].partners[${j}]`)) : [],
+      eventId: row[7] === undefined ? '' : str(row[7], `${what}[${i}].eventId`),
+      tags: tags ? tags.split(',') : [],
+    };
+  });
+}
+
+const applyUser = defineScript('applyUser', {
+  file: 'streams/lua/apply-user.lua',
+  keys: (k: ApplyUserKeys) => [k.state, k.seen, k.recent, k.positive, k.hidden, k.affinity, ...k.buckets],
+  argv: (a: ApplyUserArgs): ScriptArg[] => [
+    a.partition,
+    a.allowedLatenessMs,
+    a.stateTtlSec,
+    a.recentMax,
+    a.positiveMax,
+    a.hiddenMax,
+    a.hiddenTtlSec,
+    a.horizonMs,
+    a.maxPartners,
+    a.minPartnerWeight,
+    a.affinityHalfLifeMs,
+    a.now,
+    a.ttlRefreshMs,
+    a.bucketTtlSec.length,
+    ...a.bucketTtlSec,
+    ...a.events.flatMap((e) => [
+      e.offset,
+      e.eventId,
+      e.occurredAt,
+      e.itemId,
+      e.category,
+      e.action,
+      e.weight,
+      e.tags.join(','),
+      e.buckets.length,
+      ...e.buckets,
+    ]),
+  ],
+  decode(reply): ApplyUserReply {
+    const r = list(reply, 'applyUser');
+    return {
+      counted: int(r[0], 'counted'),
+      late: int(r[1], 'late'),
+      duplicate: int(r[2], 'duplicate'),
+      replayed: int(r[3], 'replayed'),
+      watermark: int(r[4], 'watermark'),
+      contributions: decodeRows(str(r[5], 'contributions'), 'contributions'),
+      rehanded: decodeRows(str(r[6], 'rehanded'), 'rehanded'),
+    };
+  },
+});
+
+export interface ApplyItemKeys extends WithBuckets {
+  stats: string;
+  covisit: string;
+}
+
+export interface ApplyItemContribution {
+  offset: string;
+  occurredAt: number;
+  /** '' when the item is only another event's co-visitation partner. */
+  action: string;
+  weight: number;
+  /** 1-based indices into the call's buckets. */
+  buckets: readonly number[];
+  partners: readonly string[];
+}
+
+export interface ApplyItemArgs {
+  partition: number;
+  popularityHalfLifeMs: number;
+  covisitMax: number;
+  covisitTtlSec: number;
+  statsTtlSec: number;
+  now: number;
+  ttlRefreshMs: number;
+  bucketTtlSec: readonly number[];
+  /** In ascending offsets. */
+  contributions: readonly ApplyItemContribution[];
+}
+
+const applyItem = defineScript('applyItem', {
+  file: 'streams/lua/apply-item.lua',
+  keys: (k: ApplyItemKeys) => [k.stats, k.covisit, ...k.buckets],
+  argv: (a: ApplyItemArgs): ScriptArg[] => [
+    a.partition,
+    a.popularityHalfLifeMs,
+    a.covisitMax,
+    a.covisitTtlSec,
+    a.statsTtlSec,
+    a.now,
+    a.ttlRefreshMs,
+    a.bucketTtlSec.length,
+    ...a.bucketTtlSec,
+    ...a.contributions.flatMap((c) => [
+      c.offset,
+      c.occurredAt,
+      c.action,
+      c.weight,
+      c.buckets.length,
+      ...c.buckets,
+      c.partners.length,
+      ...c.partners,
+    ]),
+  ],
+  /** The number of contributions applied. */
+  decode: (reply) => int(reply, 'applyItem'),
+});
+
+export interface ApplyTrendingKeys extends WithBuckets {
+  state: string;
+}
+
+export interface ApplyTrendingArgs {
+  partition: number;
+  stateTtlSec: number;
+  bucketTtlSec: readonly number[];
+  /** In ascending offsets; `bucket` is a 1-based index into the call's buckets. */
+  contributions: readonly { offset: string; itemId: string; weight: number; bucket: number }[];
+}
+
+const applyTrending = defineScript('applyTrending', {
+  file: 'streams/lua/apply-trending.lua',
+  keys: (k: ApplyTrendingKeys) => [k.state, ...k.buckets],
+  argv: (a: ApplyTrendingArgs): ScriptArg[] => [
+    a.partition,
+    a.stateTtlSec,
+    a.bucketTtlSec.length,
+    ...a.bucketTtlSec,
+    ...a.contributions.flatMap((c) => [c.offset, c.itemId, c.weight, c.bucket]),
+  ],
+  /** The number of contributions applied. */
+  decode: (reply) => int(reply, 'applyTrending'),
+});
+
+const applyProfile = defineScript('applyProfile', {
+  file: 'streams/lua/apply-profile.lua',
+  keys: (k: { profile: string }) => [k.profile],
+  argv: (a: { interests: readonly string[]; updatedAt: number }): ScriptArg[] => [a.interests.join(','), a.updatedAt],
+  /** False when Redis held a newer declaration. */
+  decode: (reply) => int(reply, 'applyProfile') === 1,
+});
+
+// ---- patterns: the behaviour-pattern matcher ----
+
+export interface MatchPatternsKeys {
+  state: string;
+  events: string;
+  fired: string;
+  log: string;
+  tags: string;
+}
+
+export interface MatchPatternsArgs {
+  partition: number;
+  allowedLatenessMs: number;
+  stateTtlSec: number;
+  bufferMax: number;
+  horizonMs: number;
+  logMax: number;
+  now: number;
+  /** The compiled rules (see patterns/plan.ts). */
+  rulesJson: string;
+  /** In ascending offsets; `mask` has one character per rule, 1 when the event fits one of its steps. */
+  events: readonly { offset: string; occurredAt: number; member: string; mask: string }[];
+}
+
+export interface MatchPatternsReply {
+  bufferedEvents: number;
+  /** Starts of a rule that may still complete. */
+  partialMatches: number;
+  /** Complete strict runs waiting until no late event can land inside them. */
+  undecidedMatches: number;
+  /** Rule ids of the matches fired. */
+  fired: string[];
+}
+
+const matchPatterns = defineScript('matchPatterns', {
+  file: 'patterns/lua/match-user.lua',
+  keys: (k: MatchPatternsKeys) => [k.state, k.events, k.fired, k.log, k.tags],
+  argv: (a: MatchPatternsArgs): ScriptArg[] => [
+    a.partition,
+    a.allowedLatenessMs,
+    a.stateTtlSec,
+    a.bufferMax,
+    a.horizonMs,
+    a.logMax,
+    a.now,
+    a.rulesJson,
+    ...a.events.flatMap((e) => [e.offset, e.occurredAt, e.member, e.mask]),
+  ],
+  /** Null when the call held nothing new (a redelivered batch). */
+  decode(reply): MatchPatternsReply | null {
+    const [size, partial, undecided, ...fired] = list(reply, 'matchPatterns');
+    if (int(size, 'bufferedEvents') < 0) return null;
+    return {
+      bufferedEvents: int(size, 'bufferedEvents'),
+      partialMatches: int(partial, 'partialMatches'),
+      undecidedMatches: int(undecided, 'undecidedMatches'),
+      fired: fired.map((id) => str(id, 'fired')),
+    };
+  },
+});
+
+// ---- experiments: attribution of behaviour to the arm that served it ----
+
+export interface AttributeKeys {
+  offsets: string;
+  counts: string;
+  /** Per user, the pair records refer to by its index in this list. */
+  users: readonly { shown: string; pending: string }[];
+}
+
+export interface AttributedImpressionRecord {
+  offset: string;
+  /** Index into the call's users. */
+  user: number;
+  servedAt: number;
+  /** `experiment|arm|version`. */
+  group: string;
+  itemIds: readonly string[];
+}
+
+export interface AttributedEventRecord {
+  offset: string;
+  /** Index into the call's users. */
+  user: number;
+  occurredAt: number;
+  itemId: string;
+  flag: 'c' | 'l' | 'h';
+  eventId: string;
+}
+
+export type AttributeArgs = {
+  progressField: string;
+  /** The batch's last record, attributable or not. */
+  lastOffset: string;
+  windowMs: number;
+  ttlMs: number;
+  skewMs: number;
+} & (
+  | { kind: 'i'; impressions: readonly AttributedImpressionRecord[] }
+  | { kind: 'b'; events: readonly AttributedEventRecord[] }
+);
+
+/** KEYS index of a user's shown key: after offsets and counts, two keys per user. */
+const shownIndex = (user: number) => 3 + 2 * user;
+
+const attribute = defineScript('attribute', {
+  file: 'experiments/lua/attribute.lua',
+  keys: (k: AttributeKeys) => [k.offsets, k.counts, ...k.users.flatMap((u) => [u.shown, u.pending])],
+  argv(a: AttributeArgs): ScriptArg[] {
+    const header = [a.progressField, a.lastOffset, a.windowMs, a.ttlMs, a.skewMs, a.kind];
+    const records =
+      a.kind === 'i'
+        ? a.impressions.flatMap((r) => [
+            r.offset,
+            shownIndex(r.user),
+            r.servedAt,
+            r.group,
+            r.itemIds.length,
+            ...r.itemIds,
+          ])
+        : a.events.flatMap((r) => [r.offset, shownIndex(r.user), r.occurredAt, r.itemId, r.flag, r.eventId]);
+    return [...header, ...records];
+  },
+  /** The counts it added, by count field (`group|kind`). */
+  decode(reply): { field: string; count: number }[] {
+    const flat = list(reply, 'attribute');
+    const out: { field: string; count: number }[] = [];
+    for (let i = 0; i + 1 < flat.length; i += 2)
+      out.push({ field: str(flat[i], 'field'), count: int(flat[i + 1], 'count') });
+    return out;
+  },
+});
+
+// ---- features: trending reads ----
+
+const trendingTop = defineScript('trendingTop', {
+  file: 'features/lua/trending-top.lua',
+  keys: (k: { temp: string; buckets: readonly string[] }) => [k.temp, ...k.buckets],
+  /** `weights` has one decay weight per bucket key, in the same order. */
+  argv: (a: { limit: number; weights: readonly number[] }): ScriptArg[] => [a.limit, ...a.weights],
+  /** Highest score first. */
+  decode(reply): { member: string; score: number }[] {
+    const flat = list(reply, 'trendingTop');
+    const out: { member: string; score: number }[] = [];
+    for (let i = 0; i + 1 < flat.length; i += 2)
+      out.push({ member: str(flat[i], 'member'), score: num(flat[i + 1], 'score') });
+    return out;
+  },
+});
+
+// ---- model: the registry's atomic writes ----
+
+const modelPublish = defineScript('modelPublish', {
+  file: 'model/lua/publish.lua',
+  keys: (k: { bytes: string; meta: string; versions: string }) => [k.bytes, k.meta, k.versions],
+  argv: (a: { version: string; bytes: Buffer; metadataJson: string; publishedAt: number; sha256: string }) => [
+    a.version,
+    a.bytes,
+    a.metadataJson,
+    a.publishedAt,
+    a.sha256,
+  ],
+  /** `existing`: the stored metadata when the version was there already ('' when it has none). */
+  decode(reply): { created: boolean; existing: string } {
+    const [created, existing] = list(reply, 'modelPublish');
+    return { created: int(created, 'created') === 1, existing: str(existing, 'existing') };
+  },
+});
+
+const setExperiment = defineScript('setExperiment', {
+  file: 'model/lua/set-experiment.lua',
+  keys: (k: { experiment: string; history: string }) => [k.experiment, k.history],
+  argv: (a: { expectedRevision: number; experimentJson: string; channel: string; noticeJson: string }) => [
+    a.expectedRevision,
+    a.experimentJson,
+    a.channel,
+    a.noticeJson,
+  ],
+  /** When refused, the revision Redis holds. */
+  decode(reply): { written: true } | { written: false; revision: number } {
+    const revision = int(reply, 'setExperiment');
+    return revision === -1 ? { written: true } : { written: false, revision };
+  },
+});
+
+// ---- batch: the long-horizon job ----
+
+const replaceHash = defineScript('replaceHash', {
+  file: 'batch/lua/replace-hash.lua',
+  keys: (k: { hash: string }) => [k.hash],
+  argv: (a: { ttlSec: number; fields: readonly (readonly [string, string])[] }): ScriptArg[] => [
+    a.ttlSec,
+    ...a.fields.flat(),
+  ],
+  decode(reply): void {
+    if (int(reply, 'replaceHash') !== 1) throw new ScriptReplyError('replaceHash: expected 1');
+  },
+});
+
+export const scripts = {
+  applyUser,
+  applyItem,
+  applyTrending,
+  applyProfile,
+  matchPatterns,
+  attribute,
+  trendingTop,
+  modelPublish,
+  setExperiment,
+  replaceHash,
+};
+
+export type ScriptName = keyof typeof scripts;
+
+/**
+ * Defines every script on the connection; repeated calls change nothing. Pipelines and multis
+ * created from the connection afterwards can queue them.
+ */
+export function registerScripts(redis: Redis): void {
+  for (const s of Object.values(scripts)) defineOn(redis, s.name, s.lua);
+}

@@ -1,0 +1,157 @@
+-- One user's events from one batch: dedupe (per-partition offset, then eventId), lateness against
+-- the user's latest event time, window buckets, decayed category affinity, recent / positive /
+-- hidden items, and co-engagement partners (the user's newest engaged items within the horizon).
+-- What the item side and the pattern matcher must do for the counted events is returned and also
+-- noted in the state hash (`pend:<partition>`: the counted offsets and their co-visitation partners,
+-- `offset=partner,partner;offset`; the rest comes from the redelivered records themselves), so a
+-- redelivered batch can finish a second step that a crash cut off. `tags` are the item's tags that
+-- some pattern rule looks at (comma-separated), carried along so that the second step sees the tags
+-- the event was counted with.
+--
+-- KEYS: state, seen, recent, positive, hidden, affinity, then bucket_1 … bucket_B
+-- ARGV: partition, allowedLatenessMs, stateTtlSec, recentMax, positiveMax, hiddenMax, hiddenTtlSec,
+--       horizonMs, maxPartners, minPartnerWeight, affinityHalfLifeMs, now, ttlRefreshMs, bucketCount,
+--       then ttlSec_1 … ttlSec_B (B = bucketCount), then per event: offset, eventId, occurredAt,
+--       itemId, category, action, weight, tags, k, bucketIndex_1 … bucketIndex_k (1-based, of the buckets)
+-- Returns: { counted, late, duplicate, replayed, watermark, contributionsJson, rehandedJson }, each
+--          JSON '' or a list of [offset, itemId, category, action, occurredAt, weight, partners,
+--          eventId, tags] (rehanded: what a redelivered batch's earlier call left for the second step)
+--
+-- State fields besides offsets and `wm`: `x` (last TTL refresh), `ts` (watermark at the last
+-- dedupe trim), `ra` / `pa` (additions to recent / positive since their last trim), `fk` (which
+-- long-lived keys have a TTL).
+
+-- @include common.lua
+
+local state, seen, recent, pos, hidden, aff = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
+local part = ARGV[1]
+local lateness = tonumber(ARGV[2])
+local stateTtl = tonumber(ARGV[3])
+local recentMax, posMax = tonumber(ARGV[4]), tonumber(ARGV[5])
+local hiddenMax, hiddenTtl = tonumber(ARGV[6]), tonumber(ARGV[7])
+local horizon, maxPartners, minPartnerWeight = tonumber(ARGV[8]), tonumber(ARGV[9]), tonumber(ARGV[10])
+local affHalf = tonumber(ARGV[11])
+local now, refreshMs = tonumber(ARGV[12]), tonumber(ARGV[13])
+local nb = tonumber(ARGV[14])
+local st = redis.call('HMGET', state, 'off:' .. part, 'wm', 'x', 'ts', 'ra', 'pa', 'fk')
+local applied = tonumber(st[1] or '-1')
+local wm = tonumber(st[2] or '0')
+local refreshed = tonumber(st[3] or '-1')
+local trimmedAt = tonumber(st[4] or '0')
+local recentAdds, posAdds = tonumber(st[5] or '0'), tonumber(st[6] or '0')
+local flags = st[7] or ''
+local counted, late, dup, replayed = 0, 0, 0, 0
+local last = applied
+local incs = {}
+local affAdds = {}
+local out = {}
+local hid = false
+local posTouched = false
+local pendMap = nil
+local rehanded = {}
+local notes = {}
+local i = 15 + nb
+while i <= #ARGV do
+  local offset = tonumber(ARGV[i])
+  local eventId = ARGV[i + 1]
+  local t = tonumber(ARGV[i + 2])
+  local itemId, cat, action = ARGV[i + 3], ARGV[i + 4], ARGV[i + 5]
+  local w = tonumber(ARGV[i + 6])
+  local tags = ARGV[i + 7]
+  local k = tonumber(ARGV[i + 8])
+  if offset <= applied then
+    replayed = replayed + 1
+    if pendMap == nil then
+      pendMap = {}
+      for entry in string.gmatch(redis.call('HGET', state, 'pend:' .. part) or '', '[^;]+') do
+        local o, list = string.match(entry, '^([^=]+)=?(.*)$')
+        local ps = {}
+        for other in string.gmatch(list, '[^,]+') do ps[#ps + 1] = other end
+        pendMap[o] = ps
+      end
+    end
+    local ps = pendMap[ARGV[i]]
+    if ps ~= nil then rehanded[#rehanded + 1] = { ARGV[i], itemId, cat, action, t, w, ps, eventId, tags } end
+  else
+    last = offset
+    if t < wm - lateness then
+      late = late + 1
+    elseif redis.call('ZADD', seen, 'NX', t, eventId) == 0 then
+      dup = dup + 1
+    else
+      local field = cat .. '|' .. action
+      for j = 1, k do count(incs, tonumber(ARGV[i + 8 + j]), field, 1) end
+      if w ~= 0 then affAdds[#affAdds + 1] = { cat, w, t } end
+      local partners = {}
+      if w >= minPartnerWeight then
+        local near = redis.call('ZRANGE', pos, t + horizon, t - horizon, 'BYSCORE', 'REV', 'LIMIT', 0, maxPartners + 1)
+        for _, other in ipairs(near) do
+          if other ~= itemId and #partners < maxPartners then partners[#partners + 1] = other end
+        end
+        posAdds = posAdds + redis.call('ZADD', pos, 'GT', t, itemId)
+        posTouched = true
+      end
+      recentAdds = recentAdds + redis.call('ZADD', recent, 'GT', t, itemId)
+      if action == 'HIDE' then
+        redis.call('ZADD', hidden, 'GT', t, itemId)
+        hid = true
+      end
+      out[#out + 1] = { ARGV[i], itemId, cat, action, t, w, partners, eventId, tags }
+      notes[#notes + 1] = ARGV[i] .. '=' .. table.concat(partners, ',')
+      if t > wm then wm = t end
+      counted = counted + 1
+    end
+  end
+  i = i + 9 + k
+end
+local pending = ''
+if #rehanded > 0 then pending = cjson.encode(rehanded) end
+local contributions = ''
+if #out > 0 then contributions = cjson.encode(out) end
+addCounts(incs, 6, 14)
+if #affAdds > 0 then
+  local base = decaySum(aff, affAdds, affHalf, tonumber(redis.call('HGET', aff, '_b') or ''), nil)
+  redis.call('HSET', aff, '_b', base)
+end
+if last > applied then
+  local fields = { 'off:' .. part, last, 'wm', wm }
+  if #out > 0 then
+    fields[#fields + 1] = 'pend:' .. part
+    fields[#fields + 1] = table.concat(notes, ';')
+  end
+  -- Bounded sets are trimmed every few additions and the dedupe set whenever the watermark has
+  -- moved on by a quarter of the allowed lateness: cheap, and still bounded.
+  if recentAdds >= 10 then
+    redis.call('ZREMRANGEBYRANK', recent, 0, -(recentMax + 1))
+    recentAdds = 0
+  end
+  if posAdds >= 10 then
+    redis.call('ZREMRANGEBYRANK', pos, 0, -(posMax + 1))
+    posAdds = 0
+  end
+  if wm - trimmedAt > lateness / 4 then
+    redis.call('ZREMRANGEBYSCORE', seen, '-inf', '(' .. (wm - lateness))
+    trimmedAt = wm
+  end
+  local refresh = refreshed < 0 or now - refreshed >= refreshMs
+  if refresh then refreshed = now end
+  local function alive(key, flag, touched)
+    if touched or (refresh and string.find(flags, flag, 1, true)) then
+      flags = keepAlive(key, flag, stateTtl, flags, refresh)
+    end
+  end
+  alive(seen, 's', counted > 0)
+  alive(recent, 'r', counted > 0)
+  alive(aff, 'a', #affAdds > 0)
+  alive(pos, 'p', posTouched)
+  for _, v in ipairs({ 'x', refreshed, 'ts', trimmedAt, 'ra', recentAdds, 'pa', posAdds, 'fk', flags }) do
+    fields[#fields + 1] = v
+  end
+  redis.call('HSET', state, unpack(fields))
+  if refresh then redis.call('EXPIRE', state, stateTtl) end
+  if hid then
+    redis.call('ZREMRANGEBYRANK', hidden, 0, -(hiddenMax + 1))
+    redis.call('EXPIRE', hidden, hiddenTtl)
+  end
+end
+return { counted, late, dup, replayed, wm, contributions, pending }

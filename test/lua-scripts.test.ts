@@ -1,0 +1,64 @@
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { execPipeline } from '../src/redis/client.js';
+import { registerScripts, scripts } from '../src/redis/scripts.js';
+import { uniquePrefix } from './helpers.js';
+import { samples } from './lua-samples.js';
+
+const prefix = uniquePrefix('lua');
+
+describe('every Redis Lua script', () => {
+  let redis: Redis;
+  beforeAll(() => {
+    redis = new Redis(inject('redisUrl'));
+  });
+  afterAll(() => {
+    redis.disconnect();
+  });
+
+  it('is accepted by Redis (SCRIPT LOAD compiles it)', async () => {
+    for (const s of Object.values(scripts)) expect(await redis.script('LOAD', s.lua), s.file).toMatch(/^[0-9a-f]{40}$/);
+  });
+
+  for (const [name, sample] of Object.entries(samples(`${prefix}:run`))) {
+    it(`${name} answers a small valid call with the reply its header states`, async () => {
+      await sample.setup(redis);
+      await sample.run(redis);
+    });
+  }
+
+  it('can be queued on a pipeline, each reply read back as its own', async () => {
+    const connection = new Redis(inject('redisUrl'));
+    try {
+      registerScripts(connection);
+      registerScripts(connection); // registering again changes nothing
+      const all = Object.values(samples(`${prefix}:pipeline`));
+      for (const sample of all) await sample.setup(connection);
+      const pipeline = connection.pipeline();
+      pipeline.ping();
+      const checks = all.map((sample) => sample.queue(pipeline));
+      const replies = await execPipeline(pipeline);
+      expect(replies[0]).toBe('PONG');
+      for (const check of checks) check(replies);
+    } finally {
+      connection.disconnect();
+    }
+  });
+
+  it('can be queued in a multi, whose replies leave out MULTI and EXEC', async () => {
+    registerScripts(redis);
+    const { applyProfile, replaceHash } = samples(`${prefix}:multi`);
+    const multi = redis.multi();
+    const checks = [applyProfile.queue(multi), replaceHash.queue(multi)];
+    const replies = await execPipeline(multi);
+    expect(replies).toHaveLength(2);
+    for (const check of checks) check(replies);
+  });
+
+  it('is not found on a pipeline made before the connection registered it, and says so', () => {
+    const connection = new Redis(inject('redisUrl'), { lazyConnect: true });
+    const { applyProfile } = samples(`${prefix}:early`);
+    expect(() => applyProfile.queue(connection.pipeline())).toThrow(/register the scripts/);
+    connection.disconnect();
+  });
+});
