@@ -1,5 +1,5 @@
 /**
- * The only place that reads the environment. Every variable is documented in README.md; an invalid
+ * The only place that reads the environment. Every variable is documented in docs/configuration.md; an invalid
  * value stops start-up with a message naming the variable and what it accepts.
  */
 import { z } from 'zod';

@@ -1,7 +1,7 @@
 /**
  * `npm run batch:long-horizon [-- --from 2026-10-26T00:00Z --to 2026-11-25T00:00Z]`: the daily
  * batch (default range: the last 30 days up to now). Needs KAFKA_BROKERS and REDIS_URL; schedule
- * it once a day, e.g. from cron or a Kubernetes CronJob (see README.md).
+ * it once a day, e.g. from cron or a Kubernetes CronJob (see docs/features.md, "daily batch").
  */
 import { parseArgs } from 'node:util';
 import { failWith, loadConfigOrExit, timeOption } from './cli.js';

@@ -1,8 +1,8 @@
 /**
  * `npm run model:prior [-- --version prior-2 --out models/default.onnx]`: writes the hand-set
  * prior (`src/model/prior.ts`) as a model file. It is the shipped default while it beats the
- * models trained from logged traffic on both `npm run eval` and the simulator (README, "The
- * ranking model").
+ * models trained from logged traffic on both `npm run eval` and the simulator
+ * (docs/relevance.md).
  */
 import path from 'node:path';
 import { parseArgs } from 'node:util';

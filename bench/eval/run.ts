@@ -1,7 +1,7 @@
 /**
  * `npm run eval [-- --data DIR] [-- --service-only | --baselines-only] [-- --env K=V,K=V]`: how good
  * the feeds are on real people's behaviour. Loads a public interaction log (EVAL_DATA or --data;
- * README "Evaluation" says where to get one), holds out each user's last 20 % of ratings, and
+ * docs/relevance.md says where to get one), holds out each user's last 20 % of ratings, and
  * scores, on the same split and in the same run:
  *   - baselines fitted offline on the training part: popularity, co-visitation, item-kNN, EASE;
  *   - the service in its default configuration, on a fresh local Kafka + Redis (or KAFKA_BROKERS /

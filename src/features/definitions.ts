@@ -87,7 +87,7 @@ export const HIDDEN_TTL_SEC = 180 * 24 * 3600;
  * for each other. Counted across all users, and not only within a session, this is the
  * co-occurrence behind item-to-item cosine similarity (normalised at read time by how often each
  * item is engaged with). Each item keeps its `COVISIT_MAX_PER_ITEM` strongest partners (trimmed
- * every few additions). On real rating logs, 20 partners beat 5 and 10 (README, Evaluation).
+ * every few additions). On real rating logs, 20 partners beat 5 and 10 (docs/relevance.md).
  */
 export const COVISIT_HORIZON_MS = 30 * DAY;
 export const COVISIT_MAX_PARTNERS = 20;
