@@ -4,7 +4,7 @@ import { AppError } from '../../core/errors.js';
 import type { InteractionRequest } from '../../ingest/interactions.js';
 import type { BehaviorEvent } from '../../core/events.js';
 import type { Produced } from '../../streams/producer.js';
-import type { InteractionResultShape, RecordedShape } from '../../schema/types/interaction.js';
+import type { InteractionResultShape, RecordedShape } from '../shapes.js';
 
 interface InteractionArgs {
   eventId?: string | null;

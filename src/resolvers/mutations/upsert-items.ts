@@ -1,7 +1,7 @@
 import { requireService } from '../../auth/viewer.js';
 import type { GraphQLContext } from '../../context.js';
 import type { ItemRequest } from '../../ingest/interactions.js';
-import type { ItemShape } from '../../schema/types/item.js';
+import type { ItemShape } from '../shapes.js';
 
 export async function upsertItems(ctx: GraphQLContext, inputs: ItemRequest[]): Promise<{ items: ItemShape[] }> {
   requireService(ctx.viewer);

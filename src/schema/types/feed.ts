@@ -1,5 +1,6 @@
 import { builder } from '../builder.js';
-import { Item, itemShape } from './item.js';
+import { itemShape } from '../../resolvers/shapes.js';
+import { Item } from './item.js';
 import { recommendations } from '../../resolvers/queries/recommendations.js';
 import type { Feed as FeedShape, FeedEntry } from '../../ranking/ranker.js';
 

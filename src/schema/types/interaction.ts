@@ -1,3 +1,4 @@
+import type { InputErrorShape, InteractionResultShape, RecordedShape } from '../../resolvers/shapes.js';
 import { builder } from '../builder.js';
 import { recordInteraction, recordInteractions } from '../../resolvers/mutations/record-interaction.js';
 
@@ -36,14 +37,6 @@ export const InteractionInput = builder.inputType('InteractionInput', {
   }),
 });
 
-export interface RecordedShape {
-  eventId: string;
-  userId: string;
-  partition: number;
-  offset: string;
-  occurredAt: Date;
-}
-
 const RecordInteractionPayload = builder.objectRef<RecordedShape>('RecordInteractionPayload').implement({
   description: 'The event is durable in Kafka (acknowledged by all in-sync replicas).',
   fields: (t) => ({
@@ -59,12 +52,6 @@ const RecordInteractionPayload = builder.objectRef<RecordedShape>('RecordInterac
   }),
 });
 
-export interface InputErrorShape {
-  code: string;
-  message: string;
-  field: string | null;
-}
-
 export const InputError = builder.objectRef<InputErrorShape>('InputError').implement({
   description: 'Why one entry of a batch was rejected. A rejected entry writes nothing.',
   fields: (t) => ({
@@ -73,12 +60,6 @@ export const InputError = builder.objectRef<InputErrorShape>('InputError').imple
     field: t.exposeString('field', { nullable: true, description: 'The input field at fault, when one is.' }),
   }),
 });
-
-export interface InteractionResultShape {
-  index: number;
-  recorded: RecordedShape | null;
-  error: InputErrorShape | null;
-}
 
 const InteractionResult = builder.objectRef<InteractionResultShape>('InteractionResult').implement({
   description: 'The outcome of one entry of recordInteractions, in input order.',

@@ -2,28 +2,7 @@ import { builder } from '../builder.js';
 import { upsertItems } from '../../resolvers/mutations/upsert-items.js';
 import { item, trending } from '../../resolvers/queries/items.js';
 import type { ItemFeatures } from '../../features/item-features.js';
-
-export interface ItemShape {
-  id: string;
-  category: string | null;
-  tags: string[];
-  authorId: string | null;
-  createdAt: Date | null;
-  /** Decayed popularity, when the item was read from the feature store. */
-  popularity?: number | null;
-  /** The item's trending score, when it was read from a trending list. */
-  trendingScore?: number | null;
-}
-
-/** The GraphQL view of an item read from the feature store. */
-export const itemShape = (f: ItemFeatures): ItemShape => ({
-  id: f.itemId,
-  category: f.category,
-  tags: f.tags,
-  authorId: f.authorId,
-  createdAt: f.createdAt === null ? null : new Date(f.createdAt),
-  popularity: f.known ? f.popularity : null,
-});
+import { itemShape, type ItemShape } from '../../resolvers/shapes.js';
 
 export const Item = builder.objectRef<ItemShape>('Item').implement({
   description: 'A piece of content that can appear in a feed.',
