@@ -1,0 +1,81 @@
+import { describe, expect, it } from 'vitest';
+import {
+  decodeBehavior,
+  decodeImpression,
+  decodeOrSkip,
+  DecodeError,
+  encodeEvent,
+  engagedCount,
+  isEngaged,
+  type ImpressionEvent,
+} from '../../src/core/events.js';
+import { decodeUserChanged, encodeUserChanged } from '../../src/core/user-changed.js';
+
+const impression: ImpressionEvent = {
+  v: 1,
+  impressionId: 'imp-1',
+  userId: 'u1',
+  servedAt: 1_700_000_000_000,
+  modelVersion: 'prior-2',
+  featureNames: ['a', 'b'],
+  items: [
+    { itemId: 'i1', rank: 1, score: 0.9, modelScore: 0.4, exploration: false, features: [1, 2] },
+    { itemId: 'i2', rank: 2, score: 0.5, modelScore: 0.2, exploration: true, features: [3, 4] },
+  ],
+  arm: 'control',
+  experimentId: 'exp1',
+};
+
+describe('the impression contract', () => {
+  it('reads back what the API writes', () => {
+    expect(decodeImpression(encodeEvent(impression))).toEqual(impression);
+  });
+
+  it.each([
+    ['a row with fewer values than feature names', { items: [{ ...impression.items[0], features: [1] }] }],
+    ['a feature that is not a number', { items: [{ ...impression.items[0], features: [1, 'x'] }] }],
+    ['an invalid user id', { userId: 'has space' }],
+    ['a servedAt that is not an epoch-ms integer', { servedAt: 'yesterday' }],
+    ['items that are not a list', { items: {} }],
+    ['another schema version', { v: 2 }],
+  ])('refuses %s', (_what, change) => {
+    expect(() => decodeImpression(JSON.stringify({ ...impression, ...change }))).toThrow(DecodeError);
+  });
+
+  it('lets readers skip what does not decode, and nothing else', () => {
+    expect(decodeOrSkip(decodeImpression, Buffer.from('not json'))).toBeNull();
+    expect(decodeOrSkip(decodeImpression, encodeEvent(impression))?.userId).toBe('u1');
+    expect(() =>
+      decodeOrSkip(() => {
+        throw new TypeError('a bug, not bad data');
+      }, null),
+    ).toThrow(TypeError);
+  });
+});
+
+describe('engagement', () => {
+  it('counts clicks, likes, comments and shares, not views, skips or hides', () => {
+    expect(['VIEW', 'SKIP', 'HIDE'].map((a) => isEngaged(a as never))).toEqual([false, false, false]);
+    expect(['CLICK', 'LIKE', 'COMMENT', 'SHARE'].map((a) => isEngaged(a as never))).toEqual([true, true, true, true]);
+    expect(engagedCount({ VIEW: 100, CLICK: 3, LIKE: 2, COMMENT: 1, SHARE: 1, SKIP: 7, HIDE: 9 })).toBe(7);
+  });
+
+  it('decodes only the actions it knows', () => {
+    const event = { v: 1, eventId: 'e1', userId: 'u1', itemId: 'i1', occurredAt: 1, receivedAt: 2 };
+    expect(decodeBehavior(JSON.stringify({ ...event, action: 'LIKE' })).action).toBe('LIKE');
+    expect(() => decodeBehavior(JSON.stringify({ ...event, action: 'LOVE' }))).toThrow(DecodeError);
+  });
+});
+
+describe('the user-changed notice', () => {
+  it('round-trips between the worker and the hub', () => {
+    const notice = { users: ['u1', 'u2'], at: 42, receivedAt: [40, null] };
+    expect(decodeUserChanged(encodeUserChanged(notice))).toEqual(notice);
+  });
+
+  it('refuses a notice without a user list, and reads a missing time as now', () => {
+    expect(() => decodeUserChanged('{"users":"u1"}')).toThrow('users is not a list');
+    expect(() => decodeUserChanged('[1]')).toThrow('not an object');
+    expect(decodeUserChanged('{"users":["u1"]}', 7)).toEqual({ users: ['u1'], at: 7, receivedAt: undefined });
+  });
+});
