@@ -12,7 +12,6 @@
  * Trending subscriptions (anonymous screens) share one check per scope per `trendingIntervalMs`.
  * Nothing here knows GraphQL: the resolvers turn these streams into subscription fields.
  */
-import type { Redis } from 'ioredis';
 import { AppError } from '../errors.js';
 import type { ItemFeatures } from '../features/item-features.js';
 import type { Logger } from '../logger.js';
@@ -41,9 +40,41 @@ export interface TrendingUpdate {
   left: string[];
 }
 
+/** What the hub needs of its Redis connection: SUBSCRIBE and its messages, then a disconnect. */
+export interface ChannelSubscriber {
+  on(event: 'message', listener: (channel: string, message: string) => void): unknown;
+  off(event: 'message', listener: (channel: string, message: string) => void): unknown;
+  subscribe(channel: string): Promise<unknown>;
+  disconnect(): void;
+}
+
+/** Cancels a timer started by a `HubClock`. */
+export type CancelTimer = () => void;
+
+/** Time as the hub sees it: the real clock in production, a hand-driven one in unit tests. */
+export interface HubClock {
+  now(): number;
+  /** Runs `fn` once, `ms` from now. */
+  after(ms: number, fn: () => void): CancelTimer;
+  /** Runs `fn` every `ms` until cancelled. */
+  every(ms: number, fn: () => void): CancelTimer;
+}
+
+export const systemClock: HubClock = {
+  now: () => Date.now(),
+  after(ms, fn) {
+    const timer = setTimeout(fn, ms);
+    return () => clearTimeout(timer);
+  },
+  every(ms, fn) {
+    const timer = setInterval(fn, ms);
+    return () => clearInterval(timer);
+  },
+};
+
 export interface LiveHubOptions {
   /** A connection used for SUBSCRIBE only; the hub owns it from now on and closes it in stop(). */
-  subscriber: Redis;
+  subscriber: ChannelSubscriber;
   /** The stream worker's "user changed" channel. */
   channel: string;
   log: Logger;
@@ -60,6 +91,8 @@ export interface LiveHubOptions {
   rankFeed(userId: string, first: number): Promise<Feed>;
   /** The trending list of one scope (null: all items), with item features. */
   readTrending(category: string | null, first: number): Promise<TrendingEntry[]>;
+  /** Defaults to the real clock. */
+  clock?: HubClock;
 }
 
 /** A feed subscription just opened: give it the current feed, then iterate `updates`. */
@@ -96,7 +129,8 @@ interface UserEntry {
   /** A change arrived that no re-rank has picked up yet. */
   dirty: boolean;
   since: number | null;
-  timer: NodeJS.Timeout | undefined;
+  /** Cancels the pending re-rank at the end of the push window, if one is scheduled. */
+  timer: CancelTimer | undefined;
   running: boolean;
   lastRankAt: number;
 }
@@ -104,7 +138,8 @@ interface UserEntry {
 interface ScopeEntry {
   category: string | null;
   subscribers: Map<TrendingStream, number>;
-  timer: NodeJS.Timeout;
+  /** Cancels the scope's periodic check. */
+  timer: CancelTimer;
   running: boolean;
 }
 
@@ -115,14 +150,14 @@ interface ChangeNotice {
   receivedAt?: (number | null)[];
 }
 
-function parseNotice(message: string): ChangeNotice {
+function parseNotice(message: string, now: number): ChangeNotice {
   const value: unknown = JSON.parse(message);
   if (typeof value !== 'object' || value === null) throw new Error('not an object');
   const { users, at, receivedAt } = value as Record<string, unknown>;
   if (!Array.isArray(users) || !users.every((u) => typeof u === 'string')) throw new Error('users is not a list');
   return {
     users: users as string[],
-    at: typeof at === 'number' ? at : Date.now(),
+    at: typeof at === 'number' ? at : now,
     receivedAt: Array.isArray(receivedAt) ? (receivedAt as (number | null)[]) : undefined,
   };
 }
@@ -130,7 +165,7 @@ function parseNotice(message: string): ChangeNotice {
 const feedIds = (feed: Feed) => feed.items.map((e) => e.item.itemId);
 
 export function createLiveHub(options: LiveHubOptions) {
-  const { subscriber, log, metrics } = options;
+  const { subscriber, log, metrics, clock = systemClock } = options;
   const users = new Map<string, UserEntry>();
   const scopes = new Map<string, ScopeEntry>();
   let subscriptions = 0;
@@ -156,7 +191,7 @@ export function createLiveHub(options: LiveHubOptions) {
           ? { ...next, trigger: 'subscribed', since: null }
           : { ...next, since: queued.since === null ? next.since : Math.min(queued.since, next.since ?? Infinity) },
       payload: (value, previous) => {
-        if (value.since !== null) metrics.feedPushLatency.observe(Math.max(0, Date.now() - value.since));
+        if (value.since !== null) metrics.feedPushLatency.observe(Math.max(0, clock.now() - value.since));
         metrics.livePushes.inc({ kind: 'feed', trigger: value.trigger });
         return { feed: value.feed, trigger: value.trigger, ...idDiff(previous?.ids ?? [], value.ids) };
       },
@@ -165,7 +200,7 @@ export function createLiveHub(options: LiveHubOptions) {
         subscriptions--;
         metrics.liveSubscriptions.dec({ kind: 'feed' });
         if (entry.subscribers.size === 0 && users.get(userId) === entry) {
-          clearTimeout(entry.timer);
+          entry.timer?.();
           users.delete(userId);
         }
       },
@@ -202,15 +237,15 @@ export function createLiveHub(options: LiveHubOptions) {
 
   function schedule(userId: string, entry: UserEntry) {
     if (entry.running || entry.timer || stopped) return;
-    const wait = entry.lastRankAt + options.pushIntervalMs - Date.now();
+    const wait = entry.lastRankAt + options.pushIntervalMs - clock.now();
     if (wait <= 0) {
       void rerank(userId, entry);
       return;
     }
-    entry.timer = setTimeout(() => {
+    entry.timer = clock.after(wait, () => {
       entry.timer = undefined;
       void rerank(userId, entry);
-    }, wait);
+    });
   }
 
   /** One re-rank per distinct `first` among the user's subscribers; offered to each of them. */
@@ -220,7 +255,7 @@ export function createLiveHub(options: LiveHubOptions) {
     const since = entry.since;
     entry.since = null;
     entry.running = true;
-    entry.lastRankAt = Date.now();
+    entry.lastRankAt = clock.now();
     try {
       for (const first of new Set(entry.subscribers.values())) {
         const feed = await options.rankFeed(userId, first);
@@ -241,7 +276,7 @@ export function createLiveHub(options: LiveHubOptions) {
     if (channel !== options.channel) return;
     let notice: ChangeNotice;
     try {
-      notice = parseNotice(message);
+      notice = parseNotice(message, clock.now());
     } catch (error) {
       log.warn({ err: error }, 'unreadable user-changed message');
       return;
@@ -283,7 +318,7 @@ export function createLiveHub(options: LiveHubOptions) {
         category,
         subscribers: new Map(),
         running: false,
-        timer: setInterval(() => void checkScope(key, created), options.trendingIntervalMs),
+        timer: clock.every(options.trendingIntervalMs, () => void checkScope(key, created)),
       };
       scopes.set(key, (entry = created));
     }
@@ -299,7 +334,7 @@ export function createLiveHub(options: LiveHubOptions) {
         subscriptions--;
         metrics.liveSubscriptions.dec({ kind: 'trending' });
         if (scope.subscribers.size === 0 && scopes.get(key) === scope) {
-          clearInterval(scope.timer);
+          scope.timer();
           scopes.delete(key);
         }
       },
@@ -327,7 +362,7 @@ export function createLiveHub(options: LiveHubOptions) {
     stop() {
       stopped = true;
       for (const entry of users.values()) {
-        clearTimeout(entry.timer);
+        entry.timer?.();
         for (const stream of [...entry.subscribers.keys()]) stream.end();
       }
       for (const entry of scopes.values()) for (const stream of [...entry.subscribers.keys()]) stream.end();
