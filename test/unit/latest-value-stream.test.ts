@@ -46,7 +46,7 @@ describe('one subscriber end of a live stream', () => {
     const { s } = stream((queued, next) => [...queued, ...next]);
     s.offer(['a']);
     s.offer(['b']);
-    expect((await s.next()).value?.ids).toEqual(['a', 'b']);
+    expect(await s.next()).toEqual({ done: false, value: { ids: ['a', 'b'], previous: undefined } });
   });
 
   it('a waiting client is answered by the next offer', async () => {
