@@ -156,7 +156,7 @@ function parseNotice(message: string, now: number): ChangeNotice {
   const { users, at, receivedAt } = value as Record<string, unknown>;
   if (!Array.isArray(users) || !users.every((u) => typeof u === 'string')) throw new Error('users is not a list');
   return {
-    users: users as string[],
+    users,
     at: typeof at === 'number' ? at : now,
     receivedAt: Array.isArray(receivedAt) ? (receivedAt as (number | null)[]) : undefined,
   };

@@ -20,7 +20,8 @@ function stream(seed: number, rows: number) {
   return Array.from({ length: rows }, () => {
     const x = Array.from({ length: F }, () => (rng() - 0.5) * 2);
     const z = -0.5 + 2.5 * (x[0] ?? 0) - 2 * (x[2] ?? 0);
-    return { x, label: (rng() < 1 / (1 + Math.exp(-z)) ? 1 : 0) as 0 | 1 };
+    const label: 0 | 1 = rng() < 1 / (1 + Math.exp(-z)) ? 1 : 0;
+    return { x, label };
   });
 }
 function learn(state: FtrlState, examples: ReturnType<typeof stream>, settings = DEFAULT_FTRL) {
