@@ -55,7 +55,7 @@ const send = (message: ChildMessage) => {
 
 /** Why a subscription ended: a close event, GraphQL errors or anything else graphql-ws hands over. */
 function describe(error: unknown): string {
-  if (Array.isArray(error)) return error.map((e: { message?: string }) => e.message ?? String(e)).join('; ');
+  if (Array.isArray(error)) return error.map((e: { message?: string }) => e.message ?? JSON.stringify(e)).join('; ');
   if (typeof error === 'object' && error !== null && 'code' in error)
     return `socket closed ${String(error.code)} ${'reason' in error ? String(error.reason) : ''}`.trim();
   return error instanceof Error ? error.message : String(error);
@@ -145,7 +145,7 @@ async function close() {
   if (closing) return;
   closing = true;
   stopped = true;
-  await Promise.all(clients.map((c) => c.dispose()));
+  await Promise.all(clients.map(async (c) => c.dispose()));
   const deadline = Date.now() + 10_000;
   while (closed < opened && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
   send({ type: 'closed', opened, closed });

@@ -50,7 +50,8 @@ const yoga = createYoga({
     resolvers: { Query: { recommendations: () => feed }, Mutation: { record: () => '0' } },
   }),
 });
-const server = createServer(yoga);
+// The request listener sends yoga's own error responses; it never rejects.
+const server = createServer(yoga.requestListener);
 server.listen(0, '127.0.0.1', () => {
   const address = server.address();
   process.stdout.write(

@@ -25,7 +25,7 @@ export async function spawnServer(entry: string, env: Record<string, string>): P
     // The service logs its URL at info in its ready line; keep reading stdout so it never blocks,
     // and pass on its warnings and errors (pino levels 40+), which explain a failed run; kafkajs'
     // start-up chatter and the expected dev-auth notice aside.
-    createInterface({ input: child.stdout! }).on('line', (line) => {
+    createInterface({ input: child.stdout }).on('line', (line) => {
       const match = /"url":"([^"]+)"/.exec(line);
       if (match?.[1]) resolve(match[1]);
       else if (/^\{"level":[4-6]\d/.test(line) && !/"component":"kafkajs"|"authMode":"dev"/.test(line))

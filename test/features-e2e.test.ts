@@ -74,10 +74,10 @@ describe('behaviour recorded through the API reaches the user features', () => {
     const { redis } = app.services;
     const original = redis.pipeline.bind(redis);
     let pipelines = 0;
-    redis.pipeline = ((...args: Parameters<typeof original>) => {
+    redis.pipeline = (...args: Parameters<typeof original>) => {
       pipelines++;
       return original(...args);
-    }) as typeof redis.pipeline;
+    };
     try {
       const res = await gql<Record<string, { userId: string; windows: { window: string }[] }>>(
         app.url,

@@ -1,47 +1,10 @@
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
-import { zeroTotals } from '../src/features/item-features.js';
-import { createLiveHub, type FeedUpdate, type LiveHub } from '../src/live/hub.js';
+import { createLiveHub, type LiveHub } from '../src/live/hub.js';
 import { createLogger } from '../src/logger.js';
 import { createMetrics } from '../src/metrics.js';
-import type { Feed } from '../src/ranking/ranker.js';
 import { connectRedis, type Redis } from '../src/redis/client.js';
 import { eventually, uniquePrefix } from './helpers.js';
-
-/** A feed of these item ids, shaped as the ranker returns it. */
-function feedOf(userId: string, ids: string[]): Feed {
-  return {
-    userId,
-    items: ids.map((itemId, i) => ({
-      item: {
-        itemId,
-        known: true,
-        category: itemId.split('-')[0] ?? null,
-        tags: [],
-        authorId: null,
-        createdAt: null,
-        popularity: 0,
-        totals: zeroTotals(),
-        longHorizonScore: 0,
-      },
-      score: 1 - i / 100,
-      rank: i + 1,
-      reasons: [],
-    })),
-    modelVersion: 'test',
-    computedAt: Date.now(),
-    computeMs: 0,
-    degraded: false,
-  };
-}
-
-/** Collects what a subscriber receives, as a client would, until the stream ends. */
-function drain(updates: AsyncIterableIterator<FeedUpdate>) {
-  const received: FeedUpdate[] = [];
-  const done = (async () => {
-    for await (const u of updates) received.push(u);
-  })();
-  return { received, done };
-}
+import { drain, feedOf } from './live-fixtures.js';
 
 describe('the live hub', () => {
   let publisher: Redis;

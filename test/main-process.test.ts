@@ -15,14 +15,14 @@ function startMain(env: Record<string, string> = {}) {
   });
   const lines: Record<string, unknown>[] = [];
   let stderr = '';
-  createInterface({ input: child.stdout! }).on('line', (line) => {
+  createInterface({ input: child.stdout }).on('line', (line) => {
     try {
       lines.push(JSON.parse(line) as Record<string, unknown>);
     } catch {
       /* not a log line */
     }
   });
-  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const find = (msg: RegExp) => lines.find((l) => typeof l.msg === 'string' && msg.test(l.msg));
   return { child, lines, exited, find, stderr: () => stderr };

@@ -166,7 +166,7 @@ function relaxedExists(rule: PatternRule, ordered: Counted[], j: number): boolea
         fits(rule.steps[k]!, ordered[x]!) &&
         (rule.withinMs === null || ordered[x]!.event.occurredAt - ordered[j]!.event.occurredAt <= rule.withinMs) &&
         (rule.steps[k]!.maxGapMs === null ||
-          ordered[x]!.event.occurredAt - chosen[k - 1]!.event.occurredAt <= rule.steps[k]!.maxGapMs!);
+          ordered[x]!.event.occurredAt - chosen[k - 1]!.event.occurredAt <= rule.steps[k]!.maxGapMs);
       if (ok && search(x + 1)) return true;
       chosen.pop();
     }

@@ -250,7 +250,7 @@ describe('the pattern step on its own', () => {
   });
 
   it('decides a waiting strict run when the user moves on, whatever the events in between concern', async () => {
-    const { keys, applier, event } = await setup('pattern-due');
+    const { applier, event } = await setup('pattern-due');
     const clicks = await applier.applyBatch(
       [event('pet-1', 'CLICK', at), event('pet-2', 'CLICK', at + 10_000), event('pet-1', 'CLICK', at + 20_000)],
       0,

@@ -153,21 +153,21 @@ describe('recommendations', () => {
     const originalPipeline = redis.pipeline.bind(redis);
     const originalSend = redis.sendCommand.bind(redis);
     let trips = 0;
-    redis.pipeline = ((...args: Parameters<typeof originalPipeline>) => {
+    redis.pipeline = (...args: Parameters<typeof originalPipeline>) => {
       const pipeline = originalPipeline(...args);
       const exec = pipeline.exec.bind(pipeline);
-      pipeline.exec = ((...a: Parameters<typeof exec>) => {
+      pipeline.exec = (...a: Parameters<typeof exec>) => {
         trips++;
         return exec(...a);
-      }) as typeof pipeline.exec;
+      };
       return pipeline;
-    }) as typeof redis.pipeline;
+    };
     // A pipeline hands its queued commands to sendCommand with the stream to write them to; a
     // command sent on its own comes without one.
-    redis.sendCommand = ((...args: Parameters<typeof originalSend>) => {
+    redis.sendCommand = (...args: Parameters<typeof originalSend>) => {
       if (args[1] === undefined) trips++;
       return originalSend(...args);
-    }) as typeof redis.sendCommand;
+    };
     const ids = Array.from({ length: 500 }, (_, i) => `cand-${i}`);
     const roundTrips = async (n: number, userId: string) => {
       trips = 0;

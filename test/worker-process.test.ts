@@ -1,5 +1,5 @@
 import { createInterface } from 'node:readline';
-import { describe, expect, inject, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { eventually, spawnWorker, uniquePrefix } from './helpers.js';
 
 describe('npm run worker', () => {

@@ -132,7 +132,7 @@ process.once('SIGINT', () => controller.abort());
 process.once('SIGTERM', () => controller.abort());
 
 let stats: DriveStats;
-let policyName = args.policy;
+let policyName: string;
 try {
   const population = createPopulation(world);
   // Reachability first, so a stopped API gets a clear message before any work.

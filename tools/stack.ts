@@ -5,9 +5,14 @@
 import { createLocalStack } from '../src/stack/local-stack.js';
 
 const stack = createLocalStack({ log: (msg) => process.stderr.write(`${msg}\n`) });
-const stop = async () => {
-  await stack.stop();
-  process.exit(0);
+const stop = () => {
+  stack.stop().then(
+    () => process.exit(0),
+    (error: unknown) => {
+      process.stderr.write(`stopping the stack failed: ${error instanceof Error ? error.message : String(error)}\n`);
+      process.exit(1);
+    },
+  );
 };
 process.on('SIGINT', stop);
 process.on('SIGTERM', stop);

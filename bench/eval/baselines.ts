@@ -254,7 +254,7 @@ export function covisitation(split: Split, options: CovisitationOptions = {}): R
 
   // Which user each position belongs to, and where each item occurs.
   const userOf = new Int32Array(items.length);
-  for (let u = 0; u + 1 < start.length; u++) userOf.fill(u, start[u]!, start[u + 1]!);
+  for (let u = 0; u + 1 < start.length; u++) userOf.fill(u, start[u], start[u + 1]);
   const { offsets, values: occurrences } = groupBy(items, n);
 
   const rows: ItemRows = { neighbours: [], weights: [] };
@@ -552,7 +552,7 @@ function lowerGram(a: Float64Array, n: number): void {
 function itemUserLists(train: TrainIndex) {
   const owner = new Int32Array(train.distinctItems.length);
   for (let u = 0; u + 1 < train.distinctStart.length; u++) {
-    owner.fill(u, train.distinctStart[u]!, train.distinctStart[u + 1]!);
+    owner.fill(u, train.distinctStart[u], train.distinctStart[u + 1]);
   }
   const { offsets, values: positions } = groupBy(train.distinctItems, train.ids.length);
   return { offsets, values: positions.map((p) => owner[p]!) };

@@ -69,7 +69,7 @@ function decodeTags(hash: Record<string, string>): UserTag[] {
   const tags: UserTag[] = [];
   for (const [tag, json] of Object.entries(hash)) {
     try {
-      const r = JSON.parse(json) as { s: number; u: number; r: string; why: string; ev?: string[] | object };
+      const r = JSON.parse(json) as { s: number; u: number; r: string; why: string; ev?: string[] };
       tags.push({ tag, since: r.s, until: r.u, rule: r.r, reason: r.why, eventIds: Array.isArray(r.ev) ? r.ev : [] });
     } catch {
       /* not written by the matcher: not a tag */

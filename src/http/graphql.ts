@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
 import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
-import { GraphQLError, type ExecutionArgs } from 'graphql';
+import { GraphQLError, Kind, type ExecutionArgs } from 'graphql';
 import { createYoga, type Plugin, type YogaServerInstance } from 'graphql-yoga';
 import type { GraphQLContext } from '../context.js';
 import { AppError } from '../core/errors.js';
@@ -25,7 +25,7 @@ const requestIdPattern = /^[A-Za-z0-9_.:-]{1,128}$/;
 /** Records every operation's duration and outcome in `graphql_operation_duration_ms`. */
 function metricsPlugin(metrics: Metrics): Plugin {
   const observe = (args: ExecutionArgs, type: string, started: number, failed: boolean) => {
-    const operation = args.document.definitions.find((d) => d.kind === 'OperationDefinition');
+    const operation = args.document.definitions.find((d) => d.kind === Kind.OPERATION_DEFINITION);
     metrics.graphqlDuration.observe(
       {
         operation_type: type,

@@ -14,7 +14,15 @@
  * - the server pings every keep-alive interval and drops a socket that does not answer by the next.
  */
 import type { Server } from 'node:http';
-import { getOperationAST, GraphQLError, type execute, type subscribe } from 'graphql';
+import {
+  getOperationAST,
+  GraphQLError,
+  OperationTypeNode,
+  type DocumentNode,
+  type execute,
+  type GraphQLSchema,
+  type subscribe,
+} from 'graphql';
 import { CloseCode, type Context } from 'graphql-ws';
 import { useServer, type Extra } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
@@ -93,14 +101,16 @@ export function createWebSocketEndpoint(
       },
       onSubscribe: async (ctx, id, params) => {
         const enveloped = yoga.getEnveloped({ ...ctx, req: ctx.extra.request, socket: ctx.extra.socket, params });
-        let document;
+        // envelop types its parse/validate/schema as `any` (it supports several graphql versions);
+        // they are graphql-js's, so they get graphql-js's types here, once.
+        let document: DocumentNode;
         try {
-          document = enveloped.parse(params.query);
+          document = enveloped.parse(params.query) as DocumentNode;
         } catch (error) {
           if (error instanceof GraphQLError) return [error];
           throw error;
         }
-        if (getOperationAST(document, params.operationName)?.operation === 'subscription') {
+        if (getOperationAST(document, params.operationName)?.operation === OperationTypeNode.SUBSCRIPTION) {
           let ids = subscriptionIds.get(ctx);
           if (!ids) subscriptionIds.set(ctx, (ids = new Set()));
           for (const known of ids) if (!(known in ctx.subscriptions)) ids.delete(known);
@@ -119,14 +129,14 @@ export function createWebSocketEndpoint(
           ids.add(id);
         }
         const args = {
-          schema: enveloped.schema,
+          schema: enveloped.schema as GraphQLSchema,
           operationName: params.operationName,
           document,
           variableValues: params.variables,
           contextValue: await enveloped.contextFactory(),
           rootValue: { execute: enveloped.execute, subscribe: enveloped.subscribe },
         };
-        const errors = enveloped.validate(args.schema, args.document);
+        const errors = enveloped.validate(args.schema, args.document) as readonly GraphQLError[];
         if (errors.length) return errors;
         return args;
       },

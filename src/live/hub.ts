@@ -13,7 +13,6 @@
  * Nothing here knows GraphQL: the resolvers turn these streams into subscription fields.
  */
 import { decodeUserChanged, type UserChangedNotice } from '../core/user-changed.js';
-import type { Redis } from 'ioredis';
 import { AppError } from '../core/errors.js';
 import type { ItemFeatures } from '../features/item-features.js';
 import type { Logger } from '../logger.js';
@@ -42,9 +41,41 @@ export interface TrendingUpdate {
   left: string[];
 }
 
+/** What the hub needs of its Redis connection: SUBSCRIBE and its messages, then a disconnect. */
+export interface ChannelSubscriber {
+  on(event: 'message', listener: (channel: string, message: string) => void): unknown;
+  off(event: 'message', listener: (channel: string, message: string) => void): unknown;
+  subscribe(channel: string): Promise<unknown>;
+  disconnect(): void;
+}
+
+/** Cancels a timer started by a `HubClock`. */
+export type CancelTimer = () => void;
+
+/** Time as the hub sees it: the real clock in production, a hand-driven one in unit tests. */
+export interface HubClock {
+  now(): number;
+  /** Runs `fn` once, `ms` from now. */
+  after(ms: number, fn: () => void): CancelTimer;
+  /** Runs `fn` every `ms` until cancelled. */
+  every(ms: number, fn: () => void): CancelTimer;
+}
+
+export const systemClock: HubClock = {
+  now: () => Date.now(),
+  after(ms, fn) {
+    const timer = setTimeout(fn, ms);
+    return () => clearTimeout(timer);
+  },
+  every(ms, fn) {
+    const timer = setInterval(fn, ms);
+    return () => clearInterval(timer);
+  },
+};
+
 export interface LiveHubOptions {
   /** A connection used for SUBSCRIBE only; the hub owns it from now on and closes it in stop(). */
-  subscriber: Redis;
+  subscriber: ChannelSubscriber;
   /** The stream worker's "user changed" channel. */
   channel: string;
   log: Logger;
@@ -61,6 +92,8 @@ export interface LiveHubOptions {
   rankFeed(userId: string, first: number): Promise<Feed>;
   /** The trending list of one scope (null: all items), with item features. */
   readTrending(category: string | null, first: number): Promise<TrendingEntry[]>;
+  /** Defaults to the real clock. */
+  clock?: HubClock;
 }
 
 /** A feed subscription just opened: give it the current feed, then iterate `updates`. */
@@ -97,7 +130,8 @@ interface UserEntry {
   /** A change arrived that no re-rank has picked up yet. */
   dirty: boolean;
   since: number | null;
-  timer: NodeJS.Timeout | undefined;
+  /** Cancels the pending re-rank at the end of the push window, if one is scheduled. */
+  timer: CancelTimer | undefined;
   running: boolean;
   lastRankAt: number;
 }
@@ -105,14 +139,15 @@ interface UserEntry {
 interface ScopeEntry {
   category: string | null;
   subscribers: Map<TrendingStream, number>;
-  timer: NodeJS.Timeout;
+  /** Cancels the scope's periodic check. */
+  timer: CancelTimer;
   running: boolean;
 }
 
 const feedIds = (feed: Feed) => feed.items.map((e) => e.item.itemId);
 
 export function createLiveHub(options: LiveHubOptions) {
-  const { subscriber, log, metrics } = options;
+  const { subscriber, log, metrics, clock = systemClock } = options;
   const users = new Map<string, UserEntry>();
   const scopes = new Map<string, ScopeEntry>();
   let subscriptions = 0;
@@ -138,7 +173,7 @@ export function createLiveHub(options: LiveHubOptions) {
           ? { ...next, trigger: 'subscribed', since: null }
           : { ...next, since: queued.since === null ? next.since : Math.min(queued.since, next.since ?? Infinity) },
       payload: (value, previous) => {
-        if (value.since !== null) metrics.feedPushLatency.observe(Math.max(0, Date.now() - value.since));
+        if (value.since !== null) metrics.feedPushLatency.observe(Math.max(0, clock.now() - value.since));
         metrics.livePushes.inc({ kind: 'feed', trigger: value.trigger });
         return { feed: value.feed, trigger: value.trigger, ...idDiff(previous?.ids ?? [], value.ids) };
       },
@@ -147,7 +182,7 @@ export function createLiveHub(options: LiveHubOptions) {
         subscriptions--;
         metrics.liveSubscriptions.dec({ kind: 'feed' });
         if (entry.subscribers.size === 0 && users.get(userId) === entry) {
-          clearTimeout(entry.timer);
+          entry.timer?.();
           users.delete(userId);
         }
       },
@@ -184,15 +219,15 @@ export function createLiveHub(options: LiveHubOptions) {
 
   function schedule(userId: string, entry: UserEntry) {
     if (entry.running || entry.timer || stopped) return;
-    const wait = entry.lastRankAt + options.pushIntervalMs - Date.now();
+    const wait = entry.lastRankAt + options.pushIntervalMs - clock.now();
     if (wait <= 0) {
       void rerank(userId, entry);
       return;
     }
-    entry.timer = setTimeout(() => {
+    entry.timer = clock.after(wait, () => {
       entry.timer = undefined;
       void rerank(userId, entry);
-    }, wait);
+    });
   }
 
   /** One re-rank per distinct `first` among the user's subscribers; offered to each of them. */
@@ -202,7 +237,7 @@ export function createLiveHub(options: LiveHubOptions) {
     const since = entry.since;
     entry.since = null;
     entry.running = true;
-    entry.lastRankAt = Date.now();
+    entry.lastRankAt = clock.now();
     try {
       for (const first of new Set(entry.subscribers.values())) {
         const feed = await options.rankFeed(userId, first);
@@ -223,7 +258,7 @@ export function createLiveHub(options: LiveHubOptions) {
     if (channel !== options.channel) return;
     let notice: UserChangedNotice;
     try {
-      notice = decodeUserChanged(message);
+      notice = decodeUserChanged(message, clock.now());
     } catch (error) {
       log.warn({ err: error }, 'unreadable user-changed message');
       return;
@@ -265,7 +300,7 @@ export function createLiveHub(options: LiveHubOptions) {
         category,
         subscribers: new Map(),
         running: false,
-        timer: setInterval(() => void checkScope(key, created), options.trendingIntervalMs),
+        timer: clock.every(options.trendingIntervalMs, () => void checkScope(key, created)),
       };
       scopes.set(key, (entry = created));
     }
@@ -281,7 +316,7 @@ export function createLiveHub(options: LiveHubOptions) {
         subscriptions--;
         metrics.liveSubscriptions.dec({ kind: 'trending' });
         if (scope.subscribers.size === 0 && scopes.get(key) === scope) {
-          clearInterval(scope.timer);
+          scope.timer();
           scopes.delete(key);
         }
       },
@@ -309,7 +344,7 @@ export function createLiveHub(options: LiveHubOptions) {
     stop() {
       stopped = true;
       for (const entry of users.values()) {
-        clearTimeout(entry.timer);
+        entry.timer?.();
         for (const stream of [...entry.subscribers.keys()]) stream.end();
       }
       for (const entry of scopes.values()) for (const stream of [...entry.subscribers.keys()]) stream.end();

@@ -149,11 +149,11 @@ export function parsePatternRules(text: string, source: string): PatternRule[] {
             problem(`${at}.${field}`, 'expected a string or a non-empty list of strings');
             return null;
           }
-          for (const v of values as string[]) {
+          for (const v of values) {
             const bad = check(v);
             if (bad) problem(`${at}.${field}`, bad);
           }
-          return [...new Set(values as string[])];
+          return [...new Set(values)];
         };
         const actions = list('action', (v) =>
           (ACTIONS as readonly string[]).includes(v)

@@ -28,7 +28,7 @@ export function createFeedCache(ttlMs: number, maxUsers = 50_000) {
           const oldest = byUser.keys().next().value;
           if (oldest !== undefined) byUser.delete(oldest);
         }
-        byUser.set(userId, (entries = new Map()));
+        byUser.set(userId, (entries = new Map<string, { at: number; feed: Feed }>()));
       }
       entries.set(key, { at: Date.now(), feed });
     },

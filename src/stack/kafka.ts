@@ -47,7 +47,7 @@ export async function ensureKafkaJars(log: (msg: string) => void = () => {}): Pr
     );
   } catch (error) {
     const e = error as { stdout?: string; stderr?: string; message: string };
-    throw new Error(`Maven could not resolve Kafka ${version}: ${e.stderr || e.stdout || e.message}`);
+    throw new Error(`Maven could not resolve Kafka ${version}: ${e.stderr || e.stdout || e.message}`, { cause: error });
   }
   if (!existsSync(libs)) renameSync(scratch, libs);
   else rmSync(scratch, { recursive: true, force: true });

@@ -101,7 +101,7 @@ export async function waitFor<T>(
   }: { timeoutMs: number; intervalMs?: number; abortIf?: () => string | undefined },
 ): Promise<T> {
   const deadline = Date.now() + timeoutMs;
-  let last: unknown = 'no attempt finished';
+  let last: unknown;
   for (;;) {
     const reason = abortIf?.();
     if (reason) throw new Error(`${what}: ${reason}`);

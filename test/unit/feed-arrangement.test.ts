@@ -66,7 +66,7 @@ describe('feed arrangement', () => {
     expect([...caps]).toEqual([['drama', 5]]);
     const scored = [...Array.from({ length: 8 }, (_, i) => entry(i, 'drama')), entry(8, 'cars'), entry(9, 'food')];
     const { picks } = arrangeFeed(scored, 7, { ...settings, explorationShare: 0 }, caps);
-    expect(picks.map((p) => p.category)).toEqual([...Array(5).fill('drama'), 'cars', 'food']);
+    expect(picks.map((p) => p.category)).toEqual([...Array<string>(5).fill('drama'), 'cars', 'food']);
     // Even a user who likes nothing else gets at most half the feed of one category while others remain.
     expect(categoryCaps(new Map([['drama', 1]]), 10, settings).get('drama')).toBe(5);
   });

@@ -12,7 +12,7 @@ function parseDate(value: unknown): Date {
 
 builder.scalarType('DateTime', {
   description: 'A point in time: an ISO-8601 string on output; an ISO-8601 string or epoch milliseconds on input.',
-  serialize: (value) => (value as Date).toISOString(),
+  serialize: (value) => value.toISOString(),
   parseValue: parseDate,
   parseLiteral: (ast) => {
     if (ast.kind === Kind.STRING) return parseDate(ast.value);

@@ -1,0 +1,394 @@
+import { describe, expect, it } from 'vitest';
+import { AppError } from '../../src/core/errors.js';
+import { createLiveHub, type LiveHubOptions, type TrendingEntry } from '../../src/live/hub.js';
+import { createLogger } from '../../src/logger.js';
+import { createMetrics } from '../../src/metrics.js';
+import type { Feed } from '../../src/ranking/ranker.js';
+import { drain, feedOf } from '../live-fixtures.js';
+import { fakeSubscriber, manualClock, settle } from './live-fakes.js';
+
+const CHANNEL = 'user-changed';
+const PUSH_MS = 300;
+const TRENDING_MS = 1000;
+
+/** A hub on a hand-driven clock and an in-memory channel, with a ranker that answers from `feeds`. */
+async function testHub(overrides: Partial<LiveHubOptions> = {}) {
+  const clock = manualClock();
+  const channel = fakeSubscriber();
+  const metrics = createMetrics();
+  const feeds = new Map<string, string[]>();
+  const trending = new Map<string, string[]>();
+  const ranked: { userId: string; first: number; at: number }[] = [];
+  const trendingReads: { category: string | null; first: number; at: number }[] = [];
+  const invalidated: string[][] = [];
+  const hub = createLiveHub({
+    subscriber: channel.subscriber,
+    channel: CHANNEL,
+    log: createLogger('silent'),
+    metrics,
+    pushIntervalMs: PUSH_MS,
+    trendingIntervalMs: TRENDING_MS,
+    maxSubscriptions: 10,
+    maxSubscriptionsPerUser: 3,
+    onUsersChanged: (users) => invalidated.push([...users]),
+    rankFeed: async (userId, first) => {
+      ranked.push({ userId, first, at: clock.now() });
+      return feedOf(userId, (feeds.get(userId) ?? []).slice(0, first));
+    },
+    readTrending: async (category, first) => {
+      trendingReads.push({ category, first, at: clock.now() });
+      return (trending.get(category ?? '') ?? []).slice(0, first).map(entry);
+    },
+    clock,
+    ...overrides,
+  });
+  await hub.start();
+  /** The stream worker's notice for these users; each `receivedAt` defaults to now. */
+  const notify = async (users: string[], receivedAt?: number[]) => {
+    channel.publish(
+      CHANNEL,
+      JSON.stringify({ users, at: clock.now(), receivedAt: receivedAt ?? users.map(() => clock.now()) }),
+    );
+    await settle();
+  };
+  /** Moves the clock and lets the re-ranks it started finish. */
+  const advance = async (ms: number) => {
+    clock.advance(ms);
+    await settle();
+  };
+  return { hub, clock, channel, metrics, feeds, trending, ranked, trendingReads, invalidated, notify, advance };
+}
+
+const entry = (itemId: string, i: number): TrendingEntry => ({
+  item: feedOf('', [itemId]).items[0]!.item,
+  score: 10 - i,
+});
+const ids = (feed: Feed) => feed.items.map((e) => e.item.itemId);
+
+/** What `open` throws (undefined when it does not). */
+function thrown(open: () => unknown): unknown {
+  try {
+    open();
+  } catch (error) {
+    return error;
+  }
+  return undefined;
+}
+
+/** Opens a feed subscription with its snapshot and collects what the client receives. */
+function watch(hub: Awaited<ReturnType<typeof testHub>>['hub'], userId: string, first: number, snapshot: string[]) {
+  const sub = hub.openFeed(userId, first);
+  sub.initial(feedOf(userId, snapshot));
+  return { ...drain(sub.updates), close: () => sub.updates.return?.() };
+}
+
+describe('the live hub, on a hand-driven clock', () => {
+  it('pushes the subscription snapshot, then a re-ranked feed saying what entered and left', async () => {
+    const t = await testHub();
+    t.feeds.set('u1', ['a-1', 'a-2', 'a-3']);
+    const client = watch(t.hub, 'u1', 3, ['a-1', 'a-2', 'a-3']);
+    await settle();
+    expect(client.received).toMatchObject([{ trigger: 'subscribed', entered: ['a-1', 'a-2', 'a-3'], left: [] }]);
+
+    t.feeds.set('u1', ['b-1', 'a-1', 'a-2']);
+    await t.notify(['u1', 'nobody-here']);
+    expect(t.invalidated).toEqual([['u1', 'nobody-here']]);
+    expect(t.ranked).toEqual([{ userId: 'u1', first: 3, at: t.clock.now() }]);
+    expect(client.received).toHaveLength(2);
+    expect(client.received[1]).toMatchObject({ trigger: 'behaviour', entered: ['b-1'], left: ['a-3'] });
+    expect(ids(client.received[1]!.feed)).toEqual(['b-1', 'a-1', 'a-2']);
+    await client.close();
+    await client.done;
+  });
+
+  it('merges a burst of changes: one re-rank at once, one at the end of the push window', async () => {
+    const t = await testHub();
+    const client = watch(t.hub, 'u1', 5, ['a-1']);
+    const start = t.clock.now();
+    t.feeds.set('u1', ['b-1', 'a-1']);
+    await t.notify(['u1']);
+    expect(t.ranked).toHaveLength(1);
+    for (let i = 0; i < 5; i++) {
+      await t.advance(50);
+      await t.notify(['u1']);
+    }
+    // Five more notices inside the window: nothing ranked yet, one re-rank waiting.
+    expect(t.ranked).toHaveLength(1);
+    expect(t.clock.pending).toBe(1);
+    await t.advance(start + PUSH_MS - 1 - t.clock.now());
+    expect(t.ranked).toHaveLength(1);
+    await t.advance(1);
+    expect(t.ranked.map((r) => r.at - start)).toEqual([0, PUSH_MS]);
+    // Nothing changed since: the window ends quietly.
+    await t.advance(10 * PUSH_MS);
+    expect(t.ranked).toHaveLength(2);
+    expect(t.clock.pending).toBe(0);
+    // A change after a quiet window is ranked at once again.
+    await t.notify(['u1']);
+    expect(t.ranked).toHaveLength(3);
+    expect(client.received.map((u) => u.trigger)).toEqual(['subscribed', 'behaviour']);
+    await client.close();
+  });
+
+  it('a change while a re-rank is running waits for it, then for the rest of the window', async () => {
+    let release: (() => void) | undefined;
+    const calls: number[] = [];
+    const t = await testHub({
+      rankFeed: (userId, first) => {
+        calls.push(t.clock.now());
+        return new Promise<Feed>((resolve) => (release = () => resolve(feedOf(userId, ['x-1'].slice(0, first)))));
+      },
+    });
+    watch(t.hub, 'u1', 1, []);
+    const start = t.clock.now();
+    await t.notify(['u1']);
+    expect(calls).toEqual([start]);
+    await t.advance(PUSH_MS * 2);
+    await t.notify(['u1']);
+    // Still running: the second change must not start a second ranking beside it.
+    expect(calls).toHaveLength(1);
+    release?.();
+    await settle();
+    // The window (counted from when the first ranking started) is over: ranked again at once.
+    expect(calls).toEqual([start, start + 2 * PUSH_MS]);
+  });
+
+  it('re-ranks a user once per distinct page size however many subscribers they have', async () => {
+    const t = await testHub();
+    t.feeds.set('u1', ['a-1', 'a-2', 'a-3', 'a-4']);
+    const small = [watch(t.hub, 'u1', 2, ['a-1', 'a-2']), watch(t.hub, 'u1', 2, ['a-1', 'a-2'])];
+    const large = watch(t.hub, 'u1', 4, ['a-1', 'a-2', 'a-3', 'a-4']);
+    await settle();
+    // The ranking is unchanged: nobody is pushed anything.
+    await t.notify(['u1']);
+    expect(t.ranked.map((r) => r.first).sort()).toEqual([2, 4]);
+    for (const c of [...small, large]) expect(c.received.map((u) => u.trigger)).toEqual(['subscribed']);
+
+    // Only the fourth item changed: only the subscriber who sees four items is pushed.
+    t.feeds.set('u1', ['a-1', 'a-2', 'a-3', 'b-9']);
+    await t.advance(PUSH_MS);
+    await t.notify(['u1']);
+    expect(t.ranked).toHaveLength(4);
+    for (const c of small) expect(c.received).toHaveLength(1);
+    expect(large.received[1]).toMatchObject({ entered: ['b-9'], left: ['a-4'] });
+  });
+
+  it('measures push latency from the earliest event a merged push reflects', async () => {
+    const t = await testHub();
+    watch(t.hub, 'u1', 1, ['a-1']);
+    t.feeds.set('u1', ['a-2']);
+    await t.notify(['u1'], [t.clock.now() - 40]);
+    const first = t.clock.now();
+    await t.advance(100);
+    t.feeds.set('u1', ['a-3']);
+    await t.notify(['u1'], [t.clock.now() - 10]);
+    await t.notify(['u1'], [first - 500]);
+    // To the end of the window that started with the first re-rank.
+    await t.advance(first + PUSH_MS - t.clock.now());
+    const histogram = await t.metrics.feedPushLatency.get();
+    const sum = histogram.values.find((v) => v.metricName?.endsWith('_sum'))?.value;
+    const count = histogram.values.find((v) => v.metricName?.endsWith('_count'))?.value;
+    expect(count).toBe(2);
+    // 40 ms for the first push; the second, at the window's end, reflects an event received 500 ms before `first`.
+    expect(sum).toBe(40 + (PUSH_MS + 500));
+  });
+
+  it('a slow client gets only the newest feed, counted from the earliest change it reflects', async () => {
+    const t = await testHub();
+    const sub = t.hub.openFeed('u1', 1);
+    sub.initial(feedOf('u1', ['a-1']));
+    const start = t.clock.now();
+    t.feeds.set('u1', ['b-1']);
+    await t.notify(['u1'], [start - 5]);
+    // Not pulled yet: the snapshot and the re-rank are one update, still "the feed at subscription".
+    const first = await sub.updates.next();
+    expect(first.value).toMatchObject({ trigger: 'subscribed', entered: ['b-1'], left: [] });
+    for (const [item, receivedAgo] of [
+      ['c-1', 30],
+      ['d-1', 70],
+      ['e-1', 10],
+    ] as const) {
+      t.feeds.set('u1', [item]);
+      await t.advance(PUSH_MS);
+      await t.notify(['u1'], [t.clock.now() - receivedAgo]);
+    }
+    await t.advance(100);
+    const second = await sub.updates.next();
+    expect(second.value).toMatchObject({ trigger: 'behaviour', entered: ['e-1'], left: ['b-1'] });
+    const histogram = await t.metrics.feedPushLatency.get();
+    // One observation, at the pull, from the earliest event merged in: 30 ms before the first of
+    // three re-ranks, which ran one window apart.
+    expect(histogram.values.find((v) => v.metricName?.endsWith('_count'))?.value).toBe(1);
+    expect(histogram.values.find((v) => v.metricName?.endsWith('_sum'))?.value).toBe(30 + 2 * PUSH_MS + 100);
+  });
+
+  it('keeps the last feed when a re-rank fails, and re-ranks at the next change', async () => {
+    let fail = true;
+    const t = await testHub({
+      rankFeed: async (userId) => {
+        if (fail) throw new Error('features unavailable');
+        return feedOf(userId, ['b-1']);
+      },
+    });
+    const client = watch(t.hub, 'u1', 1, ['a-1']);
+    await t.notify(['u1']);
+    expect(client.received).toHaveLength(1);
+    fail = false;
+    await t.advance(PUSH_MS);
+    expect(client.received).toHaveLength(1);
+    await t.notify(['u1']);
+    expect(client.received.map((u) => ids(u.feed))).toEqual([['a-1'], ['b-1']]);
+  });
+
+  it('a late snapshot does not overwrite a re-ranked feed', async () => {
+    const t = await testHub();
+    t.feeds.set('u1', ['b-1']);
+    const sub = t.hub.openFeed('u1', 1);
+    const client = drain(sub.updates);
+    await t.notify(['u1']);
+    sub.initial(feedOf('u1', ['a-1']));
+    await settle();
+    expect(client.received.map((u) => [u.trigger, ids(u.feed)])).toEqual([['behaviour', ['b-1']]]);
+  });
+
+  it('refuses more feeds per user than the cap, and takes one again when a feed closes', async () => {
+    const t = await testHub();
+    const open = [watch(t.hub, 'u1', 1, []), watch(t.hub, 'u1', 1, []), watch(t.hub, 'u1', 1, [])];
+    const refusal = thrown(() => t.hub.openFeed('u1', 1));
+    expect(refusal).toBeInstanceOf(AppError);
+    expect(refusal).toMatchObject({ code: 'LIMIT_EXCEEDED', details: { limit: 'subscriptionsPerUser', max: 3 } });
+    // Another user is not affected by u1's cap.
+    watch(t.hub, 'u2', 1, []);
+    await open[0]!.close();
+    expect(() => watch(t.hub, 'u1', 1, [])).not.toThrow();
+    expect(t.hub.stats()).toEqual({ users: 2, scopes: 0, subscriptions: 4 });
+  });
+
+  it('refuses subscriptions of any kind over the instance cap, retryably', async () => {
+    const t = await testHub({ maxSubscriptions: 4, maxSubscriptionsPerUser: 10 });
+    const feeds = [watch(t.hub, 'u1', 1, []), watch(t.hub, 'u2', 1, [])];
+    t.hub.openTrending(null, 5);
+    t.hub.openTrending('pets', 5);
+    for (const open of [() => t.hub.openFeed('u3', 1), () => t.hub.openTrending(null, 1)])
+      expect(thrown(open)).toMatchObject({
+        code: 'LIMIT_EXCEEDED',
+        retryable: true,
+        details: { limit: 'subscriptionsPerInstance' },
+      });
+    await feeds[0]!.close();
+    expect(() => t.hub.openFeed('u3', 1)).not.toThrow();
+  });
+
+  it('forgets a user when their last subscriber leaves, cancelling a re-rank still waiting', async () => {
+    const t = await testHub();
+    const a = watch(t.hub, 'u1', 1, []);
+    const b = watch(t.hub, 'u1', 1, []);
+    await t.notify(['u1']);
+    await t.notify(['u1']);
+    expect(t.ranked).toHaveLength(1);
+    expect(t.clock.pending).toBe(1);
+    await a.close();
+    expect(t.clock.pending).toBe(1);
+    await b.close();
+    await Promise.all([a.done, b.done]);
+    expect(t.clock.pending).toBe(0);
+    expect(t.hub.stats()).toEqual({ users: 0, scopes: 0, subscriptions: 0 });
+    await t.advance(PUSH_MS);
+    await t.notify(['u1']);
+    expect(t.ranked).toHaveLength(1);
+    // The cache is still told about the change, watched or not.
+    expect(t.invalidated).toHaveLength(3);
+  });
+
+  it('checks each trending scope once per interval for all its subscribers', async () => {
+    const t = await testHub();
+    t.trending.set('', ['t-1', 't-2', 't-3']);
+    t.trending.set('pets', ['p-1']);
+    const top2 = t.hub.openTrending(null, 2);
+    const top3 = t.hub.openTrending(null, 3);
+    const pets = t.hub.openTrending('pets', 5);
+    top2.initial([entry('t-1', 0), entry('t-2', 1)]);
+    const [c2, c3, cp] = [drain(top2.updates), drain(top3.updates), drain(pets.updates)];
+    expect(t.hub.stats()).toEqual({ users: 0, scopes: 2, subscriptions: 3 });
+
+    await t.advance(TRENDING_MS - 1);
+    expect(t.trendingReads).toEqual([]);
+    await t.advance(1);
+    // One read per scope, for the largest page any subscriber of it asked for.
+    expect(t.trendingReads.map((r) => [r.category, r.first])).toEqual([
+      [null, 3],
+      ['pets', 5],
+    ]);
+    // top2 already shows [t-1, t-2]: nothing new for it.
+    expect(c2.received.map((u) => u.items.map((e) => e.item.itemId))).toEqual([['t-1', 't-2']]);
+    expect(c3.received.map((u) => u.items.map((e) => e.item.itemId))).toEqual([['t-1', 't-2', 't-3']]);
+    expect(cp.received).toHaveLength(1);
+
+    t.trending.set('', ['t-9', 't-1', 't-2']);
+    await t.advance(TRENDING_MS);
+    expect(t.trendingReads).toHaveLength(4);
+    expect(c2.received[1]).toMatchObject({ entered: ['t-9'], left: ['t-2'] });
+    expect(c3.received[1]).toMatchObject({ entered: ['t-9'], left: ['t-3'] });
+    // Unchanged pets list: no push.
+    expect(cp.received).toHaveLength(1);
+
+    await pets.updates.return?.();
+    expect(t.hub.stats().scopes).toBe(1);
+    await t.advance(TRENDING_MS);
+    expect(t.trendingReads.slice(4).map((r) => r.category)).toEqual([null]);
+  });
+
+  it('does not start a trending check while the previous one is still running, and retries a failed one', async () => {
+    const pending: { resolve: (v: TrendingEntry[]) => void; reject: (e: Error) => void }[] = [];
+    const t = await testHub({
+      readTrending: () => new Promise((resolve, reject) => pending.push({ resolve, reject })),
+    });
+    const client = drain(t.hub.openTrending(null, 1).updates);
+    await t.advance(TRENDING_MS);
+    await t.advance(TRENDING_MS);
+    expect(pending).toHaveLength(1);
+    pending[0]!.reject(new Error('redis down'));
+    await settle();
+    await t.advance(TRENDING_MS);
+    expect(pending).toHaveLength(2);
+    pending[1]!.resolve([entry('t-1', 0)]);
+    await settle();
+    expect(client.received.map((u) => u.items.map((e) => e.item.itemId))).toEqual([['t-1']]);
+  });
+
+  it('ignores other channels and unreadable notices', async () => {
+    const t = await testHub();
+    const client = watch(t.hub, 'u1', 1, ['a-1']);
+    t.feeds.set('u1', ['b-1']);
+    t.channel.publish('another-channel', JSON.stringify({ users: ['u1'], at: t.clock.now() }));
+    for (const bad of ['not json', '42', JSON.stringify({ users: 'u1' }), JSON.stringify({ users: [1] })])
+      t.channel.publish(CHANNEL, bad);
+    await settle();
+    expect(t.invalidated).toEqual([]);
+    expect(t.ranked).toEqual([]);
+    // A notice without times still counts.
+    t.channel.publish(CHANNEL, JSON.stringify({ users: ['u1'] }));
+    await settle();
+    expect(client.received.map((u) => u.trigger)).toEqual(['subscribed', 'behaviour']);
+  });
+
+  it('stop ends every subscription, cancels its timers, closes the connection and refuses new ones', async () => {
+    const t = await testHub();
+    const feeds = [watch(t.hub, 'u1', 1, []), watch(t.hub, 'u2', 1, [])];
+    const trend = drain(t.hub.openTrending(null, 1).updates);
+    await t.notify(['u1']);
+    await t.notify(['u1']);
+    expect(t.clock.pending).toBe(2); // u1's waiting re-rank and the trending interval
+    t.hub.stop();
+    await Promise.all([...feeds.map((f) => f.done), trend.done]);
+    expect(t.clock.pending).toBe(0);
+    expect(t.channel.connected).toBe(false);
+    expect(t.channel.listeners).toBe(0);
+    expect(t.hub.stats()).toEqual({ users: 0, scopes: 0, subscriptions: 0 });
+    expect(() => t.hub.openFeed('u1', 1)).toThrow(expect.objectContaining({ code: 'UNAVAILABLE', retryable: true }));
+    expect(() => t.hub.openTrending(null, 1)).toThrow(expect.objectContaining({ code: 'UNAVAILABLE' }));
+    await t.advance(10 * TRENDING_MS);
+    expect(t.ranked).toHaveLength(1);
+    expect(t.trendingReads).toEqual([]);
+  });
+});
