@@ -26,25 +26,25 @@ export type InteractionInput = {
   /** What the user did. */
   action: InteractionAction;
   /** Idempotency key: send the same eventId when retrying and the event counts once. Generated when omitted. */
-  eventId?: string | number | null | undefined;
+  eventId?: string | null | undefined;
   /** The item acted on. */
-  itemId: string | number;
+  itemId: string;
   /** When it happened (event time). Defaults to now; at most 7 days old and 5 minutes ahead. */
   occurredAt?: string | null | undefined;
   /** Whose behaviour this is. Defaults to the viewer; only a service may name another user. */
-  userId?: string | number | null | undefined;
+  userId?: string | null | undefined;
 };
 
 /** A catalogue entry to create or replace. */
 export type ItemInput = {
   /** Who published it. */
-  authorId?: string | number | null | undefined;
+  authorId?: string | null | undefined;
   /** The category (an id-like name such as "pets"). */
   category?: string | null | undefined;
   /** When it was published. Omitted: its age is unknown, and it is never treated as new (no exploration slot). */
   createdAt?: string | null | undefined;
   /** The catalogue id. */
-  id: string | number;
+  id: string;
   /** Up to 32 tags. */
   tags?: Array<string> | null | undefined;
 };
@@ -54,7 +54,7 @@ export type UserProfileInput = {
   /** Up to 32 categories, e.g. ["pets", "travel"]. */
   interests: Array<string>;
   /** Defaults to the viewer; only a service may name another user. */
-  userId?: string | number | null | undefined;
+  userId?: string | null | undefined;
 };
 
 export type UpsertItemsMutationVariables = Exact<{
@@ -89,7 +89,7 @@ export type TrendingQueryVariables = Exact<{
 export type TrendingQuery = { trending: Array<{ id: string; category: string | null; trendingScore: number | null }> };
 
 export type UserFeaturesQueryVariables = Exact<{
-  userId: string | number;
+  userId: string;
 }>;
 
 export type UserFeaturesQuery = {
@@ -141,7 +141,7 @@ export type RecordedFragment = {
 };
 
 export type FeedUpdatedSubscriptionVariables = Exact<{
-  userId?: string | number | null | undefined;
+  userId?: string | null | undefined;
   first?: number | null | undefined;
 }>;
 
@@ -156,7 +156,7 @@ export type FeedUpdatedSubscription = {
         rank: number;
         score: number;
         reasons: Array<string>;
-        item: { id: string; category: string | null; tags: Array<string> };
+        item: { id: string; category: string | null };
       }>;
     };
   };
@@ -176,10 +176,10 @@ export type TrendingUpdatedSubscription = {
 };
 
 export type RecommendationsQueryVariables = Exact<{
-  userId?: string | number | null | undefined;
+  userId?: string | null | undefined;
   first?: number | null | undefined;
-  candidates?: Array<string | number> | string | number | null | undefined;
-  exclude?: Array<string | number> | string | number | null | undefined;
+  candidates?: Array<string> | string | null | undefined;
+  exclude?: Array<string> | string | null | undefined;
 }>;
 
 export type RecommendationsQuery = {
@@ -199,7 +199,7 @@ export type RecommendationsQuery = {
 };
 
 export type RecommendedIdsQueryVariables = Exact<{
-  userId?: string | number | null | undefined;
+  userId?: string | null | undefined;
   first?: number | null | undefined;
 }>;
 
@@ -808,37 +808,27 @@ export const FeedUpdatedDocument = {
                         name: { kind: 'Name', value: 'items' },
                         selectionSet: {
                           kind: 'SelectionSet',
-                          selections: [{ kind: 'FragmentSpread', name: { kind: 'Name', value: 'FeedEntry' } }],
+                          selections: [
+                            { kind: 'Field', name: { kind: 'Name', value: 'rank' } },
+                            { kind: 'Field', name: { kind: 'Name', value: 'score' } },
+                            { kind: 'Field', name: { kind: 'Name', value: 'reasons' } },
+                            {
+                              kind: 'Field',
+                              name: { kind: 'Name', value: 'item' },
+                              selectionSet: {
+                                kind: 'SelectionSet',
+                                selections: [
+                                  { kind: 'Field', name: { kind: 'Name', value: 'id' } },
+                                  { kind: 'Field', name: { kind: 'Name', value: 'category' } },
+                                ],
+                              },
+                            },
+                          ],
                         },
                       },
                     ],
                   },
                 },
-              ],
-            },
-          },
-        ],
-      },
-    },
-    {
-      kind: 'FragmentDefinition',
-      name: { kind: 'Name', value: 'FeedEntry' },
-      typeCondition: { kind: 'NamedType', name: { kind: 'Name', value: 'FeedItem' } },
-      selectionSet: {
-        kind: 'SelectionSet',
-        selections: [
-          { kind: 'Field', name: { kind: 'Name', value: 'rank' } },
-          { kind: 'Field', name: { kind: 'Name', value: 'score' } },
-          { kind: 'Field', name: { kind: 'Name', value: 'reasons' } },
-          {
-            kind: 'Field',
-            name: { kind: 'Name', value: 'item' },
-            selectionSet: {
-              kind: 'SelectionSet',
-              selections: [
-                { kind: 'Field', name: { kind: 'Name', value: 'id' } },
-                { kind: 'Field', name: { kind: 'Name', value: 'category' } },
-                { kind: 'Field', name: { kind: 'Name', value: 'tags' } },
               ],
             },
           },
