@@ -11,7 +11,7 @@ const config: CodegenConfig = {
     './src/client/generated/': {
       preset: 'client',
       config: {
-        scalars: { DateTime: 'string' },
+        scalars: { DateTime: 'string', ID: 'string' },
         useTypeImports: true,
         enumsAsTypes: true,
       },

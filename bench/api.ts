@@ -5,38 +5,25 @@
  */
 import { Redis } from 'ioredis';
 import { DEFAULT_CATEGORIES } from '../tools/sim/world.js';
-import { createApiClient, MAX_BATCH, type ApiClient } from '../tools/sim/driver.js';
+import {
+  RecordInteractionsDocument,
+  UpsertItemsDocument,
+  type ApiClient,
+  type InteractionAction,
+  type InteractionInput,
+  type ItemInput,
+} from '../src/client/index.js';
+import { localApiClient, MAX_BATCH } from '../tools/sim/driver.js';
 import { createRng } from '../src/core/random.js';
 import { redisKeys } from '../src/core/keys.js';
 import type { Position } from './stream-progress.js';
 import { waitFor, type BenchContext, type ServiceUnderTest } from './types.js';
 
-export { createApiClient, MAX_BATCH, type ApiClient };
-
-export interface InteractionInput {
-  userId: string;
-  itemId: string;
-  action: string;
-  /** ISO time; the API uses its own clock when omitted. */
-  occurredAt?: string;
-}
-
-const RECORD = `mutation BenchRecord($inputs: [InteractionInput!]!) {
-  recordInteractions(inputs: $inputs) { results { error { code message } recorded { partition offset } } }
-}`;
-
-interface RecordData {
-  recordInteractions: {
-    results: {
-      error: { code: string; message: string } | null;
-      recorded: { partition: number; offset: string } | null;
-    }[];
-  };
-}
+export { localApiClient, MAX_BATCH, type ApiClient, type InteractionInput };
 
 /** Records one batch (≤ MAX_BATCH); every entry must be accepted. */
 export async function recordBatch(client: ApiClient, inputs: InteractionInput[]): Promise<Position[]> {
-  const data = await client.request<RecordData>(RECORD, { inputs });
+  const data = await client.request(RecordInteractionsDocument, { inputs });
   return data.recordInteractions.results.map((r, i) => {
     if (!r.recorded) throw new Error(`entry ${i} rejected: ${r.error?.code} ${r.error?.message}`);
     return { partition: r.recorded.partition, offset: Number(r.recorded.offset) };
@@ -82,17 +69,15 @@ export function benchCatalogue(size: number, idPrefix = 'bi'): CatalogueItem[] {
   });
 }
 
-const UPSERT = `mutation BenchUpsert($inputs: [ItemInput!]!) { upsertItems(inputs: $inputs) { items { id } } }`;
-
 /** Publishes items and waits until the stream wrote every one's metadata to Redis. */
 export async function publishCatalogue(
   ctx: Pick<BenchContext, 'redisUrl'>,
   service: Pick<ServiceUnderTest, 'url' | 'prefix'>,
-  items: readonly { id: string }[],
+  items: readonly ItemInput[],
 ): Promise<void> {
-  const client = createApiClient(service.url);
+  const client = localApiClient(service.url);
   for (let i = 0; i < items.length; i += MAX_BATCH)
-    await client.request(UPSERT, { inputs: items.slice(i, i + MAX_BATCH) });
+    await client.request(UpsertItemsDocument, { inputs: items.slice(i, i + MAX_BATCH) });
   const redis = new Redis(ctx.redisUrl);
   const keys = redisKeys(service.prefix);
   try {
@@ -124,7 +109,7 @@ export function ensureCatalogue(ctx: BenchContext, service: ServiceUnderTest): P
   return done;
 }
 
-const ACTIONS = ['VIEW', 'CLICK', 'LIKE', 'SKIP', 'COMMENT', 'SHARE', 'HIDE'] as const;
+const ACTIONS: readonly InteractionAction[] = ['VIEW', 'CLICK', 'LIKE', 'SKIP', 'COMMENT', 'SHARE', 'HIDE'];
 const ACTION_SHARES = [0.45, 0.25, 0.1, 0.1, 0.03, 0.03, 0.04];
 
 /**

@@ -9,8 +9,7 @@
  * and `closed` once every socket it opened is closed again. It exits after that, or when the
  * parent goes away.
  */
-import { createClient, type Client } from 'graphql-ws';
-import WebSocket from 'ws';
+import { createLiveClient, FeedUpdatedDocument, type LiveClient } from '../src/client/index.js';
 
 export interface OpenCommand {
   type: 'open';
@@ -33,17 +32,6 @@ export type ChildMessage =
   | { type: 'progress'; sockets: number; subscribed: number }
   | { type: 'closed'; opened: number; closed: number };
 
-const FEED = `subscription BenchLive($userId: ID, $first: Int) {
-  feedUpdated(userId: $userId, first: $first) {
-    trigger entered left
-    feed { computedAt items { rank score reasons item { id category } } }
-  }
-}`;
-
-interface FeedUpdated {
-  feedUpdated: { trigger: string | null; feed: { items: { item: { category: string | null } }[] } };
-}
-
 const LOOPBACK = /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/;
 
 /** Wall-clock ms with sub-ms resolution, comparable across processes on this machine. */
@@ -61,7 +49,7 @@ function describe(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-const clients: Client[] = [];
+const clients: LiveClient[] = [];
 let opened = 0;
 let closed = 0;
 let closing = false;
@@ -70,7 +58,6 @@ let stopped = false;
 async function open(command: OpenCommand) {
   const target = new URL(command.url);
   if (!LOOPBACK.test(target.hostname)) throw new RangeError(`only a local service is driven, not ${target.host}`);
-  target.protocol = target.protocol === 'https:' ? 'wss:' : 'ws:';
   let subscribed = 0;
   let waiting = 0;
   const slots: (() => void)[] = [];
@@ -84,12 +71,8 @@ async function open(command: OpenCommand) {
   const progress = setInterval(() => send({ type: 'progress', sockets: opened, subscribed }), 1000);
   const all: Promise<void>[] = [];
   for (let i = 0; i < command.users.length && !stopped; i += command.perSocket) {
-    const client = createClient({
-      url: target.toString(),
-      webSocketImpl: WebSocket,
-      // A dropped socket must show as failed subscriptions, not be repaired behind the numbers.
-      retryAttempts: 0,
-    });
+    // No reconnects: a dropped socket must show as failed subscriptions, not be repaired behind the numbers.
+    const client = createLiveClient(command.url, { retryAttempts: 0 });
     client.on('connected', () => opened++);
     client.on('closed', () => closed++);
     clients.push(client);
@@ -105,8 +88,9 @@ async function open(command: OpenCommand) {
             release();
             settled();
           };
-          client.subscribe<FeedUpdated>(
-            { query: FEED, variables: { userId: user, first: command.first } },
+          client.subscribe(
+            FeedUpdatedDocument,
+            { userId: user, first: command.first },
             {
               next: (result) => {
                 const at = now();

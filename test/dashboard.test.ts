@@ -2,6 +2,12 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { App } from '../src/app.js';
+import {
+  FeedUpdatedDocument,
+  RecommendedIdsDocument,
+  RecordInteractionCountsDocument,
+  requestBody,
+} from '../src/client/index.js';
 import { priorModel } from '../src/model/prior.js';
 import { createModelRegistry } from '../src/model/registry.js';
 import { projectRoot } from '../src/stack/paths.js';
@@ -93,15 +99,12 @@ describe('the Grafana dashboard and the alert rules', () => {
     // Traffic through each part: ingestion and the stream, feeds, an experiment click, a live
     // push, a model reload, a client error and a readiness check.
     await seedCatalogue(app);
-    const feed = await gql<{ recommendations: { items: { item: { id: string } }[] } }>(
-      app.url,
-      `{ recommendations(userId: "dash-1", first: 5) { items { item { id } } } }`,
-    );
+    const feed = await gql(app.url, RecommendedIdsDocument, { userId: 'dash-1', first: 5 });
     const shown = feed.data!.recommendations.items[0]!.item.id;
-    await gql(app.url, `mutation($i: [InteractionInput!]!) { recordInteractions(inputs: $i) { acceptedCount } }`, {
-      i: [{ userId: 'dash-1', itemId: shown, action: 'CLICK' }],
+    await gql(app.url, RecordInteractionCountsDocument, {
+      inputs: [{ userId: 'dash-1', itemId: shown, action: 'CLICK' }],
     });
-    await gql(app.url, `{ recommendations(userId: "not an id!") { modelVersion } }`);
+    await gql(app.url, RecommendedIdsDocument, { userId: 'not an id!' });
     await fetch(app.url.replace(/\/graphql$/, '/readyz'));
     const registry = createModelRegistry(app.services.redis, app.services.keys);
     await registry.publish(priorModel('dash-2'), 'test');
@@ -110,7 +113,7 @@ describe('the Grafana dashboard and the alert rules', () => {
     const subscription = await fetch(app.url, {
       method: 'POST',
       headers: { 'content-type': 'application/json', accept: 'text/event-stream' },
-      body: JSON.stringify({ query: `subscription { feedUpdated(userId: "dash-1", first: 5) { trigger } }` }),
+      body: requestBody(FeedUpdatedDocument, { userId: 'dash-1', first: 5 }),
       signal: live.signal,
     });
     const reader = subscription.body!.getReader();

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { App } from '../src/app.js';
+import { ExperimentDocument, RecommendedIdsDocument } from '../src/client/index.js';
 import {
   planEvents,
   planImpressions,
@@ -19,20 +20,6 @@ import { createWorld } from '../tools/sim/world.js';
 import { eventually, gql, startApp, testConfig } from './helpers.js';
 import { readTopic } from './kafka-helpers.js';
 import { metricsText, modelCli, modelFile } from './model-helpers.js';
-
-interface ArmView {
-  name: string;
-  share: number;
-  modelVersion: string;
-  servedVersion: string | null;
-  feeds: number;
-  impressions: number;
-  clicks: number;
-  likes: number;
-  hides: number;
-  ctr: number | null;
-}
-const EXPERIMENT = `{ experiment { id revision arms { name share modelVersion servedVersion feeds impressions clicks likes hides ctr } } }`;
 
 describe('assignment to arms', () => {
   it('splits users in proportion to the shares, and moves none when nothing changes', () => {
@@ -61,10 +48,7 @@ describe('A/B experiments', () => {
   });
   let apps: App[] = [];
   const experiment = async (app: App) => {
-    const res = await gql<{ experiment: { id: string; revision: number; arms: ArmView[] } | null }>(
-      app.url,
-      EXPERIMENT,
-    );
+    const res = await gql(app.url, ExperimentDocument, {});
     expect(res.errors).toBeUndefined();
     return res.data!.experiment;
   };
@@ -272,11 +256,7 @@ describe('A/B experiments', () => {
     for (const user of world.users.slice(0, 20)) {
       const arms = await Promise.all(
         [0, 1, 0, 1].map(async (i) => {
-          const res = await gql<{ recommendations: { arm: string } }>(
-            apps[i]!.url,
-            `query($u: ID) { recommendations(userId: $u, first: 5) { arm } }`,
-            { u: user.id },
-          );
+          const res = await gql(apps[i]!.url, RecommendedIdsDocument, { userId: user.id, first: 5 });
           return res.data?.recommendations.arm;
         }),
       );
@@ -298,10 +278,7 @@ describe('A/B experiments', () => {
     );
     const view = (await experiment(apps[0]!))!;
     expect(view.arms.map((a) => [a.name, a.share, a.modelVersion])).toEqual([['control', 1, 'ab-good']]);
-    const feed = await gql<{ recommendations: { arm: string; modelVersion: string } }>(
-      apps[1]!.url,
-      `{ recommendations(userId: "u7", first: 5) { arm modelVersion } }`,
-    );
-    expect(feed.data?.recommendations).toEqual({ arm: 'control', modelVersion: 'ab-good' });
+    const feed = await gql(apps[1]!.url, RecommendedIdsDocument, { userId: 'u7', first: 5 });
+    expect(feed.data?.recommendations).toMatchObject({ arm: 'control', modelVersion: 'ab-good' });
   });
 });

@@ -1,17 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { App } from '../src/app.js';
+import { RecordInteractionDocument, UpsertItemsDocument, UserFeaturesDocument } from '../src/client/index.js';
 import { eventually, gql, startApp, testConfig } from './helpers.js';
-
-const FEATURES = `query F($userId: ID!) {
-  userFeatures(userId: $userId) { userId latestEventAt windows { window counts { category action count } } }
-}`;
-
-interface Features {
-  userFeatures: {
-    latestEventAt: string | null;
-    windows: { window: string; counts: { category: string; action: string; count: number }[] }[];
-  };
-}
 
 describe('behaviour recorded through the API reaches the user features', () => {
   let app: App;
@@ -21,24 +11,22 @@ describe('behaviour recorded through the API reaches the user features', () => {
   afterAll(() => app?.stop());
 
   it('counts pet-video likes in the 5-minute window within moments, each eventId once', async () => {
-    const upsert = await gql(
-      app.url,
-      `mutation { upsertItems(inputs: [{ id: "corgi-1", category: "pets" }, { id: "shiba-1", category: "pets" }]) { items { id } } }`,
-    );
+    const upsert = await gql(app.url, UpsertItemsDocument, {
+      inputs: [
+        { id: 'corgi-1', category: 'pets' },
+        { id: 'shiba-1', category: 'pets' },
+      ],
+    });
     expect(upsert.errors).toBeUndefined();
     await eventually(
       async () => (await app.services.redis.hget(app.services.keys.item('shiba-1'), 'category')) === 'pets',
     );
 
-    const before = await gql<Features>(app.url, FEATURES, { userId: 'u-123' });
+    const before = await gql(app.url, UserFeaturesDocument, { userId: 'u-123' });
     expect(before.data?.userFeatures.latestEventAt).toBeNull();
 
     const record = (eventId: string, itemId: string) =>
-      gql<{ recordInteraction: { partition: number; offset: string } }>(
-        app.url,
-        `mutation R($input: InteractionInput!) { recordInteraction(input: $input) { partition offset } }`,
-        { input: { eventId, userId: 'u-123', itemId, action: 'LIKE' } },
-      );
+      gql(app.url, RecordInteractionDocument, { input: { eventId, userId: 'u-123', itemId, action: 'LIKE' } });
     const started = Date.now();
     let last = { partition: 0, offset: '0' };
     for (const [eventId, itemId] of [
@@ -56,7 +44,7 @@ describe('behaviour recorded through the API reaches the user features', () => {
       async () => Number((await services.redis.hget(progressKey, String(last.partition))) ?? -1) >= Number(last.offset),
     );
     const elapsed = Date.now() - started;
-    const res = await gql<Features>(app.url, FEATURES, { userId: 'u-123' });
+    const res = await gql(app.url, UserFeaturesDocument, { userId: 'u-123' });
     const fiveMinutes = res.data?.userFeatures.windows.find((w) => w.window === '5m');
     expect(fiveMinutes?.counts).toEqual([{ category: 'pets', action: 'LIKE', count: 2 }]);
     expect(elapsed).toBeLessThan(10_000);
@@ -79,6 +67,7 @@ describe('behaviour recorded through the API reaches the user features', () => {
       return original(...args);
     };
     try {
+      // Four aliases in one document on purpose: the round trips of the whole request are the subject.
       const res = await gql<Record<string, { userId: string; windows: { window: string }[] }>>(
         app.url,
         `{ a: userFeatures(userId: "u-123") { userId windows { window } }
@@ -95,7 +84,7 @@ describe('behaviour recorded through the API reaches the user features', () => {
   });
 
   it('lets only service callers read features', async () => {
-    const res = await gql(app.url, FEATURES, { userId: '' });
+    const res = await gql(app.url, UserFeaturesDocument, { userId: '' });
     expect(res.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
   });
 });

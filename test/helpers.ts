@@ -5,6 +5,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, inject } from 'vitest';
 import { createApp, type App } from '../src/app.js';
+import {
+  execute,
+  executeText,
+  RecordInteractionCountsDocument,
+  UpsertItemsDocument,
+  type GraphQLResult,
+  type TypedDocumentNode,
+} from '../src/client/index.js';
 import { loadConfig, type Config } from '../src/config.js';
 import { createLogger } from '../src/logger.js';
 import type { Redis } from 'ioredis';
@@ -41,26 +49,31 @@ export async function startApp(config: Config): Promise<App> {
   return app;
 }
 
-export interface GraphQLResponse<T = Record<string, unknown>> {
-  status: number;
-  data?: T;
-  errors?: { message: string; extensions?: Record<string, unknown>; path?: (string | number)[] }[];
-}
-
-/** POSTs one GraphQL operation and returns the HTTP status with the parsed body. */
-export async function gql<T = Record<string, unknown>>(
+/**
+ * POSTs one operation and returns the HTTP status with the parsed body, typed by the document.
+ * A query text is sent as it is: only for documents a test means to be invalid or hostile.
+ */
+export function gql<TResult, TVariables>(
+  url: string,
+  document: TypedDocumentNode<TResult, TVariables>,
+  variables: TVariables,
+  headers?: Record<string, string>,
+): Promise<GraphQLResult<TResult>>;
+export function gql<T = Record<string, unknown>>(
   url: string,
   query: string,
   variables?: Record<string, unknown>,
+  headers?: Record<string, string>,
+): Promise<GraphQLResult<T>>;
+export function gql(
+  url: string,
+  document: TypedDocumentNode<unknown, Record<string, unknown>> | string,
+  variables?: Record<string, unknown>,
   headers: Record<string, string> = {},
-): Promise<GraphQLResponse<T>> {
-  const res = await fetch(url, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', ...headers },
-    body: JSON.stringify({ query, variables }),
-  });
-  const body = (await res.json()) as Omit<GraphQLResponse<T>, 'status'>;
-  return { status: res.status, ...body };
+): Promise<GraphQLResult<unknown>> {
+  return typeof document === 'string'
+    ? executeText(url, document, variables, { headers })
+    : execute(url, document, variables ?? {}, { headers });
 }
 
 /** Polls until `probe` returns a truthy value; on timeout, fails with the last value seen. */
@@ -110,24 +123,14 @@ export const CATALOGUE = CATEGORIES.flatMap((c) =>
  * feed has candidates to score. Headers carry a token where authentication is on.
  */
 export async function seedCatalogue(app: App, headers: Record<string, string> = {}): Promise<void> {
-  const upsert = await gql(
-    app.url,
-    `mutation U($inputs: [ItemInput!]!) { upsertItems(inputs: $inputs) { items { id } } }`,
-    { inputs: CATALOGUE },
-    headers,
-  );
+  const upsert = await gql(app.url, UpsertItemsDocument, { inputs: CATALOGUE }, headers);
   if (upsert.errors) throw new Error(`upsertItems failed: ${JSON.stringify(upsert.errors)}`);
   const { redis, keys } = app.services;
   await eventually(async () => (await redis.hget(keys.item('music-11'), 'category')) === 'music');
   const background = CATALOGUE.flatMap((it, i) =>
-    Array.from({ length: 1 + (i % 3) }, (_, k) => ({ userId: `bg-${k}`, itemId: it.id, action: 'CLICK' })),
+    Array.from({ length: 1 + (i % 3) }, (_, k) => ({ userId: `bg-${k}`, itemId: it.id, action: 'CLICK' as const })),
   );
-  const res = await gql(
-    app.url,
-    `mutation R($inputs: [InteractionInput!]!) { recordInteractions(inputs: $inputs) { acceptedCount } }`,
-    { inputs: background },
-    headers,
-  );
+  const res = await gql(app.url, RecordInteractionCountsDocument, { inputs: background }, headers);
   if (res.errors) throw new Error(`recordInteractions failed: ${JSON.stringify(res.errors)}`);
 }
 

@@ -3,11 +3,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { App } from '../src/app.js';
+import { RecordInteractionDocument } from '../src/client/index.js';
 import { startLocalKafka, type LocalKafka } from '../src/stack/kafka.js';
 import { eventually, gql, startApp, testConfig } from './helpers.js';
 import { readTopic } from './kafka-helpers.js';
 
-const RECORD = `mutation Record($input: InteractionInput!) { recordInteraction(input: $input) { eventId offset } }`;
 const TIMEOUT_MS = 2000;
 
 describe('recording behaviour while the Kafka broker is down', () => {
@@ -29,7 +29,7 @@ describe('recording behaviour while the Kafka broker is down', () => {
   });
 
   const record = (eventId: string) =>
-    gql<{ recordInteraction: { eventId: string } }>(app.url, RECORD, {
+    gql(app.url, RecordInteractionDocument, {
       input: { eventId, userId: 'u-outage', itemId: 'item-1', action: 'LIKE' },
     });
 

@@ -1,19 +1,17 @@
 import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { App } from '../src/app.js';
+import {
+  querySource,
+  RecordInteractionDocument,
+  RecordInteractionsDocument,
+  UpdateUserProfileDocument,
+  UpsertItemsDocument,
+  type InteractionInput,
+} from '../src/client/index.js';
 import type { Config } from '../src/config.js';
 import { gql, startApp, testConfig } from './helpers.js';
 import { readTopic, topicSize } from './kafka-helpers.js';
-
-const RECORD = `mutation Record($input: InteractionInput!) {
-  recordInteraction(input: $input) { eventId userId partition offset occurredAt }
-}`;
-const RECORD_MANY = `mutation RecordMany($inputs: [InteractionInput!]!) {
-  recordInteractions(inputs: $inputs) {
-    acceptedCount rejectedCount
-    results { index accepted recorded { eventId partition offset } error { code message field } }
-  }
-}`;
 
 const secret = 'a-test-secret-that-is-long-enough-for-hs256';
 const token = (claims: { sub?: string; role?: string }) =>
@@ -64,12 +62,7 @@ describe('recording behaviour', () => {
             action: (['VIEW', 'CLICK', 'LIKE', 'SHARE'] as const)[i % 4]!,
             occurredAt: new Date(t0 + i * 1000).toISOString(),
           };
-          const res = await gql<{ recordInteraction: { eventId: string; partition: number; offset: string } }>(
-            app.url,
-            RECORD,
-            { input },
-            service,
-          );
+          const res = await gql(app.url, RecordInteractionDocument, { input }, service);
           expect(res.errors).toBeUndefined();
           list.push({ ...res.data!.recordInteraction, itemId: input.itemId, action: input.action });
         }
@@ -96,19 +89,9 @@ describe('recording behaviour', () => {
   });
 
   it('keeps the client eventId when the same event is sent twice (the stream dedupes it)', async () => {
-    const input = { eventId: 'retry-1', userId: 'u-retry', itemId: 'item-1', action: 'LIKE' };
-    const first = await gql<{ recordInteraction: { eventId: string; offset: string } }>(
-      app.url,
-      RECORD,
-      { input },
-      service,
-    );
-    const second = await gql<{ recordInteraction: { eventId: string; offset: string } }>(
-      app.url,
-      RECORD,
-      { input },
-      service,
-    );
+    const input: InteractionInput = { eventId: 'retry-1', userId: 'u-retry', itemId: 'item-1', action: 'LIKE' };
+    const first = await gql(app.url, RecordInteractionDocument, { input }, service);
+    const second = await gql(app.url, RecordInteractionDocument, { input }, service);
     expect(first.data?.recordInteraction.eventId).toBe('retry-1');
     expect(second.data?.recordInteraction.eventId).toBe('retry-1');
     const records = await readTopic(
@@ -122,7 +105,7 @@ describe('recording behaviour', () => {
   it('refuses bad input with a coded error and writes nothing', async () => {
     const topic = app.services.topics.behavior;
     const before = await topicSize(brokers, topic);
-    const base = { userId: 'u-bad', itemId: 'item-1', action: 'LIKE' };
+    const base = { userId: 'u-bad', itemId: 'item-1', action: 'LIKE' } as const;
     const userToken = { authorization: `Bearer ${await token({ sub: 'u-bad' })}` };
     const cases: [string, Record<string, unknown>, Record<string, string>, string][] = [
       ['empty id', { ...base, itemId: '' }, service, 'BAD_USER_INPUT'],
@@ -139,23 +122,25 @@ describe('recording behaviour', () => {
       ['a forged token', base, { authorization: 'Bearer not.a.jwt' }, 'UNAUTHENTICATED'],
       ['a service call without userId', { itemId: 'item-1', action: 'LIKE' }, service, 'BAD_USER_INPUT'],
     ];
+    // The operation's text with deliberately ill-typed variables: the server's checks are the subject.
+    const record = querySource(RecordInteractionDocument);
     for (const [name, input, headers, code] of cases) {
-      const res = await gql(app.url, RECORD, { input }, headers);
+      const res = await gql(app.url, record, { input }, headers);
       expect(res.data?.recordInteraction ?? null, name).toBeNull();
       expect(res.errors?.[0]?.extensions?.code, name).toBe(code);
       expect(res.errors?.[0]?.message.length, name).toBeGreaterThan(5);
     }
     const oversized = Array.from({ length: 501 }, (_, i) => ({ ...base, eventId: `big-${i}` }));
-    const big = await gql(app.url, RECORD_MANY, { inputs: oversized }, service);
+    const big = await gql(app.url, RecordInteractionsDocument, { inputs: oversized }, service);
     expect(big.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
     expect(await topicSize(brokers, topic)).toBe(before);
   });
 
   it('lets a user record their own behaviour with a user token', async () => {
     const headers = { authorization: `Bearer ${await token({ sub: 'u-self' })}` };
-    const res = await gql<{ recordInteraction: { userId: string } }>(
+    const res = await gql(
       app.url,
-      RECORD,
+      RecordInteractionDocument,
       { input: { itemId: 'item-9', action: 'SHARE' } },
       headers,
     );
@@ -166,19 +151,13 @@ describe('recording behaviour', () => {
   it('accepts the valid entries of a batch and says why each other one was rejected', async () => {
     const topic = app.services.topics.behavior;
     const before = await topicSize(brokers, topic);
-    const inputs = [
+    const inputs: InteractionInput[] = [
       { userId: 'u-batch', itemId: 'i1', action: 'CLICK' },
       { userId: 'u-batch', itemId: '', action: 'CLICK' },
       { userId: 'u-batch', itemId: 'i2', action: 'HIDE', occurredAt: '3000-01-01T00:00:00Z' },
       { userId: 'u-batch', itemId: 'i3', action: 'SKIP' },
     ];
-    const res = await gql<{
-      recordInteractions: {
-        acceptedCount: number;
-        rejectedCount: number;
-        results: { index: number; accepted: boolean; error: { code: string; field: string } | null }[];
-      };
-    }>(app.url, RECORD_MANY, { inputs }, service);
+    const res = await gql(app.url, RecordInteractionsDocument, { inputs }, service);
     expect(res.errors).toBeUndefined();
     const payload = res.data!.recordInteractions;
     expect([payload.acceptedCount, payload.rejectedCount]).toEqual([2, 2]);
@@ -189,7 +168,6 @@ describe('recording behaviour', () => {
   });
 
   it('keeps catalogue entries on a compacted topic keyed by item, for service callers only', async () => {
-    const UPSERT = `mutation Upsert($inputs: [ItemInput!]!) { upsertItems(inputs: $inputs) { items { id category tags authorId createdAt } } }`;
     const inputs = [
       {
         id: 'pet-1',
@@ -199,7 +177,7 @@ describe('recording behaviour', () => {
         createdAt: '2026-11-01T00:00:00Z',
       },
     ];
-    const res = await gql<{ upsertItems: { items: unknown[] } }>(app.url, UPSERT, { inputs }, service);
+    const res = await gql(app.url, UpsertItemsDocument, { inputs }, service);
     expect(res.errors).toBeUndefined();
     expect(res.data?.upsertItems.items).toEqual([{ ...inputs[0], createdAt: '2026-11-01T00:00:00.000Z' }]);
     const [record] = await readTopic(brokers, app.services.topics.items, 1);
@@ -209,17 +187,23 @@ describe('recording behaviour', () => {
     });
 
     const userHeaders = { authorization: `Bearer ${await token({ sub: 'u-1' })}` };
-    expect((await gql(app.url, UPSERT, { inputs }, userHeaders)).errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
-    const badTag = await gql(app.url, UPSERT, { inputs: [{ id: 'x', tags: ['no spaces allowed'] }] }, service);
+    expect((await gql(app.url, UpsertItemsDocument, { inputs }, userHeaders)).errors?.[0]?.extensions?.code).toBe(
+      'FORBIDDEN',
+    );
+    const badTag = await gql(
+      app.url,
+      UpsertItemsDocument,
+      { inputs: [{ id: 'x', tags: ['no spaces allowed'] }] },
+      service,
+    );
     expect(badTag.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'inputs[0].tags[0]' });
   });
 
   it('records declared interests for the viewer', async () => {
-    const PROFILE = `mutation P($input: UserProfileInput!) { updateUserProfile(input: $input) { userId interests updatedAt } }`;
     const headers = { authorization: `Bearer ${await token({ sub: 'u-new' })}` };
-    const res = await gql<{ updateUserProfile: { userId: string; interests: string[] } }>(
+    const res = await gql(
       app.url,
-      PROFILE,
+      UpdateUserProfileDocument,
       { input: { interests: ['pets', 'travel', 'pets'] } },
       headers,
     );
@@ -244,14 +228,16 @@ describe('per-user rate limits', () => {
     const before = await topicSize(brokers, topic);
     const results = await Promise.all(
       Array.from({ length: 12 }, (_, i) =>
-        gql(app.url, RECORD, { input: { userId: 'u-hot', itemId: `i${i}`, action: 'VIEW' } }),
+        gql(app.url, RecordInteractionDocument, { input: { userId: 'u-hot', itemId: `i${i}`, action: 'VIEW' } }),
       ),
     );
     const limited = results.filter((r) => r.errors?.[0]?.extensions?.code === 'RATE_LIMITED');
     const accepted = results.filter((r) => r.data?.recordInteraction);
     expect(limited.length).toBeGreaterThanOrEqual(6);
     expect(limited[0]?.errors?.[0]?.extensions?.retryable).toBe(true);
-    const other = await gql(app.url, RECORD, { input: { userId: 'u-calm', itemId: 'i1', action: 'VIEW' } });
+    const other = await gql(app.url, RecordInteractionDocument, {
+      input: { userId: 'u-calm', itemId: 'i1', action: 'VIEW' },
+    });
     expect(other.errors).toBeUndefined();
     expect(await topicSize(brokers, topic)).toBe(before + accepted.length + 1);
   });

@@ -1,10 +1,21 @@
 import vm from 'node:vm';
 import v8 from 'node:v8';
-import { createClient, type Client } from 'graphql-ws';
 import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import type { App } from '../src/app.js';
+import {
+  createLiveClient,
+  FeedUpdatedDocument,
+  RecordInteractionCountsDocument,
+  requestBody,
+  TrendingUpdatedDocument,
+  type FeedUpdatedSubscription,
+  type InteractionInput,
+  type LiveClient,
+  type SubscriptionResult,
+  type TypedDocumentNode,
+} from '../src/client/index.js';
 import { eventually, gql, seedCatalogue, startApp, streamCaughtUp, testConfig } from './helpers.js';
 
 const secret = 'live-feed-test-secret-0123456789abcdef';
@@ -14,57 +25,38 @@ const sign = (claims: { sub?: string; role?: string }) => {
   return jwt.sign(new TextEncoder().encode(secret));
 };
 
-const FEED = `subscription Live($userId: ID, $first: Int) {
-  feedUpdated(userId: $userId, first: $first) {
-    trigger entered left
-    feed { computedAt items { rank score reasons item { id category } } }
-  }
-}`;
-interface FeedUpdate {
-  trigger: string | null;
-  entered: string[];
-  left: string[];
-  feed: { items: { rank: number; reasons: string[]; item: { id: string; category: string | null } }[] };
-}
-interface Received<T> {
-  data?: T;
-  errors?: { message: string; extensions?: Record<string, unknown> }[];
-}
+/** Watches of the live feed: what a screen showing it receives. */
+type FeedResults = { results: SubscriptionResult<FeedUpdatedSubscription>[] };
 
-/** A graphql-ws client over the `ws` package, failing fast instead of retrying. */
-function wsClient(app: App, token?: string): Client {
-  return createClient({
-    url: app.url.replace(/^http/, 'ws'),
-    webSocketImpl: WebSocket,
-    connectionParams: token ? { authorization: `Bearer ${token}` } : {},
-    retryAttempts: 0,
-  });
+/** A graphql-ws client, failing fast instead of retrying. */
+function wsClient(app: App, token?: string): LiveClient {
+  return createLiveClient(app.url, { connectionParams: token ? { authorization: `Bearer ${token}` } : {} });
 }
 
 /** Subscribes and records every result and the terminal error, as a screen would see them. */
-function watch<T>(client: Client, query: string, variables: Record<string, unknown> = {}) {
-  const results: Received<T>[] = [];
+function watch<TResult, TVariables>(
+  client: LiveClient,
+  document: TypedDocumentNode<TResult, TVariables>,
+  variables: TVariables,
+) {
+  const results: SubscriptionResult<TResult>[] = [];
   const state: { error?: unknown; complete: boolean } = { complete: false };
-  const unsubscribe = client.subscribe<T>(
-    { query, variables },
-    {
-      next: (r) => void results.push(r as Received<T>),
-      error: (e) => void (state.error = e),
-      complete: () => void (state.complete = true),
-    },
-  );
+  const unsubscribe = client.subscribe(document, variables, {
+    next: (r) => void results.push(r),
+    error: (e) => void (state.error = e),
+    complete: () => void (state.complete = true),
+  });
   return { results, state, unsubscribe };
 }
 
 /** The feed payloads one watcher received (the subscription's field unwrapped). */
-const feedsOf = (w: { results: Received<{ feedUpdated: FeedUpdate }>[] }) =>
-  w.results.flatMap((r) => (r.data ? [r.data.feedUpdated] : []));
+const feedsOf = (w: FeedResults) => w.results.flatMap((r) => (r.data ? [r.data.feedUpdated] : []));
 
 /**
  * Waits for a pushed feed (trigger "behaviour") led by `category`; on timeout, says what arrived
  * instead (each payload's trigger and leading categories).
  */
-async function feedLedBy(w: { results: Received<{ feedUpdated: FeedUpdate }>[] }, category: string) {
+async function feedLedBy(w: FeedResults, category: string) {
   try {
     return await eventually(
       async () => feedsOf(w).find((u) => u.trigger === 'behaviour' && u.feed.items[0]?.item.category === category),
@@ -107,14 +99,19 @@ async function rawSocket(app: App) {
 }
 
 /** Reads a subscription over SSE (graphql-yoga's `text/event-stream` answer to a POST). */
-function sse<T>(url: string, query: string, variables: Record<string, unknown>, token: string) {
+function sse<TResult, TVariables>(
+  url: string,
+  document: TypedDocumentNode<TResult, TVariables>,
+  variables: TVariables,
+  token: string,
+) {
   const controller = new AbortController();
-  const results: Received<T>[] = [];
+  const results: SubscriptionResult<TResult>[] = [];
   const done = (async () => {
     const res = await fetch(url, {
       method: 'POST',
       headers: { 'content-type': 'application/json', accept: 'text/event-stream', authorization: `Bearer ${token}` },
-      body: JSON.stringify({ query, variables }),
+      body: requestBody(document, variables),
       signal: controller.signal,
     });
     if (!res.body) throw new Error(`no body (HTTP ${res.status})`);
@@ -134,7 +131,7 @@ function sse<T>(url: string, query: string, variables: Record<string, unknown>, 
           .find((l) => l.startsWith('data:'))
           ?.slice(5)
           .trim();
-        if (lines.includes('event: next') && data) results.push(JSON.parse(data) as Received<T>);
+        if (lines.includes('event: next') && data) results.push(JSON.parse(data) as SubscriptionResult<TResult>);
       }
     }
   })().catch((error: unknown) => {
@@ -149,13 +146,8 @@ describe('the live feed', () => {
   let b: App;
   let service: string;
 
-  const record = (app: App, token: string, inputs: { userId?: string; itemId: string; action: string }[]) =>
-    gql(
-      app.url,
-      `mutation R($inputs: [InteractionInput!]!) { recordInteractions(inputs: $inputs) { acceptedCount rejectedCount } }`,
-      { inputs },
-      { authorization: `Bearer ${token}` },
-    );
+  const record = (app: App, token: string, inputs: InteractionInput[]) =>
+    gql(app.url, RecordInteractionCountsDocument, { inputs }, { authorization: `Bearer ${token}` });
   const applied = () => streamCaughtUp(b);
   const subscribersOn = async (app: App) => {
     const channel = app.services.keys.userChangedChannel();
@@ -187,7 +179,7 @@ describe('the live feed', () => {
     const token = await sign({ sub: 'u-live' });
     const client = wsClient(a, token);
     try {
-      const live = watch<{ feedUpdated: FeedUpdate }>(client, FEED, { first: 10 });
+      const live = watch(client, FeedUpdatedDocument, { first: 10 });
       await eventually(async () => feedsOf(live).length === 1);
       const [snapshot] = feedsOf(live);
       expect(snapshot?.trigger).toBe('subscribed');
@@ -221,7 +213,7 @@ describe('the live feed', () => {
     const token = await sign({ sub: 'u-cross' });
     const client = wsClient(a, token);
     try {
-      const live = watch<{ feedUpdated: FeedUpdate }>(client, FEED, { first: 10 });
+      const live = watch(client, FeedUpdatedDocument, { first: 10 });
       await eventually(async () => feedsOf(live).length === 1);
       const res = await record(
         b,
@@ -237,7 +229,7 @@ describe('the live feed', () => {
 
   it('serves the same subscription over SSE with the Authorization header', async () => {
     const token = await sign({ sub: 'u-sse' });
-    const stream = sse<{ feedUpdated: FeedUpdate }>(b.url, FEED, { first: 10 }, token);
+    const stream = sse(b.url, FeedUpdatedDocument, { first: 10 }, token);
     try {
       await eventually(async () => stream.results.length === 1);
       expect(stream.results[0]?.data?.feedUpdated.trigger).toBe('subscribed');
@@ -257,7 +249,7 @@ describe('the live feed', () => {
   it('applies the identity rules of recommendations', async () => {
     const client = wsClient(a, await sign({ sub: 'u-nosy' }));
     try {
-      const nosy = watch<{ feedUpdated: FeedUpdate }>(client, FEED, { userId: 'u-live', first: 5 });
+      const nosy = watch(client, FeedUpdatedDocument, { userId: 'u-live', first: 5 });
       await eventually(async () => nosy.results.length > 0 || nosy.state.error);
       expect(nosy.results[0]?.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
     } finally {
@@ -265,7 +257,7 @@ describe('the live feed', () => {
     }
     const guest = wsClient(a);
     try {
-      const anon = watch<{ feedUpdated: FeedUpdate }>(guest, FEED, { first: 5 });
+      const anon = watch(guest, FeedUpdatedDocument, { first: 5 });
       await eventually(async () => anon.results.length > 0 || anon.state.error);
       expect(anon.results[0]?.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
     } finally {
@@ -276,13 +268,14 @@ describe('the live feed', () => {
   it('pushes trending to anonymous screens when the list changes', async () => {
     const guest = wsClient(a);
     try {
-      const live = watch<{ trendingUpdated: { items: { item: { id: string } }[]; entered: string[] } }>(
-        guest,
-        `subscription { trendingUpdated(category: "sports", first: 3) { entered items { item { id } score } } }`,
-      );
+      const live = watch(guest, TrendingUpdatedDocument, { category: 'sports', first: 3 });
       await eventually(async () => live.results.length === 1);
       expect(live.results[0]?.data?.trendingUpdated.items).toHaveLength(3);
-      const burst = Array.from({ length: 30 }, (_, i) => ({ userId: `fan-${i}`, itemId: 'sports-7', action: 'SHARE' }));
+      const burst = Array.from({ length: 30 }, (_, i): InteractionInput => ({
+        userId: `fan-${i}`,
+        itemId: 'sports-7',
+        action: 'SHARE',
+      }));
       expect((await record(a, service, burst)).errors).toBeUndefined();
       const pushed = await eventually(
         async () => live.results.find((r) => r.data?.trendingUpdated.items[0]?.item.id === 'sports-7'),
@@ -338,15 +331,15 @@ describe('the live feed', () => {
     it('refuses the 11th subscription on one socket with LIMIT_EXCEEDED and keeps the socket', async () => {
       const client = wsClient(a, await sign({ sub: 'u-many' }));
       try {
-        const ten = Array.from({ length: 10 }, () => watch<{ feedUpdated: FeedUpdate }>(client, FEED, { first: 5 }));
+        const ten = Array.from({ length: 10 }, () => watch(client, FeedUpdatedDocument, { first: 5 }));
         await eventually(async () => ten.every((w) => feedsOf(w).length === 1));
-        const eleventh = watch<{ feedUpdated: FeedUpdate }>(client, FEED, { first: 5 });
+        const eleventh = watch(client, FeedUpdatedDocument, { first: 5 });
         await eventually(async () => eleventh.state.error);
         expect(eleventh.state.error).toMatchObject([
           { extensions: { code: 'LIMIT_EXCEEDED', limit: 'subscriptionsPerSocket', max: 10 } },
         ]);
         ten[0]!.unsubscribe();
-        const replacement = watch<{ feedUpdated: FeedUpdate }>(client, FEED, { first: 5 });
+        const replacement = watch(client, FeedUpdatedDocument, { first: 5 });
         await eventually(async () => feedsOf(replacement).length === 1);
         for (const w of ten) expect(w.state.error).toBeUndefined();
       } finally {
@@ -367,9 +360,9 @@ describe('the live feed', () => {
       }),
     );
     const token = await sign({ sub: 'u-stop' });
-    const stream = sse<{ feedUpdated: FeedUpdate }>(c.url, FEED, { first: 5 }, token);
+    const stream = sse(c.url, FeedUpdatedDocument, { first: 5 }, token);
     const client = wsClient(c, token);
-    const live = watch<{ feedUpdated: FeedUpdate }>(client, FEED, { first: 5 });
+    const live = watch(client, FeedUpdatedDocument, { first: 5 });
     await eventually(async () => stream.results.length === 1 && feedsOf(live).length === 1);
     expect(c.services.live.stats().subscriptions).toBe(2);
     const started = Date.now();
@@ -394,7 +387,7 @@ describe('the live feed', () => {
     const round = async (n: number, tag: string) => {
       const tokens = await Promise.all(Array.from({ length: n }, (_, i) => sign({ sub: `${tag}-${i}` })));
       const clients = tokens.map((t) => wsClient(a, t));
-      const watchers = clients.map((c) => watch<{ feedUpdated: FeedUpdate }>(c, FEED, { first: 5 }));
+      const watchers = clients.map((c) => watch(c, FeedUpdatedDocument, { first: 5 }));
       await eventually(async () => watchers.every((w) => feedsOf(w).length === 1), { timeoutMs: 60_000 });
       expect(a.services.live.stats()).toEqual({ users: n, scopes: 0, subscriptions: n });
       const gauge = await a.services.metrics.liveSubscriptions.get();

@@ -1,14 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { App } from '../src/app.js';
+import { ExperimentDocument, RecommendedIdsDocument } from '../src/client/index.js';
 import { RANKING_FEATURES } from '../src/features/ranking-features.js';
 import { priorModel } from '../src/model/prior.js';
 import { eventually, gql, startApp, testConfig } from './helpers.js';
 import { lrModel, metricsText, modelCli, modelFile, seedCatalogue } from './model-helpers.js';
 
-const FEED = `query F($userId: ID) { recommendations(userId: $userId, first: 10) { modelVersion arm items { item { id } } } }`;
-interface FeedData {
-  recommendations: { modelVersion: string; arm: string | null; items: { item: { id: string } }[] };
-}
 interface Served {
   instance: number;
   startedAt: number;
@@ -34,7 +31,8 @@ describe('model versions in the registry', () => {
     await Promise.all(apps.map((a) => a.stop()));
   });
 
-  const feed = (instance: number, userId: string) => gql<FeedData>(apps[instance]!.url, FEED, { userId });
+  const feed = (instance: number, userId: string) =>
+    gql(apps[instance]!.url, RecommendedIdsDocument, { userId, first: 10 });
 
   it('publishes the start-up model file as the first version when the registry is empty', async () => {
     const list = await modelCli(config, ['list']);
@@ -146,11 +144,8 @@ describe('model versions in the registry', () => {
       expect(res.errors).toBeUndefined();
       expect(res.data!.recommendations.modelVersion).toBe('swap-2');
     }
-    const view = await gql<{ experiment: { arms: { name: string; modelVersion: string; servedVersion: string }[] } }>(
-      apps[1]!.url,
-      `{ experiment { arms { name modelVersion servedVersion } } }`,
-    );
-    expect(view.data?.experiment.arms).toEqual([
+    const view = await gql(apps[1]!.url, ExperimentDocument, {});
+    expect(view.data?.experiment?.arms).toMatchObject([
       { name: 'control', modelVersion: 'reversed-1', servedVersion: 'swap-2' },
     ]);
     // Putting a good version back is an ordinary activation.

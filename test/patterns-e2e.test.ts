@@ -1,17 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { App } from '../src/app.js';
+import {
+  RecommendationsDocument,
+  RecordInteractionDocument,
+  UpsertItemsDocument,
+  UserFeaturesDocument,
+  type InteractionAction,
+} from '../src/client/index.js';
 import { eventually, gql, startApp, testConfig } from './helpers.js';
-
-const TAGS = `query T($userId: ID!) {
-  userFeatures(userId: $userId) { tags { tag since until rule reason eventIds } }
-}`;
-const RECORD = `mutation R($input: InteractionInput!) { recordInteraction(input: $input) { partition offset } }`;
-
-interface Tags {
-  userFeatures: {
-    tags: { tag: string; since: string; until: string; rule: string; reason: string; eventIds: string[] }[];
-  };
-}
 
 const MINUTE = 60_000;
 const LATENESS = 2 * MINUTE; // the default ALLOWED_LATENESS_MS
@@ -22,12 +18,14 @@ describe('behaviour patterns tag users, seen through the API', () => {
 
   beforeAll(async () => {
     app = await startApp(testConfig('patterns-e2e'));
-    const upsert = await gql(
-      app.url,
-      `mutation { upsertItems(inputs: [
-        { id: "corgi-1", category: "pets" }, { id: "shiba-1", category: "pets" },
-        { id: "tabby-1", category: "pets" }, { id: "car-1", category: "cars" }]) { items { id } } }`,
-    );
+    const upsert = await gql(app.url, UpsertItemsDocument, {
+      inputs: [
+        { id: 'corgi-1', category: 'pets' },
+        { id: 'shiba-1', category: 'pets' },
+        { id: 'tabby-1', category: 'pets' },
+        { id: 'car-1', category: 'cars' },
+      ],
+    });
     expect(upsert.errors).toBeUndefined();
     await eventually(
       async () =>
@@ -38,10 +36,13 @@ describe('behaviour patterns tag users, seen through the API', () => {
   afterAll(() => app?.stop());
 
   /** Records events one by one and waits until the worker applied the last. */
-  async function record(userId: string, events: [eventId: string, itemId: string, action: string, at: number][]) {
+  async function record(
+    userId: string,
+    events: [eventId: string, itemId: string, action: InteractionAction, at: number][],
+  ) {
     let last = { partition: 0, offset: '0' };
     for (const [eventId, itemId, action, at] of events) {
-      const res = await gql<{ recordInteraction: { partition: number; offset: string } }>(app.url, RECORD, {
+      const res = await gql(app.url, RecordInteractionDocument, {
         input: { eventId, userId, itemId, action, occurredAt: new Date(at).toISOString() },
       });
       expect(res.errors).toBeUndefined();
@@ -54,7 +55,7 @@ describe('behaviour patterns tag users, seen through the API', () => {
     );
   }
   const tagsOf = async (userId: string) => {
-    const res = await gql<Tags>(app.url, TAGS, { userId });
+    const res = await gql(app.url, UserFeaturesDocument, { userId });
     expect(res.errors).toBeUndefined();
     return res.data!.userFeatures.tags;
   };
@@ -81,10 +82,11 @@ describe('behaviour patterns tag users, seen through the API', () => {
       },
     ]);
     // The next feed quotes the tag for items of the category the rule is about, and only those.
-    const feed = await gql<{ recommendations: { items: { item: { id: string }; reasons: string[] }[] } }>(
-      app.url,
-      `query { recommendations(userId: "lover", first: 5, candidates: ["corgi-1", "car-1"]) { items { item { id } reasons } } }`,
-    );
+    const feed = await gql(app.url, RecommendationsDocument, {
+      userId: 'lover',
+      first: 5,
+      candidates: ['corgi-1', 'car-1'],
+    });
     expect(feed.errors).toBeUndefined();
     const reasons = Object.fromEntries(feed.data!.recommendations.items.map((e) => [e.item.id, e.reasons]));
     expect(reasons['corgi-1']).toContain('tagged pet lover: 3 pet videos in a row');

@@ -4,6 +4,16 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { App } from '../src/app.js';
+import {
+  RecommendationsDocument,
+  RecordInteractionCountsDocument,
+  TrendingDocument,
+  UpdateUserProfileDocument,
+  UpsertItemsDocument,
+  type InteractionInput,
+  type RecommendationsQuery,
+  type RecommendationsQueryVariables,
+} from '../src/client/index.js';
 import { RANKING_FEATURES } from '../src/features/ranking-features.js';
 import { buildModel } from '../src/model/graphs.js';
 import { startLocalRedis, type LocalRedis } from '../src/stack/redis.js';
@@ -12,32 +22,11 @@ import { readTopic } from './kafka-helpers.js';
 
 const exec = promisify(execFile);
 
-const FEED = `query F($userId: ID, $first: Int, $candidates: [ID!], $exclude: [ID!]) {
-  recommendations(userId: $userId, first: $first, candidates: $candidates, exclude: $exclude) {
-    modelVersion computedAt computeMs degraded
-    items { rank score reasons item { id category } }
-  }
-}`;
-interface FeedResult {
-  recommendations: {
-    modelVersion: string;
-    degraded: boolean;
-    items: { rank: number; score: number; reasons: string[]; item: { id: string; category: string | null } }[];
-  };
-}
-
 describe('recommendations', () => {
   let app: App;
-  const feed = (userId: string, extra: Record<string, unknown> = {}) =>
-    gql<FeedResult>(app.url, FEED, { userId, first: 10, ...extra });
-  const record = (inputs: { userId: string; itemId: string; action: string; occurredAt?: string }[]) =>
-    gql(
-      app.url,
-      `mutation R($inputs: [InteractionInput!]!) { recordInteractions(inputs: $inputs) { acceptedCount rejectedCount } }`,
-      {
-        inputs,
-      },
-    );
+  const feed = (userId: string, extra: RecommendationsQueryVariables = {}) =>
+    gql(app.url, RecommendationsDocument, { userId, first: 10, ...extra });
+  const record = (inputs: InteractionInput[]) => gql(app.url, RecordInteractionCountsDocument, { inputs });
   const applied = () => streamCaughtUp(app);
 
   beforeAll(async () => {
@@ -50,7 +39,7 @@ describe('recommendations', () => {
   it('ranks a category higher right after the user likes several of its items', async () => {
     const before = await feed('u-pets');
     expect(before.errors).toBeUndefined();
-    const share = (r: FeedResult) => r.recommendations.items.filter((e) => e.item.category === 'pets').length;
+    const share = (r: RecommendationsQuery) => r.recommendations.items.filter((e) => e.item.category === 'pets').length;
     const petsBefore = share(before.data!);
     const res = await record(
       ['pets-1', 'pets-2', 'pets-3', 'pets-4'].map((itemId) => ({ userId: 'u-pets', itemId, action: 'LIKE' })),
@@ -75,7 +64,7 @@ describe('recommendations', () => {
     const now = Date.now();
     const ago = (hours: number) => new Date(now - hours * 3600_000).toISOString();
     // Two people liked cars-7 and, two days later (another session), music-9.
-    const history = ['n-1', 'n-2'].flatMap((userId) => [
+    const history = ['n-1', 'n-2'].flatMap((userId): InteractionInput[] => [
       { userId, itemId: 'cars-7', action: 'LIKE', occurredAt: ago(72) },
       { userId, itemId: 'music-9', action: 'LIKE', occurredAt: ago(24) },
     ]);
@@ -89,16 +78,12 @@ describe('recommendations', () => {
   });
 
   it('takes an item for new only by its createdAt: one upserted without it gets no discovery slot', async () => {
-    const upsert = await gql<{ upsertItems: { items: { id: string; createdAt: string | null }[] } }>(
-      app.url,
-      `mutation U($inputs: [ItemInput!]!) { upsertItems(inputs: $inputs) { items { id createdAt } } }`,
-      {
-        inputs: [
-          { id: 'undated-1', category: 'food' },
-          { id: 'dated-1', category: 'food', createdAt: new Date().toISOString() },
-        ],
-      },
-    );
+    const upsert = await gql(app.url, UpsertItemsDocument, {
+      inputs: [
+        { id: 'undated-1', category: 'food' },
+        { id: 'dated-1', category: 'food', createdAt: new Date().toISOString() },
+      ],
+    });
     expect(upsert.errors).toBeUndefined();
     expect(upsert.data!.upsertItems.items.find((i) => i.id === 'undated-1')?.createdAt).toBeNull();
     await eventually(async () => (await app.services.redis.exists(app.services.keys.item('undated-1'))) === 1);
@@ -118,10 +103,7 @@ describe('recommendations', () => {
   });
 
   it('gives a brand-new user trending items and their declared interests', async () => {
-    const profile = await gql(
-      app.url,
-      `mutation { updateUserProfile(input: { userId: "u-new", interests: ["music"] }) { userId } }`,
-    );
+    const profile = await gql(app.url, UpdateUserProfileDocument, { input: { userId: 'u-new', interests: ['music'] } });
     expect(profile.errors).toBeUndefined();
     await eventually(
       async () => (await app.services.redis.hget(app.services.keys.userProfile('u-new'), 'interests')) === 'music',
@@ -189,20 +171,15 @@ describe('recommendations', () => {
   });
 
   it('lists trending items, fastest-gaining first, to anyone', async () => {
-    const res = await gql<{ trending: { id: string; category: string; trendingScore: number }[] }>(
-      app.url,
-      `{ trending(first: 5) { id category trendingScore } }`,
-    );
+    const res = await gql(app.url, TrendingDocument, { first: 5 });
     expect(res.errors).toBeUndefined();
     const list = res.data!.trending;
     expect(list).toHaveLength(5);
     const scores = list.map((i) => i.trendingScore);
-    expect(scores).toEqual([...scores].sort((a, b) => b - a));
+    expect(scores).not.toContain(null);
+    expect(scores).toEqual([...scores].sort((a, b) => (b ?? 0) - (a ?? 0)));
     expect(scores[0]).toBeGreaterThan(0);
-    const pets = await gql<{ trending: { category: string }[] }>(
-      app.url,
-      `{ trending(category: "pets", first: 3) { category } }`,
-    );
+    const pets = await gql(app.url, TrendingDocument, { category: 'pets', first: 3 });
     expect(pets.data!.trending.map((i) => i.category)).toEqual(['pets', 'pets', 'pets']);
   });
 
@@ -231,7 +208,7 @@ describe('when Redis is unreachable', () => {
   it('answers a clearly flagged fallback feed (last known trending), or UNAVAILABLE when there is none', async () => {
     process.kill(redis.process.pid, 'SIGKILL');
     await redis.process.exited;
-    const none = await gql<FeedResult>(app.url, FEED, { userId: 'u-down', first: 5 });
+    const none = await gql(app.url, RecommendationsDocument, { userId: 'u-down', first: 5 });
     expect(none.errors?.[0]?.extensions?.code).toBe('UNAVAILABLE');
     await redis.restart();
     await eventually(async () => (await app.services.redis.ping()) === 'PONG');
@@ -243,11 +220,11 @@ describe('when Redis is unreachable', () => {
       3,
       'hot-2',
     );
-    const ok = await gql<FeedResult>(app.url, FEED, { userId: 'u-down', first: 5 });
+    const ok = await gql(app.url, RecommendationsDocument, { userId: 'u-down', first: 5 });
     expect(ok.data?.recommendations.degraded).toBe(false);
     process.kill(redis.process.pid, 'SIGKILL');
     await redis.process.exited;
-    const degraded = await gql<FeedResult>(app.url, FEED, { userId: 'u-down', first: 5 });
+    const degraded = await gql(app.url, RecommendationsDocument, { userId: 'u-down', first: 5 });
     expect(degraded.errors).toBeUndefined();
     expect(degraded.data?.recommendations.degraded).toBe(true);
     expect(degraded.data?.recommendations.items.map((e) => e.item.id)).toEqual(['hot-1', 'hot-2']);

@@ -8,7 +8,7 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { popularity } from '../bench/eval/baselines.js';
 import { evaluate, type Metrics } from '../bench/eval/metrics.js';
-import { askFeeds, createApiClient, replayLog } from '../bench/eval/replay.js';
+import { askFeeds, localApiClient, replayLog } from '../bench/eval/replay.js';
 import { splitByUser, withColdStartTwins } from '../bench/eval/split.js';
 import { syntheticLog } from '../bench/eval/synthetic.js';
 import type { App } from '../src/app.js';
@@ -46,7 +46,7 @@ describe('relevance on a replayed rating log', () => {
     });
     expect(replay.rejected).toEqual({});
     await streamCaughtUp(app);
-    const client = createApiClient(app.url);
+    const client = localApiClient(app.url);
     const [w, c] = [await askFeeds(client, warm), await askFeeds(client, cold)];
     served = {
       warm: evaluate(w.lists, testOf(warm), dataset.items.size),

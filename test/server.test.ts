@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { App } from '../src/app.js';
+import { PingDocument } from '../src/client/index.js';
 import { loadConfig } from '../src/config.js';
 import { startLocalRedis, type LocalRedis } from '../src/stack/redis.js';
 import { eventually, gql, startApp, testConfig } from './helpers.js';
@@ -30,7 +31,7 @@ describe('the API server', () => {
   };
 
   it('answers a trivial query and reports Kafka and Redis as up', async () => {
-    const res = await gql(app.url, '{ __typename }');
+    const res = await gql(app.url, PingDocument, {});
     expect(res.data).toEqual({ __typename: 'Query' });
     const ready = await readyz();
     expect(ready.status).toBe(200);
@@ -84,14 +85,14 @@ describe('the API server', () => {
     if (res instanceof Error) throw res;
     expect(res.status).toBe(413);
     expect(await res.json()).toMatchObject({ errors: [{ extensions: { code: 'PAYLOAD_TOO_LARGE' } }] });
-    expect((await gql(app.url, '{ __typename }')).data).toEqual({ __typename: 'Query' });
+    expect((await gql(app.url, PingDocument, {})).data).toEqual({ __typename: 'Query' });
   });
 
   it('exports process metrics and GraphQL operation durations in Prometheus format', async () => {
-    await gql(app.url, 'query Probe { __typename }');
+    await gql(app.url, PingDocument, {});
     const text = await (await fetch(`${base()}/metrics`)).text();
     expect(text).toContain('process_cpu_seconds_total');
-    expect(text).toMatch(/graphql_operation_duration_ms_count\{[^}]*operation_name="Probe"[^}]*\} [1-9]/);
+    expect(text).toMatch(/graphql_operation_duration_ms_count\{[^}]*operation_name="Ping"[^}]*\} [1-9]/);
   });
 
   it('serves GraphiQL with a default query to browsers, with no asset from a CDN', async () => {

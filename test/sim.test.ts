@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { App } from '../src/app.js';
+import { UserFeaturesDocument } from '../src/client/index.js';
 import {
   createPopulation,
   expectedClicks,
@@ -142,12 +143,6 @@ describe('the simulated world and its users', () => {
   });
 });
 
-const FEATURES = `query F($userId: ID!) { userFeatures(userId: $userId) { windows { window counts { category action count } } } }`;
-
-interface Features {
-  userFeatures: { windows: { window: string; counts: { category: string; action: string; count: number }[] }[] };
-}
-
 describe('simulated traffic through the real API', () => {
   let app: App;
   beforeAll(async () => {
@@ -202,7 +197,7 @@ describe('simulated traffic through the real API', () => {
     for (const [userId, counts] of expected) {
       const want = Object.fromEntries([...counts].sort());
       const got = await eventually(async () => {
-        const res = await gql<Features>(app.url, FEATURES, { userId });
+        const res = await gql(app.url, UserFeaturesDocument, { userId });
         const hour = res.data?.userFeatures.windows.find((w) => w.window === '1h');
         const seen = Object.fromEntries(
           (hour?.counts ?? []).map((c) => [`${c.category}|${c.action}`, c.count] as const).sort(),

@@ -9,7 +9,8 @@
  */
 import { parseArgs } from 'node:util';
 import { createPopulation, type Population } from './sim/behaviour.js';
-import { createApiClient, drive, SimApiError, type ApiClient, type DriveStats } from './sim/driver.js';
+import { ApiError, PingDocument, type ApiClient } from '../src/client/index.js';
+import { drive, localApiClient, type DriveStats } from './sim/driver.js';
 import { baselineRankers, graphqlRanker, type Ranker } from './sim/policies.js';
 import { evaluateRankers, formatQualityTable } from './sim/quality.js';
 import { createWorld } from './sim/world.js';
@@ -100,7 +101,7 @@ const maxEvents = args['max-events'] === undefined ? undefined : positive('max-e
 const headers: Record<string, string> = args.token ? { authorization: `Bearer ${args.token}` } : {};
 const client = ((): ApiClient => {
   try {
-    return createApiClient(args.url, headers);
+    return localApiClient(args.url, headers);
   } catch (error) {
     return fail(error instanceof Error ? error.message : String(error));
   }
@@ -118,9 +119,9 @@ async function chooseRanker(policy: string, population: Population): Promise<{ n
     await ranker(world.users[0]?.id ?? 'u0', first);
     return { name: 'graphql', ranker };
   } catch (error) {
-    if (error instanceof SimApiError && error.code === 'UNREACHABLE') throw error;
+    if (error instanceof ApiError && error.code === 'UNREACHABLE') throw error;
     log('recommendations not usable; showing popularity lists instead', {
-      code: error instanceof SimApiError ? error.code : undefined,
+      code: error instanceof ApiError ? error.code : undefined,
       error: error instanceof Error ? error.message : String(error),
     });
     return { name: 'popularity', ranker: baselines.popularity };
@@ -136,7 +137,7 @@ let policyName: string;
 try {
   const population = createPopulation(world);
   // Reachability first, so a stopped API gets a clear message before any work.
-  await client.request('query SimPing { __typename }');
+  await client.request(PingDocument, {});
   const chosen = await chooseRanker(args.policy, population);
   policyName = chosen.name;
   log('simulate starting', {
@@ -166,9 +167,9 @@ try {
       log('progress', { ...p, achievedRate: Math.round(p.achievedRate), simulatedCtr: round(p.simulatedCtr) }),
   });
 } catch (error) {
-  if (error instanceof SimApiError && error.code === 'UNREACHABLE')
+  if (error instanceof ApiError && error.code === 'UNREACHABLE')
     fail(`${error.message}: is the API running? Start it with \`npm start\`, or pass --url.`, 2);
-  if (error instanceof SimApiError) fail(`the API refused the simulation: ${error.code}: ${error.message}`);
+  if (error instanceof ApiError) fail(`the API refused the simulation: ${error.code}: ${error.message}`);
   throw error;
 }
 

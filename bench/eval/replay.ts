@@ -9,7 +9,13 @@
  * its allowed age): `at' = end − (lastRating − at) / compression`, so a months-long log keeps its
  * order and its relative gaps, and the newest rating lands just before the feeds are asked for.
  */
-import { createApiClient, MAX_BATCH, SimApiError, type ApiClient } from '../../tools/sim/driver.js';
+import {
+  ApiError,
+  RecommendedIdsDocument,
+  RecordInteractionsDocument,
+  type ApiClient,
+} from '../../src/client/index.js';
+import { localApiClient, MAX_BATCH } from '../../tools/sim/driver.js';
 import { publishCatalogue } from '../api.js';
 import { sleep } from '../types.js';
 import type { CatalogueItem, Dataset, Rating } from './dataset.js';
@@ -69,27 +75,13 @@ export function batchesOf<T extends { userId: string }>(events: readonly T[], pe
   return batches;
 }
 
-const RECORD = `mutation EvalRecord($inputs: [InteractionInput!]!) {
-  recordInteractions(inputs: $inputs) { results { error { code message } } }
-}`;
-const FEED = `query EvalFeed($userId: ID!, $first: Int!) {
-  recommendations(userId: $userId, first: $first) { items { item { id } } degraded computeMs }
-}`;
-
-interface RecordData {
-  recordInteractions: { results: { error: { code: string; message: string } | null }[] };
-}
-interface FeedData {
-  recommendations: { items: { item: { id: string } }[]; degraded: boolean; computeMs: number };
-}
-
 /** Runs `send` until it succeeds, waiting on retryable errors (rate limits, a busy broker). */
 async function withRetry<T>(send: () => Promise<T>, onRetry: () => void, attempts = 200): Promise<T> {
   for (let i = 1; ; i++) {
     try {
       return await send();
     } catch (error) {
-      if (!(error instanceof SimApiError) || !error.retryable || i >= attempts) throw error;
+      if (!(error instanceof ApiError) || !error.retryable || i >= attempts) throw error;
       onRetry();
       await sleep(Math.min(1000, 50 * i));
     }
@@ -136,7 +128,7 @@ export async function recordInOrder(
       for (const userId of new Set(batch.map((e) => e.userId))) {
         if (!engaged.has(userId) || (sinceFeed.get(userId) ?? Infinity) < options.feedEvery) continue;
         await withRetry(
-          () => client.request(FEED, { userId, first: options.feedFirst ?? 20 }),
+          () => client.request(RecommendedIdsDocument, { userId, first: options.feedFirst ?? 20 }),
           () => retries++,
         );
         sinceFeed.set(userId, 0);
@@ -148,7 +140,7 @@ export async function recordInOrder(
       }
     }
     const data = await withRetry(
-      () => client.request<RecordData>(RECORD, { inputs: batch }),
+      () => client.request(RecordInteractionsDocument, { inputs: batch }),
       () => retries++,
     );
     for (const r of data.recordInteractions.results)
@@ -178,7 +170,7 @@ export async function askFeeds(client: ApiClient, users: readonly string[], firs
   for (const userId of users) {
     const started = performance.now();
     try {
-      const data = await client.request<FeedData>(FEED, { userId, first });
+      const data = await client.request(RecommendedIdsDocument, { userId, first });
       latenciesMs.push(performance.now() - started);
       computeMs.push(data.recommendations.computeMs);
       if (data.recommendations.degraded) degraded++;
@@ -187,7 +179,7 @@ export async function askFeeds(client: ApiClient, users: readonly string[], firs
         data.recommendations.items.map((e) => e.item.id),
       );
     } catch (error) {
-      const code = error instanceof SimApiError ? error.code : 'ERROR';
+      const code = error instanceof ApiError ? error.code : 'ERROR';
       failed[code] = (failed[code] ?? 0) + 1;
     }
   }
@@ -213,7 +205,7 @@ export interface ReplayLogOptions {
 /** Publishes the catalogue (waiting until the stream stored it), then replays `ratings` in order. */
 export async function replayLog(options: ReplayLogOptions) {
   const say = options.say ?? (() => undefined);
-  const client = createApiClient(options.url);
+  const client = localApiClient(options.url);
   const started = performance.now();
   const firstLog = options.ratings[0]?.at ?? 0;
   const lastLog = options.ratings.at(-1)?.at ?? 0;
@@ -238,4 +230,4 @@ export async function replayLog(options: ReplayLogOptions) {
   return { ...sent, items: catalogue.length, compression: map.compression, durationMs: performance.now() - started };
 }
 
-export { createApiClient };
+export { localApiClient };

@@ -21,7 +21,7 @@ import { median, percentile } from '../types.js';
 import { covisitation, ease, itemKnn, popularity, type Recommender } from './baselines.js';
 import { loadDataset } from './dataset.js';
 import { evaluate, type Metrics } from './metrics.js';
-import { askFeeds, createApiClient, replayLog } from './replay.js';
+import { askFeeds, localApiClient, replayLog } from './replay.js';
 import { splitByUser, withColdStartTwins } from './split.js';
 
 const { values } = parseArgs({
@@ -140,7 +140,7 @@ async function runService() {
   });
   const progress = watchStream({ redisUrl, brokers }, { prefix, groupId }, 20);
   try {
-    const client = createApiClient(server.url);
+    const client = localApiClient(server.url);
     const sent = values.reuse
       ? { events: 0, rejected: {}, rateLimitedRetries: 0, compression: Number.NaN, durationMs: 0 }
       : await replayLog({

@@ -7,7 +7,7 @@
  * own `stream_freshness_ms` histogram (receivedAt → applied, bucketed) is read beside it, and raw
  * kafkajs produce → consume at the same rates is the reference.
  */
-import { createApiClient, ensureCatalogue, recordBatch, type InteractionInput } from '../api.js';
+import { localApiClient, ensureCatalogue, recordBatch, type InteractionInput } from '../api.js';
 import { bucketDelta, histogramBuckets, histogramQuantile, metricsText, type Buckets } from '../observe.js';
 import { watchStream, type StreamProgress } from '../stream-progress.js';
 import { createKafka, type Kafka } from '../../src/streams/kafka.js';
@@ -35,7 +35,7 @@ async function throughApi(
   rate: number,
   seconds: number,
 ): Promise<RateRun> {
-  const client = createApiClient(ctx.url);
+  const client = localApiClient(ctx.url);
   const perTick = Math.round((rate * TICK_MS) / 1000);
   const latencies: number[] = [];
   const pending: Promise<void>[] = [];

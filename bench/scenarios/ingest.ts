@@ -1,18 +1,22 @@
+import {
+  RecordInteractionCountsDocument,
+  RecordInteractionDocument,
+  requestBody,
+  type InteractionInput,
+} from '../../src/client/index.js';
 import { createKafka } from '../../src/streams/kafka.js';
 import { load } from '../load.js';
 import { median, type BenchContext, type Row, type Scenario } from '../types.js';
 
-const SINGLE = `mutation Record($input: InteractionInput!) { recordInteraction(input: $input) { offset } }`;
-const BATCH = `mutation RecordMany($inputs: [InteractionInput!]!) { recordInteractions(inputs: $inputs) { acceptedCount } }`;
 const BATCH_SIZE = 100;
 
 function batchBody(n: number, seed: number) {
-  const inputs = Array.from({ length: n }, (_, i) => ({
+  const inputs = Array.from({ length: n }, (_, i): InteractionInput => ({
     userId: `bench-u${(seed * 31 + i) % 5000}`,
     itemId: `bench-i${(seed * 17 + i * 7) % 20000}`,
     action: 'VIEW',
   }));
-  return JSON.stringify({ query: BATCH, variables: { inputs } });
+  return requestBody(RecordInteractionCountsDocument, { inputs });
 }
 
 /** Raw kafkajs: idempotent producer, acks=all, sendBatch of BATCH_SIZE records, `inFlight` senders. */
@@ -56,9 +60,8 @@ export const ingestScenarios: Scenario[] = [
       const seconds = ctx.quick ? 3 : 10;
       const repeats = ctx.quick ? 1 : 3;
       const singleBodies = Array.from({ length: 1000 }, (_, i) =>
-        JSON.stringify({
-          query: SINGLE,
-          variables: { input: { userId: `bench-u${i % 5000}`, itemId: `bench-i${i}`, action: 'LIKE' } },
+        requestBody(RecordInteractionDocument, {
+          input: { userId: `bench-u${i % 5000}`, itemId: `bench-i${i}`, action: 'LIKE' },
         }),
       );
       const batchBodies = Array.from({ length: 50 }, (_, i) => batchBody(BATCH_SIZE, i));

@@ -15,7 +15,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
-import { benchCatalogue, createApiClient, publishCatalogue, type CatalogueItem } from '../api.js';
+import { benchCatalogue, localApiClient, publishCatalogue, type CatalogueItem } from '../api.js';
 import type { ChildMessage, ParentMessage } from '../live-clients.js';
 import {
   bucketDelta,
@@ -26,6 +26,7 @@ import {
   metricsText,
   type Buckets,
 } from '../observe.js';
+import { RecordInteractionDocument } from '../../src/client/index.js';
 import { createRng, type Rng } from '../../src/core/random.js';
 import { projectRoot } from '../../src/stack/paths.js';
 import {
@@ -60,8 +61,6 @@ const GOALS = new Map([
   [1000, { p99: 150, naive: 160 }],
   [10_000, { p99: 300, naive: 900 }],
 ]);
-
-const LIKE = `mutation BenchLike($input: InteractionInput!) { recordInteraction(input: $input) { offset } }`;
 
 /** Wall-clock ms with sub-ms resolution, comparable with the child's arrival stamps. */
 const now = () => performance.timeOrigin + performance.now();
@@ -236,7 +235,7 @@ async function likes(
   rng: Rng,
   seconds: number,
 ): Promise<LiveRun> {
-  const client = createApiClient(service.url);
+  const client = localApiClient(service.url);
   const before = await pushBuckets(service.url);
   const run: LiveRun = { latencies: [], sent: 0, missing: 0, unmatched: 0, achievedRate: 0, server: [] };
   subs.run = run;
@@ -254,7 +253,7 @@ async function likes(
     run.sent++;
     requests.push(
       client
-        .request(LIKE, { input: { userId, itemId, action: 'LIKE' } })
+        .request(RecordInteractionDocument, { input: { userId, itemId, action: 'LIKE' } })
         .then(
           () => undefined,
           (error: unknown) => {

@@ -8,8 +8,9 @@
  * trending lists. Before the sessions it is told the world's history (a scaled sample of the
  * views and clicks the popularity baseline ranks by), so both start from the same knowledge.
  */
-import { createApiClient, publishCatalogue, recordAll, recordBatch, type InteractionInput } from '../api.js';
+import { localApiClient, publishCatalogue, recordAll, recordBatch, type InteractionInput } from '../api.js';
 import { watchStream } from '../stream-progress.js';
+import { UpdateUserProfileDocument } from '../../src/client/index.js';
 import { createPopulation } from '../../tools/sim/behaviour.js';
 import { MAX_BATCH } from '../../tools/sim/driver.js';
 import { graphqlRanker } from '../../tools/sim/policies.js';
@@ -20,8 +21,6 @@ import type { Row, Scenario } from '../types.js';
 
 const SEED = 1;
 const FIRST = 20;
-
-const UPDATE_PROFILE = `mutation BenchProfile($input: UserProfileInput!) { updateUserProfile(input: $input) { userId } }`;
 
 /**
  * The world's pre-run history as events: each simulated view (scaled by `scale`, rounded at
@@ -57,11 +56,11 @@ export const qualityScenarios: Scenario[] = [
       const userIds = world.users.map((u) => u.id);
 
       const service = await ctx.startService('quality');
-      const client = createApiClient(service.url);
+      const client = localApiClient(service.url);
       const progress = watchStream(ctx, service);
       try {
         await publishCatalogue(ctx, service, catalogueInputs(world));
-        for (const input of profileInputs(world)) await client.request(UPDATE_PROFILE, { input });
+        for (const input of profileInputs(world)) await client.request(UpdateUserProfileDocument, { input });
         await recordAll(client, historyEvents(world, ctx.quick ? 0.05 : 0.125));
         await progress.drain();
 

@@ -4,17 +4,13 @@
  * request bodies with a fixed 20-item feed. The service runs with FEED_CACHE_TTL_MS=0 and every
  * body names a different user, so each answer is computed: Redis reads, one ONNX run, blending.
  */
-import { behaviourOf, createApiClient, ensureCatalogue, recordAll } from '../api.js';
+import { behaviourOf, localApiClient, ensureCatalogue, recordAll } from '../api.js';
 import { load, type LoadResult } from '../load.js';
 import { watchStream } from '../stream-progress.js';
+import { RecommendationsDocument, requestBody } from '../../src/client/index.js';
 import { createRng } from '../../src/core/random.js';
 import { median, type BenchContext, type Row, type Scenario } from '../types.js';
 
-const FEED = `query BenchFeed($userId: ID, $candidates: [ID!]) {
-  recommendations(userId: $userId, first: 20, candidates: $candidates) {
-    modelVersion degraded items { rank score reasons item { id category tags } }
-  }
-}`;
 const CONNECTIONS = 32;
 const BODIES = 256;
 /** The design's fixed rate for the latency goal, and its goal. */
@@ -43,7 +39,7 @@ const feedCheck = (body: string) =>
 async function prepare(ctx: BenchContext, users: number, eventsPerUser: number) {
   const items = await ensureCatalogue(ctx, ctx.service);
   const behaviour = behaviourOf(items);
-  const client = createApiClient(ctx.url);
+  const client = localApiClient(ctx.url);
   const inputs = Array.from({ length: users }, (_, u) => behaviour(`ru${u}`, eventsPerUser)).flat();
   await recordAll(client, inputs);
   const progress = watchStream(ctx, ctx.service);
@@ -58,12 +54,10 @@ async function prepare(ctx: BenchContext, users: number, eventsPerUser: number) 
 function bodiesFor(mode: Mode, itemIds: string[], users: number): string[] {
   const rng = createRng('bench-recommendations', mode.name);
   return Array.from({ length: BODIES }, (_, b) =>
-    JSON.stringify({
-      query: FEED,
-      variables: {
-        userId: `ru${(b * 7 + (mode.candidates ?? 0)) % users}`,
-        candidates: mode.candidates === null ? null : rng.sample(itemIds, mode.candidates),
-      },
+    requestBody(RecommendationsDocument, {
+      userId: `ru${(b * 7 + (mode.candidates ?? 0)) % users}`,
+      first: 20,
+      candidates: mode.candidates === null ? null : rng.sample(itemIds, mode.candidates),
     }),
   );
 }

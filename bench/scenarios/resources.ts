@@ -6,7 +6,7 @@
  * also counts what the users added to item keys: stats, co-visitation, trending).
  */
 import { Redis } from 'ioredis';
-import { behaviourOf, createApiClient, ensureCatalogue, recordAll } from '../api.js';
+import { behaviourOf, localApiClient, ensureCatalogue, recordAll } from '../api.js';
 import { memoryOf } from '../observe.js';
 import { watchStream } from '../stream-progress.js';
 import type { Row, Scenario } from '../types.js';
@@ -71,7 +71,7 @@ export const resourcesScenarios: Scenario[] = [
         const before = await usedMemory(redis);
         const behaviour = behaviourOf(items);
         const inputs = Array.from({ length: users }, (_, u) => behaviour(`mu${u}`, EVENTS_PER_USER, SPAN_MS)).flat();
-        await recordAll(createApiClient(service.url), inputs);
+        await recordAll(localApiClient(service.url), inputs);
         await progress.drain();
         const after = await usedMemory(redis);
         const byUser = await userKeys(redis, service.prefix, 'mu');

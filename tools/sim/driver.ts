@@ -5,6 +5,14 @@
  * the API only through its public mutations, so what it exercises is exactly what clients do.
  */
 import { randomBytes } from 'node:crypto';
+import {
+  ApiError,
+  createApiClient,
+  RecordInteractionsDocument,
+  UpdateUserProfileDocument,
+  UpsertItemsDocument,
+  type ApiClient,
+} from '../../src/client/index.js';
 import type { Action } from '../../src/core/events.js';
 import { createPopulation, sampleBehaviour, startSession, type Population, type UserState } from './behaviour.js';
 import type { Ranker } from './policies.js';
@@ -12,32 +20,13 @@ import { createRng } from '../../src/core/random.js';
 import { catalogueInputs, profileInputs, type ProfileInput, type SimUser, type World } from './world.js';
 import { isRecord } from '../../src/core/records.js';
 
-/** A failed API call, with the `extensions.code` the API gave (or our own for transport failures). */
-export class SimApiError extends Error {
-  override name = 'SimApiError';
-  constructor(
-    readonly code: string,
-    message: string,
-    readonly retryable: boolean,
-  ) {
-    super(message);
-  }
-}
-
-export interface ApiClient {
-  readonly url: string;
-  /** Runs one operation; resolves with `data`, or throws a SimApiError carrying the first error's code. */
-  request<T>(query: string, variables?: Record<string, unknown>): Promise<T>;
-}
-
 const LOOPBACK = /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/;
-const RETRYABLE = new Set(['RATE_LIMITED', 'UNAVAILABLE', 'TIMEOUT']);
 
 /**
- * A minimal GraphQL-over-HTTP client. Only loopback addresses are accepted: the simulator
+ * The API client for simulated load. Only loopback addresses are accepted: the simulator
  * generates load and fake users, which belong on a local stack, never on a shared deployment.
  */
-export function createApiClient(url: string, headers: Record<string, string> = {}, timeoutMs = 30_000): ApiClient {
+export function localApiClient(url: string, headers: Record<string, string> = {}, timeoutMs = 30_000): ApiClient {
   let parsed: URL;
   try {
     parsed = new URL(url);
@@ -46,48 +35,8 @@ export function createApiClient(url: string, headers: Record<string, string> = {
   }
   if (!LOOPBACK.test(parsed.hostname))
     throw new RangeError(`the simulator only drives a local API (127.0.0.1, localhost or [::1]), not ${parsed.host}`);
-  return {
-    url,
-    async request<T>(query: string, variables?: Record<string, unknown>): Promise<T> {
-      let res: Response;
-      try {
-        res = await fetch(url, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json', accept: 'application/json', ...headers },
-          body: JSON.stringify({ query, variables }),
-          signal: AbortSignal.timeout(timeoutMs),
-        });
-      } catch (error) {
-        if (error instanceof Error && error.name === 'TimeoutError')
-          throw new SimApiError('TIMEOUT', `no answer from ${url} within ${timeoutMs} ms`, true);
-        const cause = error instanceof Error && isRecord(error.cause) ? error.cause : {};
-        const detail = typeof cause.code === 'string' ? cause.code : error instanceof Error ? error.message : '';
-        throw new SimApiError('UNREACHABLE', `cannot reach ${url} (${detail})`, false);
-      }
-      let body: unknown;
-      try {
-        body = await res.json();
-      } catch {
-        throw new SimApiError(`HTTP_${res.status}`, `${url} answered HTTP ${res.status} without a JSON body`, false);
-      }
-      const errors = isRecord(body) && Array.isArray(body.errors) ? body.errors : [];
-      const first: unknown = errors[0];
-      if (first !== undefined || !isRecord(body) || !isRecord(body.data)) {
-        const extensions = isRecord(first) && isRecord(first.extensions) ? first.extensions : {};
-        const code = typeof extensions.code === 'string' ? extensions.code : `HTTP_${res.status}`;
-        const message = isRecord(first) && typeof first.message === 'string' ? first.message : 'no data in the answer';
-        throw new SimApiError(code, message, extensions.retryable === true || RETRYABLE.has(code));
-      }
-      return body.data as T;
-    },
-  };
+  return createApiClient(url, { headers, timeoutMs });
 }
-
-const UPSERT_ITEMS = `mutation SimUpsertItems($inputs: [ItemInput!]!) { upsertItems(inputs: $inputs) { items { id } } }`;
-const UPDATE_PROFILE = `mutation SimProfile($input: UserProfileInput!) { updateUserProfile(input: $input) { userId } }`;
-const RECORD = `mutation SimRecord($inputs: [InteractionInput!]!) {
-  recordInteractions(inputs: $inputs) { results { error { code } } }
-}`;
 
 /** The API's limit on entries per `recordInteractions` / `upsertItems`. */
 export const MAX_BATCH = 500;
@@ -192,13 +141,13 @@ const wait = (ms: number, signal?: AbortSignal) =>
 
 /**
  * Publishes the world, then simulates sessions against the API until `maxEvents` or
- * `maxDurationMs`, whichever comes first, and reports what happened. Throws a SimApiError when the
+ * `maxDurationMs`, whichever comes first, and reports what happened. Throws an ApiError when the
  * catalogue cannot be published (nothing else makes sense without it); later failures are counted
  * in `errors` by code, and an unreachable API ends the run with `stopReason: 'unreachable'`.
  */
 export async function drive(options: DriveOptions): Promise<DriveStats> {
   const { world, ranker } = options;
-  const client = typeof options.api === 'string' ? createApiClient(options.api, options.headers) : options.api;
+  const client = typeof options.api === 'string' ? localApiClient(options.api, options.headers) : options.api;
   const population = options.population ?? createPopulation(world);
   const rate = options.rate ?? 200;
   const maxDurationMs = options.maxDurationMs ?? 60_000;
@@ -224,7 +173,7 @@ export async function drive(options: DriveOptions): Promise<DriveStats> {
   let itemsPublished = 0;
   for (const batch of chunks(catalogueInputs(world, now), MAX_BATCH)) {
     requests++;
-    await client.request(UPSERT_ITEMS, { inputs: batch });
+    await client.request(UpsertItemsDocument, { inputs: batch });
     itemsPublished += batch.length;
   }
   let unreachable = false;
@@ -235,10 +184,10 @@ export async function drive(options: DriveOptions): Promise<DriveStats> {
         group.map(async (input) => {
           requests++;
           try {
-            await client.request(UPDATE_PROFILE, { input });
+            await client.request(UpdateUserProfileDocument, { input });
             published++;
           } catch (error) {
-            if (!(error instanceof SimApiError)) throw error;
+            if (!(error instanceof ApiError)) throw error;
             countError(error.code);
             if (error.code === 'UNREACHABLE') unreachable = true;
           }
@@ -307,7 +256,7 @@ export async function drive(options: DriveOptions): Promise<DriveStats> {
     try {
       list = await ranker(session.state.user.id, first);
     } catch (error) {
-      if (!(error instanceof SimApiError)) throw error;
+      if (!(error instanceof ApiError)) throw error;
       countError(error.code);
       if (error.code === 'UNREACHABLE') unreachable = true;
       return null;
@@ -318,12 +267,9 @@ export async function drive(options: DriveOptions): Promise<DriveStats> {
   const send = async (batch: Queued[]) => {
     requests++;
     try {
-      const data = await client.request<{ recordInteractions: { results: { error: { code: string } | null }[] } }>(
-        RECORD,
-        {
-          inputs: batch.map(({ event }) => ({ ...event, occurredAt: new Date(event.occurredAt).toISOString() })),
-        },
-      );
+      const data = await client.request(RecordInteractionsDocument, {
+        inputs: batch.map(({ event }) => ({ ...event, occurredAt: new Date(event.occurredAt).toISOString() })),
+      });
       const accepted: SentEvent[] = [];
       batch.forEach((queued, i) => {
         const error = data.recordInteractions.results[i]?.error;
@@ -335,7 +281,7 @@ export async function drive(options: DriveOptions): Promise<DriveStats> {
       eventsSent += accepted.length;
       if (accepted.length > 0) options.onEvents?.(accepted);
     } catch (error) {
-      if (!(error instanceof SimApiError)) throw error;
+      if (!(error instanceof ApiError)) throw error;
       countError(error.code, batch.length);
       if (error.code === 'UNREACHABLE') unreachable = true;
       const retry = error.retryable ? batch.filter((q) => q.attempts < maxAttempts) : [];

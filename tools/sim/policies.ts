@@ -4,7 +4,8 @@
  * the driver and in the offline evaluation.
  */
 import { oracleRanking, type Population } from './behaviour.js';
-import { createApiClient, SimApiError } from './driver.js';
+import { RecommendedIdsDocument } from '../../src/client/index.js';
+import { localApiClient } from './driver.js';
 import { createRng } from '../../src/core/random.js';
 
 export type Ranker = (userId: string, first: number) => Promise<string[]>;
@@ -68,21 +69,11 @@ export function baselineRankers(population: Population): Record<'random' | 'popu
   };
 }
 
-const RECOMMENDATIONS = `query SimRecommendations($userId: ID, $first: Int) {
-  recommendations(userId: $userId, first: $first) { items { item { id } } }
-}`;
-
-interface RecommendationsData {
-  recommendations?: { items?: { item?: { id?: unknown } | null }[] } | null;
-}
-
 /** Lists from the service's own `recommendations` query (needs a service caller or dev auth). */
 export function graphqlRanker(url: string, headers: Record<string, string> = {}): Ranker {
-  const client = createApiClient(url, headers);
+  const client = localApiClient(url, headers);
   return async (userId, first) => {
-    const data = await client.request<RecommendationsData>(RECOMMENDATIONS, { userId, first });
-    const items = data.recommendations?.items;
-    if (!Array.isArray(items)) throw new SimApiError('BAD_RESPONSE', 'recommendations returned no item list', false);
-    return items.flatMap((entry) => (typeof entry.item?.id === 'string' ? [entry.item.id] : []));
+    const data = await client.request(RecommendedIdsDocument, { userId, first });
+    return data.recommendations.items.map((entry) => entry.item.id);
   };
 }
