@@ -1,0 +1,523 @@
+import { describe, expect, it } from 'vitest';
+import type { Action, BehaviorEvent } from '../../src/core/events.js';
+import { redisKeys } from '../../src/core/keys.js';
+import { createRng } from '../../src/core/random.js';
+import { DEFAULT_ACTION_WEIGHTS, type ActionWeights } from '../../src/features/definitions.js';
+import type { ScriptArg } from '../../src/redis/lua.js';
+import { scripts } from '../../src/redis/scripts.js';
+import {
+  orderContributions,
+  planItemCalls,
+  planTrendingCalls,
+  planUserCalls,
+  userContributions,
+  type Contribution,
+  type ItemInfo,
+  type PlanOptions,
+  type PositionedEvent,
+} from '../../src/streams/plan.js';
+
+// Constants written out by hand (not imported) so that a changed definition shows up here.
+const SECOND = 1000;
+const MINUTE = 60 * SECOND;
+const HOUR = 60 * MINUTE;
+/** A multiple of five minutes (300,000 × 5,666,667): the start of a 1-minute and a 5-minute bucket. */
+const T0 = 1_700_000_100_000;
+const LATENESS = 2 * MINUTE;
+const PARTITION = 3;
+/** The windows as the definitions give them: length and bucket width. */
+const WINDOW_SPEC = {
+  '5m': { lengthMs: 5 * MINUTE, bucketMs: MINUTE },
+  '1h': { lengthMs: HOUR, bucketMs: 5 * MINUTE },
+};
+const TRENDING_BUCKET_MS = 5 * MINUTE;
+const TRENDING_HORIZON_MS = 12 * TRENDING_BUCKET_MS;
+const TTL_FLOOR_SEC = 60;
+
+const keys = redisKeys('t');
+
+const options = (over: Partial<PlanOptions> = {}): PlanOptions => ({
+  keys,
+  partition: PARTITION,
+  allowedLatenessMs: LATENESS,
+  weights: DEFAULT_ACTION_WEIGHTS,
+  stateTtlSec: 7 * 24 * 3600,
+  now: T0 + 2 * MINUTE,
+  ...over,
+});
+
+const ev = (offset: number, userId: string, itemId: string, action: Action, occurredAt: number): PositionedEvent => {
+  const event: BehaviorEvent = {
+    v: 1,
+    eventId: `e${offset}`,
+    userId,
+    itemId,
+    action,
+    occurredAt,
+    receivedAt: occurredAt,
+  };
+  return { event, offset: String(offset) };
+};
+
+const catalogue = new Map<string, ItemInfo>([
+  ['i1', { category: 'pets', tags: ['cute', 'dog', 'long'] }],
+  ['i2', { category: 'news', tags: ['cute'] }],
+  ['i4', { category: null, tags: ['dog'] }],
+]);
+
+/** Offsets 100…105 on partition 3, three users, one item the catalogue does not know (i9). */
+const batch: PositionedEvent[] = [
+  ev(100, 'u1', 'i1', 'CLICK', T0 + 10 * SECOND),
+  ev(101, 'u2', 'i2', 'LIKE', T0 + 20 * SECOND),
+  ev(102, 'u1', 'i2', 'VIEW', T0 + 70 * SECOND),
+  ev(103, 'u3', 'i9', 'SKIP', T0 + 5 * MINUTE + SECOND),
+  ev(104, 'u1', 'i1', 'SHARE', T0 + 30 * SECOND),
+  ev(105, 'u2', 'i4', 'HIDE', T0 - 1),
+];
+
+const contribution = (over: Partial<Contribution> & Pick<Contribution, 'offset' | 'itemId'>): Contribution => ({
+  userId: 'u1',
+  eventId: `e${over.offset}`,
+  category: 'pets',
+  tags: [],
+  action: 'LIKE',
+  occurredAt: T0,
+  weight: 3,
+  partners: [],
+  ...over,
+});
+
+/** The numbers of an ARGV slice, for walking an encoded call the way its script does. */
+const n = (value: ScriptArg | undefined) => Number(value);
+
+/**
+ * Reads an encoded apply-user call back as the script's header lays it out: the fixed ARGV, the
+ * bucket TTLs, then per event its fields and the bucket keys its indices point at.
+ */
+function readApplyUser(encodedKeys: string[], argv: ScriptArg[]) {
+  const bucketCount = n(argv[13]);
+  const ttls = argv.slice(14, 14 + bucketCount).map(n);
+  const events: { offset: string; eventId: string; category: string; weight: number; tags: string; keys: string[] }[] =
+    [];
+  let i = 14 + bucketCount;
+  while (i < argv.length) {
+    const k = n(argv[i + 8]);
+    events.push({
+      offset: String(argv[i]),
+      eventId: String(argv[i + 1]),
+      category: String(argv[i + 4]),
+      weight: n(argv[i + 6]),
+      tags: String(argv[i + 7]),
+      keys: argv.slice(i + 9, i + 9 + k).map((idx) => encodedKeys[6 + n(idx) - 1] ?? `missing KEYS index ${idx}`),
+    });
+    i += 9 + k;
+  }
+  return { bucketCount, ttls, events, end: i };
+}
+
+/** A random batch: a few users and items, offsets ascending, event times scattered over two hours. */
+function randomBatch(seed: number): { events: PositionedEvent[]; now: number } {
+  const rng = createRng(seed, 'stream-plan');
+  const actions: Action[] = ['VIEW', 'CLICK', 'LIKE', 'COMMENT', 'SHARE', 'SKIP', 'HIDE'];
+  const count = rng.int(1, 40);
+  let offset = 1000;
+  const events = Array.from({ length: count }, () =>
+    ev(
+      (offset += rng.int(1, 4)),
+      `u${rng.int(0, 5)}`,
+      `i${rng.int(0, 8)}`,
+      rng.pick(actions),
+      T0 + rng.int(-2 * HOUR, 2 * HOUR),
+    ),
+  );
+  return { events, now: T0 + rng.int(-HOUR, 3 * HOUR) };
+}
+
+describe('the user step plan', () => {
+  const calls = planUserCalls(batch, catalogue, options());
+  const byUser = (userId: string) => {
+    const call = calls.find((c) => c.userId === userId);
+    if (!call) throw new Error(`no call for ${userId}`);
+    return call;
+  };
+
+  it('makes one call per user, in the order users first appear in the batch', () => {
+    expect(calls.map((c) => c.userId)).toEqual(['u1', 'u2', 'u3']);
+  });
+
+  it("keeps a user's events in log order, with the offsets the script guards on and the partition", () => {
+    expect(byUser('u1').args.events.map((e) => e.offset)).toEqual(['100', '102', '104']);
+    expect(byUser('u2').args.events.map((e) => e.offset)).toEqual(['101', '105']);
+    expect(byUser('u1').args.events.map((e) => e.eventId)).toEqual(['e100', 'e102', 'e104']);
+    for (const call of calls) {
+      expect(call.args.partition).toBe(PARTITION);
+      expect(call.args.allowedLatenessMs).toBe(LATENESS);
+      expect(call.args.now).toBe(T0 + 2 * MINUTE);
+    }
+  });
+
+  it("addresses only the user's own keys, all under the user's hash tag", () => {
+    const call = byUser('u2');
+    expect(call.keys.state).toBe('t:{u:u2}:state');
+    for (const key of [
+      call.keys.state,
+      call.keys.seen,
+      call.keys.recent,
+      call.keys.positive,
+      call.keys.hidden,
+      call.keys.affinity,
+      ...call.keys.buckets,
+    ])
+      expect(key.startsWith('t:{u:u2}:')).toBe(true);
+  });
+
+  it('puts each event in its bucket of every window, each bucket key once, with its TTL', () => {
+    const call = byUser('u1');
+    // 100 (T0+10s) and 104 (T0+30s) share both buckets; 102 (T0+70s) is the next minute, same 5 minutes.
+    expect(call.keys.buckets).toEqual([`t:{u:u1}:w:5m:${T0}`, `t:{u:u1}:w:1h:${T0}`, `t:{u:u1}:w:5m:${T0 + MINUTE}`]);
+    expect(call.args.events.map((e) => e.buckets)).toEqual([
+      [1, 2],
+      [3, 2],
+      [1, 2],
+    ]);
+    // now = T0+2m, lateness 2m: a bucket lives until its window has passed it (start + width +
+    // length) plus the lateness, counted from now.
+    expect(call.args.bucketTtlSec).toEqual([
+      (MINUTE + 5 * MINUTE + LATENESS - 2 * MINUTE) / SECOND, // 360
+      (5 * MINUTE + HOUR + LATENESS - 2 * MINUTE) / SECOND, // 3900
+      (MINUTE + MINUTE + 5 * MINUTE + LATENESS - 2 * MINUTE) / SECOND, // 420
+    ]);
+  });
+
+  it('an event just before a bucket boundary lands in the previous bucket of both windows', () => {
+    const call = byUser('u2');
+    // 101 at T0+20s; 105 at T0−1ms: the minute and the five minutes before T0.
+    expect(call.keys.buckets).toEqual([
+      `t:{u:u2}:w:5m:${T0}`,
+      `t:{u:u2}:w:1h:${T0}`,
+      `t:{u:u2}:w:5m:${T0 - MINUTE}`,
+      `t:{u:u2}:w:1h:${T0 - 5 * MINUTE}`,
+    ]);
+    expect(call.args.events.map((e) => e.buckets)).toEqual([
+      [1, 2],
+      [3, 4],
+    ]);
+  });
+
+  it('rounds a TTL up to the whole second and never sets one below the floor', () => {
+    const [late] = planUserCalls([ev(7, 'u1', 'i1', 'LIKE', T0 - 24 * HOUR)], catalogue, options({ now: T0 }));
+    expect(late?.args.bucketTtlSec).toEqual([TTL_FLOOR_SEC, TTL_FLOOR_SEC]);
+
+    const [justAfter] = planUserCalls([ev(7, 'u1', 'i1', 'LIKE', T0)], catalogue, options({ now: T0 + 1 }));
+    expect(justAfter?.args.bucketTtlSec).toEqual([
+      (MINUTE + 5 * MINUTE + LATENESS) / SECOND, // 480000 ms − 1 ms rounds up to 480 s
+      (5 * MINUTE + HOUR + LATENESS) / SECOND,
+    ]);
+  });
+
+  it('weighs each event with the action weights it is given', () => {
+    const weights: ActionWeights = { ...DEFAULT_ACTION_WEIGHTS, CLICK: 7, VIEW: 0.25, SHARE: 11 };
+    const [u1] = planUserCalls(batch, catalogue, options({ weights }));
+    expect(u1?.args.events.map((e) => [e.action, e.weight])).toEqual([
+      ['CLICK', 7],
+      ['VIEW', 0.25],
+      ['SHARE', 11],
+    ]);
+    const defaults = planUserCalls(batch, catalogue, options());
+    expect(defaults.flatMap((c) => c.args.events.map((e) => e.weight))).toEqual([1, 0.5, 6, 3, -6, -1]);
+  });
+
+  it('counts events on items without a catalogue category under the unknown category', () => {
+    expect(byUser('u1').args.events.map((e) => e.category)).toEqual(['pets', 'news', 'pets']);
+    expect(byUser('u2').args.events.map((e) => e.category)).toEqual(['news', '_unknown']); // i4: category null
+    expect(byUser('u3').args.events.map((e) => e.category)).toEqual(['_unknown']); // i9: not in the catalogue
+  });
+
+  it('carries only the item tags the pattern rules look at, and none without rules', () => {
+    expect(calls.flatMap((c) => c.args.events.map((e) => e.tags))).toEqual([[], [], [], [], [], []]);
+    const tagged = planUserCalls(batch, catalogue, options({ tagFilter: new Set(['dog', 'cute']) }));
+    expect(tagged.flatMap((c) => c.args.events.map((e) => [e.itemId, e.tags]))).toEqual([
+      ['i1', ['cute', 'dog']],
+      ['i2', ['cute']],
+      ['i1', ['cute', 'dog']],
+      ['i2', ['cute']],
+      ['i4', ['dog']],
+      ['i9', []],
+    ]);
+  });
+
+  it('plans nothing for an empty batch', () => {
+    expect(planUserCalls([], catalogue, options())).toEqual([]);
+  });
+
+  it('encodes to the layout of apply-user.lua: the fixed ARGV, the bucket TTLs, then each event', () => {
+    for (const call of planUserCalls(batch, catalogue, options({ tagFilter: new Set(['dog']) }))) {
+      const encodedKeys = scripts.applyUser.keys(call.keys);
+      const argv = scripts.applyUser.argv(call.args);
+      expect(encodedKeys).toHaveLength(6 + call.keys.buckets.length);
+      const read = readApplyUser(encodedKeys, argv);
+      expect(read.bucketCount).toBe(call.keys.buckets.length);
+      expect(read.ttls).toEqual(call.args.bucketTtlSec);
+      expect(read.end).toBe(argv.length);
+      expect(read.events.map((e) => e.offset)).toEqual(call.args.events.map((e) => e.offset));
+      for (const [i, e] of read.events.entries()) {
+        const planned = call.args.events[i];
+        expect(e.eventId).toBe(planned?.eventId);
+        expect(e.category).toBe(planned?.category);
+        expect(e.weight).toBe(planned?.weight);
+        expect(e.tags).toBe(planned?.tags.join(','));
+        const t = planned?.occurredAt ?? NaN;
+        expect(e.keys).toEqual([
+          keys.userBucket(call.userId, '5m', Math.floor(t / MINUTE) * MINUTE),
+          keys.userBucket(call.userId, '1h', Math.floor(t / (5 * MINUTE)) * 5 * MINUTE),
+        ]);
+      }
+    }
+  });
+
+  it('holds on random batches: grouping, log order, one bucket per window, TTLs covering window and lateness', () => {
+    for (let seed = 1; seed <= 100; seed++) {
+      const { events, now } = randomBatch(seed);
+      const planned = planUserCalls(events, catalogue, options({ now }));
+      const users = [...new Set(events.map((e) => e.event.userId))];
+      expect(planned.map((c) => c.userId)).toEqual(users);
+      for (const call of planned) {
+        const own = events.filter((e) => e.event.userId === call.userId);
+        expect(call.args.events.map((e) => e.offset)).toEqual(own.map((e) => e.offset));
+        expect(new Set(call.keys.buckets).size).toBe(call.keys.buckets.length);
+        expect(call.args.bucketTtlSec).toHaveLength(call.keys.buckets.length);
+        const used = new Set<number>();
+        for (const e of call.args.events) {
+          const expected = Object.entries(WINDOW_SPEC).map(([name, { bucketMs }]) =>
+            keys.userBucket(call.userId, name, Math.floor(e.occurredAt / bucketMs) * bucketMs),
+          );
+          expect(e.buckets.map((idx) => call.keys.buckets[idx - 1])).toEqual(expected);
+          for (const idx of e.buckets) used.add(idx);
+        }
+        expect(used.size, 'every bucket key is some event’s').toBe(call.keys.buckets.length);
+        call.keys.buckets.forEach((key, i) => {
+          const [, name, start] = /:w:(5m|1h):(\d+)$/.exec(key) ?? [];
+          const spec = WINDOW_SPEC[name === '1h' ? '1h' : '5m'];
+          const ttl = call.args.bucketTtlSec[i] ?? 0;
+          expect(Number.isInteger(ttl)).toBe(true);
+          expect(ttl).toBeGreaterThanOrEqual(TTL_FLOOR_SEC);
+          expect(now + ttl * SECOND).toBeGreaterThanOrEqual(Number(start) + spec.lengthMs + LATENESS);
+        });
+      }
+    }
+  });
+});
+
+describe('contributions handed from the user step to the second step', () => {
+  it("takes the reply's rows as the user's contributions, with typed actions", () => {
+    const rows = [
+      {
+        offset: '12',
+        itemId: 'i1',
+        category: 'pets',
+        action: 'LIKE',
+        occurredAt: T0,
+        weight: 3,
+        partners: ['i2'],
+        eventId: 'e12',
+        tags: ['cute'],
+      },
+      // A row written before rows carried the eventId and tags.
+      {
+        offset: '13',
+        itemId: 'i2',
+        category: 'news',
+        action: 'VIEW',
+        occurredAt: T0,
+        weight: 0.5,
+        partners: [],
+        eventId: '',
+        tags: [],
+      },
+    ];
+    expect(userContributions(rows, 'u7')).toEqual([
+      { ...rows[0], userId: 'u7', action: 'LIKE' },
+      { ...rows[1], userId: 'u7', action: 'VIEW' },
+    ]);
+  });
+
+  it('refuses a row whose action the service does not know', () => {
+    const row = {
+      offset: '1',
+      itemId: 'i1',
+      category: 'c',
+      action: 'POKE',
+      occurredAt: T0,
+      weight: 1,
+      partners: [],
+      eventId: 'e1',
+      tags: [],
+    };
+    expect(() => userContributions([row], 'u1')).toThrow(/unknown action "POKE"/);
+  });
+
+  it('orders contributions by numeric offset, one per offset, whatever order they come in', () => {
+    const offsets = ['10', '9', '100', '11', '2', '9007199254740993', '9007199254740992'];
+    const sorted = ['2', '9', '10', '11', '100', '9007199254740992', '9007199254740993'];
+    const all = offsets.map((offset) => contribution({ offset, itemId: `i${offset}` }));
+    const rng = createRng(7, 'order');
+    for (let round = 0; round < 50; round++) {
+      const shuffled = rng.shuffle([...all]);
+      expect(orderContributions(shuffled).map((c) => c.offset)).toEqual(sorted);
+    }
+    // A redelivered batch hands back what it left plus what it counted now: one entry per offset.
+    const twice = orderContributions([...all, ...all.slice(0, 3)]);
+    expect(twice.map((c) => c.offset)).toEqual(sorted);
+  });
+});
+
+describe('the item step plan', () => {
+  const contributions = [
+    contribution({
+      offset: '10',
+      itemId: 'i1',
+      action: 'LIKE',
+      weight: 3,
+      occurredAt: T0 + 10 * SECOND,
+      partners: ['i2', 'i3'],
+    }),
+    contribution({
+      offset: '11',
+      userId: 'u2',
+      itemId: 'i2',
+      category: 'news',
+      action: 'CLICK',
+      weight: 1,
+      occurredAt: T0 + 6 * MINUTE,
+    }),
+    contribution({ offset: '12', itemId: 'i1', action: 'VIEW', weight: 0.5, occurredAt: T0 + 50 * SECOND }),
+  ];
+  const calls = planItemCalls(contributions, options());
+  const byItem = (itemId: string) => {
+    const call = calls.find((c) => c.keys.stats === keys.itemStats(itemId));
+    if (!call) throw new Error(`no call for ${itemId}`);
+    return call;
+  };
+
+  it('makes one call per item an event touched, its own or as a co-visitation partner', () => {
+    expect(calls.map((c) => c.keys.stats)).toEqual(['t:{i:i1}:stats', 't:{i:i2}:stats', 't:{i:i3}:stats']);
+    for (const call of calls) {
+      const tag = /^t:\{i:[^}]+\}/.exec(call.keys.stats)?.[0] ?? '?';
+      for (const key of [call.keys.covisit, ...call.keys.buckets]) expect(key.startsWith(`${tag}:`)).toBe(true);
+      expect(call.args.partition).toBe(PARTITION);
+    }
+  });
+
+  it("counts an item's own events in its window buckets, with their actions and weights", () => {
+    const i1 = byItem('i1');
+    expect(i1.keys.buckets).toEqual([`t:{i:i1}:w:5m:${T0}`, `t:{i:i1}:w:1h:${T0}`]);
+    expect(i1.args.bucketTtlSec).toEqual([360, 3900]);
+    expect(i1.args.contributions).toEqual([
+      {
+        offset: '10',
+        occurredAt: T0 + 10 * SECOND,
+        action: 'LIKE',
+        weight: 3,
+        buckets: [1, 2],
+        partners: ['i2', 'i3'],
+      },
+      { offset: '12', occurredAt: T0 + 50 * SECOND, action: 'VIEW', weight: 0.5, buckets: [1, 2], partners: [] },
+    ]);
+  });
+
+  it('carries co-visitation both ways: the event names its partners, each partner gets the event’s item', () => {
+    const i2 = byItem('i2');
+    // T0+6m: the 5m window's minute T0+6m, the 1h window's five minutes from T0+5m.
+    expect(i2.keys.buckets).toEqual([`t:{i:i2}:w:5m:${T0 + 6 * MINUTE}`, `t:{i:i2}:w:1h:${T0 + 5 * MINUTE}`]);
+    expect(i2.args.contributions).toEqual([
+      { offset: '10', occurredAt: T0 + 10 * SECOND, action: '', weight: 0, buckets: [], partners: ['i1'] },
+      { offset: '11', occurredAt: T0 + 6 * MINUTE, action: 'CLICK', weight: 1, buckets: [1, 2], partners: [] },
+    ]);
+    // A partner-only item counts nothing in windows: no bucket keys at all.
+    const i3 = byItem('i3');
+    expect(i3.keys.buckets).toEqual([]);
+    expect(i3.args.bucketTtlSec).toEqual([]);
+    expect(i3.args.contributions).toEqual([
+      { offset: '10', occurredAt: T0 + 10 * SECOND, action: '', weight: 0, buckets: [], partners: ['i1'] },
+    ]);
+  });
+
+  it('hands every call its contributions in ascending offsets, as apply-item.lua requires', () => {
+    for (const call of planItemCalls(orderContributions([...contributions].reverse()), options())) {
+      const offsets = call.args.contributions.map((c) => BigInt(c.offset));
+      expect(offsets).toEqual([...offsets].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)));
+    }
+  });
+
+  it('encodes to the layout of apply-item.lua', () => {
+    for (const call of calls) {
+      const argv = scripts.applyItem.argv(call.args);
+      const b = call.keys.buckets.length;
+      expect(scripts.applyItem.keys(call.keys)).toHaveLength(2 + b);
+      expect(argv[7]).toBe(b);
+      const perContribution = call.args.contributions.reduce((s, c) => s + 6 + c.buckets.length + c.partners.length, 0);
+      expect(argv).toHaveLength(8 + b + perContribution);
+    }
+  });
+});
+
+describe('the trending step plan', () => {
+  const contributions = [
+    contribution({ offset: '20', itemId: 'i1', category: 'pets', weight: 3, occurredAt: T0 + MINUTE }),
+    contribution({ offset: '21', itemId: 'i9', category: '_unknown', weight: -1, occurredAt: T0 + 4 * MINUTE }),
+    contribution({ offset: '22', itemId: 'i2', category: 'news', weight: 6, occurredAt: T0 + 5 * MINUTE }),
+    contribution({ offset: '23', itemId: 'i1', category: 'pets', weight: 1, occurredAt: T0 - SECOND }),
+  ];
+  const calls = planTrendingCalls(contributions, options());
+  const scope = (name: string) => {
+    const call = calls.find((c) => c.keys.state === keys.trendingState(name));
+    if (!call) throw new Error(`no call for ${name}`);
+    return call;
+  };
+
+  it('counts every event in the global scope and, when its category is known, in the category', () => {
+    expect(calls.map((c) => c.keys.state)).toEqual(['t:{t:_all}:state', 't:{t:pets}:state', 't:{t:news}:state']);
+    expect(scope('_all').args.contributions.map((c) => c.offset)).toEqual(['20', '21', '22', '23']);
+    expect(scope('pets').args.contributions.map((c) => c.offset)).toEqual(['20', '23']);
+    expect(scope('news').args.contributions.map((c) => c.offset)).toEqual(['22']);
+    expect(calls.some((c) => c.keys.state.includes('_unknown'))).toBe(false);
+  });
+
+  it('puts each event in its 5-minute bucket of the scope, each bucket once, alive for the hour it is read plus the lateness', () => {
+    const all = scope('_all');
+    expect(all.keys.buckets).toEqual([
+      `t:{t:_all}:${T0}`,
+      `t:{t:_all}:${T0 + 5 * MINUTE}`,
+      `t:{t:_all}:${T0 - 5 * MINUTE}`,
+    ]);
+    expect(all.args.contributions).toEqual([
+      { offset: '20', itemId: 'i1', weight: 3, bucket: 1 },
+      { offset: '21', itemId: 'i9', weight: -1, bucket: 1 },
+      { offset: '22', itemId: 'i2', weight: 6, bucket: 2 },
+      { offset: '23', itemId: 'i1', weight: 1, bucket: 3 },
+    ]);
+    const now = T0 + 2 * MINUTE;
+    expect(all.args.bucketTtlSec).toEqual(
+      [T0, T0 + 5 * MINUTE, T0 - 5 * MINUTE].map(
+        (start) => (start + TRENDING_BUCKET_MS + TRENDING_HORIZON_MS + LATENESS - now) / SECOND,
+      ),
+    );
+    expect(scope('pets').keys.buckets).toEqual([`t:{t:pets}:${T0}`, `t:{t:pets}:${T0 - 5 * MINUTE}`]);
+    for (const call of calls) expect(call.args.partition).toBe(PARTITION);
+  });
+
+  it('encodes to the layout of apply-trending.lua', () => {
+    for (const call of calls) {
+      const argv = scripts.applyTrending.argv(call.args);
+      const b = call.keys.buckets.length;
+      expect(scripts.applyTrending.keys(call.keys)).toHaveLength(1 + b);
+      expect(argv[2]).toBe(b);
+      expect(argv).toHaveLength(3 + b + 4 * call.args.contributions.length);
+    }
+  });
+
+  it('plans nothing when nothing was counted', () => {
+    expect(planTrendingCalls([], options())).toEqual([]);
+    expect(planItemCalls([], options())).toEqual([]);
+  });
+});
