@@ -40,7 +40,7 @@ async function readExamplesFile(path: string): Promise<{ examples: Example[]; fe
       typeof at !== 'number'
     )
       throw new Error(`${path}:${line}: not an example {features: number[], label: 0|1, userId, at}`);
-    examples.push({ features: features as number[], label, userId, at });
+    examples.push({ features: features, label, userId, at });
   }
   return { examples, featureNames };
 }

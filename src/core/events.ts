@@ -201,7 +201,7 @@ export function decodeImpression(raw: Buffer | string | null): ImpressionEvent {
       score: finite(value, 'score'),
       modelScore: typeof value.modelScore === 'number' ? value.modelScore : 0,
       exploration: value.exploration === true,
-      features: features as number[],
+      features: features,
     };
   });
   return {

@@ -38,7 +38,6 @@ import { RegistryError, type ModelRegistry } from './registry.js';
 import { loadRankingModel, ModelMismatchError } from './session.js';
 import { joinImpressions, type Example, type ImpressionRecord, type InteractionRecord } from './training.js';
 import { computeStandardisation } from './train.js';
-import { isRecord } from '../core/records.js';
 
 export interface OnlineTrainerOptions {
   kafka: Kafka;

@@ -11,7 +11,7 @@ import { isEngaged, type Action } from '../core/events.js';
 import { evaluate, type Evaluation } from './evaluate.js';
 import { buildModel } from './graphs.js';
 import type { ModelMetadata } from './metadata.js';
-import { MODEL_KINDS, predict, type ModelKind, type ModelParams } from './params.js';
+import { predict, type ModelKind, type ModelParams } from './params.js';
 import { splitByGroup, splitByTime, takeRows, trainModel, type Dataset, type TrainOptions } from './train.js';
 
 /** One labelled row: what the model saw for a served item, and whether the user engaged. */

@@ -18,7 +18,6 @@ import { createPopulation, sampleBehaviour, startSession, type Population, type 
 import type { Ranker } from './policies.js';
 import { createRng } from '../../src/core/random.js';
 import { catalogueInputs, profileInputs, type ProfileInput, type SimUser, type World } from './world.js';
-import { isRecord } from '../../src/core/records.js';
 
 const LOOPBACK = /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/;
 
