@@ -108,7 +108,9 @@ function readApplyUser(encodedKeys: string[], argv: ScriptArg[]) {
       category: String(argv[i + 4]),
       weight: n(argv[i + 6]),
       tags: String(argv[i + 7]),
-      keys: argv.slice(i + 9, i + 9 + k).map((idx) => encodedKeys[6 + n(idx) - 1] ?? `missing KEYS index ${idx}`),
+      keys: argv
+        .slice(i + 9, i + 9 + k)
+        .map((idx) => encodedKeys[6 + n(idx) - 1] ?? `missing KEYS index ${String(idx)}`),
     });
     i += 9 + k;
   }
