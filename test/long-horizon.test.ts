@@ -9,7 +9,7 @@ import { ACTIONS, encodeEvent, type BehaviorEvent } from '../src/core/events.js'
 import { createKafka } from '../src/streams/kafka.js';
 import { topicNames } from '../src/core/topics.js';
 import { createTestTopics, uniquePrefix } from './helpers.js';
-import { rng } from './stream-reference.js';
+import { randomSource } from '../src/core/random.js';
 
 const exec = promisify(execFile);
 const prefix = uniquePrefix('lt');
@@ -28,7 +28,7 @@ describe('the daily long-horizon batch', () => {
 
   it('materialises 30-day category shares and totals per user and item, each eventId once, with a version', async () => {
     const now = Date.now();
-    const rand = rng(5);
+    const rand = randomSource(5);
     const items = Object.keys(categories);
     const events: BehaviorEvent[] = [];
     for (let i = 0; i < 600; i++) {

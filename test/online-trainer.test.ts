@@ -8,7 +8,7 @@ import { buildModel } from '../src/model/graphs.js';
 import { createOnlineTrainer } from '../src/model/online-trainer.js';
 import { createModelRegistry, type ModelRegistry } from '../src/model/registry.js';
 import { loadRankingModel } from '../src/model/session.js';
-import { createRng } from '../src/model/train.js';
+import { randomSource } from '../src/core/random.js';
 import { connectRedis } from '../src/redis/client.js';
 import { redisKeys, type RedisKeys } from '../src/core/keys.js';
 import { encodeEvent, type BehaviorEvent, type ImpressionEvent } from '../src/core/events.js';
@@ -32,7 +32,7 @@ const logit = (regime: Regime, u: number[]) =>
 
 /** Synthetic traffic: served feeds with feature rows, and the clicks the regime's users made. */
 function traffic(seed: number, regime: Regime, feeds: number, from: number, to: number) {
-  const rng = createRng(seed);
+  const rng = randomSource(seed);
   const impressions: ImpressionEvent[] = [];
   const clicks: BehaviorEvent[] = [];
   for (let f = 0; f < feeds; f++) {
@@ -69,7 +69,7 @@ function traffic(seed: number, regime: Regime, feeds: number, from: number, to: 
 
 /** Fresh labelled rows of a regime, in raw feature units, for judging models after the fact. */
 function judgement(seed: number, regime: Regime, rows: number) {
-  const rng = createRng(seed);
+  const rng = randomSource(seed);
   const matrix = new Float32Array(rows * F);
   const labels = new Uint8Array(rows);
   for (let r = 0; r < rows; r++) {

@@ -30,6 +30,7 @@ import {
   WINDOWS,
   type WindowName,
 } from '../src/features/definitions.js';
+import { randomSource } from '../src/core/random.js';
 
 const W = DEFAULT_ACTION_WEIGHTS;
 
@@ -157,18 +158,6 @@ export function referenceFeatures(events: BehaviorEvent[], categoryOf: (itemId: 
   return { users, items, trending, latest };
 }
 
-/** A seeded pseudo-random generator (mulberry32), so failures reproduce. */
-export function rng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /**
  * Random behaviour: per user, event times mostly increasing with jitter (some out of order within
  * the lateness bound, some far too late), and some events repeated with the same eventId. Returns
@@ -188,7 +177,7 @@ export function randomBehaviour(opts: {
   /** How far beyond the lateness bound a too-late event may be. */
   tooLateSpreadMs?: number;
 }) {
-  const rand = rng(opts.seed);
+  const rand = randomSource(opts.seed);
   const pick = <T>(xs: readonly T[]) => xs[Math.floor(rand() * xs.length)] as T;
   const events: BehaviorEvent[] = [];
   const clocks = new Map(opts.users.map((u) => [u, opts.start]));

@@ -178,3 +178,7 @@ export function createSampler(weights: ArrayLike<number>): (rng: Rng) => number 
 export function zipfSampler(n: number, exponent: number): (rng: Rng) => number {
   return createSampler(zipfWeights(n, exponent));
 }
+
+/** Uniform numbers in [0, 1) from the same generator, as a plain function (shuffles, initialisation). */
+export const randomSource = (seed: Seed, ...labels: (string | number)[]): (() => number) =>
+  createRng(seed, ...labels).next;

@@ -6,6 +6,7 @@
  * about a second.
  */
 import type { ModelKind, ModelParams, Standardisation } from './params.js';
+import { randomSource } from '../core/random.js';
 
 /** A training set: `features` is row-major [rows × cols], `labels` are 0/1. */
 export interface Dataset {
@@ -43,18 +44,6 @@ export const DEFAULT_TRAIN_OPTIONS: Readonly<TrainOptions> = {
 export interface Split {
   train: Uint32Array;
   heldOut: Uint32Array;
-}
-
-/** Mulberry32: a small, fast, seedable PRNG with uniform output in [0, 1). */
-export function createRng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** FNV-1a over UTF-16 code units, 32 bits: a stable hash for deterministic splits. */
@@ -187,7 +176,7 @@ export function trainModel(kind: ModelKind, data: Dataset, options: Partial<Trai
   const V = 1 + cols; // factors start after the weights
   const size = 1 + cols + cols * k;
   const theta = new Float64Array(size);
-  const rng = createRng(o.seed);
+  const rng = randomSource(o.seed);
   for (let i = V; i < size; i++) {
     // Box–Muller: a normal draw from two uniforms.
     const u = 1 - rng();

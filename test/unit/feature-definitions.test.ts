@@ -29,10 +29,10 @@ import type { UserRealtime } from '../../src/features/user-features.js';
 import { parseModelMetadata } from '../../src/model/metadata.js';
 import { decodeModelInfo } from '../../src/model/onnx-format.js';
 import { priorModel } from '../../src/model/prior.js';
-import { createRng } from '../../src/model/train.js';
+import { randomSource } from '../../src/core/random.js';
 import { ACTIONS, ENGAGED_ACTIONS, engagedCount, type Action } from '../../src/core/events.js';
 
-const rng = createRng(17);
+const rng = randomSource(17);
 const randomTime = () => Date.UTC(2025, 0, 1) + Math.floor(rng() * 30 * 24 * HOUR);
 
 describe('sliding windows', () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { idDiff, LatestValueStream, sameIds } from '../../src/live/latest-value-stream.js';
-import { createRng } from '../../src/model/train.js';
+import { randomSource } from '../../src/core/random.js';
 
 /** A stream of id lists whose payload records what the client saw before. */
 function stream(merge?: (queued: string[], next: string[]) => string[]) {
@@ -84,7 +84,7 @@ describe('one subscriber end of a live stream', () => {
   });
 
   it('sameIds and idDiff agree with a brute-force comparison', () => {
-    const rng = createRng(7);
+    const rng = randomSource(7);
     const list = () => {
       const ids = Array.from({ length: Math.floor(rng() * 6) }, () => `i${Math.floor(rng() * 8)}`);
       return [...new Set(ids)];

@@ -16,7 +16,8 @@ import {
   type ImpressionRecord,
   type InteractionRecord,
 } from '../../src/model/training.js';
-import { createRng, splitByGroup, splitByTime } from '../../src/model/train.js';
+import { randomSource } from '../../src/core/random.js';
+import { splitByGroup, splitByTime } from '../../src/model/train.js';
 
 const FEATURES = Array.from({ length: 30 }, (_, i) => `f${i}`);
 const T0 = Date.UTC(2025, 0, 1);
@@ -27,7 +28,7 @@ const T0 = Date.UTC(2025, 0, 1);
  * standardisation matters. With `shuffled`, the labels are permuted: there is nothing to learn.
  */
 function syntheticExamples(rows: number, seed: number, shuffled = false): Example[] {
-  const rng = createRng(seed);
+  const rng = randomSource(seed);
   const examples: Example[] = [];
   for (let r = 0; r < rows; r++) {
     const features = FEATURES.map((_, c) => (rng() - 0.5) * 2 * (c + 1) + c * 10);
@@ -49,7 +50,7 @@ function syntheticExamples(rows: number, seed: number, shuffled = false): Exampl
 
 /** Rows like the training data, every tenth pushed far outside its range. */
 function randomMatrix(rows: number, seed: number): Float32Array {
-  const rng = createRng(seed + 1);
+  const rng = randomSource(seed + 1);
   const matrix = new Float32Array(rows * FEATURES.length);
   syntheticExamples(rows, seed).forEach((e, r) => {
     const stretch = r % 10 === 0 ? 1 + 4 * rng() : 1;
@@ -277,7 +278,7 @@ describe('offline metrics', () => {
   });
 
   it('rank-based AUC equals counting every positive/negative pair', () => {
-    const rng = createRng(21);
+    const rng = randomSource(21);
     for (let trial = 0; trial < 20; trial++) {
       const n = 50 + Math.floor(rng() * 200);
       // Few distinct scores, so ties are common.

@@ -11,12 +11,12 @@ import {
 } from '../../src/model/ftrl.js';
 import { publishDecision } from '../../src/model/online-trainer.js';
 import { predict } from '../../src/model/params.js';
-import { createRng } from '../../src/model/train.js';
+import { randomSource } from '../../src/core/random.js';
 
 const F = 6;
 /** Clicks depend on column 0 (up) and 2 (down); the other columns are noise. */
 function stream(seed: number, rows: number) {
-  const rng = createRng(seed);
+  const rng = randomSource(seed);
   return Array.from({ length: rows }, () => {
     const x = Array.from({ length: F }, () => (rng() - 0.5) * 2);
     const z = -0.5 + 2.5 * (x[0] ?? 0) - 2 * (x[2] ?? 0);
