@@ -17,7 +17,8 @@ import { localApiClient, MAX_BATCH } from '../tools/sim/driver.js';
 import { createRng } from '../src/core/random.js';
 import { redisKeys } from '../src/core/keys.js';
 import type { Position } from './stream-progress.js';
-import { waitFor, type BenchContext, type ServiceUnderTest } from './types.js';
+import { waitFor } from '../src/runtime/wait.js';
+import type { BenchContext, ServiceUnderTest } from './types.js';
 
 export { localApiClient, MAX_BATCH, type ApiClient, type InteractionInput };
 
@@ -87,7 +88,8 @@ export async function publishCatalogue(
         const p = redis.pipeline();
         for (const item of items) p.exists(keys.item(item.id));
         const found = ((await p.exec()) ?? []).filter(([, n]) => n === 1).length;
-        return { done: found === items.length, detail: `${found}/${items.length} items` };
+        if (found < items.length) throw new Error(`${found}/${items.length} items`);
+        return true;
       },
       { timeoutMs: 60_000, intervalMs: 100 },
     );

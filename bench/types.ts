@@ -80,21 +80,3 @@ export async function paced(seconds: number, tickMs: number, tick: (i: number) =
   }
   return (performance.now() - start) / 1000;
 }
-
-/** Polls `probe` until it returns true; on timeout, fails naming what was awaited and the last detail seen. */
-export async function waitFor(
-  what: string,
-  probe: () => Promise<boolean | { done: boolean; detail: string }>,
-  { timeoutMs = 30_000, intervalMs = 50 } = {},
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  let detail = '';
-  for (;;) {
-    const result = await probe();
-    if (result === true || (typeof result === 'object' && result.done)) return;
-    if (typeof result === 'object') detail = result.detail;
-    if (Date.now() > deadline)
-      throw new Error(`${what}: not done within ${timeoutMs} ms${detail ? ` (${detail})` : ''}`);
-    await sleep(intervalMs);
-  }
-}

@@ -20,6 +20,7 @@ import type { RedisKeys } from '../src/core/keys.js';
 import { encodeEvent } from '../src/core/events.js';
 import { createKafka, type Producer } from '../src/streams/kafka.js';
 import { topicSpecs, type Topics } from '../src/core/topics.js';
+import { waitFor } from '../src/runtime/wait.js';
 
 /** A unique, readable prefix for one test file's topics and Redis keys. */
 export function uniquePrefix(name: string): string {
@@ -76,27 +77,11 @@ export function gql(
     : execute(url, document, variables ?? {}, { headers });
 }
 
-/** Polls until `probe` returns a truthy value; on timeout, fails with the last value seen. */
-export async function eventually<T>(
+/** Polls until `probe` returns a truthy value (the shared poller, with the tests' defaults). */
+export const eventually = <T>(
   probe: () => Promise<T | undefined | null | false | 0 | ''>,
-  { timeoutMs = 20_000, intervalMs = 50 } = {},
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      last = await probe();
-      if (last) return last as T;
-    } catch (error) {
-      last = error;
-    }
-    if (Date.now() > deadline)
-      throw new Error(
-        `condition not met within ${timeoutMs} ms; last seen: ${String(last instanceof Error ? last.message : JSON.stringify(last))}`,
-      );
-    await new Promise((r) => setTimeout(r, intervalMs));
-  }
-}
+  { timeoutMs = 20_000, intervalMs = 50 }: { timeoutMs?: number; intervalMs?: number } = {},
+): Promise<T> => waitFor('condition', probe, { timeoutMs, intervalMs });
 
 const tempDirs: string[] = [];
 // Registered while the test file is collected (it imports this module), so it runs after the file.

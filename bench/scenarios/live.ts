@@ -34,12 +34,12 @@ import {
   paced,
   percentile,
   sleep,
-  waitFor,
   type BenchContext,
   type Row,
   type Scenario,
   type ServiceUnderTest,
 } from '../types.js';
+import { waitFor } from '../../src/runtime/wait.js';
 
 const RATE = 50;
 const TICK_MS = 1000 / RATE;
@@ -418,7 +418,8 @@ async function withSubscribers(
     'the service to see every subscription end',
     async () => {
       const open = metricSum(await metricsText(service.url), 'live_subscriptions', 'kind="feed"');
-      return { done: open === 0, detail: `${open} still open` };
+      if (open > 0) throw new Error(`${open} still open`);
+      return true;
     },
     { timeoutMs: 15_000, intervalMs: 200 },
   );

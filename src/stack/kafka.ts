@@ -4,7 +4,8 @@ import { existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writ
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { createKafka } from '../streams/kafka.js';
-import { freePort, spawnManaged, waitFor, type ManagedProcess } from './processes.js';
+import { waitFor } from '../runtime/wait.js';
+import { freePort, spawnManaged, type ManagedProcess } from './processes.js';
 import { projectRoot } from './paths.js';
 
 const exec = promisify(execFile);

@@ -89,30 +89,3 @@ export function removeStaleStackDirs(root: string): void {
     if (Number.isInteger(pid) && pid > 0 && !isAlive(pid)) rmSync(dir, { recursive: true, force: true });
   }
 }
-
-/** Polls `probe` until it resolves truthy or the deadline passes; the error names the last failure. */
-export async function waitFor<T>(
-  what: string,
-  probe: () => Promise<T | undefined | null | false>,
-  {
-    timeoutMs,
-    intervalMs = 200,
-    abortIf,
-  }: { timeoutMs: number; intervalMs?: number; abortIf?: () => string | undefined },
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    const reason = abortIf?.();
-    if (reason) throw new Error(`${what}: ${reason}`);
-    try {
-      const value = await probe();
-      if (value) return value;
-      last = 'not ready';
-    } catch (error) {
-      last = error instanceof Error ? error.message : error;
-    }
-    if (Date.now() > deadline) throw new Error(`${what}: not ready after ${timeoutMs} ms (last: ${String(last)})`);
-    await new Promise((r) => setTimeout(r, intervalMs));
-  }
-}

@@ -1,7 +1,8 @@
 import { mkdirSync, openSync } from 'node:fs';
 import path from 'node:path';
 import { Redis } from 'ioredis';
-import { freePort, spawnManaged, waitFor, type ManagedProcess } from './processes.js';
+import { waitFor } from '../runtime/wait.js';
+import { freePort, spawnManaged, type ManagedProcess } from './processes.js';
 
 export interface LocalRedis {
   readonly url: string;
