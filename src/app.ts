@@ -34,7 +34,7 @@ import { component, createRunner, type Component } from './runtime/runner.js';
 import { projectRoot } from './stack/paths.js';
 import { createBackgroundWorkers } from './streams/background.js';
 import { encodeEvent } from './core/events.js';
-import { createKafka, ensureTopics, type Kafka } from './streams/kafka.js';
+import { createKafka, topicsComponent, type Kafka } from './streams/kafka.js';
 import { createIngestProducer } from './streams/producer.js';
 
 /** The instance's parts that tests and benchmarks reach past the API for (to seed or inspect state). */
@@ -182,18 +182,9 @@ export function createApp(config: Config, options: { log?: Logger } = {}): App {
       },
       async () => live.stop(),
     ),
-    component(
-      'kafka-topics',
-      async () => {
-        await admin.connect();
-        const created = await ensureTopics(
-          admin,
-          topicSpecs(topics, config.kafka.partitions, config.kafka.replicationFactor),
-        );
-        if (created.length) log.info({ topics: created }, 'created kafka topics');
-      },
-      () => admin.disconnect().catch(() => {}),
-    ),
+    topicsComponent(admin, topicSpecs(topics, config.kafka.partitions, config.kafka.replicationFactor), log, {
+      keepConnected: true, // readiness probes describe the cluster through it
+    }),
     { name: 'ingest-producer', start: () => producer.start(), stop: () => producer.stop() },
     ...background.components,
     http,

@@ -6,6 +6,7 @@ import kafkajs from 'kafkajs';
 import type { Logger } from 'pino';
 import type { Admin } from 'kafkajs';
 import type { TopicSpec } from '../core/topics.js';
+import type { Component } from '../runtime/runner.js';
 
 export type {
   Admin,
@@ -90,4 +91,30 @@ export async function ensureTopics(
   const missing = specs.filter((t) => !existing.has(t.topic));
   if (missing.length) await admin.createTopics({ topics: missing, waitForLeaders: true });
   return missing.map((t) => t.topic);
+}
+
+/**
+ * Creates the missing topics when the process starts (a fresh cluster gets them from whichever
+ * process starts first). The API keeps its admin client connected for readiness probes; the
+ * worker lets it go at once.
+ */
+export function topicsComponent(
+  admin: Admin,
+  specs: TopicSpec[],
+  log: Pick<Logger, 'info'>,
+  { keepConnected }: { keepConnected: boolean },
+): Component {
+  return {
+    name: 'kafka-topics',
+    async start() {
+      await admin.connect();
+      try {
+        const created = await ensureTopics(admin, specs);
+        if (created.length) log.info({ topics: created }, 'created kafka topics');
+      } finally {
+        if (!keepConnected) await admin.disconnect();
+      }
+    },
+    stop: () => (keepConnected ? admin.disconnect().catch(() => {}) : Promise.resolve()),
+  };
 }

@@ -9,9 +9,9 @@ import type { Logger } from '../logger.js';
 import { createMetrics } from '../metrics.js';
 import { createRedis, redisComponent } from '../redis/client.js';
 import { createOpsServer, createReadiness } from '../runtime/ops-server.js';
-import { component, type Component } from '../runtime/runner.js';
+import type { Component } from '../runtime/runner.js';
 import { createBackgroundWorkers } from './background.js';
-import { createKafka, ensureTopics } from './kafka.js';
+import { createKafka, topicsComponent } from './kafka.js';
 
 export function createWorkerProcess(config: Config, log: Logger): { components: Component[]; metricsPort(): number } {
   const { brokers } = config.kafka;
@@ -48,16 +48,9 @@ export function createWorkerProcess(config: Config, log: Logger): { components: 
   return {
     components: [
       redisComponent(redis, 'redis'),
-      component(
-        'kafka-topics', // a fresh cluster gets its topics from whichever process starts first
-        async () => {
-          await admin.connect();
-          const specs = topicSpecs(topics, config.kafka.partitions, config.kafka.replicationFactor);
-          const created = await ensureTopics(admin, specs).finally(() => admin.disconnect());
-          if (created.length) log.info({ topics: created }, 'created kafka topics');
-        },
-        async () => {},
-      ),
+      topicsComponent(admin, topicSpecs(topics, config.kafka.partitions, config.kafka.replicationFactor), log, {
+        keepConnected: false,
+      }),
       ops,
       ...workers.components,
     ],
