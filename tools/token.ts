@@ -3,7 +3,7 @@
  * with JWT_SECRET, for trying the API and for tests of other services.
  */
 import { parseArgs } from 'node:util';
-import { SignJWT } from 'jose';
+import { signToken } from '../src/auth/tokens.js';
 import { loadConfig } from '../src/config.js';
 
 const { values } = parseArgs({
@@ -29,17 +29,3 @@ if (values.role === 'user' && !values.user) {
 process.stdout.write(
   `${await signToken(config.auth.jwtSecret, { sub: values.user, role: values.role, ttlSeconds: Number(values.ttl), issuer: config.auth.issuer, audience: config.auth.audience })}\n`,
 );
-
-async function signToken(
-  secret: string,
-  claims: { sub?: string; role: string; ttlSeconds: number; issuer?: string; audience?: string },
-): Promise<string> {
-  let jwt = new SignJWT({ role: claims.role })
-    .setProtectedHeader({ alg: 'HS256' })
-    .setIssuedAt()
-    .setExpirationTime(`${claims.ttlSeconds}s`);
-  if (claims.sub) jwt = jwt.setSubject(claims.sub);
-  if (claims.issuer) jwt = jwt.setIssuer(claims.issuer);
-  if (claims.audience) jwt = jwt.setAudience(claims.audience);
-  return jwt.sign(new TextEncoder().encode(secret));
-}

@@ -9,6 +9,7 @@ import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import { print, type DocumentNode } from 'graphql';
 import { createClient, type Client, type FormattedExecutionResult, type Sink } from 'graphql-ws';
 import WebSocket from 'ws';
+import { isRecord } from '../core/records.js';
 
 export * from './generated/graphql.js';
 export type { TypedDocumentNode };
@@ -55,8 +56,6 @@ export class ApiError extends Error {
 const RETRYABLE = new Set(['RATE_LIMITED', 'UNAVAILABLE', 'TIMEOUT']);
 const DEFAULT_TIMEOUT_MS = 30_000;
 
-const isRecord = (value: unknown): value is Record<string, unknown> =>
-  typeof value === 'object' && value !== null && !Array.isArray(value);
 
 const printed = new WeakMap<DocumentNode, string>();
 
