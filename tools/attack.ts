@@ -258,7 +258,7 @@ if (want('5')) {
 // 6. Experiment bookkeeping per user with arbitrary candidates.
 if (want('6')) {
   if (config.redis.url) {
-    await pool(50, 4, (i) =>
+    await pool(400, 4, (i) =>
       user.execute(RecommendationsDocument, {
         first: 20,
         candidates: Array.from({ length: 500 }, (_, k) => `cand${run}.${i}.${k}`),
@@ -271,7 +271,7 @@ if (want('6')) {
     report(
       '6 attribution bookkeeping',
       entries <= 5000,
-      `${entries} entries for one user after 50 feeds over 25,000 distinct candidates`,
+      `${entries} entries for one user after 400 feeds over 200,000 distinct candidates`,
     );
   } else process.stdout.write('skip 6 attribution bookkeeping: set REDIS_URL (and REDIS_KEY_PREFIX) to check it\n');
 }
