@@ -13,6 +13,8 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { createWriteStream, mkdirSync } from 'node:fs';
+import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
@@ -29,12 +31,20 @@ import { createLocalStack } from '../src/stack/local-stack.js';
 import { projectRoot } from '../src/stack/paths.js';
 
 const { values } = parseArgs({
-  options: { seconds: { type: 'string', default: '130' }, rate: { type: 'string', default: '800' } },
+  options: {
+    seconds: { type: 'string', default: '130' },
+    rate: { type: 'string', default: '800' },
+    /** Skip the FLUSHALL (to check the other faults alone). */
+    'keep-data': { type: 'boolean', default: false },
+  },
 });
 const seconds = Number(values.seconds);
 const rate = Number(values.rate);
 const say = (msg: string) => process.stdout.write(`[${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** Every process's log, for reading what happened after a run. */
+const logDir = path.join(projectRoot, 'bench', 'results', `chaos-${new Date().toISOString().replace(/[:.]/g, '-')}`);
+mkdirSync(logDir, { recursive: true });
 
 const stack = createLocalStack({ log: (m) => say(`stack: ${m}`) });
 await stack.start();
@@ -63,10 +73,12 @@ function startProcess(name: string, script: string, extra: Record<string, string
   children.add(child);
   child.once('exit', () => children.delete(child));
   const lines: string[] = [];
+  const logFile = createWriteStream(path.join(logDir, `${name}.log`));
   return new Promise<{ child: ChildProcess; lines: string[]; match: RegExpExecArray }>((resolve, reject) => {
     child.once('exit', (code) => reject(new Error(`${name} exited with ${code}`)));
     createInterface({ input: child.stdout }).on('line', (line) => {
       lines.push(line);
+      logFile.write(`${line}\n`);
       if (/rebuil/i.test(line)) say(`${name}: ${line.slice(0, 300)}`);
       const match = ready.exec(line);
       if (match) resolve({ child, lines, match });
@@ -151,7 +163,7 @@ const faults: { at: number; what: string; run: () => Promise<void> | void }[] = 
   { at: at(100), what: 'SIGSTOP Redis (5 s)', run: () => void process.kill(redisPid, 'SIGSTOP') },
   { at: at(105), what: 'SIGCONT Redis', run: () => void process.kill(redisPid, 'SIGCONT') },
   {
-    at: at(115),
+    at: values['keep-data'] ? Infinity : at(115),
     what: 'FLUSHALL',
     run: async () => {
       const redis = new Redis(redisUrl);
@@ -164,6 +176,7 @@ const faults: { at: number; what: string; run: () => Promise<void> | void }[] = 
 let flushedAt = 0;
 const faultLoop = (async () => {
   for (const fault of faults) {
+    if (fault.at === Infinity) continue;
     await sleep(Math.max(0, fault.at - Date.now()));
     say(fault.what);
     await fault.run();
@@ -217,11 +230,16 @@ const difference = (have: Map<string, number>) => {
   return { lost, doubled };
 };
 let last = { lost: -1, doubled: -1 };
+let reportedAt = Date.now();
 try {
   await waitFor(
     'every accepted event counted once',
     async () => {
       last = difference(await counted());
+      if (Date.now() - reportedAt > 10_000) {
+        reportedAt = Date.now();
+        say(`waiting: ${last.lost} not counted yet, ${last.doubled} counted twice`);
+      }
       if (last.lost || last.doubled) throw new Error(`${last.lost} missing, ${last.doubled} extra`);
       return true;
     },
@@ -230,7 +248,8 @@ try {
   const catalogue = await redis.exists(...ITEMS.map((i) => keys.item(i.id)));
   say(
     `exact: ${acceptedIds.size} events, 0 lost, 0 counted twice; caught up ${((Date.now() - sentAt) / 1000).toFixed(1)} s after the last send; ` +
-      `totals exact ${((Date.now() - flushedAt) / 1000).toFixed(1)} s after FLUSHALL; catalogue entries back: ${catalogue}/${ITEMS.length}`,
+      (flushedAt ? `totals exact ${((Date.now() - flushedAt) / 1000).toFixed(1)} s after FLUSHALL; ` : '') +
+      `catalogue entries back: ${catalogue}/${ITEMS.length}; logs in ${path.relative(projectRoot, logDir)}`,
   );
   redis.disconnect();
   await stopAll();
