@@ -28,12 +28,15 @@ describe('the live hub', () => {
       pushIntervalMs: 300,
       trendingIntervalMs: 1000,
       maxSubscriptions: 20,
+      maxAnonymousSubscriptions: 5,
+      maxTrendingScopes: 5,
       maxSubscriptionsPerUser: 3,
       onUsersChanged: (users) => invalidated.push(...users),
       rankFeed: async (userId, first) => {
         ranked.push({ userId, first });
-        return feedOf(userId, (feeds.get(userId) ?? []).slice(0, first));
+        return { feed: feedOf(userId, (feeds.get(userId) ?? []).slice(0, first)), impression: null };
       },
+      logImpression: () => {},
       readTrending: async () => [],
     });
     await hub.start();

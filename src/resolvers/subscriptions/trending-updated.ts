@@ -8,7 +8,10 @@ export async function trendingUpdated(
   args: { category?: string | null; first?: number | null },
 ): Promise<AsyncIterableIterator<TrendingUpdate>> {
   const initial = await trending(ctx, args.category, args.first ?? 20);
-  const subscription = ctx.domain.live.openTrending(args.category ?? null, args.first ?? 20);
+  // Anonymous screens draw on a budget of their own, so they cannot take signed-in users' room.
+  const subscription = ctx.domain.live.openTrending(args.category ?? null, args.first ?? 20, {
+    anonymous: ctx.viewer.role === 'anonymous',
+  });
   subscription.initial(initial);
   return subscription.updates;
 }
