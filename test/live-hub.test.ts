@@ -110,7 +110,7 @@ describe('the live hub', () => {
       { userId: 'h3', first: 2 },
     ]);
     for (const d of drains) expect(d.received.map((u) => u.trigger)).toEqual(['subscribed', 'behaviour']);
-    expect(() => hub.openFeed('h3', 2)).toThrow(/at most 3 live feeds per user/);
+    expect(() => hub.openFeed('h3', 2)).toThrow(/at most 3 live subscriptions per user/);
     for (const s of subs) await s.updates.return?.();
     await Promise.all(drains.map((d) => d.done));
   });

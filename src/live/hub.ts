@@ -47,10 +47,11 @@ export interface TrendingUpdate {
   left: string[];
 }
 
-/** Who opens a trending subscription: anonymous screens have a budget of their own. */
-export interface TrendingAudience {
-  anonymous: boolean;
-}
+/**
+ * Who opens a trending subscription: a screen with no token (the anonymous budget), a user (their
+ * per-user cap, shared with their feeds) or a service (`userId` absent).
+ */
+export type TrendingAudience = { anonymous: true } | { anonymous: false; userId?: string };
 
 /** What the hub needs of its Redis connection: SUBSCRIBE and its messages, then a disconnect. */
 export interface ChannelSubscriber {
@@ -99,7 +100,10 @@ export interface LiveHubOptions {
   maxAnonymousSubscriptions: number;
   /** Distinct trending scopes (categories) checked at once. */
   maxTrendingScopes: number;
-  /** Feed subscriptions for one user on this instance, over any number of sockets or SSE streams. */
+  /**
+   * Subscriptions for one user on this instance, over any number of sockets or SSE streams: their
+   * feed (whoever opened it) and the trending lists they opened with their own token.
+   */
   maxSubscriptionsPerUser: number;
   /** Called with every user a notice names, before anything is re-ranked (drops cached feeds). */
   onUsersChanged(userIds: readonly string[]): void;
@@ -177,9 +181,12 @@ export function createLiveHub(options: LiveHubOptions) {
   const scopes = new Map<string, ScopeEntry>();
   let subscriptions = 0;
   let anonymousSubscriptions = 0;
+  /** Subscriptions counted against each user's cap. */
+  const perUser = new Map<string, number>();
   let stopped = false;
 
-  function admit(anonymous: boolean) {
+  /** Refuses a subscription over a cap; counts nothing (the caller registers it right after). */
+  function admit(anonymous: boolean, userId: string | undefined) {
     if (stopped) throw new AppError('UNAVAILABLE', 'this instance is shutting down; reconnect', { retryable: true });
     if (subscriptions >= options.maxSubscriptions) {
       metrics.liveRefused.inc({ limit: 'subscriptionsPerInstance' });
@@ -197,6 +204,20 @@ export function createLiveHub(options: LiveHubOptions) {
         { limit: 'anonymousSubscriptions', max: options.maxAnonymousSubscriptions, retryable: true },
       );
     }
+    if (userId !== undefined && (perUser.get(userId) ?? 0) >= options.maxSubscriptionsPerUser) {
+      metrics.liveRefused.inc({ limit: 'subscriptionsPerUser' });
+      throw new AppError('LIMIT_EXCEEDED', `at most ${options.maxSubscriptionsPerUser} live subscriptions per user`, {
+        limit: 'subscriptionsPerUser',
+        max: options.maxSubscriptionsPerUser,
+      });
+    }
+  }
+
+  function countUser(userId: string | undefined, delta: 1 | -1) {
+    if (userId === undefined) return;
+    const next = (perUser.get(userId) ?? 0) + delta;
+    if (next > 0) perUser.set(userId, next);
+    else perUser.delete(userId);
   }
 
   function feedStream(userId: string, entry: UserEntry): FeedStream {
@@ -215,6 +236,7 @@ export function createLiveHub(options: LiveHubOptions) {
       onEnd: () => {
         entry.subscribers.delete(stream);
         subscriptions--;
+        countUser(userId, -1);
         metrics.liveSubscriptions.dec({ kind: 'feed' });
         if (entry.subscribers.size === 0 && users.get(userId) === entry) {
           entry.timer?.();
@@ -227,15 +249,8 @@ export function createLiveHub(options: LiveHubOptions) {
 
   /** Registers a feed subscriber for `userId` (identity already checked by the caller). */
   function openFeed(userId: string, first: number): FeedSubscription {
-    admit(false);
+    admit(false, userId);
     let entry = users.get(userId);
-    if (entry && entry.subscribers.size >= options.maxSubscriptionsPerUser) {
-      metrics.liveRefused.inc({ limit: 'subscriptionsPerUser' });
-      throw new AppError('LIMIT_EXCEEDED', `at most ${options.maxSubscriptionsPerUser} live feeds per user`, {
-        limit: 'subscriptionsPerUser',
-        max: options.maxSubscriptionsPerUser,
-      });
-    }
     if (!entry) {
       entry = { subscribers: new Map(), dirty: false, since: null, timer: undefined, running: false, lastRankAt: 0 };
       users.set(userId, entry);
@@ -243,6 +258,7 @@ export function createLiveHub(options: LiveHubOptions) {
     const stream = feedStream(userId, entry);
     entry.subscribers.set(stream, first);
     subscriptions++;
+    countUser(userId, 1);
     metrics.liveSubscriptions.inc({ kind: 'feed' });
     return {
       updates: stream,
@@ -341,7 +357,8 @@ export function createLiveHub(options: LiveHubOptions) {
   /** Registers a trending subscriber; its scope is checked once per interval for all of them. */
   function openTrending(category: string | null, first: number, audience: TrendingAudience): TrendingSubscription {
     const { anonymous } = audience;
-    admit(anonymous);
+    const userId = audience.anonymous ? undefined : audience.userId;
+    admit(anonymous, userId);
     const key = category ?? '';
     let entry = scopes.get(key);
     if (!entry && scopes.size >= options.maxTrendingScopes) {
@@ -372,6 +389,7 @@ export function createLiveHub(options: LiveHubOptions) {
         scope.subscribers.delete(stream);
         subscriptions--;
         if (anonymous) anonymousSubscriptions--;
+        countUser(userId, -1);
         metrics.liveSubscriptions.dec({ kind: 'trending' });
         if (scope.subscribers.size === 0 && scopes.get(key) === scope) {
           scope.timer();
@@ -382,6 +400,7 @@ export function createLiveHub(options: LiveHubOptions) {
     scope.subscribers.set(stream, { first, anonymous });
     subscriptions++;
     if (anonymous) anonymousSubscriptions++;
+    countUser(userId, 1);
     metrics.liveSubscriptions.inc({ kind: 'trending' });
     return {
       updates: stream,

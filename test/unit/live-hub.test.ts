@@ -363,6 +363,23 @@ describe('the live hub, on a hand-driven clock', () => {
     expect(t.hub.stats()).toEqual({ users: 2, scopes: 0, subscriptions: 4 });
   });
 
+  it("counts a user's own trending lists and their feeds against one per-user cap", async () => {
+    const t = await testHub();
+    const mine = { anonymous: false, userId: 'u1' } as const;
+    const lists = [t.hub.openTrending(null, 5, mine), t.hub.openTrending('pets', 5, mine)];
+    watch(t.hub, 'u1', 1, []);
+    for (const open of [() => t.hub.openFeed('u1', 1), () => t.hub.openTrending(null, 5, mine)])
+      expect(thrown(open)).toMatchObject({
+        code: 'LIMIT_EXCEEDED',
+        details: { limit: 'subscriptionsPerUser', max: 3 },
+      });
+    // Services and other users are not affected.
+    expect(() => t.hub.openTrending(null, 5, signedIn)).not.toThrow();
+    expect(() => t.hub.openTrending(null, 5, { anonymous: false, userId: 'u2' })).not.toThrow();
+    await lists[0]!.updates.return?.();
+    expect(() => t.hub.openFeed('u1', 1)).not.toThrow();
+  });
+
   it('refuses subscriptions of any kind over the instance cap, retryably', async () => {
     const t = await testHub({ maxSubscriptions: 4, maxSubscriptionsPerUser: 10 });
     const feeds = [watch(t.hub, 'u1', 1, []), watch(t.hub, 'u2', 1, [])];
