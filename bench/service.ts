@@ -57,7 +57,8 @@ export interface ServiceSettings {
 /**
  * The service with the bench's settings: its own topic and key prefix, rate limits out of the way,
  * the per-user feed cache off (every `recommendations` request is computed, never a cached
- * repeat), and up to 1,000 supplied candidates.
+ * repeat), up to 1,000 supplied candidates, and no per-address socket limit (every simulated
+ * client is on this machine).
  */
 export async function startServiceUnderTest(settings: ServiceSettings): Promise<ServiceUnderTest> {
   const { prefix } = settings;
@@ -76,6 +77,8 @@ export async function startServiceUnderTest(settings: ServiceSettings): Promise<
     RATE_LIMIT_EVENTS_PER_SEC: '1000000',
     FEED_CACHE_TTL_MS: '0',
     MAX_CANDIDATES: '1000',
+    // The live group's subscribers all connect from this machine, over up to 1,000 sockets.
+    LIVE_MAX_SOCKETS_PER_IP: '1000000',
     // The ready line (with the URL) is logged at info; nothing else is logged per request.
     LOG_LEVEL: 'info',
     ...settings.env,

@@ -139,6 +139,8 @@ export function createApp(config: Config, options: { log?: Logger } = {}): App {
     pushIntervalMs: config.live.pushIntervalMs,
     trendingIntervalMs: config.live.trendingIntervalMs,
     maxSubscriptions: config.live.maxSubscriptions,
+    maxAnonymousSubscriptions: config.live.maxAnonymousSubscriptions,
+    maxTrendingScopes: config.live.maxTrendingScopes,
     maxSubscriptionsPerUser: config.live.maxSocketsPerUser * config.live.maxSubscriptionsPerSocket,
     onUsersChanged: (users) => cache.invalidate(users),
     ...createLiveSources({ ranker, trending, metrics, loaders }),

@@ -22,6 +22,21 @@ const int = (min: number, max: number, def: number) =>
       return n;
     });
 
+/** An integer whose default depends on other variables (undefined when unset). */
+const optionalInt = (min: number, max: number) =>
+  z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined || v.trim() === '') return undefined;
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < min || n > max) {
+        ctx.addIssue({ code: 'custom', message: `expected an integer from ${min} to ${max}, got "${v}"` });
+        return z.NEVER;
+      }
+      return n;
+    });
+
 const num = (min: number, max: number, def: number) =>
   z
     .string()
@@ -174,10 +189,15 @@ const env = z.object({
   FEED_PUSH_INTERVAL_MS: int(0, 60_000, 250),
   TRENDING_PUSH_INTERVAL_MS: int(100, 600_000, 1000),
   LIVE_MAX_SUBSCRIPTIONS: int(1, 10_000_000, 10_000),
+  LIVE_MAX_ANONYMOUS_SUBSCRIPTIONS: optionalInt(0, 10_000_000),
+  LIVE_MAX_TRENDING_SCOPES: int(1, 1_000_000, 200),
+  LIVE_MAX_SOCKETS_PER_IP: int(1, 1_000_000, 100),
+  TRUST_PROXY: bool(false),
   WS_MAX_SUBSCRIPTIONS_PER_SOCKET: int(1, 1000, 10),
   WS_MAX_SOCKETS_PER_USER: int(1, 1000, 5),
   WS_MAX_MESSAGE_BYTES: int(1024, 16 * 1024 * 1024, 64 * 1024),
   WS_KEEPALIVE_MS: int(0, 600_000, 12_000),
+  WS_CLOSE_GRACE_MS: int(0, 60_000, 1000),
   DEMO_PAGE: bool(true),
   ACTION_WEIGHTS: z
     .string()
@@ -268,12 +288,22 @@ function toConfig(e: z.infer<typeof env>) {
       trendingIntervalMs: e.TRENDING_PUSH_INTERVAL_MS,
       /** Live subscriptions (feed and trending, WebSocket and SSE) one instance accepts. */
       maxSubscriptions: e.LIVE_MAX_SUBSCRIPTIONS,
+      /** Of those, anonymous ones (trending screens); a quarter unless set, always below the total. */
+      maxAnonymousSubscriptions: e.LIVE_MAX_ANONYMOUS_SUBSCRIPTIONS ?? Math.floor(e.LIVE_MAX_SUBSCRIPTIONS / 4),
+      /** Distinct trending categories followed at once (categories are client input). */
+      maxTrendingScopes: e.LIVE_MAX_TRENDING_SCOPES,
+      /** WebSockets from one client address, signed in or not. */
+      maxSocketsPerIp: e.LIVE_MAX_SOCKETS_PER_IP,
       maxSubscriptionsPerSocket: e.WS_MAX_SUBSCRIPTIONS_PER_SOCKET,
       maxSocketsPerUser: e.WS_MAX_SOCKETS_PER_USER,
       maxMessageBytes: e.WS_MAX_MESSAGE_BYTES,
       keepAliveMs: e.WS_KEEPALIVE_MS,
+      /** On stop, how long a socket may take to answer the close handshake before it is cut. */
+      closeGraceMs: e.WS_CLOSE_GRACE_MS,
       demoPage: e.DEMO_PAGE,
     },
+    /** Behind a reverse proxy: take the client address from the last X-Forwarded-For entry. */
+    trustProxy: e.TRUST_PROXY,
     ingest: {
       maxBatch: e.MAX_BATCH_EVENTS,
       maxAgeMs: e.EVENT_MAX_AGE_MS,
@@ -298,6 +328,11 @@ export function loadConfig(source: Record<string, string | undefined> = process.
   const config = toConfig(parsed.data);
   if (config.auth.mode === 'jwt' && !config.auth.jwtSecret && !config.auth.jwksUrl) {
     throw new ConfigError('invalid configuration:\n  AUTH_MODE: jwt needs JWT_SECRET or JWKS_URL');
+  }
+  if (config.live.maxAnonymousSubscriptions >= config.live.maxSubscriptions) {
+    throw new ConfigError(
+      `invalid configuration:\n  LIVE_MAX_ANONYMOUS_SUBSCRIPTIONS: expected less than LIVE_MAX_SUBSCRIPTIONS (${config.live.maxSubscriptions}), so that signed-in users keep room`,
+    );
   }
   return config;
 }

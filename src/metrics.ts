@@ -130,7 +130,7 @@ export function createMetrics() {
     }),
     liveReranks: new Counter({
       name: 'live_reranks_total',
-      help: 'Feeds re-ranked for live subscribers (one per user, distinct `first` and coalescing window), by outcome',
+      help: 'Feeds re-ranked for live subscribers (one per user and coalescing window, at their largest `first`), by outcome',
       labelNames: ['outcome'] as const,
       registers: [registry],
     }),
@@ -144,7 +144,7 @@ export function createMetrics() {
     }),
     liveRefused: new Counter({
       name: 'live_refused_total',
-      help: 'Sockets and subscriptions refused, by limit (socketsPerUser, subscriptionsPerSocket, subscriptionsPerUser, subscriptionsPerInstance, unauthenticated)',
+      help: 'Sockets and subscriptions refused, by limit (socketsPerUser, socketsPerIp, subscriptionsPerSocket, subscriptionsPerUser, subscriptionsPerInstance, anonymousSubscriptions, trendingScopes, unauthenticated)',
       labelNames: ['limit'] as const,
       registers: [registry],
     }),

@@ -156,7 +156,8 @@ describe('the live feed', () => {
   };
 
   beforeAll(async () => {
-    const auth = { AUTH_MODE: 'jwt', JWT_SECRET: secret, FEED_CACHE_TTL_MS: '60000' };
+    // Every client of this file, the 1,000 of the memory test included, connects from 127.0.0.1.
+    const auth = { AUTH_MODE: 'jwt', JWT_SECRET: secret, FEED_CACHE_TTL_MS: '60000', LIVE_MAX_SOCKETS_PER_IP: '5000' };
     const first = testConfig('live', { ...auth, WORKER_ENABLED: 'false' });
     a = await startApp(first);
     b = await startApp(

@@ -28,12 +28,15 @@ describe('the live hub', () => {
       pushIntervalMs: 300,
       trendingIntervalMs: 1000,
       maxSubscriptions: 20,
+      maxAnonymousSubscriptions: 5,
+      maxTrendingScopes: 5,
       maxSubscriptionsPerUser: 3,
       onUsersChanged: (users) => invalidated.push(...users),
       rankFeed: async (userId, first) => {
         ranked.push({ userId, first });
-        return feedOf(userId, (feeds.get(userId) ?? []).slice(0, first));
+        return { feed: feedOf(userId, (feeds.get(userId) ?? []).slice(0, first)), impression: null };
       },
+      logImpression: () => {},
       readTrending: async () => [],
     });
     await hub.start();
@@ -107,7 +110,7 @@ describe('the live hub', () => {
       { userId: 'h3', first: 2 },
     ]);
     for (const d of drains) expect(d.received.map((u) => u.trigger)).toEqual(['subscribed', 'behaviour']);
-    expect(() => hub.openFeed('h3', 2)).toThrow(/at most 3 live feeds per user/);
+    expect(() => hub.openFeed('h3', 2)).toThrow(/at most 3 live subscriptions per user/);
     for (const s of subs) await s.updates.return?.();
     await Promise.all(drains.map((d) => d.done));
   });

@@ -113,6 +113,21 @@ describe('configuration', () => {
     expect(() => loadConfig({ KAFKA_BROKERS: 'no-port' })).toThrow(/KAFKA_BROKERS/);
   });
 
+  it('keeps room for signed-in users: anonymous subscriptions default to a quarter and stay below the cap', () => {
+    expect(loadConfig({}).live).toMatchObject({
+      maxSubscriptions: 10_000,
+      maxAnonymousSubscriptions: 2500,
+      maxTrendingScopes: 200,
+      maxSocketsPerIp: 100,
+      closeGraceMs: 1000,
+    });
+    expect(loadConfig({}).trustProxy).toBe(false);
+    expect(loadConfig({ LIVE_MAX_SUBSCRIPTIONS: '100' }).live.maxAnonymousSubscriptions).toBe(25);
+    expect(() => loadConfig({ LIVE_MAX_SUBSCRIPTIONS: '100', LIVE_MAX_ANONYMOUS_SUBSCRIPTIONS: '100' })).toThrow(
+      /LIVE_MAX_ANONYMOUS_SUBSCRIPTIONS: expected less than LIVE_MAX_SUBSCRIPTIONS \(100\)/,
+    );
+  });
+
   it('applies the documented defaults', () => {
     const config = loadConfig({});
     expect(config.port).toBe(4000);

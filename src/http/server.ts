@@ -16,6 +16,12 @@ import { demoPage, graphqlWsBrowserClient } from './demo.js';
 import { createGraphQLServer } from './graphql.js';
 import { createWebSocketEndpoint } from './websocket.js';
 
+/**
+ * The part of the shutdown deadline that draining requests and sockets may take; the rest is for
+ * the components that stop after the server (in-flight mutations still need the producer).
+ */
+const HTTP_DRAIN_SHARE = 0.6;
+
 export interface HttpServerOptions {
   config: Config;
   log: Logger;
@@ -90,13 +96,24 @@ export function createHttpServer(options: HttpServerOptions): Component & { serv
       url = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${address.port}/graphql`;
     },
     async stop() {
+      // The deadline starts before anything that can wait on a client: a socket that never answers
+      // the close handshake or a request that never ends cannot hold the process past it. It is a
+      // share of the shutdown deadline, because the producer's flush, the consumers' commits and
+      // Redis stop after this component, within the same deadline.
+      const deadline = setTimeout(
+        () => {
+          log.warn({ shutdownTimeoutMs: config.shutdownTimeoutMs }, 'cutting the connections still open');
+          ws.terminate();
+          server.closeAllConnections();
+        },
+        Math.floor(config.shutdownTimeoutMs * HTTP_DRAIN_SHARE),
+      );
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       // WebSocket clients get `complete` (sent on the next turn) before their socket closes.
       options.onClosing();
       await new Promise((resolve) => setImmediate(resolve));
-      await ws.dispose();
+      await ws.dispose(config.live.closeGraceMs);
       server.closeIdleConnections();
-      const deadline = setTimeout(() => server.closeAllConnections(), config.shutdownTimeoutMs);
       await closed;
       clearTimeout(deadline);
     },

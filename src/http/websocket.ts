@@ -5,7 +5,11 @@
  *
  * - `connection_init` is authenticated (`{ authorization: "Bearer …" }`) with the same rules as
  *   queries; a bad token closes the socket with 4403 Forbidden, reason "UNAUTHENTICATED: …".
- * - a user's (N+1)th socket on this instance closes with 4403 Forbidden, reason "LIMIT_EXCEEDED: …".
+ * - a user's (N+1)th socket on this instance closes with 4403 Forbidden, reason "LIMIT_EXCEEDED: …";
+ *   a socket is counted for its user only once its token is verified and only while it is open, so
+ *   sockets dropped during authentication never hold a user's slots.
+ * - an address's (N+1)th socket (signed in or not) closes the same way as soon as it opens; the
+ *   address is the TCP peer's, or the last X-Forwarded-For entry when the proxy is trusted.
  * - the (N+1)th subscription on one socket is refused with a GraphQL error whose
  *   `extensions.code` is LIMIT_EXCEEDED (`extensions.limit: "subscriptionsPerSocket"`); the socket
  *   and its other subscriptions stay open.
@@ -13,7 +17,7 @@
  *   within 3 s with 4408, a message over the size limit with 1009 (ws).
  * - the server pings every keep-alive interval and drops a socket that does not answer by the next.
  */
-import type { Server } from 'node:http';
+import type { IncomingMessage, Server } from 'node:http';
 import {
   getOperationAST,
   GraphQLError,
@@ -25,7 +29,7 @@ import {
 } from 'graphql';
 import { CloseCode, type Context } from 'graphql-ws';
 import { useServer, type Extra } from 'graphql-ws/use/ws';
-import { WebSocketServer } from 'ws';
+import { WebSocket, WebSocketServer } from 'ws';
 import { AppError } from '../core/errors.js';
 import type { Authenticate } from '../auth/viewer.js';
 import type { Config } from '../config.js';
@@ -41,6 +45,27 @@ function authorizationOf(params: Record<string, unknown> | undefined): string | 
   return typeof value === 'string' ? value : undefined;
 }
 
+/** The client's address: the TCP peer, or what a trusted proxy appended last to X-Forwarded-For. */
+function clientAddress(req: IncomingMessage, trustProxy: boolean): string {
+  if (trustProxy) {
+    const header = req.headers['x-forwarded-for'];
+    const hops = (Array.isArray(header) ? header.join(',') : (header ?? '')).split(',');
+    const last = hops
+      .map((hop) => hop.trim())
+      .filter(Boolean)
+      .at(-1);
+    if (last) return last;
+  }
+  return req.socket.remoteAddress ?? 'unknown';
+}
+
+/** Adds `delta` to a per-key count, forgetting keys that reach zero. */
+function count(counts: Map<string, number>, key: string, delta: number) {
+  const next = (counts.get(key) ?? 0) + delta;
+  if (next > 0) counts.set(key, next);
+  else counts.delete(key);
+}
+
 export function createWebSocketEndpoint(
   server: Server,
   yoga: Yoga,
@@ -49,13 +74,14 @@ export function createWebSocketEndpoint(
     metrics,
     log,
     authenticate,
-  }: { config: Pick<Config, 'live'>; metrics: Metrics; log: Logger; authenticate: Authenticate },
+  }: { config: Pick<Config, 'live' | 'trustProxy'>; metrics: Metrics; log: Logger; authenticate: Authenticate },
 ) {
   const limits = config.live;
   const wss = new WebSocketServer({ server, path: '/graphql', maxPayload: limits.maxMessageBytes });
   /** Open sockets per user (user tokens only: a service multiplexes many users on purpose). */
   const socketsByUser = new Map<string, number>();
-  const socketOwner = new WeakMap<SocketContext, string>();
+  /** Open sockets per client address, whoever they authenticate as (anonymous ones included). */
+  const socketsByAddress = new Map<string, number>();
   /** Ids of each socket's subscription operations, pruned against graphql-ws's own bookkeeping. */
   const subscriptionIds = new WeakMap<SocketContext, Set<string>>();
 
@@ -63,6 +89,20 @@ export function createWebSocketEndpoint(
     ctx.extra.socket.close(CloseCode.Forbidden, reason.length > 120 ? `${reason.slice(0, 117)}...` : reason);
     return false;
   };
+
+  // Registered before graphql-ws's own listener, so an address over its limit is refused before
+  // graphql-ws waits for its connection_init.
+  wss.on('connection', (socket, req) => {
+    const address = clientAddress(req, config.trustProxy);
+    if ((socketsByAddress.get(address) ?? 0) >= limits.maxSocketsPerIp) {
+      metrics.liveRefused.inc({ limit: 'socketsPerIp' });
+      log.info({ address, max: limits.maxSocketsPerIp }, 'refused a socket over the per-address limit');
+      socket.close(CloseCode.Forbidden, `LIMIT_EXCEEDED: at most ${limits.maxSocketsPerIp} sockets per address`);
+      return;
+    }
+    count(socketsByAddress, address, 1);
+    socket.once('close', () => count(socketsByAddress, address, -1));
+  });
 
   const handle = useServer<Record<string, unknown> | undefined>(
     {
@@ -78,6 +118,10 @@ export function createWebSocketEndpoint(
           return refuse(ctx, `${error.code}: ${error.message}`);
         }
         if (viewer.role !== 'user') return true;
+        const { socket } = ctx.extra;
+        // Closed while the token was being verified: there is nothing to count, and graphql-ws
+        // would never report its close (it reports only acknowledged sockets).
+        if (socket.readyState !== WebSocket.OPEN) return false;
         const open = socketsByUser.get(viewer.userId) ?? 0;
         if (open >= limits.maxSocketsPerUser) {
           metrics.liveRefused.inc({ limit: 'socketsPerUser' });
@@ -87,17 +131,11 @@ export function createWebSocketEndpoint(
           );
           return refuse(ctx, `LIMIT_EXCEEDED: at most ${limits.maxSocketsPerUser} sockets per user`);
         }
-        socketsByUser.set(viewer.userId, open + 1);
-        socketOwner.set(ctx, viewer.userId);
+        count(socketsByUser, viewer.userId, 1);
+        // The socket's own close event, not graphql-ws's onClose: it fires whatever the socket's
+        // state in the protocol when it goes.
+        socket.once('close', () => count(socketsByUser, viewer.userId, -1));
         return true;
-      },
-      onClose: (ctx) => {
-        const userId = socketOwner.get(ctx);
-        if (userId === undefined) return;
-        socketOwner.delete(ctx);
-        const open = (socketsByUser.get(userId) ?? 1) - 1;
-        if (open > 0) socketsByUser.set(userId, open);
-        else socketsByUser.delete(userId);
       },
       onSubscribe: async (ctx, id, params) => {
         const enveloped = yoga.getEnveloped({ ...ctx, req: ctx.extra.request, socket: ctx.extra.socket, params });
@@ -144,10 +182,28 @@ export function createWebSocketEndpoint(
     wss,
     limits.keepAliveMs,
   );
+  const terminate = () => {
+    for (const socket of wss.clients) socket.terminate();
+  };
   return {
     /** Open sockets per user, for tests and diagnostics. */
     socketsOf: (userId: string) => socketsByUser.get(userId) ?? 0,
-    /** Closes every socket (1001 Going Away) and the WebSocket server. */
-    dispose: () => handle.dispose(),
+    /** Open sockets from one client address, for tests and diagnostics. */
+    socketsFrom: (address: string) => socketsByAddress.get(address) ?? 0,
+    /**
+     * Closes every socket (1001 Going Away) and the WebSocket server. A client that has not
+     * answered the close handshake within `graceMs` (one that stopped reading, say) is cut off,
+     * instead of holding the shutdown for ws's 30 s close timeout.
+     */
+    async dispose(graceMs: number) {
+      const cut = setTimeout(terminate, graceMs);
+      try {
+        await handle.dispose();
+      } finally {
+        clearTimeout(cut);
+      }
+    },
+    /** Cuts every socket now, handshake or not (the shutdown deadline). */
+    terminate,
   };
 }

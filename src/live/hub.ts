@@ -6,18 +6,24 @@
  * hub first drops the users' cached feeds, then looks the users up in an in-memory map
  * userId → local subscribers: users nobody watches here cost one map lookup. A watched user is
  * re-ranked at most once per `pushIntervalMs` (the first change promptly, later ones in the window
- * merged into one re-rank at its end), once per distinct `first`, however many sockets they have
- * open, and each subscriber gets the new feed only if its ordered top N changed.
+ * merged into one re-rank at its end), ONE ranking at the largest `first` among their subscribers
+ * however many sockets and page sizes they have open, sliced for each subscriber; a subscriber
+ * gets the new feed only if its ordered top N changed, and only a feed actually handed to a
+ * subscriber is logged as an impression.
  *
  * Trending subscriptions (anonymous screens) share one check per scope per `trendingIntervalMs`.
- * Nothing here knows GraphQL: the resolvers turn these streams into subscription fields.
+ * Anonymous subscriptions have a budget of their own inside the instance's, so that they can never
+ * take the room signed-in users need, and the number of distinct scopes (categories are client
+ * input) is capped. Nothing here knows GraphQL: the resolvers turn these streams into subscription
+ * fields.
  */
 import { decodeUserChanged, type UserChangedNotice } from '../core/user-changed.js';
 import { AppError } from '../core/errors.js';
+import type { ImpressionEvent } from '../core/events.js';
 import type { ItemFeatures } from '../features/item-features.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
-import type { Feed } from '../ranking/ranker.js';
+import type { Feed, RankedFeed } from '../ranking/ranker.js';
 import { idDiff, LatestValueStream, sameIds } from './latest-value-stream.js';
 
 /** What a feed subscriber receives. */
@@ -40,6 +46,12 @@ export interface TrendingUpdate {
   entered: string[];
   left: string[];
 }
+
+/**
+ * Who opens a trending subscription: a screen with no token (the anonymous budget), a user (their
+ * per-user cap, shared with their feeds) or a service (`userId` absent).
+ */
+export type TrendingAudience = { anonymous: true } | { anonymous: false; userId?: string };
 
 /** What the hub needs of its Redis connection: SUBSCRIBE and its messages, then a disconnect. */
 export interface ChannelSubscriber {
@@ -84,12 +96,24 @@ export interface LiveHubOptions {
   trendingIntervalMs: number;
   /** Live subscriptions of every kind this instance accepts. */
   maxSubscriptions: number;
-  /** Feed subscriptions for one user on this instance, over any number of sockets or SSE streams. */
+  /** Of those, the most anonymous ones (below `maxSubscriptions`, so signed-in users keep room). */
+  maxAnonymousSubscriptions: number;
+  /** Distinct trending scopes (categories) checked at once. */
+  maxTrendingScopes: number;
+  /**
+   * Subscriptions for one user on this instance, over any number of sockets or SSE streams: their
+   * feed (whoever opened it) and the trending lists they opened with their own token.
+   */
   maxSubscriptionsPerUser: number;
   /** Called with every user a notice names, before anything is re-ranked (drops cached feeds). */
   onUsersChanged(userIds: readonly string[]): void;
-  /** A fresh ranking for one user, with its own loaders; rejects when features cannot be read. */
-  rankFeed(userId: string, first: number): Promise<Feed>;
+  /**
+   * A fresh ranking for one user, with its own loaders, whose impression is NOT logged yet; rejects
+   * when features cannot be read.
+   */
+  rankFeed(userId: string, first: number): Promise<RankedFeed>;
+  /** Logs that the first `count` items of a re-ranked feed were handed to a subscriber. */
+  logImpression(impression: ImpressionEvent, count: number): void;
   /** The trending list of one scope (null: all items), with item features. */
   readTrending(category: string | null, first: number): Promise<TrendingEntry[]>;
   /** Defaults to the real clock. */
@@ -114,6 +138,8 @@ interface FeedValue {
   trigger: string;
   /** When the earliest change this value reflects was accepted (null for the subscription snapshot). */
   since: number | null;
+  /** The re-rank's impression, logged for the slice delivered (null: the snapshot, logged when served). */
+  impression: ImpressionEvent | null;
 }
 
 interface TrendingValue {
@@ -138,22 +164,29 @@ interface UserEntry {
 
 interface ScopeEntry {
   category: string | null;
-  subscribers: Map<TrendingStream, number>;
+  /** Each local subscriber with its `first` and whether it is anonymous. */
+  subscribers: Map<TrendingStream, { first: number; anonymous: boolean }>;
   /** Cancels the scope's periodic check. */
   timer: CancelTimer;
   running: boolean;
 }
 
 const feedIds = (feed: Feed) => feed.items.map((e) => e.item.itemId);
+const sliceFeed = (feed: Feed, first: number): Feed =>
+  feed.items.length <= first ? feed : { ...feed, items: feed.items.slice(0, first) };
 
 export function createLiveHub(options: LiveHubOptions) {
   const { subscriber, log, metrics, clock = systemClock } = options;
   const users = new Map<string, UserEntry>();
   const scopes = new Map<string, ScopeEntry>();
   let subscriptions = 0;
+  let anonymousSubscriptions = 0;
+  /** Subscriptions counted against each user's cap. */
+  const perUser = new Map<string, number>();
   let stopped = false;
 
-  function admit() {
+  /** Refuses a subscription over a cap; counts nothing (the caller registers it right after). */
+  function admit(anonymous: boolean, userId: string | undefined) {
     if (stopped) throw new AppError('UNAVAILABLE', 'this instance is shutting down; reconnect', { retryable: true });
     if (subscriptions >= options.maxSubscriptions) {
       metrics.liveRefused.inc({ limit: 'subscriptionsPerInstance' });
@@ -163,6 +196,28 @@ export function createLiveHub(options: LiveHubOptions) {
         { limit: 'subscriptionsPerInstance', max: options.maxSubscriptions, retryable: true },
       );
     }
+    if (anonymous && anonymousSubscriptions >= options.maxAnonymousSubscriptions) {
+      metrics.liveRefused.inc({ limit: 'anonymousSubscriptions' });
+      throw new AppError(
+        'LIMIT_EXCEEDED',
+        `this instance holds its maximum of ${options.maxAnonymousSubscriptions} anonymous live subscriptions; sign in, or retry (another instance may have room)`,
+        { limit: 'anonymousSubscriptions', max: options.maxAnonymousSubscriptions, retryable: true },
+      );
+    }
+    if (userId !== undefined && (perUser.get(userId) ?? 0) >= options.maxSubscriptionsPerUser) {
+      metrics.liveRefused.inc({ limit: 'subscriptionsPerUser' });
+      throw new AppError('LIMIT_EXCEEDED', `at most ${options.maxSubscriptionsPerUser} live subscriptions per user`, {
+        limit: 'subscriptionsPerUser',
+        max: options.maxSubscriptionsPerUser,
+      });
+    }
+  }
+
+  function countUser(userId: string | undefined, delta: 1 | -1) {
+    if (userId === undefined) return;
+    const next = (perUser.get(userId) ?? 0) + delta;
+    if (next > 0) perUser.set(userId, next);
+    else perUser.delete(userId);
   }
 
   function feedStream(userId: string, entry: UserEntry): FeedStream {
@@ -175,11 +230,13 @@ export function createLiveHub(options: LiveHubOptions) {
       payload: (value, previous) => {
         if (value.since !== null) metrics.feedPushLatency.observe(Math.max(0, clock.now() - value.since));
         metrics.livePushes.inc({ kind: 'feed', trigger: value.trigger });
+        if (value.impression) options.logImpression(value.impression, value.feed.items.length);
         return { feed: value.feed, trigger: value.trigger, ...idDiff(previous?.ids ?? [], value.ids) };
       },
       onEnd: () => {
         entry.subscribers.delete(stream);
         subscriptions--;
+        countUser(userId, -1);
         metrics.liveSubscriptions.dec({ kind: 'feed' });
         if (entry.subscribers.size === 0 && users.get(userId) === entry) {
           entry.timer?.();
@@ -192,15 +249,8 @@ export function createLiveHub(options: LiveHubOptions) {
 
   /** Registers a feed subscriber for `userId` (identity already checked by the caller). */
   function openFeed(userId: string, first: number): FeedSubscription {
-    admit();
+    admit(false, userId);
     let entry = users.get(userId);
-    if (entry && entry.subscribers.size >= options.maxSubscriptionsPerUser) {
-      metrics.liveRefused.inc({ limit: 'subscriptionsPerUser' });
-      throw new AppError('LIMIT_EXCEEDED', `at most ${options.maxSubscriptionsPerUser} live feeds per user`, {
-        limit: 'subscriptionsPerUser',
-        max: options.maxSubscriptionsPerUser,
-      });
-    }
     if (!entry) {
       entry = { subscribers: new Map(), dirty: false, since: null, timer: undefined, running: false, lastRankAt: 0 };
       users.set(userId, entry);
@@ -208,11 +258,13 @@ export function createLiveHub(options: LiveHubOptions) {
     const stream = feedStream(userId, entry);
     entry.subscribers.set(stream, first);
     subscriptions++;
+    countUser(userId, 1);
     metrics.liveSubscriptions.inc({ kind: 'feed' });
     return {
       updates: stream,
       initial: (feed) => {
-        if (!stream.hasValue) stream.offer({ feed, ids: feedIds(feed), trigger: 'subscribed', since: null });
+        if (!stream.hasValue)
+          stream.offer({ feed, ids: feedIds(feed), trigger: 'subscribed', since: null, impression: null });
       },
     };
   }
@@ -230,7 +282,10 @@ export function createLiveHub(options: LiveHubOptions) {
     });
   }
 
-  /** One re-rank per distinct `first` among the user's subscribers; offered to each of them. */
+  /**
+   * ONE ranking at the largest `first` among the user's subscribers, sliced for each of them: a
+   * user with pages of 1 to 50 items costs one ranking per change, not fifty.
+   */
   async function rerank(userId: string, entry: UserEntry) {
     if (!entry.dirty || stopped || users.get(userId) !== entry) return;
     entry.dirty = false;
@@ -239,11 +294,19 @@ export function createLiveHub(options: LiveHubOptions) {
     entry.running = true;
     entry.lastRankAt = clock.now();
     try {
-      for (const first of new Set(entry.subscribers.values())) {
-        const feed = await options.rankFeed(userId, first);
-        metrics.liveReranks.inc({ outcome: 'ok' });
-        const value: FeedValue = { feed, ids: feedIds(feed), trigger: 'behaviour', since };
-        for (const [stream, f] of entry.subscribers) if (f === first) stream.offer(value);
+      const first = Math.max(...entry.subscribers.values());
+      const { feed, impression } = await options.rankFeed(userId, first);
+      metrics.liveReranks.inc({ outcome: 'ok' });
+      for (const [stream, f] of entry.subscribers) {
+        if (f > first) {
+          // Subscribed with a larger page while this ranking ran: a slice would truncate its feed,
+          // so it waits for the next re-rank, which the change it may have missed makes happen.
+          entry.dirty = true;
+          entry.since ??= since;
+          continue;
+        }
+        const sliced = sliceFeed(feed, f);
+        stream.offer({ feed: sliced, ids: feedIds(sliced), trigger: 'behaviour', since, impression });
       }
     } catch (error) {
       metrics.liveReranks.inc({ outcome: 'failed' });
@@ -278,8 +341,9 @@ export function createLiveHub(options: LiveHubOptions) {
     if (entry.running || scopes.get(key) !== entry) return;
     entry.running = true;
     try {
-      const list = await options.readTrending(entry.category, Math.max(...entry.subscribers.values()));
-      for (const [stream, first] of entry.subscribers) {
+      const largest = Math.max(...[...entry.subscribers.values()].map((s) => s.first));
+      const list = await options.readTrending(entry.category, largest);
+      for (const [stream, { first }] of entry.subscribers) {
         const items = list.slice(0, first);
         stream.offer({ items, ids: items.map((e) => e.item.itemId) });
       }
@@ -291,10 +355,20 @@ export function createLiveHub(options: LiveHubOptions) {
   }
 
   /** Registers a trending subscriber; its scope is checked once per interval for all of them. */
-  function openTrending(category: string | null, first: number): TrendingSubscription {
-    admit();
+  function openTrending(category: string | null, first: number, audience: TrendingAudience): TrendingSubscription {
+    const { anonymous } = audience;
+    const userId = audience.anonymous ? undefined : audience.userId;
+    admit(anonymous, userId);
     const key = category ?? '';
     let entry = scopes.get(key);
+    if (!entry && scopes.size >= options.maxTrendingScopes) {
+      metrics.liveRefused.inc({ limit: 'trendingScopes' });
+      throw new AppError(
+        'LIMIT_EXCEEDED',
+        `this instance follows its maximum of ${options.maxTrendingScopes} trending categories; subscribe to one already followed, or retry later`,
+        { limit: 'trendingScopes', max: options.maxTrendingScopes, retryable: true },
+      );
+    }
     if (!entry) {
       const created: ScopeEntry = {
         category,
@@ -314,6 +388,8 @@ export function createLiveHub(options: LiveHubOptions) {
       onEnd: () => {
         scope.subscribers.delete(stream);
         subscriptions--;
+        if (anonymous) anonymousSubscriptions--;
+        countUser(userId, -1);
         metrics.liveSubscriptions.dec({ kind: 'trending' });
         if (scope.subscribers.size === 0 && scopes.get(key) === scope) {
           scope.timer();
@@ -321,8 +397,10 @@ export function createLiveHub(options: LiveHubOptions) {
         }
       },
     });
-    scope.subscribers.set(stream, first);
+    scope.subscribers.set(stream, { first, anonymous });
     subscriptions++;
+    if (anonymous) anonymousSubscriptions++;
+    countUser(userId, 1);
     metrics.liveSubscriptions.inc({ kind: 'trending' });
     return {
       updates: stream,

@@ -54,6 +54,29 @@ export interface Feed {
   arm?: string;
 }
 
+/** How one call treats its impression. */
+export interface RankCallOptions {
+  /**
+   * False: do not log the impression, return it instead, for a caller that logs only what it
+   * actually shows (the live feed ranks for several subscribers and may deliver nothing).
+   */
+  logImpression?: boolean;
+}
+
+/** A feed with the impression it makes (null for an empty feed, which shows nothing). */
+export interface RankedFeed {
+  feed: Feed;
+  impression: ImpressionEvent | null;
+}
+
+/**
+ * The impression of the first `count` items of a ranked feed, under an id of its own: every
+ * delivery of a feed is one impression, so training never merges two screens into one.
+ */
+export function sliceImpression(impression: ImpressionEvent, count: number): ImpressionEvent {
+  return { ...impression, impressionId: randomUUID(), items: impression.items.slice(0, count) };
+}
+
 export interface RankerOptions {
   redis: Redis;
   keys: RedisKeys;
@@ -64,14 +87,24 @@ export interface RankerOptions {
   trending: TrendingCache;
   /** Which categories each pattern tag is about (see tagCategories), for the feature and the reasons. */
   tagCategories?: ReadonlyMap<string, ReadonlySet<string>>;
-  /** Called with every computed feed's impression (the training data); must not throw. */
+  /** Called with every computed feed's impression (the training data) unless a call says not to; must not throw. */
   onImpression?: (impression: ImpressionEvent) => void;
 }
 
 export function createRanker(options: RankerOptions) {
   const { redis, keys, trending } = options;
 
-  async function rank(loaders: Loaders, request: RankRequest): Promise<Feed> {
+  /** A feed for `request`; its impression is logged unless `logImpression: false` (then see `ranked`). */
+  async function rank(loaders: Loaders, request: RankRequest, call: RankCallOptions = {}): Promise<Feed> {
+    return (await ranked(loaders, request, call)).feed;
+  }
+
+  /** The feed and its impression, logged unless `logImpression: false`. */
+  async function ranked(
+    loaders: Loaders,
+    request: RankRequest,
+    { logImpression = true }: RankCallOptions = {},
+  ): Promise<RankedFeed> {
     const started = performance.now();
     const at = loaders.readAt;
     const { userId, first } = request;
@@ -117,7 +150,7 @@ export function createRanker(options: RankerOptions) {
       experimentId,
       arm,
     });
-    if (list.length === 0) return feedWith([]);
+    if (list.length === 0) return { feed: feedWith([]), impression: null };
 
     const context = userContext(user, options.weights, options.tagCategories);
     const neighbours = list.map((c, i) => neighbourScore(c, items[i]!));
@@ -167,7 +200,7 @@ export function createRanker(options: RankerOptions) {
         reasons: reasonsFor(items[p.index]!, list[p.index]!, exploration.has(p.index)),
       })),
     );
-    options.onImpression?.({
+    const impression: ImpressionEvent = {
       v: 1,
       impressionId: randomUUID(),
       userId,
@@ -184,8 +217,14 @@ export function createRanker(options: RankerOptions) {
         exploration: exploration.has(p.index),
         features: Array.from(matrix.subarray(p.index * FEATURE_COUNT, (p.index + 1) * FEATURE_COUNT)),
       })),
-    });
-    return feed;
+    };
+    if (logImpression) options.onImpression?.(impression);
+    return { feed, impression };
+  }
+
+  /** Logs an impression `ranked` returned unlogged (the same sink as every other feed's). */
+  function logImpression(impression: ImpressionEvent): void {
+    options.onImpression?.(impression);
   }
 
   /**
@@ -221,7 +260,7 @@ export function createRanker(options: RankerOptions) {
     };
   }
 
-  return { rank, degradedFeed };
+  return { rank, ranked, logImpression, degradedFeed };
 }
 
 export type Ranker = ReturnType<typeof createRanker>;

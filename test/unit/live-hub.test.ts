@@ -3,7 +3,8 @@ import { AppError } from '../../src/core/errors.js';
 import { createLiveHub, type LiveHubOptions, type TrendingEntry } from '../../src/live/hub.js';
 import { createLogger } from '../../src/logger.js';
 import { createMetrics } from '../../src/metrics.js';
-import type { Feed } from '../../src/ranking/ranker.js';
+import type { ImpressionEvent } from '../../src/core/events.js';
+import type { Feed, RankedFeed } from '../../src/ranking/ranker.js';
 import { drain, feedOf } from '../live-fixtures.js';
 import { fakeSubscriber, manualClock, settle } from './live-fakes.js';
 
@@ -21,6 +22,8 @@ async function testHub(overrides: Partial<LiveHubOptions> = {}) {
   const ranked: { userId: string; first: number; at: number }[] = [];
   const trendingReads: { category: string | null; first: number; at: number }[] = [];
   const invalidated: string[][] = [];
+  /** Impressions the hub logged: the user and the item ids delivered. */
+  const impressions: { userId: string; itemIds: string[] }[] = [];
   const hub = createLiveHub({
     subscriber: channel.subscriber,
     channel: CHANNEL,
@@ -29,12 +32,16 @@ async function testHub(overrides: Partial<LiveHubOptions> = {}) {
     pushIntervalMs: PUSH_MS,
     trendingIntervalMs: TRENDING_MS,
     maxSubscriptions: 10,
+    maxAnonymousSubscriptions: 6,
+    maxTrendingScopes: 5,
     maxSubscriptionsPerUser: 3,
     onUsersChanged: (users) => invalidated.push([...users]),
     rankFeed: async (userId, first) => {
       ranked.push({ userId, first, at: clock.now() });
-      return feedOf(userId, (feeds.get(userId) ?? []).slice(0, first));
+      return rankedOf(userId, (feeds.get(userId) ?? []).slice(0, first));
     },
+    logImpression: (impression, count) =>
+      impressions.push({ userId: impression.userId, itemIds: impression.items.slice(0, count).map((i) => i.itemId) }),
     readTrending: async (category, first) => {
       trendingReads.push({ category, first, at: clock.now() });
       return (trending.get(category ?? '') ?? []).slice(0, first).map(entry);
@@ -56,8 +63,45 @@ async function testHub(overrides: Partial<LiveHubOptions> = {}) {
     clock.advance(ms);
     await settle();
   };
-  return { hub, clock, channel, metrics, feeds, trending, ranked, trendingReads, invalidated, notify, advance };
+  return {
+    hub,
+    clock,
+    channel,
+    metrics,
+    feeds,
+    trending,
+    ranked,
+    trendingReads,
+    invalidated,
+    impressions,
+    notify,
+    advance,
+  };
 }
+
+/** What the ranker returns for a live re-rank: the feed and its (not yet logged) impression. */
+function rankedOf(userId: string, itemIds: string[]): RankedFeed {
+  const impression: ImpressionEvent = {
+    v: 1,
+    impressionId: `imp-${userId}`,
+    userId,
+    servedAt: 0,
+    modelVersion: 'test',
+    featureNames: [],
+    items: itemIds.map((itemId, i) => ({
+      itemId,
+      rank: i + 1,
+      score: 1,
+      modelScore: 0.5,
+      exploration: false,
+      features: [],
+    })),
+  };
+  return { feed: feedOf(userId, itemIds), impression };
+}
+
+const anonymous = { anonymous: true };
+const signedIn = { anonymous: false };
 
 const entry = (itemId: string, i: number): TrendingEntry => ({
   item: feedOf('', [itemId]).items[0]!.item,
@@ -136,7 +180,9 @@ describe('the live hub, on a hand-driven clock', () => {
     const t = await testHub({
       rankFeed: (userId, first) => {
         calls.push(t.clock.now());
-        return new Promise<Feed>((resolve) => (release = () => resolve(feedOf(userId, ['x-1'].slice(0, first)))));
+        return new Promise<RankedFeed>(
+          (resolve) => (release = () => resolve(rankedOf(userId, ['x-1'].slice(0, first)))),
+        );
       },
     });
     watch(t.hub, 'u1', 1, []);
@@ -153,7 +199,28 @@ describe('the live hub, on a hand-driven clock', () => {
     expect(calls).toEqual([start, start + 2 * PUSH_MS]);
   });
 
-  it('re-ranks a user once per distinct page size however many subscribers they have', async () => {
+  it('ranks a user once per change at the largest page any subscriber asked for, and slices it for each', async () => {
+    const t = await testHub({ maxSubscriptions: 100, maxSubscriptionsPerUser: 50 });
+    const all = Array.from({ length: 50 }, (_, i) => `a-${i + 1}`);
+    t.feeds.set('u1', all);
+    // One screen per page size, 1 to 50 items: fifty distinct `first`s.
+    const clients = Array.from({ length: 50 }, (_, i) => watch(t.hub, 'u1', i + 1, all.slice(0, i + 1)));
+    await settle();
+    t.feeds.set('u1', ['b-1', ...all.slice(0, 49)]);
+    await t.notify(['u1']);
+    expect(t.ranked).toEqual([{ userId: 'u1', first: 50, at: t.clock.now() }]);
+    clients.forEach((c, i) => {
+      expect(c.received).toHaveLength(2);
+      expect(ids(c.received[1]!.feed)).toEqual(['b-1', ...all].slice(0, i + 1));
+    });
+    // One more change, one more ranking, still at the largest page.
+    await t.advance(PUSH_MS);
+    t.feeds.set('u1', ['c-1', ...all.slice(0, 49)]);
+    await t.notify(['u1']);
+    expect(t.ranked.map((r) => r.first)).toEqual([50, 50]);
+  });
+
+  it('pushes only the subscribers whose own top N changed', async () => {
     const t = await testHub();
     t.feeds.set('u1', ['a-1', 'a-2', 'a-3', 'a-4']);
     const small = [watch(t.hub, 'u1', 2, ['a-1', 'a-2']), watch(t.hub, 'u1', 2, ['a-1', 'a-2'])];
@@ -161,16 +228,48 @@ describe('the live hub, on a hand-driven clock', () => {
     await settle();
     // The ranking is unchanged: nobody is pushed anything.
     await t.notify(['u1']);
-    expect(t.ranked.map((r) => r.first).sort()).toEqual([2, 4]);
+    expect(t.ranked.map((r) => r.first)).toEqual([4]);
     for (const c of [...small, large]) expect(c.received.map((u) => u.trigger)).toEqual(['subscribed']);
 
     // Only the fourth item changed: only the subscriber who sees four items is pushed.
     t.feeds.set('u1', ['a-1', 'a-2', 'a-3', 'b-9']);
     await t.advance(PUSH_MS);
     await t.notify(['u1']);
-    expect(t.ranked).toHaveLength(4);
+    expect(t.ranked).toHaveLength(2);
     for (const c of small) expect(c.received).toHaveLength(1);
     expect(large.received[1]).toMatchObject({ entered: ['b-9'], left: ['a-4'] });
+  });
+
+  it('logs an impression only for a feed it delivers, with the items delivered', async () => {
+    const t = await testHub();
+    t.feeds.set('u1', ['a-1', 'a-2', 'a-3', 'a-4']);
+    const small = watch(t.hub, 'u1', 2, ['a-1', 'a-2']);
+    const large = watch(t.hub, 'u1', 4, ['a-1', 'a-2', 'a-3', 'a-4']);
+    await settle();
+    // Re-ranked, same order: nothing shown, nothing logged.
+    await t.notify(['u1']);
+    expect(t.ranked).toHaveLength(1);
+    expect(t.impressions).toEqual([]);
+
+    // Only the fourth item changed: one impression, of the four items the large screen now shows.
+    t.feeds.set('u1', ['a-1', 'a-2', 'a-3', 'b-9']);
+    await t.advance(PUSH_MS);
+    await t.notify(['u1']);
+    expect(t.impressions).toEqual([{ userId: 'u1', itemIds: ['a-1', 'a-2', 'a-3', 'b-9'] }]);
+
+    // The top changed: each screen's delivery is an impression of its own slice.
+    t.feeds.set('u1', ['c-1', 'a-1', 'a-2', 'a-3']);
+    await t.advance(PUSH_MS);
+    await t.notify(['u1']);
+    expect(t.impressions.slice(1)).toEqual(
+      expect.arrayContaining([
+        { userId: 'u1', itemIds: ['c-1', 'a-1'] },
+        { userId: 'u1', itemIds: ['c-1', 'a-1', 'a-2', 'a-3'] },
+      ]),
+    );
+    expect(t.impressions).toHaveLength(3);
+    expect(small.received).toHaveLength(2);
+    expect(large.received).toHaveLength(3);
   });
 
   it('measures push latency from the earliest event a merged push reflects', async () => {
@@ -227,7 +326,7 @@ describe('the live hub, on a hand-driven clock', () => {
     const t = await testHub({
       rankFeed: async (userId) => {
         if (fail) throw new Error('features unavailable');
-        return feedOf(userId, ['b-1']);
+        return rankedOf(userId, ['b-1']);
       },
     });
     const client = watch(t.hub, 'u1', 1, ['a-1']);
@@ -264,12 +363,29 @@ describe('the live hub, on a hand-driven clock', () => {
     expect(t.hub.stats()).toEqual({ users: 2, scopes: 0, subscriptions: 4 });
   });
 
+  it("counts a user's own trending lists and their feeds against one per-user cap", async () => {
+    const t = await testHub();
+    const mine = { anonymous: false, userId: 'u1' } as const;
+    const lists = [t.hub.openTrending(null, 5, mine), t.hub.openTrending('pets', 5, mine)];
+    watch(t.hub, 'u1', 1, []);
+    for (const open of [() => t.hub.openFeed('u1', 1), () => t.hub.openTrending(null, 5, mine)])
+      expect(thrown(open)).toMatchObject({
+        code: 'LIMIT_EXCEEDED',
+        details: { limit: 'subscriptionsPerUser', max: 3 },
+      });
+    // Services and other users are not affected.
+    expect(() => t.hub.openTrending(null, 5, signedIn)).not.toThrow();
+    expect(() => t.hub.openTrending(null, 5, { anonymous: false, userId: 'u2' })).not.toThrow();
+    await lists[0]!.updates.return?.();
+    expect(() => t.hub.openFeed('u1', 1)).not.toThrow();
+  });
+
   it('refuses subscriptions of any kind over the instance cap, retryably', async () => {
     const t = await testHub({ maxSubscriptions: 4, maxSubscriptionsPerUser: 10 });
     const feeds = [watch(t.hub, 'u1', 1, []), watch(t.hub, 'u2', 1, [])];
-    t.hub.openTrending(null, 5);
-    t.hub.openTrending('pets', 5);
-    for (const open of [() => t.hub.openFeed('u3', 1), () => t.hub.openTrending(null, 1)])
+    t.hub.openTrending(null, 5, anonymous);
+    t.hub.openTrending('pets', 5, anonymous);
+    for (const open of [() => t.hub.openFeed('u3', 1), () => t.hub.openTrending(null, 1, anonymous)])
       expect(thrown(open)).toMatchObject({
         code: 'LIMIT_EXCEEDED',
         retryable: true,
@@ -277,6 +393,39 @@ describe('the live hub, on a hand-driven clock', () => {
       });
     await feeds[0]!.close();
     expect(() => t.hub.openFeed('u3', 1)).not.toThrow();
+  });
+
+  it('keeps room for signed-in users however many anonymous screens subscribe', async () => {
+    const t = await testHub({ maxSubscriptions: 4, maxAnonymousSubscriptions: 2, maxSubscriptionsPerUser: 10 });
+    const screens = [t.hub.openTrending(null, 5, anonymous), t.hub.openTrending('pets', 5, anonymous)];
+    expect(thrown(() => t.hub.openTrending(null, 5, anonymous))).toMatchObject({
+      code: 'LIMIT_EXCEEDED',
+      retryable: true,
+      details: { limit: 'anonymousSubscriptions', max: 2 },
+    });
+    // Signed-in users still get the rest of the instance, trending included.
+    watch(t.hub, 'u1', 1, []);
+    expect(() => t.hub.openTrending(null, 5, signedIn)).not.toThrow();
+    expect(thrown(() => t.hub.openFeed('u2', 1))).toMatchObject({ details: { limit: 'subscriptionsPerInstance' } });
+    // An anonymous screen leaving frees an anonymous slot.
+    await screens[0]!.updates.return?.();
+    expect(() => t.hub.openTrending(null, 5, anonymous)).not.toThrow();
+  });
+
+  it('follows at most the configured number of trending categories', async () => {
+    const t = await testHub({ maxTrendingScopes: 2 });
+    const pets = t.hub.openTrending('pets', 5, anonymous);
+    t.hub.openTrending('cars', 5, anonymous);
+    expect(thrown(() => t.hub.openTrending('x-1', 5, signedIn))).toMatchObject({
+      code: 'LIMIT_EXCEEDED',
+      details: { limit: 'trendingScopes', max: 2 },
+    });
+    // A category already followed costs no scope.
+    expect(() => t.hub.openTrending('cars', 3, anonymous)).not.toThrow();
+    expect(t.hub.stats().scopes).toBe(2);
+    await pets.updates.return?.();
+    expect(() => t.hub.openTrending('x-1', 5, anonymous)).not.toThrow();
+    expect(t.trendingReads).toEqual([]);
   });
 
   it('forgets a user when their last subscriber leaves, cancelling a re-rank still waiting', async () => {
@@ -304,9 +453,9 @@ describe('the live hub, on a hand-driven clock', () => {
     const t = await testHub();
     t.trending.set('', ['t-1', 't-2', 't-3']);
     t.trending.set('pets', ['p-1']);
-    const top2 = t.hub.openTrending(null, 2);
-    const top3 = t.hub.openTrending(null, 3);
-    const pets = t.hub.openTrending('pets', 5);
+    const top2 = t.hub.openTrending(null, 2, anonymous);
+    const top3 = t.hub.openTrending(null, 3, anonymous);
+    const pets = t.hub.openTrending('pets', 5, anonymous);
     top2.initial([entry('t-1', 0), entry('t-2', 1)]);
     const [c2, c3, cp] = [drain(top2.updates), drain(top3.updates), drain(pets.updates)];
     expect(t.hub.stats()).toEqual({ users: 0, scopes: 2, subscriptions: 3 });
@@ -343,7 +492,7 @@ describe('the live hub, on a hand-driven clock', () => {
     const t = await testHub({
       readTrending: () => new Promise((resolve, reject) => pending.push({ resolve, reject })),
     });
-    const client = drain(t.hub.openTrending(null, 1).updates);
+    const client = drain(t.hub.openTrending(null, 1, anonymous).updates);
     await t.advance(TRENDING_MS);
     await t.advance(TRENDING_MS);
     expect(pending).toHaveLength(1);
@@ -375,7 +524,7 @@ describe('the live hub, on a hand-driven clock', () => {
   it('stop ends every subscription, cancels its timers, closes the connection and refuses new ones', async () => {
     const t = await testHub();
     const feeds = [watch(t.hub, 'u1', 1, []), watch(t.hub, 'u2', 1, [])];
-    const trend = drain(t.hub.openTrending(null, 1).updates);
+    const trend = drain(t.hub.openTrending(null, 1, anonymous).updates);
     await t.notify(['u1']);
     await t.notify(['u1']);
     expect(t.clock.pending).toBe(2); // u1's waiting re-rank and the trending interval
@@ -386,7 +535,7 @@ describe('the live hub, on a hand-driven clock', () => {
     expect(t.channel.listeners).toBe(0);
     expect(t.hub.stats()).toEqual({ users: 0, scopes: 0, subscriptions: 0 });
     expect(() => t.hub.openFeed('u1', 1)).toThrow(expect.objectContaining({ code: 'UNAVAILABLE', retryable: true }));
-    expect(() => t.hub.openTrending(null, 1)).toThrow(expect.objectContaining({ code: 'UNAVAILABLE' }));
+    expect(() => t.hub.openTrending(null, 1, anonymous)).toThrow(expect.objectContaining({ code: 'UNAVAILABLE' }));
     await t.advance(10 * TRENDING_MS);
     expect(t.ranked).toHaveLength(1);
     expect(t.trendingReads).toEqual([]);

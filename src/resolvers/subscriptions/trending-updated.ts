@@ -8,7 +8,14 @@ export async function trendingUpdated(
   args: { category?: string | null; first?: number | null },
 ): Promise<AsyncIterableIterator<TrendingUpdate>> {
   const initial = await trending(ctx, args.category, args.first ?? 20);
-  const subscription = ctx.domain.live.openTrending(args.category ?? null, args.first ?? 20);
+  // Anonymous screens draw on a budget of their own, so they cannot take signed-in users' room;
+  // a user's trending lists count against their per-user cap, as their feeds do.
+  const { viewer } = ctx;
+  const subscription = ctx.domain.live.openTrending(
+    args.category ?? null,
+    args.first ?? 20,
+    viewer.role === 'anonymous' ? { anonymous: true } : { anonymous: false, userId: viewer.userId },
+  );
   subscription.initial(initial);
   return subscription.updates;
 }
