@@ -23,6 +23,12 @@ export function createMetrics() {
       labelNames: ['code'] as const,
       registers: [registry],
     }),
+    consumerRestarts: new Counter({
+      name: 'consumer_restarts_total',
+      help: 'Kafka consumers replaced after a non-retriable error (kafkajs does not restart those itself), by consumer',
+      labelNames: ['consumer'] as const,
+      registers: [registry],
+    }),
     streamEvents: new Counter({
       name: 'stream_events_total',
       help: 'Behaviour records handled by the stream worker, by outcome (counted, late, duplicate, replayed, dead_lettered)',

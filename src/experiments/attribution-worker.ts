@@ -10,7 +10,7 @@ import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import type { RedisKeys } from '../core/keys.js';
 import { registerScripts, scripts } from '../redis/scripts.js';
-import type { Consumer, EachBatchPayload, Kafka } from '../streams/kafka.js';
+import type { EachBatchPayload, Kafka } from '../streams/kafka.js';
 import type { Topics } from '../core/topics.js';
 import {
   decodeAttributedEvent,
@@ -22,6 +22,7 @@ import {
   type AttributedImpression,
   type CountedDelta,
 } from './attribution.js';
+import { supervisedConsumer } from '../streams/supervised-consumer.js';
 
 export interface AttributionWorkerOptions {
   kafka: Kafka;
@@ -50,8 +51,6 @@ export function createAttributionWorker(options: AttributionWorkerOptions): Attr
   const { kafka, keys, topics, log } = options;
   let redis: Redis | undefined;
   const settings = { keys, windowMs: options.windowMs };
-  let consumer: Consumer | undefined;
-  let running = false;
 
   async function handle({ batch, heartbeat, resolveOffset }: EachBatchPayload) {
     const lastOffset = batch.messages.at(-1)?.offset;
@@ -76,9 +75,11 @@ export function createAttributionWorker(options: AttributionWorkerOptions): Attr
     if (!redis) throw new Error('the attribution worker is not started');
     const counted = parseCounted(await scripts.attribute.run(redis, call.keys, call.args));
     // Redis holds the batch: only now may Kafka move past it.
-    await consumer?.commitOffsets([
-      { topic: batch.topic, partition: batch.partition, offset: (BigInt(lastOffset) + 1n).toString() },
-    ]);
+    await consumer
+      .current()
+      ?.commitOffsets([
+        { topic: batch.topic, partition: batch.partition, offset: (BigInt(lastOffset) + 1n).toString() },
+      ]);
     resolveOffset(lastOffset);
     for (const d of counted)
       options.metrics?.experimentEvents.inc(
@@ -89,24 +90,19 @@ export function createAttributionWorker(options: AttributionWorkerOptions): Attr
     await heartbeat();
   }
 
-  return {
-    ready: () => running,
-    async start() {
-      redis = await options.connectRedis();
-      registerScripts(redis);
-      consumer = kafka.consumer({
-        groupId: options.groupId,
-        maxWaitTimeInMs: 50,
-        sessionTimeout: 10_000,
-        heartbeatInterval: 1000,
-        allowAutoTopicCreation: false,
-      });
-      consumer.on(consumer.events.CRASH, (e) =>
-        log.error({ err: e.payload.error, restart: e.payload.restart }, 'experiment attribution crashed'),
-      );
-      await consumer.connect();
-      await consumer.subscribe({ topics: [topics.impressions, topics.behavior], fromBeginning: true });
-      await consumer.run({
+  const consumer = supervisedConsumer(
+    {
+      name: 'attribution',
+      create: () =>
+        kafka.consumer({
+          groupId: options.groupId,
+          maxWaitTimeInMs: 50,
+          sessionTimeout: 10_000,
+          heartbeatInterval: 1000,
+          allowAutoTopicCreation: false,
+        }),
+      topics: [topics.impressions, topics.behavior],
+      run: {
         autoCommit: false,
         eachBatchAutoResolve: false,
         partitionsConsumedConcurrently: 2,
@@ -121,12 +117,20 @@ export function createAttributionWorker(options: AttributionWorkerOptions): Attr
             throw error;
           }
         },
-      });
-      running = true;
+      },
+    },
+    { log, metrics: options.metrics },
+  );
+
+  return {
+    ready: () => consumer.ready(),
+    async start() {
+      redis = await options.connectRedis();
+      registerScripts(redis);
+      await consumer.start();
     },
     async stop() {
-      running = false;
-      await consumer?.disconnect().catch(() => {});
+      await consumer.stop();
       redis?.disconnect();
     },
   };

@@ -15,9 +15,10 @@ import {
   type BehaviorEvent,
   type ProfileEvent,
 } from '../core/events.js';
-import type { Consumer, EachBatchPayload, Kafka, Producer } from './kafka.js';
+import type { EachBatchPayload, Kafka, Producer } from './kafka.js';
 import type { PositionedEvent } from './plan.js';
 import type { Topics } from '../core/topics.js';
+import { supervisedConsumer } from './supervised-consumer.js';
 
 export interface FeatureWorkerOptions {
   kafka: Kafka;
@@ -73,7 +74,6 @@ export function createFeatureWorker(options: FeatureWorkerOptions): FeatureWorke
     patterns: options.patterns,
   });
   const offsetsKey = keys.streamOffsets(groupId, topics.behavior);
-  let consumer: Consumer | undefined;
   let dlq: Promise<Producer> | undefined;
 
   /** The dead-letter producer: created on the first bad record, kept until stop(). */
@@ -89,12 +89,11 @@ export function createFeatureWorker(options: FeatureWorkerOptions): FeatureWorke
     last: string,
     resolveOffset: (offset: string) => void,
   ) {
-    await consumer?.commitOffsets([
-      { topic: batch.topic, partition: batch.partition, offset: (BigInt(last) + 1n).toString() },
-    ]);
+    await consumer
+      .current()
+      ?.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: (BigInt(last) + 1n).toString() }]);
     resolveOffset(last);
   }
-  let running = false;
   /** Partitions whose position was checked against Redis since the last assignment. */
   const checked = new Set<number>();
   /**
@@ -134,7 +133,7 @@ export function createFeatureWorker(options: FeatureWorkerOptions): FeatureWorke
         { partition: batch.partition, offset: String(first), expected: String(expected) },
         'redis is behind the consumer group; refilling from the log',
       );
-      consumer?.seek({ topic: batch.topic, partition: batch.partition, offset: String(expected) });
+      consumer.current()?.seek({ topic: batch.topic, partition: batch.partition, offset: String(expected) });
       return false;
     }
     return true;
@@ -302,26 +301,23 @@ export function createFeatureWorker(options: FeatureWorkerOptions): FeatureWorke
     await heartbeat();
   }
 
-  return {
-    ready: () => running,
-    async start() {
-      consumer = kafka.consumer({
-        groupId,
-        maxWaitTimeInMs: 20,
-        sessionTimeout: 10_000,
-        heartbeatInterval: 1000,
-        allowAutoTopicCreation: false,
-      });
-      consumer.on(consumer.events.GROUP_JOIN, () => {
+  const consumer = supervisedConsumer(
+    {
+      name: 'stream',
+      create: () =>
+        kafka.consumer({
+          groupId,
+          maxWaitTimeInMs: 20,
+          sessionTimeout: 10_000,
+          heartbeatInterval: 1000,
+          allowAutoTopicCreation: false,
+        }),
+      topics: [topics.behavior, topics.items, topics.profiles],
+      onGroupJoin: () => {
         checked.clear();
         appliedHere.clear();
-      });
-      consumer.on(consumer.events.CRASH, (e) =>
-        log.error({ err: e.payload.error, restart: e.payload.restart }, 'stream worker crashed'),
-      );
-      await consumer.connect();
-      await consumer.subscribe({ topics: [topics.behavior, topics.items, topics.profiles], fromBeginning: true });
-      await consumer.run({
+      },
+      run: {
         // The handlers resolve and commit each batch's offsets themselves, after Redis acknowledged.
         autoCommit: false,
         eachBatchAutoResolve: false,
@@ -340,14 +336,20 @@ export function createFeatureWorker(options: FeatureWorkerOptions): FeatureWorke
             throw error;
           }
         },
-      });
-      running = true;
+      },
+    },
+    { log, metrics: options.metrics },
+  );
+
+  return {
+    ready: () => consumer.ready(),
+    async start() {
+      await consumer.start();
       if (options.patterns?.length)
         log.info({ patterns: options.patterns.map((r) => r.id) }, 'matching behaviour patterns');
     },
     async stop() {
-      running = false;
-      await consumer?.disconnect().catch(() => {});
+      await consumer.stop();
       await dlq?.then((p) => p.disconnect()).catch(() => {});
       dlq = undefined;
     },

@@ -11,6 +11,7 @@ import type { Component } from '../runtime/runner.js';
 export type {
   Admin,
   Consumer,
+  ConsumerRunConfig,
   EachBatchPayload,
   Kafka,
   KafkaMessage,
