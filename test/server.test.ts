@@ -95,6 +95,18 @@ describe('the API server', () => {
     expect(text).toMatch(/graphql_operation_duration_ms_count\{[^}]*operation_name="Ping"[^}]*\} [1-9]/);
   });
 
+  it('keeps /metrics small however many distinct or long operation names clients send', async () => {
+    const long = 'A'.repeat(4000);
+    for (let i = 0; i < 300; i++) await gql(app.url, `query N${i}${long} { __typename }`);
+    for (let i = 0; i < 300; i++) await gql(app.url, `query Short${i} { __typename }`);
+    const text = await (await fetch(`${base()}/metrics`)).text();
+    expect(text.length).toBeLessThan(2 * 1024 * 1024);
+    const names = new Set([...text.matchAll(/operation_name="([^"]*)"/g)].map((m) => m[1]));
+    expect(names.has('other')).toBe(true);
+    expect([...names].every((n) => (n ?? '').length <= 64)).toBe(true);
+    expect(names.size).toBeLessThanOrEqual(202);
+  });
+
   it('serves GraphiQL with a default query to browsers, with no asset from a CDN', async () => {
     const res = await fetch(app.url, { headers: { accept: 'text/html' } });
     expect(res.status).toBe(200);

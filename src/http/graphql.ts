@@ -22,15 +22,47 @@ const tagRefusal = (limit: string) => (_ctx: unknown, error: GraphQLError) => {
 
 const requestIdPattern = /^[A-Za-z0-9_.:-]{1,128}$/;
 
+/** Operation names that may become a metric label: a GraphQL name of at most 64 characters. */
+const labelNamePattern = /^[_A-Za-z][_0-9A-Za-z]{0,63}$/;
+
+/**
+ * Distinct operation names one instance records before every further name is counted as `other`.
+ * Operation names come from clients, and each distinct label value is a new time series in
+ * /metrics; our own clients use a few dozen names, so 200 leaves room without letting a client
+ * grow the scrape without bound.
+ */
+export const MAX_OPERATION_NAME_LABELS = 200;
+
+/**
+ * Maps a client's operation name onto a bounded set of label values: `anonymous`, `other`, or
+ * one of the first MAX_OPERATION_NAME_LABELS well-formed names seen.
+ */
+export function createOperationLabels(max = MAX_OPERATION_NAME_LABELS) {
+  const seen = new Set<string>();
+  return {
+    label(name: string | null | undefined): string {
+      if (name == null || name === '') return 'anonymous';
+      if (!labelNamePattern.test(name)) return 'other';
+      if (seen.has(name)) return name;
+      if (seen.size >= max) return 'other';
+      seen.add(name);
+      return name;
+    },
+    size: () => seen.size,
+  };
+}
+
 /** Records every operation's duration and outcome in `graphql_operation_duration_ms`. */
 function metricsPlugin(metrics: Metrics): Plugin {
+  const labels = createOperationLabels();
   const observe = (args: ExecutionArgs, type: string, started: number, failed: boolean) => {
     const operation = args.document.definitions.find((d) => d.kind === Kind.OPERATION_DEFINITION);
     metrics.graphqlDuration.observe(
       {
         operation_type: type,
-        operation_name:
-          args.operationName ?? (operation && 'name' in operation ? operation.name?.value : undefined) ?? 'anonymous',
+        operation_name: labels.label(
+          args.operationName ?? (operation && 'name' in operation ? operation.name?.value : undefined),
+        ),
         outcome: failed ? 'error' : 'ok',
       },
       performance.now() - started,
