@@ -22,6 +22,21 @@ const int = (min: number, max: number, def: number) =>
       return n;
     });
 
+/** An integer in [min, max], or undefined when unset (the default then depends on other variables). */
+const optionalInt = (min: number, max: number) =>
+  z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined || v.trim() === '') return undefined;
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < min || n > max) {
+        ctx.addIssue({ code: 'custom', message: `expected an integer from ${min} to ${max}, got "${v}"` });
+        return z.NEVER;
+      }
+      return n;
+    });
+
 const num = (min: number, max: number, def: number) =>
   z
     .string()
@@ -127,6 +142,8 @@ const env = z.object({
   EVENT_MAX_FUTURE_MS: int(0, 24 * 3600 * 1000, 5 * 60 * 1000),
   RATE_LIMIT_MUTATIONS_PER_SEC: num(0.1, 1_000_000, 20),
   RATE_LIMIT_EVENTS_PER_SEC: num(0.1, 1_000_000, 200),
+  RATE_LIMIT_MUTATION_BURST: optionalInt(1, 10_000_000),
+  RATE_LIMIT_EVENT_BURST: optionalInt(1, 10_000_000),
   WORKER_ENABLED: bool(true),
   WORKER_METRICS_PORT: int(0, 65535, 9464),
   STREAM_GROUP_ID: z
@@ -280,6 +297,10 @@ function toConfig(e: z.infer<typeof env>) {
       maxFutureMs: e.EVENT_MAX_FUTURE_MS,
       mutationsPerSec: e.RATE_LIMIT_MUTATIONS_PER_SEC,
       eventsPerSec: e.RATE_LIMIT_EVENTS_PER_SEC,
+      /** Mutations a user may send at once after being idle: at least one, whatever the rate. */
+      mutationBurst: e.RATE_LIMIT_MUTATION_BURST ?? Math.max(1, Math.ceil(e.RATE_LIMIT_MUTATIONS_PER_SEC)),
+      /** Events a user may send at once after being idle: never less than one full batch. */
+      eventBurst: e.RATE_LIMIT_EVENT_BURST ?? Math.max(e.MAX_BATCH_EVENTS, Math.ceil(e.RATE_LIMIT_EVENTS_PER_SEC)),
     },
   };
 }
@@ -296,6 +317,12 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
   }
   const config = toConfig(parsed.data);
+  if (config.ingest.eventBurst < config.ingest.maxBatch) {
+    throw new ConfigError(
+      `invalid configuration:\n  RATE_LIMIT_EVENT_BURST: expected at least MAX_BATCH_EVENTS (${config.ingest.maxBatch}), ` +
+        `got ${config.ingest.eventBurst}: a full batch for one user would be refused forever`,
+    );
+  }
   if (config.auth.mode === 'jwt' && !config.auth.jwtSecret && !config.auth.jwksUrl) {
     throw new ConfigError('invalid configuration:\n  AUTH_MODE: jwt needs JWT_SECRET or JWKS_URL');
   }
