@@ -238,7 +238,7 @@ function toConfig(e: z.infer<typeof env>) {
     readinessTimeoutMs: e.READINESS_TIMEOUT_MS,
     graphiql: e.GRAPHIQL,
     auth: {
-      /** `auto` becomes `dev` when main.ts starts a local stack, `jwt` otherwise. */
+      /** `auto` is settled by `resolveAuth` (src/runtime/startup.ts) before the API is built. */
       mode: e.AUTH_MODE,
       jwtSecret: e.JWT_SECRET,
       jwksUrl: e.JWKS_URL,

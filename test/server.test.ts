@@ -107,6 +107,25 @@ describe('the API server', () => {
     expect(names.size).toBeLessThanOrEqual(202);
   });
 
+  it('without authentication, answers cross-origin requests only from pages on this machine', async () => {
+    const post = (origin: string) =>
+      fetch(app.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', origin },
+        body: JSON.stringify({ query: '{ __typename }' }),
+      });
+    const foreign = await post('https://elsewhere.example');
+    expect(foreign.headers.get('access-control-allow-origin')).toBeNull();
+    const preflight = await fetch(app.url, {
+      method: 'OPTIONS',
+      headers: { origin: 'https://elsewhere.example', 'access-control-request-method': 'POST' },
+    });
+    expect(preflight.headers.get('access-control-allow-origin')).toBeNull();
+    const local = await post('http://localhost:5173');
+    expect(local.headers.get('access-control-allow-origin')).toBe('http://localhost:5173');
+    expect(local.headers.get('access-control-allow-credentials')).toBeNull();
+  });
+
   it('serves GraphiQL with a default query to browsers, with no asset from a CDN', async () => {
     const res = await fetch(app.url, { headers: { accept: 'text/html' } });
     expect(res.status).toBe(200);

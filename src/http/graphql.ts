@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
 import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { GraphQLError, Kind, type ExecutionArgs } from 'graphql';
-import { createYoga, type Plugin, type YogaServerInstance } from 'graphql-yoga';
+import { createYoga, type CORSOptions, type Plugin, type YogaServerInstance } from 'graphql-yoga';
 import type { GraphQLContext } from '../context.js';
 import { AppError } from '../core/errors.js';
 import { schema } from '../schema/index.js';
@@ -126,11 +126,35 @@ function pick(details: Record<string, unknown>) {
   return out;
 }
 
+/** Whether a browser origin is a page served from this machine (http(s)://localhost, 127.x, [::1]). */
+function isLoopbackOrigin(origin: string): boolean {
+  try {
+    const host = new URL(origin).hostname.replace(/^\[(.*)\]$/, '$1');
+    return host === 'localhost' || host === '::1' || /^127(\.\d{1,3}){3}$/.test(host);
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Cross-origin access. With JWTs any origin may call (a token is a bearer header a page must
+ * hold, never a cookie the browser adds by itself), without credentials. Without authentication
+ * (dev) every caller is a service, so only the page's own origin and pages on this machine get
+ * CORS headers: another site open in the same browser cannot read the API.
+ */
+function corsFor(mode: Config['auth']['mode']): CORSOptions | ((request: Request) => CORSOptions) {
+  if (mode !== 'dev') return { credentials: false };
+  return (request) => {
+    const origin = request.headers.get('origin');
+    return origin && isLoopbackOrigin(origin) ? { origin, credentials: false } : false;
+  };
+}
+
 export type Yoga = YogaServerInstance<Record<string, unknown>, GraphQLContext>;
 
 /** The GraphQL endpoint: schema, limits against hostile queries, metrics, error masking, context. */
 export interface GraphQLServerDeps {
-  config: Pick<Config, 'limits' | 'graphiql'>;
+  config: Pick<Config, 'limits' | 'graphiql' | 'auth'>;
   log: Logger;
   metrics: Metrics;
   domain: Domain;
@@ -142,6 +166,7 @@ export function createGraphQLServer({ config, log, metrics, domain }: GraphQLSer
     schema,
     graphqlEndpoint: '/graphql',
     landingPage: false,
+    cors: corsFor(config.auth.mode),
     logging: false,
     graphiql: config.graphiql ? { title: 'feedrec', defaultQuery, subscriptionsProtocol: 'WS' } : false,
     // GraphiQL with its assets inlined: it works on networks that cannot reach a CDN.
