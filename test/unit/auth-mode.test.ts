@@ -33,16 +33,17 @@ describe('AUTH_MODE=auto', () => {
     ['on ::', { HOST: '::' }],
   ])('with nothing configured %s refuses to start, in one sentence', (_what, env) => {
     const decision = decide(env);
-    expect(decision).toMatchObject({ refuse: expect.stringMatching(/JWT_SECRET/) });
-    expect('refuse' in decision && decision.refuse.includes('\n')).toBe(false);
+    const refusal = 'refuse' in decision ? decision.refuse : '';
+    expect(refusal).toMatch(/^set JWT_SECRET or JWKS_URL [^\n]+$/);
   });
 
   it('is announced loudly whenever authentication is off', () => {
-    expect(decide({})).toMatchObject({ mode: 'dev', warning: expect.stringMatching(/AUTHENTICATION IS OFF/) });
-    expect(decide({ AUTH_MODE: 'dev', HOST: '0.0.0.0' })).toMatchObject({
-      mode: 'dev',
-      warning: expect.stringMatching(/AUTHENTICATION IS OFF/),
-    });
+    const warning = (env: Record<string, string>) => {
+      const decision = decide(env);
+      return 'warning' in decision ? decision.warning : '';
+    };
+    expect(warning({})).toMatch(/AUTHENTICATION IS OFF/);
+    expect(warning({ AUTH_MODE: 'dev', HOST: '0.0.0.0' })).toMatch(/AUTHENTICATION IS OFF.*0\.0\.0\.0/);
     expect(decide({ AUTH_MODE: 'jwt', JWT_SECRET: secret })).toEqual({ mode: 'jwt' });
   });
 });
