@@ -154,7 +154,7 @@ export function createApp(config: Config, options: { log?: Logger } = {}): App {
         },
       },
     ],
-    { timeoutMs: config.readinessTimeoutMs, metrics },
+    { timeoutMs: config.readinessTimeoutMs, metrics, log: log.child({ component: 'readiness' }) },
   );
   const authenticate = createAuthenticator({ ...config.auth, mode: authMode });
   const domain: Domain = {

@@ -99,6 +99,18 @@ const prefix = z
   .transform((v) => v ?? '')
   .refine((v) => /^[A-Za-z0-9_.-]*$/.test(v), { message: 'expected letters, digits, "_", "." or "-" only' });
 
+function isSafeJwksUrl(value: string): boolean {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return false;
+  }
+  if (url.protocol === 'https:') return true;
+  const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
+  return url.protocol === 'http:' && (host === 'localhost' || host === '::1' || /^127(\.\d{1,3}){3}$/.test(host));
+}
+
 const env = z.object({
   PORT: int(0, 65535, 4000),
   HOST: z
@@ -132,9 +144,11 @@ const env = z.object({
   JWT_SECRET: optionalString.refine((v) => v === undefined || v.length >= 32, {
     message: 'expected at least 32 characters (an HS256 secret)',
   }),
-  JWKS_URL: optionalString.refine((v) => v === undefined || /^https?:\/\//.test(v), {
-    message: 'expected an http(s) URL',
+  // Keys fetched over plain http could be swapped on the way: https, or http on this machine only.
+  JWKS_URL: optionalString.refine((v) => v === undefined || isSafeJwksUrl(v), {
+    message: 'expected an https URL (http only for localhost, 127.x or [::1])',
   }),
+  JWT_MAX_TTL_SECONDS: int(60, 365 * 24 * 3600, 24 * 3600),
   JWT_ISSUER: optionalString,
   JWT_AUDIENCE: optionalString,
   MAX_BATCH_EVENTS: int(1, 10_000, 500),
@@ -244,6 +258,8 @@ function toConfig(e: z.infer<typeof env>) {
       jwksUrl: e.JWKS_URL,
       issuer: e.JWT_ISSUER,
       audience: e.JWT_AUDIENCE,
+      /** Longest accepted token lifetime, `exp` − `iat`; tokens without `exp` are refused. */
+      maxTtlSeconds: e.JWT_MAX_TTL_SECONDS,
     },
     stream: {
       workerEnabled: e.WORKER_ENABLED,
