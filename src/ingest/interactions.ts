@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Config } from '../config.js';
-import { AppError } from '../core/errors.js';
+import { AppError, unavailable } from '../core/errors.js';
 import {
   ACTIONS,
   encodeEvent,
@@ -100,6 +100,27 @@ function rateLimited(userId: string, retryable: boolean, limits: Config['ingest'
       );
 }
 
+/**
+ * A failed produce as the client must see it: retryable UNAVAILABLE, carrying the eventIds the
+ * retry has to reuse (the server generates those the client left out, and the stream dedupes by
+ * them): `eventId` for a single interaction, `eventIds` by input position (null where the entry was
+ * rejected) for a batch.
+ */
+function withEventIds(
+  error: unknown,
+  events: BehaviorEvent | (InteractionOutcome | BehaviorEvent)[] | undefined,
+): AppError {
+  const cause = error instanceof AppError && error.code === 'UNAVAILABLE' ? error : undefined;
+  const message = cause?.message.replace(/; retry$/, '') ?? 'Kafka did not acknowledge the write';
+  if (events === undefined || !Array.isArray(events))
+    return unavailable(`${message}; retry with the same eventId`, { ...cause?.details, eventId: events?.eventId });
+  const eventIds = events.map((o) => ('ok' in o ? null : o.eventId));
+  return unavailable(`${message}; retry with the same eventIds (extensions.eventIds, by input position)`, {
+    ...cause?.details,
+    eventIds,
+  });
+}
+
 export function createIngest(deps: {
   producer: IngestProducer;
   topics: Topics;
@@ -128,9 +149,14 @@ export function createIngest(deps: {
       for (const e of valid) perUser.set(e.userId, (perUser.get(e.userId) ?? 0) + 1);
       const decision = rateLimiter.take(perUser, now);
       if (!decision.ok) throw rateLimited(decision.userId, decision.retryable, limits);
-      const produced = await producer.send(
-        valid.map((event) => ({ topic: topics.behavior, key: event.userId, value: encodeEvent(event) })),
-      );
+      let produced: Produced[];
+      try {
+        produced = await producer.send(
+          valid.map((event) => ({ topic: topics.behavior, key: event.userId, value: encodeEvent(event) })),
+        );
+      } catch (error) {
+        throw withEventIds(error, requests.length === 1 ? valid[0] : outcomes);
+      }
       let next = 0;
       return outcomes.map((o) => {
         if ('ok' in o) return o;
