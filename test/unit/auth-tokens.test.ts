@@ -1,4 +1,5 @@
-import { SignJWT } from 'jose';
+import { spawnSync } from 'node:child_process';
+import { decodeJwt, SignJWT } from 'jose';
 import { describe, expect, it } from 'vitest';
 import { createAuthenticator, type Viewer } from '../../src/auth/viewer.js';
 import { loadConfig } from '../../src/config.js';
@@ -82,5 +83,24 @@ describe('what anonymous callers learn', () => {
     const html = demoPage();
     expect(html).not.toMatch(/params\.get\(['"]token['"]\)/);
     expect(html).toContain('sessionStorage');
+  });
+});
+
+describe('npm run token', () => {
+  const run = (args: string[]) =>
+    spawnSync(process.execPath, ['--import', 'tsx', 'tools/token.ts', ...args], {
+      env: { ...process.env, JWT_SECRET: secret, JWT_MAX_TTL_SECONDS: '' },
+      encoding: 'utf8',
+    });
+
+  it('prints a token that expires, and refuses a lifetime the API would refuse', () => {
+    const ok = run(['--user', 'u1', '--ttl', '600']);
+    expect(ok.status).toBe(0);
+    const claims = decodeJwt(ok.stdout.trim());
+    expect(claims.sub).toBe('u1');
+    expect((claims.exp ?? 0) - (claims.iat ?? 0)).toBe(600);
+    const tooLong = run(['--user', 'u1', '--ttl', String(48 * 3600)]);
+    expect(tooLong.status).toBe(2);
+    expect(tooLong.stderr).toMatch(/--ttl must be whole seconds from 1 to JWT_MAX_TTL_SECONDS \(86400\)/);
   });
 });
