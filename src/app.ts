@@ -12,7 +12,7 @@ import type { Domain } from './context.js';
 import { redisKeys, type RedisKeys } from './core/keys.js';
 import { topicNames, topicSpecs, type Topics } from './core/topics.js';
 import { createExperiments } from './experiments/view.js';
-import { createItemCache } from './features/item-features.js';
+import { createItemCache, readTrending } from './features/item-features.js';
 import { RANKING_FEATURES, tagCategories } from './features/ranking-features.js';
 import { createHttpServer } from './http/server.js';
 import { createIngest } from './ingest/interactions.js';
@@ -91,7 +91,7 @@ export function createApp(config: Config, options: { log?: Logger } = {}): App {
   // Ranking. The registry decides what each experiment arm serves; MODEL_PATH's file serves until
   // it has, and is published as the first version when the registry is empty.
   const cache = createFeedCache(config.ranking.cacheTtlMs);
-  const trending = createTrendingCache(redis, keys);
+  const trending = createTrendingCache((scope, limit) => readTrending(redis, keys, scope, limit));
   const items = createItemCache(redis, keys, config.ranking.itemCacheTtlMs);
   const models = createModelArms({
     keys,
@@ -156,7 +156,7 @@ export function createApp(config: Config, options: { log?: Logger } = {}): App {
         },
       },
     ],
-    { timeoutMs: config.readinessTimeoutMs, metrics },
+    { timeoutMs: config.readinessTimeoutMs, metrics, log: log.child({ component: 'readiness' }) },
   );
   const authenticate = createAuthenticator({ ...config.auth, mode: authMode });
   const domain: Domain = {

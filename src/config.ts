@@ -22,7 +22,7 @@ const int = (min: number, max: number, def: number) =>
       return n;
     });
 
-/** An integer whose default depends on other variables (undefined when unset). */
+/** An integer in [min, max], or undefined when unset (the default then depends on other variables). */
 const optionalInt = (min: number, max: number) =>
   z
     .string()
@@ -99,6 +99,18 @@ const prefix = z
   .transform((v) => v ?? '')
   .refine((v) => /^[A-Za-z0-9_.-]*$/.test(v), { message: 'expected letters, digits, "_", "." or "-" only' });
 
+function isSafeJwksUrl(value: string): boolean {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return false;
+  }
+  if (url.protocol === 'https:') return true;
+  const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
+  return url.protocol === 'http:' && (host === 'localhost' || host === '::1' || /^127(\.\d{1,3}){3}$/.test(host));
+}
+
 const env = z.object({
   PORT: int(0, 65535, 4000),
   HOST: z
@@ -132,9 +144,11 @@ const env = z.object({
   JWT_SECRET: optionalString.refine((v) => v === undefined || v.length >= 32, {
     message: 'expected at least 32 characters (an HS256 secret)',
   }),
-  JWKS_URL: optionalString.refine((v) => v === undefined || /^https?:\/\//.test(v), {
-    message: 'expected an http(s) URL',
+  // Keys fetched over plain http could be swapped on the way: https, or http on this machine only.
+  JWKS_URL: optionalString.refine((v) => v === undefined || isSafeJwksUrl(v), {
+    message: 'expected an https URL (http only for localhost, 127.x or [::1])',
   }),
+  JWT_MAX_TTL_SECONDS: int(60, 365 * 24 * 3600, 24 * 3600),
   JWT_ISSUER: optionalString,
   JWT_AUDIENCE: optionalString,
   MAX_BATCH_EVENTS: int(1, 10_000, 500),
@@ -142,6 +156,8 @@ const env = z.object({
   EVENT_MAX_FUTURE_MS: int(0, 24 * 3600 * 1000, 5 * 60 * 1000),
   RATE_LIMIT_MUTATIONS_PER_SEC: num(0.1, 1_000_000, 20),
   RATE_LIMIT_EVENTS_PER_SEC: num(0.1, 1_000_000, 200),
+  RATE_LIMIT_MUTATION_BURST: optionalInt(1, 10_000_000),
+  RATE_LIMIT_EVENT_BURST: optionalInt(1, 10_000_000),
   WORKER_ENABLED: bool(true),
   WORKER_METRICS_PORT: int(0, 65535, 9464),
   STREAM_GROUP_ID: z
@@ -241,12 +257,14 @@ function toConfig(e: z.infer<typeof env>) {
     readinessTimeoutMs: e.READINESS_TIMEOUT_MS,
     graphiql: e.GRAPHIQL,
     auth: {
-      /** `auto` becomes `dev` when main.ts starts a local stack, `jwt` otherwise. */
+      /** `auto` is settled by `resolveAuth` (src/runtime/startup.ts) before the API is built. */
       mode: e.AUTH_MODE,
       jwtSecret: e.JWT_SECRET,
       jwksUrl: e.JWKS_URL,
       issuer: e.JWT_ISSUER,
       audience: e.JWT_AUDIENCE,
+      /** Longest accepted token lifetime, `exp` − `iat`; tokens without `exp` are refused. */
+      maxTtlSeconds: e.JWT_MAX_TTL_SECONDS,
     },
     stream: {
       workerEnabled: e.WORKER_ENABLED,
@@ -310,6 +328,10 @@ function toConfig(e: z.infer<typeof env>) {
       maxFutureMs: e.EVENT_MAX_FUTURE_MS,
       mutationsPerSec: e.RATE_LIMIT_MUTATIONS_PER_SEC,
       eventsPerSec: e.RATE_LIMIT_EVENTS_PER_SEC,
+      /** Mutations a user may send at once after being idle: at least one, whatever the rate. */
+      mutationBurst: e.RATE_LIMIT_MUTATION_BURST ?? Math.max(1, Math.ceil(e.RATE_LIMIT_MUTATIONS_PER_SEC)),
+      /** Events a user may send at once after being idle: never less than one full batch. */
+      eventBurst: e.RATE_LIMIT_EVENT_BURST ?? Math.max(e.MAX_BATCH_EVENTS, Math.ceil(e.RATE_LIMIT_EVENTS_PER_SEC)),
     },
   };
 }
@@ -326,6 +348,12 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
   }
   const config = toConfig(parsed.data);
+  if (config.ingest.eventBurst < config.ingest.maxBatch) {
+    throw new ConfigError(
+      `invalid configuration:\n  RATE_LIMIT_EVENT_BURST: expected at least MAX_BATCH_EVENTS (${config.ingest.maxBatch}), ` +
+        `got ${config.ingest.eventBurst}: a full batch for one user would be refused forever`,
+    );
+  }
   if (config.auth.mode === 'jwt' && !config.auth.jwtSecret && !config.auth.jwksUrl) {
     throw new ConfigError('invalid configuration:\n  AUTH_MODE: jwt needs JWT_SECRET or JWKS_URL');
   }

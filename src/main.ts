@@ -6,16 +6,18 @@ import { createApp } from './app.js';
 import { createLogger } from './logger.js';
 import { ModelMismatchError } from './model/session.js';
 import { createRunner, stopOnSignals } from './runtime/runner.js';
-import { exitWithUsageError, loadConfigOrExit, resolveAuth, withLocalStack } from './runtime/startup.js';
+import { exitWithUsageError, loadConfigOrExit, resolveAuthOrExit, withLocalStack } from './runtime/startup.js';
 
-const configured = loadConfigOrExit('feedrec');
-const log = createLogger(configured.logLevel);
+const loaded = loadConfigOrExit('feedrec');
+const log = createLogger(loaded.logLevel);
+// Decided before anything starts: a refusal must not leave a local stack to clean up.
+const configured = resolveAuthOrExit('feedrec', loaded, log);
 const runner = createRunner({ log, shutdownTimeoutMs: configured.shutdownTimeoutMs });
 stopOnSignals(runner, { log, shutdownTimeoutMs: configured.shutdownTimeoutMs });
 
 try {
   const stack = await withLocalStack(configured, runner, log);
-  const app = createApp(resolveAuth(stack.config, stack.local, log), { log });
+  const app = createApp(stack.config, { log });
   await runner.start(...app.components);
   const demo = configured.live.demoPage ? app.url.replace(/\/graphql$/, '/demo') : undefined;
   log.info(

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { App } from '../src/app.js';
-import { RecordInteractionDocument } from '../src/client/index.js';
+import { RecordInteractionDocument, RecordInteractionsDocument } from '../src/client/index.js';
 import { startLocalKafka, type LocalKafka } from '../src/stack/kafka.js';
 import { eventually, gql, startApp, testConfig } from './helpers.js';
 import { readTopic } from './kafka-helpers.js';
@@ -40,11 +40,33 @@ describe('recording behaviour while the Kafka broker is down', () => {
     const started = Date.now();
     const failed = await Promise.all([record('during-1'), record('during-2'), record('during-3')]);
     const elapsed = Date.now() - started;
-    for (const res of failed) {
+    for (const [i, res] of failed.entries()) {
       expect(res.data?.recordInteraction ?? null).toBeNull();
-      expect(res.errors?.[0]?.extensions).toMatchObject({ code: 'UNAVAILABLE', retryable: true });
+      expect(res.errors?.[0]?.extensions).toMatchObject({
+        code: 'UNAVAILABLE',
+        retryable: true,
+        eventId: `during-${i + 1}`,
+      });
+      expect(res.errors?.[0]?.extensions).not.toHaveProperty('cause');
     }
     expect(elapsed).toBeLessThan(TIMEOUT_MS + 1500);
+
+    // An event the server named: the error says which eventId the retry must reuse.
+    const unnamed = await gql(app.url, RecordInteractionDocument, {
+      input: { userId: 'u-outage', itemId: 'item-2', action: 'LIKE' },
+    });
+    expect(unnamed.errors?.[0]?.extensions).toMatchObject({ code: 'UNAVAILABLE', retryable: true });
+    expect(unnamed.errors?.[0]?.extensions?.eventId).toMatch(/^[0-9a-f-]{36}$/);
+    const batch = await gql(app.url, RecordInteractionsDocument, {
+      inputs: [
+        { userId: 'u-outage', itemId: 'item-3', action: 'LIKE', eventId: 'batch-1' },
+        { userId: 'u-outage', itemId: 'item-4', action: 'CLICK' },
+      ],
+    });
+    expect(batch.errors?.[0]?.extensions).toMatchObject({ code: 'UNAVAILABLE', retryable: true });
+    const eventIds = batch.errors?.[0]?.extensions?.eventIds as string[] | undefined;
+    expect(eventIds?.[0]).toBe('batch-1');
+    expect(eventIds?.[1]).toMatch(/^[0-9a-f-]{36}$/);
 
     kafka = await startLocalKafka({ dir, port: kafka.port, controllerPort: kafka.controllerPort, heapMb: 384 });
     const after = await eventually(

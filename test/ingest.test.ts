@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { App } from '../src/app.js';
 import {
   querySource,
+  RecordInteractionCountsDocument,
   RecordInteractionDocument,
   RecordInteractionsDocument,
   UpdateUserProfileDocument,
@@ -240,5 +241,24 @@ describe('per-user rate limits', () => {
     });
     expect(other.errors).toBeUndefined();
     expect(await topicSize(brokers, topic)).toBe(before + accepted.length + 1);
+  });
+});
+
+describe('recording behaviour under the default limits', () => {
+  let app: App;
+  beforeAll(async () => {
+    app = await startApp(testConfig('ingest-defaults'));
+  });
+  afterAll(() => app?.stop());
+
+  it('accepts a full 500-entry batch for one user', async () => {
+    const inputs = Array.from({ length: 500 }, (_, i) => ({
+      userId: 'u-batch',
+      itemId: `i${i}`,
+      action: 'VIEW' as const,
+    }));
+    const res = await gql(app.url, RecordInteractionCountsDocument, { inputs });
+    expect(res.errors).toBeUndefined();
+    expect(res.data?.recordInteractions.acceptedCount).toBe(500);
   });
 });

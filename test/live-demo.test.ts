@@ -28,8 +28,10 @@ describe.skipIf(!existsSync(CHROMIUM))('the live feed demo page (headless Chromi
     page.on('pageerror', (e) => errors.push(e.message));
     let loads = 0;
     page.on('load', () => loads++);
-    await page.goto(app.url.replace(/\/graphql$/, '/demo?user=u-demo'));
+    // A token in the URL is ignored: tokens are typed into the form and kept in sessionStorage only.
+    await page.goto(app.url.replace(/\/graphql$/, '/demo?user=u-demo&token=from-the-url'));
     await page.locator('#feed li').first().waitFor();
+    expect(await page.locator('#token').inputValue()).toBe('');
     expect(await page.locator('#status').textContent()).toBe('live');
     const pageId = await page.locator('body').getAttribute('data-page-id');
     const reasons = await page.locator('#feed li .reasons').first().textContent();

@@ -75,6 +75,16 @@ describe('npm start on a machine with no Kafka or Redis configured', () => {
     });
   });
 
+  it('refuses to start without authentication on a non-loopback address, before starting anything', async () => {
+    const main = startMain({ HOST: '0.0.0.0', AUTH_MODE: 'auto', JWT_SECRET: '', JWKS_URL: '' });
+    const deadline = setTimeout(() => main.child.kill('SIGKILL'), 20_000);
+    const code = await main.exited;
+    clearTimeout(deadline);
+    expect(code).toBe(2);
+    expect(main.stderr()).toMatch(/^feedrec: set JWT_SECRET or JWKS_URL to serve on 0\.0\.0\.0 [^\n]*\n$/);
+    expect(main.find(/local stack/)).toBeUndefined();
+  });
+
   it('stops at start-up with a message naming an invalid variable', async () => {
     const main = startMain({ PORT: 'abc' });
     expect(await main.exited).toBe(2);

@@ -16,9 +16,10 @@ import {
 } from '../src/client/index.js';
 import { RANKING_FEATURES } from '../src/features/ranking-features.js';
 import { buildModel } from '../src/model/graphs.js';
+import { FEED_CACHE_LIMITS } from '../src/ranking/cache.js';
 import { startLocalRedis, type LocalRedis } from '../src/stack/redis.js';
 import { eventually, gql, seedCatalogue, startApp, streamCaughtUp, tempDir, testConfig } from './helpers.js';
-import { readTopic } from './kafka-helpers.js';
+import { readTopic, topicSize } from './kafka-helpers.js';
 
 const exec = promisify(execFile);
 
@@ -102,6 +103,24 @@ describe('recommendations', () => {
     expect(res.data!.recommendations.items.map((e) => e.item.id).sort()).toEqual(['cars-1', 'cars-3']);
   });
 
+  it('keeps a bounded cache however many distinct requests a client sends', async () => {
+    const { cache, trending } = app.services.ranking;
+    for (let i = 0; i < 30; i++) {
+      const res = await feed('u-many-keys', { exclude: [`x-${i}`, 'x'.repeat(120)], first: 1 + (i % 10) });
+      expect(res.errors).toBeUndefined();
+    }
+    for (let i = 0; i < 30; i++) {
+      const res = await gql(app.url, TrendingDocument, { first: 1 + i });
+      expect(res.errors).toBeUndefined();
+    }
+    expect(cache.size().entries).toBeLessThanOrEqual(cache.size().users * FEED_CACHE_LIMITS.keysPerUser);
+    cache.invalidate(['u-many-keys']);
+    const before = cache.size().entries;
+    for (let i = 0; i < 10; i++) await feed('u-many-keys', { exclude: [`y-${i}`] });
+    expect(cache.size().entries - before).toBe(FEED_CACHE_LIMITS.keysPerUser);
+    expect(trending.size().scopes).toBeLessThanOrEqual(10);
+  });
+
   it('gives a brand-new user trending items and their declared interests', async () => {
     const profile = await gql(app.url, UpdateUserProfileDocument, { input: { userId: 'u-new', interests: ['music'] } });
     expect(profile.errors).toBeUndefined();
@@ -119,14 +138,18 @@ describe('recommendations', () => {
   it('logs each computed feed as an impression with the feature rows the model saw', async () => {
     const res = await feed('u-impressions');
     expect(res.errors).toBeUndefined();
-    const records = await readTopic(app.services.config.kafka.brokers!, app.services.topics.impressions, 1);
-    const mine = records.map((r) => r.value).find((v) => v.userId === 'u-impressions') as
-      { featureNames: string[]; modelVersion: string; items: { itemId: string; features: number[] }[] } | undefined;
-    await eventually(async () => mine);
-    expect(mine!.featureNames).toEqual([...RANKING_FEATURES]);
-    expect(mine!.modelVersion).toBe(res.data!.recommendations.modelVersion);
-    expect(mine!.items.map((i) => i.itemId)).toEqual(res.data!.recommendations.items.map((e) => e.item.id));
-    for (const i of mine!.items) expect(i.features).toHaveLength(RANKING_FEATURES.length);
+    // The impression is logged after the answer: read the whole topic until it is there.
+    const brokers = app.services.config.kafka.brokers!;
+    const topic = app.services.topics.impressions;
+    const mine = (await eventually(async () =>
+      (await readTopic(brokers, topic, await topicSize(brokers, topic)))
+        .map((r) => r.value)
+        .find((v) => v.userId === 'u-impressions'),
+    )) as { featureNames: string[]; modelVersion: string; items: { itemId: string; features: number[] }[] };
+    expect(mine.featureNames).toEqual([...RANKING_FEATURES]);
+    expect(mine.modelVersion).toBe(res.data!.recommendations.modelVersion);
+    expect(mine.items.map((i) => i.itemId)).toEqual(res.data!.recommendations.items.map((e) => e.item.id));
+    for (const i of mine.items) expect(i.features).toHaveLength(RANKING_FEATURES.length);
   });
 
   it('reads features in a fixed number of Redis round trips, whatever the candidate count', async () => {

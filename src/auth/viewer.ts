@@ -18,8 +18,10 @@ const unauthenticated = (message: string) => new AppError('UNAUTHENTICATED', mes
 
 /**
  * Verifies `Authorization: Bearer <JWT>` (HS256 with JWT_SECRET, or keys from JWKS_URL). The `sub`
- * claim is the user id; `role: "service"` marks a backend. In `dev` mode, no token is needed and
- * every caller is a service: for a local quick start only (main.ts logs it loudly).
+ * claim is the user id; `role: "service"` marks a backend. Every token must expire, and within
+ * `maxTtlSeconds` of being issued (of now, when it has no `iat`): a leaked token is then good for
+ * a bounded time. In `dev` mode, no token is needed and every caller is a service: for a local
+ * quick start only (main.ts logs it loudly).
  */
 export function createAuthenticator(auth: Config['auth'] & { mode: 'jwt' | 'dev' }): Authenticate {
   if (auth.mode === 'dev') return async () => ({ role: 'service' });
@@ -28,6 +30,7 @@ export function createAuthenticator(auth: Config['auth'] & { mode: 'jwt' | 'dev'
     issuer: auth.issuer,
     audience: auth.audience,
     algorithms: auth.jwksUrl ? undefined : ['HS256'],
+    requiredClaims: ['exp'],
   };
   return async (authorization) => {
     if (!authorization) return { role: 'anonymous' };
@@ -45,11 +48,18 @@ export function createAuthenticator(auth: Config['auth'] & { mode: 'jwt' | 'dev'
     } catch (error) {
       throw unauthenticated(`invalid token: ${error instanceof Error ? error.message : String(error)}`);
     }
+    // jwtVerify checked that `exp` is present, a number, and in the future.
+    const issuedAt = typeof payload.iat === 'number' ? payload.iat : Math.floor(Date.now() / 1000);
+    if ((payload.exp ?? Infinity) - issuedAt > auth.maxTtlSeconds)
+      throw unauthenticated(`invalid token: it must expire within ${auth.maxTtlSeconds} s of being issued`);
     if (payload.role === 'service') return { role: 'service' };
     if (!isValidId(payload.sub)) throw unauthenticated('token has no valid "sub" (user id)');
     return { role: 'user', userId: payload.sub };
   };
 }
+
+/** Whether a viewer may see operational detail (dependency errors and addresses). */
+export const isService = (viewer: Viewer): boolean => viewer.role === 'service';
 
 /**
  * The user an operation acts for: the viewer themselves, or (for a service) the named user.

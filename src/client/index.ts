@@ -56,7 +56,6 @@ export class ApiError extends Error {
 const RETRYABLE = new Set(['RATE_LIMITED', 'UNAVAILABLE', 'TIMEOUT']);
 const DEFAULT_TIMEOUT_MS = 30_000;
 
-
 const printed = new WeakMap<DocumentNode, string>();
 
 /** The text of a document, printed once per document (load generators send the same ones often). */

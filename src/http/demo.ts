@@ -55,7 +55,7 @@ the interaction is recorded with a mutation, the stream worker updates the featu
 arrives here by itself.</p>
 <form id="connect">
   <label>user <input id="user" name="user" value="demo-user" size="14"></label>
-  <label>token <input id="token" name="token" placeholder="JWT (not needed in dev mode)" size="28"></label>
+  <label>token <input id="token" name="token" type="password" autocomplete="off" placeholder="JWT (not needed in dev mode)" size="28"></label>
   <button type="submit">Connect</button>
   <button type="button" id="seed" title="Upsert a small catalogue in ${SAMPLE_CATEGORIES.length} categories (needs a service caller, e.g. dev mode)">Load sample catalogue</button>
 </form>
@@ -69,7 +69,10 @@ arrives here by itself.</p>
   document.body.dataset.pageId = String(Math.random()).slice(2);
   const params = new URLSearchParams(location.search);
   if (params.get('user')) $('user').value = params.get('user');
-  if (params.get('token')) $('token').value = params.get('token');
+  // A token never travels in the URL (it would land in history, logs and Referer headers): it is
+  // typed or pasted into the form and kept in this tab's sessionStorage only.
+  $('token').value = sessionStorage.getItem('feedrec.token') || '';
+  $('token').addEventListener('change', () => sessionStorage.setItem('feedrec.token', $('token').value.trim()));
   const endpoint = location.origin + '/graphql';
   const FEED = 'subscription Live($userId: ID, $first: Int) { feedUpdated(userId: $userId, first: $first) {' +
     ' trigger entered left feed { modelVersion computedAt items { rank score reasons item { id category } } } } }';
@@ -199,7 +202,10 @@ arrives here by itself.</p>
 </html>
 `;
 
-/** The page's HTML (no per-request content: the user is chosen in the page or with `?user=`). */
+/**
+ * The page's HTML (no per-request content: the user is chosen in the page or with `?user=`; a token
+ * only in the form, never from the URL).
+ */
 export function demoPage(): string {
   return page;
 }

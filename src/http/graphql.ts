@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
 import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { GraphQLError, Kind, type ExecutionArgs } from 'graphql';
-import { createYoga, type Plugin, type YogaServerInstance } from 'graphql-yoga';
+import { createYoga, type CORSOptions, type Plugin, type YogaServerInstance } from 'graphql-yoga';
 import type { GraphQLContext } from '../context.js';
 import { AppError } from '../core/errors.js';
 import { schema } from '../schema/index.js';
@@ -22,15 +22,47 @@ const tagRefusal = (limit: string) => (_ctx: unknown, error: GraphQLError) => {
 
 const requestIdPattern = /^[A-Za-z0-9_.:-]{1,128}$/;
 
+/** Operation names that may become a metric label: a GraphQL name of at most 64 characters. */
+const labelNamePattern = /^[_A-Za-z][_0-9A-Za-z]{0,63}$/;
+
+/**
+ * Distinct operation names one instance records before every further name is counted as `other`.
+ * Operation names come from clients, and each distinct label value is a new time series in
+ * /metrics; our own clients use a few dozen names, so 200 leaves room without letting a client
+ * grow the scrape without bound.
+ */
+export const MAX_OPERATION_NAME_LABELS = 200;
+
+/**
+ * Maps a client's operation name onto a bounded set of label values: `anonymous`, `other`, or
+ * one of the first MAX_OPERATION_NAME_LABELS well-formed names seen.
+ */
+export function createOperationLabels(max = MAX_OPERATION_NAME_LABELS) {
+  const seen = new Set<string>();
+  return {
+    label(name: string | null | undefined): string {
+      if (name == null || name === '') return 'anonymous';
+      if (!labelNamePattern.test(name)) return 'other';
+      if (seen.has(name)) return name;
+      if (seen.size >= max) return 'other';
+      seen.add(name);
+      return name;
+    },
+    size: () => seen.size,
+  };
+}
+
 /** Records every operation's duration and outcome in `graphql_operation_duration_ms`. */
 function metricsPlugin(metrics: Metrics): Plugin {
+  const labels = createOperationLabels();
   const observe = (args: ExecutionArgs, type: string, started: number, failed: boolean) => {
     const operation = args.document.definitions.find((d) => d.kind === Kind.OPERATION_DEFINITION);
     metrics.graphqlDuration.observe(
       {
         operation_type: type,
-        operation_name:
-          args.operationName ?? (operation && 'name' in operation ? operation.name?.value : undefined) ?? 'anonymous',
+        operation_name: labels.label(
+          args.operationName ?? (operation && 'name' in operation ? operation.name?.value : undefined),
+        ),
         outcome: failed ? 'error' : 'ok',
       },
       performance.now() - started,
@@ -94,11 +126,35 @@ function pick(details: Record<string, unknown>) {
   return out;
 }
 
+/** Whether a browser origin is a page served from this machine (http(s)://localhost, 127.x, [::1]). */
+function isLoopbackOrigin(origin: string): boolean {
+  try {
+    const host = new URL(origin).hostname.replace(/^\[(.*)\]$/, '$1');
+    return host === 'localhost' || host === '::1' || /^127(\.\d{1,3}){3}$/.test(host);
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Cross-origin access. With JWTs any origin may call (a token is a bearer header a page must
+ * hold, never a cookie the browser adds by itself), without credentials. Without authentication
+ * (dev) every caller is a service, so only the page's own origin and pages on this machine get
+ * CORS headers: another site open in the same browser cannot read the API.
+ */
+function corsFor(mode: Config['auth']['mode']): CORSOptions | ((request: Request) => CORSOptions) {
+  if (mode !== 'dev') return { credentials: false };
+  return (request) => {
+    const origin = request.headers.get('origin');
+    return origin && isLoopbackOrigin(origin) ? { origin, credentials: false } : false;
+  };
+}
+
 export type Yoga = YogaServerInstance<Record<string, unknown>, GraphQLContext>;
 
 /** The GraphQL endpoint: schema, limits against hostile queries, metrics, error masking, context. */
 export interface GraphQLServerDeps {
-  config: Pick<Config, 'limits' | 'graphiql'>;
+  config: Pick<Config, 'limits' | 'graphiql' | 'auth'>;
   log: Logger;
   metrics: Metrics;
   domain: Domain;
@@ -110,6 +166,7 @@ export function createGraphQLServer({ config, log, metrics, domain }: GraphQLSer
     schema,
     graphqlEndpoint: '/graphql',
     landingPage: false,
+    cors: corsFor(config.auth.mode),
     logging: false,
     graphiql: config.graphiql ? { title: 'feedrec', defaultQuery, subscriptionsProtocol: 'WS' } : false,
     // GraphiQL with its assets inlined: it works on networks that cannot reach a CDN.

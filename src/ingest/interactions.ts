@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Config } from '../config.js';
-import { AppError } from '../core/errors.js';
+import { AppError, unavailable } from '../core/errors.js';
 import {
   ACTIONS,
   encodeEvent,
@@ -82,6 +82,45 @@ function checkIdList(values: readonly unknown[] | null | undefined, field: strin
   return [...new Set(list as string[])];
 }
 
+/**
+ * Over the per-user limit: retryable when the bucket will refill enough, permanent when the
+ * request asks for more events at once than the bucket ever holds.
+ */
+function rateLimited(userId: string, retryable: boolean, limits: Config['ingest']): AppError {
+  const limit = `${limits.mutationsPerSec} mutations/s, ${limits.eventsPerSec} events/s per user, bursts of ${limits.mutationBurst} / ${limits.eventBurst}`;
+  return retryable
+    ? new AppError('RATE_LIMITED', `too many mutations or events for user ${userId}; slow down and retry`, {
+        retryable: true,
+        limit,
+      })
+    : new AppError(
+        'RATE_LIMITED',
+        `more events for user ${userId} in one request than the limit ever allows (${limits.eventBurst}); send fewer at once`,
+        { retryable: false, limit },
+      );
+}
+
+/**
+ * A failed produce as the client must see it: retryable UNAVAILABLE, carrying the eventIds the
+ * retry has to reuse (the server generates those the client left out, and the stream dedupes by
+ * them): `eventId` for a single interaction, `eventIds` by input position (null where the entry was
+ * rejected) for a batch.
+ */
+function withEventIds(
+  error: unknown,
+  events: BehaviorEvent | (InteractionOutcome | BehaviorEvent)[] | undefined,
+): AppError {
+  const cause = error instanceof AppError && error.code === 'UNAVAILABLE' ? error : undefined;
+  const message = cause?.message.replace(/; retry$/, '') ?? 'Kafka did not acknowledge the write';
+  if (events === undefined || !Array.isArray(events))
+    return unavailable(`${message}; retry with the same eventId`, { ...cause?.details, eventId: events?.eventId });
+  const eventIds = events.map((o) => ('ok' in o ? null : o.eventId));
+  return unavailable(`${message}; retry with the same eventIds (extensions.eventIds, by input position)`, {
+    ...cause?.details,
+    eventIds,
+  });
+}
+
 export function createIngest(deps: {
   producer: IngestProducer;
   topics: Topics;
@@ -108,17 +147,16 @@ export function createIngest(deps: {
       const valid = outcomes.filter((o): o is BehaviorEvent => !('ok' in o));
       const perUser = new Map<string, number>();
       for (const e of valid) perUser.set(e.userId, (perUser.get(e.userId) ?? 0) + 1);
-      for (const [userId, count] of perUser) {
-        if (!rateLimiter.take(userId, count, now)) {
-          throw new AppError('RATE_LIMITED', `too many events for user ${userId}; slow down and retry`, {
-            retryable: true,
-            limit: `${limits.mutationsPerSec} mutations/s, ${limits.eventsPerSec} events/s per user`,
-          });
-        }
+      const decision = rateLimiter.take(perUser, now);
+      if (!decision.ok) throw rateLimited(decision.userId, decision.retryable, limits);
+      let produced: Produced[];
+      try {
+        produced = await producer.send(
+          valid.map((event) => ({ topic: topics.behavior, key: event.userId, value: encodeEvent(event) })),
+        );
+      } catch (error) {
+        throw withEventIds(error, requests.length === 1 ? valid[0] : outcomes);
       }
-      const produced = await producer.send(
-        valid.map((event) => ({ topic: topics.behavior, key: event.userId, value: encodeEvent(event) })),
-      );
       let next = 0;
       return outcomes.map((o) => {
         if ('ok' in o) return o;
@@ -161,9 +199,8 @@ export function createIngest(deps: {
         interests: checkIdList(profile.interests, 'interests', MAX_INTERESTS),
         updatedAt: now,
       };
-      if (!rateLimiter.take(event.userId, 0, now)) {
-        throw new AppError('RATE_LIMITED', `too many mutations for user ${event.userId}; slow down and retry`);
-      }
+      const decision = rateLimiter.take([[event.userId, 0]], now);
+      if (!decision.ok) throw rateLimited(event.userId, decision.retryable, limits);
       await producer.send([{ topic: topics.profiles, key: event.userId, value: encodeEvent(event) }]);
       return event;
     },

@@ -2,6 +2,7 @@
  * Serving a feed: the instance's short per-user cache first, then a fresh ranking; when features
  * cannot be read, the user's last feed (marked degraded) rather than an error where one exists.
  */
+import { createHash } from 'node:crypto';
 import { AppError, unavailable } from '../core/errors.js';
 import type { Loaders } from '../loaders/index.js';
 import type { Logger } from '../logger.js';
@@ -24,7 +25,7 @@ export function createFeeds({ ranker, cache, metrics }: { ranker: Ranker; cache:
   return {
     async serve(loaders, request, log) {
       const { userId, first, candidates, exclude } = request;
-      const key = JSON.stringify([first, candidates ?? null, exclude ?? null]);
+      const key = cacheKey(first, candidates, exclude);
       const cached = cache.get(userId, key);
       if (cached) {
         metrics.feedsServed.inc({ outcome: 'cached' });
@@ -48,4 +49,16 @@ export function createFeeds({ ranker, cache, metrics }: { ranker: Ranker; cache:
       }
     },
   };
+}
+
+/**
+ * The cache key of a request: `first` alone, or with a digest of the supplied lists, so a key is a
+ * few dozen bytes however long the lists a client sends.
+ */
+function cacheKey(first: number, candidates?: readonly string[] | null, exclude?: readonly string[] | null): string {
+  if (!candidates && !exclude) return String(first);
+  const digest = createHash('sha1')
+    .update(JSON.stringify([candidates ?? null, exclude ?? null]))
+    .digest('base64url');
+  return `${first}:${digest}`;
 }

@@ -7,7 +7,7 @@
  */
 import type { Redis } from 'ioredis';
 import { NEIGHBOUR_ITEM_EXPONENT, TRENDING_ALL } from '../features/definitions.js';
-import { readCovisitBatch, readTrending } from '../features/item-features.js';
+import { readCovisitBatch } from '../features/item-features.js';
 import type { UserLongHorizon, UserRealtime } from '../features/user-features.js';
 import { execPipeline } from '../redis/client.js';
 import type { RedisKeys } from '../core/keys.js';
@@ -54,31 +54,80 @@ export const RECALL = {
   freshPerScope: 20,
 } as const;
 
+type TrendingList = { itemId: string; score: number }[];
+
+/** Scopes (category × limit bucket) one instance keeps trending lists for, least recently used dropped. */
+export const TRENDING_CACHE_SCOPES = 1000;
+
+/**
+ * Reads are made for one of these sizes (the smallest that covers the request) and sliced, so
+ * that requests with different `first` share one entry and one Redis read.
+ */
+const LIMIT_BUCKETS = [20, 50, 100, 200, 500, 1000] as const;
+const limitBucket = (limit: number) => LIMIT_BUCKETS.find((b) => b >= limit) ?? limit;
+
+/** A Map that forgets its least recently used key past `max` entries. */
+function boundedMap<V>(max: number) {
+  const map = new Map<string, V>();
+  return {
+    get(key: string): V | undefined {
+      const value = map.get(key);
+      if (value !== undefined) {
+        map.delete(key);
+        map.set(key, value);
+      }
+      return value;
+    },
+    set(key: string, value: V) {
+      map.delete(key);
+      map.set(key, value);
+      for (const oldest of map.keys()) {
+        if (map.size <= max) break;
+        map.delete(oldest);
+      }
+    },
+    delete: (key: string) => map.delete(key),
+    get size() {
+      return map.size;
+    },
+  };
+}
+
 /**
  * Trending lists per scope, shared by every request of an instance for `ttlMs`; the last list
- * read stays available for a degraded feed while Redis is unreachable.
+ * read stays available for a degraded feed while Redis is unreachable. Scopes come from requests
+ * (a category), so both maps are bounded.
  */
-export function createTrendingCache(redis: Redis, keys: RedisKeys, ttlMs = 1000) {
-  const entries = new Map<string, { at: number; list: Promise<{ itemId: string; score: number }[]> }>();
-  const lastGood = new Map<string, { itemId: string; score: number }[]>();
+export function createTrendingCache(
+  read: (scope: string | null, limit: number) => Promise<TrendingList>,
+  { ttlMs = 1000, maxScopes = TRENDING_CACHE_SCOPES }: { ttlMs?: number; maxScopes?: number } = {},
+) {
+  const entries = boundedMap<{ at: number; list: Promise<TrendingList> }>(maxScopes);
+  const lastGood = boundedMap<TrendingList>(maxScopes);
+  const keyOf = (scope: string | null, limit: number) => `${scope ?? TRENDING_ALL}:${limitBucket(limit)}`;
   return {
-    get(scope: string | null, limit: number): Promise<{ itemId: string; score: number }[]> {
-      const key = `${scope ?? TRENDING_ALL}:${limit}`;
+    async get(scope: string | null, limit: number): Promise<TrendingList> {
+      const key = keyOf(scope, limit);
       const hit = entries.get(key);
       const now = Date.now();
-      if (hit && now - hit.at < ttlMs) return hit.list;
-      const list = readTrending(redis, keys, scope, limit);
-      entries.set(key, { at: now, list });
-      list.then(
-        (l) => lastGood.set(key, l),
-        () => entries.delete(key),
-      );
-      return list;
+      let list: Promise<TrendingList>;
+      if (hit && now - hit.at < ttlMs) list = hit.list;
+      else {
+        list = read(scope, limitBucket(limit));
+        entries.set(key, { at: now, list });
+        list.then(
+          (l) => lastGood.set(key, l),
+          () => entries.delete(key),
+        );
+      }
+      return (await list).slice(0, limit);
     },
     /** The last trending list read successfully, however old (for degraded answers). */
     lastKnown(scope: string | null, limit: number) {
-      return lastGood.get(`${scope ?? TRENDING_ALL}:${limit}`) ?? null;
+      return lastGood.get(keyOf(scope, limit))?.slice(0, limit) ?? null;
     },
+    /** What the cache holds now (for tests and diagnostics). */
+    size: () => ({ scopes: entries.size, lastKnown: lastGood.size }),
   };
 }
 export type TrendingCache = ReturnType<typeof createTrendingCache>;

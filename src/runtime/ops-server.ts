@@ -6,6 +6,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import type { Component } from './runner.js';
 
@@ -32,10 +33,14 @@ const withTimeout = <T>(promise: Promise<T>, ms: number, what: string): Promise<
     );
   });
 
-/** Runs every probe at once, each within `timeoutMs`, and records each outcome in `dependency_up`. */
+/**
+ * Runs every probe at once, each within `timeoutMs`, and records each outcome in `dependency_up`.
+ * Why a dependency is down is logged (when a logger is given) and kept in the check for service
+ * callers of the `status` query; `/readyz` shows only up or down.
+ */
 export function createReadiness(
   probes: readonly Probe[],
-  { timeoutMs, metrics }: { timeoutMs: number; metrics: Metrics },
+  { timeoutMs, metrics, log }: { timeoutMs: number; metrics: Metrics; log?: Logger },
 ): Readiness {
   return () =>
     Promise.all(
@@ -46,7 +51,9 @@ export function createReadiness(
           return { name, up: true };
         } catch (error) {
           metrics.dependencyUp.set({ dependency: name }, 0);
-          return { name, up: false, detail: error instanceof Error ? error.message : String(error) };
+          const detail = error instanceof Error ? error.message : String(error);
+          log?.warn({ dependency: name, detail }, 'readiness check failed');
+          return { name, up: false, detail };
         }
       }),
     );
@@ -76,7 +83,8 @@ export function opsRoutes({ metrics, readiness }: { metrics: Metrics; readiness:
       const ready = checks.every((c) => c.up);
       sendJson(res, ready ? 200 : 503, {
         status: ready ? 'ready' : 'unavailable',
-        dependencies: Object.fromEntries(checks.map((c) => [c.name, c.up ? 'up' : `down: ${c.detail}`])),
+        // Anyone can reach /readyz: up or down only, never an error text or an address.
+        dependencies: Object.fromEntries(checks.map((c) => [c.name, c.up ? 'up' : 'down'])),
       });
       return true;
     }

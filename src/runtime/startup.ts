@@ -66,28 +66,49 @@ export async function withLocalStack(
   return { config: filled, local: true };
 }
 
+/** Whether `host` only accepts connections from this machine. */
+export function isLoopbackHost(host: string): boolean {
+  const h = host.replace(/^\[(.*)\]$/, '$1').toLowerCase();
+  return h === 'localhost' || h === '::1' || /^127(\.\d{1,3}){3}$/.test(h);
+}
+
+/** What start-up does about authentication: verify tokens, run without (and say so), or refuse. */
+export type AuthDecision = { mode: 'jwt' } | { mode: 'dev'; warning: string } | { refuse: string };
+
 /**
- * AUTH_MODE=auto means: off (dev) only for a local quick start on a stack started here, JWT
- * otherwise, and JWT without a secret or JWKS URL is refused. Off is always announced loudly.
+ * AUTH_MODE=auto means: JWT whenever a secret or JWKS URL is configured; off (dev) only when
+ * nothing is configured and the server listens on loopback, so that nobody but this machine can
+ * reach it; otherwise a refusal. Explicit AUTH_MODE=dev is obeyed, and announced loudly. Pure:
+ * main.ts logs the warning or exits with the refusal.
  */
-export function resolveAuth(config: Config, local: boolean, log: Logger): Config {
-  if (config.auth.mode === 'auto') {
-    if (local) {
-      log.warn(
-        { authMode: 'dev' },
-        'AUTHENTICATION IS OFF: local development mode, every caller acts as a service. ' +
-          'Set JWT_SECRET or JWKS_URL (AUTH_MODE=jwt) for anything but a local quick start.',
-      );
-      return { ...config, auth: { ...config.auth, mode: 'dev' } };
-    }
-    if (!config.auth.jwtSecret && !config.auth.jwksUrl) {
-      log.fatal(
-        'set JWT_SECRET or JWKS_URL for a deployment with external Kafka/Redis (or AUTH_MODE=dev for local development)',
-      );
-      process.exit(2);
-    }
-  } else if (config.auth.mode === 'dev') {
-    log.warn({ authMode: 'dev' }, 'AUTHENTICATION IS OFF (AUTH_MODE=dev): every caller acts as a service.');
+export function resolveAuth(config: Pick<Config, 'auth' | 'host'>): AuthDecision {
+  const { auth, host } = config;
+  const configured = Boolean(auth.jwtSecret || auth.jwksUrl);
+  if (auth.mode === 'jwt') return { mode: 'jwt' };
+  if (auth.mode === 'dev') {
+    const reach = isLoopbackHost(host) ? '' : ` It listens on ${host}: anyone who can reach it acts as a service.`;
+    return { mode: 'dev', warning: `AUTHENTICATION IS OFF (AUTH_MODE=dev): every caller acts as a service.${reach}` };
   }
-  return config;
+  if (configured) return { mode: 'jwt' };
+  if (isLoopbackHost(host)) {
+    return {
+      mode: 'dev',
+      warning:
+        'AUTHENTICATION IS OFF: local development mode on a loopback address, every caller acts as a service. ' +
+        'Set JWT_SECRET or JWKS_URL for anything but a local quick start.',
+    };
+  }
+  return {
+    refuse:
+      `set JWT_SECRET or JWKS_URL to serve on ${host} (authentication is only left off, with AUTH_MODE=auto, ` +
+      'on a loopback HOST such as 127.0.0.1)',
+  };
+}
+
+/** The configuration with the authentication mode resolved, or exit 2 with the refusal. */
+export function resolveAuthOrExit(command: string, config: Config, log: Logger): Config {
+  const decision = resolveAuth(config);
+  if ('refuse' in decision) return exitWithUsageError(command, decision.refuse);
+  if (decision.mode === 'dev') log.warn({ authMode: 'dev' }, decision.warning);
+  return { ...config, auth: { ...config.auth, mode: decision.mode } };
 }

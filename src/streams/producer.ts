@@ -1,5 +1,5 @@
 import type { Logger } from '../logger.js';
-import { AppError, unavailable } from '../core/errors.js';
+import { unavailable } from '../core/errors.js';
 import { isRetriableKafkaError, partitionForKey, type Kafka, type Producer } from './kafka.js';
 
 export interface OutgoingRecord {
@@ -25,14 +25,22 @@ interface Pending {
   timer: NodeJS.Timeout;
 }
 
+/**
+ * Every way a write can fail to become durable (timeout, kafkajs giving up, a refusal, a broken
+ * acknowledgement) looks the same to a client: retry later. The cause, which names brokers and
+ * addresses, goes to the log only.
+ */
+const notAcknowledged = () => unavailable('Kafka did not acknowledge the write; retry');
+
 export interface IngestProducer {
   start(): Promise<void>;
   stop(): Promise<void>;
   ready(): boolean;
   /**
    * Sends records and resolves, in input order, once each is acknowledged by all in-sync
-   * replicas. Rejects with a retryable UNAVAILABLE when the broker has not acknowledged within the
-   * produce timeout; a record still queued at that moment is withdrawn and never written.
+   * replicas. Rejects with a retryable UNAVAILABLE, and nothing else, whenever a record is not
+   * acknowledged: within the produce timeout (a record still queued at that moment is withdrawn and
+   * never written), or because kafkajs or the broker gave up first.
    */
   send(records: OutgoingRecord[]): Promise<Produced[]>;
 }
@@ -75,7 +83,7 @@ export function createIngestProducer(options: {
     if (count === undefined) {
       count = admin.fetchTopicMetadata({ topics: [topic] }).then((meta) => {
         const n = meta.topics[0]?.partitions.length ?? 0;
-        if (n < 1) throw new AppError('INTERNAL_SERVER_ERROR', `topic ${topic} has no partitions`);
+        if (n < 1) throw new Error(`topic ${topic} has no partitions`);
         return n;
       });
       // A failed look-up is not remembered: the next send asks again.
@@ -131,17 +139,18 @@ export function createIngestProducer(options: {
         const index = seen.get(slot) ?? 0n;
         seen.set(slot, index + 1n);
         const offset = base.get(slot);
-        if (offset === undefined) settle(p, new AppError('INTERNAL_SERVER_ERROR', `no acknowledgement for ${slot}`));
-        else settle(p, { topic: p.record.topic, partition: p.partition, offset: (offset + index).toString() });
+        if (offset === undefined) {
+          log.warn(
+            { topic: p.record.topic, partition: p.partition },
+            'kafka acknowledged the batch but not this partition',
+          );
+          settle(p, notAcknowledged());
+        } else settle(p, { topic: p.record.topic, partition: p.partition, offset: (offset + index).toString() });
       }
       options.onBatch?.(batch.length, performance.now() - started);
     } catch (error) {
-      log.warn({ err: error, records: batch.length }, 'kafka produce failed');
-      const failure =
-        isRetriableKafkaError(error) || !connected
-          ? unavailable('Kafka did not acknowledge the event; retry with the same eventId', { cause: String(error) })
-          : new AppError('INTERNAL_SERVER_ERROR', 'Kafka refused the event', { cause: String(error) });
-      for (const p of batch) settle(p, failure);
+      log.warn({ err: error, records: batch.length, retriable: isRetriableKafkaError(error) }, 'kafka produce failed');
+      for (const p of batch) settle(p, notAcknowledged());
       if (!connected) producer = undefined;
     }
   }
@@ -168,8 +177,8 @@ export function createIngestProducer(options: {
       try {
         counts = await Promise.all(records.map((r) => partitionsOf(r.topic)));
       } catch (error) {
-        if (error instanceof AppError) throw error;
-        throw unavailable('Kafka metadata is unavailable; retry', { cause: String(error) });
+        log.warn({ err: error }, 'kafka topic metadata could not be read');
+        throw notAcknowledged();
       }
       const promises = records.map(
         (record, i) =>
@@ -183,12 +192,7 @@ export function createIngestProducer(options: {
               timer: setTimeout(() => {
                 const queued = queue.indexOf(pending);
                 if (queued >= 0) queue.splice(queued, 1);
-                settle(
-                  pending,
-                  unavailable(`Kafka did not acknowledge within ${timeoutMs} ms; retry with the same eventId`, {
-                    timeoutMs,
-                  }),
-                );
+                settle(pending, unavailable(`Kafka did not acknowledge within ${timeoutMs} ms; retry`, { timeoutMs }));
               }, timeoutMs),
             };
             queue.push(pending);

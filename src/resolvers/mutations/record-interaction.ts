@@ -54,7 +54,9 @@ export async function recordInteractions(ctx: GraphQLContext, inputs: Interactio
       refused.set(index, error);
     }
   });
-  const outcomes = await ctx.domain.ingest.recordInteractions(requests);
+  const outcomes = await ctx.domain.ingest.recordInteractions(requests).catch((error: unknown) => {
+    throw byInputPosition(error, positions, inputs.length);
+  });
   const results: InteractionResultShape[] = inputs.map((_, index) => ({ index, recorded: null, error: null }));
   for (const [index, error] of refused) {
     results[index] = {
@@ -74,4 +76,13 @@ export async function recordInteractions(ctx: GraphQLContext, inputs: Interactio
         };
   });
   return { results };
+}
+
+/** A failure's per-entry eventIds, re-indexed from the entries sent on to the inputs as given. */
+function byInputPosition(error: unknown, positions: readonly number[], inputs: number): unknown {
+  if (!(error instanceof AppError) || !Array.isArray(error.details.eventIds)) return error;
+  const sent = error.details.eventIds as unknown[];
+  const eventIds = Array.from({ length: inputs }, (): unknown => null);
+  positions.forEach((position, i) => (eventIds[position] = sent[i] ?? null));
+  return new AppError(error.code, error.message, { ...error.details, eventIds });
 }

@@ -7,7 +7,10 @@ DependencyStatus.implement({
   fields: (t) => ({
     name: t.exposeString('name', { description: 'The dependency: "kafka" or "redis".' }),
     up: t.exposeBoolean('up', { description: 'True when it answered within the readiness timeout.' }),
-    detail: t.exposeString('detail', { nullable: true, description: 'Why it is down, when it is.' }),
+    detail: t.exposeString('detail', {
+      nullable: true,
+      description: 'Why it is down, when it is; for service callers only (null for everyone else).',
+    }),
   }),
 });
 

@@ -1,0 +1,54 @@
+import { describe, expect, it } from 'vitest';
+import { createFeedCache, FEED_CACHE_LIMITS } from '../../src/ranking/cache.js';
+import type { Feed } from '../../src/ranking/ranker.js';
+import { createTrendingCache, TRENDING_CACHE_SCOPES } from '../../src/ranking/recall.js';
+
+const feed = (userId: string): Feed => ({
+  userId,
+  items: [],
+  modelVersion: 'm',
+  computedAt: Date.now(),
+  computeMs: 1,
+  degraded: false,
+});
+
+describe('the feed cache', () => {
+  it('keeps a few keys per user however many distinct requests one user sends', () => {
+    const cache = createFeedCache(60_000);
+    for (let i = 0; i < 100_000; i++) cache.set('u1', `key-${i}`, feed('u1'));
+    expect(cache.size()).toEqual({ users: 1, entries: FEED_CACHE_LIMITS.keysPerUser });
+    expect(cache.get('u1', 'key-99999')).toBeDefined();
+    expect(cache.get('u1', 'key-0')).toBeUndefined();
+  });
+
+  it('holds a bounded number of entries across users, dropping the least recently used', () => {
+    const cache = createFeedCache(60_000);
+    cache.set('kept', 'k', feed('kept'));
+    for (let i = 0; i < 100_000; i++) {
+      cache.set(`u${i}`, 'k', feed(`u${i}`));
+      if (i % 1000 === 0) cache.get('kept', 'k');
+    }
+    expect(cache.size().entries).toBeLessThanOrEqual(FEED_CACHE_LIMITS.entries);
+    expect(cache.get('kept', 'k')).toBeDefined();
+    expect(cache.get('u0', 'k')).toBeUndefined();
+    cache.invalidate(['kept']);
+    expect(cache.get('kept', 'k')).toBeUndefined();
+  });
+});
+
+describe('the trending cache', () => {
+  it('holds a bounded number of scopes and shares one read between nearby limits', async () => {
+    const reads: string[] = [];
+    const cache = createTrendingCache(async (scope, limit) => {
+      reads.push(`${scope}:${limit}`);
+      return Array.from({ length: limit }, (_, i) => ({ itemId: `${scope}-${i}`, score: limit - i }));
+    });
+    expect(await cache.get('pets', 21)).toHaveLength(21);
+    expect(await cache.get('pets', 30)).toHaveLength(30);
+    expect(reads).toHaveLength(1);
+    for (let i = 0; i < 100_000; i++) await cache.get(`c${i}`, 20);
+    expect(cache.size().scopes).toBeLessThanOrEqual(TRENDING_CACHE_SCOPES);
+    expect(cache.size().lastKnown).toBeLessThanOrEqual(TRENDING_CACHE_SCOPES);
+    expect(cache.lastKnown('c99999', 20)).toHaveLength(20);
+  });
+});
