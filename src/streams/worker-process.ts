@@ -41,7 +41,7 @@ export function createWorkerProcess(config: Config, log: Logger): { components: 
           },
         },
       ],
-      { timeoutMs: config.readinessTimeoutMs, metrics },
+      { timeoutMs: config.readinessTimeoutMs, metrics, log: log.child({ component: 'readiness' }) },
     ),
   });
 
