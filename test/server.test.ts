@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
 import type { App } from '../src/app.js';
 import { PingDocument } from '../src/client/index.js';
 import { loadConfig } from '../src/config.js';
@@ -124,6 +125,27 @@ describe('the API server', () => {
     const local = await post('http://localhost:5173');
     expect(local.headers.get('access-control-allow-origin')).toBe('http://localhost:5173');
     expect(local.headers.get('access-control-allow-credentials')).toBeNull();
+  });
+
+  it("without authentication, refuses other sites' pages outright: a form POST and a WebSocket need no CORS to act", async () => {
+    const form = await fetch(app.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', origin: 'https://elsewhere.example' },
+      body: 'query=mutation%20%7B%20__typename%20%7D',
+    });
+    expect(form.status).toBe(403);
+    expect(((await form.json()) as { errors: { extensions: { code: string } }[] }).errors[0]?.extensions.code).toBe(
+      'FORBIDDEN',
+    );
+    const upgrade = (origin: string) =>
+      new Promise<string>((resolve) => {
+        const socket = new WebSocket(app.url.replace(/^http/, 'ws'), 'graphql-transport-ws', { origin });
+        socket.once('open', () => (socket.close(), resolve('open')));
+        socket.once('unexpected-response', (_req, res) => resolve(`refused ${res.statusCode}`));
+        socket.once('error', () => resolve('error'));
+      });
+    expect(await upgrade('https://elsewhere.example')).toBe('refused 401');
+    expect(await upgrade('http://localhost:5173')).toBe('open');
   });
 
   it('serves GraphiQL with a default query to browsers, with no asset from a CDN', async () => {

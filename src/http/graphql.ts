@@ -11,6 +11,7 @@ import type { Domain } from '../context.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import { defaultQuery } from './graphiql.js';
+import { isLoopbackOrigin } from './origin.js';
 
 /**
  * graphql-armor's refusals carry no code; give each one `QUERY_LIMIT_EXCEEDED` and the limit's name
@@ -124,16 +125,6 @@ function pick(details: Record<string, unknown>) {
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(details)) if (k !== 'retryable' && v !== undefined) out[k] = v;
   return out;
-}
-
-/** Whether a browser origin is a page served from this machine (http(s)://localhost, 127.x, [::1]). */
-function isLoopbackOrigin(origin: string): boolean {
-  try {
-    const host = new URL(origin).hostname.replace(/^\[(.*)\]$/, '$1');
-    return host === 'localhost' || host === '::1' || /^127(\.\d{1,3}){3}$/.test(host);
-  } catch {
-    return false;
-  }
 }
 
 /**

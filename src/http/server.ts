@@ -15,6 +15,7 @@ import { BodyTooLarge, readBody } from './body-limit.js';
 import { demoPage, graphqlWsBrowserClient } from './demo.js';
 import { createGraphQLServer } from './graphql.js';
 import { createWebSocketEndpoint } from './websocket.js';
+import { originAllowed } from './origin.js';
 
 /**
  * The part of the shutdown deadline that draining requests and sockets may take; the rest is for
@@ -41,6 +42,14 @@ export function createHttpServer(options: HttpServerOptions): Component & { serv
   async function handle(req: IncomingMessage, res: ServerResponse) {
     const path = requestPath(req);
     if (await ops(path, res)) return;
+    if (!originAllowed(config.auth.mode, req.headers.origin)) {
+      // Authentication is off: a page of another site must not act as a service through this browser.
+      return sendJson(res, 403, {
+        errors: [
+          { message: 'cross-site requests are refused while authentication is off', extensions: { code: 'FORBIDDEN' } },
+        ],
+      });
+    }
     if (path === '/') {
       res.writeHead(302, { location: '/graphql' });
       return res.end();

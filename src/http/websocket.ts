@@ -36,6 +36,7 @@ import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import type { Yoga } from './graphql.js';
+import { originAllowed } from './origin.js';
 
 type SocketContext = Context<Record<string, unknown> | undefined, Extra & Partial<Record<PropertyKey, never>>>;
 
@@ -74,10 +75,21 @@ export function createWebSocketEndpoint(
     metrics,
     log,
     authenticate,
-  }: { config: Pick<Config, 'live' | 'trustProxy'>; metrics: Metrics; log: Logger; authenticate: Authenticate },
+  }: {
+    config: Pick<Config, 'live' | 'trustProxy' | 'auth'>;
+    metrics: Metrics;
+    log: Logger;
+    authenticate: Authenticate;
+  },
 ) {
   const limits = config.live;
-  const wss = new WebSocketServer({ server, path: '/graphql', maxPayload: limits.maxMessageBytes });
+  const wss = new WebSocketServer({
+    server,
+    path: '/graphql',
+    maxPayload: limits.maxMessageBytes,
+    // Browsers do not apply CORS to WebSockets: without authentication, refuse other sites' pages.
+    verifyClient: ({ origin }: { origin?: string }) => originAllowed(config.auth.mode, origin || undefined),
+  });
   /** Open sockets per user (user tokens only: a service multiplexes many users on purpose). */
   const socketsByUser = new Map<string, number>();
   /** Open sockets per client address, whoever they authenticate as (anonymous ones included). */
