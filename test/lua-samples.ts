@@ -193,6 +193,7 @@ export function samples(prefix: string): Record<ScriptName, ScriptSample> {
         windowMs: 60_000,
         ttlMs: 120_000,
         skewMs: 5000,
+        shownMax: 100,
         kind: 'i',
         impressions: [{ offset: '7', user: 0, servedAt: T, group: 'e1|arm|v1', itemIds: ['i1', 'i2'] }],
       },

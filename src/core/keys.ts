@@ -89,7 +89,7 @@ export function redisKeys(prefix: string) {
     abOffsets: () => `${prefix}:{ab}:offsets`,
     /** Hash: `experiment|arm|version|kind` → count (feeds, impressions, clicks, likes, hides). */
     abCounts: () => `${prefix}:{ab}:counts`,
-    /** Hash: itemId → `experiment|arm|version|servedAt|flags` of the last impression that showed it to the user; TTL = window. */
+    /** Hash: itemId → `experiment|arm|version|servedAt|flags` of the last impression that showed it to the user; TTL = window, the newest SHOWN_ITEMS_MAX kept. */
     abShown: (userId: string) => `${prefix}:{ab}:shown:${userId}`,
     /** Sorted set: the user's clicks, likes and hides no impression claimed yet, scored by event time; TTL = window. */
     abPending: (userId: string) => `${prefix}:{ab}:pending:${userId}`,

@@ -343,6 +343,8 @@ export type AttributeArgs = {
   windowMs: number;
   ttlMs: number;
   skewMs: number;
+  /** Shown items kept per user (the newest). */
+  shownMax: number;
 } & (
   | { kind: 'i'; impressions: readonly AttributedImpressionRecord[] }
   | { kind: 'b'; events: readonly AttributedEventRecord[] }
@@ -355,7 +357,7 @@ const attribute = defineScript('attribute', {
   file: 'experiments/lua/attribute.lua',
   keys: (k: AttributeKeys) => [k.offsets, k.counts, ...k.users.flatMap((u) => [u.shown, u.pending])],
   argv(a: AttributeArgs): ScriptArg[] {
-    const header = [a.progressField, a.lastOffset, a.windowMs, a.ttlMs, a.skewMs, a.kind];
+    const header = [a.progressField, a.lastOffset, a.windowMs, a.ttlMs, a.skewMs, a.shownMax, a.kind];
     const records =
       a.kind === 'i'
         ? a.impressions.flatMap((r) => [
