@@ -8,6 +8,7 @@ import { expect } from 'vitest';
 import { parsePatternRules, type PatternRule } from '../src/patterns/rules.js';
 import type { PatternMatch } from '../src/patterns/matches.js';
 import type { Action, BehaviorEvent } from '../src/core/events.js';
+import { WATERMARK_MAX_AHEAD_MS } from '../src/features/definitions.js';
 import { randomBehaviour } from './stream-reference.js';
 
 /** Rules covering both contiguities, `within` and per-step gaps, item tags and a single step. */
@@ -121,16 +122,21 @@ interface Counted {
   index: number;
 }
 
-/** Each user's counted events (as the user step decides them), in log order, and their watermark. */
+/**
+ * Each user's counted events (as the user step decides them, against its watermark, which an event
+ * moves to at most its receivedAt + WATERMARK_MAX_AHEAD_MS), in log order, and the pattern
+ * matcher's watermark (the latest counted event time).
+ */
 export function countedByUser(events: BehaviorEvent[], latenessMs: number) {
-  const users = new Map<string, { wm: number; seen: Set<string>; counted: Counted[] }>();
+  const users = new Map<string, { wm: number; gate: number; seen: Set<string>; counted: Counted[] }>();
   events.forEach((e, index) => {
     let s = users.get(e.userId);
-    if (!s) users.set(e.userId, (s = { wm: 0, seen: new Set(), counted: [] }));
-    if (e.occurredAt < s.wm - latenessMs || s.seen.has(e.eventId)) return;
+    if (!s) users.set(e.userId, (s = { wm: 0, gate: 0, seen: new Set(), counted: [] }));
+    if (e.occurredAt < s.gate - latenessMs || s.seen.has(e.eventId)) return;
     s.seen.add(e.eventId);
     s.counted.push({ event: e, ...itemInfo(e.itemId), index });
     s.wm = Math.max(s.wm, e.occurredAt);
+    s.gate = Math.max(s.gate, Math.min(e.occurredAt, e.receivedAt + WATERMARK_MAX_AHEAD_MS));
   });
   return users;
 }

@@ -132,6 +132,39 @@ describe('the stream worker keeps exact event-time windows and features', () => 
     await expectMatchesReference(all);
   });
 
+  it("an event a few minutes ahead of the clock does not make the user's next events late", async () => {
+    const now = Date.now();
+    const event = (eventId: string, itemId: string, occurredAt: number): BehaviorEvent => ({
+      v: 1,
+      eventId,
+      userId: 'skewed-user',
+      itemId,
+      action: 'CLICK',
+      occurredAt,
+      receivedAt: now,
+    });
+    // 4.5 minutes ahead: within what the API accepts from a client's clock.
+    const events = [
+      event('ahead', 'pet-1', now + 270_000),
+      event('next-1', 'car-1', now + 1000),
+      event('next-2', 'food-1', now + 2000),
+    ];
+    await producer.send({
+      topic: topics.behavior,
+      acks: -1,
+      messages: events.map((e) => ({ key: e.userId, value: encodeEvent(e) })),
+    });
+    const user = await eventually(async () => {
+      const f = await readUserRealtime(redis, keys, 'skewed-user');
+      return f.recentItems.length === 3 ? f : undefined;
+    });
+    expect(user.recentItems.map((r) => r.itemId).sort()).toEqual(['car-1', 'food-1', 'pet-1']);
+    // The watermark runs at most a little ahead of when the API accepted the events.
+    expect(user.latestEventAt).toBeLessThanOrEqual(now + 60_000);
+    all.push(...events);
+    await expectMatchesReference(all);
+  });
+
   it('dead-letters an undecodable record with its reason and applies the events after it', async () => {
     const now = Date.now();
     const after: BehaviorEvent = {

@@ -18,6 +18,8 @@ export function redisKeys(prefix: string) {
     userSeen: (userId: string) => `${user(userId)}:seen`,
     /** Hash of `category|ACTION` → count for one window bucket starting at `bucket` (epoch ms). */
     userBucket: (userId: string, window: string, bucket: number) => `${user(userId)}:w:${window}:${bucket}`,
+    /** Hash: itemId → the user's counted events on it in one trending bucket (see USER_ITEM_CAP). */
+    userItemCaps: (userId: string, bucket: number) => `${user(userId)}:cap:${bucket}`,
     /** Sorted set: items the user acted on (any action), scored by their latest event time. */
     userRecent: (userId: string) => `${user(userId)}:recent`,
     /** Sorted set: items the user acted on positively, scored by event time (co-visitation seeds). */

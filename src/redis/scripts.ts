@@ -32,12 +32,16 @@ export interface ApplyUserEvent {
   offset: string;
   eventId: string;
   occurredAt: number;
+  /** When the API accepted it: the watermark moves to at most this + maxAheadMs. */
+  receivedAt: number;
   itemId: string;
   category: string;
   action: string;
   weight: number;
   /** The item's tags some pattern rule looks at. */
   tags: readonly string[];
+  /** 1-based index into the call's buckets of the cap key of the event's trending bucket. */
+  cap: number;
   /** 1-based indices into the call's buckets. */
   buckets: readonly number[];
 }
@@ -56,6 +60,10 @@ export interface ApplyUserArgs {
   affinityHalfLifeMs: number;
   now: number;
   ttlRefreshMs: number;
+  /** How far past its receivedAt an event can move the user's watermark. */
+  maxAheadMs: number;
+  /** Counted events per (item, trending bucket) that weigh on the item side; later ones are capped. */
+  capMax: number;
   /** One per bucket key, in the same order. */
   bucketTtlSec: readonly number[];
   events: readonly ApplyUserEvent[];
@@ -73,6 +81,8 @@ export interface ContributionRow {
   /** '' in rows written before contributions carried it. */
   eventId: string;
   tags: string[];
+  /** Past the user's cap for the item in its trending bucket: no popularity, trending or co-visits. */
+  capped: boolean;
 }
 
 export interface ApplyUserReply {
@@ -105,6 +115,7 @@ function decodeRows(json: string, what: string): ContributionRow[] {
       partners: Array.isArray(partners) ? partners.map((p, j) => str(p, `${what}[${i}].partners[${j}]`)) : [],
       eventId: row[7] === undefined ? '' : str(row[7], `${what}[${i}].eventId`),
       tags: tags ? tags.split(',') : [],
+      capped: row[9] === 1,
     };
   });
 }
@@ -126,17 +137,21 @@ const applyUser = defineScript('applyUser', {
     a.affinityHalfLifeMs,
     a.now,
     a.ttlRefreshMs,
+    a.maxAheadMs,
+    a.capMax,
     a.bucketTtlSec.length,
     ...a.bucketTtlSec,
     ...a.events.flatMap((e) => [
       e.offset,
       e.eventId,
       e.occurredAt,
+      e.receivedAt,
       e.itemId,
       e.category,
       e.action,
       e.weight,
       e.tags.join(','),
+      e.cap,
       e.buckets.length,
       ...e.buckets,
     ]),
@@ -158,6 +173,8 @@ const applyUser = defineScript('applyUser', {
 export interface ApplyItemKeys extends WithBuckets {
   stats: string;
   covisit: string;
+  /** The item's catalogue entry, read only: without it the item's keys get short TTLs. */
+  meta: string;
 }
 
 export interface ApplyItemContribution {
@@ -179,6 +196,8 @@ export interface ApplyItemArgs {
   statsTtlSec: number;
   now: number;
   ttlRefreshMs: number;
+  /** The TTL of the stats and co-visitation keys of an item the catalogue does not hold. */
+  uncataloguedTtlSec: number;
   bucketTtlSec: readonly number[];
   /** In ascending offsets. */
   contributions: readonly ApplyItemContribution[];
@@ -186,7 +205,7 @@ export interface ApplyItemArgs {
 
 const applyItem = defineScript('applyItem', {
   file: 'streams/lua/apply-item.lua',
-  keys: (k: ApplyItemKeys) => [k.stats, k.covisit, ...k.buckets],
+  keys: (k: ApplyItemKeys) => [k.stats, k.covisit, k.meta, ...k.buckets],
   argv: (a: ApplyItemArgs): ScriptArg[] => [
     a.partition,
     a.popularityHalfLifeMs,
@@ -195,6 +214,7 @@ const applyItem = defineScript('applyItem', {
     a.statsTtlSec,
     a.now,
     a.ttlRefreshMs,
+    a.uncataloguedTtlSec,
     a.bucketTtlSec.length,
     ...a.bucketTtlSec,
     ...a.contributions.flatMap((c) => [

@@ -72,6 +72,7 @@ const c = (over: Partial<Contribution> & Pick<Contribution, 'offset'>): Contribu
   occurredAt: T0,
   weight: 1,
   partners: [],
+  capped: false,
   ...over,
 });
 
