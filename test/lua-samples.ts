@@ -88,6 +88,7 @@ export function samples(prefix: string): Record<ScriptName, ScriptSample> {
         ttlRefreshMs: 60_001,
         maxAheadMs: 30_000,
         capMax: 3,
+        settledOffset: '-1',
         bucketTtlSec: [600, 900],
         events: [
           {

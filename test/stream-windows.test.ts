@@ -195,4 +195,35 @@ describe('the stream worker keeps exact event-time windows and features', () => 
     });
     expect(features.windows[0]?.counts).toEqual([{ category: 'pets', action: 'LIKE', count: 1 }]);
   });
+  it('dead-letters a record Redis refuses to apply, after a few attempts, and applies the records after it', async () => {
+    // The user's state is not a hash: every script call for them fails with WRONGTYPE.
+    await redis.set(keys.userState('broken-user'), 'not a hash');
+    const now = Date.now();
+    const event = (eventId: string, userId: string): BehaviorEvent => ({
+      v: 1,
+      eventId,
+      userId,
+      itemId: 'food-1',
+      action: 'LIKE',
+      occurredAt: now,
+      receivedAt: now,
+    });
+    await producer.send({
+      topic: topics.behavior,
+      acks: -1,
+      messages: [
+        { partition: 0, key: 'broken-user', value: encodeEvent(event('broken-1', 'broken-user')) },
+        { partition: 0, key: 'fine-user', value: encodeEvent(event('fine-1', 'fine-user')) },
+      ],
+    });
+    const dead = await readTopic(brokers(), topics.behaviorDeadLetter, 3);
+    const refused = dead.find((r) => r.key === 'broken-user');
+    expect(refused?.headers.reason).toMatch(/WRONGTYPE/);
+    expect(refused?.headers['source-partition']).toBe('0');
+    const features = await eventually(async () => {
+      const f = await readUserRealtime(redis, keys, 'fine-user');
+      return f.windows[0]?.counts.length ? f : undefined;
+    });
+    expect(features.windows[0]?.counts).toEqual([{ category: 'food', action: 'LIKE', count: 1 }]);
+  });
 });

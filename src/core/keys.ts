@@ -9,9 +9,9 @@ export function redisKeys(prefix: string) {
   const trend = (scope: string) => `${prefix}:{t:${scope}}`;
   return {
     /**
-     * Hash: the stream's per-user state: `wm` (latest event time), `off:<partition>` (last applied
-     * offset), `pend:<partition>` (the item-side contributions of the last applied call, kept so a
-     * crash between the user and item steps can be finished on redelivery).
+     * Hash: the stream's per-user state: `wm` (watermark), `off:<partition>` (last applied offset),
+     * `pend:<partition>` (the item-side contributions not yet known to be applied, kept so a crash
+     * between the user and item steps can be finished on redelivery).
      */
     userState: (userId: string) => `${user(userId)}:state`,
     /** Sorted set of recent eventIds scored by event time: dedupes client retries within the lateness bound. */

@@ -64,6 +64,8 @@ export interface ApplyUserArgs {
   maxAheadMs: number;
   /** Counted events per (item, trending bucket) that weigh on the item side; later ones are capped. */
   capMax: number;
+  /** The partition's offset through which the second step is known to have succeeded ('-1': not known). */
+  settledOffset: string;
   /** One per bucket key, in the same order. */
   bucketTtlSec: readonly number[];
   events: readonly ApplyUserEvent[];
@@ -139,6 +141,7 @@ const applyUser = defineScript('applyUser', {
     a.ttlRefreshMs,
     a.maxAheadMs,
     a.capMax,
+    a.settledOffset,
     a.bucketTtlSec.length,
     ...a.bucketTtlSec,
     ...a.events.flatMap((e) => [

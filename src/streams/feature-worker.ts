@@ -2,11 +2,11 @@ import { encodeUserChanged } from '../core/user-changed.js';
 import type { Redis } from 'ioredis';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
-import { execPipeline } from '../redis/client.js';
+import { execPipeline, isDeterministicRedisError } from '../redis/client.js';
 import type { RedisKeys } from '../core/keys.js';
 import { FRESH_ITEMS_MAX, TRENDING_ALL, type ActionWeights } from '../features/definitions.js';
 import type { PatternRule } from '../patterns/rules.js';
-import { createApplier, type ApplyResult, type PatternStepResult } from './apply.js';
+import { createApplier, type Applier, type ApplyResult, type PatternStepResult } from './apply.js';
 import {
   decodeBehavior,
   decodeItem,
@@ -43,6 +43,49 @@ export interface FeatureWorkerOptions {
       patterns: PatternStepResult;
     },
   ) => void;
+}
+
+/**
+ * Attempts of one batch that Redis refuses with the same kind of error (a script or data error,
+ * never a connection or transient one) before its records are applied one at a time and the ones
+ * Redis still refuses are dead-lettered: one bad record must not stall its partition forever.
+ */
+export const POISON_ATTEMPTS = 3;
+
+type BatchResult = Awaited<ReturnType<Applier['applyBatch']>>;
+
+interface DeadRecord {
+  value: Buffer | null;
+  key: Buffer | null;
+  offset: string;
+  reason: string;
+}
+
+/** The results of several applied slices of one batch, as one. */
+function mergeResults(results: BatchResult[]): BatchResult {
+  const changed = new Set<string>();
+  const out: BatchResult = {
+    counted: 0,
+    late: 0,
+    duplicate: 0,
+    replayed: 0,
+    watermark: 0,
+    changed: [],
+    contributions: [],
+    patterns: { users: [] },
+  };
+  for (const r of results) {
+    out.counted += r.counted;
+    out.late += r.late;
+    out.duplicate += r.duplicate;
+    out.replayed += r.replayed;
+    out.watermark = Math.max(out.watermark, r.watermark);
+    for (const u of r.changed) changed.add(u);
+    out.contributions.push(...r.contributions);
+    out.patterns.users.push(...r.patterns.users);
+  }
+  out.changed = [...changed];
+  return out;
 }
 
 export interface FeatureWorker {
@@ -104,6 +147,99 @@ export function createFeatureWorker(options: FeatureWorkerOptions): FeatureWorke
    * own per-user offsets stay the authority.
    */
   const appliedHere = new Map<number, bigint>();
+  /**
+   * Per partition, the offset through which both steps are known done (Redis' recorded progress):
+   * the user step trims what it keeps for redelivery to what lies past it. Unknown: nothing trimmed.
+   */
+  const settled = new Map<number, string>();
+  /** Per partition, the batch (by its first offset) Redis keeps refusing and how often it did. */
+  const failures = new Map<number, { offset: string; attempts: number }>();
+
+  async function deadLetter(batch: EachBatchPayload['batch'], records: DeadRecord[]) {
+    await (
+      await deadLetterProducer()
+    ).send({
+      topic: topics.behaviorDeadLetter,
+      acks: -1,
+      messages: records.map((d) => ({
+        key: d.key,
+        value: d.value,
+        headers: {
+          reason: d.reason,
+          'source-topic': batch.topic,
+          'source-partition': String(batch.partition),
+          'source-offset': d.offset,
+        },
+      })),
+    });
+  }
+
+  /**
+   * A batch Redis refused POISON_ATTEMPTS times, one record at a time: what applies is applied (in
+   * offset order, so exactly as a batch would be), what Redis still refuses is dead-lettered. A
+   * record refused in the item step keeps what its user step counted.
+   */
+  async function applyOneByOne(
+    batch: EachBatchPayload['batch'],
+    events: PositionedEvent[],
+    lastOffset: string,
+  ): Promise<{ result: BatchResult; refused: number }> {
+    const messages = new Map(batch.messages.map((m) => [m.offset, m]));
+    const results: BatchResult[] = [];
+    const refused: DeadRecord[] = [];
+    let done = settled.get(batch.partition);
+    for (const e of events) {
+      try {
+        results.push(
+          await applier.applyBatch([e], batch.partition, { key: offsetsKey, lastOffset: e.offset, settled: done }),
+        );
+      } catch (error) {
+        if (!isDeterministicRedisError(error)) throw error;
+        const message = messages.get(e.offset);
+        const reason = `apply failed: ${error instanceof Error ? error.message : String(error)}`;
+        refused.push({ value: message?.value ?? null, key: message?.key ?? null, offset: e.offset, reason });
+      }
+      done = e.offset;
+    }
+    if (refused.length) {
+      await deadLetter(batch, refused);
+      options.metrics?.streamApplyDeadLetters.inc(refused.length);
+      for (const d of refused)
+        log.error(
+          { partition: batch.partition, offset: d.offset, userId: d.key?.toString(), reason: d.reason },
+          'redis refused a record again and again; dead-lettered it and moved on',
+        );
+    }
+    await redis.hset(offsetsKey, String(batch.partition), lastOffset);
+    return { result: mergeResults(results), refused: refused.length };
+  }
+
+  /** Both steps for the batch, or, once Redis has refused it POISON_ATTEMPTS times, one record at a time. */
+  async function applyOrIsolate(batch: EachBatchPayload['batch'], events: PositionedEvent[], lastOffset: string) {
+    try {
+      const result = await applier.applyBatch(events, batch.partition, {
+        key: offsetsKey,
+        lastOffset,
+        settled: settled.get(batch.partition),
+      });
+      failures.delete(batch.partition);
+      return { result, refused: 0 };
+    } catch (error) {
+      const first = events[0]?.offset;
+      if (!isDeterministicRedisError(error) || first === undefined) throw error;
+      const seen = failures.get(batch.partition);
+      const attempts = seen?.offset === first ? seen.attempts + 1 : 1;
+      failures.set(batch.partition, { offset: first, attempts });
+      if (attempts < POISON_ATTEMPTS) throw error;
+      log.error(
+        { err: error, partition: batch.partition, offset: first, attempts },
+        'redis keeps refusing this batch; applying its records one at a time',
+      );
+      const isolated = await applyOneByOne(batch, events, lastOffset);
+      failures.delete(batch.partition);
+      return isolated;
+    }
+  }
 
   /**
    * Redis' progress for the partition decides where to read: the batch must start right after the
@@ -116,8 +252,10 @@ export function createFeatureWorker(options: FeatureWorkerOptions): FeatureWorke
     if (first === undefined) return true;
     const stored = await redis.hget(offsetsKey, String(batch.partition));
     let expected: bigint;
-    if (stored !== null) expected = BigInt(stored) + 1n;
-    else {
+    if (stored !== null) {
+      expected = BigInt(stored) + 1n;
+      settled.set(batch.partition, stored);
+    } else {
       // Needed once per partition after an assignment, when Redis has no progress for it.
       const a = kafka.admin();
       await a.connect();
@@ -152,7 +290,7 @@ export function createFeatureWorker(options: FeatureWorkerOptions): FeatureWorke
       return;
     }
     const events: PositionedEvent[] = [];
-    const dead: { value: Buffer | null; key: Buffer | null; offset: string; reason: string }[] = [];
+    const dead: DeadRecord[] = [];
     for (const message of fresh) {
       try {
         events.push({ event: decodeBehavior(message.value), offset: message.offset });
@@ -165,27 +303,13 @@ export function createFeatureWorker(options: FeatureWorkerOptions): FeatureWorke
     if (lastOffset === undefined) return;
 
     if (dead.length) {
-      await (
-        await deadLetterProducer()
-      ).send({
-        topic: topics.behaviorDeadLetter,
-        acks: -1,
-        messages: dead.map((d) => ({
-          key: d.key,
-          value: d.value,
-          headers: {
-            reason: d.reason,
-            'source-topic': batch.topic,
-            'source-partition': String(batch.partition),
-            'source-offset': d.offset,
-          },
-        })),
-      });
+      await deadLetter(batch, dead);
       for (const d of dead)
         log.warn({ partition: batch.partition, offset: d.offset, reason: d.reason }, 'dead-lettered a record');
     }
 
-    const total = await applier.applyBatch(events, batch.partition, { key: offsetsKey, lastOffset });
+    const { result: total, refused } = await applyOrIsolate(batch, events, lastOffset);
+    settled.set(batch.partition, lastOffset);
     const { changed } = total;
     if (changed.length) {
       // receivedAt[i]: when the API accepted users[i]'s earliest event of this batch, so live
@@ -211,7 +335,7 @@ export function createFeatureWorker(options: FeatureWorkerOptions): FeatureWorke
       m.streamEvents.inc({ outcome: 'late' }, total.late);
       m.streamEvents.inc({ outcome: 'duplicate' }, total.duplicate);
       m.streamEvents.inc({ outcome: 'replayed' }, total.replayed);
-      m.streamEvents.inc({ outcome: 'dead_lettered' }, dead.length);
+      m.streamEvents.inc({ outcome: 'dead_lettered' }, dead.length + refused);
       m.streamBatchDuration.observe(performance.now() - started);
       for (const e of events) m.streamFreshness.observe(Math.max(0, appliedAt - e.event.receivedAt));
       m.streamLag.set(
@@ -241,7 +365,7 @@ export function createFeatureWorker(options: FeatureWorkerOptions): FeatureWorke
       log.debug({ partition: batch.partition, late: total.late }, 'late events not applied to windows');
     options.onApplied?.({
       ...total,
-      deadLettered: dead.length,
+      deadLettered: dead.length + refused,
       partition: batch.partition,
       durationMs: performance.now() - started,
       events: events.map((e) => e.event),
@@ -315,6 +439,8 @@ export function createFeatureWorker(options: FeatureWorkerOptions): FeatureWorke
       consumer.on(consumer.events.GROUP_JOIN, () => {
         checked.clear();
         appliedHere.clear();
+        settled.clear();
+        failures.clear();
       });
       consumer.on(consumer.events.CRASH, (e) =>
         log.error({ err: e.payload.error, restart: e.payload.restart }, 'stream worker crashed'),

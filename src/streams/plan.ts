@@ -60,6 +60,11 @@ export interface PlanOptions {
   now: number;
   /** Item tags the second step needs (those pattern rules look at); other tags are not carried. */
   tagFilter?: ReadonlySet<string>;
+  /**
+   * The partition's offset through which the second step is known to have succeeded: the user step
+   * keeps what it handed over past it for a redelivery to finish (none: keep everything).
+   */
+  settledOffset?: string;
 }
 
 /** What the shell reads about the items of a batch (null category: not in the catalogue yet). */
@@ -216,6 +221,7 @@ export function planUserCalls(
         ttlRefreshMs: TTL_REFRESH_MS,
         maxAheadMs: WATERMARK_MAX_AHEAD_MS,
         capMax: USER_ITEM_CAP,
+        settledOffset: options.settledOffset ?? '-1',
         bucketTtlSec: buckets.ttls,
         events: userEvents,
       },

@@ -97,8 +97,8 @@ const n = (value: ScriptArg | undefined) => Number(value);
  * bucket TTLs, then per event its fields and the bucket keys its indices point at.
  */
 function readApplyUser(encodedKeys: string[], argv: ScriptArg[]) {
-  const bucketCount = n(argv[15]);
-  const ttls = argv.slice(16, 16 + bucketCount).map(n);
+  const bucketCount = n(argv[16]);
+  const ttls = argv.slice(17, 17 + bucketCount).map(n);
   const events: {
     offset: string;
     eventId: string;
@@ -110,7 +110,7 @@ function readApplyUser(encodedKeys: string[], argv: ScriptArg[]) {
     keys: string[];
   }[] = [];
   const key = (idx: ScriptArg | undefined) => encodedKeys[6 + n(idx) - 1] ?? `missing KEYS index ${String(idx)}`;
-  let i = 16 + bucketCount;
+  let i = 17 + bucketCount;
   while (i < argv.length) {
     const k = n(argv[i + 10]);
     events.push({
@@ -281,7 +281,7 @@ describe('the user step plan', () => {
       const encodedKeys = scripts.applyUser.keys(call.keys);
       const argv = scripts.applyUser.argv(call.args);
       expect(encodedKeys).toHaveLength(6 + call.keys.buckets.length);
-      expect(argv.slice(13, 15)).toEqual([30 * SECOND, 3]);
+      expect(argv.slice(13, 16)).toEqual([30 * SECOND, 3, '-1']);
       const read = readApplyUser(encodedKeys, argv);
       expect(read.bucketCount).toBe(call.keys.buckets.length);
       expect(read.ttls).toEqual(call.args.bucketTtlSec);

@@ -5,7 +5,9 @@
 -- noted in the state hash (`pend:<partition>`: the counted offsets, `!` after one the item side
 -- must not weigh, and their co-visitation partners, `offset=partner,partner;offset!=`; the rest
 -- comes from the redelivered records themselves), so a redelivered batch can finish a second step
--- that a crash cut off. `tags` are the item's tags that some pattern rule looks at
+-- that a crash cut off. New notes are added to the ones kept, which are dropped only once their
+-- offset is at or below settledOffset (the partition's offset through which the second step is
+-- known to have succeeded; -1: not known): a redelivery that fails again loses nothing. `tags` are the item's tags that some pattern rule looks at
 -- (comma-separated), carried along so that the second step sees the tags the event was counted with.
 --
 -- The watermark (`wm`) is the latest event time, but an event moves it to at most its receivedAt +
@@ -19,7 +21,7 @@
 --       and cap keys)
 -- ARGV: partition, allowedLatenessMs, stateTtlSec, recentMax, positiveMax, hiddenMax, hiddenTtlSec,
 --       horizonMs, maxPartners, minPartnerWeight, affinityHalfLifeMs, now, ttlRefreshMs, maxAheadMs,
---       capMax, bucketCount, then ttlSec_1 … ttlSec_B (B = bucketCount), then per event: offset,
+--       capMax, settledOffset, bucketCount, then ttlSec_1 … ttlSec_B (B = bucketCount), then per event: offset,
 --       eventId, occurredAt, receivedAt, itemId, category, action, weight, tags, capIndex, k,
 --       bucketIndex_1 … bucketIndex_k (indices are 1-based, of the buckets)
 -- Returns: { counted, late, duplicate, replayed, watermark, contributionsJson, rehandedJson }, each
@@ -43,14 +45,16 @@ local horizon, maxPartners, minPartnerWeight = tonumber(ARGV[8]), tonumber(ARGV[
 local affHalf = tonumber(ARGV[11])
 local now, refreshMs = tonumber(ARGV[12]), tonumber(ARGV[13])
 local maxAhead, capMax = tonumber(ARGV[14]), tonumber(ARGV[15])
-local nb = tonumber(ARGV[16])
-local st = redis.call('HMGET', state, 'off:' .. part, 'wm', 'x', 'ts', 'ra', 'pa', 'fk')
+local settled = tonumber(ARGV[16])
+local nb = tonumber(ARGV[17])
+local st = redis.call('HMGET', state, 'off:' .. part, 'wm', 'x', 'ts', 'ra', 'pa', 'fk', 'pend:' .. part)
 local applied = tonumber(st[1] or '-1')
 local wm = tonumber(st[2] or '0')
 local refreshed = tonumber(st[3] or '-1')
 local trimmedAt = tonumber(st[4] or '0')
 local recentAdds, posAdds = tonumber(st[5] or '0'), tonumber(st[6] or '0')
 local flags = st[7] or ''
+local kept = st[8] or ''
 local counted, late, dup, replayed = 0, 0, 0, 0
 local last = applied
 local incs = {}
@@ -61,7 +65,7 @@ local posTouched = false
 local pendMap = nil
 local rehanded = {}
 local notes = {}
-local i = 17 + nb
+local i = 18 + nb
 while i <= #ARGV do
   local offset = tonumber(ARGV[i])
   local eventId = ARGV[i + 1]
@@ -76,7 +80,7 @@ while i <= #ARGV do
     replayed = replayed + 1
     if pendMap == nil then
       pendMap = {}
-      for entry in string.gmatch(redis.call('HGET', state, 'pend:' .. part) or '', '[^;]+') do
+      for entry in string.gmatch(kept, '[^;]+') do
         local o, list = string.match(entry, '^([^=]+)=?(.*)$')
         local ps = {}
         for other in string.gmatch(list, '[^,]+') do ps[#ps + 1] = other end
@@ -102,7 +106,7 @@ while i <= #ARGV do
       if w ~= 0 then affAdds[#affAdds + 1] = { cat, w, t } end
       local capKey = KEYS[6 + capIdx]
       local used = redis.call('HINCRBY', capKey, itemId, 1)
-      if used == 1 then redis.call('EXPIRE', capKey, tonumber(ARGV[16 + capIdx])) end
+      if used == 1 then redis.call('EXPIRE', capKey, tonumber(ARGV[17 + capIdx])) end
       local capped = 0
       if used > capMax then capped = 1 end
       local partners = {}
@@ -135,16 +139,23 @@ local pending = ''
 if #rehanded > 0 then pending = cjson.encode(rehanded) end
 local contributions = ''
 if #out > 0 then contributions = cjson.encode(out) end
-addCounts(incs, 6, 16)
+addCounts(incs, 6, 17)
 if #affAdds > 0 then
   local base = decaySum(aff, affAdds, affHalf, tonumber(redis.call('HGET', aff, '_b') or ''), nil)
   redis.call('HSET', aff, '_b', base)
 end
 if last > applied then
   local fields = { 'off:' .. part, last, 'wm', wm }
-  if #out > 0 then
+  local pend = {}
+  for entry in string.gmatch(kept, '[^;]+') do
+    if tonumber(string.match(entry, '^(%d+)')) > settled then pend[#pend + 1] = entry end
+  end
+  for _, note in ipairs(notes) do pend[#pend + 1] = note end
+  if #pend > 0 then
     fields[#fields + 1] = 'pend:' .. part
-    fields[#fields + 1] = table.concat(notes, ';')
+    fields[#fields + 1] = table.concat(pend, ';')
+  elseif kept ~= '' then
+    redis.call('HDEL', state, 'pend:' .. part)
   end
   -- Bounded sets are trimmed every few additions and the dedupe set whenever the watermark has
   -- moved on by a quarter of the allowed lateness: cheap, and still bounded.
