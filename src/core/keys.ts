@@ -67,6 +67,12 @@ export function redisKeys(prefix: string) {
     freshItems: (scope: string) => `${prefix}:{f:${scope}}:fresh`,
     /** Hash: the daily batch's last run (version, computedAt, range, counts). */
     longHorizonMeta: () => `${prefix}:lt:meta`,
+    /**
+     * String: the stream worker's epoch, a random id written when a consumer group first finds Redis
+     * without one. It vanishing or changing while a worker runs means Redis lost data (FLUSHALL, a
+     * restart without persistence, a failover to a lagging replica): the worker rebuilds from the log.
+     */
+    streamEpoch: (groupId: string) => `${prefix}:stream:${groupId}:epoch`,
     /** Hash: per-partition progress of the stream worker, for seeking on assignment. */
     streamOffsets: (groupId: string, topic: string) => `${prefix}:stream:${groupId}:${topic}:offsets`,
     /** Pub/sub channel announcing "user U's features changed". */

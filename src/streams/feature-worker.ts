@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { encodeUserChanged } from '../core/user-changed.js';
 import type { Redis } from 'ioredis';
 import type { Logger } from '../logger.js';
@@ -17,6 +18,7 @@ import {
 } from '../core/events.js';
 import type { Consumer, EachBatchPayload, Kafka, Producer } from './kafka.js';
 import type { PositionedEvent } from './plan.js';
+import { replayRange } from './replay.js';
 import type { Topics } from '../core/topics.js';
 
 export interface FeatureWorkerOptions {
@@ -34,6 +36,8 @@ export interface FeatureWorkerOptions {
   stateTtlSec?: number;
   /** Behaviour patterns matched per user (see src/patterns); none: no pattern step. */
   patterns?: readonly PatternRule[];
+  /** How often an idle worker checks that Redis still holds its epoch (data loss), in ms. */
+  epochCheckIntervalMs?: number;
   onApplied?: (
     stats: ApplyResult & {
       deadLettered: number;
@@ -278,8 +282,138 @@ export function createFeatureWorker(options: FeatureWorkerOptions): FeatureWorke
     return true;
   }
 
+  // ---- lost data: an epoch Redis must keep, and a rebuild from the log when it does not ----
+
+  const epochKey = keys.streamEpoch(groupId);
+  /** The epoch this worker's state belongs to. */
+  let epoch: string | null = null;
+  /** The partitions this worker holds, per topic (from the last group join). */
+  let assignment: Record<string, number[]> = {};
+  let rebuilding: Promise<void> | undefined;
+  /** Batch handlers running now: a rebuild waits for them, new ones wait for the rebuild. */
+  const inflight = new Set<Promise<void>>();
+  /** The rebuild being replayed: when it started and the log end each behaviour partition must reach. */
+  let replaying: { startedAt: number; until: Map<number, bigint> } | undefined;
+  let watch: ReturnType<typeof setInterval> | undefined;
+
+  /** Redis' epoch, written first by whichever worker finds none. */
+  async function adoptEpoch(): Promise<string | null> {
+    await redis.set(epochKey, randomUUID(), 'NX');
+    return redis.get(epochKey);
+  }
+
+  /** True when Redis no longer holds the epoch this worker's progress belongs to. */
+  async function epochLost(): Promise<boolean> {
+    return epoch !== null && (await redis.get(epochKey)) !== epoch;
+  }
+
+  /**
+   * Redis lost data while this worker held its partitions: replay the catalogue and the declared
+   * interests in full (events are applied with the categories Redis holds, so these come first),
+   * then seek every behaviour partition held to the oldest record the log retains. The per-user
+   * and per-item offset guards make the replay exact over whatever Redis still holds.
+   */
+  async function rebuild(reason: string) {
+    const startedAt = performance.now();
+    log.warn(
+      { reason, partitions: assignment[topics.behavior] ?? [] },
+      'redis lost the stream state; rebuilding it from the log',
+    );
+    options.metrics?.streamRebuilds.inc();
+    await Promise.all(
+      (
+        [
+          [topics.items, writeItems],
+          [topics.profiles, writeProfiles],
+        ] as const
+      ).map(async ([topic, write]) => {
+        const records: { value: Buffer | null; partition: number; offset: string }[] = [];
+        await replayRange(kafka, topic, { since: 0 }, (value, partition, offset) =>
+          records.push({ value, partition, offset }),
+        );
+        for (let i = 0; i < records.length; i += 1000) await write(records.slice(i, i + 1000));
+      }),
+    );
+    const held = assignment[topics.behavior] ?? [];
+    const until = new Map<number, bigint>();
+    if (held.length) {
+      const admin = kafka.admin();
+      await admin.connect();
+      try {
+        const offsets = await admin.fetchTopicOffsets(topics.behavior);
+        for (const partition of held) {
+          const o = offsets.find((p) => p.partition === partition);
+          if (!o) continue;
+          consumer?.seek({ topic: topics.behavior, partition, offset: o.low });
+          if (BigInt(o.high) > BigInt(o.low)) until.set(partition, BigInt(o.high));
+        }
+      } finally {
+        await admin.disconnect();
+      }
+    }
+    // Nothing this worker remembers about its partitions holds any more.
+    checked.clear();
+    appliedHere.clear();
+    settled.clear();
+    failures.clear();
+    epoch = await adoptEpoch();
+    replaying = { startedAt, until };
+    log.info(
+      { durationMs: Math.round(performance.now() - startedAt), partitions: held },
+      'catalogue and profiles replayed; behaviour partitions seeked to the log start',
+    );
+    finishedReplaying();
+  }
+
+  /** Logs the rebuild's duration once every behaviour partition is back at the log end it had. */
+  function finishedReplaying(partition?: number, lastOffset?: string) {
+    if (!replaying) return;
+    if (partition !== undefined && lastOffset !== undefined) {
+      const end = replaying.until.get(partition);
+      if (end !== undefined && BigInt(lastOffset) + 1n >= end) replaying.until.delete(partition);
+    }
+    if (replaying.until.size > 0) return;
+    log.warn(
+      { durationMs: Math.round(performance.now() - replaying.startedAt) },
+      'rebuilt the stream state from the log',
+    );
+    replaying = undefined;
+  }
+
+  /** Starts a rebuild (once, however many callers notice) after the running batch handlers finish. */
+  function startRebuild(reason: string): Promise<void> {
+    rebuilding ??= (async () => {
+      try {
+        await Promise.allSettled([...inflight]);
+        await rebuild(reason);
+      } catch (error) {
+        log.error({ err: error }, 'rebuilding the stream state failed; the next check tries again');
+      } finally {
+        rebuilding = undefined;
+      }
+    })();
+    return rebuilding;
+  }
+
+  /** Runs a batch handler unless a rebuild is under way (then after it). */
+  async function gated(run: () => Promise<void>) {
+    while (rebuilding) await rebuilding;
+    const running = run();
+    inflight.add(running);
+    try {
+      await running;
+    } finally {
+      inflight.delete(running);
+    }
+  }
+
   async function handleBehavior({ batch, heartbeat, resolveOffset }: EachBatchPayload) {
     const started = performance.now();
+    if (await epochLost()) {
+      // Applied now, this batch would write current offsets into an empty Redis: rebuild first.
+      void startRebuild('the epoch vanished (noticed by a batch)');
+      return;
+    }
     if (!(await checkPosition(batch))) return;
     const done = appliedHere.get(batch.partition) ?? -1n;
     const fresh = batch.messages.filter((m) => BigInt(m.offset) > done);
@@ -326,6 +460,7 @@ export function createFeatureWorker(options: FeatureWorkerOptions): FeatureWorke
     // Redis has acknowledged everything above: only now is the offset committed to Kafka.
     await commitAfterSink(batch, lastOffset, resolveOffset);
     appliedHere.set(batch.partition, BigInt(lastOffset));
+    finishedReplaying(batch.partition, lastOffset);
     // Report what was applied before the heartbeat: a heartbeat that fails (a rebalance starting)
     // does not undo a batch that Redis and Kafka have both acknowledged.
     const m = options.metrics;
@@ -373,9 +508,10 @@ export function createFeatureWorker(options: FeatureWorkerOptions): FeatureWorke
     await heartbeat();
   }
 
-  async function handleItems({ batch, heartbeat, resolveOffset }: EachBatchPayload) {
+  /** Catalogue records into Redis: metadata, and the newest items per scope. */
+  async function writeItems(records: readonly { value: Buffer | null; partition: number; offset: string }[]) {
     const write = redis.pipeline();
-    for (const message of batch.messages) {
+    for (const message of records) {
       try {
         const item = decodeItem(message.value);
         write.hset(keys.item(item.itemId), {
@@ -395,32 +531,40 @@ export function createFeatureWorker(options: FeatureWorkerOptions): FeatureWorke
       } catch (error) {
         if (!(error instanceof DecodeError)) throw error;
         log.warn(
-          { partition: batch.partition, offset: message.offset, reason: error.message },
+          { partition: message.partition, offset: message.offset, reason: error.message },
           'skipped an undecodable catalogue record',
         );
       }
     }
-    await execPipeline(write);
+    if (write.length) await execPipeline(write);
+  }
+
+  async function handleItems({ batch, heartbeat, resolveOffset }: EachBatchPayload) {
+    await writeItems(batch.messages.map((m) => ({ value: m.value, partition: batch.partition, offset: m.offset })));
     const last = batch.messages.at(-1)?.offset;
     if (last !== undefined) await commitAfterSink(batch, last, resolveOffset);
     await heartbeat();
   }
 
   /** Declared interests: the newest declaration wins, whatever order redelivery brings. */
-  async function handleProfiles({ batch, heartbeat, resolveOffset }: EachBatchPayload) {
+  async function writeProfiles(records: readonly { value: Buffer | null; partition: number; offset: string }[]) {
     const profiles: ProfileEvent[] = [];
-    for (const message of batch.messages) {
+    for (const message of records) {
       try {
         profiles.push(decodeProfile(message.value));
       } catch (error) {
         if (!(error instanceof DecodeError)) throw error;
         log.warn(
-          { partition: batch.partition, offset: message.offset, reason: error.message },
+          { partition: message.partition, offset: message.offset, reason: error.message },
           'skipped an undecodable profile record',
         );
       }
     }
     await applier.applyProfiles(profiles);
+  }
+
+  async function handleProfiles({ batch, heartbeat, resolveOffset }: EachBatchPayload) {
+    await writeProfiles(batch.messages.map((m) => ({ value: m.value, partition: batch.partition, offset: m.offset })));
     const last = batch.messages.at(-1)?.offset;
     if (last !== undefined) await commitAfterSink(batch, last, resolveOffset);
     await heartbeat();
@@ -436,7 +580,8 @@ export function createFeatureWorker(options: FeatureWorkerOptions): FeatureWorke
         heartbeatInterval: 1000,
         allowAutoTopicCreation: false,
       });
-      consumer.on(consumer.events.GROUP_JOIN, () => {
+      consumer.on(consumer.events.GROUP_JOIN, (e) => {
+        assignment = e.payload.memberAssignment;
         checked.clear();
         appliedHere.clear();
         settled.clear();
@@ -445,6 +590,7 @@ export function createFeatureWorker(options: FeatureWorkerOptions): FeatureWorke
       consumer.on(consumer.events.CRASH, (e) =>
         log.error({ err: e.payload.error, restart: e.payload.restart }, 'stream worker crashed'),
       );
+      epoch = await adoptEpoch();
       await consumer.connect();
       await consumer.subscribe({ topics: [topics.behavior, topics.items, topics.profiles], fromBeginning: true });
       await consumer.run({
@@ -454,9 +600,11 @@ export function createFeatureWorker(options: FeatureWorkerOptions): FeatureWorke
         partitionsConsumedConcurrently: 3,
         eachBatch: async (payload) => {
           try {
-            if (payload.batch.topic === topics.items) await handleItems(payload);
-            else if (payload.batch.topic === topics.profiles) await handleProfiles(payload);
-            else await handleBehavior(payload);
+            await gated(async () => {
+              if (payload.batch.topic === topics.items) await handleItems(payload);
+              else if (payload.batch.topic === topics.profiles) await handleProfiles(payload);
+              else await handleBehavior(payload);
+            });
           } catch (error) {
             // kafkajs retries the batch; say why, with where it was.
             log.error(
@@ -468,11 +616,24 @@ export function createFeatureWorker(options: FeatureWorkerOptions): FeatureWorke
         },
       });
       running = true;
+      // An idle worker notices lost data too, not only at its next batch.
+      watch = setInterval(() => {
+        if (!running || rebuilding) return;
+        epochLost().then(
+          (lost) => {
+            if (lost) void startRebuild('the epoch vanished (noticed by the periodic check)');
+          },
+          () => {}, // Redis unreachable: the connection logs it, and the next check asks again
+        );
+      }, options.epochCheckIntervalMs ?? 1000);
+      watch.unref();
       if (options.patterns?.length)
         log.info({ patterns: options.patterns.map((r) => r.id) }, 'matching behaviour patterns');
     },
     async stop() {
       running = false;
+      clearInterval(watch);
+      await rebuilding;
       await consumer?.disconnect().catch(() => {});
       await dlq?.then((p) => p.disconnect()).catch(() => {});
       dlq = undefined;
