@@ -125,6 +125,7 @@ export function samples(prefix: string): Record<ScriptName, ScriptSample> {
               eventId: 'e1',
               tags: ['t1'],
               capped: false,
+              clock: T,
             },
           ],
           rehanded: [],
@@ -183,7 +184,7 @@ export function samples(prefix: string): Record<ScriptName, ScriptSample> {
             steps: [{ a: ['LIKE'], gap: -1 }],
           },
         ]),
-        events: [{ offset: '7', occurredAt: T, member: `${'7'.padStart(20, '0')}|e1|LIKE|c1|`, mask: '1' }],
+        events: [{ offset: '7', occurredAt: T, clock: T, member: `${'7'.padStart(20, '0')}|e1|LIKE|c1|`, mask: '1' }],
       },
       check: (reply) =>
         expect(reply).toEqual({ bufferedEvents: 1, partialMatches: 0, undecidedMatches: 0, fired: ['liker'] }),

@@ -123,20 +123,19 @@ interface Counted {
 }
 
 /**
- * Each user's counted events (as the user step decides them, against its watermark, which an event
- * moves to at most its receivedAt + WATERMARK_MAX_AHEAD_MS), in log order, and the pattern
- * matcher's watermark (the latest counted event time).
+ * Each user's counted events (as the user step decides them), in log order, and their watermark:
+ * the latest counted event time, each event moving it to at most its receivedAt +
+ * WATERMARK_MAX_AHEAD_MS (the user step and the pattern matcher share it).
  */
 export function countedByUser(events: BehaviorEvent[], latenessMs: number) {
-  const users = new Map<string, { wm: number; gate: number; seen: Set<string>; counted: Counted[] }>();
+  const users = new Map<string, { wm: number; seen: Set<string>; counted: Counted[] }>();
   events.forEach((e, index) => {
     let s = users.get(e.userId);
-    if (!s) users.set(e.userId, (s = { wm: 0, gate: 0, seen: new Set(), counted: [] }));
-    if (e.occurredAt < s.gate - latenessMs || s.seen.has(e.eventId)) return;
+    if (!s) users.set(e.userId, (s = { wm: 0, seen: new Set(), counted: [] }));
+    if (e.occurredAt < s.wm - latenessMs || s.seen.has(e.eventId)) return;
     s.seen.add(e.eventId);
     s.counted.push({ event: e, ...itemInfo(e.itemId), index });
-    s.wm = Math.max(s.wm, e.occurredAt);
-    s.gate = Math.max(s.gate, Math.min(e.occurredAt, e.receivedAt + WATERMARK_MAX_AHEAD_MS));
+    s.wm = Math.max(s.wm, Math.min(e.occurredAt, e.receivedAt + WATERMARK_MAX_AHEAD_MS));
   });
   return users;
 }

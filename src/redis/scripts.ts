@@ -85,6 +85,8 @@ export interface ContributionRow {
   tags: string[];
   /** Past the user's cap for the item in its trending bucket: no popularity, trending or co-visits. */
   capped: boolean;
+  /** How far the event moves a watermark: its time, but at most its receivedAt + maxAheadMs. */
+  clock: number;
 }
 
 export interface ApplyUserReply {
@@ -118,6 +120,7 @@ function decodeRows(json: string, what: string): ContributionRow[] {
       eventId: row[7] === undefined ? '' : str(row[7], `${what}[${i}].eventId`),
       tags: tags ? tags.split(',') : [],
       capped: row[9] === 1,
+      clock: row[10] === undefined ? num(row[4], `${what}[${i}].occurredAt`) : num(row[10], `${what}[${i}].clock`),
     };
   });
 }
@@ -289,8 +292,11 @@ export interface MatchPatternsArgs {
   now: number;
   /** The compiled rules (see patterns/plan.ts). */
   rulesJson: string;
-  /** In ascending offsets; `mask` has one character per rule, 1 when the event fits one of its steps. */
-  events: readonly { offset: string; occurredAt: number; member: string; mask: string }[];
+  /**
+   * In ascending offsets; `clock` is how far the event moves the watermark (see ContributionRow),
+   * `mask` has one character per rule, 1 when the event fits one of its steps.
+   */
+  events: readonly { offset: string; occurredAt: number; clock: number; member: string; mask: string }[];
 }
 
 export interface MatchPatternsReply {
@@ -315,7 +321,7 @@ const matchPatterns = defineScript('matchPatterns', {
     a.logMax,
     a.now,
     a.rulesJson,
-    ...a.events.flatMap((e) => [e.offset, e.occurredAt, e.member, e.mask]),
+    ...a.events.flatMap((e) => [e.offset, e.occurredAt, e.clock, e.member, e.mask]),
   ],
   /** Null when the call held nothing new (a redelivered batch). */
   decode(reply): MatchPatternsReply | null {

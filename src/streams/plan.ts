@@ -91,6 +91,8 @@ export interface Contribution {
   partners: string[];
   /** Past the user's cap for this item and trending bucket: counted, but weighs nothing on the item side. */
   capped: boolean;
+  /** How far the event moves the user's watermark: occurredAt, at most receivedAt + WATERMARK_MAX_AHEAD_MS. */
+  clock: number;
 }
 
 /** When a bucket stops mattering: after its window has passed it by, plus the allowed lateness. */

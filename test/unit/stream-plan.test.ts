@@ -87,6 +87,7 @@ const contribution = (over: Partial<Contribution> & Pick<Contribution, 'offset' 
   partners: [],
   capped: false,
   ...over,
+  clock: over.clock ?? over.occurredAt ?? T0,
 });
 
 /** The numbers of an ARGV slice, for walking an encoded call the way its script does. */
@@ -355,6 +356,7 @@ describe('contributions handed from the user step to the second step', () => {
         partners: ['i2'],
         eventId: 'e12',
         capped: false,
+        clock: T0,
         tags: ['cute'],
       },
       // A row written before rows carried the eventId and tags.
@@ -369,6 +371,7 @@ describe('contributions handed from the user step to the second step', () => {
         eventId: '',
         tags: [],
         capped: false,
+        clock: T0,
       },
     ];
     expect(userContributions(rows, 'u7')).toEqual([
@@ -389,6 +392,7 @@ describe('contributions handed from the user step to the second step', () => {
       eventId: 'e1',
       tags: [],
       capped: false,
+      clock: T0,
     };
     expect(() => userContributions([row], 'u1')).toThrow(/unknown action "POKE"/);
   });

@@ -26,7 +26,8 @@
 --       bucketIndex_1 … bucketIndex_k (indices are 1-based, of the buckets)
 -- Returns: { counted, late, duplicate, replayed, watermark, contributionsJson, rehandedJson }, each
 --          JSON '' or a list of [offset, itemId, category, action, occurredAt, weight, partners,
---          eventId, tags, capped] (rehanded: what a redelivered batch's earlier call left for the
+--          eventId, tags, capped, clock] (clock: how far the event moves a watermark, min(occurredAt,
+--          receivedAt + maxAheadMs); rehanded: what a redelivered batch's earlier call left for the
 --          second step)
 --
 -- State fields besides offsets and `wm`: `x` (last TTL refresh), `ts` (watermark at the last
@@ -93,7 +94,9 @@ while i <= #ARGV do
       end
     end
     local p = pendMap[ARGV[i]]
-    if p ~= nil then rehanded[#rehanded + 1] = { ARGV[i], itemId, cat, action, t, w, p[1], eventId, tags, p[2] } end
+    if p ~= nil then
+      rehanded[#rehanded + 1] = { ARGV[i], itemId, cat, action, t, w, p[1], eventId, tags, p[2], math.min(t, ahead) }
+    end
   else
     last = offset
     if t < wm - lateness then
@@ -125,7 +128,7 @@ while i <= #ARGV do
         redis.call('ZADD', hidden, 'GT', t, itemId)
         hid = true
       end
-      out[#out + 1] = { ARGV[i], itemId, cat, action, t, w, partners, eventId, tags, capped }
+      out[#out + 1] = { ARGV[i], itemId, cat, action, t, w, partners, eventId, tags, capped, math.min(t, ahead) }
       local mark = ''
       if capped == 1 then mark = '!' end
       notes[#notes + 1] = ARGV[i] .. mark .. '=' .. table.concat(partners, ',')
