@@ -35,6 +35,16 @@ export function createMetrics() {
       labelNames: ['outcome'] as const,
       registers: [registry],
     }),
+    streamApplyDeadLetters: new Counter({
+      name: 'stream_apply_dead_letters_total',
+      help: 'Behaviour records dead-lettered because Redis refused to apply them (a script or data error) after retries',
+      registers: [registry],
+    }),
+    streamRebuilds: new Counter({
+      name: 'stream_rebuilds_total',
+      help: 'Times the stream worker found Redis had lost its progress and rebuilt its partitions from the log',
+      registers: [registry],
+    }),
     streamBatchDuration: new Histogram({
       name: 'stream_batch_duration_ms',
       help: 'Time to apply one batch to Redis and commit it, in milliseconds',

@@ -8,6 +8,7 @@ import { expect } from 'vitest';
 import { parsePatternRules, type PatternRule } from '../src/patterns/rules.js';
 import type { PatternMatch } from '../src/patterns/matches.js';
 import type { Action, BehaviorEvent } from '../src/core/events.js';
+import { WATERMARK_MAX_AHEAD_MS } from '../src/features/definitions.js';
 import { randomBehaviour } from './stream-reference.js';
 
 /** Rules covering both contiguities, `within` and per-step gaps, item tags and a single step. */
@@ -121,7 +122,11 @@ interface Counted {
   index: number;
 }
 
-/** Each user's counted events (as the user step decides them), in log order, and their watermark. */
+/**
+ * Each user's counted events (as the user step decides them), in log order, and their watermark:
+ * the latest counted event time, each event moving it to at most its receivedAt +
+ * WATERMARK_MAX_AHEAD_MS (the user step and the pattern matcher share it).
+ */
 export function countedByUser(events: BehaviorEvent[], latenessMs: number) {
   const users = new Map<string, { wm: number; seen: Set<string>; counted: Counted[] }>();
   events.forEach((e, index) => {
@@ -130,7 +135,7 @@ export function countedByUser(events: BehaviorEvent[], latenessMs: number) {
     if (e.occurredAt < s.wm - latenessMs || s.seen.has(e.eventId)) return;
     s.seen.add(e.eventId);
     s.counted.push({ event: e, ...itemInfo(e.itemId), index });
-    s.wm = Math.max(s.wm, e.occurredAt);
+    s.wm = Math.max(s.wm, Math.min(e.occurredAt, e.receivedAt + WATERMARK_MAX_AHEAD_MS));
   });
   return users;
 }

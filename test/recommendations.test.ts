@@ -236,6 +236,9 @@ describe('when Redis is unreachable', () => {
     await redis.restart();
     await eventually(async () => (await app.services.redis.ping()) === 'PONG');
     const keys = app.services.keys;
+    // Trending lists only catalogued items.
+    for (const itemId of ['hot-1', 'hot-2'])
+      await app.services.redis.hset(keys.item(itemId), { category: 'news', updatedAt: '1' });
     await app.services.redis.zadd(
       keys.trendingBucket('_all', Math.floor(Date.now() / 300_000) * 300_000),
       5,

@@ -2,7 +2,10 @@
  * An independent, brute-force model of the stream worker: walk each user's events in log order,
  * drop the too-late ones and repeated eventIds, and derive every feature from the rest: window
  * counts per bucket, decayed affinity, recent / positive / hidden items, co-visitation partners,
- * and the item and trending sums.
+ * and the item and trending sums. A user's watermark is their latest event time, each event
+ * moving it to at most its receivedAt + WATERMARK_MAX_AHEAD_MS; per (user, item, trending bucket)
+ * only the first USER_ITEM_CAP counted events weigh on popularity and trending and find partners;
+ * only catalogued items trend.
  */
 import type { Redis } from 'ioredis';
 import { expect } from 'vitest';
@@ -26,6 +29,8 @@ import {
   TRENDING,
   TRENDING_ALL,
   UNKNOWN_CATEGORY,
+  USER_ITEM_CAP,
+  WATERMARK_MAX_AHEAD_MS,
   WINDOW_NAMES,
   WINDOWS,
   type WindowName,
@@ -38,6 +43,8 @@ interface Counted {
   event: BehaviorEvent;
   category: string;
   partners: string[];
+  /** Past the user's cap for the item in its trending bucket. */
+  capped: boolean;
 }
 
 /** Counts in the buckets of a window ending with the bucket that holds `end`. */
@@ -67,6 +74,7 @@ export function referenceFeatures(events: BehaviorEvent[], categoryOf: (itemId: 
       pos: Map<string, number>;
       recent: Map<string, number>;
       hidden: Map<string, number>;
+      caps: Map<string, number>;
     }
   >();
   for (const e of events) {
@@ -77,6 +85,7 @@ export function referenceFeatures(events: BehaviorEvent[], categoryOf: (itemId: 
       pos: new Map<string, number>(),
       recent: new Map<string, number>(),
       hidden: new Map<string, number>(),
+      caps: new Map<string, number>(),
     };
     perUser.set(e.userId, s);
     if (e.occurredAt < s.wm - latenessMs) continue;
@@ -84,8 +93,12 @@ export function referenceFeatures(events: BehaviorEvent[], categoryOf: (itemId: 
     s.seen.add(e.eventId);
     const partners: string[] = [];
     const t = e.occurredAt;
+    const capKey = `${e.itemId}|${bucketStart(t, TRENDING.bucketMs)}`;
+    const used = (s.caps.get(capKey) ?? 0) + 1;
+    s.caps.set(capKey, used);
+    const capped = used > USER_ITEM_CAP;
     if (W[e.action] >= COVISIT_MIN_WEIGHT) {
-      for (const [item, at] of newestFirst(s.pos)) {
+      for (const [item, at] of capped ? [] : newestFirst(s.pos)) {
         if (at > t + COVISIT_HORIZON_MS || at < t - COVISIT_HORIZON_MS || item === e.itemId) continue;
         if (partners.length < COVISIT_MAX_PARTNERS) partners.push(item);
       }
@@ -93,8 +106,8 @@ export function referenceFeatures(events: BehaviorEvent[], categoryOf: (itemId: 
     }
     s.recent.set(e.itemId, Math.max(s.recent.get(e.itemId) ?? -Infinity, t));
     if (e.action === 'HIDE') s.hidden.set(e.itemId, Math.max(s.hidden.get(e.itemId) ?? -Infinity, t));
-    s.counted.push({ event: e, category: categoryOf(e.itemId), partners });
-    s.wm = Math.max(s.wm, t);
+    s.counted.push({ event: e, category: categoryOf(e.itemId), partners, capped });
+    s.wm = Math.max(s.wm, Math.min(t, e.receivedAt + WATERMARK_MAX_AHEAD_MS));
   }
   const users = new Map<
     string,
@@ -147,6 +160,7 @@ export function referenceFeatures(events: BehaviorEvent[], categoryOf: (itemId: 
     const last = bucketStart(at, TRENDING.bucketMs);
     const sums: Record<string, number> = {};
     for (const c of allCounted) {
+      if (c.capped || c.category === UNKNOWN_CATEGORY) continue;
       if (scope !== TRENDING_ALL && c.category !== scope) continue;
       const age = (last - bucketStart(c.event.occurredAt, TRENDING.bucketMs)) / TRENDING.bucketMs;
       if (age < 0 || age >= TRENDING.horizonBuckets) continue;
@@ -193,12 +207,14 @@ export function randomBehaviour(opts: {
         ? clock - Math.floor(rand() * opts.latenessMs * 0.9) // out of order, within lateness
         : r < 0.2
           ? clock - opts.latenessMs - 1 - Math.floor(rand() * (opts.tooLateSpreadMs ?? 600_000)) // too late
-          : clock;
+          : r < 0.22
+            ? clock + Math.floor(rand() * 300_000) // a client clock ahead, as far as the API accepts
+            : clock;
     const previous = byUser.get(userId) ?? [];
     byUser.set(userId, previous);
     let e: BehaviorEvent;
     if (previous.length && rand() < 0.1) {
-      e = { ...pick(previous), receivedAt: Date.now() }; // a client retry
+      e = { ...pick(previous), receivedAt: clock }; // a client retry
     } else {
       e = {
         v: 1,
@@ -207,7 +223,7 @@ export function randomBehaviour(opts: {
         itemId: pick(opts.items),
         action: pick(opts.actions ?? ACTIONS),
         occurredAt,
-        receivedAt: Date.now(),
+        receivedAt: clock, // the API accepts it at the user's clock
       };
     }
     previous.push(e);
@@ -273,7 +289,8 @@ export async function expectFeaturesMatchReference(
     const got = stats[i]!;
     expect(Object.fromEntries(Object.entries(got.totals).filter(([, n]) => n > 0)), `${itemId} totals`).toEqual(totals);
     const popularity = ref.counted.reduce(
-      (sum, c) => sum + W[c.event.action] * 2 ** ((c.event.occurredAt - at) / POPULARITY_HALF_LIFE_MS),
+      (sum, c) =>
+        c.capped ? sum : sum + W[c.event.action] * 2 ** ((c.event.occurredAt - at) / POPULARITY_HALF_LIFE_MS),
       0,
     );
     expectClose({ pop: got.popularity }, { pop: popularity }, `${itemId} popularity`);

@@ -85,4 +85,64 @@ describe('a batch cut between the user step and the item step', () => {
     const compared = await expectFeaturesMatchReference(redis, keys, events, categoryOf, LATENESS);
     expect(compared.coVisits).toBeGreaterThan(10);
   });
+  it('is finished on redelivery after two cuts, the second redelivery both replaying and counting new events', async () => {
+    const twice = `${prefix}-twice`;
+    const twiceTopics = topicNames(`${twice}.`);
+    const twiceKeys = redisKeys(twice);
+    await createTestTopics(twiceTopics);
+    for (const [itemId, category] of Object.entries(categories)) await redis.hset(twiceKeys.item(itemId), { category });
+    const users = Array.from({ length: 8 }, (_, i) => `t-u${i}`);
+    const events = randomEvents({
+      seed: 12,
+      users,
+      perUser: 80,
+      start: Date.now() - 3600_000,
+      latenessMs: LATENESS,
+      items: [...Object.keys(categories), 'x-1'],
+    });
+    const kafka = createKafka({ brokers: brokers(), clientId: 'steps-twice-test' });
+    const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+    await producer.connect();
+    await producer.send({
+      topic: twiceTopics.behavior,
+      acks: -1,
+      messages: events.map((e) => ({ key: e.userId, value: encodeEvent(e) })),
+    });
+    await producer.disconnect();
+
+    // A worker applied the user step of each partition's first 100 records and died; the next one
+    // got the first 200 (100 replayed, 100 new), applied their user step, and died too.
+    const records = await readTopic(brokers(), twiceTopics.behavior, events.length);
+    const applier = createApplier({ redis, keys: twiceKeys, allowedLatenessMs: LATENESS });
+    for (const size of [100, 200])
+      for (const partition of [0, 1, 2]) {
+        const mine = records
+          .filter((r) => r.partition === partition)
+          .sort((a, b) => Number(a.offset) - Number(b.offset))
+          .slice(0, size)
+          .map((r) => ({ offset: r.offset, event: decodeBehavior(JSON.stringify(r.value)) }));
+        await applier.userStep(mine, await applier.readItems(mine), partition);
+      }
+    expect(await redis.exists(twiceKeys.itemStats('pet-1'))).toBe(0);
+
+    const applied: number[] = [];
+    const second = createFeatureWorker({
+      kafka,
+      redis,
+      keys: twiceKeys,
+      topics: twiceTopics,
+      log: createLogger('silent'),
+      groupId: `${twice}-group`,
+      allowedLatenessMs: LATENESS,
+      onApplied: (s) => applied.push(s.events.length),
+    });
+    await second.start();
+    try {
+      await eventually(async () => applied.reduce((a, b) => a + b, 0) >= events.length, { timeoutMs: 30_000 });
+      const compared = await expectFeaturesMatchReference(redis, twiceKeys, events, categoryOf, LATENESS);
+      expect(compared.coVisits).toBeGreaterThan(10);
+    } finally {
+      await second.stop();
+    }
+  });
 });

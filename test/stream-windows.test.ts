@@ -132,6 +132,39 @@ describe('the stream worker keeps exact event-time windows and features', () => 
     await expectMatchesReference(all);
   });
 
+  it("an event a few minutes ahead of the clock does not make the user's next events late", async () => {
+    const now = Date.now();
+    const event = (eventId: string, itemId: string, occurredAt: number): BehaviorEvent => ({
+      v: 1,
+      eventId,
+      userId: 'skewed-user',
+      itemId,
+      action: 'CLICK',
+      occurredAt,
+      receivedAt: now,
+    });
+    // 4.5 minutes ahead: within what the API accepts from a client's clock.
+    const events = [
+      event('ahead', 'pet-1', now + 270_000),
+      event('next-1', 'car-1', now + 1000),
+      event('next-2', 'food-1', now + 2000),
+    ];
+    await producer.send({
+      topic: topics.behavior,
+      acks: -1,
+      messages: events.map((e) => ({ key: e.userId, value: encodeEvent(e) })),
+    });
+    const user = await eventually(async () => {
+      const f = await readUserRealtime(redis, keys, 'skewed-user');
+      return f.recentItems.length === 3 ? f : undefined;
+    });
+    expect(user.recentItems.map((r) => r.itemId).sort()).toEqual(['car-1', 'food-1', 'pet-1']);
+    // The watermark runs at most a little ahead of when the API accepted the events.
+    expect(user.latestEventAt).toBeLessThanOrEqual(now + 60_000);
+    all.push(...events);
+    await expectMatchesReference(all);
+  });
+
   it('dead-letters an undecodable record with its reason and applies the events after it', async () => {
     const now = Date.now();
     const after: BehaviorEvent = {
@@ -161,5 +194,36 @@ describe('the stream worker keeps exact event-time windows and features', () => 
       return f.windows[0]?.counts.length ? f : undefined;
     });
     expect(features.windows[0]?.counts).toEqual([{ category: 'pets', action: 'LIKE', count: 1 }]);
+  });
+  it('dead-letters a record Redis refuses to apply, after a few attempts, and applies the records after it', async () => {
+    // The user's state is not a hash: every script call for them fails with WRONGTYPE.
+    await redis.set(keys.userState('broken-user'), 'not a hash');
+    const now = Date.now();
+    const event = (eventId: string, userId: string): BehaviorEvent => ({
+      v: 1,
+      eventId,
+      userId,
+      itemId: 'food-1',
+      action: 'LIKE',
+      occurredAt: now,
+      receivedAt: now,
+    });
+    await producer.send({
+      topic: topics.behavior,
+      acks: -1,
+      messages: [
+        { partition: 0, key: 'broken-user', value: encodeEvent(event('broken-1', 'broken-user')) },
+        { partition: 0, key: 'fine-user', value: encodeEvent(event('fine-1', 'fine-user')) },
+      ],
+    });
+    const dead = await readTopic(brokers(), topics.behaviorDeadLetter, 3);
+    const refused = dead.find((r) => r.key === 'broken-user');
+    expect(refused?.headers.reason).toMatch(/WRONGTYPE/);
+    expect(refused?.headers['source-partition']).toBe('0');
+    const features = await eventually(async () => {
+      const f = await readUserRealtime(redis, keys, 'fine-user');
+      return f.windows[0]?.counts.length ? f : undefined;
+    });
+    expect(features.windows[0]?.counts).toEqual([{ category: 'food', action: 'LIKE', count: 1 }]);
   });
 });

@@ -9,15 +9,17 @@ export function redisKeys(prefix: string) {
   const trend = (scope: string) => `${prefix}:{t:${scope}}`;
   return {
     /**
-     * Hash: the stream's per-user state: `wm` (latest event time), `off:<partition>` (last applied
-     * offset), `pend:<partition>` (the item-side contributions of the last applied call, kept so a
-     * crash between the user and item steps can be finished on redelivery).
+     * Hash: the stream's per-user state: `wm` (watermark), `off:<partition>` (last applied offset),
+     * `pend:<partition>` (the item-side contributions not yet known to be applied, kept so a crash
+     * between the user and item steps can be finished on redelivery).
      */
     userState: (userId: string) => `${user(userId)}:state`,
     /** Sorted set of recent eventIds scored by event time: dedupes client retries within the lateness bound. */
     userSeen: (userId: string) => `${user(userId)}:seen`,
     /** Hash of `category|ACTION` → count for one window bucket starting at `bucket` (epoch ms). */
     userBucket: (userId: string, window: string, bucket: number) => `${user(userId)}:w:${window}:${bucket}`,
+    /** Hash: itemId → the user's counted events on it in one trending bucket (see USER_ITEM_CAP). */
+    userItemCaps: (userId: string, bucket: number) => `${user(userId)}:cap:${bucket}`,
     /** Sorted set: items the user acted on (any action), scored by their latest event time. */
     userRecent: (userId: string) => `${user(userId)}:recent`,
     /** Sorted set: items the user acted on positively, scored by event time (co-visitation seeds). */
@@ -65,6 +67,12 @@ export function redisKeys(prefix: string) {
     freshItems: (scope: string) => `${prefix}:{f:${scope}}:fresh`,
     /** Hash: the daily batch's last run (version, computedAt, range, counts). */
     longHorizonMeta: () => `${prefix}:lt:meta`,
+    /**
+     * String: the stream worker's epoch, a random id written when a consumer group first finds Redis
+     * without one. It vanishing or changing while a worker runs means Redis lost data (FLUSHALL, a
+     * restart without persistence, a failover to a lagging replica): the worker rebuilds from the log.
+     */
+    streamEpoch: (groupId: string) => `${prefix}:stream:${groupId}:epoch`,
     /** Hash: per-partition progress of the stream worker, for seeking on assignment. */
     streamOffsets: (groupId: string, topic: string) => `${prefix}:stream:${groupId}:${topic}:offsets`,
     /** Pub/sub channel announcing "user U's features changed". */
@@ -89,7 +97,7 @@ export function redisKeys(prefix: string) {
     abOffsets: () => `${prefix}:{ab}:offsets`,
     /** Hash: `experiment|arm|version|kind` → count (feeds, impressions, clicks, likes, hides). */
     abCounts: () => `${prefix}:{ab}:counts`,
-    /** Hash: itemId → `experiment|arm|version|servedAt|flags` of the last impression that showed it to the user; TTL = window. */
+    /** Hash: itemId → `experiment|arm|version|servedAt|flags` of the last impression that showed it to the user; TTL = window, the newest SHOWN_ITEMS_MAX kept. */
     abShown: (userId: string) => `${prefix}:{ab}:shown:${userId}`,
     /** Sorted set: the user's clicks, likes and hides no impression claimed yet, scored by event time; TTL = window. */
     abPending: (userId: string) => `${prefix}:{ab}:pending:${userId}`,

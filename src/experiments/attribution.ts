@@ -18,6 +18,13 @@ const FLAGS: Partial<Record<Action, 'c' | 'l' | 'h'>> = { CLICK: 'c', LIKE: 'l',
 /** A click may carry an event time this much before the impression's serving time (client clocks). */
 export const CLOCK_SKEW_MS = 5000;
 
+/**
+ * Shown items remembered per user for attribution: the newest this many (by serving time). A user
+ * served feeds of arbitrary candidates cannot grow their entry without bound; an item shown this
+ * many items ago is, in practice, no longer what a click answers.
+ */
+export const SHOWN_ITEMS_MAX = 1000;
+
 export interface AttributedImpression {
   offset: string;
   userId: string;
@@ -105,7 +112,14 @@ function userKeys(settings: AttributionSettings) {
 function header(settings: AttributionSettings, progressField: string, lastOffset: string) {
   // Entries outlive the window a little, so a click at its very end still finds its impression.
   const ttlMs = settings.windowMs + 60_000;
-  return { progressField, lastOffset, windowMs: settings.windowMs, ttlMs, skewMs: CLOCK_SKEW_MS };
+  return {
+    progressField,
+    lastOffset,
+    windowMs: settings.windowMs,
+    ttlMs,
+    skewMs: CLOCK_SKEW_MS,
+    shownMax: SHOWN_ITEMS_MAX,
+  };
 }
 
 /** The script call for one batch of impressions; `lastOffset` is the batch's last record, attributable or not. */

@@ -61,6 +61,27 @@ export const DEFAULT_ALLOWED_LATENESS_MS = 2 * MINUTE;
 /** The category used for events on items the catalogue does not know yet. */
 export const UNKNOWN_CATEGORY = '_unknown';
 
+/**
+ * How far past the moment the API accepted it an event can move its user's watermark. The API
+ * accepts event times up to EVENT_MAX_FUTURE_MS (5 minutes) ahead, for client clocks; without this
+ * bound one such event would make the user's next, correctly timed events late for minutes.
+ */
+export const WATERMARK_MAX_AHEAD_MS = 30_000;
+
+/**
+ * Repeats saturate: per (user, item, trending bucket), only the user's first this many counted
+ * events weigh on the item's popularity and trending and add co-engagements; the rest still count
+ * in the user's own features and the item's totals and windows. One user liking an item 200 times
+ * in 5 minutes moves it as much as three users liking it once.
+ */
+export const USER_ITEM_CAP = 3;
+
+/**
+ * The TTL of the stats and co-visitation keys of an item the catalogue does not hold: made-up ids
+ * leave nothing long-lived (an item catalogued later gets the full TTLs on its next event).
+ */
+export const UNCATALOGUED_TTL_SEC = 3600;
+
 /** Short-term interest: a user's weighted actions per category, halving every two hours. */
 export const AFFINITY_HALF_LIFE_MS = 2 * HOUR;
 /** An item's weighted actions, halving every six hours: its decayed popularity. */

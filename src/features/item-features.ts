@@ -190,7 +190,11 @@ export async function readCovisitBatch(
   });
 }
 
-/** Trending items of a scope (a category, or every item) at `at`, highest score first. */
+/**
+ * Trending items of a scope (a category, or every item) at `at`, highest score first: only items
+ * the catalogue holds (the stream adds no others; this also drops any it added before it knew
+ * better), in one more round trip.
+ */
 export async function readTrending(
   redis: Redis,
   keys: RedisKeys,
@@ -202,10 +206,20 @@ export async function readTrending(
   const buckets = trendingBuckets(at);
   // The buckets are summed with their decay weights inside Redis, into a temporary key of the scope's slot.
   const temp = keys.trendingBucket(s, -1) + `:${process.pid}:${Math.random().toString(36).slice(2)}`;
-  const top = await scripts.trendingTop.run(
-    redis,
-    { temp, buckets: buckets.map((b) => keys.trendingBucket(s, b.bucket)) },
-    { limit, weights: buckets.map((b) => b.weight) },
-  );
-  return top.filter((e) => e.score > 0).map((e) => ({ itemId: e.member, score: e.score }));
+  const top = (
+    await scripts.trendingTop.run(
+      redis,
+      { temp, buckets: buckets.map((b) => keys.trendingBucket(s, b.bucket)) },
+      // A few more than asked for, so that a dropped uncatalogued entry leaves no gap.
+      { limit: limit + Math.ceil(limit / 4) + 5, weights: buckets.map((b) => b.weight) },
+    )
+  ).filter((e) => e.score > 0);
+  if (top.length === 0) return [];
+  const check = redis.pipeline();
+  for (const e of top) check.exists(keys.item(e.member));
+  const catalogued = await execPipeline(check);
+  return top
+    .filter((_, i) => catalogued[i] === 1)
+    .slice(0, limit)
+    .map((e) => ({ itemId: e.member, score: e.score }));
 }

@@ -99,6 +99,7 @@ export function planPatternCalls(
         events: list.map((c) => ({
           offset: c.offset,
           occurredAt: c.occurredAt,
+          clock: c.clock,
           member: patternMember(c),
           mask: patterns.relevance(c),
         })),

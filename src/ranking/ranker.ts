@@ -133,11 +133,17 @@ export function createRanker(options: RankerOptions) {
       for (const r of user.recentItems) excluded.add(r.itemId);
       candidates = await recallCandidates(deps, user, lt, excluded);
     }
-    const list = [...candidates.values()];
-    const loaded = await loaders.item.loadMany(list.map((c) => c.itemId));
-    const items = loaded.map((it) => {
+    const recalled = [...candidates.values()];
+    const loaded = await loaders.item.loadMany(recalled.map((c) => c.itemId));
+    // Only catalogued items are recommended: ids seen only in behaviour (made up or not yet
+    // upserted) reach recall through co-engagement or a caller's list, never a feed.
+    const list: Candidate[] = [];
+    const items: ItemFeatures[] = [];
+    loaded.forEach((it, i) => {
       if (it instanceof Error) throw it;
-      return it;
+      if (!it.known) return;
+      list.push(recalled[i]!);
+      items.push(it);
     });
     const { model, arm, experimentId } = options.models.forUser(userId);
     const feedWith = (entries: FeedEntry[]): Feed => ({

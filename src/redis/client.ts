@@ -44,6 +44,20 @@ export const redisComponent = (redis: Redis, name: string): Component => ({
 
 export type { Redis };
 
+/** Error replies that say "not now" rather than "never": the server is busy, loading, read-only or failing over. */
+const TRANSIENT_REPLY = /^(OOM|BUSY|LOADING|READONLY|MASTERDOWN|CLUSTERDOWN|TRYAGAIN|NOREPLICAS|MISCONF|MOVED|ASK)\b/;
+
+/**
+ * True when Redis answered the command with an error that the same command will get again (a
+ * script error, a key of the wrong type): retrying cannot help. Connection failures, timeouts and
+ * the transient replies above are not.
+ */
+export function isDeterministicRedisError(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  if (error.name === 'ScriptReplyError') return true;
+  return error.name === 'ReplyError' && !TRANSIENT_REPLY.test(error.message);
+}
+
 /**
  * Runs a pipeline (one round trip) and returns its replies in order, throwing the first command
  * error: callers never read a failed reply as data.

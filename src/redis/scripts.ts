@@ -32,12 +32,16 @@ export interface ApplyUserEvent {
   offset: string;
   eventId: string;
   occurredAt: number;
+  /** When the API accepted it: the watermark moves to at most this + maxAheadMs. */
+  receivedAt: number;
   itemId: string;
   category: string;
   action: string;
   weight: number;
   /** The item's tags some pattern rule looks at. */
   tags: readonly string[];
+  /** 1-based index into the call's buckets of the cap key of the event's trending bucket. */
+  cap: number;
   /** 1-based indices into the call's buckets. */
   buckets: readonly number[];
 }
@@ -56,6 +60,12 @@ export interface ApplyUserArgs {
   affinityHalfLifeMs: number;
   now: number;
   ttlRefreshMs: number;
+  /** How far past its receivedAt an event can move the user's watermark. */
+  maxAheadMs: number;
+  /** Counted events per (item, trending bucket) that weigh on the item side; later ones are capped. */
+  capMax: number;
+  /** The partition's offset through which the second step is known to have succeeded ('-1': not known). */
+  settledOffset: string;
   /** One per bucket key, in the same order. */
   bucketTtlSec: readonly number[];
   events: readonly ApplyUserEvent[];
@@ -73,6 +83,10 @@ export interface ContributionRow {
   /** '' in rows written before contributions carried it. */
   eventId: string;
   tags: string[];
+  /** Past the user's cap for the item in its trending bucket: no popularity, trending or co-visits. */
+  capped: boolean;
+  /** How far the event moves a watermark: its time, but at most its receivedAt + maxAheadMs. */
+  clock: number;
 }
 
 export interface ApplyUserReply {
@@ -105,6 +119,8 @@ function decodeRows(json: string, what: string): ContributionRow[] {
       partners: Array.isArray(partners) ? partners.map((p, j) => str(p, `${what}[${i}].partners[${j}]`)) : [],
       eventId: row[7] === undefined ? '' : str(row[7], `${what}[${i}].eventId`),
       tags: tags ? tags.split(',') : [],
+      capped: row[9] === 1,
+      clock: row[10] === undefined ? num(row[4], `${what}[${i}].occurredAt`) : num(row[10], `${what}[${i}].clock`),
     };
   });
 }
@@ -126,17 +142,22 @@ const applyUser = defineScript('applyUser', {
     a.affinityHalfLifeMs,
     a.now,
     a.ttlRefreshMs,
+    a.maxAheadMs,
+    a.capMax,
+    a.settledOffset,
     a.bucketTtlSec.length,
     ...a.bucketTtlSec,
     ...a.events.flatMap((e) => [
       e.offset,
       e.eventId,
       e.occurredAt,
+      e.receivedAt,
       e.itemId,
       e.category,
       e.action,
       e.weight,
       e.tags.join(','),
+      e.cap,
       e.buckets.length,
       ...e.buckets,
     ]),
@@ -158,6 +179,8 @@ const applyUser = defineScript('applyUser', {
 export interface ApplyItemKeys extends WithBuckets {
   stats: string;
   covisit: string;
+  /** The item's catalogue entry, read only: without it the item's keys get short TTLs. */
+  meta: string;
 }
 
 export interface ApplyItemContribution {
@@ -179,6 +202,8 @@ export interface ApplyItemArgs {
   statsTtlSec: number;
   now: number;
   ttlRefreshMs: number;
+  /** The TTL of the stats and co-visitation keys of an item the catalogue does not hold. */
+  uncataloguedTtlSec: number;
   bucketTtlSec: readonly number[];
   /** In ascending offsets. */
   contributions: readonly ApplyItemContribution[];
@@ -186,7 +211,7 @@ export interface ApplyItemArgs {
 
 const applyItem = defineScript('applyItem', {
   file: 'streams/lua/apply-item.lua',
-  keys: (k: ApplyItemKeys) => [k.stats, k.covisit, ...k.buckets],
+  keys: (k: ApplyItemKeys) => [k.stats, k.covisit, k.meta, ...k.buckets],
   argv: (a: ApplyItemArgs): ScriptArg[] => [
     a.partition,
     a.popularityHalfLifeMs,
@@ -195,6 +220,7 @@ const applyItem = defineScript('applyItem', {
     a.statsTtlSec,
     a.now,
     a.ttlRefreshMs,
+    a.uncataloguedTtlSec,
     a.bucketTtlSec.length,
     ...a.bucketTtlSec,
     ...a.contributions.flatMap((c) => [
@@ -266,8 +292,11 @@ export interface MatchPatternsArgs {
   now: number;
   /** The compiled rules (see patterns/plan.ts). */
   rulesJson: string;
-  /** In ascending offsets; `mask` has one character per rule, 1 when the event fits one of its steps. */
-  events: readonly { offset: string; occurredAt: number; member: string; mask: string }[];
+  /**
+   * In ascending offsets; `clock` is how far the event moves the watermark (see ContributionRow),
+   * `mask` has one character per rule, 1 when the event fits one of its steps.
+   */
+  events: readonly { offset: string; occurredAt: number; clock: number; member: string; mask: string }[];
 }
 
 export interface MatchPatternsReply {
@@ -292,7 +321,7 @@ const matchPatterns = defineScript('matchPatterns', {
     a.logMax,
     a.now,
     a.rulesJson,
-    ...a.events.flatMap((e) => [e.offset, e.occurredAt, e.member, e.mask]),
+    ...a.events.flatMap((e) => [e.offset, e.occurredAt, e.clock, e.member, e.mask]),
   ],
   /** Null when the call held nothing new (a redelivered batch). */
   decode(reply): MatchPatternsReply | null {
@@ -343,6 +372,8 @@ export type AttributeArgs = {
   windowMs: number;
   ttlMs: number;
   skewMs: number;
+  /** Shown items kept per user (the newest). */
+  shownMax: number;
 } & (
   | { kind: 'i'; impressions: readonly AttributedImpressionRecord[] }
   | { kind: 'b'; events: readonly AttributedEventRecord[] }
@@ -355,7 +386,7 @@ const attribute = defineScript('attribute', {
   file: 'experiments/lua/attribute.lua',
   keys: (k: AttributeKeys) => [k.offsets, k.counts, ...k.users.flatMap((u) => [u.shown, u.pending])],
   argv(a: AttributeArgs): ScriptArg[] {
-    const header = [a.progressField, a.lastOffset, a.windowMs, a.ttlMs, a.skewMs, a.kind];
+    const header = [a.progressField, a.lastOffset, a.windowMs, a.ttlMs, a.skewMs, a.shownMax, a.kind];
     const records =
       a.kind === 'i'
         ? a.impressions.flatMap((r) => [

@@ -14,10 +14,15 @@ export interface LocalRedis {
 }
 
 /**
- * Starts the machine's `redis-server` on a free loopback port with its own data directory and no
- * persistence, and resolves once it answers PING.
+ * Starts the machine's `redis-server` on a free loopback port with its own data directory, and
+ * resolves once it answers PING. It persists with an append-only file (fsync every second), so a
+ * restart keeps the stream's state; `persistence: false` starts it without.
  */
-export async function startLocalRedis(options: { dir: string; port?: number }): Promise<LocalRedis> {
+export async function startLocalRedis(options: {
+  dir: string;
+  port?: number;
+  persistence?: boolean;
+}): Promise<LocalRedis> {
   const dir = options.dir;
   mkdirSync(dir, { recursive: true });
   const port = options.port ?? (await freePort());
@@ -38,7 +43,9 @@ export async function startLocalRedis(options: { dir: string; port?: number }): 
         '--save',
         '',
         '--appendonly',
-        'no',
+        options.persistence === false ? 'no' : 'yes',
+        '--appendfsync',
+        'everysec',
         '--daemonize',
         'no',
       ],

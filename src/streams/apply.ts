@@ -84,14 +84,19 @@ export function createApplier(options: ApplierOptions) {
     return items;
   }
 
-  /** Step 1: every user's events, atomically per user, in one round trip. */
+  /**
+   * Step 1: every user's events, atomically per user, in one round trip. `settledOffset`: the
+   * partition's offset through which step 2 is known to have succeeded (what each user keeps for a
+   * redelivery is trimmed to what lies past it; none: nothing is trimmed).
+   */
   async function userStep(
     events: PositionedEvent[],
     items: Map<string, ItemInfo>,
     partition: number,
+    settledOffset?: string,
   ): Promise<UserStepResult> {
     const pipeline = redis.pipeline();
-    const calls = planUserCalls(events, items, planOptions(partition)).map((call) => ({
+    const calls = planUserCalls(events, items, { ...planOptions(partition), settledOffset }).map((call) => ({
       userId: call.userId,
       reply: scripts.applyUser.queue(pipeline, call.keys, call.args),
     }));
@@ -127,7 +132,9 @@ export function createApplier(options: ApplierOptions) {
 
   /**
    * Step 2: what the counted events add to each user's behaviour patterns, to items, co-visitation
-   * and trending, then (same round trip, after them) the partition's progress under `progressKey`.
+   * and trending; then, only once all of them succeeded, the partition's progress under
+   * `progress.key` (the offset through which both steps are done, which the next user steps trim
+   * their kept hand-overs to).
    */
   async function itemStep(
     contributions: Contribution[],
@@ -143,8 +150,8 @@ export function createApplier(options: ApplierOptions) {
     for (const call of planItemCalls(contributions, plan)) scripts.applyItem.queue(pipeline, call.keys, call.args);
     for (const call of planTrendingCalls(contributions, plan))
       scripts.applyTrending.queue(pipeline, call.keys, call.args);
-    if (progress) pipeline.hset(progress.key, String(partition), progress.lastOffset);
     const results = pipeline.length ? await execPipeline(pipeline) : [];
+    if (progress) await redis.hset(progress.key, String(partition), progress.lastOffset);
     const users: PatternCallResult[] = [];
     for (const call of patternCalls) {
       const result = call.reply(results);
@@ -157,9 +164,16 @@ export function createApplier(options: ApplierOptions) {
     readItems,
     userStep,
     itemStep,
-    /** Both steps for one partition's batch; the progress is recorded only after both. */
-    async applyBatch(events: PositionedEvent[], partition: number, progress?: { key: string; lastOffset: string }) {
-      const step = await userStep(events, await readItems(events), partition);
+    /**
+     * Both steps for one partition's batch; the progress is recorded only after both. `settled`:
+     * the progress recorded before this batch, when known.
+     */
+    async applyBatch(
+      events: PositionedEvent[],
+      partition: number,
+      progress?: { key: string; lastOffset: string; settled?: string },
+    ) {
+      const step = await userStep(events, await readItems(events), partition, progress?.settled);
       const patternStep = await itemStep(step.contributions, partition, progress);
       // A tag set from a cut-off batch's leftovers changes a user that counted nothing new.
       const tagged = patternStep.users.filter((u) => u.fired.length && !step.changed.includes(u.userId));

@@ -1,12 +1,13 @@
+import { randomUUID } from 'node:crypto';
 import { encodeUserChanged } from '../core/user-changed.js';
 import type { Redis } from 'ioredis';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
-import { execPipeline } from '../redis/client.js';
+import { execPipeline, isDeterministicRedisError } from '../redis/client.js';
 import type { RedisKeys } from '../core/keys.js';
 import { FRESH_ITEMS_MAX, TRENDING_ALL, type ActionWeights } from '../features/definitions.js';
 import type { PatternRule } from '../patterns/rules.js';
-import { createApplier, type ApplyResult, type PatternStepResult } from './apply.js';
+import { createApplier, type Applier, type ApplyResult, type PatternStepResult } from './apply.js';
 import {
   decodeBehavior,
   decodeItem,
@@ -17,6 +18,7 @@ import {
 } from '../core/events.js';
 import type { EachBatchPayload, Kafka, Producer } from './kafka.js';
 import type { PositionedEvent } from './plan.js';
+import { replayRange } from './replay.js';
 import type { Topics } from '../core/topics.js';
 import { supervisedConsumer } from './supervised-consumer.js';
 
@@ -35,6 +37,8 @@ export interface FeatureWorkerOptions {
   stateTtlSec?: number;
   /** Behaviour patterns matched per user (see src/patterns); none: no pattern step. */
   patterns?: readonly PatternRule[];
+  /** How often an idle worker checks that Redis still holds its epoch (data loss), in ms. */
+  epochCheckIntervalMs?: number;
   onApplied?: (
     stats: ApplyResult & {
       deadLettered: number;
@@ -44,6 +48,49 @@ export interface FeatureWorkerOptions {
       patterns: PatternStepResult;
     },
   ) => void;
+}
+
+/**
+ * Attempts of one batch that Redis refuses with the same kind of error (a script or data error,
+ * never a connection or transient one) before its records are applied one at a time and the ones
+ * Redis still refuses are dead-lettered: one bad record must not stall its partition forever.
+ */
+export const POISON_ATTEMPTS = 3;
+
+type BatchResult = Awaited<ReturnType<Applier['applyBatch']>>;
+
+interface DeadRecord {
+  value: Buffer | null;
+  key: Buffer | null;
+  offset: string;
+  reason: string;
+}
+
+/** The results of several applied slices of one batch, as one. */
+function mergeResults(results: BatchResult[]): BatchResult {
+  const changed = new Set<string>();
+  const out: BatchResult = {
+    counted: 0,
+    late: 0,
+    duplicate: 0,
+    replayed: 0,
+    watermark: 0,
+    changed: [],
+    contributions: [],
+    patterns: { users: [] },
+  };
+  for (const r of results) {
+    out.counted += r.counted;
+    out.late += r.late;
+    out.duplicate += r.duplicate;
+    out.replayed += r.replayed;
+    out.watermark = Math.max(out.watermark, r.watermark);
+    for (const u of r.changed) changed.add(u);
+    out.contributions.push(...r.contributions);
+    out.patterns.users.push(...r.patterns.users);
+  }
+  out.changed = [...changed];
+  return out;
 }
 
 export interface FeatureWorker {
@@ -103,6 +150,99 @@ export function createFeatureWorker(options: FeatureWorkerOptions): FeatureWorke
    * own per-user offsets stay the authority.
    */
   const appliedHere = new Map<number, bigint>();
+  /**
+   * Per partition, the offset through which both steps are known done (Redis' recorded progress):
+   * the user step trims what it keeps for redelivery to what lies past it. Unknown: nothing trimmed.
+   */
+  const settled = new Map<number, string>();
+  /** Per partition, the batch (by its first offset) Redis keeps refusing and how often it did. */
+  const failures = new Map<number, { offset: string; attempts: number }>();
+
+  async function deadLetter(batch: EachBatchPayload['batch'], records: DeadRecord[]) {
+    await (
+      await deadLetterProducer()
+    ).send({
+      topic: topics.behaviorDeadLetter,
+      acks: -1,
+      messages: records.map((d) => ({
+        key: d.key,
+        value: d.value,
+        headers: {
+          reason: d.reason,
+          'source-topic': batch.topic,
+          'source-partition': String(batch.partition),
+          'source-offset': d.offset,
+        },
+      })),
+    });
+  }
+
+  /**
+   * A batch Redis refused POISON_ATTEMPTS times, one record at a time: what applies is applied (in
+   * offset order, so exactly as a batch would be), what Redis still refuses is dead-lettered. A
+   * record refused in the item step keeps what its user step counted.
+   */
+  async function applyOneByOne(
+    batch: EachBatchPayload['batch'],
+    events: PositionedEvent[],
+    lastOffset: string,
+  ): Promise<{ result: BatchResult; refused: number }> {
+    const messages = new Map(batch.messages.map((m) => [m.offset, m]));
+    const results: BatchResult[] = [];
+    const refused: DeadRecord[] = [];
+    let done = settled.get(batch.partition);
+    for (const e of events) {
+      try {
+        results.push(
+          await applier.applyBatch([e], batch.partition, { key: offsetsKey, lastOffset: e.offset, settled: done }),
+        );
+      } catch (error) {
+        if (!isDeterministicRedisError(error)) throw error;
+        const message = messages.get(e.offset);
+        const reason = `apply failed: ${error instanceof Error ? error.message : String(error)}`;
+        refused.push({ value: message?.value ?? null, key: message?.key ?? null, offset: e.offset, reason });
+      }
+      done = e.offset;
+    }
+    if (refused.length) {
+      await deadLetter(batch, refused);
+      options.metrics?.streamApplyDeadLetters.inc(refused.length);
+      for (const d of refused)
+        log.error(
+          { partition: batch.partition, offset: d.offset, userId: d.key?.toString(), reason: d.reason },
+          'redis refused a record again and again; dead-lettered it and moved on',
+        );
+    }
+    await redis.hset(offsetsKey, String(batch.partition), lastOffset);
+    return { result: mergeResults(results), refused: refused.length };
+  }
+
+  /** Both steps for the batch, or, once Redis has refused it POISON_ATTEMPTS times, one record at a time. */
+  async function applyOrIsolate(batch: EachBatchPayload['batch'], events: PositionedEvent[], lastOffset: string) {
+    try {
+      const result = await applier.applyBatch(events, batch.partition, {
+        key: offsetsKey,
+        lastOffset,
+        settled: settled.get(batch.partition),
+      });
+      failures.delete(batch.partition);
+      return { result, refused: 0 };
+    } catch (error) {
+      const first = events[0]?.offset;
+      if (!isDeterministicRedisError(error) || first === undefined) throw error;
+      const seen = failures.get(batch.partition);
+      const attempts = seen?.offset === first ? seen.attempts + 1 : 1;
+      failures.set(batch.partition, { offset: first, attempts });
+      if (attempts < POISON_ATTEMPTS) throw error;
+      log.error(
+        { err: error, partition: batch.partition, offset: first, attempts },
+        'redis keeps refusing this batch; applying its records one at a time',
+      );
+      const isolated = await applyOneByOne(batch, events, lastOffset);
+      failures.delete(batch.partition);
+      return isolated;
+    }
+  }
 
   /**
    * Redis' progress for the partition decides where to read: the batch must start right after the
@@ -115,8 +255,10 @@ export function createFeatureWorker(options: FeatureWorkerOptions): FeatureWorke
     if (first === undefined) return true;
     const stored = await redis.hget(offsetsKey, String(batch.partition));
     let expected: bigint;
-    if (stored !== null) expected = BigInt(stored) + 1n;
-    else {
+    if (stored !== null) {
+      expected = BigInt(stored) + 1n;
+      settled.set(batch.partition, stored);
+    } else {
       // Needed once per partition after an assignment, when Redis has no progress for it.
       const a = kafka.admin();
       await a.connect();
@@ -139,8 +281,138 @@ export function createFeatureWorker(options: FeatureWorkerOptions): FeatureWorke
     return true;
   }
 
+  // ---- lost data: an epoch Redis must keep, and a rebuild from the log when it does not ----
+
+  const epochKey = keys.streamEpoch(groupId);
+  /** The epoch this worker's state belongs to. */
+  let epoch: string | null = null;
+  /** The partitions this worker holds, per topic (from the last group join). */
+  let assignment: Record<string, number[]> = {};
+  let rebuilding: Promise<void> | undefined;
+  /** Batch handlers running now: a rebuild waits for them, new ones wait for the rebuild. */
+  const inflight = new Set<Promise<void>>();
+  /** The rebuild being replayed: when it started and the log end each behaviour partition must reach. */
+  let replaying: { startedAt: number; until: Map<number, bigint> } | undefined;
+  let watch: ReturnType<typeof setInterval> | undefined;
+
+  /** Redis' epoch, written first by whichever worker finds none. */
+  async function adoptEpoch(): Promise<string | null> {
+    await redis.set(epochKey, randomUUID(), 'NX');
+    return redis.get(epochKey);
+  }
+
+  /** True when Redis no longer holds the epoch this worker's progress belongs to. */
+  async function epochLost(): Promise<boolean> {
+    return epoch !== null && (await redis.get(epochKey)) !== epoch;
+  }
+
+  /**
+   * Redis lost data while this worker held its partitions: replay the catalogue and the declared
+   * interests in full (events are applied with the categories Redis holds, so these come first),
+   * then seek every behaviour partition held to the oldest record the log retains. The per-user
+   * and per-item offset guards make the replay exact over whatever Redis still holds.
+   */
+  async function rebuild(reason: string) {
+    const startedAt = performance.now();
+    log.warn(
+      { reason, partitions: assignment[topics.behavior] ?? [] },
+      'redis lost the stream state; rebuilding it from the log',
+    );
+    options.metrics?.streamRebuilds.inc();
+    await Promise.all(
+      (
+        [
+          [topics.items, writeItems],
+          [topics.profiles, writeProfiles],
+        ] as const
+      ).map(async ([topic, write]) => {
+        const records: { value: Buffer | null; partition: number; offset: string }[] = [];
+        await replayRange(kafka, topic, { since: 0 }, (value, partition, offset) =>
+          records.push({ value, partition, offset }),
+        );
+        for (let i = 0; i < records.length; i += 1000) await write(records.slice(i, i + 1000));
+      }),
+    );
+    const held = assignment[topics.behavior] ?? [];
+    const until = new Map<number, bigint>();
+    if (held.length) {
+      const admin = kafka.admin();
+      await admin.connect();
+      try {
+        const offsets = await admin.fetchTopicOffsets(topics.behavior);
+        for (const partition of held) {
+          const o = offsets.find((p) => p.partition === partition);
+          if (!o) continue;
+          consumer.current()?.seek({ topic: topics.behavior, partition, offset: o.low });
+          if (BigInt(o.high) > BigInt(o.low)) until.set(partition, BigInt(o.high));
+        }
+      } finally {
+        await admin.disconnect();
+      }
+    }
+    // Nothing this worker remembers about its partitions holds any more.
+    checked.clear();
+    appliedHere.clear();
+    settled.clear();
+    failures.clear();
+    epoch = await adoptEpoch();
+    replaying = { startedAt, until };
+    log.info(
+      { durationMs: Math.round(performance.now() - startedAt), partitions: held },
+      'catalogue and profiles replayed; behaviour partitions seeked to the log start',
+    );
+    finishedReplaying();
+  }
+
+  /** Logs the rebuild's duration once every behaviour partition is back at the log end it had. */
+  function finishedReplaying(partition?: number, lastOffset?: string) {
+    if (!replaying) return;
+    if (partition !== undefined && lastOffset !== undefined) {
+      const end = replaying.until.get(partition);
+      if (end !== undefined && BigInt(lastOffset) + 1n >= end) replaying.until.delete(partition);
+    }
+    if (replaying.until.size > 0) return;
+    log.warn(
+      { durationMs: Math.round(performance.now() - replaying.startedAt) },
+      'rebuilt the stream state from the log',
+    );
+    replaying = undefined;
+  }
+
+  /** Starts a rebuild (once, however many callers notice) after the running batch handlers finish. */
+  function startRebuild(reason: string): Promise<void> {
+    rebuilding ??= (async () => {
+      try {
+        await Promise.allSettled([...inflight]);
+        await rebuild(reason);
+      } catch (error) {
+        log.error({ err: error }, 'rebuilding the stream state failed; the next check tries again');
+      } finally {
+        rebuilding = undefined;
+      }
+    })();
+    return rebuilding;
+  }
+
+  /** Runs a batch handler unless a rebuild is under way (then after it). */
+  async function gated(run: () => Promise<void>) {
+    while (rebuilding) await rebuilding;
+    const running = run();
+    inflight.add(running);
+    try {
+      await running;
+    } finally {
+      inflight.delete(running);
+    }
+  }
+
   async function handleBehavior({ batch, heartbeat, resolveOffset }: EachBatchPayload) {
     const started = performance.now();
+    if (await epochLost()) {
+      // Applied now, this batch would write current offsets into an empty Redis: rebuild first.
+      void startRebuild('the epoch vanished (noticed by a batch)');
+      return;
+    }
     if (!(await checkPosition(batch))) return;
     const done = appliedHere.get(batch.partition) ?? -1n;
     const fresh = batch.messages.filter((m) => BigInt(m.offset) > done);
@@ -151,7 +423,7 @@ export function createFeatureWorker(options: FeatureWorkerOptions): FeatureWorke
       return;
     }
     const events: PositionedEvent[] = [];
-    const dead: { value: Buffer | null; key: Buffer | null; offset: string; reason: string }[] = [];
+    const dead: DeadRecord[] = [];
     for (const message of fresh) {
       try {
         events.push({ event: decodeBehavior(message.value), offset: message.offset });
@@ -164,27 +436,13 @@ export function createFeatureWorker(options: FeatureWorkerOptions): FeatureWorke
     if (lastOffset === undefined) return;
 
     if (dead.length) {
-      await (
-        await deadLetterProducer()
-      ).send({
-        topic: topics.behaviorDeadLetter,
-        acks: -1,
-        messages: dead.map((d) => ({
-          key: d.key,
-          value: d.value,
-          headers: {
-            reason: d.reason,
-            'source-topic': batch.topic,
-            'source-partition': String(batch.partition),
-            'source-offset': d.offset,
-          },
-        })),
-      });
+      await deadLetter(batch, dead);
       for (const d of dead)
         log.warn({ partition: batch.partition, offset: d.offset, reason: d.reason }, 'dead-lettered a record');
     }
 
-    const total = await applier.applyBatch(events, batch.partition, { key: offsetsKey, lastOffset });
+    const { result: total, refused } = await applyOrIsolate(batch, events, lastOffset);
+    settled.set(batch.partition, lastOffset);
     const { changed } = total;
     if (changed.length) {
       // receivedAt[i]: when the API accepted users[i]'s earliest event of this batch, so live
@@ -201,6 +459,7 @@ export function createFeatureWorker(options: FeatureWorkerOptions): FeatureWorke
     // Redis has acknowledged everything above: only now is the offset committed to Kafka.
     await commitAfterSink(batch, lastOffset, resolveOffset);
     appliedHere.set(batch.partition, BigInt(lastOffset));
+    finishedReplaying(batch.partition, lastOffset);
     // Report what was applied before the heartbeat: a heartbeat that fails (a rebalance starting)
     // does not undo a batch that Redis and Kafka have both acknowledged.
     const m = options.metrics;
@@ -210,7 +469,7 @@ export function createFeatureWorker(options: FeatureWorkerOptions): FeatureWorke
       m.streamEvents.inc({ outcome: 'late' }, total.late);
       m.streamEvents.inc({ outcome: 'duplicate' }, total.duplicate);
       m.streamEvents.inc({ outcome: 'replayed' }, total.replayed);
-      m.streamEvents.inc({ outcome: 'dead_lettered' }, dead.length);
+      m.streamEvents.inc({ outcome: 'dead_lettered' }, dead.length + refused);
       m.streamBatchDuration.observe(performance.now() - started);
       for (const e of events) m.streamFreshness.observe(Math.max(0, appliedAt - e.event.receivedAt));
       m.streamLag.set(
@@ -240,7 +499,7 @@ export function createFeatureWorker(options: FeatureWorkerOptions): FeatureWorke
       log.debug({ partition: batch.partition, late: total.late }, 'late events not applied to windows');
     options.onApplied?.({
       ...total,
-      deadLettered: dead.length,
+      deadLettered: dead.length + refused,
       partition: batch.partition,
       durationMs: performance.now() - started,
       events: events.map((e) => e.event),
@@ -248,9 +507,10 @@ export function createFeatureWorker(options: FeatureWorkerOptions): FeatureWorke
     await heartbeat();
   }
 
-  async function handleItems({ batch, heartbeat, resolveOffset }: EachBatchPayload) {
+  /** Catalogue records into Redis: metadata, and the newest items per scope. */
+  async function writeItems(records: readonly { value: Buffer | null; partition: number; offset: string }[]) {
     const write = redis.pipeline();
-    for (const message of batch.messages) {
+    for (const message of records) {
       try {
         const item = decodeItem(message.value);
         write.hset(keys.item(item.itemId), {
@@ -270,32 +530,40 @@ export function createFeatureWorker(options: FeatureWorkerOptions): FeatureWorke
       } catch (error) {
         if (!(error instanceof DecodeError)) throw error;
         log.warn(
-          { partition: batch.partition, offset: message.offset, reason: error.message },
+          { partition: message.partition, offset: message.offset, reason: error.message },
           'skipped an undecodable catalogue record',
         );
       }
     }
-    await execPipeline(write);
+    if (write.length) await execPipeline(write);
+  }
+
+  async function handleItems({ batch, heartbeat, resolveOffset }: EachBatchPayload) {
+    await writeItems(batch.messages.map((m) => ({ value: m.value, partition: batch.partition, offset: m.offset })));
     const last = batch.messages.at(-1)?.offset;
     if (last !== undefined) await commitAfterSink(batch, last, resolveOffset);
     await heartbeat();
   }
 
   /** Declared interests: the newest declaration wins, whatever order redelivery brings. */
-  async function handleProfiles({ batch, heartbeat, resolveOffset }: EachBatchPayload) {
+  async function writeProfiles(records: readonly { value: Buffer | null; partition: number; offset: string }[]) {
     const profiles: ProfileEvent[] = [];
-    for (const message of batch.messages) {
+    for (const message of records) {
       try {
         profiles.push(decodeProfile(message.value));
       } catch (error) {
         if (!(error instanceof DecodeError)) throw error;
         log.warn(
-          { partition: batch.partition, offset: message.offset, reason: error.message },
+          { partition: message.partition, offset: message.offset, reason: error.message },
           'skipped an undecodable profile record',
         );
       }
     }
     await applier.applyProfiles(profiles);
+  }
+
+  async function handleProfiles({ batch, heartbeat, resolveOffset }: EachBatchPayload) {
+    await writeProfiles(batch.messages.map((m) => ({ value: m.value, partition: batch.partition, offset: m.offset })));
     const last = batch.messages.at(-1)?.offset;
     if (last !== undefined) await commitAfterSink(batch, last, resolveOffset);
     await heartbeat();
@@ -313,9 +581,12 @@ export function createFeatureWorker(options: FeatureWorkerOptions): FeatureWorke
           allowAutoTopicCreation: false,
         }),
       topics: [topics.behavior, topics.items, topics.profiles],
-      onGroupJoin: () => {
+      onGroupJoin: (memberAssignment) => {
+        assignment = memberAssignment;
         checked.clear();
         appliedHere.clear();
+        settled.clear();
+        failures.clear();
       },
       run: {
         // The handlers resolve and commit each batch's offsets themselves, after Redis acknowledged.
@@ -324,9 +595,11 @@ export function createFeatureWorker(options: FeatureWorkerOptions): FeatureWorke
         partitionsConsumedConcurrently: 3,
         eachBatch: async (payload) => {
           try {
-            if (payload.batch.topic === topics.items) await handleItems(payload);
-            else if (payload.batch.topic === topics.profiles) await handleProfiles(payload);
-            else await handleBehavior(payload);
+            await gated(async () => {
+              if (payload.batch.topic === topics.items) await handleItems(payload);
+              else if (payload.batch.topic === topics.profiles) await handleProfiles(payload);
+              else await handleBehavior(payload);
+            });
           } catch (error) {
             // kafkajs retries the batch; say why, with where it was.
             log.error(
@@ -344,11 +617,25 @@ export function createFeatureWorker(options: FeatureWorkerOptions): FeatureWorke
   return {
     ready: () => consumer.ready(),
     async start() {
+      epoch = await adoptEpoch();
       await consumer.start();
+      // An idle worker notices lost data too, not only at its next batch.
+      watch = setInterval(() => {
+        if (!consumer.ready() || rebuilding) return;
+        epochLost().then(
+          (lost) => {
+            if (lost) void startRebuild('the epoch vanished (noticed by the periodic check)');
+          },
+          () => {}, // Redis unreachable: the connection logs it, and the next check asks again
+        );
+      }, options.epochCheckIntervalMs ?? 1000);
+      watch.unref();
       if (options.patterns?.length)
         log.info({ patterns: options.patterns.map((r) => r.id) }, 'matching behaviour patterns');
     },
     async stop() {
+      clearInterval(watch);
+      await rebuilding;
       await consumer.stop();
       await dlq?.then((p) => p.disconnect()).catch(() => {});
       dlq = undefined;

@@ -19,7 +19,10 @@ import {
   RECENT_ITEMS_MAX,
   TRENDING,
   TRENDING_ALL,
+  UNCATALOGUED_TTL_SEC,
   UNKNOWN_CATEGORY,
+  USER_ITEM_CAP,
+  WATERMARK_MAX_AHEAD_MS,
   WINDOW_NAMES,
   WINDOWS,
   type ActionWeights,
@@ -57,6 +60,11 @@ export interface PlanOptions {
   now: number;
   /** Item tags the second step needs (those pattern rules look at); other tags are not carried. */
   tagFilter?: ReadonlySet<string>;
+  /**
+   * The partition's offset through which the second step is known to have succeeded: the user step
+   * keeps what it handed over past it for a redelivery to finish (none: keep everything).
+   */
+  settledOffset?: string;
 }
 
 /** What the shell reads about the items of a batch (null category: not in the catalogue yet). */
@@ -81,6 +89,10 @@ export interface Contribution {
   occurredAt: number;
   weight: number;
   partners: string[];
+  /** Past the user's cap for this item and trending bucket: counted, but weighs nothing on the item side. */
+  capped: boolean;
+  /** How far the event moves the user's watermark: occurredAt, at most receivedAt + WATERMARK_MAX_AHEAD_MS. */
+  clock: number;
 }
 
 /** When a bucket stops mattering: after its window has passed it by, plus the allowed lateness. */
@@ -137,6 +149,20 @@ function windowIndices(
   });
 }
 
+/**
+ * The cap key of a trending bucket, as an index of `buckets`. It lives while events can still land
+ * in its bucket, and at least 10 minutes, so that a replay of old events keeps it through a restart.
+ */
+function capIndex(
+  buckets: ReturnType<typeof bucketIndex>,
+  key: string,
+  bucket: number,
+  options: Pick<PlanOptions, 'allowedLatenessMs' | 'now'>,
+) {
+  const ttl = Math.ceil((bucket + TRENDING.bucketMs + options.allowedLatenessMs - options.now) / 1000);
+  return buckets.add(key, Math.max(600, ttl));
+}
+
 export function planUserCalls(
   events: PositionedEvent[],
   items: Map<string, ItemInfo>,
@@ -149,10 +175,12 @@ export function planUserCalls(
     const userEvents: ApplyUserEvent[] = [];
     for (const { event, offset } of list) {
       const item = items.get(event.itemId);
+      const trendingBucket = bucketStart(event.occurredAt, TRENDING.bucketMs);
       userEvents.push({
         offset,
         eventId: event.eventId,
         occurredAt: event.occurredAt,
+        receivedAt: event.receivedAt,
         itemId: event.itemId,
         category: item?.category ?? UNKNOWN_CATEGORY,
         action: event.action,
@@ -164,6 +192,7 @@ export function planUserCalls(
           event.occurredAt,
           options,
         ),
+        cap: capIndex(buckets, options.keys.userItemCaps(userId, trendingBucket), trendingBucket, options),
       });
     }
     const k = options.keys;
@@ -192,6 +221,9 @@ export function planUserCalls(
         affinityHalfLifeMs: AFFINITY_HALF_LIFE_MS,
         now: options.now,
         ttlRefreshMs: TTL_REFRESH_MS,
+        maxAheadMs: WATERMARK_MAX_AHEAD_MS,
+        capMax: USER_ITEM_CAP,
+        settledOffset: options.settledOffset ?? '-1',
         bucketTtlSec: buckets.ttls,
         events: userEvents,
       },
@@ -250,7 +282,7 @@ export function planItemCalls(
       offset: c.offset,
       occurredAt: c.occurredAt,
       action: own ? c.action : '',
-      weight: own ? c.weight : 0,
+      weight: own && !c.capped ? c.weight : 0,
       buckets: own
         ? windowIndices(
             buckets,
@@ -265,6 +297,7 @@ export function planItemCalls(
       keys: {
         stats: options.keys.itemStats(itemId),
         covisit: options.keys.itemCovisit(itemId),
+        meta: options.keys.item(itemId),
         buckets: buckets.keys,
       },
       args: {
@@ -275,6 +308,7 @@ export function planItemCalls(
         statsTtlSec: options.stateTtlSec,
         now: options.now,
         ttlRefreshMs: TTL_REFRESH_MS,
+        uncataloguedTtlSec: UNCATALOGUED_TTL_SEC,
         bucketTtlSec: buckets.ttls,
         contributions: applied,
       },
@@ -283,14 +317,19 @@ export function planItemCalls(
   return calls;
 }
 
-/** The trending step: one call per scope (global, and each category the batch touched). */
+/**
+ * The trending step: one call per scope (global, and each category the batch touched). Only items
+ * the catalogue held when the event was counted trend (an event on an uncatalogued item has the
+ * category `_unknown`), and capped repeats add nothing.
+ */
 export function planTrendingCalls(
   contributions: Contribution[],
   options: Pick<PlanOptions, 'keys' | 'partition' | 'allowedLatenessMs' | 'stateTtlSec' | 'now'>,
 ): ScriptCall<ApplyTrendingKeys, ApplyTrendingArgs>[] {
   const scopes = new Map<string, Contribution[]>();
   for (const c of contributions) {
-    for (const scope of c.category === UNKNOWN_CATEGORY ? [TRENDING_ALL] : [TRENDING_ALL, c.category]) {
+    if (c.capped || c.category === UNKNOWN_CATEGORY) continue;
+    for (const scope of [TRENDING_ALL, c.category]) {
       const list = scopes.get(scope);
       if (list) list.push(c);
       else scopes.set(scope, [c]);

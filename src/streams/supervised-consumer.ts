@@ -20,8 +20,8 @@ export interface ConsumerSpec {
   create(): Consumer;
   topics: string[];
   run: ConsumerRunConfig;
-  /** Called on every (re)join of the group: state cached per assignment must be dropped. */
-  onGroupJoin?: () => void;
+  /** Called on every (re)join of the group with the new assignment (topic → partitions): state cached per assignment must be dropped. */
+  onGroupJoin?: (assignment: Record<string, number[]>) => void;
 }
 
 const FIRST_BACKOFF_MS = 1000;
@@ -40,9 +40,9 @@ export function supervisedConsumer(
   async function launch(): Promise<void> {
     const current = spec.create();
     consumer = current;
-    current.on(current.events.GROUP_JOIN, () => {
+    current.on(current.events.GROUP_JOIN, ({ payload }) => {
       backoffMs = FIRST_BACKOFF_MS;
-      spec.onGroupJoin?.();
+      spec.onGroupJoin?.(payload.memberAssignment);
     });
     current.on(current.events.CRASH, ({ payload }) => {
       if (payload.restart) {

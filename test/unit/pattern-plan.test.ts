@@ -72,7 +72,9 @@ const c = (over: Partial<Contribution> & Pick<Contribution, 'offset'>): Contribu
   occurredAt: T0,
   weight: 1,
   partners: [],
+  capped: false,
   ...over,
+  clock: over.clock ?? over.occurredAt ?? T0,
 });
 
 const planOptions = { keys, partition: 4, allowedLatenessMs: 2 * MINUTE, stateTtlSec: 86_400, now: T0, patterns };
@@ -167,9 +169,15 @@ describe('the pattern step plan', () => {
     expect(calls.map((call) => call.userId)).toEqual(['u1', 'u2']);
     const [u1, u2] = calls;
     expect(u1?.args.events).toEqual([
-      { offset: '7', occurredAt: T0 + 1, member: '00000000000000000007|e7|CLICK|pets|cute', mask: '1001' },
-      { offset: '9', occurredAt: T0 + 3, member: '00000000000000000009|e9|VIEW|news|', mask: '0000' },
-      { offset: '11', occurredAt: T0 - 5, member: '00000000000000000011|e11|SKIP|news|', mask: '0100' },
+      {
+        offset: '7',
+        occurredAt: T0 + 1,
+        clock: T0 + 1,
+        member: '00000000000000000007|e7|CLICK|pets|cute',
+        mask: '1001',
+      },
+      { offset: '9', occurredAt: T0 + 3, clock: T0 + 3, member: '00000000000000000009|e9|VIEW|news|', mask: '0000' },
+      { offset: '11', occurredAt: T0 - 5, clock: T0 - 5, member: '00000000000000000011|e11|SKIP|news|', mask: '0100' },
     ]);
     expect(u2?.args.events.map((e) => e.mask)).toEqual(['0000']);
   });
@@ -211,13 +219,13 @@ describe('the pattern step plan', () => {
     expect(members.every((m) => m.split('|')[0]?.length === 20)).toBe(true);
   });
 
-  it('encodes to the layout of match-user.lua: eight fixed arguments, then four per event', () => {
+  it('encodes to the layout of match-user.lua: eight fixed arguments, then five per event', () => {
     for (const call of calls) {
       expect(scripts.matchPatterns.keys(call.keys)).toHaveLength(5);
       const argv = scripts.matchPatterns.argv(call.args);
       expect(argv.slice(0, 8)).toEqual([4, 2 * MINUTE, 86_400, 128, MINUTE, 100, T0, patterns.json]);
-      expect(argv).toHaveLength(8 + 4 * call.args.events.length);
-      const masks = argv.slice(8).filter((_, i) => i % 4 === 3);
+      expect(argv).toHaveLength(8 + 5 * call.args.events.length);
+      const masks = argv.slice(8).filter((_, i) => i % 5 === 4);
       expect(masks.every((m) => typeof m === 'string' && m.length === rules.length)).toBe(true);
     }
   });

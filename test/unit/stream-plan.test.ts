@@ -33,6 +33,7 @@ const WINDOW_SPEC = {
 const TRENDING_BUCKET_MS = 5 * MINUTE;
 const TRENDING_HORIZON_MS = 12 * TRENDING_BUCKET_MS;
 const TTL_FLOOR_SEC = 60;
+const CAP_TTL_FLOOR_SEC = 600;
 
 const keys = redisKeys('t');
 
@@ -84,7 +85,9 @@ const contribution = (over: Partial<Contribution> & Pick<Contribution, 'offset' 
   occurredAt: T0,
   weight: 3,
   partners: [],
+  capped: false,
   ...over,
+  clock: over.clock ?? over.occurredAt ?? T0,
 });
 
 /** The numbers of an ARGV slice, for walking an encoded call the way its script does. */
@@ -95,24 +98,33 @@ const n = (value: ScriptArg | undefined) => Number(value);
  * bucket TTLs, then per event its fields and the bucket keys its indices point at.
  */
 function readApplyUser(encodedKeys: string[], argv: ScriptArg[]) {
-  const bucketCount = n(argv[13]);
-  const ttls = argv.slice(14, 14 + bucketCount).map(n);
-  const events: { offset: string; eventId: string; category: string; weight: number; tags: string; keys: string[] }[] =
-    [];
-  let i = 14 + bucketCount;
+  const bucketCount = n(argv[16]);
+  const ttls = argv.slice(17, 17 + bucketCount).map(n);
+  const events: {
+    offset: string;
+    eventId: string;
+    receivedAt: number;
+    category: string;
+    weight: number;
+    tags: string;
+    cap: string;
+    keys: string[];
+  }[] = [];
+  const key = (idx: ScriptArg | undefined) => encodedKeys[6 + n(idx) - 1] ?? `missing KEYS index ${String(idx)}`;
+  let i = 17 + bucketCount;
   while (i < argv.length) {
-    const k = n(argv[i + 8]);
+    const k = n(argv[i + 10]);
     events.push({
       offset: String(argv[i]),
       eventId: String(argv[i + 1]),
-      category: String(argv[i + 4]),
-      weight: n(argv[i + 6]),
-      tags: String(argv[i + 7]),
-      keys: argv
-        .slice(i + 9, i + 9 + k)
-        .map((idx) => encodedKeys[6 + n(idx) - 1] ?? `missing KEYS index ${String(idx)}`),
+      receivedAt: n(argv[i + 3]),
+      category: String(argv[i + 5]),
+      weight: n(argv[i + 7]),
+      tags: String(argv[i + 8]),
+      cap: key(argv[i + 9]),
+      keys: argv.slice(i + 11, i + 11 + k).map(key),
     });
-    i += 9 + k;
+    i += 11 + k;
   }
   return { bucketCount, ttls, events, end: i };
 }
@@ -175,18 +187,27 @@ describe('the user step plan', () => {
 
   it('puts each event in its bucket of every window, each bucket key once, with its TTL', () => {
     const call = byUser('u1');
-    // 100 (T0+10s) and 104 (T0+30s) share both buckets; 102 (T0+70s) is the next minute, same 5 minutes.
-    expect(call.keys.buckets).toEqual([`t:{u:u1}:w:5m:${T0}`, `t:{u:u1}:w:1h:${T0}`, `t:{u:u1}:w:5m:${T0 + MINUTE}`]);
+    // 100 (T0+10s) and 104 (T0+30s) share both buckets; 102 (T0+70s) is the next minute, same 5
+    // minutes. All three share the cap key of the trending bucket T0.
+    expect(call.keys.buckets).toEqual([
+      `t:{u:u1}:w:5m:${T0}`,
+      `t:{u:u1}:w:1h:${T0}`,
+      `t:{u:u1}:cap:${T0}`,
+      `t:{u:u1}:w:5m:${T0 + MINUTE}`,
+    ]);
     expect(call.args.events.map((e) => e.buckets)).toEqual([
       [1, 2],
-      [3, 2],
+      [4, 2],
       [1, 2],
     ]);
+    expect(call.args.events.map((e) => e.cap)).toEqual([3, 3, 3]);
     // now = T0+2m, lateness 2m: a bucket lives until its window has passed it (start + width +
-    // length) plus the lateness, counted from now.
+    // length) plus the lateness, counted from now; a cap key while its trending bucket can take
+    // events, and at least 10 minutes.
     expect(call.args.bucketTtlSec).toEqual([
       (MINUTE + 5 * MINUTE + LATENESS - 2 * MINUTE) / SECOND, // 360
       (5 * MINUTE + HOUR + LATENESS - 2 * MINUTE) / SECOND, // 3900
+      CAP_TTL_FLOOR_SEC,
       (MINUTE + MINUTE + 5 * MINUTE + LATENESS - 2 * MINUTE) / SECOND, // 420
     ]);
   });
@@ -197,23 +218,27 @@ describe('the user step plan', () => {
     expect(call.keys.buckets).toEqual([
       `t:{u:u2}:w:5m:${T0}`,
       `t:{u:u2}:w:1h:${T0}`,
+      `t:{u:u2}:cap:${T0}`,
       `t:{u:u2}:w:5m:${T0 - MINUTE}`,
       `t:{u:u2}:w:1h:${T0 - 5 * MINUTE}`,
+      `t:{u:u2}:cap:${T0 - 5 * MINUTE}`,
     ]);
     expect(call.args.events.map((e) => e.buckets)).toEqual([
       [1, 2],
-      [3, 4],
+      [4, 5],
     ]);
+    expect(call.args.events.map((e) => e.cap)).toEqual([3, 6]);
   });
 
   it('rounds a TTL up to the whole second and never sets one below the floor', () => {
     const [late] = planUserCalls([ev(7, 'u1', 'i1', 'LIKE', T0 - 24 * HOUR)], catalogue, options({ now: T0 }));
-    expect(late?.args.bucketTtlSec).toEqual([TTL_FLOOR_SEC, TTL_FLOOR_SEC]);
+    expect(late?.args.bucketTtlSec).toEqual([TTL_FLOOR_SEC, TTL_FLOOR_SEC, CAP_TTL_FLOOR_SEC]);
 
     const [justAfter] = planUserCalls([ev(7, 'u1', 'i1', 'LIKE', T0)], catalogue, options({ now: T0 + 1 }));
     expect(justAfter?.args.bucketTtlSec).toEqual([
       (MINUTE + 5 * MINUTE + LATENESS) / SECOND, // 480000 ms − 1 ms rounds up to 480 s
       (5 * MINUTE + HOUR + LATENESS) / SECOND,
+      CAP_TTL_FLOOR_SEC,
     ]);
   });
 
@@ -257,6 +282,7 @@ describe('the user step plan', () => {
       const encodedKeys = scripts.applyUser.keys(call.keys);
       const argv = scripts.applyUser.argv(call.args);
       expect(encodedKeys).toHaveLength(6 + call.keys.buckets.length);
+      expect(argv.slice(13, 16)).toEqual([30 * SECOND, 3, '-1']);
       const read = readApplyUser(encodedKeys, argv);
       expect(read.bucketCount).toBe(call.keys.buckets.length);
       expect(read.ttls).toEqual(call.args.bucketTtlSec);
@@ -268,7 +294,9 @@ describe('the user step plan', () => {
         expect(e.category).toBe(planned?.category);
         expect(e.weight).toBe(planned?.weight);
         expect(e.tags).toBe(planned?.tags.join(','));
+        expect(e.receivedAt).toBe(planned?.receivedAt);
         const t = planned?.occurredAt ?? NaN;
+        expect(e.cap).toBe(keys.userItemCaps(call.userId, Math.floor(t / TRENDING_BUCKET_MS) * TRENDING_BUCKET_MS));
         expect(e.keys).toEqual([
           keys.userBucket(call.userId, '5m', Math.floor(t / MINUTE) * MINUTE),
           keys.userBucket(call.userId, '1h', Math.floor(t / (5 * MINUTE)) * 5 * MINUTE),
@@ -295,9 +323,14 @@ describe('the user step plan', () => {
           );
           expect(e.buckets.map((idx) => call.keys.buckets[idx - 1])).toEqual(expected);
           for (const idx of e.buckets) used.add(idx);
+          used.add(e.cap);
         }
         expect(used.size, 'every bucket key is some event’s').toBe(call.keys.buckets.length);
         call.keys.buckets.forEach((key, i) => {
+          if (key.includes(':cap:')) {
+            expect(call.args.bucketTtlSec[i]).toBeGreaterThanOrEqual(CAP_TTL_FLOOR_SEC);
+            return;
+          }
           const [, name, start] = /:w:(5m|1h):(\d+)$/.exec(key) ?? [];
           const spec = WINDOW_SPEC[name === '1h' ? '1h' : '5m'];
           const ttl = call.args.bucketTtlSec[i] ?? 0;
@@ -322,6 +355,8 @@ describe('contributions handed from the user step to the second step', () => {
         weight: 3,
         partners: ['i2'],
         eventId: 'e12',
+        capped: false,
+        clock: T0,
         tags: ['cute'],
       },
       // A row written before rows carried the eventId and tags.
@@ -335,6 +370,8 @@ describe('contributions handed from the user step to the second step', () => {
         partners: [],
         eventId: '',
         tags: [],
+        capped: false,
+        clock: T0,
       },
     ];
     expect(userContributions(rows, 'u7')).toEqual([
@@ -354,6 +391,8 @@ describe('contributions handed from the user step to the second step', () => {
       partners: [],
       eventId: 'e1',
       tags: [],
+      capped: false,
+      clock: T0,
     };
     expect(() => userContributions([row], 'u1')).toThrow(/unknown action "POKE"/);
   });
@@ -444,6 +483,18 @@ describe('the item step plan', () => {
     ]);
   });
 
+  it('gives a capped repeat no weight on the item (no popularity) but still counts it in windows and totals', () => {
+    const [call] = planItemCalls(
+      [contribution({ offset: '30', itemId: 'i1', action: 'LIKE', weight: 3, occurredAt: T0, capped: true })],
+      options(),
+    );
+    expect(call?.args.contributions).toEqual([
+      { offset: '30', occurredAt: T0, action: 'LIKE', weight: 0, buckets: [1, 2], partners: [] },
+    ]);
+    expect(call?.keys.meta).toBe('t:{i:i1}:meta');
+    expect(call?.args.uncataloguedTtlSec).toBe(3600);
+  });
+
   it('hands every call its contributions in ascending offsets, as apply-item.lua requires', () => {
     for (const call of planItemCalls(orderContributions([...contributions].reverse()), options())) {
       const offsets = call.args.contributions.map((c) => BigInt(c.offset));
@@ -455,10 +506,11 @@ describe('the item step plan', () => {
     for (const call of calls) {
       const argv = scripts.applyItem.argv(call.args);
       const b = call.keys.buckets.length;
-      expect(scripts.applyItem.keys(call.keys)).toHaveLength(2 + b);
-      expect(argv[7]).toBe(b);
+      expect(scripts.applyItem.keys(call.keys)).toHaveLength(3 + b);
+      expect(scripts.applyItem.keys(call.keys)[2]).toBe(call.keys.meta);
+      expect(argv[8]).toBe(b);
       const perContribution = call.args.contributions.reduce((s, c) => s + 6 + c.buckets.length + c.partners.length, 0);
-      expect(argv).toHaveLength(8 + b + perContribution);
+      expect(argv).toHaveLength(9 + b + perContribution);
     }
   });
 });
@@ -469,6 +521,7 @@ describe('the trending step plan', () => {
     contribution({ offset: '21', itemId: 'i9', category: '_unknown', weight: -1, occurredAt: T0 + 4 * MINUTE }),
     contribution({ offset: '22', itemId: 'i2', category: 'news', weight: 6, occurredAt: T0 + 5 * MINUTE }),
     contribution({ offset: '23', itemId: 'i1', category: 'pets', weight: 1, occurredAt: T0 - SECOND }),
+    contribution({ offset: '24', itemId: 'i1', category: 'pets', weight: 3, occurredAt: T0, capped: true }),
   ];
   const calls = planTrendingCalls(contributions, options());
   const scope = (name: string) => {
@@ -477,9 +530,9 @@ describe('the trending step plan', () => {
     return call;
   };
 
-  it('counts every event in the global scope and, when its category is known, in the category', () => {
+  it('counts events on catalogued items in the global scope and their category; uncatalogued items and capped repeats nowhere', () => {
     expect(calls.map((c) => c.keys.state)).toEqual(['t:{t:_all}:state', 't:{t:pets}:state', 't:{t:news}:state']);
-    expect(scope('_all').args.contributions.map((c) => c.offset)).toEqual(['20', '21', '22', '23']);
+    expect(scope('_all').args.contributions.map((c) => c.offset)).toEqual(['20', '22', '23']);
     expect(scope('pets').args.contributions.map((c) => c.offset)).toEqual(['20', '23']);
     expect(scope('news').args.contributions.map((c) => c.offset)).toEqual(['22']);
     expect(calls.some((c) => c.keys.state.includes('_unknown'))).toBe(false);
@@ -494,7 +547,6 @@ describe('the trending step plan', () => {
     ]);
     expect(all.args.contributions).toEqual([
       { offset: '20', itemId: 'i1', weight: 3, bucket: 1 },
-      { offset: '21', itemId: 'i9', weight: -1, bucket: 1 },
       { offset: '22', itemId: 'i2', weight: 6, bucket: 2 },
       { offset: '23', itemId: 'i1', weight: 1, bucket: 3 },
     ]);

@@ -6,10 +6,12 @@
 -- remembers which experiment, arm and model version showed each item to the user (`shown`), and a
 -- CLICK, LIKE or HIDE that finds no impression yet waits in `pending` until one claims it. Each
 -- shown entry carries flags, so a repeated click (or a client retry) counts once per impression.
+-- A user's shown items are bounded: past `shownMax` entries, the oldest (by serving time) are
+-- dropped until three quarters of it remain, so the trim runs once every shownMax/4 new items.
 --
 -- KEYS: offsets, counts, then per user: shown, pending (a record names its pair by the KEYS index
 --       of its shown key)
--- ARGV: progressField, lastOffset (of the batch), windowMs, ttlMs, skewMs, kind (`i` or `b`), then
+-- ARGV: progressField, lastOffset (of the batch), windowMs, ttlMs, skewMs, shownMax, kind (`i` or `b`), then
 --   kind `i`, per impression: offset, shown key index, servedAt, group (`experiment|arm|version`),
 --     n, itemId_1 … itemId_n
 --   kind `b`, per event: offset, shown key index, occurredAt, itemId, flag (`c`, `l` or `h`), eventId
@@ -17,7 +19,8 @@
 
 local field, last = ARGV[1], tonumber(ARGV[2])
 local window, ttl, skew = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
-local kind = ARGV[6]
+local shownMax = tonumber(ARGV[6])
+local kind = ARGV[7]
 local applied = tonumber(redis.call('HGET', KEYS[1], field) or '-1')
 local out = {}
 local names = { c = 'clicks', l = 'likes', h = 'hides' }
@@ -33,7 +36,19 @@ local function mark(shown, item, entry, flag)
   redis.call('HSET', shown, item, group .. '|' .. servedAt .. '|' .. flags .. flag)
   count(group, names[flag], 1)
 end
-local i = 7
+-- Keeps the newest entries of a shown hash once it holds more than shownMax.
+local function bound(shown)
+  if redis.call('HLEN', shown) <= shownMax then return end
+  local all = redis.call('HGETALL', shown)
+  local entries = {}
+  for j = 1, #all, 2 do
+    entries[#entries + 1] = { all[j], tonumber(string.match(all[j + 1], '|(%d+)|%a*$')) or 0 }
+  end
+  table.sort(entries, function(a, b) return a[2] < b[2] end)
+  local keep = math.floor(shownMax * 3 / 4)
+  for j = 1, #entries - keep do redis.call('HDEL', shown, entries[j][1]) end
+end
+local i = 8
 if kind == 'i' then
   while i <= #ARGV do
     local offset, u, servedAt, group, n = tonumber(ARGV[i]), tonumber(ARGV[i + 1]), ARGV[i + 2], ARGV[i + 3], tonumber(ARGV[i + 4])
@@ -48,6 +63,7 @@ if kind == 'i' then
         redis.call('HSET', shown, item, group .. '|' .. servedAt .. '|')
       end
       redis.call('PEXPIRE', shown, ttl)
+      bound(shown)
       local t = tonumber(servedAt)
       for _, m in ipairs(redis.call('ZRANGEBYSCORE', pending, t - skew, t + window)) do
         local flag, item = string.match(m, '^(%a)|([^|]*)|')

@@ -12,7 +12,8 @@
 -- - strict: the match is the run of consecutive events starting there. A late event landing inside
 --   the run would break it, so the match fires only once no event can land there any more: when its
 --   last event is at or before the watermark minus the allowed lateness (the user step refuses
---   anything older), or when the run spans no time at all.
+--   anything older), or when the run spans no time at all. The watermark is the user step's: each
+--   event moves it to its `clock` (its time, at most a little past when the API accepted it).
 --
 -- A match is identified by its rule and its first event, and remembered (with the events) until the
 -- first event leaves the set, so it fires at most once.
@@ -24,7 +25,7 @@
 --
 -- KEYS: state, events, fired, log, tags
 -- ARGV: partition, allowedLatenessMs, stateTtlSec, bufferMax, horizonMs, logMax, now, rulesJson,
---       then per contribution (ascending offsets): offset, occurredAt, member, mask (one character
+--       then per contribution (ascending offsets): offset, occurredAt, clock, member, mask (one character
 --       per rule, in rulesJson order: 1 when the event fits one of the rule's steps, else 0)
 --       (member = offset padded to 20 digits | eventId | action | category | tag,tag,…)
 -- rulesJson: [{ id, strict (0/1), within (ms or -1), span (ms), tag, ttl (ms), reason,
@@ -57,13 +58,14 @@ while i <= #ARGV do
   local offset = tonumber(ARGV[i])
   if offset > applied then
     local t = tonumber(ARGV[i + 1])
+    local clock = tonumber(ARGV[i + 2])
     -- Every event held is above the floor, so the held events are all the user's counted events
     -- after it: a strict run among them is a run in the user's whole history. An event at or
     -- below the floor would sit among dropped events and could look adjacent to held events it is
     -- not adjacent to; it is left out (which can only lose a match that starts with it).
     if t > floor then
-      redis.call('ZADD', evKey, t, ARGV[i + 2])
-      local mask = ARGV[i + 3]
+      redis.call('ZADD', evKey, t, ARGV[i + 3])
+      local mask = ARGV[i + 4]
       for x = 1, #mask do
         if string.byte(mask, x) == 49 then
           if newMin[x] == nil or t < newMin[x] then newMin[x] = t end
@@ -72,10 +74,10 @@ while i <= #ARGV do
         end
       end
     end
-    if t > wm then wm = t end
+    if clock > wm then wm = clock end
     last = offset
   end
-  i = i + 4
+  i = i + 5
 end
 if last <= applied then return { -1 } end
 local state = { 'off:' .. part, last, 'wm', wm }

@@ -2,9 +2,14 @@
 -- events on it, and its co-visitation partners. Contributions at or below the item's applied
 -- offset for the partition are skipped, so re-sending a batch's item step is harmless.
 --
--- KEYS: stats, covisit, then bucket_1 … bucket_B
+-- An item the catalogue does not hold (no `meta` hash) is still counted, but its stats and
+-- co-visitation keys live only uncataloguedTtlSec after their last write, so made-up ids leave
+-- nothing long-lived; its first write after it is catalogued gives them their full TTLs back
+-- (flag `u` in `fk` while they are short).
+--
+-- KEYS: stats, covisit, meta, then bucket_1 … bucket_B
 -- ARGV: partition, popularityHalfLifeMs, covisitMax, covisitTtlSec, statsTtlSec, now, ttlRefreshMs,
---       bucketCount, then ttlSec_1 … ttlSec_B (B = bucketCount), then per contribution (ascending
+--       uncataloguedTtlSec, bucketCount, then ttlSec_1 … ttlSec_B (B = bucketCount), then per contribution (ascending
 --       offsets): offset, occurredAt, action ('' = co-visit only), weight, k, bucketIndex_1 …
 --       bucketIndex_k, p, partner_1 … partner_p
 -- Returns: the number of contributions applied
@@ -16,7 +21,8 @@ local part = ARGV[1]
 local popHalf = tonumber(ARGV[2])
 local covisMax, covisTtl, statsTtl = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
 local now, refreshMs = tonumber(ARGV[6]), tonumber(ARGV[7])
-local nb = tonumber(ARGV[8])
+local shortTtl = tonumber(ARGV[8])
+local nb = tonumber(ARGV[9])
 local st = redis.call('HMGET', stats, 'off:' .. part, '_b', 'x', 'ca', 'fk')
 local applied = tonumber(st[1] or '-1')
 local refreshed = tonumber(st[3] or '-1')
@@ -28,7 +34,7 @@ local incs = {}
 local totals = {}
 local popAdds = {}
 local pairsOf = {}
-local i = 9 + nb
+local i = 10 + nb
 while i <= #ARGV do
   local offset = tonumber(ARGV[i])
   local t = tonumber(ARGV[i + 1])
@@ -52,7 +58,7 @@ while i <= #ARGV do
   i = i + 6 + k + p
 end
 if last <= applied then return 0 end
-addCounts(incs, 2, 8)
+addCounts(incs, 3, 9)
 local fields = { 'off:' .. part, last }
 for action, c in pairs(totals) do redis.call('HINCRBY', stats, 'n:' .. action, c) end
 if #popAdds > 0 then
@@ -70,6 +76,15 @@ if covisAdds >= 10 then
 end
 local refresh = refreshed < 0 or now - refreshed >= refreshMs
 if refresh then refreshed = now end
+local short = string.find(flags, 'u', 1, true) ~= nil
+if redis.call('EXISTS', KEYS[3]) == 0 then
+  statsTtl, covisTtl = shortTtl, shortTtl
+  refresh = true
+  if not short then flags = flags .. 'u' end
+elseif short then
+  refresh = true
+  flags = (string.gsub(flags, 'u', ''))
+end
 if paired or (refresh and string.find(flags, 'c', 1, true)) then flags = keepAlive(covis, 'c', covisTtl, flags, refresh) end
 for _, v in ipairs({ 'x', refreshed, 'ca', covisAdds, 'fk', flags }) do fields[#fields + 1] = v end
 redis.call('HSET', stats, unpack(fields))

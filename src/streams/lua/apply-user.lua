@@ -1,21 +1,34 @@
 -- One user's events from one batch: dedupe (per-partition offset, then eventId), lateness against
--- the user's latest event time, window buckets, decayed category affinity, recent / positive /
--- hidden items, and co-engagement partners (the user's newest engaged items within the horizon).
+-- the user's watermark, window buckets, decayed category affinity, recent / positive / hidden
+-- items, and co-engagement partners (the user's newest engaged items within the horizon).
 -- What the item side and the pattern matcher must do for the counted events is returned and also
--- noted in the state hash (`pend:<partition>`: the counted offsets and their co-visitation partners,
--- `offset=partner,partner;offset`; the rest comes from the redelivered records themselves), so a
--- redelivered batch can finish a second step that a crash cut off. `tags` are the item's tags that
--- some pattern rule looks at (comma-separated), carried along so that the second step sees the tags
--- the event was counted with.
+-- noted in the state hash (`pend:<partition>`: the counted offsets, `!` after one the item side
+-- must not weigh, and their co-visitation partners, `offset=partner,partner;offset!=`; the rest
+-- comes from the redelivered records themselves), so a redelivered batch can finish a second step
+-- that a crash cut off. New notes are added to the ones kept, which are dropped only once their
+-- offset is at or below settledOffset (the partition's offset through which the second step is
+-- known to have succeeded; -1: not known): a redelivery that fails again loses nothing. `tags` are the item's tags that some pattern rule looks at
+-- (comma-separated), carried along so that the second step sees the tags the event was counted with.
 --
--- KEYS: state, seen, recent, positive, hidden, affinity, then bucket_1 … bucket_B
+-- The watermark (`wm`) is the latest event time, but an event moves it to at most its receivedAt +
+-- maxAheadMs: a client clock minutes ahead cannot make the user's next events late.
+--
+-- Repeats saturate: per (item, trending bucket) only the user's first capMax counted events weigh on
+-- the item side (popularity, trending) and find co-engagement partners; later ones are `capped`.
+-- The counts live in the cap key the event names (a hash itemId → count per trending bucket).
+--
+-- KEYS: state, seen, recent, positive, hidden, affinity, then bucket_1 … bucket_B (window buckets
+--       and cap keys)
 -- ARGV: partition, allowedLatenessMs, stateTtlSec, recentMax, positiveMax, hiddenMax, hiddenTtlSec,
---       horizonMs, maxPartners, minPartnerWeight, affinityHalfLifeMs, now, ttlRefreshMs, bucketCount,
---       then ttlSec_1 … ttlSec_B (B = bucketCount), then per event: offset, eventId, occurredAt,
---       itemId, category, action, weight, tags, k, bucketIndex_1 … bucketIndex_k (1-based, of the buckets)
+--       horizonMs, maxPartners, minPartnerWeight, affinityHalfLifeMs, now, ttlRefreshMs, maxAheadMs,
+--       capMax, settledOffset, bucketCount, then ttlSec_1 … ttlSec_B (B = bucketCount), then per event: offset,
+--       eventId, occurredAt, receivedAt, itemId, category, action, weight, tags, capIndex, k,
+--       bucketIndex_1 … bucketIndex_k (indices are 1-based, of the buckets)
 -- Returns: { counted, late, duplicate, replayed, watermark, contributionsJson, rehandedJson }, each
 --          JSON '' or a list of [offset, itemId, category, action, occurredAt, weight, partners,
---          eventId, tags] (rehanded: what a redelivered batch's earlier call left for the second step)
+--          eventId, tags, capped, clock] (clock: how far the event moves a watermark, min(occurredAt,
+--          receivedAt + maxAheadMs); rehanded: what a redelivered batch's earlier call left for the
+--          second step)
 --
 -- State fields besides offsets and `wm`: `x` (last TTL refresh), `ts` (watermark at the last
 -- dedupe trim), `ra` / `pa` (additions to recent / positive since their last trim), `fk` (which
@@ -32,14 +45,17 @@ local hiddenMax, hiddenTtl = tonumber(ARGV[6]), tonumber(ARGV[7])
 local horizon, maxPartners, minPartnerWeight = tonumber(ARGV[8]), tonumber(ARGV[9]), tonumber(ARGV[10])
 local affHalf = tonumber(ARGV[11])
 local now, refreshMs = tonumber(ARGV[12]), tonumber(ARGV[13])
-local nb = tonumber(ARGV[14])
-local st = redis.call('HMGET', state, 'off:' .. part, 'wm', 'x', 'ts', 'ra', 'pa', 'fk')
+local maxAhead, capMax = tonumber(ARGV[14]), tonumber(ARGV[15])
+local settled = tonumber(ARGV[16])
+local nb = tonumber(ARGV[17])
+local st = redis.call('HMGET', state, 'off:' .. part, 'wm', 'x', 'ts', 'ra', 'pa', 'fk', 'pend:' .. part)
 local applied = tonumber(st[1] or '-1')
 local wm = tonumber(st[2] or '0')
 local refreshed = tonumber(st[3] or '-1')
 local trimmedAt = tonumber(st[4] or '0')
 local recentAdds, posAdds = tonumber(st[5] or '0'), tonumber(st[6] or '0')
 local flags = st[7] or ''
+local kept = st[8] or ''
 local counted, late, dup, replayed = 0, 0, 0, 0
 local last = applied
 local incs = {}
@@ -50,28 +66,37 @@ local posTouched = false
 local pendMap = nil
 local rehanded = {}
 local notes = {}
-local i = 15 + nb
+local i = 18 + nb
 while i <= #ARGV do
   local offset = tonumber(ARGV[i])
   local eventId = ARGV[i + 1]
   local t = tonumber(ARGV[i + 2])
-  local itemId, cat, action = ARGV[i + 3], ARGV[i + 4], ARGV[i + 5]
-  local w = tonumber(ARGV[i + 6])
-  local tags = ARGV[i + 7]
-  local k = tonumber(ARGV[i + 8])
+  local ahead = tonumber(ARGV[i + 3]) + maxAhead
+  local itemId, cat, action = ARGV[i + 4], ARGV[i + 5], ARGV[i + 6]
+  local w = tonumber(ARGV[i + 7])
+  local tags = ARGV[i + 8]
+  local capIdx = tonumber(ARGV[i + 9])
+  local k = tonumber(ARGV[i + 10])
   if offset <= applied then
     replayed = replayed + 1
     if pendMap == nil then
       pendMap = {}
-      for entry in string.gmatch(redis.call('HGET', state, 'pend:' .. part) or '', '[^;]+') do
+      for entry in string.gmatch(kept, '[^;]+') do
         local o, list = string.match(entry, '^([^=]+)=?(.*)$')
         local ps = {}
         for other in string.gmatch(list, '[^,]+') do ps[#ps + 1] = other end
-        pendMap[o] = ps
+        local c = 0
+        if string.sub(o, -1) == '!' then
+          o = string.sub(o, 1, -2)
+          c = 1
+        end
+        pendMap[o] = { ps, c }
       end
     end
-    local ps = pendMap[ARGV[i]]
-    if ps ~= nil then rehanded[#rehanded + 1] = { ARGV[i], itemId, cat, action, t, w, ps, eventId, tags } end
+    local p = pendMap[ARGV[i]]
+    if p ~= nil then
+      rehanded[#rehanded + 1] = { ARGV[i], itemId, cat, action, t, w, p[1], eventId, tags, p[2], math.min(t, ahead) }
+    end
   else
     last = offset
     if t < wm - lateness then
@@ -80,13 +105,20 @@ while i <= #ARGV do
       dup = dup + 1
     else
       local field = cat .. '|' .. action
-      for j = 1, k do count(incs, tonumber(ARGV[i + 8 + j]), field, 1) end
+      for j = 1, k do count(incs, tonumber(ARGV[i + 10 + j]), field, 1) end
       if w ~= 0 then affAdds[#affAdds + 1] = { cat, w, t } end
+      local capKey = KEYS[6 + capIdx]
+      local used = redis.call('HINCRBY', capKey, itemId, 1)
+      if used == 1 then redis.call('EXPIRE', capKey, tonumber(ARGV[17 + capIdx])) end
+      local capped = 0
+      if used > capMax then capped = 1 end
       local partners = {}
       if w >= minPartnerWeight then
-        local near = redis.call('ZRANGE', pos, t + horizon, t - horizon, 'BYSCORE', 'REV', 'LIMIT', 0, maxPartners + 1)
-        for _, other in ipairs(near) do
-          if other ~= itemId and #partners < maxPartners then partners[#partners + 1] = other end
+        if capped == 0 then
+          local near = redis.call('ZRANGE', pos, t + horizon, t - horizon, 'BYSCORE', 'REV', 'LIMIT', 0, maxPartners + 1)
+          for _, other in ipairs(near) do
+            if other ~= itemId and #partners < maxPartners then partners[#partners + 1] = other end
+          end
         end
         posAdds = posAdds + redis.call('ZADD', pos, 'GT', t, itemId)
         posTouched = true
@@ -96,28 +128,37 @@ while i <= #ARGV do
         redis.call('ZADD', hidden, 'GT', t, itemId)
         hid = true
       end
-      out[#out + 1] = { ARGV[i], itemId, cat, action, t, w, partners, eventId, tags }
-      notes[#notes + 1] = ARGV[i] .. '=' .. table.concat(partners, ',')
-      if t > wm then wm = t end
+      out[#out + 1] = { ARGV[i], itemId, cat, action, t, w, partners, eventId, tags, capped, math.min(t, ahead) }
+      local mark = ''
+      if capped == 1 then mark = '!' end
+      notes[#notes + 1] = ARGV[i] .. mark .. '=' .. table.concat(partners, ',')
+      if math.min(t, ahead) > wm then wm = math.min(t, ahead) end
       counted = counted + 1
     end
   end
-  i = i + 9 + k
+  i = i + 11 + k
 end
 local pending = ''
 if #rehanded > 0 then pending = cjson.encode(rehanded) end
 local contributions = ''
 if #out > 0 then contributions = cjson.encode(out) end
-addCounts(incs, 6, 14)
+addCounts(incs, 6, 17)
 if #affAdds > 0 then
   local base = decaySum(aff, affAdds, affHalf, tonumber(redis.call('HGET', aff, '_b') or ''), nil)
   redis.call('HSET', aff, '_b', base)
 end
 if last > applied then
   local fields = { 'off:' .. part, last, 'wm', wm }
-  if #out > 0 then
+  local pend = {}
+  for entry in string.gmatch(kept, '[^;]+') do
+    if tonumber(string.match(entry, '^(%d+)')) > settled then pend[#pend + 1] = entry end
+  end
+  for _, note in ipairs(notes) do pend[#pend + 1] = note end
+  if #pend > 0 then
     fields[#fields + 1] = 'pend:' .. part
-    fields[#fields + 1] = table.concat(notes, ';')
+    fields[#fields + 1] = table.concat(pend, ';')
+  elseif kept ~= '' then
+    redis.call('HDEL', state, 'pend:' .. part)
   end
   -- Bounded sets are trimmed every few additions and the dedupe set whenever the watermark has
   -- moved on by a quarter of the allowed lateness: cheap, and still bounded.
