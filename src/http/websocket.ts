@@ -93,7 +93,6 @@ export function createWebSocketEndpoint(
   /** Open sockets per user (user tokens only: a service multiplexes many users on purpose). */
   const socketsByUser = new Map<string, number>();
   /** Open sockets per client address, whoever they authenticate as (anonymous ones included). */
-  const socketsByAddress = new Map<string, number>();
   /** Ids of each socket's subscription operations, pruned against graphql-ws's own bookkeeping. */
   const subscriptionIds = new WeakMap<SocketContext, Set<string>>();
 
@@ -102,18 +101,39 @@ export function createWebSocketEndpoint(
     return false;
   };
 
+  /**
+   * Per client address, the sockets that are not a signed-in user's: still waiting for their
+   * `connection_init`, or anonymous. A signed-in socket gives its place back once verified (it is
+   * bounded per user instead), so users behind one address (an office, a mobile carrier) are not
+   * held out by anonymous screens there; a few places above the limit are kept for sockets still
+   * initialising, so a user can still get in next to an address full of anonymous sockets.
+   */
+  const unverifiedByAddress = new Map<string, number>();
+  const addressOf = new WeakMap<WebSocket, { address: string; counted: boolean }>();
+  const headroom = Math.max(10, Math.ceil(limits.maxSocketsPerIp / 10));
+  const release = (socket: WebSocket) => {
+    const entry = addressOf.get(socket);
+    if (!entry?.counted) return;
+    entry.counted = false;
+    count(unverifiedByAddress, entry.address, -1);
+  };
+  const refuseAddress = (address: string) => {
+    metrics.liveRefused.inc({ limit: 'socketsPerIp' });
+    log.info({ address, max: limits.maxSocketsPerIp }, 'refused a socket over the per-address limit');
+    return `LIMIT_EXCEEDED: at most ${limits.maxSocketsPerIp} sockets per address`;
+  };
+
   // Registered before graphql-ws's own listener, so an address over its limit is refused before
   // graphql-ws waits for its connection_init.
   wss.on('connection', (socket, req) => {
     const address = clientAddress(req, config.trustProxy);
-    if ((socketsByAddress.get(address) ?? 0) >= limits.maxSocketsPerIp) {
-      metrics.liveRefused.inc({ limit: 'socketsPerIp' });
-      log.info({ address, max: limits.maxSocketsPerIp }, 'refused a socket over the per-address limit');
-      socket.close(CloseCode.Forbidden, `LIMIT_EXCEEDED: at most ${limits.maxSocketsPerIp} sockets per address`);
+    if ((unverifiedByAddress.get(address) ?? 0) >= limits.maxSocketsPerIp + headroom) {
+      socket.close(CloseCode.Forbidden, refuseAddress(address));
       return;
     }
-    count(socketsByAddress, address, 1);
-    socket.once('close', () => count(socketsByAddress, address, -1));
+    count(unverifiedByAddress, address, 1);
+    addressOf.set(socket, { address, counted: true });
+    socket.once('close', () => release(socket));
   });
 
   const handle = useServer<Record<string, unknown> | undefined>(
@@ -129,8 +149,16 @@ export function createWebSocketEndpoint(
           metrics.liveRefused.inc({ limit: 'unauthenticated' });
           return refuse(ctx, `${error.code}: ${error.message}`);
         }
-        if (viewer.role !== 'user') return true;
         const { socket } = ctx.extra;
+        if (viewer.role === 'anonymous') {
+          const entry = addressOf.get(socket);
+          // Counted since it opened; above the limit only while initialising, not once anonymous.
+          if (entry && (unverifiedByAddress.get(entry.address) ?? 0) > limits.maxSocketsPerIp)
+            return refuse(ctx, refuseAddress(entry.address));
+          return true;
+        }
+        release(socket); // verified: a service, or a user bounded by the per-user limit below
+        if (viewer.role !== 'user') return true;
         // Closed while the token was being verified: there is nothing to count, and graphql-ws
         // would never report its close (it reports only acknowledged sockets).
         if (socket.readyState !== WebSocket.OPEN) return false;
@@ -200,8 +228,8 @@ export function createWebSocketEndpoint(
   return {
     /** Open sockets per user, for tests and diagnostics. */
     socketsOf: (userId: string) => socketsByUser.get(userId) ?? 0,
-    /** Open sockets from one client address, for tests and diagnostics. */
-    socketsFrom: (address: string) => socketsByAddress.get(address) ?? 0,
+    /** Sockets from one client address not (yet) verified as a user's or a service's, for tests and diagnostics. */
+    socketsFrom: (address: string) => unverifiedByAddress.get(address) ?? 0,
     /**
      * Closes every socket (1001 Going Away) and the WebSocket server. A client that has not
      * answered the close handshake within `graceMs` (one that stopped reading, say) is cut off,
