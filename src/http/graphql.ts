@@ -12,6 +12,7 @@ import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import { defaultQuery } from './graphiql.js';
 import { isLoopbackOrigin } from './origin.js';
+import { boundedSourceCache } from './document-cache.js';
 
 /**
  * graphql-armor's refusals carry no code; give each one `QUERY_LIMIT_EXCEEDED` and the limit's name
@@ -159,6 +160,8 @@ export function createGraphQLServer({ config, log, metrics, domain }: GraphQLSer
     landingPage: false,
     cors: corsFor(config.auth.mode),
     logging: false,
+    // Parsed documents cached by their text, bounded by size as well as count (see document-cache.ts).
+    parserAndValidationCache: { documentCache: boundedSourceCache(), errorCache: boundedSourceCache() },
     graphiql: config.graphiql ? { title: 'feedrec', defaultQuery, subscriptionsProtocol: 'WS' } : false,
     // GraphiQL with its assets inlined: it works on networks that cannot reach a CDN.
     renderGraphiQL,
