@@ -109,13 +109,16 @@ export function createWebSocketEndpoint(
    * initialising, so a user can still get in next to an address full of anonymous sockets.
    */
   const unverifiedByAddress = new Map<string, number>();
-  const addressOf = new WeakMap<WebSocket, { address: string; counted: boolean }>();
+  /** Of those, the ones verified as anonymous: at most the limit per address. */
+  const anonymousByAddress = new Map<string, number>();
+  const addressOf = new WeakMap<WebSocket, { address: string; counted: boolean; anonymous: boolean }>();
   const headroom = Math.max(10, Math.ceil(limits.maxSocketsPerIp / 10));
   const release = (socket: WebSocket) => {
     const entry = addressOf.get(socket);
     if (!entry?.counted) return;
     entry.counted = false;
     count(unverifiedByAddress, entry.address, -1);
+    if (entry.anonymous) count(anonymousByAddress, entry.address, -1);
   };
   const refuseAddress = (address: string) => {
     metrics.liveRefused.inc({ limit: 'socketsPerIp' });
@@ -132,7 +135,7 @@ export function createWebSocketEndpoint(
       return;
     }
     count(unverifiedByAddress, address, 1);
-    addressOf.set(socket, { address, counted: true });
+    addressOf.set(socket, { address, counted: true, anonymous: false });
     socket.once('close', () => release(socket));
   });
 
@@ -152,9 +155,11 @@ export function createWebSocketEndpoint(
         const { socket } = ctx.extra;
         if (viewer.role === 'anonymous') {
           const entry = addressOf.get(socket);
-          // Counted since it opened; above the limit only while initialising, not once anonymous.
-          if (entry && (unverifiedByAddress.get(entry.address) ?? 0) > limits.maxSocketsPerIp)
+          if (!entry?.counted) return true;
+          if ((anonymousByAddress.get(entry.address) ?? 0) >= limits.maxSocketsPerIp)
             return refuse(ctx, refuseAddress(entry.address));
+          entry.anonymous = true;
+          count(anonymousByAddress, entry.address, 1);
           return true;
         }
         release(socket); // verified: a service, or a user bounded by the per-user limit below
