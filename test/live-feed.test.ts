@@ -1,53 +1,26 @@
 import vm from 'node:vm';
 import v8 from 'node:v8';
-import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import type { App } from '../src/app.js';
 import {
-  createLiveClient,
   FeedUpdatedDocument,
   RecordInteractionCountsDocument,
   requestBody,
   TrendingUpdatedDocument,
   type FeedUpdatedSubscription,
   type InteractionInput,
-  type LiveClient,
   type SubscriptionResult,
   type TypedDocumentNode,
 } from '../src/client/index.js';
 import { eventually, gql, seedCatalogue, startApp, streamCaughtUp, testConfig } from './helpers.js';
+import { signer, watch, wsClient } from './live-clients.js';
 
 const secret = 'live-feed-test-secret-0123456789abcdef';
-const sign = (claims: { sub?: string; role?: string }) => {
-  let jwt = new SignJWT({ role: claims.role ?? 'user' }).setProtectedHeader({ alg: 'HS256' }).setExpirationTime('1h');
-  if (claims.sub) jwt = jwt.setSubject(claims.sub);
-  return jwt.sign(new TextEncoder().encode(secret));
-};
+const sign = signer(secret);
 
 /** Watches of the live feed: what a screen showing it receives. */
 type FeedResults = { results: SubscriptionResult<FeedUpdatedSubscription>[] };
-
-/** A graphql-ws client, failing fast instead of retrying. */
-function wsClient(app: App, token?: string): LiveClient {
-  return createLiveClient(app.url, { connectionParams: token ? { authorization: `Bearer ${token}` } : {} });
-}
-
-/** Subscribes and records every result and the terminal error, as a screen would see them. */
-function watch<TResult, TVariables>(
-  client: LiveClient,
-  document: TypedDocumentNode<TResult, TVariables>,
-  variables: TVariables,
-) {
-  const results: SubscriptionResult<TResult>[] = [];
-  const state: { error?: unknown; complete: boolean } = { complete: false };
-  const unsubscribe = client.subscribe(document, variables, {
-    next: (r) => void results.push(r),
-    error: (e) => void (state.error = e),
-    complete: () => void (state.complete = true),
-  });
-  return { results, state, unsubscribe };
-}
 
 /** The feed payloads one watcher received (the subscription's field unwrapped). */
 const feedsOf = (w: FeedResults) => w.results.flatMap((r) => (r.data ? [r.data.feedUpdated] : []));

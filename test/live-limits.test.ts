@@ -6,24 +6,18 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import WebSocket from 'ws';
 import { createApp, type App } from '../src/app.js';
 import {
-  createLiveClient,
   FeedUpdatedDocument,
   RecommendationsDocument,
   TrendingUpdatedDocument,
-  type LiveClient,
   type SubscriptionResult,
-  type TypedDocumentNode,
 } from '../src/client/index.js';
 import type { Config } from '../src/config.js';
 import { readTopic, topicSize } from './kafka-helpers.js';
 import { eventually, gql, seedCatalogue, startApp, streamCaughtUp, testConfig } from './helpers.js';
+import { signer, watch, wsClient } from './live-clients.js';
 
 const secret = 'live-limits-test-secret-0123456789abcdef';
-const sign = (claims: { sub?: string; role?: string }) => {
-  let jwt = new SignJWT({ role: claims.role ?? 'user' }).setProtectedHeader({ alg: 'HS256' }).setExpirationTime('1h');
-  if (claims.sub) jwt = jwt.setSubject(claims.sub);
-  return jwt.sign(new TextEncoder().encode(secret));
-};
+const sign = signer(secret);
 
 const signWith = (key: CryptoKey, sub: string) =>
   new SignJWT({ role: 'user' })
@@ -31,26 +25,6 @@ const signWith = (key: CryptoKey, sub: string) =>
     .setSubject(sub)
     .setExpirationTime('1h')
     .sign(key);
-
-function wsClient(app: App, token?: string): LiveClient {
-  return createLiveClient(app.url, { connectionParams: token ? { authorization: `Bearer ${token}` } : {} });
-}
-
-/** Subscribes and records every result and the terminal error, as a screen would see them. */
-function watch<TResult, TVariables>(
-  client: LiveClient,
-  document: TypedDocumentNode<TResult, TVariables>,
-  variables: TVariables,
-) {
-  const results: SubscriptionResult<TResult>[] = [];
-  const state: { error?: unknown; complete: boolean } = { complete: false };
-  client.subscribe(document, variables, {
-    next: (r) => void results.push(r),
-    error: (e) => void (state.error = e),
-    complete: () => void (state.complete = true),
-  });
-  return { results, state };
-}
 
 /** What a subscription ended with, once it ended: its first payload or its error. */
 const outcome = (w: { results: SubscriptionResult<unknown>[]; state: { error?: unknown } }) =>
