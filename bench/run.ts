@@ -21,7 +21,7 @@ import { qualityScenarios } from './scenarios/quality.js';
 import { recommendationsScenarios } from './scenarios/recommendations.js';
 import { resourcesScenarios } from './scenarios/resources.js';
 import { streamScenarios } from './scenarios/stream.js';
-import { spawnServer, startServiceUnderTest } from './service.js';
+import { killSpawned, spawnServer, startServiceUnderTest } from './service.js';
 import { watchStream } from './stream-progress.js';
 import type { BenchContext, Row, ServiceUnderTest } from './types.js';
 
@@ -44,6 +44,12 @@ if (scenarios.length === 0) {
 
 const started = performance.now();
 const stack = createLocalStack({ kafka: !process.env.KAFKA_BROKERS, redis: !process.env.REDIS_URL });
+// Interrupted (Ctrl-C, a kill): leave no service, reference server, Kafka or Redis behind.
+for (const signal of ['SIGINT', 'SIGTERM'] as const)
+  process.once(signal, () => {
+    killSpawned();
+    void stack.stop().finally(() => process.exit(130));
+  });
 await stack.start();
 const brokers = process.env.KAFKA_BROKERS?.split(',') ?? stack.kafka?.brokers ?? [];
 const redisUrl = process.env.REDIS_URL ?? stack.redis?.url ?? '';

@@ -14,12 +14,22 @@ export interface SpawnedServer {
   stop(): Promise<void>;
 }
 
+/** Every server this process spawned and has not seen exit: killed if the bench itself is stopped. */
+const spawned = new Set<ChildProcess>();
+
+/** Kills every spawned server at once (the bench was interrupted: no time for a graceful stop). */
+export function killSpawned(): void {
+  for (const child of spawned) child.kill('SIGKILL');
+}
+
 /** Spawns `entry` under tsx and resolves once it printed its URL (as a `"url":"…"` JSON field on stdout). */
 export async function spawnServer(entry: string, env: Record<string, string>): Promise<SpawnedServer> {
   const child = spawn(process.execPath, ['--import', 'tsx', path.join(projectRoot, entry)], {
     env: { ...process.env, PORT: '0', AUTH_MODE: 'dev', ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
+  spawned.add(child);
+  child.once('exit', () => spawned.delete(child));
   const url = await new Promise<string>((resolve, reject) => {
     child.once('exit', (code) => reject(new Error(`${entry} exited with ${code}`)));
     // The service logs its URL at info in its ready line; keep reading stdout so it never blocks,
