@@ -26,6 +26,8 @@ import {
 } from '../src/client/index.js';
 import { redisKeys } from '../src/core/keys.js';
 import { failWith, loadConfigOrExit } from './cli.js';
+import { metricSum, metricsText } from '../bench/observe.js';
+import { sleep } from '../bench/types.js';
 
 const fail = failWith('feedrec attack');
 const config = loadConfigOrExit('feedrec attack');
@@ -36,7 +38,6 @@ const only = values.only?.split(',');
 const want = (probe: string) => !only || only.includes(probe);
 const url = values.url;
 const secret = config.auth.jwtSecret ?? fail("set JWT_SECRET to the service's secret: the probes act as users");
-const base = url.replace(/\/graphql$/, '');
 const MB = 1024 * 1024;
 const run = randomUUID().slice(0, 8);
 
@@ -45,22 +46,9 @@ const tokenFor = (sub: string | undefined, role: 'user' | 'service') =>
 const clientAs = async (sub: string | undefined, role: 'user' | 'service'): Promise<ApiClient> =>
   createApiClient(url, { headers: { authorization: `Bearer ${await tokenFor(sub, role)}` }, timeoutMs: 30_000 });
 
-async function metricsText(): Promise<string> {
-  const res = await fetch(`${base}/metrics`);
-  return res.text();
-}
 /** The service's resident memory, from its own process metrics. */
 async function rssBytes(): Promise<number> {
-  const match = /^process_resident_memory_bytes (\d+(?:\.\d+)?(?:e\+\d+)?)$/m.exec(await metricsText());
-  return match ? Number(match[1]) : NaN;
-}
-/** The sum of one metric's samples whose labels contain `labels`. */
-function metricSum(text: string, name: string, labels = ''): number {
-  let sum = 0;
-  for (const line of text.split('\n'))
-    if (line.startsWith(`${name}{`) || line.startsWith(`${name} `))
-      if (line.includes(labels)) sum += Number(line.slice(line.lastIndexOf(' ') + 1));
-  return sum;
+  return metricSum(await metricsText(url), 'process_resident_memory_bytes');
 }
 /** Runs `task(i)` for i < n with `width` in flight. */
 async function pool(n: number, width: number, task: (i: number) => Promise<unknown>) {
@@ -71,7 +59,6 @@ async function pool(n: number, width: number, task: (i: number) => Promise<unkno
     }),
   );
 }
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 interface Outcome {
   probe: string;
@@ -119,7 +106,7 @@ if (want('1')) {
   await withMemory('1 operation names', async () => {
     const filler = 'A'.repeat(50_000);
     await pool(400, 8, (i) => executeText(url, `query N${i}${filler} { __typename }`));
-    const size = Buffer.byteLength(await metricsText());
+    const size = Buffer.byteLength(await metricsText(url));
     report('1 operation names: /metrics size', size < MB, `${(size / 1024).toFixed(0)} KB (limit 1 MB)`);
     return '400 anonymous queries with 50 KB names';
   });
@@ -239,11 +226,11 @@ if (want('5')) {
     ),
   );
   await sleep(1000);
-  const beforeChange = await metricsText();
+  const beforeChange = await metricsText(url);
   const fanClient = createApiClient(url, { headers: { authorization: `Bearer ${fanToken}` } });
   await fanClient.execute(RecordInteractionCountsDocument, { inputs: [{ itemId: item, action: 'LIKE' }] });
   await sleep(3000);
-  const afterChange = await metricsText();
+  const afterChange = await metricsText(url);
   const reranks = metricSum(afterChange, 'live_reranks_total') - metricSum(beforeChange, 'live_reranks_total');
   const impressions =
     metricSum(afterChange, 'impressions_logged_total') - metricSum(beforeChange, 'impressions_logged_total');

@@ -29,6 +29,7 @@ import { redisKeys } from '../src/core/keys.js';
 import { waitFor } from '../src/runtime/wait.js';
 import { createLocalStack } from '../src/stack/local-stack.js';
 import { projectRoot } from '../src/stack/paths.js';
+import { sleep } from '../bench/types.js';
 
 const { values } = parseArgs({
   options: {
@@ -41,7 +42,6 @@ const { values } = parseArgs({
 const seconds = Number(values.seconds);
 const rate = Number(values.rate);
 const say = (msg: string) => process.stdout.write(`[${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** Every process's log, for reading what happened after a run. */
 const logDir = path.join(projectRoot, 'bench', 'results', `chaos-${new Date().toISOString().replace(/[:.]/g, '-')}`);
 mkdirSync(logDir, { recursive: true });

@@ -32,6 +32,18 @@ export interface ApplyResult {
   watermark: number;
 }
 
+/** No events yet: the start of a running total. */
+export const noCounts = (): ApplyResult => ({ counted: 0, late: 0, duplicate: 0, replayed: 0, watermark: 0 });
+
+/** Adds one call's (or one slice's) counts into a running total. */
+export function addCounts(into: ApplyResult, r: ApplyResult): void {
+  into.counted += r.counted;
+  into.late += r.late;
+  into.duplicate += r.duplicate;
+  into.replayed += r.replayed;
+  into.watermark = Math.max(into.watermark, r.watermark);
+}
+
 export interface ApplierOptions {
   redis: Redis;
   keys: RedisKeys;
@@ -101,23 +113,11 @@ export function createApplier(options: ApplierOptions) {
       reply: scripts.applyUser.queue(pipeline, call.keys, call.args),
     }));
     const results = calls.length ? await execPipeline(pipeline) : [];
-    const out: UserStepResult = {
-      counted: 0,
-      late: 0,
-      duplicate: 0,
-      replayed: 0,
-      watermark: 0,
-      changed: [],
-      contributions: [],
-    };
+    const out: UserStepResult = { ...noCounts(), changed: [], contributions: [] };
     const contributions: Contribution[] = [];
     for (const call of calls) {
       const r = call.reply(results);
-      out.counted += r.counted;
-      out.late += r.late;
-      out.duplicate += r.duplicate;
-      out.replayed += r.replayed;
-      out.watermark = Math.max(out.watermark, r.watermark);
+      addCounts(out, r);
       if (r.counted > 0) out.changed.push(call.userId);
       // A redelivered call also returns what its last applied call left for the item step: the
       // item and trending scripts skip what they already hold, so this finishes a cut-off batch.

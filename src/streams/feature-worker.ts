@@ -7,7 +7,7 @@ import { execPipeline, isDeterministicRedisError } from '../redis/client.js';
 import type { RedisKeys } from '../core/keys.js';
 import { FRESH_ITEMS_MAX, TRENDING_ALL, type ActionWeights } from '../features/definitions.js';
 import type { PatternRule } from '../patterns/rules.js';
-import { createApplier, type Applier, type ApplyResult, type PatternStepResult } from './apply.js';
+import { addCounts, createApplier, noCounts, type Applier, type ApplyResult, type PatternStepResult } from './apply.js';
 import {
   decodeBehavior,
   decodeItem,
@@ -69,22 +69,9 @@ interface DeadRecord {
 /** The results of several applied slices of one batch, as one. */
 function mergeResults(results: BatchResult[]): BatchResult {
   const changed = new Set<string>();
-  const out: BatchResult = {
-    counted: 0,
-    late: 0,
-    duplicate: 0,
-    replayed: 0,
-    watermark: 0,
-    changed: [],
-    contributions: [],
-    patterns: { users: [] },
-  };
+  const out: BatchResult = { ...noCounts(), changed: [], contributions: [], patterns: { users: [] } };
   for (const r of results) {
-    out.counted += r.counted;
-    out.late += r.late;
-    out.duplicate += r.duplicate;
-    out.replayed += r.replayed;
-    out.watermark = Math.max(out.watermark, r.watermark);
+    addCounts(out, r);
     for (const u of r.changed) changed.add(u);
     out.contributions.push(...r.contributions);
     out.patterns.users.push(...r.patterns.users);
