@@ -58,12 +58,22 @@ function bind<K extends object, A extends object, R>(script: Script<K, A, R>, sa
 
 const T = 1_700_000_000_000;
 
-/** Keys under `prefix`, all in one hash tag (one Redis Cluster slot), as the service's calls are. */
+/** The stream epoch fence the offset-guarded samples carry, and the epoch their setup writes. */
+export const sampleFence = (prefix: string) => ({ key: `${prefix}:stream:epoch`, epoch: 'sample-epoch' });
+
+/**
+ * Keys under `prefix`, all in one hash tag (one Redis Cluster slot), as the service's calls are,
+ * beside the stream epoch key of the fenced scripts.
+ */
 export function samples(prefix: string): Record<ScriptName, ScriptSample> {
   const k = (name: string) => `${prefix}:{s}:${name}`;
+  const fence = sampleFence(prefix);
+  const holdEpoch = (redis: Redis) => redis.set(fence.key, fence.epoch);
   return {
     applyUser: bind(scripts.applyUser, {
+      setup: holdEpoch,
       keys: {
+        epoch: fence.key,
         state: k('state'),
         seen: k('seen'),
         recent: k('recent'),
@@ -73,6 +83,7 @@ export function samples(prefix: string): Record<ScriptName, ScriptSample> {
         buckets: [k('ub:1'), k('cap:1')],
       },
       args: {
+        epoch: fence.epoch,
         partition: 3,
         allowedLatenessMs: 120_000,
         stateTtlSec: 3601,
@@ -132,8 +143,10 @@ export function samples(prefix: string): Record<ScriptName, ScriptSample> {
         }),
     }),
     applyItem: bind(scripts.applyItem, {
-      keys: { stats: k('stats'), covisit: k('covisit'), meta: k('meta'), buckets: [k('ib:1')] },
+      setup: holdEpoch,
+      keys: { epoch: fence.key, stats: k('stats'), covisit: k('covisit'), meta: k('meta'), buckets: [k('ib:1')] },
       args: {
+        epoch: fence.epoch,
         partition: 3,
         popularityHalfLifeMs: 86_400_000,
         covisitMax: 50,
@@ -148,8 +161,10 @@ export function samples(prefix: string): Record<ScriptName, ScriptSample> {
       check: (applied) => expect(applied).toBe(1),
     }),
     applyTrending: bind(scripts.applyTrending, {
-      keys: { state: k('trending'), buckets: [k('tb:1')] },
+      setup: holdEpoch,
+      keys: { epoch: fence.key, state: k('trending'), buckets: [k('tb:1')] },
       args: {
+        epoch: fence.epoch,
         partition: 3,
         stateTtlSec: 3600,
         bucketTtlSec: [600],
@@ -163,8 +178,17 @@ export function samples(prefix: string): Record<ScriptName, ScriptSample> {
       check: (written) => expect(written).toBe(true),
     }),
     matchPatterns: bind(scripts.matchPatterns, {
-      keys: { state: k('pstate'), events: k('pevents'), fired: k('pfired'), log: k('plog'), tags: k('ptags') },
+      setup: holdEpoch,
+      keys: {
+        epoch: fence.key,
+        state: k('pstate'),
+        events: k('pevents'),
+        fired: k('pfired'),
+        log: k('plog'),
+        tags: k('ptags'),
+      },
       args: {
+        epoch: fence.epoch,
         partition: 3,
         allowedLatenessMs: 120_000,
         stateTtlSec: 3600,

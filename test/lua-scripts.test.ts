@@ -1,9 +1,9 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { execPipeline } from '../src/redis/client.js';
+import { execPipeline, isDeterministicRedisError, isEpochLost } from '../src/redis/client.js';
 import { registerScripts, scripts } from '../src/redis/scripts.js';
 import { uniquePrefix } from './helpers.js';
-import { samples } from './lua-samples.js';
+import { sampleFence, samples } from './lua-samples.js';
 
 const prefix = uniquePrefix('lua');
 
@@ -61,4 +61,39 @@ describe('every Redis Lua script', () => {
     expect(() => applyProfile.queue(connection.pipeline())).toThrow(/register the scripts/);
     connection.disconnect();
   });
+});
+
+describe('the stream epoch fence', () => {
+  let redis: Redis;
+  beforeAll(() => {
+    redis = new Redis(inject('redisUrl'));
+  });
+  afterAll(() => {
+    redis.disconnect();
+  });
+
+  const fenced = ['applyUser', 'applyItem', 'applyTrending', 'matchPatterns'] as const;
+
+  for (const name of fenced) {
+    it(`${name} refuses with EPOCH and writes nothing when Redis holds no epoch or another one`, async () => {
+      for (const [label, held] of [
+        ['none', null],
+        ['another', 'a-newer-epoch'],
+      ] as const) {
+        const at = `${prefix}:fence:${name}:${label}`;
+        const sample = samples(at)[name];
+        const fence = sampleFence(at);
+        if (held !== null) await redis.set(fence.key, held);
+        const error = await sample.run(redis).then(
+          () => null,
+          (e: unknown) => e,
+        );
+        expect(isEpochLost(error), String(error)).toBe(true);
+        expect(isDeterministicRedisError(error)).toBe(false);
+        // Nothing under the sample's hash tag was written: only the epoch key itself may exist.
+        const written = await redis.keys(`${at}:*`);
+        expect(written).toEqual(held === null ? [] : [fence.key]);
+      }
+    });
+  }
 });

@@ -219,7 +219,14 @@ describe('the pattern step on its own', () => {
     const keys = redisKeys(uniquePrefix(name));
     for (const [itemId, { category, tags }] of Object.entries(ITEMS))
       await redis.hset(keys.item(itemId), { category, tags: tags.join(',') });
-    const applier = createApplier({ redis, keys, allowedLatenessMs: LATENESS, patterns: TEST_RULES });
+    const applier = createApplier({
+      redis,
+      keys,
+      epochKey: keys.streamEpoch('steps'),
+      allowedLatenessMs: LATENESS,
+      patterns: TEST_RULES,
+    });
+    await applier.adoptEpoch();
     let offset = 0;
     const event = (itemId: string, action: BehaviorEvent['action'], t: number): PositionedEvent => ({
       offset: String(offset++),

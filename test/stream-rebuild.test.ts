@@ -90,4 +90,65 @@ describe('Redis losing its data while the stream worker keeps its partitions', (
     await streamCaughtUp(app);
     expect(await snapshot(users, at)).toEqual(after);
   }, 120_000);
+
+  /** Each item's action totals, summed over actions, keyed by item id. */
+  async function itemTotals(at: number) {
+    const { redis, keys } = app.services;
+    const items = await readItemFeaturesBatch(
+      redis,
+      keys,
+      CATALOGUE.map((c) => c.id),
+      at,
+    );
+    return new Map(items.map((it) => [it.itemId, { ...it.totals }]));
+  }
+
+  it('loses and doubles nothing when the data goes while batches are in flight', async () => {
+    await streamCaughtUp(app);
+    const base = await itemTotals(Date.now());
+    // One event per user, so no per-user cap or dedupe applies: every acknowledged event must count.
+    const sent: InteractionInput[] = [];
+    let next = 0;
+    const started = performance.now();
+    const sender = (async () => {
+      while (performance.now() - started < 6000) {
+        const batch: InteractionInput[] = Array.from({ length: 40 }, () => {
+          const i = next++;
+          return {
+            userId: `fl-u${i}`,
+            itemId: CATALOGUE[(i * 5) % CATALOGUE.length]!.id,
+            action: ACTIONS[i % ACTIONS.length]!,
+          };
+        });
+        const res = await gql(app.url, RecordInteractionCountsDocument, { inputs: batch });
+        expect(res.data?.recordInteractions.rejectedCount).toBe(0);
+        sent.push(...batch);
+      }
+    })();
+    for (const at of [1500, 3500]) {
+      await new Promise((resolve) => setTimeout(resolve, at - (performance.now() - started)));
+      await admin.flushall();
+    }
+    await sender;
+
+    const expected = new Map([...base].map(([id, totals]) => [id, { ...totals }]));
+    for (const e of sent) {
+      const totals = expected.get(e.itemId)!;
+      totals[e.action] = (totals[e.action] ?? 0) + 1;
+    }
+    const tally = (m: Map<string, Record<string, number>>) =>
+      [...m.values()].reduce((n, t) => n + Object.values(t).reduce((a, b) => a + b, 0), 0);
+    const settled = await eventually(
+      async () => {
+        await streamCaughtUp(app);
+        const now = await itemTotals(Date.now());
+        return isDeepStrictEqual(now, expected) ? now : undefined;
+      },
+      { timeoutMs: 60_000, intervalMs: 250 },
+    ).catch(async (error: unknown) => {
+      const now = await itemTotals(Date.now());
+      throw new Error(`item totals ${tally(now)}, expected ${tally(expected)} (${sent.length} sent)`, { cause: error });
+    });
+    expect(tally(settled)).toBe(tally(base) + sent.length);
+  }, 120_000);
 });

@@ -54,7 +54,13 @@ describe('a batch cut between the user step and the item step', () => {
 
     // A worker that applied the user step of each partition's first batch, then died.
     const records = await readTopic(brokers(), topics.behavior, events.length);
-    const applier = createApplier({ redis, keys, allowedLatenessMs: LATENESS });
+    const applier = createApplier({
+      redis,
+      keys,
+      epochKey: keys.streamEpoch(`${prefix}-group`),
+      allowedLatenessMs: LATENESS,
+    });
+    await applier.adoptEpoch();
     let cut = 0;
     for (const partition of [0, 1, 2]) {
       const mine = records
@@ -113,7 +119,13 @@ describe('a batch cut between the user step and the item step', () => {
     // A worker applied the user step of each partition's first 100 records and died; the next one
     // got the first 200 (100 replayed, 100 new), applied their user step, and died too.
     const records = await readTopic(brokers(), twiceTopics.behavior, events.length);
-    const applier = createApplier({ redis, keys: twiceKeys, allowedLatenessMs: LATENESS });
+    const applier = createApplier({
+      redis,
+      keys: twiceKeys,
+      epochKey: twiceKeys.streamEpoch(`${twice}-group`),
+      allowedLatenessMs: LATENESS,
+    });
+    await applier.adoptEpoch();
     for (const size of [100, 200])
       for (const partition of [0, 1, 2]) {
         const mine = records

@@ -5,7 +5,7 @@
 import { PATTERN_BUFFER_MAX, PATTERN_MATCH_LOG_MAX } from '../features/definitions.js';
 import type { RedisKeys } from '../core/keys.js';
 import type { MatchPatternsArgs, MatchPatternsKeys, MatchPatternsReply } from '../redis/scripts.js';
-import type { Contribution, UserCall } from '../streams/plan.js';
+import type { Contribution, EpochFence, UserCall } from '../streams/plan.js';
 import { patternHorizonMs, referencedTags, type PatternRule } from './rules.js';
 
 /** The rules, compiled once at start-up. */
@@ -49,6 +49,7 @@ export function compilePatterns(rules: readonly PatternRule[]): CompiledPatterns
 
 export interface PatternPlanOptions {
   keys: RedisKeys;
+  fence: EpochFence;
   partition: number;
   allowedLatenessMs: number;
   stateTtlSec: number;
@@ -81,6 +82,7 @@ export function planPatternCalls(
     calls.push({
       userId,
       keys: {
+        epoch: options.fence.key,
         state: keys.userPatternState(userId),
         events: keys.userPatternEvents(userId),
         fired: keys.userPatternFired(userId),
@@ -88,6 +90,7 @@ export function planPatternCalls(
         tags: keys.userTags(userId),
       },
       args: {
+        epoch: options.fence.epoch,
         partition: options.partition,
         allowedLatenessMs: options.allowedLatenessMs,
         stateTtlSec: options.stateTtlSec,

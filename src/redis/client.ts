@@ -53,9 +53,17 @@ const TRANSIENT_REPLY = /^(OOM|BUSY|LOADING|READONLY|MASTERDOWN|CLUSTERDOWN|TRYA
  * the transient replies above are not.
  */
 export function isDeterministicRedisError(error: unknown): boolean {
-  if (!(error instanceof Error)) return false;
+  if (!(error instanceof Error) || isEpochLost(error)) return false;
   if (error.name === 'ScriptReplyError') return true;
   return error.name === 'ReplyError' && !TRANSIENT_REPLY.test(error.message);
+}
+
+/**
+ * True when the stream epoch fence (streams/lua/fence.lua) refused a call: Redis no longer holds the
+ * state the caller's progress belongs to, so the caller must rebuild rather than retry or isolate.
+ */
+export function isEpochLost(error: unknown): boolean {
+  return error instanceof Error && error.name === 'ReplyError' && error.message.startsWith('EPOCH ');
 }
 
 /**

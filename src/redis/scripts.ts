@@ -17,9 +17,19 @@ interface WithBuckets {
   buckets: readonly string[];
 }
 
+/**
+ * The stream epoch fence (streams/lua/fence.lua), the first key and the first argument of every
+ * script that writes offset-guarded state: the call is refused before any write (a reply error
+ * starting `EPOCH`) unless Redis still holds the epoch the worker's progress belongs to.
+ */
+interface Fenced {
+  /** As a key: the worker group's epoch key; as an argument: the epoch the caller holds. */
+  epoch: string;
+}
+
 // ---- streams: the stream worker's per-user and per-item steps ----
 
-export interface ApplyUserKeys extends WithBuckets {
+export interface ApplyUserKeys extends WithBuckets, Fenced {
   state: string;
   seen: string;
   recent: string;
@@ -46,7 +56,7 @@ export interface ApplyUserEvent {
   buckets: readonly number[];
 }
 
-export interface ApplyUserArgs {
+export interface ApplyUserArgs extends Fenced {
   partition: number;
   allowedLatenessMs: number;
   stateTtlSec: number;
@@ -127,8 +137,9 @@ function decodeRows(json: string, what: string): ContributionRow[] {
 
 const applyUser = defineScript('applyUser', {
   file: 'streams/lua/apply-user.lua',
-  keys: (k: ApplyUserKeys) => [k.state, k.seen, k.recent, k.positive, k.hidden, k.affinity, ...k.buckets],
+  keys: (k: ApplyUserKeys) => [k.epoch, k.state, k.seen, k.recent, k.positive, k.hidden, k.affinity, ...k.buckets],
   argv: (a: ApplyUserArgs): ScriptArg[] => [
+    a.epoch,
     a.partition,
     a.allowedLatenessMs,
     a.stateTtlSec,
@@ -176,7 +187,7 @@ const applyUser = defineScript('applyUser', {
   },
 });
 
-export interface ApplyItemKeys extends WithBuckets {
+export interface ApplyItemKeys extends WithBuckets, Fenced {
   stats: string;
   covisit: string;
   /** The item's catalogue entry, read only: without it the item's keys get short TTLs. */
@@ -194,7 +205,7 @@ export interface ApplyItemContribution {
   partners: readonly string[];
 }
 
-export interface ApplyItemArgs {
+export interface ApplyItemArgs extends Fenced {
   partition: number;
   popularityHalfLifeMs: number;
   covisitMax: number;
@@ -211,8 +222,9 @@ export interface ApplyItemArgs {
 
 const applyItem = defineScript('applyItem', {
   file: 'streams/lua/apply-item.lua',
-  keys: (k: ApplyItemKeys) => [k.stats, k.covisit, k.meta, ...k.buckets],
+  keys: (k: ApplyItemKeys) => [k.epoch, k.stats, k.covisit, k.meta, ...k.buckets],
   argv: (a: ApplyItemArgs): ScriptArg[] => [
+    a.epoch,
     a.partition,
     a.popularityHalfLifeMs,
     a.covisitMax,
@@ -238,11 +250,11 @@ const applyItem = defineScript('applyItem', {
   decode: (reply) => int(reply, 'applyItem'),
 });
 
-export interface ApplyTrendingKeys extends WithBuckets {
+export interface ApplyTrendingKeys extends WithBuckets, Fenced {
   state: string;
 }
 
-export interface ApplyTrendingArgs {
+export interface ApplyTrendingArgs extends Fenced {
   partition: number;
   stateTtlSec: number;
   bucketTtlSec: readonly number[];
@@ -252,8 +264,9 @@ export interface ApplyTrendingArgs {
 
 const applyTrending = defineScript('applyTrending', {
   file: 'streams/lua/apply-trending.lua',
-  keys: (k: ApplyTrendingKeys) => [k.state, ...k.buckets],
+  keys: (k: ApplyTrendingKeys) => [k.epoch, k.state, ...k.buckets],
   argv: (a: ApplyTrendingArgs): ScriptArg[] => [
+    a.epoch,
     a.partition,
     a.stateTtlSec,
     a.bucketTtlSec.length,
@@ -274,7 +287,7 @@ const applyProfile = defineScript('applyProfile', {
 
 // ---- patterns: the behaviour-pattern matcher ----
 
-export interface MatchPatternsKeys {
+export interface MatchPatternsKeys extends Fenced {
   state: string;
   events: string;
   fired: string;
@@ -282,7 +295,7 @@ export interface MatchPatternsKeys {
   tags: string;
 }
 
-export interface MatchPatternsArgs {
+export interface MatchPatternsArgs extends Fenced {
   partition: number;
   allowedLatenessMs: number;
   stateTtlSec: number;
@@ -311,8 +324,9 @@ export interface MatchPatternsReply {
 
 const matchPatterns = defineScript('matchPatterns', {
   file: 'patterns/lua/match-user.lua',
-  keys: (k: MatchPatternsKeys) => [k.state, k.events, k.fired, k.log, k.tags],
+  keys: (k: MatchPatternsKeys) => [k.epoch, k.state, k.events, k.fired, k.log, k.tags],
   argv: (a: MatchPatternsArgs): ScriptArg[] => [
+    a.epoch,
     a.partition,
     a.allowedLatenessMs,
     a.stateTtlSec,

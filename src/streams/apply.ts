@@ -4,6 +4,7 @@
  * scripts guarded by per-partition offsets so that any step can be repeated without effect. The
  * worker calls `applyBatch`; tests call the steps one by one to cut a batch where a crash could.
  */
+import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { DEFAULT_ACTION_WEIGHTS, type ActionWeights } from '../features/definitions.js';
 import { execPipeline } from '../redis/client.js';
@@ -19,6 +20,7 @@ import {
   planUserCalls,
   userContributions,
   type Contribution,
+  type EpochFence,
   type ItemInfo,
   type PositionedEvent,
 } from './plan.js';
@@ -47,6 +49,11 @@ export function addCounts(into: ApplyResult, r: ApplyResult): void {
 export interface ApplierOptions {
   redis: Redis;
   keys: RedisKeys;
+  /**
+   * The worker group's epoch key (`keys.streamEpoch(groupId)`): every offset-guarded write checks
+   * it holds the epoch adopted by `adoptEpoch`, so nothing is written once Redis has lost the state.
+   */
+  epochKey: string;
   allowedLatenessMs: number;
   weights?: ActionWeights;
   /** How long a user's dedupe and offset state lives after their last event. */
@@ -71,8 +78,32 @@ export function createApplier(options: ApplierOptions) {
   const { redis, keys } = options;
   registerScripts(redis);
   const patterns = options.patterns?.length ? compilePatterns(options.patterns) : undefined;
+  /** The epoch this applier's writes belong to (null: none adopted yet). */
+  let epoch: string | null = null;
+
+  /** Redis' epoch, written first by whichever worker finds none; later writes are fenced by it. */
+  async function adoptEpoch(): Promise<string> {
+    await redis.set(options.epochKey, randomUUID(), 'NX');
+    const held = await redis.get(options.epochKey);
+    // Gone again between the two calls (another flush): the next fenced write refuses, and the
+    // caller adopts anew.
+    epoch = held ?? randomUUID();
+    return epoch;
+  }
+
+  /** True when Redis no longer holds the epoch adopted (its data was lost since). */
+  async function epochLost(): Promise<boolean> {
+    return epoch !== null && (await redis.get(options.epochKey)) !== epoch;
+  }
+
+  function fence(): EpochFence {
+    if (epoch === null) throw new Error('adopt the stream epoch before applying events');
+    return { key: options.epochKey, epoch };
+  }
+
   const planOptions = (partition: number) => ({
     keys,
+    fence: fence(),
     partition,
     allowedLatenessMs: options.allowedLatenessMs,
     weights: options.weights ?? DEFAULT_ACTION_WEIGHTS,
@@ -161,6 +192,8 @@ export function createApplier(options: ApplierOptions) {
   }
 
   return {
+    adoptEpoch,
+    epochLost,
     readItems,
     userStep,
     itemStep,

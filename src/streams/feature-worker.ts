@@ -3,7 +3,7 @@ import { encodeUserChanged } from '../core/user-changed.js';
 import type { Redis } from 'ioredis';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
-import { execPipeline, isDeterministicRedisError } from '../redis/client.js';
+import { execPipeline, isDeterministicRedisError, isEpochLost } from '../redis/client.js';
 import type { RedisKeys } from '../core/keys.js';
 import { FRESH_ITEMS_MAX, TRENDING_ALL, type ActionWeights } from '../features/definitions.js';
 import type { PatternRule } from '../patterns/rules.js';
@@ -102,6 +102,7 @@ export function createFeatureWorker(options: FeatureWorkerOptions): FeatureWorke
   const applier = createApplier({
     redis,
     keys,
+    epochKey: keys.streamEpoch(groupId),
     allowedLatenessMs: options.allowedLatenessMs,
     weights: options.weights,
     stateTtlSec: options.stateTtlSec,
@@ -270,9 +271,6 @@ export function createFeatureWorker(options: FeatureWorkerOptions): FeatureWorke
 
   // ---- lost data: an epoch Redis must keep, and a rebuild from the log when it does not ----
 
-  const epochKey = keys.streamEpoch(groupId);
-  /** The epoch this worker's state belongs to. */
-  let epoch: string | null = null;
   /** The partitions this worker holds, per topic (from the last group join). */
   let assignment: Record<string, number[]> = {};
   let rebuilding: Promise<void> | undefined;
@@ -282,22 +280,14 @@ export function createFeatureWorker(options: FeatureWorkerOptions): FeatureWorke
   let replaying: { startedAt: number; until: Map<number, bigint> } | undefined;
   let watch: ReturnType<typeof setInterval> | undefined;
 
-  /** Redis' epoch, written first by whichever worker finds none. */
-  async function adoptEpoch(): Promise<string | null> {
-    await redis.set(epochKey, randomUUID(), 'NX');
-    return redis.get(epochKey);
-  }
-
-  /** True when Redis no longer holds the epoch this worker's progress belongs to. */
-  async function epochLost(): Promise<boolean> {
-    return epoch !== null && (await redis.get(epochKey)) !== epoch;
-  }
+  const { adoptEpoch, epochLost } = applier;
 
   /**
    * Redis lost data while this worker held its partitions: replay the catalogue and the declared
    * interests in full (events are applied with the categories Redis holds, so these come first),
    * then seek every behaviour partition held to the oldest record the log retains. The per-user
-   * and per-item offset guards make the replay exact over whatever Redis still holds.
+   * and per-item offset guards make the replay exact over whatever Redis still holds: the epoch
+   * fence kept batches in flight at the loss from writing guards into the emptied Redis.
    */
   async function rebuild(reason: string) {
     const startedAt = performance.now();
@@ -323,6 +313,9 @@ export function createFeatureWorker(options: FeatureWorkerOptions): FeatureWorke
     const held = assignment[topics.behavior] ?? [];
     const until = new Map<number, bigint>();
     if (held.length) {
+      // A batch that finished its fenced steps just before the loss may have written its progress
+      // just after it; every handler has finished now, so what is there is stale.
+      await redis.hdel(offsetsKey, ...held.map(String));
       const admin = kafka.admin();
       await admin.connect();
       try {
@@ -342,7 +335,7 @@ export function createFeatureWorker(options: FeatureWorkerOptions): FeatureWorke
     appliedHere.clear();
     settled.clear();
     failures.clear();
-    epoch = await adoptEpoch();
+    await adoptEpoch();
     replaying = { startedAt, until };
     log.info(
       { durationMs: Math.round(performance.now() - startedAt), partitions: held },
@@ -395,11 +388,6 @@ export function createFeatureWorker(options: FeatureWorkerOptions): FeatureWorke
 
   async function handleBehavior({ batch, heartbeat, resolveOffset }: EachBatchPayload) {
     const started = performance.now();
-    if (await epochLost()) {
-      // Applied now, this batch would write current offsets into an empty Redis: rebuild first.
-      void startRebuild('the epoch vanished (noticed by a batch)');
-      return;
-    }
     if (!(await checkPosition(batch))) return;
     const done = appliedHere.get(batch.partition) ?? -1n;
     const fresh = batch.messages.filter((m) => BigInt(m.offset) > done);
@@ -428,7 +416,17 @@ export function createFeatureWorker(options: FeatureWorkerOptions): FeatureWorke
         log.warn({ partition: batch.partition, offset: d.offset, reason: d.reason }, 'dead-lettered a record');
     }
 
-    const { result: total, refused } = await applyOrIsolate(batch, events, lastOffset);
+    let applied: Awaited<ReturnType<typeof applyOrIsolate>>;
+    try {
+      applied = await applyOrIsolate(batch, events, lastOffset);
+    } catch (error) {
+      if (!isEpochLost(error)) throw error;
+      // Redis lost the state since this worker adopted its epoch: the fence refused every write of
+      // this batch that came after the loss, and the rebuild replays the partition from the log.
+      void startRebuild('the epoch fence refused a batch');
+      return;
+    }
+    const { result: total, refused } = applied;
     settled.set(batch.partition, lastOffset);
     const { changed } = total;
     if (changed.length) {
@@ -604,7 +602,7 @@ export function createFeatureWorker(options: FeatureWorkerOptions): FeatureWorke
   return {
     ready: () => consumer.ready(),
     async start() {
-      epoch = await adoptEpoch();
+      await adoptEpoch();
       await consumer.start();
       // An idle worker notices lost data too, not only at its next batch.
       watch = setInterval(() => {

@@ -51,8 +51,15 @@ export interface UserCall<K, A> extends ScriptCall<K, A> {
   userId: string;
 }
 
+/** The stream epoch fence a planned call carries: the epoch key and the epoch the worker holds. */
+export interface EpochFence {
+  key: string;
+  epoch: string;
+}
+
 export interface PlanOptions {
   keys: RedisKeys;
+  fence: EpochFence;
   partition: number;
   allowedLatenessMs: number;
   weights: ActionWeights;
@@ -199,6 +206,7 @@ export function planUserCalls(
     calls.push({
       userId,
       keys: {
+        epoch: options.fence.key,
         state: k.userState(userId),
         seen: k.userSeen(userId),
         recent: k.userRecent(userId),
@@ -208,6 +216,7 @@ export function planUserCalls(
         buckets: buckets.keys,
       },
       args: {
+        epoch: options.fence.epoch,
         partition: options.partition,
         allowedLatenessMs: options.allowedLatenessMs,
         stateTtlSec: options.stateTtlSec,
@@ -262,7 +271,7 @@ export function orderContributions(contributions: Iterable<Contribution>): Contr
  */
 export function planItemCalls(
   contributions: Contribution[],
-  options: Pick<PlanOptions, 'keys' | 'partition' | 'allowedLatenessMs' | 'stateTtlSec' | 'now'>,
+  options: Pick<PlanOptions, 'keys' | 'fence' | 'partition' | 'allowedLatenessMs' | 'stateTtlSec' | 'now'>,
 ): ScriptCall<ApplyItemKeys, ApplyItemArgs>[] {
   type Share = { c: Contribution; own: boolean; partners: string[] };
   const shares = new Map<string, Share[]>();
@@ -295,12 +304,14 @@ export function planItemCalls(
     }));
     calls.push({
       keys: {
+        epoch: options.fence.key,
         stats: options.keys.itemStats(itemId),
         covisit: options.keys.itemCovisit(itemId),
         meta: options.keys.item(itemId),
         buckets: buckets.keys,
       },
       args: {
+        epoch: options.fence.epoch,
         partition: options.partition,
         popularityHalfLifeMs: POPULARITY_HALF_LIFE_MS,
         covisitMax: COVISIT_MAX_PER_ITEM,
@@ -324,7 +335,7 @@ export function planItemCalls(
  */
 export function planTrendingCalls(
   contributions: Contribution[],
-  options: Pick<PlanOptions, 'keys' | 'partition' | 'allowedLatenessMs' | 'stateTtlSec' | 'now'>,
+  options: Pick<PlanOptions, 'keys' | 'fence' | 'partition' | 'allowedLatenessMs' | 'stateTtlSec' | 'now'>,
 ): ScriptCall<ApplyTrendingKeys, ApplyTrendingArgs>[] {
   const scopes = new Map<string, Contribution[]>();
   for (const c of contributions) {
@@ -348,8 +359,9 @@ export function planTrendingCalls(
       return { offset: c.offset, itemId: c.itemId, weight: c.weight, bucket: idx };
     });
     calls.push({
-      keys: { state: options.keys.trendingState(scope), buckets: buckets.keys },
+      keys: { epoch: options.fence.key, state: options.keys.trendingState(scope), buckets: buckets.keys },
       args: {
+        epoch: options.fence.epoch,
         partition: options.partition,
         stateTtlSec: options.stateTtlSec,
         bucketTtlSec: buckets.ttls,

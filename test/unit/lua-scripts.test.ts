@@ -80,7 +80,9 @@ describe('Lua scripts and their TypeScript layout', () => {
   }
 
   it('an include line is replaced by the shared file, once per script that uses it', () => {
-    expect(scripts.applyUser.includes).toEqual(['streams/lua/common.lua']);
+    expect(scripts.applyUser.includes).toEqual(['streams/lua/fence.lua', 'streams/lua/common.lua']);
+    expect(scripts.matchPatterns.includes).toEqual(['streams/lua/fence.lua']);
+    expect(scripts.applyProfile.includes).toEqual([]);
     expect(scripts.applyUser.lua).toContain('local function decaySum(');
     expect(scripts.applyUser.lua).not.toMatch(/^-- @include /m);
   });

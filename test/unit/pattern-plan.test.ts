@@ -77,7 +77,16 @@ const c = (over: Partial<Contribution> & Pick<Contribution, 'offset'>): Contribu
   clock: over.clock ?? over.occurredAt ?? T0,
 });
 
-const planOptions = { keys, partition: 4, allowedLatenessMs: 2 * MINUTE, stateTtlSec: 86_400, now: T0, patterns };
+const fence = { key: keys.streamEpoch('g'), epoch: 'e-1' };
+const planOptions = {
+  keys,
+  fence,
+  partition: 4,
+  allowedLatenessMs: 2 * MINUTE,
+  stateTtlSec: 86_400,
+  now: T0,
+  patterns,
+};
 
 describe('compiled pattern rules', () => {
   it('hands the match script every rule in file order with its strictness, bounds, tag and steps', () => {
@@ -196,6 +205,7 @@ describe('the pattern step plan', () => {
   it("uses only the user's keys and the compiled rules, horizon and guard fields", () => {
     const [u1] = calls;
     expect(u1?.keys).toEqual({
+      epoch: fence.key,
       state: 'p:{u:u1}:pat',
       events: 'p:{u:u1}:pat:ev',
       fired: 'p:{u:u1}:pat:fired',
@@ -203,6 +213,7 @@ describe('the pattern step plan', () => {
       tags: 'p:{u:u1}:tags',
     });
     expect(u1?.args).toMatchObject({
+      epoch: fence.epoch,
       partition: 4,
       allowedLatenessMs: 2 * MINUTE,
       stateTtlSec: 86_400,
@@ -219,13 +230,13 @@ describe('the pattern step plan', () => {
     expect(members.every((m) => m.split('|')[0]?.length === 20)).toBe(true);
   });
 
-  it('encodes to the layout of match-user.lua: eight fixed arguments, then five per event', () => {
+  it('encodes to the layout of match-user.lua: nine fixed arguments, then five per event', () => {
     for (const call of calls) {
-      expect(scripts.matchPatterns.keys(call.keys)).toHaveLength(5);
+      expect(scripts.matchPatterns.keys(call.keys)).toHaveLength(6);
       const argv = scripts.matchPatterns.argv(call.args);
-      expect(argv.slice(0, 8)).toEqual([4, 2 * MINUTE, 86_400, 128, MINUTE, 100, T0, patterns.json]);
-      expect(argv).toHaveLength(8 + 5 * call.args.events.length);
-      const masks = argv.slice(8).filter((_, i) => i % 5 === 4);
+      expect(argv.slice(0, 9)).toEqual([fence.epoch, 4, 2 * MINUTE, 86_400, 128, MINUTE, 100, T0, patterns.json]);
+      expect(argv).toHaveLength(9 + 5 * call.args.events.length);
+      const masks = argv.slice(9).filter((_, i) => i % 5 === 4);
       expect(masks.every((m) => typeof m === 'string' && m.length === rules.length)).toBe(true);
     }
   });

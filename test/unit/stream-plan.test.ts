@@ -37,8 +37,11 @@ const CAP_TTL_FLOOR_SEC = 600;
 
 const keys = redisKeys('t');
 
+const fence = { key: keys.streamEpoch('g'), epoch: 'e-1' };
+
 const options = (over: Partial<PlanOptions> = {}): PlanOptions => ({
   keys,
+  fence,
   partition: PARTITION,
   allowedLatenessMs: LATENESS,
   weights: DEFAULT_ACTION_WEIGHTS,
@@ -98,8 +101,8 @@ const n = (value: ScriptArg | undefined) => Number(value);
  * bucket TTLs, then per event its fields and the bucket keys its indices point at.
  */
 function readApplyUser(encodedKeys: string[], argv: ScriptArg[]) {
-  const bucketCount = n(argv[16]);
-  const ttls = argv.slice(17, 17 + bucketCount).map(n);
+  const bucketCount = n(argv[17]);
+  const ttls = argv.slice(18, 18 + bucketCount).map(n);
   const events: {
     offset: string;
     eventId: string;
@@ -110,8 +113,8 @@ function readApplyUser(encodedKeys: string[], argv: ScriptArg[]) {
     cap: string;
     keys: string[];
   }[] = [];
-  const key = (idx: ScriptArg | undefined) => encodedKeys[6 + n(idx) - 1] ?? `missing KEYS index ${String(idx)}`;
-  let i = 17 + bucketCount;
+  const key = (idx: ScriptArg | undefined) => encodedKeys[7 + n(idx) - 1] ?? `missing KEYS index ${String(idx)}`;
+  let i = 18 + bucketCount;
   while (i < argv.length) {
     const k = n(argv[i + 10]);
     events.push({
@@ -281,8 +284,9 @@ describe('the user step plan', () => {
     for (const call of planUserCalls(batch, catalogue, options({ tagFilter: new Set(['dog']) }))) {
       const encodedKeys = scripts.applyUser.keys(call.keys);
       const argv = scripts.applyUser.argv(call.args);
-      expect(encodedKeys).toHaveLength(6 + call.keys.buckets.length);
-      expect(argv.slice(13, 16)).toEqual([30 * SECOND, 3, '-1']);
+      expect(encodedKeys).toHaveLength(7 + call.keys.buckets.length);
+      expect([encodedKeys[0], argv[0]]).toEqual([fence.key, fence.epoch]);
+      expect(argv.slice(14, 17)).toEqual([30 * SECOND, 3, '-1']);
       const read = readApplyUser(encodedKeys, argv);
       expect(read.bucketCount).toBe(call.keys.buckets.length);
       expect(read.ttls).toEqual(call.args.bucketTtlSec);
@@ -506,11 +510,13 @@ describe('the item step plan', () => {
     for (const call of calls) {
       const argv = scripts.applyItem.argv(call.args);
       const b = call.keys.buckets.length;
-      expect(scripts.applyItem.keys(call.keys)).toHaveLength(3 + b);
-      expect(scripts.applyItem.keys(call.keys)[2]).toBe(call.keys.meta);
-      expect(argv[8]).toBe(b);
+      expect(scripts.applyItem.keys(call.keys)).toHaveLength(4 + b);
+      expect(scripts.applyItem.keys(call.keys)[0]).toBe(fence.key);
+      expect(scripts.applyItem.keys(call.keys)[3]).toBe(call.keys.meta);
+      expect(argv[0]).toBe(fence.epoch);
+      expect(argv[9]).toBe(b);
       const perContribution = call.args.contributions.reduce((s, c) => s + 6 + c.buckets.length + c.partners.length, 0);
-      expect(argv).toHaveLength(9 + b + perContribution);
+      expect(argv).toHaveLength(10 + b + perContribution);
     }
   });
 });
@@ -564,9 +570,10 @@ describe('the trending step plan', () => {
     for (const call of calls) {
       const argv = scripts.applyTrending.argv(call.args);
       const b = call.keys.buckets.length;
-      expect(scripts.applyTrending.keys(call.keys)).toHaveLength(1 + b);
-      expect(argv[2]).toBe(b);
-      expect(argv).toHaveLength(3 + b + 4 * call.args.contributions.length);
+      expect(scripts.applyTrending.keys(call.keys)).toHaveLength(2 + b);
+      expect([scripts.applyTrending.keys(call.keys)[0], argv[0]]).toEqual([fence.key, fence.epoch]);
+      expect(argv[3]).toBe(b);
+      expect(argv).toHaveLength(4 + b + 4 * call.args.contributions.length);
     }
   });
 

@@ -23,8 +23,8 @@
 -- when a waiting run can be decided (the earliest such run's last event time is kept as `due`);
 -- and then only the starts that can have changed are read.
 --
--- KEYS: state, events, fired, log, tags
--- ARGV: partition, allowedLatenessMs, stateTtlSec, bufferMax, horizonMs, logMax, now, rulesJson,
+-- KEYS: epoch, state, events, fired, log, tags
+-- ARGV: epoch, partition, allowedLatenessMs, stateTtlSec, bufferMax, horizonMs, logMax, now, rulesJson,
 --       then per contribution (ascending offsets): offset, occurredAt, clock, member, mask (one character
 --       per rule, in rulesJson order: 1 when the event fits one of the rule's steps, else 0)
 --       (member = offset padded to 20 digits | eventId | action | category | tag,tag,…)
@@ -33,14 +33,16 @@
 -- Returns: { bufferedEvents, partialMatches, undecidedMatches, firedRuleId… } or
 --          { -1 } when the call held nothing new (a redelivered batch).
 
-local stateKey, evKey, firedKey, logKey, tagKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
-local part = ARGV[1]
-local lateness = tonumber(ARGV[2])
-local stateTtl = tonumber(ARGV[3])
-local bufferMax = tonumber(ARGV[4])
-local horizon = tonumber(ARGV[5])
-local logMax = tonumber(ARGV[6])
-local now = tonumber(ARGV[7])
+-- @include ../../streams/lua/fence.lua
+
+local stateKey, evKey, firedKey, logKey, tagKey = KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
+local part = ARGV[2]
+local lateness = tonumber(ARGV[3])
+local stateTtl = tonumber(ARGV[4])
+local bufferMax = tonumber(ARGV[5])
+local horizon = tonumber(ARGV[6])
+local logMax = tonumber(ARGV[7])
+local now = tonumber(ARGV[8])
 
 local st = redis.call('HMGET', stateKey, 'off:' .. part, 'wm', 'floor', 'due', 'np', 'nu')
 local applied = tonumber(st[1] or '-1')
@@ -53,7 +55,7 @@ local last = applied
 -- Per rule (by position), the earliest and latest event time of the new events that fit one of its steps.
 local newMin, newMax = {}, {}
 local anyNew = false
-local i = 9
+local i = 10
 while i <= #ARGV do
   local offset = tonumber(ARGV[i])
   if offset > applied then
@@ -88,7 +90,7 @@ local tagsWritten = false
 
 local dueNow = due ~= nil and due <= wm - lateness
 if anyNew or dueNow then
-  local rules = cjson.decode(ARGV[8])
+  local rules = cjson.decode(ARGV[9])
   -- Per rule, the earliest start that can have changed: a match not fired yet contains a new
   -- event of the rule, or is a strict run waiting to be decided (ending at or after `due`).
   local lo = nil

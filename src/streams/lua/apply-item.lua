@@ -7,22 +7,23 @@
 -- nothing long-lived; its first write after it is catalogued gives them their full TTLs back
 -- (flag `u` in `fk` while they are short).
 --
--- KEYS: stats, covisit, meta, then bucket_1 … bucket_B
--- ARGV: partition, popularityHalfLifeMs, covisitMax, covisitTtlSec, statsTtlSec, now, ttlRefreshMs,
+-- KEYS: epoch, stats, covisit, meta, then bucket_1 … bucket_B
+-- ARGV: epoch, partition, popularityHalfLifeMs, covisitMax, covisitTtlSec, statsTtlSec, now, ttlRefreshMs,
 --       uncataloguedTtlSec, bucketCount, then ttlSec_1 … ttlSec_B (B = bucketCount), then per contribution (ascending
 --       offsets): offset, occurredAt, action ('' = co-visit only), weight, k, bucketIndex_1 …
 --       bucketIndex_k, p, partner_1 … partner_p
 -- Returns: the number of contributions applied
 
+-- @include fence.lua
 -- @include common.lua
 
-local stats, covis = KEYS[1], KEYS[2]
-local part = ARGV[1]
-local popHalf = tonumber(ARGV[2])
-local covisMax, covisTtl, statsTtl = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
-local now, refreshMs = tonumber(ARGV[6]), tonumber(ARGV[7])
-local shortTtl = tonumber(ARGV[8])
-local nb = tonumber(ARGV[9])
+local stats, covis = KEYS[2], KEYS[3]
+local part = ARGV[2]
+local popHalf = tonumber(ARGV[3])
+local covisMax, covisTtl, statsTtl = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
+local now, refreshMs = tonumber(ARGV[7]), tonumber(ARGV[8])
+local shortTtl = tonumber(ARGV[9])
+local nb = tonumber(ARGV[10])
 local st = redis.call('HMGET', stats, 'off:' .. part, '_b', 'x', 'ca', 'fk')
 local applied = tonumber(st[1] or '-1')
 local refreshed = tonumber(st[3] or '-1')
@@ -34,7 +35,7 @@ local incs = {}
 local totals = {}
 local popAdds = {}
 local pairsOf = {}
-local i = 10 + nb
+local i = 11 + nb
 while i <= #ARGV do
   local offset = tonumber(ARGV[i])
   local t = tonumber(ARGV[i + 1])
@@ -58,7 +59,7 @@ while i <= #ARGV do
   i = i + 6 + k + p
 end
 if last <= applied then return 0 end
-addCounts(incs, 3, 9)
+addCounts(incs, 4, 10)
 local fields = { 'off:' .. part, last }
 for action, c in pairs(totals) do redis.call('HINCRBY', stats, 'n:' .. action, c) end
 if #popAdds > 0 then
@@ -77,7 +78,7 @@ end
 local refresh = refreshed < 0 or now - refreshed >= refreshMs
 if refresh then refreshed = now end
 local short = string.find(flags, 'u', 1, true) ~= nil
-if redis.call('EXISTS', KEYS[3]) == 0 then
+if redis.call('EXISTS', KEYS[4]) == 0 then
   statsTtl, covisTtl = shortTtl, shortTtl
   refresh = true
   if not short then flags = flags .. 'u' end

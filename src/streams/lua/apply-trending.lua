@@ -1,20 +1,22 @@
 -- One trending scope's share of a batch (global or one category): weighted actions per item into
 -- 5-minute buckets, skipping what the scope already applied from this partition.
 --
--- KEYS: state, then bucket_1 … bucket_B
--- ARGV: partition, stateTtlSec, bucketCount, then ttlSec_1 … ttlSec_B (B = bucketCount), then per
+-- KEYS: epoch, state, then bucket_1 … bucket_B
+-- ARGV: epoch, partition, stateTtlSec, bucketCount, then ttlSec_1 … ttlSec_B (B = bucketCount), then per
 --       contribution (ascending offsets): offset, itemId, weight, bucketIndex
 -- Returns: the number of contributions applied
 
-local state = KEYS[1]
-local part = ARGV[1]
-local stateTtl = tonumber(ARGV[2])
-local nb = tonumber(ARGV[3])
+-- @include fence.lua
+
+local state = KEYS[2]
+local part = ARGV[2]
+local stateTtl = tonumber(ARGV[3])
+local nb = tonumber(ARGV[4])
 local applied = tonumber(redis.call('HGET', state, 'off:' .. part) or '-1')
 local last = applied
 local n = 0
 local sums = {}
-local i = 4 + nb
+local i = 5 + nb
 while i <= #ARGV do
   local offset = tonumber(ARGV[i])
   if offset > applied then
@@ -29,8 +31,8 @@ while i <= #ARGV do
 end
 if last <= applied then return 0 end
 for idx, items in pairs(sums) do
-  for item, w in pairs(items) do redis.call('ZINCRBY', KEYS[1 + idx], w, item) end
-  redis.call('EXPIRE', KEYS[1 + idx], tonumber(ARGV[3 + idx]))
+  for item, w in pairs(items) do redis.call('ZINCRBY', KEYS[2 + idx], w, item) end
+  redis.call('EXPIRE', KEYS[2 + idx], tonumber(ARGV[4 + idx]))
 end
 redis.call('HSET', state, 'off:' .. part, last)
 redis.call('EXPIRE', state, stateTtl)

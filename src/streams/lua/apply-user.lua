@@ -17,9 +17,9 @@
 -- the item side (popularity, trending) and find co-engagement partners; later ones are `capped`.
 -- The counts live in the cap key the event names (a hash itemId → count per trending bucket).
 --
--- KEYS: state, seen, recent, positive, hidden, affinity, then bucket_1 … bucket_B (window buckets
+-- KEYS: epoch, state, seen, recent, positive, hidden, affinity, then bucket_1 … bucket_B (window buckets
 --       and cap keys)
--- ARGV: partition, allowedLatenessMs, stateTtlSec, recentMax, positiveMax, hiddenMax, hiddenTtlSec,
+-- ARGV: epoch, partition, allowedLatenessMs, stateTtlSec, recentMax, positiveMax, hiddenMax, hiddenTtlSec,
 --       horizonMs, maxPartners, minPartnerWeight, affinityHalfLifeMs, now, ttlRefreshMs, maxAheadMs,
 --       capMax, settledOffset, bucketCount, then ttlSec_1 … ttlSec_B (B = bucketCount), then per event: offset,
 --       eventId, occurredAt, receivedAt, itemId, category, action, weight, tags, capIndex, k,
@@ -34,20 +34,21 @@
 -- dedupe trim), `ra` / `pa` (additions to recent / positive since their last trim), `fk` (which
 -- long-lived keys have a TTL).
 
+-- @include fence.lua
 -- @include common.lua
 
-local state, seen, recent, pos, hidden, aff = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
-local part = ARGV[1]
-local lateness = tonumber(ARGV[2])
-local stateTtl = tonumber(ARGV[3])
-local recentMax, posMax = tonumber(ARGV[4]), tonumber(ARGV[5])
-local hiddenMax, hiddenTtl = tonumber(ARGV[6]), tonumber(ARGV[7])
-local horizon, maxPartners, minPartnerWeight = tonumber(ARGV[8]), tonumber(ARGV[9]), tonumber(ARGV[10])
-local affHalf = tonumber(ARGV[11])
-local now, refreshMs = tonumber(ARGV[12]), tonumber(ARGV[13])
-local maxAhead, capMax = tonumber(ARGV[14]), tonumber(ARGV[15])
-local settled = tonumber(ARGV[16])
-local nb = tonumber(ARGV[17])
+local state, seen, recent, pos, hidden, aff = KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
+local part = ARGV[2]
+local lateness = tonumber(ARGV[3])
+local stateTtl = tonumber(ARGV[4])
+local recentMax, posMax = tonumber(ARGV[5]), tonumber(ARGV[6])
+local hiddenMax, hiddenTtl = tonumber(ARGV[7]), tonumber(ARGV[8])
+local horizon, maxPartners, minPartnerWeight = tonumber(ARGV[9]), tonumber(ARGV[10]), tonumber(ARGV[11])
+local affHalf = tonumber(ARGV[12])
+local now, refreshMs = tonumber(ARGV[13]), tonumber(ARGV[14])
+local maxAhead, capMax = tonumber(ARGV[15]), tonumber(ARGV[16])
+local settled = tonumber(ARGV[17])
+local nb = tonumber(ARGV[18])
 local st = redis.call('HMGET', state, 'off:' .. part, 'wm', 'x', 'ts', 'ra', 'pa', 'fk', 'pend:' .. part)
 local applied = tonumber(st[1] or '-1')
 local wm = tonumber(st[2] or '0')
@@ -66,7 +67,7 @@ local posTouched = false
 local pendMap = nil
 local rehanded = {}
 local notes = {}
-local i = 18 + nb
+local i = 19 + nb
 while i <= #ARGV do
   local offset = tonumber(ARGV[i])
   local eventId = ARGV[i + 1]
@@ -107,9 +108,9 @@ while i <= #ARGV do
       local field = cat .. '|' .. action
       for j = 1, k do count(incs, tonumber(ARGV[i + 10 + j]), field, 1) end
       if w ~= 0 then affAdds[#affAdds + 1] = { cat, w, t } end
-      local capKey = KEYS[6 + capIdx]
+      local capKey = KEYS[7 + capIdx]
       local used = redis.call('HINCRBY', capKey, itemId, 1)
-      if used == 1 then redis.call('EXPIRE', capKey, tonumber(ARGV[17 + capIdx])) end
+      if used == 1 then redis.call('EXPIRE', capKey, tonumber(ARGV[18 + capIdx])) end
       local capped = 0
       if used > capMax then capped = 1 end
       local partners = {}
@@ -142,7 +143,7 @@ local pending = ''
 if #rehanded > 0 then pending = cjson.encode(rehanded) end
 local contributions = ''
 if #out > 0 then contributions = cjson.encode(out) end
-addCounts(incs, 6, 17)
+addCounts(incs, 7, 18)
 if #affAdds > 0 then
   local base = decaySum(aff, affAdds, affHalf, tonumber(redis.call('HGET', aff, '_b') or ''), nil)
   redis.call('HSET', aff, '_b', base)
