@@ -11,6 +11,11 @@ export interface UserChangedNotice {
   at: number;
   /** receivedAt[i]: when the API accepted users[i]'s earliest event of the batch (null if unknown). */
   receivedAt?: (number | null)[];
+  /**
+   * tags[i]: the tags the batch set (`+tag`) or withdrew (`-tag`) for users[i], comma-separated, or
+   * null when only their behaviour features changed. A push caused by a tag names it.
+   */
+  tags?: (string | null)[];
 }
 
 export const encodeUserChanged = (notice: UserChangedNotice): string => JSON.stringify(notice);
@@ -19,12 +24,13 @@ export const encodeUserChanged = (notice: UserChangedNotice): string => JSON.str
 export function decodeUserChanged(message: string, now = Date.now()): UserChangedNotice {
   const value: unknown = JSON.parse(message);
   if (!isRecord(value)) throw new Error('not an object');
-  const { users, at, receivedAt } = value;
+  const { users, at, receivedAt, tags } = value;
   if (!Array.isArray(users) || !users.every((u): u is string => typeof u === 'string'))
     throw new Error('users is not a list');
   return {
     users,
     at: typeof at === 'number' ? at : now,
     receivedAt: Array.isArray(receivedAt) ? receivedAt.map((t) => (typeof t === 'number' ? t : null)) : undefined,
+    tags: Array.isArray(tags) ? tags.map((t) => (typeof t === 'string' && t ? t : null)) : undefined,
   };
 }
