@@ -112,6 +112,12 @@ export function createMetrics() {
       labelNames: ['rule'] as const,
       registers: [registry],
     }),
+    patternWithdrawals: new Counter({
+      name: 'pattern_withdrawals_total',
+      help: 'Strict pattern matches withdrawn because a late event broke (or changed) their run, by rule',
+      labelNames: ['rule'] as const,
+      registers: [registry],
+    }),
     patternBufferedEvents: new Gauge({
       name: 'pattern_buffered_events',
       help: 'Events held for pattern matching by the users of the last batch, per partition',
@@ -122,7 +128,7 @@ export function createMetrics() {
       name: 'pattern_partial_matches',
       help:
         'Open pattern matches of the users of the last batch, per partition: partial (a start that may still ' +
-        'complete) and undecided (a complete strict run waiting out the allowed lateness)',
+        'complete) and provisional (a fired strict run a late event could still withdraw)',
       labelNames: ['partition', 'kind'] as const,
       registers: [registry],
     }),

@@ -211,7 +211,15 @@ export function samples(prefix: string): Record<ScriptName, ScriptSample> {
         events: [{ offset: '7', occurredAt: T, clock: T, member: `${'7'.padStart(20, '0')}|e1|LIKE|c1|`, mask: '1' }],
       },
       check: (reply) =>
-        expect(reply).toEqual({ bufferedEvents: 1, partialMatches: 0, undecidedMatches: 0, fired: ['liker'] }),
+        // The match sets the rule's tag: it holds an hour past the event, and `now` is the event's time.
+        expect(reply).toEqual({
+          bufferedEvents: 1,
+          partialMatches: 0,
+          undecidedMatches: 0,
+          fired: ['liker'],
+          withdrawn: [],
+          tagChanges: ['+fan'],
+        }),
     }),
     attribute: bind(scripts.attribute, {
       keys: {

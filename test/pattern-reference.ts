@@ -234,10 +234,24 @@ export function referenceMatches(
   return { matches, starts };
 }
 
+/** Is `ids` a run of consecutive events (in event-time order) over the user's first `n` counted events? */
+function runInPrefix(counted: Counted[], n: number, ids: string[]): boolean {
+  const ordered = counted
+    .slice(0, n)
+    .sort((a, b) => a.event.occurredAt - b.event.occurredAt || a.index - b.index)
+    .map((c) => c.event.eventId);
+  const at = ordered.indexOf(ids[0] ?? '');
+  return at >= 0 && ids.every((id, k) => ordered[at + k] === id);
+}
+
 /**
- * Asserts that the fired matches (per user, from Redis) are exactly the reference's: the same
- * (user, rule, first event) set, each fired once, strict runs event for event, and every relaxed
- * completion a valid one in event-time order. Returns counts, to show the comparison was not empty.
+ * Asserts that the matches in effect (per user, from the Redis match log: each fired match not
+ * withdrawn since) are exactly the reference's: the same (user, rule, first event) set, strict runs
+ * event for event, and every relaxed completion a valid one in event-time order. The log itself
+ * must be consistent: consecutive sequence numbers, a withdrawal only of the match in effect (same
+ * events), a fire only when none is in effect; and every withdrawal justified: a strict run that
+ * was a run over some prefix of the user's events, and is not one over all of them. Returns
+ * counts, to show the comparison was not empty.
  */
 export function expectMatchesEqualReference(
   fired: Map<string, PatternMatch[]>,
@@ -251,17 +265,26 @@ export function expectMatchesEqualReference(
   const key = (userId: string, rule: string, first: string) => `${userId}|${rule}|${first}`;
   const expected = new Map(reference.matches.map((m) => [key(m.userId, m.rule, m.firstEventId), m]));
   const actual = new Map<string, PatternMatch>();
+  const withdrawals: { userId: string; match: PatternMatch }[] = [];
   for (const [userId, list] of fired) {
-    // Sequence numbers 1..n: nothing dropped from the log, nothing fired twice under one number.
+    // Sequence numbers 1..n: nothing dropped from the log, nothing logged twice under one number.
     expect(
       list.map((m) => m.seq),
       `${userId} match sequence`,
     ).toEqual(list.map((_, i) => i + 1));
+    const inEffect = new Map<string, PatternMatch>();
     for (const m of list) {
       const k = key(userId, m.rule, m.eventIds[0] ?? '');
-      expect(actual.has(k), `${k} fired twice`).toBe(false);
-      actual.set(k, m);
+      if (m.withdrawn !== undefined) {
+        expect(inEffect.get(k)?.eventIds, `${k} withdrawn while not in effect`).toEqual(m.eventIds);
+        inEffect.delete(k);
+        withdrawals.push({ userId, match: m });
+      } else {
+        expect(inEffect.has(k), `${k} fired twice`).toBe(false);
+        inEffect.set(k, m);
+      }
     }
+    for (const [k, m] of inEffect) actual.set(k, m);
   }
   expect([...actual.keys()].sort()).toEqual([...expected.keys()].sort());
   const byId = new Map<string, Counted>();
@@ -281,7 +304,19 @@ export function expectMatchesEqualReference(
     expect(inOrder && satisfies(rule, seq), `${k}: ${m.eventIds.join(',')} is a valid match`).toBe(true);
     expect(m.at, `${k} time`).toBe(seq.at(-1)!.event.occurredAt);
   }
+  for (const { userId, match } of withdrawals) {
+    const rule = rules.find((r) => r.id === match.rule)!;
+    const k = key(userId, match.rule, match.eventIds[0] ?? '');
+    expect(rule.contiguity, `${k}: only strict runs are withdrawn`).toBe('strict');
+    const mine = counted.get(userId)!.counted;
+    const seq = match.eventIds.map((id) => byId.get(id)!);
+    expect(satisfies(rule, seq), `${k}: the withdrawn events fit the rule`).toBe(true);
+    const wasRun = mine.some((_, n) => runInPrefix(mine, n + 1, match.eventIds));
+    expect(wasRun, `${k}: ${match.eventIds.join(',')} was a run once`).toBe(true);
+    expect(runInPrefix(mine, mine.length, match.eventIds), `${k}: is no run any more`).toBe(false);
+    expect(match.withdrawn, `${k}: reason`).toMatch(/^(late event \S+ broke the run|a late event changed the run)$/);
+  }
   const perRule: Record<string, number> = {};
   for (const m of reference.matches) perRule[m.rule] = (perRule[m.rule] ?? 0) + 1;
-  return { matches: reference.matches.length, starts: reference.starts, perRule };
+  return { matches: reference.matches.length, starts: reference.starts, perRule, withdrawals: withdrawals.length };
 }

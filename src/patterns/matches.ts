@@ -1,7 +1,7 @@
 /**
- * The matches the stream worker fired for users, as kept in Redis (the latest
- * PATTERN_MATCH_LOG_MAX per user): what explains a tag event by event, and what shows that no match
- * was fired twice (each has its own sequence number).
+ * The matches the stream worker fired and withdrew for users, as kept in Redis (the latest
+ * PATTERN_MATCH_LOG_MAX entries per user): what explains a tag event by event, and what shows that
+ * no match was fired twice (each entry has its own sequence number).
  */
 import type { Redis } from 'ioredis';
 import { execPipeline } from '../redis/client.js';
@@ -15,6 +15,11 @@ export interface PatternMatch {
   eventIds: string[];
   /** Event time of the last matched event. */
   at: number;
+  /**
+   * Set on the entry that withdrew an earlier fired match of the same rule and first event: why
+   * (the late event that broke the run, or changed which events make it).
+   */
+  withdrawn?: string;
 }
 
 /** Several users' match logs in one round trip, oldest match first; in input order. */
@@ -29,12 +34,13 @@ export async function readPatternMatchesBatch(
   return replies.map((flat) => {
     const matches: PatternMatch[] = [];
     for (let i = 0; i + 1 < flat.length; i += 2) {
-      const [seq, rule, ids] = (flat[i] as string).split('|');
+      const [seq, rule, ids, ...reason] = (flat[i] as string).split('|');
       matches.push({
         seq: Number(seq),
         rule: rule ?? '',
         eventIds: ids ? ids.split(',') : [],
         at: Number(flat[i + 1]),
+        ...(reason.length ? { withdrawn: reason.join('|') } : {}),
       });
     }
     return matches.sort((a, b) => a.seq - b.seq);

@@ -316,10 +316,14 @@ export interface MatchPatternsReply {
   bufferedEvents: number;
   /** Starts of a rule that may still complete. */
   partialMatches: number;
-  /** Complete strict runs waiting until no late event can land inside them. */
+  /** Fired strict runs that a late event could still withdraw (provisional). */
   undecidedMatches: number;
   /** Rule ids of the matches fired. */
   fired: string[];
+  /** Rule ids of the provisional matches a late event withdrew. */
+  withdrawn: string[];
+  /** `+tag` for each tag that appeared, `-tag` for each that went. */
+  tagChanges: string[];
 }
 
 const matchPatterns = defineScript('matchPatterns', {
@@ -339,13 +343,16 @@ const matchPatterns = defineScript('matchPatterns', {
   ],
   /** Null when the call held nothing new (a redelivered batch). */
   decode(reply): MatchPatternsReply | null {
-    const [size, partial, undecided, ...fired] = list(reply, 'matchPatterns');
+    const [size, partial, provisional, fired, withdrawn, tagChanges] = list(reply, 'matchPatterns');
     if (int(size, 'bufferedEvents') < 0) return null;
+    const csv = (value: unknown, what: string) => str(value, what).split(',').filter(Boolean);
     return {
       bufferedEvents: int(size, 'bufferedEvents'),
       partialMatches: int(partial, 'partialMatches'),
-      undecidedMatches: int(undecided, 'undecidedMatches'),
-      fired: fired.map((id) => str(id, 'fired')),
+      undecidedMatches: int(provisional, 'provisionalMatches'),
+      fired: csv(fired, 'fired'),
+      withdrawn: csv(withdrawn, 'withdrawn'),
+      tagChanges: csv(tagChanges, 'tagChanges'),
     };
   },
 });

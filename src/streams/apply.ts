@@ -208,8 +208,11 @@ export function createApplier(options: ApplierOptions) {
     ) {
       const step = await userStep(events, await readItems(events), partition, progress?.settled);
       const patternStep = await itemStep(step.contributions, partition, progress);
-      // A tag set from a cut-off batch's leftovers changes a user that counted nothing new.
-      const tagged = patternStep.users.filter((u) => u.fired.length && !step.changed.includes(u.userId));
+      // A match fired or withdrawn from a cut-off batch's leftovers changes a user that counted
+      // nothing new.
+      const tagged = patternStep.users.filter(
+        (u) => (u.fired.length || u.withdrawn.length) && !step.changed.includes(u.userId),
+      );
       return { ...step, changed: [...step.changed, ...tagged.map((u) => u.userId)], patterns: patternStep };
     },
     /** Declared interests: the newest declaration wins, whatever order redelivery brings. */

@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { encodeUserChanged } from '../core/user-changed.js';
 import type { Redis } from 'ioredis';
 import type { Logger } from '../logger.js';
@@ -438,7 +437,15 @@ export function createFeatureWorker(options: FeatureWorkerOptions): FeatureWorke
         if (seen === undefined || event.receivedAt < seen) firstReceived.set(event.userId, event.receivedAt);
       }
       const receivedAt = changed.map((u) => firstReceived.get(u) ?? null);
-      await redis.publish(keys.userChangedChannel(), encodeUserChanged({ users: changed, at: Date.now(), receivedAt }));
+      // The tags that appeared or went, so that a push can say a tag caused it.
+      const tagChanges = new Map<string, string[]>();
+      for (const u of total.patterns.users)
+        if (u.tagChanges.length) tagChanges.set(u.userId, [...(tagChanges.get(u.userId) ?? []), ...u.tagChanges]);
+      const tags = tagChanges.size ? changed.map((u) => tagChanges.get(u)?.join(',') ?? null) : undefined;
+      await redis.publish(
+        keys.userChangedChannel(),
+        encodeUserChanged({ users: changed, at: Date.now(), receivedAt, tags }),
+      );
     }
 
     // Redis has acknowledged everything above: only now is the offset committed to Kafka.
@@ -468,6 +475,7 @@ export function createFeatureWorker(options: FeatureWorkerOptions): FeatureWorke
         let undecided = 0;
         for (const u of total.patterns.users) {
           for (const rule of u.fired) m.patternMatches.inc({ rule });
+          for (const rule of u.withdrawn) m.patternWithdrawals.inc({ rule });
           m.patternUserEvents.observe(u.bufferedEvents);
           buffered += u.bufferedEvents;
           partial += u.partialMatches;
@@ -475,11 +483,15 @@ export function createFeatureWorker(options: FeatureWorkerOptions): FeatureWorke
         }
         m.patternBufferedEvents.set({ partition }, buffered);
         m.patternPartialMatches.set({ partition, kind: 'partial' }, partial);
-        m.patternPartialMatches.set({ partition, kind: 'undecided' }, undecided);
+        m.patternPartialMatches.set({ partition, kind: 'provisional' }, undecided);
       }
     }
-    for (const u of total.patterns.users)
+    for (const u of total.patterns.users) {
       for (const rule of u.fired) log.debug({ userId: u.userId, rule, partition: batch.partition }, 'pattern matched');
+      // The reason (the event that broke the run) is in the user's match log (userFeatures).
+      for (const rule of u.withdrawn)
+        log.info({ userId: u.userId, rule, partition: batch.partition }, 'a late event withdrew a pattern match');
+    }
     if (total.late > 0)
       log.debug({ partition: batch.partition, late: total.late }, 'late events not applied to windows');
     options.onApplied?.({

@@ -4,24 +4,32 @@
 --
 -- Matching is on event time. The user's recent counted events (the user step already dropped
 -- duplicates and events too late) are kept in a sorted set, ordered by event time, then by offset;
--- each call re-evaluates every rule over that set:
+-- each call re-evaluates the rules over that set, and every match fires as soon as it is complete:
 --
 -- - relaxed: a match starts at each event that fits the first step; it fires as soon as events
 --   after it (in event-time order) fit the remaining steps within the time bounds. A late event can
---   only add such a match, never undo one, so firing at once is final.
--- - strict: the match is the run of consecutive events starting there. A late event landing inside
---   the run would break it, so the match fires only once no event can land there any more: when its
---   last event is at or before the watermark minus the allowed lateness (the user step refuses
---   anything older), or when the run spans no time at all. The watermark is the user step's: each
---   event moves it to its `clock` (its time, at most a little past when the API accepted it).
+--   only add such a match, never undo one, so it is final at once.
+-- - strict: the match is the run of consecutive events starting there. It fires at once too, but a
+--   late event landing inside the run would break it: until its last event is at or before the
+--   watermark minus the allowed lateness (the user step refuses anything older), or when the run
+--   spans no time at all, the match is provisional (kept in the state's `pv` with its events). A
+--   late event that breaks a provisional run withdraws it (logged with the event that broke it); one
+--   that changes which events make the run withdraws it and fires the new run. The watermark is the
+--   user step's: each event moves it to its `clock` (its time, at most a little past when the API
+--   accepted it).
 --
--- A match is identified by its rule and its first event, and remembered (with the events) until the
--- first event leaves the set, so it fires at most once.
+-- A match is identified by its rule and its first event, and remembered until the first event
+-- leaves the set, so it fires at most once (again only after a withdrawal). The match log holds
+-- `seq|rule|eventIds` for a match fired and `seq|rule|eventIds|reason` for one withdrawn.
+--
+-- Tags: each tag's record (a field of the tags hash, what readers see: since, until, rule, reason,
+-- events) folds the final matches (kept in it as `f`) with the provisional ones, so a withdrawal
+-- takes back exactly what its match added. Records written before `f` existed read as final.
 --
 -- Most calls only store events: a rule is evaluated only when a new event fits one of its steps
--- (a match is made of such events, so no other call can complete one), or, for a strict rule,
--- when a waiting run can be decided (the earliest such run's last event time is kept as `due`);
--- and then only the starts that can have changed are read.
+-- (a match is made of such events, so no other call can complete one), or, for a strict rule while
+-- provisional matches exist, when any new event arrives (it may land inside one of them); and then
+-- only the starts that can have changed are read.
 --
 -- KEYS: epoch, state, events, fired, log, tags
 -- ARGV: epoch, partition, allowedLatenessMs, stateTtlSec, bufferMax, horizonMs, logMax, now, rulesJson,
@@ -30,8 +38,9 @@
 --       (member = offset padded to 20 digits | eventId | action | category | tag,tag,…)
 -- rulesJson: [{ id, strict (0/1), within (ms or -1), span (ms), tag, ttl (ms), reason,
 --              steps: [{ a?: [actions], c?: [categories], g?: [tags], gap (ms or -1) }] }]
--- Returns: { bufferedEvents, partialMatches, undecidedMatches, firedRuleId… } or
---          { -1 } when the call held nothing new (a redelivered batch).
+-- Returns: { bufferedEvents, partialMatches, provisionalMatches, fired, withdrawn, tagChanges } (the
+--          last three comma-separated: rule ids fired, rule ids withdrawn, `+tag` / `-tag` for each
+--          tag that appeared or went) or { -1 } when the call held nothing new (a redelivered batch).
 
 -- @include ../../streams/lua/fence.lua
 
@@ -44,17 +53,23 @@ local horizon = tonumber(ARGV[6])
 local logMax = tonumber(ARGV[7])
 local now = tonumber(ARGV[8])
 
-local st = redis.call('HMGET', stateKey, 'off:' .. part, 'wm', 'floor', 'due', 'np', 'nu')
+local st = redis.call('HMGET', stateKey, 'off:' .. part, 'wm', 'floor', 'pv', 'np', 'due')
 local applied = tonumber(st[1] or '-1')
 local wm = tonumber(st[2] or '-1')
 local floor = tonumber(st[3] or '-1')
--- The last event time of the earliest complete strict run still undecided (nil: none).
-local due = tonumber(st[4] or '')
-local partial, undecided = tonumber(st[5] or '0'), tonumber(st[6] or '0')
+-- Provisional strict matches, by `rule|firstEventId`: { r = rule, t = tag, e = eventIds (comma-
+-- separated), l = last event time, u = tag until, w = reason, q = seq }.
+local pv = {}
+if st[4] then pv = cjson.decode(st[4]) end
+local partial = tonumber(st[5] or '0')
+-- Written by an earlier version of this script (strict runs waiting to be decided): looked at once.
+local legacyDue = tonumber(st[6] or '')
 local last = applied
 -- Per rule (by position), the earliest and latest event time of the new events that fit one of its steps.
 local newMin, newMax = {}, {}
 local anyNew = false
+-- The earliest event time among all new events held (nil: none).
+local allMin = nil
 local i = 10
 while i <= #ARGV do
   local offset = tonumber(ARGV[i])
@@ -67,6 +82,7 @@ while i <= #ARGV do
     -- not adjacent to; it is left out (which can only lose a match that starts with it).
     if t > floor then
       redis.call('ZADD', evKey, t, ARGV[i + 3])
+      if allMin == nil or t < allMin then allMin = t end
       local mask = ARGV[i + 4]
       for x = 1, #mask do
         if string.byte(mask, x) == 49 then
@@ -84,22 +100,71 @@ end
 if last <= applied then return { -1 } end
 local state = { 'off:' .. part, last, 'wm', wm }
 
-local firedRules = {}
+local firedRules, withdrawnRules = {}, {}
 local seq = nil
-local tagsWritten = false
+-- Tags whose record must be recomputed, and each tag's final record as read (false: none).
+local touched, finals = {}, {}
+local hasPv = next(pv) ~= nil
+local rules = nil
 
-local dueNow = due ~= nil and due <= wm - lateness
-if anyNew or dueNow then
-  local rules = cjson.decode(ARGV[9])
+local function finalOf(tag)
+  if finals[tag] == nil then
+    local cur = redis.call('HGET', tagKey, tag)
+    local rec = false
+    if cur then
+      local d = cjson.decode(cur)
+      -- `f` is false while only provisional matches make the record.
+      if d.f ~= nil then rec = d.f elseif d.s ~= nil then rec = d end
+    end
+    finals[tag] = rec
+  end
+  return finals[tag]
+end
+
+-- A match's share of a tag record: the record after it (nil: unchanged). A match whose tag would
+-- already have ended adds nothing; a later one extends the record, an earlier overlapping one
+-- moves its start.
+local function foldMatch(rec, m)
+  local since, untilT = m.l, m.u
+  if untilT <= now then return nil end
+  if not rec or rec.u < since then
+    return { s = since, u = untilT, r = m.r, why = m.w, ev = m.ev }
+  elseif untilT > rec.u then
+    return { s = math.min(rec.s, since), u = untilT, r = m.r, why = m.w, ev = m.ev }
+  elseif since < rec.s and untilT >= rec.s then
+    return { s = since, u = rec.u, r = rec.r, why = rec.why, ev = rec.ev }
+  end
+  return nil
+end
+
+local function splitIds(csv)
+  local ids = {}
+  for id in string.gmatch(csv, '[^,]+') do ids[#ids + 1] = id end
+  return ids
+end
+
+local function makeFinal(tag, m)
+  local rec = foldMatch(finalOf(tag), { l = m.l, u = m.u, r = m.r, w = m.w, ev = splitIds(m.e) })
+  if rec then finals[tag] = rec end
+  touched[tag] = true
+end
+
+if anyNew or (hasPv and allMin ~= nil) or legacyDue ~= nil then
+  rules = cjson.decode(ARGV[9])
   -- Per rule, the earliest start that can have changed: a match not fired yet contains a new
-  -- event of the rule, or is a strict run waiting to be decided (ending at or after `due`).
+  -- event of the rule; for a strict rule while provisional matches exist, any new event may land
+  -- inside one of them.
   local lo = nil
   for x, r in ipairs(rules) do
     if newMin[x] ~= nil then r.lo = newMin[x] - r.span end
-    if r.strict == 1 and dueNow and (r.lo == nil or due - r.span < r.lo) then r.lo = due - r.span end
+    if r.strict == 1 then
+      local from = nil
+      if hasPv and allMin ~= nil then from = allMin end
+      if legacyDue ~= nil and (from == nil or legacyDue < from) then from = legacyDue end
+      if from ~= nil and (r.lo == nil or from - r.span < r.lo) then r.lo = from - r.span end
+    end
     if r.lo ~= nil and (lo == nil or r.lo < lo) then lo = r.lo end
   end
-  -- A `due` left by rules no longer in the file: nothing to read, and it is dropped below.
   if lo == nil then lo = wm + 1 end
   local raw = redis.call('ZRANGE', evKey, string.format('%d', math.floor(lo)), '+inf', 'BYSCORE', 'WITHSCORES')
   local T, ID, A, C, G = {}, {}, {}, {}, {}
@@ -110,7 +175,7 @@ if anyNew or dueNow then
     T[m] = tonumber(raw[j + 1])
   end
 
-  local function asSet(list)
+local function asSet(list)
     if list == nil then return nil end
     local s = {}
     for _, v in ipairs(list) do s[v] = true end
@@ -149,34 +214,42 @@ if anyNew or dueNow then
     return redis.call('ZSCORE', firedKey, r.id .. '|' .. ID[j]) ~= false
   end
 
-  local function fire(r, idx)
+  local function reasonOf(r, idx)
     local first, lastX = idx[1], idx[#idx]
-    redis.call('ZADD', firedKey, T[first], r.id .. '|' .. ID[first])
-    local ids = {}
-    for _, x in ipairs(idx) do ids[#ids + 1] = ID[x] end
-    seq = redis.call('HINCRBY', stateKey, 'seq', 1)
-    redis.call('ZADD', logKey, T[lastX], seq .. '|' .. r.id .. '|' .. table.concat(ids, ','))
-    firedRules[#firedRules + 1] = r.id
-    local since, untilT = T[lastX], T[lastX] + r.ttl
-    if untilT <= now then return end
     local reason = r.reason
     reason = (string.gsub(reason, '{count}', tostring(#idx)))
     reason = (string.gsub(reason, '{category}', C[lastX]))
     reason = (string.gsub(reason, '{span}', spanText(T[lastX] - T[first])))
-    local cur = redis.call('HGET', tagKey, r.tag)
-    local rec = nil
-    if cur then rec = cjson.decode(cur) end
-    if rec == nil or rec.u < since then
-      rec = { s = since, u = untilT, r = r.id, why = reason, ev = ids }
-    elseif untilT > rec.u then
-      rec = { s = math.min(rec.s, since), u = untilT, r = r.id, why = reason, ev = ids }
-    elseif since < rec.s and untilT >= rec.s then
-      rec.s = since
+    return reason
+  end
+
+  local function fire(r, idx, provisional)
+    local first, lastX = idx[1], idx[#idx]
+    local key = r.id .. '|' .. ID[first]
+    redis.call('ZADD', firedKey, T[first], key)
+    local ids = {}
+    for _, x in ipairs(idx) do ids[#ids + 1] = ID[x] end
+    local csv = table.concat(ids, ',')
+    seq = redis.call('HINCRBY', stateKey, 'seq', 1)
+    redis.call('ZADD', logKey, T[lastX], seq .. '|' .. r.id .. '|' .. csv)
+    firedRules[#firedRules + 1] = r.id
+    local match = { r = r.id, t = r.tag, e = csv, l = T[lastX], u = T[lastX] + r.ttl, w = reasonOf(r, idx), q = seq }
+    if provisional then
+      pv[key] = match
+      touched[r.tag] = true
     else
-      return
+      makeFinal(r.tag, match)
     end
-    redis.call('HSET', tagKey, r.tag, cjson.encode(rec))
-    tagsWritten = true
+  end
+
+  -- Takes back a provisional match: logged with the reason, its share of the tag removed.
+  local function withdraw(r, key, p, why)
+    redis.call('ZREM', firedKey, key)
+    seq = redis.call('HINCRBY', stateKey, 'seq', 1)
+    redis.call('ZADD', logKey, p.l, seq .. '|' .. r.id .. '|' .. p.e .. '|' .. why)
+    withdrawnRules[#withdrawnRules + 1] = r.id
+    pv[key] = nil
+    touched[r.tag] = true
   end
 
   -- A relaxed rule's match starting at event j: for each step, every event that can hold it (after
@@ -228,46 +301,100 @@ if anyNew or dueNow then
     return idx, nil
   end
 
-  -- Waiting runs this call does not look at stay waiting: keep their `due`.
-  local keepDue = nil
-  if not dueNow then keepDue = due end
-  partial, undecided, due = 0, 0, keepDue
+  partial = 0
   for x, r in ipairs(rules) do
     if r.lo ~= nil then
       for j = 1, m do
         if T[j] >= r.lo and (r.strict == 1 or T[j] <= newMax[x]) and fits(r.steps[1], j) then
           local open = T[j] + r.span >= wm - lateness
           if r.strict == 1 then
+            local key = r.id .. '|' .. ID[j]
+            local p = pv[key]
             local idx, broken = strictMatch(r, j)
             if idx then
-              local lastT = T[idx[#idx]]
-              if lastT <= wm - lateness or lastT == T[j] then
-                if not isFired(r, j) then fire(r, idx) end
-              else
-                undecided = undecided + 1
-                if due == nil or lastT < due then due = lastT end
+              local ids = {}
+              for _, y in ipairs(idx) do ids[#ids + 1] = ID[y] end
+              if p and p.e ~= table.concat(ids, ',') then
+                withdraw(r, key, p, 'a late event changed the run')
+                p = nil
               end
-            elseif open and (broken == nil or T[broken] > wm - lateness) then
-              -- Still open: the run may grow, or a late event may yet land before the event that broke it.
-              partial = partial + 1
+              if not p and not isFired(r, j) then
+                local lastT = T[idx[#idx]]
+                fire(r, idx, lastT > wm - lateness and lastT ~= T[j])
+              end
+            else
+              if p then
+                local why = 'the run was broken'
+                if broken then why = 'late event ' .. ID[broken] .. ' broke the run' end
+                withdraw(r, key, p, why)
+              end
+              if open and (broken == nil or T[broken] > wm - lateness) then
+                -- Still open: the run may grow, or a late event may yet land before the event that broke it.
+                partial = partial + 1
+              end
             end
           elseif not isFired(r, j) then
             local idx = relaxedMatch(r, j)
-            if idx then fire(r, idx) elseif open then partial = partial + 1 end
+            if idx then fire(r, idx, false) elseif open then partial = partial + 1 end
           end
         end
       end
     end
   end
-  for _, v in ipairs({ 'np', partial, 'nu', undecided }) do state[#state + 1] = v end
-  if due ~= nil then
-    state[#state + 1] = 'due'
-    state[#state + 1] = due
-  else
-    redis.call('HDEL', stateKey, 'due')
-  end
+end
+if legacyDue ~= nil then redis.call('HDEL', stateKey, 'due', 'nu') end
+
+-- Provisional matches no late event can reach any more are final now (oldest fired first).
+local decided = {}
+for key, p in pairs(pv) do
+  if p.l <= wm - lateness then decided[#decided + 1] = key end
+end
+table.sort(decided, function(a, b) return pv[a].q < pv[b].q end)
+for _, key in ipairs(decided) do
+  makeFinal(pv[key].t, pv[key])
+  pv[key] = nil
+end
+local provisional = 0
+for _ in pairs(pv) do provisional = provisional + 1 end
+for _, v in ipairs({ 'np', partial }) do state[#state + 1] = v end
+if provisional > 0 then
+  state[#state + 1] = 'pv'
+  state[#state + 1] = cjson.encode(pv)
+elseif hasPv then
+  redis.call('HDEL', stateKey, 'pv')
 end
 redis.call('HSET', stateKey, unpack(state))
+
+-- Each touched tag: its final record folded with its provisional matches (oldest fired first).
+local tagChanges = {}
+local tagsWritten = false
+local touchedList = {}
+for tag in pairs(touched) do touchedList[#touchedList + 1] = tag end
+table.sort(touchedList)
+for _, tag in ipairs(touchedList) do
+  local final = finalOf(tag)
+  local view = final
+  local mine = {}
+  for _, p in pairs(pv) do if p.t == tag then mine[#mine + 1] = p end end
+  table.sort(mine, function(a, b) return a.q < b.q end)
+  for _, p in ipairs(mine) do
+    local rec = foldMatch(view, { l = p.l, u = p.u, r = p.r, w = p.w, ev = splitIds(p.e) })
+    if rec then view = rec end
+  end
+  local cur = redis.call('HGET', tagKey, tag)
+  local had = false
+  if cur then had = cjson.decode(cur).u > now end
+  local has = view and view.u > now
+  if view then
+    local out = { s = view.s, u = view.u, r = view.r, why = view.why, ev = view.ev, f = final }
+    redis.call('HSET', tagKey, tag, cjson.encode(out))
+  else
+    redis.call('HDEL', tagKey, tag)
+  end
+  tagsWritten = true
+  if has and not had then tagChanges[#tagChanges + 1] = '+' .. tag end
+  if had and not has then tagChanges[#tagChanges + 1] = '-' .. tag end
+end
 
 -- Keep what can still be part of a match: events within the longest rule's span of anything a
 -- future event (at or after the watermark minus the lateness) could complete; at most bufferMax.
@@ -296,6 +423,11 @@ if tagsWritten then
   end
   redis.call('EXPIRE', tagKey, math.max(1, math.ceil((latest - now) / 1000)) + 60)
 end
-local out = { size, partial, undecided }
-for _, id in ipairs(firedRules) do out[#out + 1] = id end
-return out
+return {
+  size,
+  partial,
+  provisional,
+  table.concat(firedRules, ','),
+  table.concat(withdrawnRules, ','),
+  table.concat(tagChanges, ','),
+}
