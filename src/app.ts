@@ -134,10 +134,12 @@ export function createApp(config: Config, options: { log?: Logger } = {}): App {
   const live = createLiveHub({
     subscriber,
     channel: keys.userChangedChannel(),
+    refreshChannel: keys.feedRefreshChannel(),
     log: log.child({ component: 'live' }),
     metrics,
     pushIntervalMs: config.live.pushIntervalMs,
     trendingIntervalMs: config.live.trendingIntervalMs,
+    refreshPerSec: config.live.refreshPerSec,
     maxSubscriptions: config.live.maxSubscriptions,
     maxAnonymousSubscriptions: config.live.maxAnonymousSubscriptions,
     maxTrendingScopes: config.live.maxTrendingScopes,
