@@ -9,6 +9,7 @@ import type { Redis } from 'ioredis';
 import { createAuthenticator } from './auth/viewer.js';
 import type { Config } from './config.js';
 import type { Domain } from './context.js';
+import type { FeedRefreshCause } from './core/feed-refresh.js';
 import { redisKeys, type RedisKeys } from './core/keys.js';
 import { topicNames, topicSpecs, type Topics } from './core/topics.js';
 import { createExperiments } from './experiments/view.js';
@@ -88,6 +89,10 @@ export function createApp(config: Config, options: { log?: Logger } = {}): App {
     rateLimiter: createRateLimiter(config.ingest),
   });
 
+  // The live hub is built after the models it ranks with; a swap reaches it through this, set once
+  // the hub exists (a swap only happens after start, when it does).
+  let refreshLive: (cause: FeedRefreshCause) => void = () => {};
+
   // Ranking. The registry decides what each experiment arm serves; MODEL_PATH's file serves until
   // it has, and is published as the first version when the registry is empty.
   const cache = createFeedCache(config.ranking.cacheTtlMs);
@@ -106,7 +111,12 @@ export function createApp(config: Config, options: { log?: Logger } = {}): App {
     log: log.child({ component: 'models' }),
     metrics,
     refreshIntervalMs: config.ranking.modelRefreshIntervalMs,
-    onSwap: () => cache.clear(),
+    // Feeds cached with the old models are dropped at once; live subscribers are re-ranked by the
+    // hub, spread over time.
+    onSwap: (cause) => {
+      cache.clear();
+      refreshLive(cause);
+    },
   });
   const ranker = createRanker({
     redis,
@@ -134,10 +144,12 @@ export function createApp(config: Config, options: { log?: Logger } = {}): App {
   const live = createLiveHub({
     subscriber,
     channel: keys.userChangedChannel(),
+    refreshChannel: keys.feedRefreshChannel(),
     log: log.child({ component: 'live' }),
     metrics,
     pushIntervalMs: config.live.pushIntervalMs,
     trendingIntervalMs: config.live.trendingIntervalMs,
+    refreshPerSec: config.live.refreshPerSec,
     maxSubscriptions: config.live.maxSubscriptions,
     maxAnonymousSubscriptions: config.live.maxAnonymousSubscriptions,
     maxTrendingScopes: config.live.maxTrendingScopes,
@@ -145,6 +157,7 @@ export function createApp(config: Config, options: { log?: Logger } = {}): App {
     onUsersChanged: (users) => cache.invalidate(users),
     ...createLiveSources({ ranker, trending, metrics, loaders }),
   });
+  refreshLive = (cause) => void live.refreshAll(cause);
 
   const readiness = createReadiness(
     [

@@ -204,6 +204,7 @@ const env = z.object({
   MAX_CANDIDATES: int(1, 10_000, 500),
   FEED_PUSH_INTERVAL_MS: int(0, 60_000, 250),
   TRENDING_PUSH_INTERVAL_MS: int(100, 600_000, 1000),
+  LIVE_REFRESH_PER_SEC: int(1, 1_000_000, 200),
   LIVE_MAX_SUBSCRIPTIONS: int(1, 10_000_000, 10_000),
   LIVE_MAX_ANONYMOUS_SUBSCRIPTIONS: optionalInt(0, 10_000_000),
   LIVE_MAX_TRENDING_SCOPES: int(1, 1_000_000, 200),
@@ -304,6 +305,11 @@ function toConfig(e: z.infer<typeof env>) {
       /** At most one re-rank per user per interval; changes inside it are merged into one. */
       pushIntervalMs: e.FEED_PUSH_INTERVAL_MS,
       trendingIntervalMs: e.TRENDING_PUSH_INTERVAL_MS,
+      /**
+       * Users re-ranked per second when every feed may have changed (a model or experiment swap, a
+       * batch): a swap reaches N local subscribers' users within about N / this many seconds.
+       */
+      refreshPerSec: e.LIVE_REFRESH_PER_SEC,
       /** Live subscriptions (feed and trending, WebSocket and SSE) one instance accepts. */
       maxSubscriptions: e.LIVE_MAX_SUBSCRIPTIONS,
       /** Of those, anonymous ones (trending screens); a quarter unless set, always below the total. */

@@ -146,13 +146,30 @@ export function createMetrics() {
     }),
     livePushes: new Counter({
       name: 'live_pushes_total',
-      help: 'Payloads handed to live subscribers, by kind (feed, trending) and trigger (subscribed, behaviour, trending)',
+      help: 'Payloads handed to live subscribers, by kind (feed, trending) and trigger (subscribed, behaviour, tag, model, experiment, batch, trending)',
       labelNames: ['kind', 'trigger'] as const,
       registers: [registry],
     }),
     liveReranks: new Counter({
       name: 'live_reranks_total',
       help: 'Feeds re-ranked for live subscribers (one per user and coalescing window, at their largest `first`), by outcome',
+      labelNames: ['outcome'] as const,
+      registers: [registry],
+    }),
+    liveRefreshPending: new Gauge({
+      name: 'live_refresh_pending',
+      help: 'Users with live feed subscribers still waiting for a refresh-all pass (model swap, experiment change, batch) to re-rank them',
+      registers: [registry],
+    }),
+    liveRefreshUsers: new Counter({
+      name: 'live_refresh_users_total',
+      help: 'Users a refresh-all pass handed to a re-rank, by trigger (model, experiment, batch)',
+      labelNames: ['trigger'] as const,
+      registers: [registry],
+    }),
+    liveRefreshNotices: new Counter({
+      name: 'live_refresh_notices_total',
+      help: 'Messages on the feed-refresh channel, by outcome (accepted, malformed: logged and ignored)',
       labelNames: ['outcome'] as const,
       registers: [registry],
     }),

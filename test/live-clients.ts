@@ -19,18 +19,25 @@ export function wsClient(app: App, token?: string): LiveClient {
   return createLiveClient(app.url, { connectionParams: token ? { authorization: `Bearer ${token}` } : {} });
 }
 
-/** Subscribes and records every result and the terminal error, as a screen would see them. */
+/**
+ * Subscribes and records every result (and when it arrived, `receivedAt[i]` for `results[i]`) and
+ * the terminal error, as a screen would see them.
+ */
 export function watch<TResult, TVariables>(
   client: LiveClient,
   document: TypedDocumentNode<TResult, TVariables>,
   variables: TVariables,
 ) {
   const results: SubscriptionResult<TResult>[] = [];
+  const receivedAt: number[] = [];
   const state: { error?: unknown; complete: boolean } = { complete: false };
   const unsubscribe = client.subscribe(document, variables, {
-    next: (r) => void results.push(r),
+    next: (r) => {
+      results.push(r);
+      receivedAt.push(Date.now());
+    },
     error: (e) => void (state.error = e),
     complete: () => void (state.complete = true),
   });
-  return { results, state, unsubscribe };
+  return { results, receivedAt, state, unsubscribe };
 }

@@ -23,10 +23,12 @@ describe('the live hub', () => {
     hub = createLiveHub({
       subscriber: await connectRedis(inject('redisUrl'), log, 'test-subscriber'),
       channel,
+      refreshChannel: `${channel}:refresh`,
       log,
       metrics,
       pushIntervalMs: 300,
       trendingIntervalMs: 1000,
+      refreshPerSec: 200,
       maxSubscriptions: 20,
       maxAnonymousSubscriptions: 5,
       maxTrendingScopes: 5,

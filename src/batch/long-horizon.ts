@@ -2,13 +2,15 @@
  * The daily batch: long-horizon preferences from the behaviour log itself (the reference design
  * keeps these in HBase). It replays a time range of `user_behavior` with the same feature
  * definitions and weights as the stream, and materialises per-user category preferences and
- * totals, and per-item totals, into Redis with a version and timestamp.
+ * totals, and per-item totals, into Redis with a version and timestamp. Once written, it announces
+ * the run on the feed-refresh channel, so that API instances re-rank their live subscribers' feeds.
  */
 import type { Redis } from 'ioredis';
 import { UNKNOWN_CATEGORY, type ActionWeights } from '../features/definitions.js';
 import type { Logger } from '../logger.js';
 import { execPipeline } from '../redis/client.js';
 import type { RedisKeys } from '../core/keys.js';
+import { encodeFeedRefresh } from '../core/feed-refresh.js';
 import { registerScripts, scripts } from '../redis/scripts.js';
 import { decodeBehavior, DecodeError, type Action, type BehaviorEvent } from '../core/events.js';
 import type { Kafka } from '../streams/kafka.js';
@@ -159,5 +161,12 @@ export async function runLongHorizonJob(options: {
   };
   await redis.hset(keys.longHorizonMeta(), Object.fromEntries(Object.entries(run).map(([k, v]) => [k, String(v)])));
   log.info({ ...run, durationMs: Date.now() - computedAt }, 'long-horizon preferences materialised');
+  // Pub/sub is at most once: an instance that misses this keeps its subscribers' feeds until their
+  // next change (what `recommendations` answers is read fresh anyway).
+  const instances = await redis.publish(
+    keys.feedRefreshChannel(),
+    encodeFeedRefresh({ trigger: 'batch', detail: `long-horizon ${version}`, at: Date.now() }),
+  );
+  log.info({ instances, version }, 'announced the run to the API instances');
   return run;
 }

@@ -77,6 +77,11 @@ export function redisKeys(prefix: string) {
     streamOffsets: (groupId: string, topic: string) => `${prefix}:stream:${groupId}:${topic}:offsets`,
     /** Pub/sub channel announcing "user U's features changed". */
     userChangedChannel: () => `${prefix}:user-changed`,
+    /**
+     * Pub/sub channel announcing "every feed may have changed" (a daily batch finished): instances
+     * re-rank the users they have live subscribers for. See src/core/feed-refresh.ts.
+     */
+    feedRefreshChannel: () => `${prefix}:feed-refresh`,
     // The model registry: every key under one hash tag, so that publishing and changing the
     // experiment are single atomic scripts (one Redis Cluster slot).
     /** String: the ONNX bytes of one published model version; immutable once published. */

@@ -75,7 +75,7 @@ arrives here by itself.</p>
   $('token').addEventListener('change', () => sessionStorage.setItem('feedrec.token', $('token').value.trim()));
   const endpoint = location.origin + '/graphql';
   const FEED = 'subscription Live($userId: ID, $first: Int) { feedUpdated(userId: $userId, first: $first) {' +
-    ' trigger entered left feed { modelVersion computedAt items { rank score reasons item { id category } } } } }';
+    ' trigger triggerDetail entered left feed { modelVersion computedAt items { rank score reasons item { id category } } } } }';
   const RECORD = 'mutation Record($input: InteractionInput!) { recordInteraction(input: $input) { eventId } }';
   let client, stop, lastActionAt = 0, pushes = 0;
 
@@ -147,10 +147,11 @@ arrives here by itself.</p>
       li.append(rank, body, actions);
       return li;
     }));
-    if (update.trigger !== 'subscribed' && lastActionAt) {
+    // Only a push caused by behaviour answers the user's own action (not a model swap or a batch).
+    if ((update.trigger === 'behaviour' || update.trigger === 'tag') && lastActionAt) {
       $('latency').textContent = 'refreshed ' + Math.round(performance.now() - lastActionAt) + ' ms after your last action';
     }
-    log(update.trigger + ': ' + update.feed.items.length + ' items, entered [' + update.entered.join(', ') +
+    log(update.trigger + (update.triggerDetail ? ' (' + update.triggerDetail + ')' : '') + ': ' + update.feed.items.length + ' items, entered [' + update.entered.join(', ') +
       '], left [' + update.left.join(', ') + ']');
   }
 

@@ -11,12 +11,20 @@
  * gets the new feed only if its ordered top N changed, and only a feed actually handed to a
  * subscriber is logged as an impression.
  *
+ * Every push says what caused it (`trigger`, `triggerDetail`): the subscription itself, the user's
+ * behaviour, a tag their behaviour set or withdrew (pushed even when the items stayed the same:
+ * the tag shows in the feed's reasons, and a client must learn about it), or a change that
+ * concerns every user: a model or experiment swap, or a batch (`refreshAll`). Those re-rank every
+ * watched user of the instance, spread at `refreshPerSec` users per second so that a swap with
+ * 10,000 subscribers is not 10,000 rankings in the same second.
+ *
  * Trending subscriptions (anonymous screens) share one check per scope per `trendingIntervalMs`.
  * Anonymous subscriptions have a budget of their own inside the instance's, so that they can never
  * take the room signed-in users need, and the number of distinct scopes (categories are client
  * input) is capped. Nothing here knows GraphQL: the resolvers turn these streams into subscription
  * fields.
  */
+import { decodeFeedRefresh, type FeedRefreshCause, type RefreshTrigger } from '../core/feed-refresh.js';
 import { decodeUserChanged, type UserChangedNotice } from '../core/user-changed.js';
 import { AppError } from '../core/errors.js';
 import type { ImpressionEvent } from '../core/events.js';
@@ -26,13 +34,17 @@ import type { Metrics } from '../metrics.js';
 import type { Feed, RankedFeed } from '../ranking/ranker.js';
 import { idDiff, LatestValueStream, sameIds } from './latest-value-stream.js';
 
+/** Why a feed was pushed (the GraphQL enum `FeedTrigger`). */
+export type FeedTrigger = 'subscribed' | 'behaviour' | 'tag' | RefreshTrigger;
+
 /** What a feed subscriber receives. */
 export interface FeedUpdate {
   feed: Feed;
   entered: string[];
   left: string[];
-  /** "subscribed" (the feed at subscription time) or "behaviour" (the stream reported a change). */
-  trigger: string;
+  trigger: FeedTrigger;
+  /** For people: the tags set or withdrawn, the model version, the experiment revision, the batch run. */
+  triggerDetail: string | null;
 }
 
 export interface TrendingEntry {
@@ -90,10 +102,14 @@ export interface LiveHubOptions {
   subscriber: ChannelSubscriber;
   /** The stream worker's "user changed" channel. */
   channel: string;
+  /** The "every feed may have changed" channel (the daily batch's notice, src/core/feed-refresh.ts). */
+  refreshChannel: string;
   log: Logger;
   metrics: Metrics;
   pushIntervalMs: number;
   trendingIntervalMs: number;
+  /** How many watched users a `refreshAll` pass hands to a re-rank per second, at most. */
+  refreshPerSec: number;
   /** Live subscriptions of every kind this instance accepts. */
   maxSubscriptions: number;
   /** Of those, the most anonymous ones (below `maxSubscriptions`, so signed-in users keep room). */
@@ -132,10 +148,57 @@ export interface TrendingSubscription {
   initial(items: TrendingEntry[]): void;
 }
 
+/**
+ * Why a re-rank runs. Causes merged into one re-rank keep the most specific: a tag (with every tag
+ * named) over behaviour, behaviour over a refresh-all cause, and the latest of two refresh causes.
+ */
+type Cause =
+  | { trigger: 'subscribed' }
+  | { trigger: 'behaviour' }
+  /** Tag → true when set, false when withdrawn. */
+  | { trigger: 'tag'; tags: ReadonlyMap<string, boolean> }
+  | { trigger: RefreshTrigger; detail: string | null };
+
+const SUBSCRIBED: Cause = { trigger: 'subscribed' };
+const BEHAVIOUR: Cause = { trigger: 'behaviour' };
+
+const specificity = (c: Cause) => (c.trigger === 'tag' ? 3 : c.trigger === 'behaviour' ? 2 : 1);
+
+/** One cause for two merged into one re-rank (or one undelivered push); `newer` happened later. */
+function mergeCause(older: Cause | null, newer: Cause | null): Cause | null {
+  if (!older || !newer) return newer ?? older;
+  if (older.trigger === 'tag' && newer.trigger === 'tag')
+    return { trigger: 'tag', tags: new Map([...older.tags, ...newer.tags]) };
+  return specificity(newer) >= specificity(older) ? newer : older;
+}
+
+function causeDetail(cause: Cause): string | null {
+  if (cause.trigger === 'tag')
+    return [...cause.tags].map(([tag, set]) => `${tag} ${set ? 'set' : 'withdrawn'}`).join(', ');
+  return 'detail' in cause ? cause.detail : null;
+}
+
+/**
+ * The cause of one user's entry in a user-changed notice: `+tag` / `-tag`, comma-separated, make it
+ * a tag cause; nothing readable there, plain behaviour.
+ */
+function noticeCause(tags: string | null | undefined): Cause {
+  const parsed = new Map<string, boolean>();
+  for (const token of tags?.split(',') ?? []) {
+    const t = token.trim();
+    const name = t.slice(1).trim();
+    if ((t.startsWith('+') || t.startsWith('-')) && name) parsed.set(name, t.startsWith('+'));
+  }
+  return parsed.size > 0 ? { trigger: 'tag', tags: parsed } : BEHAVIOUR;
+}
+
+/** How often a refresh-all pass hands out its next users (its rate is averaged over these ticks). */
+export const REFRESH_TICK_MS = 100;
+
 interface FeedValue {
   feed: Feed;
   ids: string[];
-  trigger: string;
+  cause: Cause;
   /** When the earliest change this value reflects was accepted (null for the subscription snapshot). */
   since: number | null;
   /** The re-rank's impression, logged for the slice delivered (null: the snapshot, logged when served). */
@@ -156,6 +219,8 @@ interface UserEntry {
   /** A change arrived that no re-rank has picked up yet. */
   dirty: boolean;
   since: number | null;
+  /** What made it dirty (merged: see `mergeCause`). */
+  cause: Cause | null;
   /** Cancels the pending re-rank at the end of the push window, if one is scheduled. */
   timer: CancelTimer | undefined;
   running: boolean;
@@ -184,6 +249,16 @@ export function createLiveHub(options: LiveHubOptions) {
   /** Subscriptions counted against each user's cap. */
   const perUser = new Map<string, number>();
   let stopped = false;
+  /**
+   * The refresh-all pass: users still to re-rank, in pass order, each with the cause they will be
+   * pushed with. Empty when no pass runs.
+   */
+  const pending = new Map<string, Cause>();
+  /** Cancels the pass's ticker while one runs. */
+  let ticker: CancelTimer | undefined;
+  /** The pass's budget in user-milliseconds (1000 = one user), earned at `refreshPerSec`. */
+  let credit = 0;
+  let lastTick = 0;
 
   /** Refuses a subscription over a cap; counts nothing (the caller registers it right after). */
   function admit(anonymous: boolean, userId: string | undefined) {
@@ -222,16 +297,26 @@ export function createLiveHub(options: LiveHubOptions) {
 
   function feedStream(userId: string, entry: UserEntry): FeedStream {
     const stream: FeedStream = new LatestValueStream<FeedValue, FeedUpdate>({
-      same: (a, b) => sameIds(a.ids, b.ids),
+      // A tag is pushed even with the same items: it shows in the reasons, the client must learn of it.
+      same: (a, b) => b.cause.trigger !== 'tag' && sameIds(a.ids, b.ids),
       merge: (queued, next) =>
-        queued.trigger === 'subscribed'
-          ? { ...next, trigger: 'subscribed', since: null }
-          : { ...next, since: queued.since === null ? next.since : Math.min(queued.since, next.since ?? Infinity) },
+        queued.cause.trigger === 'subscribed'
+          ? { ...next, cause: SUBSCRIBED, since: null }
+          : {
+              ...next,
+              cause: mergeCause(queued.cause, next.cause) ?? next.cause,
+              since: queued.since === null ? next.since : Math.min(queued.since, next.since ?? Infinity),
+            },
       payload: (value, previous) => {
         if (value.since !== null) metrics.feedPushLatency.observe(Math.max(0, clock.now() - value.since));
-        metrics.livePushes.inc({ kind: 'feed', trigger: value.trigger });
+        metrics.livePushes.inc({ kind: 'feed', trigger: value.cause.trigger });
         if (value.impression) options.logImpression(value.impression, value.feed.items.length);
-        return { feed: value.feed, trigger: value.trigger, ...idDiff(previous?.ids ?? [], value.ids) };
+        return {
+          feed: value.feed,
+          trigger: value.cause.trigger,
+          triggerDetail: causeDetail(value.cause),
+          ...idDiff(previous?.ids ?? [], value.ids),
+        };
       },
       onEnd: () => {
         entry.subscribers.delete(stream);
@@ -241,6 +326,7 @@ export function createLiveHub(options: LiveHubOptions) {
         if (entry.subscribers.size === 0 && users.get(userId) === entry) {
           entry.timer?.();
           users.delete(userId);
+          leavePass(userId);
         }
       },
     });
@@ -252,7 +338,15 @@ export function createLiveHub(options: LiveHubOptions) {
     admit(false, userId);
     let entry = users.get(userId);
     if (!entry) {
-      entry = { subscribers: new Map(), dirty: false, since: null, timer: undefined, running: false, lastRankAt: 0 };
+      entry = {
+        subscribers: new Map(),
+        dirty: false,
+        since: null,
+        cause: null,
+        timer: undefined,
+        running: false,
+        lastRankAt: 0,
+      };
       users.set(userId, entry);
     }
     const stream = feedStream(userId, entry);
@@ -264,7 +358,7 @@ export function createLiveHub(options: LiveHubOptions) {
       updates: stream,
       initial: (feed) => {
         if (!stream.hasValue)
-          stream.offer({ feed, ids: feedIds(feed), trigger: 'subscribed', since: null, impression: null });
+          stream.offer({ feed, ids: feedIds(feed), cause: SUBSCRIBED, since: null, impression: null });
       },
     };
   }
@@ -291,6 +385,11 @@ export function createLiveHub(options: LiveHubOptions) {
     entry.dirty = false;
     const since = entry.since;
     entry.since = null;
+    const cause = entry.cause ?? BEHAVIOUR;
+    entry.cause = null;
+    // Ranked from now on, with whatever model and features are current: a refresh pass still
+    // waiting for this user has nothing left to do for them.
+    leavePass(userId);
     entry.running = true;
     entry.lastRankAt = clock.now();
     try {
@@ -303,10 +402,11 @@ export function createLiveHub(options: LiveHubOptions) {
           // so it waits for the next re-rank, which the change it may have missed makes happen.
           entry.dirty = true;
           entry.since ??= since;
+          entry.cause = mergeCause(cause, entry.cause);
           continue;
         }
         const sliced = sliceFeed(feed, f);
-        stream.offer({ feed: sliced, ids: feedIds(sliced), trigger: 'behaviour', since, impression });
+        stream.offer({ feed: sliced, ids: feedIds(sliced), cause, since, impression });
       }
     } catch (error) {
       metrics.liveReranks.inc({ outcome: 'failed' });
@@ -317,7 +417,80 @@ export function createLiveHub(options: LiveHubOptions) {
     }
   }
 
+  /** Takes a user out of the refresh pass (re-ranked for another reason, or gone). */
+  function leavePass(userId: string) {
+    if (pending.delete(userId)) metrics.liveRefreshPending.set(pending.size);
+  }
+
+  function stopPass() {
+    ticker?.();
+    ticker = undefined;
+    credit = 0;
+  }
+
+  /** One tick of the refresh pass: hands the users its budget allows to a re-rank, in pass order. */
+  function refreshTick() {
+    const now = clock.now();
+    credit = Math.min(
+      Math.max(1000, options.refreshPerSec * REFRESH_TICK_MS),
+      credit + options.refreshPerSec * (now - lastTick),
+    );
+    lastTick = now;
+    for (const [userId, cause] of pending) {
+      if (credit < 1000) break;
+      pending.delete(userId);
+      const entry = users.get(userId);
+      if (!entry) continue; // not reachable: a user leaving is taken out of the pass at once
+      credit -= 1000;
+      metrics.liveRefreshUsers.inc({ trigger: cause.trigger });
+      entry.dirty = true;
+      entry.cause = mergeCause(entry.cause, cause);
+      schedule(userId, entry);
+    }
+    if (pending.size === 0) stopPass();
+    metrics.liveRefreshPending.set(pending.size);
+  }
+
+  /**
+   * Re-ranks every user with feed subscribers here, at most `refreshPerSec` per second, the first
+   * ones one tick from now; each subscriber whose top N changed is pushed the feed with this cause.
+   * A call while a pass runs merges into it: users still waiting keep their place and take this
+   * cause, users already re-ranked (and new ones) are queued again at the end. Returns how many
+   * users wait.
+   */
+  function refreshAll(cause: FeedRefreshCause): number {
+    if (stopped) return 0;
+    const queued: Cause = { trigger: cause.trigger, detail: cause.detail ?? null };
+    for (const userId of users.keys()) pending.set(userId, queued);
+    metrics.liveRefreshPending.set(pending.size);
+    if (pending.size > 0 && !ticker) {
+      credit = 0;
+      lastTick = clock.now();
+      ticker = clock.every(REFRESH_TICK_MS, refreshTick);
+    }
+    log.info(
+      { trigger: cause.trigger, detail: cause.detail, users: pending.size, perSec: options.refreshPerSec },
+      'refreshing every live feed',
+    );
+    return pending.size;
+  }
+
+  function onRefreshNotice(message: string) {
+    let cause: FeedRefreshCause;
+    try {
+      const notice = decodeFeedRefresh(message);
+      cause = { trigger: notice.trigger, detail: notice.detail };
+    } catch (error) {
+      metrics.liveRefreshNotices.inc({ outcome: 'malformed' });
+      log.warn({ err: error, message: message.slice(0, 200) }, 'unreadable feed-refresh notice, ignored');
+      return;
+    }
+    metrics.liveRefreshNotices.inc({ outcome: 'accepted' });
+    refreshAll(cause);
+  }
+
   function onMessage(channel: string, message: string) {
+    if (channel === options.refreshChannel) return onRefreshNotice(message);
     if (channel !== options.channel) return;
     let notice: UserChangedNotice;
     try {
@@ -333,6 +506,9 @@ export function createLiveHub(options: LiveHubOptions) {
       const since = notice.receivedAt?.[i] ?? notice.at;
       entry.dirty = true;
       entry.since = entry.since === null ? since : Math.min(entry.since, since);
+      entry.cause = mergeCause(entry.cause, noticeCause(notice.tags?.[i]));
+      // Re-ranked for this notice, with everything current: not again by a refresh pass.
+      leavePass(userId);
       schedule(userId, entry);
     });
   }
@@ -413,14 +589,19 @@ export function createLiveHub(options: LiveHubOptions) {
   return {
     openFeed,
     openTrending,
-    /** Listens on the channel; ioredis re-subscribes by itself after a reconnect. */
+    refreshAll,
+    /** Listens on both channels; ioredis re-subscribes by itself after a reconnect. */
     async start() {
       subscriber.on('message', onMessage);
       await subscriber.subscribe(options.channel);
+      await subscriber.subscribe(options.refreshChannel);
     },
     /** Ends every live stream (clients see their subscriptions complete) and closes the connection. */
     stop() {
       stopped = true;
+      stopPass();
+      pending.clear();
+      metrics.liveRefreshPending.set(0);
       for (const entry of users.values()) {
         entry.timer?.();
         for (const stream of [...entry.subscribers.keys()]) stream.end();
@@ -435,6 +616,8 @@ export function createLiveHub(options: LiveHubOptions) {
     stats() {
       return { users: users.size, scopes: scopes.size, subscriptions };
     },
+    /** Users a refresh-all pass has yet to re-rank. */
+    refreshPending: () => pending.size,
   };
 }
 

@@ -18,6 +18,7 @@ import {
   type ModelRegistry,
   type RegistryNotice,
 } from '../model/registry.js';
+import type { FeedRefreshCause } from '../core/feed-refresh.js';
 import type { RedisKeys } from '../core/keys.js';
 import { ModelMismatchError, type RankingModel } from '../model/session.js';
 import { assignArm } from './assignment.js';
@@ -67,8 +68,13 @@ export interface ModelArmsOptions {
   metrics?: Metrics;
   /** Safety net for a missed notice (pub/sub is at most once); 0 turns it off. */
   refreshIntervalMs: number;
-  /** Called after every swap, e.g. to drop feeds cached with the old models. */
-  onSwap?: () => void;
+  /**
+   * Called after every swap once started (not for the load during `start`), e.g. to drop feeds
+   * cached with the old models and re-rank live feeds. The cause is `model` (detail: the versions
+   * now served) when an arm serves another version, else `experiment` (detail: its id and revision,
+   * e.g. shares or arms changed, or a promotion).
+   */
+  onSwap?: (cause: FeedRefreshCause) => void;
 }
 
 interface ArmState {
@@ -87,6 +93,20 @@ interface State {
 /** Previous models stay alive this long for requests that started before the swap. */
 const RETIRE_AFTER_MS = 30_000;
 
+/** What a swap changed, as live subscribers are told: another version in some arm, or only the experiment. */
+function swapCause(
+  next: { id: string; revision: number },
+  arms: ArmState[],
+  versionChanged: boolean,
+): FeedRefreshCause {
+  if (!versionChanged) return { trigger: 'experiment', detail: `experiment ${next.id} revision ${next.revision}` };
+  const versions = arms.map((a) => ({ arm: a.name, version: a.holder.current().version }));
+  return {
+    trigger: 'model',
+    detail: versions.length === 1 ? versions[0]!.version : versions.map((v) => `${v.arm} ${v.version}`).join(', '),
+  };
+}
+
 export function createModelArms(options: ModelArmsOptions): ModelArms {
   const { log, metrics } = options;
   let registry: ModelRegistry | undefined;
@@ -100,6 +120,8 @@ export function createModelArms(options: ModelArmsOptions): ModelArms {
   let running: Promise<void> | undefined;
   let again = false;
   let stopped = false;
+  /** False until start() has loaded what the registry serves: that first load is no swap to announce. */
+  let started = false;
 
   function report() {
     if (!metrics) return;
@@ -158,7 +180,7 @@ export function createModelArms(options: ModelArmsOptions): ModelArms {
     refused = undefined;
     metrics?.modelReloads.inc({ outcome: 'swapped' });
     report();
-    options.onSwap?.();
+    if (started) options.onSwap?.(swapCause(next, arms, loaded.size > 0));
     log.info(
       {
         experiment: next.id,
@@ -222,6 +244,7 @@ export function createModelArms(options: ModelArmsOptions): ModelArms {
         log.warn({ err: error }, 'the model file was not published to the registry');
       }
       await refresh();
+      started = true;
       subscriber = await options.connect('models-pubsub');
       subscriber.on('message', (_channel: string, message: string) => {
         let notice: Partial<RegistryNotice> = {};

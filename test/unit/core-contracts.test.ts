@@ -9,6 +9,7 @@ import {
   isEngaged,
   type ImpressionEvent,
 } from '../../src/core/events.js';
+import { decodeFeedRefresh, encodeFeedRefresh } from '../../src/core/feed-refresh.js';
 import { decodeUserChanged, encodeUserChanged } from '../../src/core/user-changed.js';
 
 const impression: ImpressionEvent = {
@@ -77,5 +78,35 @@ describe('the user-changed notice', () => {
     expect(() => decodeUserChanged('{"users":"u1"}')).toThrow('users is not a list');
     expect(() => decodeUserChanged('[1]')).toThrow('not an object');
     expect(decodeUserChanged('{"users":["u1"]}', 7)).toEqual({ users: ['u1'], at: 7, receivedAt: undefined });
+  });
+});
+
+describe('the feed-refresh notice', () => {
+  it('round-trips between the batch and the hub', () => {
+    const notice = { trigger: 'batch' as const, detail: 'long-horizon lt-2026-12-01T00:00:00.000Z', at: 42 };
+    expect(decodeFeedRefresh(encodeFeedRefresh(notice))).toEqual(notice);
+    expect(decodeFeedRefresh(encodeFeedRefresh({ trigger: 'batch', at: 7 }))).toEqual({ trigger: 'batch', at: 7 });
+  });
+
+  it('trims the detail and drops a blank one', () => {
+    expect(decodeFeedRefresh('{"trigger":"batch","detail":"  run 7 ","at":1}')).toEqual({
+      trigger: 'batch',
+      detail: 'run 7',
+      at: 1,
+    });
+    expect(decodeFeedRefresh('{"trigger":"batch","detail":"   ","at":1}')).toEqual({ trigger: 'batch', at: 1 });
+  });
+
+  it.each([
+    ['text that is not JSON', 'batch done', 'not JSON'],
+    ['a list', '["batch"]', 'not an object'],
+    ['a model trigger (models reach instances through the registry)', '{"trigger":"model","at":1}', 'is not "batch"'],
+    ['no trigger', '{"at":1}', 'is not "batch"'],
+    ['no time', '{"trigger":"batch"}', 'at is not'],
+    ['a time that is not a number', '{"trigger":"batch","at":"today"}', 'at is not'],
+    ['a detail that is not text', '{"trigger":"batch","detail":7,"at":1}', 'detail is not a string'],
+    ['a detail too long to show', JSON.stringify({ trigger: 'batch', detail: 'x'.repeat(201), at: 1 }), 'longer than'],
+  ])('refuses %s', (_what, message, error) => {
+    expect(() => decodeFeedRefresh(message)).toThrow(error);
   });
 });

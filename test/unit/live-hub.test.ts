@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { AppError } from '../../src/core/errors.js';
-import { createLiveHub, type LiveHubOptions, type TrendingEntry } from '../../src/live/hub.js';
+import { encodeFeedRefresh } from '../../src/core/feed-refresh.js';
+import { createLiveHub, REFRESH_TICK_MS, type LiveHubOptions, type TrendingEntry } from '../../src/live/hub.js';
 import { createLogger } from '../../src/logger.js';
 import { createMetrics } from '../../src/metrics.js';
 import type { ImpressionEvent } from '../../src/core/events.js';
@@ -9,8 +10,10 @@ import { drain, feedOf } from '../live-fixtures.js';
 import { fakeSubscriber, manualClock, settle } from './live-fakes.js';
 
 const CHANNEL = 'user-changed';
+const REFRESH_CHANNEL = 'feed-refresh';
 const PUSH_MS = 300;
 const TRENDING_MS = 1000;
+const REFRESH_PER_SEC = 200;
 
 /** A hub on a hand-driven clock and an in-memory channel, with a ranker that answers from `feeds`. */
 async function testHub(overrides: Partial<LiveHubOptions> = {}) {
@@ -27,10 +30,12 @@ async function testHub(overrides: Partial<LiveHubOptions> = {}) {
   const hub = createLiveHub({
     subscriber: channel.subscriber,
     channel: CHANNEL,
+    refreshChannel: REFRESH_CHANNEL,
     log: createLogger('silent'),
     metrics,
     pushIntervalMs: PUSH_MS,
     trendingIntervalMs: TRENDING_MS,
+    refreshPerSec: REFRESH_PER_SEC,
     maxSubscriptions: 10,
     maxAnonymousSubscriptions: 6,
     maxTrendingScopes: 5,
@@ -51,10 +56,10 @@ async function testHub(overrides: Partial<LiveHubOptions> = {}) {
   });
   await hub.start();
   /** The stream worker's notice for these users; each `receivedAt` defaults to now. */
-  const notify = async (users: string[], receivedAt?: number[]) => {
+  const notify = async (users: string[], receivedAt?: number[], tags?: (string | null)[]) => {
     channel.publish(
       CHANNEL,
-      JSON.stringify({ users, at: clock.now(), receivedAt: receivedAt ?? users.map(() => clock.now()) }),
+      JSON.stringify({ users, at: clock.now(), receivedAt: receivedAt ?? users.map(() => clock.now()), tags }),
     );
     await settle();
   };
@@ -539,5 +544,243 @@ describe('the live hub, on a hand-driven clock', () => {
     await t.advance(10 * TRENDING_MS);
     expect(t.ranked).toHaveLength(1);
     expect(t.trendingReads).toEqual([]);
+  });
+});
+
+/** The value of a counter or gauge for one label set (0 when never set). */
+async function metricValue(
+  metric: { get(): Promise<{ values: { labels: Record<string, unknown>; value: number }[] }> },
+  labels: Record<string, string> = {},
+) {
+  const { values } = await metric.get();
+  return values.find((v) => Object.entries(labels).every(([k, l]) => v.labels[k] === l))?.value ?? 0;
+}
+
+describe('refreshing every live feed (model, experiment, batch)', () => {
+  it('re-ranks 1,000 watched users at most 200 per second: none at once, all within 5 s', async () => {
+    const t = await testHub({ maxSubscriptions: 2000 });
+    const users = Array.from({ length: 1000 }, (_, i) => `r${i}`);
+    const clients = users.map((u) => {
+      t.feeds.set(u, ['m-1']);
+      return watch(t.hub, u, 1, ['a-1']);
+    });
+    await settle();
+    const start = t.clock.now();
+    expect(t.hub.refreshAll({ trigger: 'model', detail: 'ranker-v2' })).toBe(1000);
+    await settle();
+    expect(t.ranked).toEqual([]);
+    expect(await metricValue(t.metrics.liveRefreshPending)).toBe(1000);
+    for (let second = 1; second <= 5; second++) {
+      await t.advance(1000);
+      expect(t.ranked.length).toBeLessThanOrEqual(REFRESH_PER_SEC * second);
+      expect(t.ranked.length).toBeGreaterThanOrEqual(REFRESH_PER_SEC * (second - 1));
+    }
+    expect(new Set(t.ranked.map((r) => r.userId)).size).toBe(1000);
+    expect(t.ranked).toHaveLength(1000);
+    // No one-second window, wherever it starts, holds more than 200 rankings.
+    const times = t.ranked.map((r) => r.at - start);
+    for (const from of times)
+      expect(times.filter((at) => at >= from && at < from + 1000).length).toBeLessThanOrEqual(200);
+    for (const c of clients) {
+      expect(c.received.map((u) => [u.trigger, u.triggerDetail])).toEqual([
+        ['subscribed', null],
+        ['model', 'ranker-v2'],
+      ]);
+    }
+    expect(await metricValue(t.metrics.liveRefreshUsers, { trigger: 'model' })).toBe(1000);
+    expect(await metricValue(t.metrics.liveRefreshPending)).toBe(0);
+    expect(await metricValue(t.metrics.livePushes, { kind: 'feed', trigger: 'model' })).toBe(1000);
+    // The pass is over: no timer left behind.
+    expect(t.clock.pending).toBe(0);
+  });
+
+  it('merges a second refresh into the running pass: waiting users keep their place, refreshed ones queue again', async () => {
+    let n = 0;
+    const t = await testHub({
+      refreshPerSec: 10, // one user per 100 ms tick
+      // Every ranking differs from the previous one: each re-rank changes the feed.
+      rankFeed: async (userId, first) => {
+        t.ranked.push({ userId, first, at: t.clock.now() });
+        return rankedOf(userId, [`x-${++n}`].slice(0, first));
+      },
+    });
+    const users = ['u0', 'u1', 'u2', 'u3', 'u4', 'u5'];
+    const clients = new Map(users.map((u) => [u, watch(t.hub, u, 1, ['a-1'])]));
+    t.hub.refreshAll({ trigger: 'model', detail: 'ranker-v2' });
+    await t.advance(200);
+    expect(t.ranked.map((r) => r.userId)).toEqual(['u0', 'u1']);
+    expect(t.hub.refreshAll({ trigger: 'experiment', detail: 'experiment default revision 7' })).toBe(6);
+    await t.advance(2000);
+    expect(t.ranked.map((r) => r.userId)).toEqual(['u0', 'u1', 'u2', 'u3', 'u4', 'u5', 'u0', 'u1']);
+    const triggers = (u: string) => clients.get(u)!.received.map((p) => [p.trigger, p.triggerDetail]);
+    expect(triggers('u0')).toEqual([
+      ['subscribed', null],
+      ['model', 'ranker-v2'],
+      ['experiment', 'experiment default revision 7'],
+    ]);
+    // Still waiting when the second change came: refreshed once, with the latest cause.
+    expect(triggers('u4')).toEqual([
+      ['subscribed', null],
+      ['experiment', 'experiment default revision 7'],
+    ]);
+    expect(await metricValue(t.metrics.liveRefreshUsers, { trigger: 'model' })).toBe(2);
+    expect(await metricValue(t.metrics.liveRefreshUsers, { trigger: 'experiment' })).toBe(6);
+  });
+
+  it('skips users who unsubscribe while they wait, and costs them no budget', async () => {
+    const t = await testHub({ refreshPerSec: 10 });
+    const clients = ['u0', 'u1', 'u2', 'u3'].map((u) => watch(t.hub, u, 1, ['a-1']));
+    t.hub.refreshAll({ trigger: 'batch', detail: 'long-horizon lt-1' });
+    await t.advance(100);
+    await clients[2]!.close();
+    expect(t.hub.refreshPending()).toBe(2);
+    expect(await metricValue(t.metrics.liveRefreshPending)).toBe(2);
+    // u3 takes u2's turn: ranked at the third tick, not the fourth.
+    await t.advance(200);
+    expect(t.ranked.map((r) => [r.userId, r.at - t.clock.now()])).toEqual([
+      ['u0', -200],
+      ['u1', -100],
+      ['u3', 0],
+    ]);
+    await t.advance(1000);
+    expect(t.ranked).toHaveLength(3);
+    expect(await metricValue(t.metrics.liveRefreshUsers, { trigger: 'batch' })).toBe(3);
+    expect(t.clock.pending).toBe(0);
+  });
+
+  it('a behaviour notice for a waiting user re-ranks them at once, and the pass does not again', async () => {
+    const t = await testHub({ refreshPerSec: 10 });
+    const clients = new Map(['u0', 'u1', 'u2', 'u3'].map((u) => [u, watch(t.hub, u, 1, ['a-1'])]));
+    t.hub.refreshAll({ trigger: 'batch', detail: 'long-horizon lt-1' });
+    await t.advance(100);
+    t.feeds.set('u3', ['b-1']);
+    await t.notify(['u3']);
+    expect(t.ranked.map((r) => r.userId)).toEqual(['u0', 'u3']);
+    expect(t.hub.refreshPending()).toBe(2);
+    await t.advance(1000);
+    expect(t.ranked.map((r) => r.userId)).toEqual(['u0', 'u3', 'u1', 'u2']);
+    expect(clients.get('u3')!.received.map((p) => p.trigger)).toEqual(['subscribed', 'behaviour']);
+    expect(await metricValue(t.metrics.liveRefreshUsers, { trigger: 'batch' })).toBe(3);
+  });
+
+  it('a swap that leaves a feed as it was pushes nothing and logs no impression', async () => {
+    const t = await testHub();
+    t.feeds.set('same', ['a-1', 'a-2']);
+    t.feeds.set('moved', ['a-2', 'a-1']);
+    const same = watch(t.hub, 'same', 2, ['a-1', 'a-2']);
+    const moved = watch(t.hub, 'moved', 2, ['a-1', 'a-2']);
+    t.hub.refreshAll({ trigger: 'model', detail: 'ranker-v3' });
+    await t.advance(1000);
+    expect(t.ranked.map((r) => r.userId).sort()).toEqual(['moved', 'same']);
+    expect(same.received.map((u) => u.trigger)).toEqual(['subscribed']);
+    expect(moved.received.map((u) => [u.trigger, u.triggerDetail, u.entered, u.left])).toEqual([
+      ['subscribed', null, ['a-1', 'a-2'], []],
+      ['model', 'ranker-v3', [], []],
+    ]);
+    expect(t.impressions).toEqual([{ userId: 'moved', itemIds: ['a-2', 'a-1'] }]);
+  });
+
+  it('starts a pass on a batch notice from the refresh channel; counts and ignores malformed ones', async () => {
+    const t = await testHub();
+    t.feeds.set('u1', ['b-1']);
+    const client = watch(t.hub, 'u1', 1, ['a-1']);
+    for (const bad of [
+      'not json',
+      JSON.stringify({ trigger: 'model', detail: 'v9', at: t.clock.now() }),
+      JSON.stringify({ trigger: 'batch', detail: 'no time' }),
+      JSON.stringify({ trigger: 'batch', detail: 42, at: t.clock.now() }),
+    ])
+      t.channel.publish(REFRESH_CHANNEL, bad);
+    await t.advance(1000);
+    expect(t.ranked).toEqual([]);
+    expect(await metricValue(t.metrics.liveRefreshNotices, { outcome: 'malformed' })).toBe(4);
+    t.channel.publish(
+      REFRESH_CHANNEL,
+      encodeFeedRefresh({ trigger: 'batch', detail: 'long-horizon lt-2026-12-01', at: t.clock.now() }),
+    );
+    expect(t.hub.refreshPending()).toBe(1);
+    await t.advance(REFRESH_TICK_MS);
+    expect(client.received.map((u) => [u.trigger, u.triggerDetail])).toEqual([
+      ['subscribed', null],
+      ['batch', 'long-horizon lt-2026-12-01'],
+    ]);
+    expect(await metricValue(t.metrics.liveRefreshNotices, { outcome: 'accepted' })).toBe(1);
+    // A refresh notice is not a user-changed notice: no cached feed is dropped for it.
+    expect(t.invalidated).toEqual([]);
+  });
+
+  it('stop ends a running pass and leaves no timer', async () => {
+    const t = await testHub({ refreshPerSec: 1 });
+    watch(t.hub, 'u1', 1, []);
+    watch(t.hub, 'u2', 1, []);
+    t.hub.refreshAll({ trigger: 'model' });
+    t.hub.stop();
+    expect(t.clock.pending).toBe(0);
+    expect(t.hub.refreshAll({ trigger: 'model' })).toBe(0);
+    await t.advance(5000);
+    expect(t.ranked).toEqual([]);
+  });
+});
+
+describe('tag pushes', () => {
+  it('names the tags a notice set or withdrew, and pushes even when the items stay the same', async () => {
+    const t = await testHub();
+    t.feeds.set('u1', ['a-1', 'a-2']);
+    t.feeds.set('u2', ['a-1']);
+    const u1 = watch(t.hub, 'u1', 2, ['a-1', 'a-2']);
+    const u2 = watch(t.hub, 'u2', 1, ['a-1']);
+    await t.notify(['u1', 'u2'], undefined, ['+pet_lover,-night_owl', null]);
+    expect(t.ranked.map((r) => r.userId)).toEqual(['u1', 'u2']);
+    expect(u1.received.map((u) => [u.trigger, u.triggerDetail, u.entered, u.left])).toEqual([
+      ['subscribed', null, ['a-1', 'a-2'], []],
+      ['tag', 'pet_lover set, night_owl withdrawn', [], []],
+    ]);
+    // u2's entry has no tags: behaviour, and nothing pushed for the same items.
+    expect(u2.received.map((u) => u.trigger)).toEqual(['subscribed']);
+    // The tag push was delivered, so it is an impression; u2's re-rank was not.
+    expect(t.impressions).toEqual([{ userId: 'u1', itemIds: ['a-1', 'a-2'] }]);
+  });
+
+  it('a tag in any notice merged into one re-rank wins over behaviour, and every tag is named', async () => {
+    const t = await testHub();
+    t.feeds.set('u1', ['b-1']);
+    const client = watch(t.hub, 'u1', 1, ['a-1']);
+    await t.notify(['u1']);
+    expect(client.received.map((u) => u.trigger)).toEqual(['subscribed', 'behaviour']);
+    // Three notices inside the push window: behaviour, a tag, behaviour and another tag.
+    t.feeds.set('u1', ['c-1']);
+    await t.advance(50);
+    await t.notify(['u1'], undefined, ['+pet_lover']);
+    await t.advance(50);
+    await t.notify(['u1'], undefined, [null]);
+    await t.advance(50);
+    await t.notify(['u1', 'u9'], undefined, ['-night_owl, +pet_lover', '+car_fan']);
+    await t.notify(['u1']);
+    expect(t.ranked).toHaveLength(1);
+    await t.advance(PUSH_MS);
+    expect(t.ranked).toHaveLength(2);
+    expect(client.received.slice(2).map((u) => [u.trigger, u.triggerDetail, u.entered])).toEqual([
+      ['tag', 'pet_lover set, night_owl withdrawn', ['c-1']],
+    ]);
+    expect(await metricValue(t.metrics.livePushes, { kind: 'feed', trigger: 'tag' })).toBe(1);
+  });
+
+  it('a slow client that missed a tag push still gets the tag with the newer feed', async () => {
+    const t = await testHub();
+    t.feeds.set('u1', ['a-1']);
+    const sub = t.hub.openFeed('u1', 1);
+    sub.initial(feedOf('u1', ['a-1']));
+    expect((await sub.updates.next()).value).toMatchObject({ trigger: 'subscribed' });
+    await t.notify(['u1'], undefined, ['+pet_lover']);
+    t.feeds.set('u1', ['b-1']);
+    await t.advance(PUSH_MS);
+    await t.notify(['u1']);
+    // Not pulled in between: one payload, the newest feed, still saying which tag changed.
+    expect((await sub.updates.next()).value).toMatchObject({
+      trigger: 'tag',
+      triggerDetail: 'pet_lover set',
+      entered: ['b-1'],
+      left: ['a-1'],
+    });
   });
 });

@@ -4,6 +4,21 @@ type Exact<T extends { [key: string]: unknown }> = { [K in keyof T]: T[K] };
 /** Internal type. DO NOT USE DIRECTLY. */
 export type Incremental<T> = T | { [P in keyof T]?: P extends ' $fragmentName' | '__typename' ? T[P] : never };
 import type { TypedDocumentNode as DocumentNode } from '@graphql-typed-document-node/core';
+/** Why a feed was pushed. The values are lower case, as the strings this field carried before it was an enum. */
+export type FeedTrigger =
+  /** A batch job recomputed features, e.g. the daily long-horizon preferences (`triggerDetail`: the run). */
+  | 'batch'
+  /** The user's behaviour (their recorded interactions) changed their features, and with them the feed's items or order. */
+  | 'behaviour'
+  /** The experiment changed without a new version, e.g. arm shares or a promotion (`triggerDetail`: `experiment <id> revision <n>`). */
+  | 'experiment'
+  /** This instance started serving another model version (`triggerDetail`: the version, or `arm version` pairs). */
+  | 'model'
+  /** The feed at subscription time: the first payload of every subscription. */
+  | 'subscribed'
+  /** A behaviour pattern set or withdrew a tag on the user (`triggerDetail` names it, e.g. `pet_lover set`). Pushed even when the items stay the same: the tag shows in the reasons and the user features. */
+  | 'tag';
+
 /** What a user did with an item. SKIP and HIDE are negative signals; a hidden item is never shown again. */
 export type InteractionAction =
   /** The user opened the item. */
@@ -147,7 +162,8 @@ export type FeedUpdatedSubscriptionVariables = Exact<{
 
 export type FeedUpdatedSubscription = {
   feedUpdated: {
-    trigger: string | null;
+    trigger: FeedTrigger;
+    triggerDetail: string | null;
     entered: Array<string>;
     left: Array<string>;
     feed: {
@@ -794,6 +810,7 @@ export const FeedUpdatedDocument = {
               kind: 'SelectionSet',
               selections: [
                 { kind: 'Field', name: { kind: 'Name', value: 'trigger' } },
+                { kind: 'Field', name: { kind: 'Name', value: 'triggerDetail' } },
                 { kind: 'Field', name: { kind: 'Name', value: 'entered' } },
                 { kind: 'Field', name: { kind: 'Name', value: 'left' } },
                 {
