@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { App } from '../src/app.js';
 import {
+  FeedUpdatedDocument,
   RecommendationsDocument,
   RecordInteractionDocument,
   UpsertItemsDocument,
@@ -8,6 +9,7 @@ import {
   type InteractionAction,
 } from '../src/client/index.js';
 import { eventually, gql, startApp, testConfig } from './helpers.js';
+import { watch, wsClient } from './live-clients.js';
 
 const MINUTE = 60_000;
 const LATENESS = 2 * MINUTE; // the default ALLOWED_LATENESS_MS
@@ -107,6 +109,32 @@ describe('behaviour patterns tag users, seen through the API', () => {
     expect(reasons['car-1']).not.toContain('tagged pet lover: 3 pet videos in a row');
   });
 
+  it('a feedUpdated subscriber gets a push with trigger `tag` naming the tag after the third pet click', async () => {
+    const client = wsClient(app);
+    const live = watch(client, FeedUpdatedDocument, { userId: 'watched', first: 5 });
+    try {
+      await eventually(async () => (live.results.length > 0 ? true : undefined));
+      const now = Date.now();
+      await record('watched', [
+        ['w1', 'corgi-1', 'CLICK', now - 6_000],
+        ['w2', 'shiba-1', 'CLICK', now - 3_000],
+      ]);
+      const third = Date.now();
+      await record('watched', [['w3', 'tabby-1', 'CLICK', now]]);
+      const pushed = await eventually(async () => {
+        const i = live.results.findIndex((r) => r.data?.feedUpdated.trigger === 'tag');
+        return i >= 0 ? { update: live.results[i]!.data!.feedUpdated, at: live.receivedAt[i]! } : undefined;
+      });
+      expect(pushed.update.triggerDetail).toBe('pet_lover set');
+      process.stderr.write(`[patterns] third pet click → tag push after ${pushed.at - third} ms\n`);
+      expect(pushed.at - third).toBeLessThan(5000);
+      expect(live.state.error).toBeUndefined();
+    } finally {
+      live.unsubscribe();
+      await client.dispose();
+    }
+  });
+
   it('three pet clicks 70 s apart tag nobody', async () => {
     await record('slow', [
       ['s1', 'corgi-1', 'CLICK', t0],
@@ -145,8 +173,8 @@ describe('behaviour patterns tag users, seen through the API', () => {
       const text = await (await fetch(app.url.replace(/\/graphql$/, '/metrics'))).text();
       return /pattern_matches_total\{rule="active_commenter"\} 1/.test(text) ? text : undefined;
     });
-    // quick's and broken's runs fired; broken's was withdrawn.
-    expect(metrics).toMatch(/pattern_matches_total\{rule="pet_lover"\} 2\n/);
+    // quick's, watched's and broken's runs fired; broken's was withdrawn.
+    expect(metrics).toMatch(/pattern_matches_total\{rule="pet_lover"\} 3\n/);
     expect(metrics).toMatch(/pattern_withdrawals_total\{rule="pet_lover"\} 1\n/);
     expect(metrics).toMatch(/pattern_buffered_events\{partition="\d+"\} \d+/);
     expect(metrics).toMatch(/pattern_user_state_events_count \d+/);
