@@ -5,6 +5,7 @@ import { encodeEvent, type BehaviorEvent } from '../../src/core/events.js';
 import { createFeatureWorker } from '../../src/streams/feature-worker.js';
 import { createKafka, type Kafka } from '../../src/streams/kafka.js';
 import { topicNames, topicSpecs, type Topics } from '../../src/core/topics.js';
+import { measureStreamCost } from '../stream-cost.js';
 import { median, percentile, type BenchContext, type Row, type Scenario } from '../types.js';
 
 const ACTIONS = ['VIEW', 'CLICK', 'LIKE', 'COMMENT', 'SHARE', 'SKIP'] as const;
@@ -173,11 +174,37 @@ export const streamScenarios: Scenario[] = [
         raw.push(t.raw);
         apply.push(t.apply);
       }
+      const cost = await measureStreamCost({ users: ctx.quick ? 300 : 1000, eventsPerUser: 50 });
+      const top = (list: [string, number][], unit = '') =>
+        list
+          .slice(0, 4)
+          .map(([name, n]) => `${name} ${n.toLocaleString('en-US')}${unit}`)
+          .join(', ');
       const rate = 5000;
       const seconds = ctx.quick ? 6 : 20;
       const fw = await freshness(ctx, kafka, rate, seconds, 'worker');
       const fr = await freshness(ctx, kafka, rate, seconds, 'raw');
       const rows: Row[] = [
+        {
+          scenario: 'stream',
+          metric: `Redis commands per event, scripts' own included (${cost.events.toLocaleString('en-US')} events of ${cost.users} users with patterns, batches of 500 per partition, a Redis of its own; ${cost.scriptCallsPerEvent.toFixed(2)} script calls and ${cost.roundTripsPerEvent.toFixed(3)} round trips per event; most: ${top(cost.perCommand)})`,
+          value: cost.commandsPerEvent,
+          unit: 'commands',
+          goal: { text: '≤ 8 Redis calls per event', met: cost.commandsPerEvent <= 8 },
+        },
+        {
+          scenario: 'stream',
+          metric: 'Redis CPU per event (used_cpu_user + used_cpu_sys over the same run)',
+          value: cost.redisMicrosPerEvent,
+          unit: 'µs',
+        },
+        {
+          scenario: 'stream',
+          metric: `Redis per active user in the stream's own keys (same run, 50 events in 10 minutes each; ${cost.keysPerUser.toFixed(1)} keys; most: ${top(cost.byKind, ' B')})`,
+          value: cost.bytesPerUser,
+          unit: 'bytes',
+          goal: { text: '≤ 3 KB per active user', met: cost.bytesPerUser <= 3072 },
+        },
         {
           scenario: 'stream',
           metric: `apply ${n.toLocaleString('en-US')} events to Redis`,

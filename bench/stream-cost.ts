@@ -1,0 +1,221 @@
+/**
+ * What the stream step costs Redis, without Kafka: the bench's behaviour mix (users with three
+ * favourite categories, the shipped action shares, events spread over ten minutes) applied through
+ * the worker's own applier, with the shipped pattern rules, in per-partition batches as the worker
+ * receives them, on a Redis of its own. Reported: commands Redis executed per event (INFO
+ * commandstats, commands inside scripts included), script calls and round trips per event, Redis CPU
+ * per event (INFO cpu), and bytes per active user in the user's own keys (MEMORY USAGE),
+ * split by kind of key.
+ *
+ * `npx tsx bench/stream-cost.ts [users] [eventsPerUser]` prints the figures; the stream scenario
+ * reports them beside the apply rate.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Redis } from 'ioredis';
+import { redisKeys } from '../src/core/keys.js';
+import type { BehaviorEvent } from '../src/core/events.js';
+import { loadPatternRules } from '../src/patterns/rules.js';
+import { startLocalRedis } from '../src/stack/redis.js';
+import { projectRoot } from '../src/stack/paths.js';
+import { createApplier } from '../src/streams/apply.js';
+import type { PositionedEvent } from '../src/streams/plan.js';
+import { behaviourOf, benchCatalogue } from './api.js';
+
+export interface StreamCost {
+  events: number;
+  users: number;
+  /** Commands Redis executed per event, inside scripts included. */
+  commandsPerEvent: number;
+  /** Script calls (EVALSHA/EVAL) per event. */
+  scriptCallsPerEvent: number;
+  /** Pipelines and single commands the applier sent, per event. */
+  roundTripsPerEvent: number;
+  /** Redis CPU per event (its used_cpu_user + used_cpu_sys over the run), µs. */
+  redisMicrosPerEvent: number;
+  /** Bytes in the user's own keys, per user, and the split by kind of key. */
+  bytesPerUser: number;
+  keysPerUser: number;
+  byKind: [kind: string, bytesPerUser: number][];
+  /** Commands per event by name, most first (the catalogue writes before the run included). */
+  perCommand: [command: string, perEvent: number][];
+  /** Per kind of key, how many keys use each Redis encoding (listpack is the compact one). */
+  encodings: Record<string, Record<string, number>>;
+}
+
+const PARTITIONS = 6;
+const BATCH = 500;
+
+/** Commands Redis executed (INFO commandstats, inner script commands included) and script calls. */
+async function commandStats(redis: Redis) {
+  const text = await redis.info('commandstats');
+  let calls = 0;
+  let scripts = 0;
+  for (const line of text.split('\n')) {
+    const m = /^cmdstat_([^:]+):calls=(\d+)/.exec(line);
+    if (!m) continue;
+    const [, name, c] = m;
+    if (name === 'info' || name === 'memory' || name === 'scan' || name === 'config' || name === 'script') continue;
+    calls += Number(c);
+    if (name === 'evalsha' || name === 'eval') scripts += Number(c);
+  }
+  return { calls, scripts };
+}
+
+/** Commands per event by name (top ones first), from INFO commandstats on this Redis of its own. */
+async function commandBreakdown(redis: Redis, events: number): Promise<[command: string, perEvent: number][]> {
+  const text = await redis.info('commandstats');
+  const out: [string, number][] = [];
+  for (const line of text.split('\n')) {
+    const m = /^cmdstat_([^:]+):calls=(\d+)/.exec(line);
+    if (m && !['info', 'memory', 'scan', 'config', 'script', 'object', 'ping'].includes(m[1] ?? ''))
+      out.push([m[1] ?? '', Math.round((100 * Number(m[2])) / events) / 100]);
+  }
+  return out.sort((a, b) => b[1] - a[1]).filter(([, n]) => n >= 0.01);
+}
+
+/** Redis' own CPU time so far (user + system), in µs. */
+async function cpuMicros(redis: Redis) {
+  const text = await redis.info('cpu');
+  const user = Number(/used_cpu_user:([\d.]+)/.exec(text)?.[1] ?? 0);
+  const sys = Number(/used_cpu_sys:([\d.]+)/.exec(text)?.[1] ?? 0);
+  return (user + sys) * 1e6;
+}
+
+export async function measureStreamCost(options: { users: number; eventsPerUser: number }): Promise<StreamCost> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'feedrec-stream-cost-'));
+  const server = await startLocalRedis({ dir, persistence: false });
+  const redis = new Redis(server.url);
+  let roundTrips = 0;
+  try {
+    const keys = redisKeys('cost');
+    const items = benchCatalogue(2000);
+    const meta = redis.pipeline();
+    for (const item of items) meta.hset(keys.item(item.id), { category: item.category, tags: item.tags.join(',') });
+    await meta.exec();
+    const applier = createApplier({
+      redis,
+      keys,
+      epochKey: keys.streamEpoch('cost'),
+      allowedLatenessMs: 120_000,
+      patterns: loadPatternRules(path.join(projectRoot, 'patterns.json')),
+    });
+    await applier.adoptEpoch();
+
+    const behaviour = behaviourOf(items);
+    const all: BehaviorEvent[] = [];
+    let n = 0;
+    for (let u = 0; u < options.users; u++)
+      for (const input of behaviour(`cu${u}`, options.eventsPerUser, 10 * 60_000)) {
+        const at = Date.parse(input.occurredAt ?? new Date().toISOString());
+        all.push({
+          v: 1,
+          eventId: `cost-${n++}`,
+          userId: input.userId ?? `cu${u}`,
+          itemId: input.itemId,
+          action: input.action,
+          occurredAt: at,
+          receivedAt: at,
+        });
+      }
+    // Interleave users in event-time order, as traffic arrives, then split by partition (user key).
+    all.sort((a, b) => a.occurredAt - b.occurredAt);
+    const byPartition = Array.from({ length: PARTITIONS }, () => [] as PositionedEvent[]);
+    for (const event of all) {
+      const p = Number(event.userId.slice(2)) % PARTITIONS;
+      const list = byPartition[p]!;
+      list.push({ event, offset: String(list.length) });
+    }
+
+    const before = await commandStats(redis);
+    const cpuBefore = await cpuMicros(redis);
+    const counting = redis as Redis & { pipeline: Redis['pipeline'] };
+    const pipeline = counting.pipeline.bind(counting);
+    counting.pipeline = ((...args: Parameters<Redis['pipeline']>) => {
+      roundTrips++;
+      return pipeline(...args);
+    }) as Redis['pipeline'];
+    const hset = counting.hset.bind(counting);
+    counting.hset = ((...args: Parameters<Redis['hset']>) => {
+      roundTrips++;
+      return hset(...args);
+    }) as Redis['hset'];
+    const offsets = keys.streamOffsets('cost', 'behavior');
+    // As the worker does: each batch knows the progress recorded before it (what it may trim).
+    const settled = new Map<number, string>();
+    for (let start = 0; ; start += BATCH) {
+      let any = false;
+      for (let p = 0; p < PARTITIONS; p++) {
+        const batch = byPartition[p]!.slice(start, start + BATCH);
+        if (!batch.length) continue;
+        any = true;
+        const lastOffset = batch.at(-1)!.offset;
+        await applier.applyBatch(batch, p, { key: offsets, lastOffset, settled: settled.get(p) });
+        settled.set(p, lastOffset);
+      }
+      if (!any) break;
+    }
+    counting.pipeline = pipeline;
+    counting.hset = hset;
+    const after = await commandStats(redis);
+    const cpuAfter = await cpuMicros(redis);
+    const perCommand = await commandBreakdown(redis, all.length);
+
+    // Sizes: every key under the users' hash tags.
+    const sizes = new Map<string, number>();
+    const encodings = new Map<string, Map<string, number>>();
+    let bytes = 0;
+    let keyCount = 0;
+    let cursor = '0';
+    do {
+      const [next, found] = await redis.scan(cursor, 'MATCH', 'cost:{u:*', 'COUNT', 5000);
+      cursor = next;
+      const p = redis.pipeline();
+      for (const key of found) {
+        p.call('MEMORY', 'USAGE', key, 'SAMPLES', '0');
+        p.call('OBJECT', 'ENCODING', key);
+      }
+      const replies = (await p.exec()) ?? [];
+      found.forEach((key, i) => {
+        const size = Number(replies[2 * i]?.[1] ?? 0);
+        const kind = key.replace(/^.*\}:/, '').replace(/\d+/g, 'N');
+        const encoding = String(replies[2 * i + 1]?.[1]);
+        const counts = encodings.get(kind) ?? new Map<string, number>();
+        encodings.set(kind, counts);
+        counts.set(encoding, (counts.get(encoding) ?? 0) + 1);
+        sizes.set(kind, (sizes.get(kind) ?? 0) + size);
+        bytes += size;
+        keyCount++;
+      });
+    } while (cursor !== '0');
+
+    const events = all.length;
+    return {
+      events,
+      users: options.users,
+      commandsPerEvent: (after.calls - before.calls) / events,
+      scriptCallsPerEvent: (after.scripts - before.scripts) / events,
+      roundTripsPerEvent: roundTrips / events,
+      redisMicrosPerEvent: (cpuAfter - cpuBefore) / events,
+      bytesPerUser: bytes / options.users,
+      keysPerUser: keyCount / options.users,
+      byKind: [...sizes]
+        .sort((a, b) => b[1] - a[1])
+        .map(([kind, b]): [string, number] => [kind, Math.round(b / options.users)]),
+      perCommand,
+      encodings: Object.fromEntries([...encodings].map(([kind, counts]) => [kind, Object.fromEntries(counts)])),
+    };
+  } finally {
+    redis.disconnect();
+    await server.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const users = Number(process.argv[2] ?? 1000);
+  const eventsPerUser = Number(process.argv[3] ?? 50);
+  const cost = await measureStreamCost({ users, eventsPerUser });
+  process.stdout.write(`${JSON.stringify(cost, null, 2)}\n`);
+}
