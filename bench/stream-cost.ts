@@ -135,7 +135,7 @@ export async function measureStreamCost(options: { users: number; eventsPerUser:
     counting.pipeline = ((...args: Parameters<Redis['pipeline']>) => {
       roundTrips++;
       return pipeline(...args);
-    }) as Redis['pipeline'];
+    });
     const hset = counting.hset.bind(counting);
     counting.hset = ((...args: Parameters<Redis['hset']>) => {
       roundTrips++;
