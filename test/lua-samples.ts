@@ -80,7 +80,8 @@ export function samples(prefix: string): Record<ScriptName, ScriptSample> {
         positive: k('positive'),
         hidden: k('hidden'),
         affinity: k('affinity'),
-        buckets: [k('ub:1'), k('cap:1')],
+        windows: k('win'),
+        buckets: [k('cap:1')],
       },
       args: {
         epoch: fence.epoch,
@@ -100,7 +101,9 @@ export function samples(prefix: string): Record<ScriptName, ScriptSample> {
         maxAheadMs: 30_000,
         capMax: 3,
         settledOffset: '-1',
-        bucketTtlSec: [600, 900],
+        windowsTtlSec: 600,
+        windowSpec: '5m:60000:300000',
+        bucketTtlSec: [900],
         events: [
           {
             offset: '7',
@@ -112,8 +115,8 @@ export function samples(prefix: string): Record<ScriptName, ScriptSample> {
             action: 'LIKE',
             weight: 2,
             tags: ['t1'],
-            cap: 2,
-            buckets: [1],
+            cap: 1,
+            windows: [`5m:${(T / 60_000).toString(36)}`],
           },
         ],
       },

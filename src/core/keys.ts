@@ -16,8 +16,11 @@ export function redisKeys(prefix: string) {
     userState: (userId: string) => `${user(userId)}:state`,
     /** Sorted set of recent eventIds scored by event time: dedupes client retries within the lateness bound. */
     userSeen: (userId: string) => `${user(userId)}:seen`,
-    /** Hash of `category|ACTION` → count for one window bucket starting at `bucket` (epoch ms). */
-    userBucket: (userId: string, window: string, bucket: number) => `${user(userId)}:w:${window}:${bucket}`,
+    /**
+     * Hash: the user's window counts, `<window>:<bucket index>|category|ACTION` → count (bucket index
+     * = bucket start / the window's bucket length); fields no window can read any more are pruned.
+     */
+    userWindows: (userId: string) => `${user(userId)}:win`,
     /** Hash: itemId → the user's counted events on it in one trending bucket (see USER_ITEM_CAP). */
     userItemCaps: (userId: string, bucket: number) => `${user(userId)}:cap:${bucket}`,
     /** Sorted set: items the user acted on (any action), scored by their latest event time. */

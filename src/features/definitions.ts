@@ -150,6 +150,13 @@ export function windowBuckets(window: WindowName, at: number): number[] {
   return Array.from({ length: n }, (_, i) => last - (n - 1 - i) * bucketMs);
 }
 
+/**
+ * The prefix of a user's window field (keys.userWindows) for the bucket starting at `bucket`: the
+ * window, then the bucket index (start / bucket length) in base 36.
+ */
+export const windowField = (window: WindowName, bucket: number) =>
+  `${window}:${(bucket / WINDOWS[window].bucketMs).toString(36)}`;
+
 /** The trending buckets that count at `at`, newest first, with their decay weights. */
 export function trendingBuckets(at: number): { bucket: number; weight: number }[] {
   const last = bucketStart(at, TRENDING.bucketMs);

@@ -8,6 +8,7 @@ import {
   decayedValue,
   WINDOW_NAMES,
   windowBuckets,
+  windowField,
   type UserTag,
   type WindowName,
 } from './definitions.js';
@@ -78,11 +79,19 @@ function decodeTags(hash: Record<string, string>): UserTag[] {
   return tags;
 }
 
-/** Sums a window's bucket hashes into sorted (category, action) counts. */
-function sumBuckets(hashes: Record<string, string>[]): WindowCount[] {
+/**
+ * One window's counts from the user's windows hash (`<window>:<bucket index>|category|ACTION`):
+ * the fields of the window's buckets ending at `end`, summed into sorted (category, action) counts.
+ */
+function windowCounts(hash: Record<string, string>, window: WindowName, end: number): WindowCount[] {
+  const wanted = new Set(windowBuckets(window, end).map((b) => windowField(window, b)));
   const sums = new Map<string, number>();
-  for (const hash of hashes)
-    for (const [field, value] of Object.entries(hash)) sums.set(field, (sums.get(field) ?? 0) + Number(value));
+  for (const [field, value] of Object.entries(hash)) {
+    const cut = field.indexOf('|');
+    if (cut < 0 || !wanted.has(field.slice(0, cut))) continue;
+    const key = field.slice(cut + 1);
+    sums.set(key, (sums.get(key) ?? 0) + Number(value));
+  }
   return [...sums]
     .map(([field, count]) => {
       const cut = field.lastIndexOf('|');
@@ -92,9 +101,8 @@ function sumBuckets(hashes: Record<string, string>[]): WindowCount[] {
 }
 
 /**
- * Real-time features for several users in two pipelined round trips (their state, affinity,
- * recent, hidden, declared interests and tags; then all their window buckets), whatever the number of
- * users. Each user's windows end at their latest event time, so they do not empty while the user
+ * Real-time features for several users in one pipelined round trip (their state, windows,
+ * affinity, recent, hidden, declared interests and tags), whatever the number of users. Each user's windows end at their latest event time, so they do not empty while the user
  * is idle between requests; affinity decays to `readAt`. Results are in input order.
  */
 export async function readUserRealtimeBatch(
@@ -112,17 +120,22 @@ export async function readUserRealtimeBatch(
     first.zrange(keys.userHidden(userId), 0, -1);
     first.hget(keys.userProfile(userId), 'interests');
     first.hgetall(keys.userTags(userId));
+    first.hgetall(keys.userWindows(userId));
   }
   const head = await execPipeline(first);
-  const PER_USER = 7;
-  const users = userIds.map((userId, u) => {
-    const [wm, aff, recent, positive, hidden, interests, tags] = head.slice(u * PER_USER, (u + 1) * PER_USER) as [
+  const PER_USER = 8;
+  return userIds.map((userId, u) => {
+    const [wm, aff, recent, positive, hidden, interests, tags, windows] = head.slice(
+      u * PER_USER,
+      (u + 1) * PER_USER,
+    ) as [
       string | null,
       Record<string, string>,
       string[],
       string[],
       string[],
       string | null,
+      Record<string, string>,
       Record<string, string>,
     ];
     const latest = wm === null ? null : Number(wm);
@@ -137,39 +150,17 @@ export async function readUserRealtimeBatch(
       .sort((a, b) => b.score - a.score || a.category.localeCompare(b.category));
     return {
       userId,
-      latest,
-      end,
+      latestEventAt: latest,
+      windows: WINDOW_NAMES.map((window) => ({ window, endsAt: end, counts: windowCounts(windows, window, end) })),
       affinity,
       recentItems: pairs(recent),
       positiveItems: pairs(positive),
       hiddenItems: hidden,
       interests: interests ? interests.split(',').filter(Boolean) : [],
       tags: activeTags({ tags: decodeTags(tags) }, readAt),
-      plan: WINDOW_NAMES.map((window) => ({ window, buckets: windowBuckets(window, end) })),
+      readAt,
     };
   });
-  const second = redis.pipeline();
-  for (const user of users)
-    for (const { window, buckets } of user.plan)
-      for (const b of buckets) second.hgetall(keys.userBucket(user.userId, window, b));
-  const results = (await execPipeline(second)) as Record<string, string>[];
-  let i = 0;
-  return users.map((user) => ({
-    userId: user.userId,
-    latestEventAt: user.latest,
-    windows: user.plan.map(({ window, buckets }) => ({
-      window,
-      endsAt: user.end,
-      counts: sumBuckets(results.slice(i, (i += buckets.length))),
-    })),
-    affinity: user.affinity,
-    recentItems: user.recentItems,
-    positiveItems: user.positiveItems,
-    hiddenItems: user.hiddenItems,
-    interests: user.interests,
-    tags: user.tags,
-    readAt,
-  }));
 }
 
 /** One user's real-time features (see readUserRealtimeBatch). */

@@ -36,6 +36,8 @@ export interface ApplyUserKeys extends WithBuckets, Fenced {
   positive: string;
   hidden: string;
   affinity: string;
+  /** The user's window counts, one hash for every window and bucket. */
+  windows: string;
 }
 
 export interface ApplyUserEvent {
@@ -52,8 +54,8 @@ export interface ApplyUserEvent {
   tags: readonly string[];
   /** 1-based index into the call's buckets of the cap key of the event's trending bucket. */
   cap: number;
-  /** 1-based indices into the call's buckets. */
-  buckets: readonly number[];
+  /** The prefixes (`<window>:<bucket index>`) of the window fields the event counts in. */
+  windows: readonly string[];
 }
 
 export interface ApplyUserArgs extends Fenced {
@@ -76,6 +78,10 @@ export interface ApplyUserArgs extends Fenced {
   capMax: number;
   /** The partition's offset through which the second step is known to have succeeded ('-1': not known). */
   settledOffset: string;
+  /** How long the windows hash must live past `now` for the newest bucket this call writes. */
+  windowsTtlSec: number;
+  /** `name:bucketMs:lengthMs,…`: which window fields can still be read (the others are pruned). */
+  windowSpec: string;
   /** One per bucket key, in the same order. */
   bucketTtlSec: readonly number[];
   events: readonly ApplyUserEvent[];
@@ -137,7 +143,17 @@ function decodeRows(json: string, what: string): ContributionRow[] {
 
 const applyUser = defineScript('applyUser', {
   file: 'streams/lua/apply-user.lua',
-  keys: (k: ApplyUserKeys) => [k.epoch, k.state, k.seen, k.recent, k.positive, k.hidden, k.affinity, ...k.buckets],
+  keys: (k: ApplyUserKeys) => [
+    k.epoch,
+    k.state,
+    k.seen,
+    k.recent,
+    k.positive,
+    k.hidden,
+    k.affinity,
+    k.windows,
+    ...k.buckets,
+  ],
   argv: (a: ApplyUserArgs): ScriptArg[] => [
     a.epoch,
     a.partition,
@@ -156,6 +172,8 @@ const applyUser = defineScript('applyUser', {
     a.maxAheadMs,
     a.capMax,
     a.settledOffset,
+    a.windowsTtlSec,
+    a.windowSpec,
     a.bucketTtlSec.length,
     ...a.bucketTtlSec,
     ...a.events.flatMap((e) => [
@@ -169,8 +187,8 @@ const applyUser = defineScript('applyUser', {
       e.weight,
       e.tags.join(','),
       e.cap,
-      e.buckets.length,
-      ...e.buckets,
+      e.windows.length,
+      ...e.windows,
     ]),
   ],
   decode(reply): ApplyUserReply {

@@ -25,6 +25,7 @@ import {
   WATERMARK_MAX_AHEAD_MS,
   WINDOW_NAMES,
   WINDOWS,
+  windowField,
   type ActionWeights,
 } from '../features/definitions.js';
 import type { RedisKeys } from '../core/keys.js';
@@ -156,6 +157,23 @@ function windowIndices(
   });
 }
 
+/** The user's window fields an event counts in (`<window>:<bucket index>`), and how long they matter. */
+function windowFields(t: number, options: Pick<PlanOptions, 'allowedLatenessMs' | 'now'>) {
+  let ttlSec = 0;
+  const fields = WINDOW_NAMES.map((name) => {
+    const { lengthMs, bucketMs } = WINDOWS[name];
+    const bucket = bucketStart(t, bucketMs);
+    ttlSec = Math.max(ttlSec, bucketTtlSec(bucket, lengthMs, bucketMs, options.allowedLatenessMs, options.now));
+    return windowField(name, bucket);
+  });
+  return { fields, ttlSec };
+}
+
+/** Every window with its bucket and window lengths, as apply-user.lua prunes by it. */
+export const WINDOW_SPEC = WINDOW_NAMES.map(
+  (name) => `${name}:${WINDOWS[name].bucketMs}:${WINDOWS[name].lengthMs}`,
+).join(',');
+
 /**
  * The cap key of a trending bucket, as an index of `buckets`. It lives while events can still land
  * in its bucket, and at least 10 minutes, so that a replay of old events keeps it through a restart.
@@ -180,9 +198,12 @@ export function planUserCalls(
   for (const [userId, list] of groupBy(events, (e) => e.event.userId)) {
     const buckets = bucketIndex();
     const userEvents: ApplyUserEvent[] = [];
+    let windowsTtlSec = 60;
     for (const { event, offset } of list) {
       const item = items.get(event.itemId);
       const trendingBucket = bucketStart(event.occurredAt, TRENDING.bucketMs);
+      const windows = windowFields(event.occurredAt, options);
+      windowsTtlSec = Math.max(windowsTtlSec, windows.ttlSec);
       userEvents.push({
         offset,
         eventId: event.eventId,
@@ -193,12 +214,7 @@ export function planUserCalls(
         action: event.action,
         weight: options.weights[event.action],
         tags: filter?.size && item ? item.tags.filter((t) => filter.has(t)) : [],
-        buckets: windowIndices(
-          buckets,
-          (window, bucket) => options.keys.userBucket(userId, window, bucket),
-          event.occurredAt,
-          options,
-        ),
+        windows: windows.fields,
         cap: capIndex(buckets, options.keys.userItemCaps(userId, trendingBucket), trendingBucket, options),
       });
     }
@@ -213,6 +229,7 @@ export function planUserCalls(
         positive: k.userPositive(userId),
         hidden: k.userHidden(userId),
         affinity: k.userAffinity(userId),
+        windows: k.userWindows(userId),
         buckets: buckets.keys,
       },
       args: {
@@ -233,6 +250,8 @@ export function planUserCalls(
         maxAheadMs: WATERMARK_MAX_AHEAD_MS,
         capMax: USER_ITEM_CAP,
         settledOffset: options.settledOffset ?? '-1',
+        windowsTtlSec,
+        windowSpec: WINDOW_SPEC,
         bucketTtlSec: buckets.ttls,
         events: userEvents,
       },

@@ -101,8 +101,8 @@ const n = (value: ScriptArg | undefined) => Number(value);
  * bucket TTLs, then per event its fields and the bucket keys its indices point at.
  */
 function readApplyUser(encodedKeys: string[], argv: ScriptArg[]) {
-  const bucketCount = n(argv[17]);
-  const ttls = argv.slice(18, 18 + bucketCount).map(n);
+  const bucketCount = n(argv[19]);
+  const ttls = argv.slice(20, 20 + bucketCount).map(n);
   const events: {
     offset: string;
     eventId: string;
@@ -111,10 +111,10 @@ function readApplyUser(encodedKeys: string[], argv: ScriptArg[]) {
     weight: number;
     tags: string;
     cap: string;
-    keys: string[];
+    windows: string[];
   }[] = [];
-  const key = (idx: ScriptArg | undefined) => encodedKeys[7 + n(idx) - 1] ?? `missing KEYS index ${String(idx)}`;
-  let i = 18 + bucketCount;
+  const key = (idx: ScriptArg | undefined) => encodedKeys[8 + n(idx) - 1] ?? `missing KEYS index ${String(idx)}`;
+  let i = 20 + bucketCount;
   while (i < argv.length) {
     const k = n(argv[i + 10]);
     events.push({
@@ -125,7 +125,7 @@ function readApplyUser(encodedKeys: string[], argv: ScriptArg[]) {
       weight: n(argv[i + 7]),
       tags: String(argv[i + 8]),
       cap: key(argv[i + 9]),
-      keys: argv.slice(i + 11, i + 11 + k).map(key),
+      windows: argv.slice(i + 11, i + 11 + k).map(String),
     });
     i += 11 + k;
   }
@@ -188,61 +188,53 @@ describe('the user step plan', () => {
       expect(key.startsWith('t:{u:u2}:')).toBe(true);
   });
 
-  it('puts each event in its bucket of every window, each bucket key once, with its TTL', () => {
+  /** The window field prefix of the bucket holding `t`. */
+  const field = (name: '5m' | '1h', t: number) => {
+    const { bucketMs } = WINDOW_SPEC[name];
+    return `${name}:${Math.floor(t / bucketMs).toString(36)}`;
+  };
+
+  it("names each event's window fields in the user's windows hash; only the cap keys are bucket keys", () => {
     const call = byUser('u1');
     // 100 (T0+10s) and 104 (T0+30s) share both buckets; 102 (T0+70s) is the next minute, same 5
     // minutes. All three share the cap key of the trending bucket T0.
-    expect(call.keys.buckets).toEqual([
-      `t:{u:u1}:w:5m:${T0}`,
-      `t:{u:u1}:w:1h:${T0}`,
-      `t:{u:u1}:cap:${T0}`,
-      `t:{u:u1}:w:5m:${T0 + MINUTE}`,
+    expect(call.keys.windows).toBe('t:{u:u1}:win');
+    expect(call.keys.buckets).toEqual([`t:{u:u1}:cap:${T0}`]);
+    expect(call.args.events.map((e) => e.windows)).toEqual([
+      [field('5m', T0), field('1h', T0)],
+      [field('5m', T0 + MINUTE), field('1h', T0)],
+      [field('5m', T0), field('1h', T0)],
     ]);
-    expect(call.args.events.map((e) => e.buckets)).toEqual([
-      [1, 2],
-      [4, 2],
-      [1, 2],
-    ]);
-    expect(call.args.events.map((e) => e.cap)).toEqual([3, 3, 3]);
-    // now = T0+2m, lateness 2m: a bucket lives until its window has passed it (start + width +
-    // length) plus the lateness, counted from now; a cap key while its trending bucket can take
-    // events, and at least 10 minutes.
-    expect(call.args.bucketTtlSec).toEqual([
-      (MINUTE + 5 * MINUTE + LATENESS - 2 * MINUTE) / SECOND, // 360
-      (5 * MINUTE + HOUR + LATENESS - 2 * MINUTE) / SECOND, // 3900
-      CAP_TTL_FLOOR_SEC,
-      (MINUTE + MINUTE + 5 * MINUTE + LATENESS - 2 * MINUTE) / SECOND, // 420
-    ]);
+    expect(call.args.events.map((e) => e.cap)).toEqual([1, 1, 1]);
+    // now = T0+2m, lateness 2m: the windows hash lives until the 1-hour window has passed its
+    // newest bucket (start + width + length) plus the lateness, counted from now; a cap key while
+    // its trending bucket can take events, and at least 10 minutes.
+    expect(call.args.windowsTtlSec).toBe((5 * MINUTE + HOUR + LATENESS - 2 * MINUTE) / SECOND); // 3900
+    expect(call.args.bucketTtlSec).toEqual([CAP_TTL_FLOOR_SEC]);
+    expect(call.args.windowSpec).toBe('5m:60000:300000,1h:300000:3600000');
   });
 
   it('an event just before a bucket boundary lands in the previous bucket of both windows', () => {
     const call = byUser('u2');
     // 101 at T0+20s; 105 at T0−1ms: the minute and the five minutes before T0.
-    expect(call.keys.buckets).toEqual([
-      `t:{u:u2}:w:5m:${T0}`,
-      `t:{u:u2}:w:1h:${T0}`,
-      `t:{u:u2}:cap:${T0}`,
-      `t:{u:u2}:w:5m:${T0 - MINUTE}`,
-      `t:{u:u2}:w:1h:${T0 - 5 * MINUTE}`,
-      `t:{u:u2}:cap:${T0 - 5 * MINUTE}`,
+    expect(call.keys.buckets).toEqual([`t:{u:u2}:cap:${T0}`, `t:{u:u2}:cap:${T0 - 5 * MINUTE}`]);
+    expect(call.args.events.map((e) => e.windows)).toEqual([
+      [field('5m', T0), field('1h', T0)],
+      [field('5m', T0 - 1), field('1h', T0 - 1)],
     ]);
-    expect(call.args.events.map((e) => e.buckets)).toEqual([
-      [1, 2],
-      [4, 5],
-    ]);
-    expect(call.args.events.map((e) => e.cap)).toEqual([3, 6]);
+    expect(field('5m', T0 - 1)).not.toBe(field('5m', T0));
+    expect(field('1h', T0 - 1)).not.toBe(field('1h', T0));
+    expect(call.args.events.map((e) => e.cap)).toEqual([1, 2]);
   });
 
   it('rounds a TTL up to the whole second and never sets one below the floor', () => {
     const [late] = planUserCalls([ev(7, 'u1', 'i1', 'LIKE', T0 - 24 * HOUR)], catalogue, options({ now: T0 }));
-    expect(late?.args.bucketTtlSec).toEqual([TTL_FLOOR_SEC, TTL_FLOOR_SEC, CAP_TTL_FLOOR_SEC]);
+    expect([late?.args.windowsTtlSec, late?.args.bucketTtlSec]).toEqual([TTL_FLOOR_SEC, [CAP_TTL_FLOOR_SEC]]);
 
     const [justAfter] = planUserCalls([ev(7, 'u1', 'i1', 'LIKE', T0)], catalogue, options({ now: T0 + 1 }));
-    expect(justAfter?.args.bucketTtlSec).toEqual([
-      (MINUTE + 5 * MINUTE + LATENESS) / SECOND, // 480000 ms − 1 ms rounds up to 480 s
-      (5 * MINUTE + HOUR + LATENESS) / SECOND,
-      CAP_TTL_FLOOR_SEC,
-    ]);
+    // 3,900,000 ms − 1 ms rounds up to 3,900 s.
+    expect(justAfter?.args.windowsTtlSec).toBe((5 * MINUTE + HOUR + LATENESS) / SECOND);
+    expect(justAfter?.args.bucketTtlSec).toEqual([CAP_TTL_FLOOR_SEC]);
   });
 
   it('weighs each event with the action weights it is given', () => {
@@ -284,9 +276,10 @@ describe('the user step plan', () => {
     for (const call of planUserCalls(batch, catalogue, options({ tagFilter: new Set(['dog']) }))) {
       const encodedKeys = scripts.applyUser.keys(call.keys);
       const argv = scripts.applyUser.argv(call.args);
-      expect(encodedKeys).toHaveLength(7 + call.keys.buckets.length);
+      expect(encodedKeys).toHaveLength(8 + call.keys.buckets.length);
       expect([encodedKeys[0], argv[0]]).toEqual([fence.key, fence.epoch]);
-      expect(argv.slice(14, 17)).toEqual([30 * SECOND, 3, '-1']);
+      expect(encodedKeys[7]).toBe(call.keys.windows);
+      expect(argv.slice(14, 19)).toEqual([30 * SECOND, 3, '-1', call.args.windowsTtlSec, call.args.windowSpec]);
       const read = readApplyUser(encodedKeys, argv);
       expect(read.bucketCount).toBe(call.keys.buckets.length);
       expect(read.ttls).toEqual(call.args.bucketTtlSec);
@@ -301,9 +294,9 @@ describe('the user step plan', () => {
         expect(e.receivedAt).toBe(planned?.receivedAt);
         const t = planned?.occurredAt ?? NaN;
         expect(e.cap).toBe(keys.userItemCaps(call.userId, Math.floor(t / TRENDING_BUCKET_MS) * TRENDING_BUCKET_MS));
-        expect(e.keys).toEqual([
-          keys.userBucket(call.userId, '5m', Math.floor(t / MINUTE) * MINUTE),
-          keys.userBucket(call.userId, '1h', Math.floor(t / (5 * MINUTE)) * 5 * MINUTE),
+        expect(e.windows).toEqual([
+          `5m:${Math.floor(t / MINUTE).toString(36)}`,
+          `1h:${Math.floor(t / (5 * MINUTE)).toString(36)}`,
         ]);
       }
     }
@@ -321,26 +314,25 @@ describe('the user step plan', () => {
         expect(new Set(call.keys.buckets).size).toBe(call.keys.buckets.length);
         expect(call.args.bucketTtlSec).toHaveLength(call.keys.buckets.length);
         const used = new Set<number>();
+        const ttl = call.args.windowsTtlSec;
+        expect(Number.isInteger(ttl)).toBe(true);
+        expect(ttl).toBeGreaterThanOrEqual(TTL_FLOOR_SEC);
         for (const e of call.args.events) {
-          const expected = Object.entries(WINDOW_SPEC).map(([name, { bucketMs }]) =>
-            keys.userBucket(call.userId, name, Math.floor(e.occurredAt / bucketMs) * bucketMs),
+          const expected = Object.entries(WINDOW_SPEC).map(
+            ([name, { bucketMs }]) => `${name}:${Math.floor(e.occurredAt / bucketMs).toString(36)}`,
           );
-          expect(e.buckets.map((idx) => call.keys.buckets[idx - 1])).toEqual(expected);
-          for (const idx of e.buckets) used.add(idx);
+          expect(e.windows).toEqual(expected);
+          // The windows hash outlives every bucket the call writes, until its window has passed it.
+          for (const [name, spec] of Object.entries(WINDOW_SPEC)) {
+            const start = Math.floor(e.occurredAt / spec.bucketMs) * spec.bucketMs;
+            expect(now + ttl * SECOND, name).toBeGreaterThanOrEqual(start + spec.lengthMs + LATENESS);
+          }
           used.add(e.cap);
         }
-        expect(used.size, 'every bucket key is some event’s').toBe(call.keys.buckets.length);
+        expect(used.size, 'every bucket key is some event’s cap key').toBe(call.keys.buckets.length);
         call.keys.buckets.forEach((key, i) => {
-          if (key.includes(':cap:')) {
-            expect(call.args.bucketTtlSec[i]).toBeGreaterThanOrEqual(CAP_TTL_FLOOR_SEC);
-            return;
-          }
-          const [, name, start] = /:w:(5m|1h):(\d+)$/.exec(key) ?? [];
-          const spec = WINDOW_SPEC[name === '1h' ? '1h' : '5m'];
-          const ttl = call.args.bucketTtlSec[i] ?? 0;
-          expect(Number.isInteger(ttl)).toBe(true);
-          expect(ttl).toBeGreaterThanOrEqual(TTL_FLOOR_SEC);
-          expect(now + ttl * SECOND).toBeGreaterThanOrEqual(Number(start) + spec.lengthMs + LATENESS);
+          expect(key).toContain(':cap:');
+          expect(call.args.bucketTtlSec[i]).toBeGreaterThanOrEqual(CAP_TTL_FLOOR_SEC);
         });
       }
     }

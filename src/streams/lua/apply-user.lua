@@ -17,13 +17,21 @@
 -- the item side (popularity, trending) and find co-engagement partners; later ones are `capped`.
 -- The counts live in the cap key the event names (a hash itemId → count per trending bucket).
 --
--- KEYS: epoch, state, seen, recent, positive, hidden, affinity, then bucket_1 … bucket_B (window buckets
---       and cap keys)
+-- Window counts live in one hash per user (`windows`), fields `<window>:<bucket index>|category|action`
+-- (bucket index = bucket start / bucket length, in base 36), each event naming its fields' prefixes. The hash
+-- lives windowsTtlSec past the newest bucket written (extended, never shortened: `we` in the state
+-- is the expiry set), and at most once a minute (`wp`) the fields of buckets that no window can
+-- read any more are dropped: windows end at the user's watermark, which never moves back, so a
+-- bucket starting a window length or more before the watermark's bucket is never read again
+-- (windowSpec: `name:bucketMs:lengthMs,…`).
+--
+-- KEYS: epoch, state, seen, recent, positive, hidden, affinity, windows, then bucket_1 … bucket_B
+--       (cap keys)
 -- ARGV: epoch, partition, allowedLatenessMs, stateTtlSec, recentMax, positiveMax, hiddenMax, hiddenTtlSec,
 --       horizonMs, maxPartners, minPartnerWeight, affinityHalfLifeMs, now, ttlRefreshMs, maxAheadMs,
---       capMax, settledOffset, bucketCount, then ttlSec_1 … ttlSec_B (B = bucketCount), then per event: offset,
---       eventId, occurredAt, receivedAt, itemId, category, action, weight, tags, capIndex, k,
---       bucketIndex_1 … bucketIndex_k (indices are 1-based, of the buckets)
+--       capMax, settledOffset, windowsTtlSec, windowSpec, bucketCount, then ttlSec_1 … ttlSec_B
+--       (B = bucketCount), then per event: offset, eventId, occurredAt, receivedAt, itemId, category,
+--       action, weight, tags, capIndex (1-based, of the buckets), k, windowField_1 … windowField_k
 -- Returns: { counted, late, duplicate, replayed, watermark, contributionsJson, rehandedJson }, each
 --          JSON '' or a list of [offset, itemId, category, action, occurredAt, weight, partners,
 --          eventId, tags, capped, clock] (clock: how far the event moves a watermark, min(occurredAt,
@@ -32,12 +40,12 @@
 --
 -- State fields besides offsets and `wm`: `x` (last TTL refresh), `ts` (watermark at the last
 -- dedupe trim), `ra` / `pa` (additions to recent / positive since their last trim), `fk` (which
--- long-lived keys have a TTL).
+-- long-lived keys have a TTL), `we` / `wp` (the windows hash's expiry and last pruning).
 
 -- @include fence.lua
 -- @include common.lua
 
-local state, seen, recent, pos, hidden, aff = KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
+local state, seen, recent, pos, hidden, aff, win = KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8]
 local part = ARGV[2]
 local lateness = tonumber(ARGV[3])
 local stateTtl = tonumber(ARGV[4])
@@ -48,8 +56,9 @@ local affHalf = tonumber(ARGV[12])
 local now, refreshMs = tonumber(ARGV[13]), tonumber(ARGV[14])
 local maxAhead, capMax = tonumber(ARGV[15]), tonumber(ARGV[16])
 local settled = tonumber(ARGV[17])
-local nb = tonumber(ARGV[18])
-local st = redis.call('HMGET', state, 'off:' .. part, 'wm', 'x', 'ts', 'ra', 'pa', 'fk', 'pend:' .. part)
+local winTtl, winSpec = tonumber(ARGV[18]), ARGV[19]
+local nb = tonumber(ARGV[20])
+local st = redis.call('HMGET', state, 'off:' .. part, 'wm', 'x', 'ts', 'ra', 'pa', 'fk', 'pend:' .. part, 'we', 'wp')
 local applied = tonumber(st[1] or '-1')
 local wm = tonumber(st[2] or '0')
 local refreshed = tonumber(st[3] or '-1')
@@ -57,6 +66,7 @@ local trimmedAt = tonumber(st[4] or '0')
 local recentAdds, posAdds = tonumber(st[5] or '0'), tonumber(st[6] or '0')
 local flags = st[7] or ''
 local kept = st[8] or ''
+local winExpiry, winPruned = tonumber(st[9] or '0'), tonumber(st[10] or '0')
 local counted, late, dup, replayed = 0, 0, 0, 0
 local last = applied
 local incs = {}
@@ -67,7 +77,7 @@ local posTouched = false
 local pendMap = nil
 local rehanded = {}
 local notes = {}
-local i = 19 + nb
+local i = 21 + nb
 while i <= #ARGV do
   local offset = tonumber(ARGV[i])
   local eventId = ARGV[i + 1]
@@ -106,11 +116,14 @@ while i <= #ARGV do
       dup = dup + 1
     else
       local field = cat .. '|' .. action
-      for j = 1, k do count(incs, tonumber(ARGV[i + 10 + j]), field, 1) end
+      for j = 1, k do
+        local f = ARGV[i + 10 + j] .. '|' .. field
+        incs[f] = (incs[f] or 0) + 1
+      end
       if w ~= 0 then affAdds[#affAdds + 1] = { cat, w, t } end
-      local capKey = KEYS[7 + capIdx]
+      local capKey = KEYS[8 + capIdx]
       local used = redis.call('HINCRBY', capKey, itemId, 1)
-      if used == 1 then redis.call('EXPIRE', capKey, tonumber(ARGV[18 + capIdx])) end
+      if used == 1 then redis.call('EXPIRE', capKey, tonumber(ARGV[20 + capIdx])) end
       local capped = 0
       if used > capMax then capped = 1 end
       local partners = {}
@@ -143,13 +156,36 @@ local pending = ''
 if #rehanded > 0 then pending = cjson.encode(rehanded) end
 local contributions = ''
 if #out > 0 then contributions = cjson.encode(out) end
-addCounts(incs, 7, 18)
+for f, c in pairs(incs) do redis.call('HINCRBY', win, f, c) end
 if #affAdds > 0 then
   local base = decaySum(aff, affAdds, affHalf, tonumber(redis.call('HGET', aff, '_b') or ''), nil)
   redis.call('HSET', aff, '_b', base)
 end
 if last > applied then
   local fields = { 'off:' .. part, last, 'wm', wm }
+  if counted > 0 then
+    local expiry = now + winTtl * 1000
+    if expiry > winExpiry then
+      redis.call('EXPIRE', win, winTtl)
+      fields[#fields + 1] = 'we'
+      fields[#fields + 1] = expiry
+    end
+    if now - winPruned >= 60000 then
+      local spec = {}
+      for name, bucketMs, lengthMs in string.gmatch(winSpec, '([^:,]+):(%d+):(%d+)') do
+        spec[name] = { tonumber(bucketMs), tonumber(lengthMs) }
+      end
+      local dead = {}
+      for _, f in ipairs(redis.call('HKEYS', win)) do
+        local name, idx = string.match(f, '^([^:]+):(%w+)|')
+        local w = spec[name]
+        if w == nil or tonumber(idx, 36) * w[1] + w[2] <= math.floor(wm / w[1]) * w[1] then dead[#dead + 1] = f end
+      end
+      for j = 1, #dead, 1000 do redis.call('HDEL', win, unpack(dead, j, math.min(j + 999, #dead))) end
+      fields[#fields + 1] = 'wp'
+      fields[#fields + 1] = now
+    end
+  end
   local pend = {}
   for entry in string.gmatch(kept, '[^;]+') do
     if tonumber(string.match(entry, '^(%d+)')) > settled then pend[#pend + 1] = entry end
