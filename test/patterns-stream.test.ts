@@ -336,7 +336,7 @@ describe('the pattern step on its own', () => {
     const all: BehaviorEvent[] = [];
     const users: string[] = [];
     let withdrawals = 0;
-    for (const seed of [11, 12, 13]) {
+    for (const seed of [11, 12, 13, 14, 15, 16, 17, 18]) {
       const mine = Array.from({ length: 4 }, (_, i) => `c${seed}-u${i}`);
       users.push(...mine);
       const { events } = randomPatternEvents({ seed, users: mine, perUser: 70, start: at, latenessMs: LATENESS });

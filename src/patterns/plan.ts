@@ -58,11 +58,12 @@ export interface PatternPlanOptions {
 }
 
 /**
- * An event as the match script holds it. The padded offset comes first so that events of the same
- * event time sort in log order, the order every replay of the log sees them in.
+ * An event as the match script holds it. The offset comes first, in base 36 padded to 13
+ * characters (every 64-bit offset fits, and the text sorts as the number does), so that events of
+ * the same event time sort in log order, the order every replay of the log sees them in.
  */
 export const patternMember = (c: Contribution) =>
-  `${c.offset.padStart(20, '0')}|${c.eventId}|${c.action}|${c.category}|${c.tags.join(',')}`;
+  `${BigInt(c.offset).toString(36).padStart(13, '0')}|${c.eventId}|${c.action}|${c.category}|${c.tags.join(',')}`;
 
 /** One call per user, with their contributions in offset order. Contributions must be ordered. */
 export function planPatternCalls(

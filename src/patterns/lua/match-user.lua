@@ -23,8 +23,9 @@
 -- `seq|rule|eventIds` for a match fired and `seq|rule|eventIds|reason` for one withdrawn.
 --
 -- Tags: each tag's record (a field of the tags hash, what readers see: since, until, rule, reason,
--- events) folds the final matches (kept in it as `f`) with the provisional ones, so a withdrawal
--- takes back exactly what its match added. Records written before `f` existed read as final.
+-- events) folds the final matches with the provisional ones, so a withdrawal takes back exactly what
+-- its match added. While provisional matches exist, the fold of the final ones alone is kept in the
+-- record as `f` (false: none); a record without `f` is all final.
 --
 -- Most calls only store events: a rule is evaluated only when a new event fits one of its steps
 -- (a match is made of such events, so no other call can complete one), or, for a strict rule while
@@ -35,7 +36,7 @@
 -- ARGV: epoch, partition, allowedLatenessMs, stateTtlSec, bufferMax, horizonMs, logMax, now, rulesJson,
 --       then per contribution (ascending offsets): offset, occurredAt, clock, member, mask (one character
 --       per rule, in rulesJson order: 1 when the event fits one of the rule's steps, else 0)
---       (member = offset padded to 20 digits | eventId | action | category | tag,tag,…)
+--       (member = offset in base 36 padded to 13 characters | eventId | action | category | tag,tag,…)
 -- rulesJson: [{ id, strict (0/1), within (ms or -1), span (ms), tag, ttl (ms), reason,
 --              steps: [{ a?: [actions], c?: [categories], g?: [tags], gap (ms or -1) }] }]
 -- Returns: { bufferedEvents, partialMatches, provisionalMatches, fired, withdrawn, tagChanges } (the
@@ -386,7 +387,9 @@ for _, tag in ipairs(touchedList) do
   if cur then had = cjson.decode(cur).u > now end
   local has = view and view.u > now
   if view then
-    local out = { s = view.s, u = view.u, r = view.r, why = view.why, ev = view.ev, f = final }
+    -- The final record is kept beside the view only while provisional matches make the two differ.
+    local out = { s = view.s, u = view.u, r = view.r, why = view.why, ev = view.ev }
+    if #mine > 0 then out.f = final end
     redis.call('HSET', tagKey, tag, cjson.encode(out))
   else
     redis.call('HDEL', tagKey, tag)
