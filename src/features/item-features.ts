@@ -231,6 +231,69 @@ export async function readCovisitBatch(
   });
 }
 
+type NeighbourList = { itemId: string; score: number }[];
+
+/**
+ * Co-visitation lists shared by every request of an instance for `ttlMs`, like item features: a
+ * list is an item's strongest co-engaged items, global and slowly changing, while every request
+ * reads the lists of up to 30 seeds (2,200 members with their scores). A list read with a larger
+ * limit answers smaller ones; reads in flight are shared. At most `maxLists` lists are kept.
+ */
+export function createCovisitCache(redis: Redis, keys: RedisKeys, ttlMs = 1000, maxLists = 5000) {
+  const entries = new Map<string, { at: number; limit: number; list: NeighbourList }>();
+  const inFlight = new Map<string, { limit: number; list: Promise<NeighbourList> }>();
+  return {
+    /** The lists of `itemIds`, strongest first, each cut to its limit (one round trip for those not cached). */
+    async read(itemIds: readonly string[], perItem: number | readonly number[]): Promise<NeighbourList[]> {
+      const now = Date.now();
+      const limitOf = (i: number) => (typeof perItem === 'number' ? perItem : (perItem[i] ?? 0));
+      const out = new Array<Promise<NeighbourList>>(itemIds.length);
+      const missing: number[] = [];
+      for (let i = 0; i < itemIds.length; i++) {
+        const id = itemIds[i]!;
+        const limit = limitOf(i);
+        const hit = entries.get(id);
+        if (hit && now - hit.at < ttlMs && hit.limit >= limit) out[i] = Promise.resolve(hit.list);
+        else {
+          const pending = inFlight.get(id);
+          if (pending && pending.limit >= limit) out[i] = pending.list;
+          else missing.push(i);
+        }
+      }
+      if (missing.length > 0) {
+        const ids = missing.map((i) => itemIds[i]!);
+        const limits = missing.map(limitOf);
+        const reading = readCovisitBatch(redis, keys, ids, limits);
+        missing.forEach((i, k) => {
+          const id = ids[k]!;
+          const limit = limits[k]!;
+          const list = reading.then((lists) => lists[k] ?? []);
+          out[i] = list;
+          inFlight.set(id, { limit, list });
+          const settled = () => {
+            if (inFlight.get(id)?.list === list) inFlight.delete(id);
+          };
+          list.then((l) => {
+            entries.delete(id);
+            entries.set(id, { at: now, limit, list: l });
+            settled();
+          }, settled);
+        });
+        for (const key of entries.keys()) {
+          if (entries.size <= maxLists) break;
+          entries.delete(key);
+        }
+      }
+      const lists = await Promise.all(out);
+      return lists.map((list, i) => {
+        const limit = limitOf(i);
+        return list.length > limit ? list.slice(0, limit) : list;
+      });
+    },
+  };
+}
+export type CovisitCache = ReturnType<typeof createCovisitCache>;
+
 /**
  * Trending items of a scope (a category, or every item) at `at`, highest score first: only items
  * the catalogue holds (the stream adds no others; this also drops any it added before it knew
