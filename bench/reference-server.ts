@@ -2,6 +2,8 @@
  * The reference endpoint for throughput ratios: a bare graphql-yoga server over node:http with no
  * I/O. `recommendations` has the service's signature and answer shape but returns a fixed list of
  * 20 items, so the same request bodies cost it only HTTP, parsing, validation and serialisation.
+ * It must accept every field and argument the client's `Recommendations` operation names
+ * (operations/recommendations.graphql), or the bench's bodies fail validation here.
  * Started as its own process by the bench.
  */
 import { createServer } from 'node:http';
@@ -9,6 +11,8 @@ import { createSchema, createYoga } from 'graphql-yoga';
 
 const feed = {
   modelVersion: 'fixed',
+  arm: null,
+  computeMs: 0,
   computedAt: new Date(0).toISOString(),
   degraded: false,
   items: Array.from({ length: 20 }, (_, i) => ({
@@ -37,11 +41,13 @@ const yoga = createYoga({
       type Feed {
         items: [FeedItem!]!
         modelVersion: String!
+        arm: String
+        computeMs: Float!
         computedAt: String!
         degraded: Boolean!
       }
       type Query {
-        recommendations(userId: ID, first: Int = 20, candidates: [ID!]): Feed!
+        recommendations(userId: ID, first: Int = 20, candidates: [ID!], exclude: [ID!]): Feed!
       }
       type Mutation {
         record(userId: ID!, itemId: ID!): String!

@@ -1,8 +1,10 @@
 /**
  * `npm run bench [-- --quick] [-- --only <group>[,<group>…]]`: starts a local Kafka + Redis (or uses
- * KAFKA_BROKERS / REDIS_URL), runs the service in its own process, drives it from this process
- * over loopback, and measures each scenario next to a reference taken in the same run. Writes
- * bench/results/<timestamp>.json and prints a markdown table.
+ * KAFKA_BROKERS / REDIS_URL), runs the service in its own process with its stream worker and
+ * experiment attribution in another (as production runs them; BENCH_WORKER=in-process keeps them in
+ * the API process), drives it from this process over loopback, and measures each scenario next to
+ * a reference taken in the same run. Writes bench/results/<timestamp>.json and prints a markdown
+ * table.
  *
  * Groups: ingest, stream, recommendations, freshness, live, quality, resources.
  */
@@ -21,7 +23,7 @@ import { qualityScenarios } from './scenarios/quality.js';
 import { recommendationsScenarios } from './scenarios/recommendations.js';
 import { resourcesScenarios } from './scenarios/resources.js';
 import { streamScenarios } from './scenarios/stream.js';
-import { killSpawned, spawnServer, startServiceUnderTest } from './service.js';
+import { killSpawned, spawnServer, startServiceUnderTest, workerPlacement } from './service.js';
 import { watchStream } from './stream-progress.js';
 import type { BenchContext, Row, ServiceUnderTest } from './types.js';
 
@@ -54,6 +56,13 @@ await stack.start();
 const brokers = process.env.KAFKA_BROKERS?.split(',') ?? stack.kafka?.brokers ?? [];
 const redisUrl = process.env.REDIS_URL ?? stack.redis?.url ?? '';
 const prefix = `bench-${Date.now()}`;
+// Every instance runs its stream worker the same way: out of process unless BENCH_WORKER=in-process.
+const worker = workerPlacement();
+const workerNote =
+  worker === 'process'
+    ? 'stream worker and experiment attribution in their own process (npm run worker; the API has WORKER_ENABLED=false)'
+    : 'stream worker and experiment attribution inside the API process (BENCH_WORKER=in-process)';
+process.stderr.write(`service under test: ${workerNote}\n`);
 const redis = new Redis(redisUrl);
 const redisVersion = /redis_version:(\S+)/.exec(await redis.info('server'))?.[1];
 redis.disconnect();
@@ -131,7 +140,7 @@ const file = path.join(projectRoot, 'bench', 'results', `${new Date().toISOStrin
 writeFileSync(
   file,
   JSON.stringify(
-    { at: new Date().toISOString(), quick: ctx.quick, only: values.only, seconds, machine, rows, failures },
+    { at: new Date().toISOString(), quick: ctx.quick, only: values.only, worker, seconds, machine, rows, failures },
     null,
     2,
   ),
@@ -156,7 +165,7 @@ for (const r of rows) {
 }
 process.stdout.write(
   `\n${machine.cpus} cores, ${machine.cpuModel}, ${machine.memGiB} GiB, Node ${machine.node}, Kafka ${machine.kafka}, ` +
-    `Redis ${machine.redis}; load average at the end ${machine.loadAverage.join(', ')}; ${seconds} s; ` +
+    `Redis ${machine.redis}; ${workerNote}; load average at the end ${machine.loadAverage.join(', ')}; ${seconds} s; ` +
     `results in ${path.relative(process.cwd(), file)}\n`,
 );
 for (const f of failures) process.stdout.write(`FAILED: ${f.scenario}: ${f.error.split('\n')[0]}\n`);

@@ -13,7 +13,7 @@ import type { FeedRefreshCause } from './core/feed-refresh.js';
 import { redisKeys, type RedisKeys } from './core/keys.js';
 import { topicNames, topicSpecs, type Topics } from './core/topics.js';
 import { createExperiments } from './experiments/view.js';
-import { createItemCache, readTrending } from './features/item-features.js';
+import { createCovisitCache, createItemCache, readTrending } from './features/item-features.js';
 import { RANKING_FEATURES, tagCategories } from './features/ranking-features.js';
 import { createHttpServer } from './http/server.js';
 import { createIngest } from './ingest/interactions.js';
@@ -98,6 +98,8 @@ export function createApp(config: Config, options: { log?: Logger } = {}): App {
   const cache = createFeedCache(config.ranking.cacheTtlMs);
   const trending = createTrendingCache((scope, limit) => readTrending(redis, keys, scope, limit));
   const items = createItemCache(redis, keys, config.ranking.itemCacheTtlMs);
+  // Item neighbour lists are item-side too: shared by requests for the same short TTL.
+  const covisit = createCovisitCache(redis, keys, config.ranking.itemCacheTtlMs);
   const models = createModelArms({
     keys,
     initial: async () => {
@@ -125,6 +127,7 @@ export function createApp(config: Config, options: { log?: Logger } = {}): App {
     weights: config.features.weights,
     blend: config.ranking.blend,
     trending,
+    covisit: (ids, limits) => covisit.read(ids, limits),
     tagCategories: tagCategories(config.patterns.rules),
     onImpression: (impression) => {
       producer.send([{ topic: topics.impressions, key: impression.userId, value: encodeEvent(impression) }]).then(

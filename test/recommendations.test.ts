@@ -87,7 +87,11 @@ describe('recommendations', () => {
     });
     expect(upsert.errors).toBeUndefined();
     expect(upsert.data!.upsertItems.items.find((i) => i.id === 'undated-1')?.createdAt).toBeNull();
-    await eventually(async () => (await app.services.redis.exists(app.services.keys.item('undated-1'))) === 1);
+    // Both items' metadata: they may land on different partitions and be applied in either order.
+    await eventually(
+      async () =>
+        (await app.services.redis.exists(app.services.keys.item('undated-1'), app.services.keys.item('dated-1'))) === 2,
+    );
     const res = await feed('u-undated', { candidates: ['undated-1', 'dated-1'] });
     expect(res.errors).toBeUndefined();
     const reasons = new Map(res.data!.recommendations.items.map((e) => [e.item.id, e.reasons.join(' | ')]));

@@ -138,7 +138,7 @@ async function rawKafka(ctx: BenchContext, kafka: Kafka) {
   };
 }
 
-/** The service's `stream_freshness_ms` buckets, cumulative, in `le` order. */
+/** The stream worker's `stream_freshness_ms` buckets (from its own process's /metrics when it has one), cumulative, in `le` order. */
 const freshnessBuckets = async (url: string) => histogramBuckets(await metricsText(url), 'stream_freshness_ms');
 
 export const freshnessScenarios: Scenario[] = [
@@ -162,9 +162,9 @@ export const freshnessScenarios: Scenario[] = [
           const reference: RateRun[] = [];
           for (let r = 0; r < repeats; r++) {
             await progress.drain();
-            const before = await freshnessBuckets(ctx.url);
+            const before = await freshnessBuckets(ctx.service.streamMetricsUrl);
             api.push(await throughApi(ctx, progress, itemIds, rate, seconds));
-            server.push(bucketDelta(await freshnessBuckets(ctx.url), before));
+            server.push(bucketDelta(await freshnessBuckets(ctx.service.streamMetricsUrl), before));
             reference.push(await raw.run(rate, seconds));
           }
           const stat = (runs: RateRun[], p: number) => median(runs.map((x) => percentile(x.latencies, p)));

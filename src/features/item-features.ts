@@ -107,35 +107,76 @@ export async function readItemFeaturesBatch(
  * recent request read — still in one round trip — and allocates nothing per cached item.
  * Popularity is decayed to the moment the item was read: within the TTL that differs from the
  * request's own time by less than 0.01 % (a 6-hour half-life).
+ *
+ * Reads in flight are shared too: a request that needs an item another request is already reading
+ * waits for that read instead of sending its own. Without that, every entry expiring at once under
+ * concurrent load made each of the requests in flight read the same hundreds of items (three
+ * commands each), and those reads and their garbage were most of the API's CPU.
  */
 export function createItemCache(redis: Redis, keys: RedisKeys, ttlMs = 1000, maxItems = 200_000) {
   const entries = new Map<string, { at: number; features: ItemFeatures }>();
+  /** Items being read now, each mapped to the read that will answer it. */
+  const inFlight = new Map<string, Promise<Map<string, ItemFeatures>>>();
+
+  /** Reads `ids` (none cached, none in flight) in one round trip, shared with later requests until it lands. */
+  function readMissing(ids: string[]): Promise<Map<string, ItemFeatures>> {
+    const now = Date.now();
+    const reading = readItemRecords(redis, keys, ids).then((records) => {
+      const read = new Map<string, ItemFeatures>();
+      for (const record of records) {
+        const features = toFeatures(record, now);
+        read.set(record.itemId, features);
+        entries.delete(record.itemId);
+        entries.set(record.itemId, { at: now, features });
+      }
+      // Oldest entries first (insertion order): a bound on memory, not an LRU.
+      for (const key of entries.keys()) {
+        if (entries.size <= maxItems) break;
+        entries.delete(key);
+      }
+      return read;
+    });
+    const settled = () => {
+      for (const id of ids) if (inFlight.get(id) === reading) inFlight.delete(id);
+    };
+    reading.then(settled, settled);
+    for (const id of ids) inFlight.set(id, reading);
+    return reading;
+  }
+
   return {
     async read(itemIds: readonly string[]): Promise<ItemFeatures[]> {
       const now = Date.now();
       const out = new Array<ItemFeatures | undefined>(itemIds.length);
       let missing: string[] | undefined;
+      let waits: Set<Promise<Map<string, ItemFeatures>>> | undefined;
       for (let i = 0; i < itemIds.length; i++) {
-        const hit = entries.get(itemIds[i]!);
-        if (hit && now - hit.at < ttlMs) out[i] = hit.features;
-        else (missing ??= []).push(itemIds[i]!);
-      }
-      if (missing) {
-        const read = new Map<string, ItemFeatures>();
-        for (const record of await readItemRecords(redis, keys, missing)) {
-          const features = toFeatures(record, now);
-          read.set(record.itemId, features);
-          entries.delete(record.itemId);
-          entries.set(record.itemId, { at: now, features });
+        const id = itemIds[i]!;
+        const hit = entries.get(id);
+        if (hit && now - hit.at < ttlMs) {
+          out[i] = hit.features;
+          continue;
         }
-        // Oldest entries first (insertion order): a bound on memory, not an LRU.
-        for (const key of entries.keys()) {
-          if (entries.size <= maxItems) break;
-          entries.delete(key);
-        }
-        for (let i = 0; i < itemIds.length; i++) out[i] ??= read.get(itemIds[i]!);
+        const pending = inFlight.get(id);
+        if (pending) (waits ??= new Set()).add(pending);
+        else (missing ??= []).push(id);
       }
-      // Every id was a hit or was just read (a miss reads as an empty record).
+      if (missing) (waits ??= new Set()).add(readMissing(missing));
+      if (waits) {
+        const reads = await Promise.all(waits);
+        for (let i = 0; i < itemIds.length; i++) {
+          if (out[i] !== undefined) continue;
+          const id = itemIds[i]!;
+          for (const read of reads) {
+            const features = read.get(id);
+            if (features) {
+              out[i] = features;
+              break;
+            }
+          }
+        }
+      }
+      // Every id was a hit or was read by this request or one in flight (a miss reads as an empty record).
       return out as ItemFeatures[];
     },
   };
@@ -189,6 +230,69 @@ export async function readCovisitBatch(
     return out;
   });
 }
+
+type NeighbourList = { itemId: string; score: number }[];
+
+/**
+ * Co-visitation lists shared by every request of an instance for `ttlMs`, like item features: a
+ * list is an item's strongest co-engaged items, global and slowly changing, while every request
+ * reads the lists of up to 30 seeds (2,200 members with their scores). A list read with a larger
+ * limit answers smaller ones; reads in flight are shared. At most `maxLists` lists are kept.
+ */
+export function createCovisitCache(redis: Redis, keys: RedisKeys, ttlMs = 1000, maxLists = 5000) {
+  const entries = new Map<string, { at: number; limit: number; list: NeighbourList }>();
+  const inFlight = new Map<string, { limit: number; list: Promise<NeighbourList> }>();
+  return {
+    /** The lists of `itemIds`, strongest first, each cut to its limit (one round trip for those not cached). */
+    async read(itemIds: readonly string[], perItem: number | readonly number[]): Promise<NeighbourList[]> {
+      const now = Date.now();
+      const limitOf = (i: number) => (typeof perItem === 'number' ? perItem : (perItem[i] ?? 0));
+      const out = new Array<Promise<NeighbourList>>(itemIds.length);
+      const missing: number[] = [];
+      for (let i = 0; i < itemIds.length; i++) {
+        const id = itemIds[i]!;
+        const limit = limitOf(i);
+        const hit = entries.get(id);
+        if (hit && now - hit.at < ttlMs && hit.limit >= limit) out[i] = Promise.resolve(hit.list);
+        else {
+          const pending = inFlight.get(id);
+          if (pending && pending.limit >= limit) out[i] = pending.list;
+          else missing.push(i);
+        }
+      }
+      if (missing.length > 0) {
+        const ids = missing.map((i) => itemIds[i]!);
+        const limits = missing.map(limitOf);
+        const reading = readCovisitBatch(redis, keys, ids, limits);
+        missing.forEach((i, k) => {
+          const id = ids[k]!;
+          const limit = limits[k]!;
+          const list = reading.then((lists) => lists[k] ?? []);
+          out[i] = list;
+          inFlight.set(id, { limit, list });
+          const settled = () => {
+            if (inFlight.get(id)?.list === list) inFlight.delete(id);
+          };
+          list.then((l) => {
+            entries.delete(id);
+            entries.set(id, { at: now, limit, list: l });
+            settled();
+          }, settled);
+        });
+        for (const key of entries.keys()) {
+          if (entries.size <= maxLists) break;
+          entries.delete(key);
+        }
+      }
+      const lists = await Promise.all(out);
+      return lists.map((list, i) => {
+        const limit = limitOf(i);
+        return list.length > limit ? list.slice(0, limit) : list;
+      });
+    },
+  };
+}
+export type CovisitCache = ReturnType<typeof createCovisitCache>;
 
 /**
  * Trending items of a scope (a category, or every item) at `at`, highest score first: only items

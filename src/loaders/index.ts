@@ -30,6 +30,12 @@ export function createLoaders({ redis, keys, items }: { redis: Redis; keys: Redi
     ),
     /** Item metadata and real-time stats (through the instance's short item cache); at most one round trip per batch. */
     item: new DataLoader<string, ItemFeatures>((itemIds) => items.read(itemIds), { maxBatchSize: 5000 }),
+    /**
+     * Many items at once, in input order, straight from the instance's item cache (which shares
+     * reads in flight): for ranking's hundreds of candidates, without a DataLoader promise and
+     * cache entry per id.
+     */
+    items: (itemIds: readonly string[]): Promise<ItemFeatures[]> => items.read(itemIds),
   };
 }
 

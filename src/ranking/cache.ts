@@ -33,6 +33,8 @@ export function createFeedCache(ttlMs: number, limits: { keysPerUser: number; en
   };
 
   return {
+    /** False when the TTL is 0: nothing is ever kept, so callers need not build keys. */
+    enabled: ttlMs > 0,
     get(userId: string, key: string): Feed | undefined {
       const list = byUser.get(userId);
       const index = list?.findIndex((e) => e.key === key) ?? -1;

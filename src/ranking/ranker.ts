@@ -23,7 +23,14 @@ import type { ImpressionEvent } from '../core/events.js';
 import { arrangeFeed, blendScore, categoryCaps, compareScored, type BlendSettings, type Scored } from './blend.js';
 import type { ModelChooser } from './model-arms.js';
 import { createReasoner } from './reasons.js';
-import { recallCandidates, RECALL, suppliedCandidates, type Candidate, type TrendingCache } from './recall.js';
+import {
+  recallCandidates,
+  RECALL,
+  suppliedCandidates,
+  type Candidate,
+  type CovisitReader,
+  type TrendingCache,
+} from './recall.js';
 
 export interface RankRequest {
   userId: string;
@@ -85,6 +92,8 @@ export interface RankerOptions {
   weights: ActionWeights;
   blend: BlendSettings;
   trending: TrendingCache;
+  /** Co-visitation lists (an instance's short cache); read from Redis per request when absent. */
+  covisit?: CovisitReader;
   /** Which categories each pattern tag is about (see tagCategories), for the feature and the reasons. */
   tagCategories?: ReadonlyMap<string, ReadonlySet<string>>;
   /** Called with every computed feed's impression (the training data) unless a call says not to; must not throw. */
@@ -114,9 +123,9 @@ export function createRanker(options: RankerOptions) {
       redis,
       keys,
       trending,
+      covisit: options.covisit,
       // Seeds' engagement counts come through the request's item loader (and the item cache).
-      engagement: async (ids: readonly string[]) =>
-        (await loaders.item.loadMany(ids)).map((it) => (it instanceof Error ? 0 : engagedCount(it.totals))),
+      engagement: async (ids: readonly string[]) => (await loaders.items(ids)).map((it) => engagedCount(it.totals)),
     };
     let candidates: Map<string, Candidate>;
     if (request.candidates) {
@@ -134,17 +143,17 @@ export function createRanker(options: RankerOptions) {
       candidates = await recallCandidates(deps, user, lt, excluded);
     }
     const recalled = [...candidates.values()];
-    const loaded = await loaders.item.loadMany(recalled.map((c) => c.itemId));
+    const loaded = await loaders.items(recalled.map((c) => c.itemId));
     // Only catalogued items are recommended: ids seen only in behaviour (made up or not yet
     // upserted) reach recall through co-engagement or a caller's list, never a feed.
     const list: Candidate[] = [];
     const items: ItemFeatures[] = [];
-    loaded.forEach((it, i) => {
-      if (it instanceof Error) throw it;
-      if (!it.known) return;
+    for (let i = 0; i < loaded.length; i++) {
+      const it = loaded[i]!;
+      if (!it.known) continue;
       list.push(recalled[i]!);
       items.push(it);
-    });
+    }
     const { model, arm, experimentId } = options.models.forUser(userId);
     const feedWith = (entries: FeedEntry[]): Feed => ({
       userId,

@@ -196,24 +196,28 @@ export function foldNeighbours(
 }
 
 /** The neighbour lists of the user's seeds and the seeds' engagement, read in parallel and folded. */
-async function neighbourScores(
-  redis: Redis,
-  keys: RedisKeys,
-  user: UserRealtime,
-  engagement: EngagementCounts,
-): Promise<Map<string, NeighbourEvidence>> {
+async function neighbourScores(deps: RecallDeps, user: UserRealtime): Promise<Map<string, NeighbourEvidence>> {
   const seeds = recallSeeds(user);
   const ids = seeds.map((s) => s.itemId);
   const limits = ids.map((_, r) => (r < RECALL.fullSeeds ? RECALL.perSeed : RECALL.perOlderSeed));
-  const [lists, counts] = await Promise.all([readCovisitBatch(redis, keys, ids, limits), engagement(ids)]);
-  return foldNeighbours(seeds, lists, counts);
+  const lists = deps.covisit ? deps.covisit(ids, limits) : readCovisitBatch(deps.redis, deps.keys, ids, limits);
+  const [read, counts] = await Promise.all([lists, deps.engagement(ids)]);
+  return foldNeighbours(seeds, read, counts);
 }
+
+/** Co-visitation lists of several items, each cut to its limit (e.g. an instance's CovisitCache). */
+export type CovisitReader = (
+  itemIds: readonly string[],
+  limits: readonly number[],
+) => Promise<{ itemId: string; score: number }[][]>;
 
 export interface RecallDeps {
   redis: Redis;
   keys: RedisKeys;
   trending: TrendingCache;
   engagement: EngagementCounts;
+  /** Where co-visitation lists come from; read from Redis on every call when absent. */
+  covisit?: CovisitReader;
 }
 
 export async function recallCandidates(
@@ -231,7 +235,7 @@ export async function recallCandidates(
     return (await execPipeline(p)) as string[][];
   };
   const [neighbours, global, perCategory, fresh] = await Promise.all([
-    neighbourScores(redis, keys, user, deps.engagement),
+    neighbourScores(deps, user),
     trending.get(null, RECALL.trendingGlobal),
     Promise.all(categories.map((c) => trending.get(c, RECALL.trendingPerCategory))),
     freshRead(),
@@ -276,7 +280,7 @@ export async function suppliedCandidates(
   itemIds: readonly string[],
   excluded: ReadonlySet<string>,
 ): Promise<Map<string, Candidate>> {
-  const neighbours = await neighbourScores(deps.redis, deps.keys, user, deps.engagement);
+  const neighbours = await neighbourScores(deps, user);
   const out = new Map<string, Candidate>();
   for (const itemId of itemIds)
     if (!excluded.has(itemId) && !out.has(itemId)) {

@@ -1,4 +1,7 @@
+import type { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
+import { redisKeys } from '../../src/core/keys.js';
+import { createItemCache } from '../../src/features/item-features.js';
 import { createFeedCache, FEED_CACHE_LIMITS } from '../../src/ranking/cache.js';
 import type { Feed } from '../../src/ranking/ranker.js';
 import { createTrendingCache, TRENDING_CACHE_SCOPES } from '../../src/ranking/recall.js';
@@ -50,5 +53,57 @@ describe('the trending cache', () => {
     expect(cache.size().scopes).toBeLessThanOrEqual(TRENDING_CACHE_SCOPES);
     expect(cache.size().lastKnown).toBeLessThanOrEqual(TRENDING_CACHE_SCOPES);
     expect(cache.lastKnown('c99999', 20)).toHaveLength(20);
+  });
+});
+
+describe('the item cache', () => {
+  /** A Redis whose pipelines record which items they read and answer after `delayMs`. */
+  function fakeRedis(delayMs: number) {
+    const reads: string[][] = [];
+    const redis = {
+      pipeline() {
+        const replies: unknown[] = [];
+        const ids: string[] = [];
+        const p = {
+          hmget(key: string, ...fields: string[]) {
+            if (fields[0] === 'category') {
+              ids.push(key);
+              replies.push(['news', '', '', '']);
+            } else replies.push(fields.map(() => null));
+            return p;
+          },
+          hget() {
+            replies.push(null);
+            return p;
+          },
+          exec: async () => {
+            reads.push(ids);
+            await new Promise((r) => setTimeout(r, delayMs));
+            return replies.map((v) => [null, v]);
+          },
+        };
+        return p;
+      },
+    };
+    return { redis: redis as unknown as Redis, reads };
+  }
+
+  it('shares a read in flight between concurrent requests instead of reading the same items again', async () => {
+    const { redis, reads } = fakeRedis(20);
+    const cache = createItemCache(redis, redisKeys('t'), 1000);
+    const ids = Array.from({ length: 500 }, (_, i) => `i${i}`);
+    const answers = await Promise.all([
+      cache.read(ids),
+      cache.read(ids.slice(100)),
+      cache.read([...ids.slice(0, 50), 'other']),
+    ]);
+    expect(reads.map((r) => r.length)).toEqual([500, 1]);
+    expect(answers[0]?.map((f) => f.itemId)).toEqual(ids);
+    expect(answers[1]?.map((f) => f.itemId)).toEqual(ids.slice(100));
+    expect(answers[2]?.map((f) => f.itemId)).toEqual([...ids.slice(0, 50), 'other']);
+    expect(answers[1]?.[0]).toBe(answers[0]?.[100]);
+    // Cached now: no further read within the TTL.
+    await cache.read(ids);
+    expect(reads).toHaveLength(2);
   });
 });
