@@ -256,6 +256,16 @@ export function samples(prefix: string): Record<ScriptName, ScriptSample> {
           { member: 'i1', score: 2 },
         ]),
     }),
+    readItem: bind(scripts.readItem, {
+      keys: { meta: k('item'), stats: k('item:stats'), longHorizon: k('item:lt') },
+      args: { actions: ['LIKE', 'VIEW'] },
+      setup: (redis) =>
+        redis
+          .hset(k('item'), { category: 'pets', createdAt: '5' })
+          .then(() => redis.hset(k('item:stats'), { pop: '1.5', 'n:VIEW': '3' })),
+      check: (item) =>
+        expect(item).toEqual({ meta: ['pets', null, null, '5'], stats: ['1.5', null, null, '3'], score: null }),
+    }),
     modelPublish: bind(scripts.modelPublish, {
       keys: { bytes: k('model:bytes'), meta: k('model:meta'), versions: k('model:versions') },
       args: {

@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import { execPipeline } from '../redis/client.js';
 import type { RedisKeys } from '../core/keys.js';
-import { scripts } from '../redis/scripts.js';
+import { registerScripts, scripts } from '../redis/scripts.js';
 import { ACTIONS, type Action } from '../core/events.js';
 import {
   decayedValue,
@@ -43,31 +43,33 @@ interface ItemRecord {
   lt: number;
 }
 
-const META_FIELDS = ['category', 'tags', 'authorId', 'createdAt'] as const;
-const STATS_FIELDS = ['pop', '_b', ...ACTIONS.map((a) => `n:${a}`)];
-
-/** Raw records for many items in one pipelined round trip (three fixed-field reads per item). */
+/**
+ * Raw records for many items in one pipelined round trip: one script call per item (read-item.lua:
+ * its catalogue fields, stats and long-horizon score), not three commands.
+ */
 async function readItemRecords(redis: Redis, keys: RedisKeys, itemIds: readonly string[]): Promise<ItemRecord[]> {
   if (itemIds.length === 0) return [];
+  registerScripts(redis);
   const read = redis.pipeline();
-  for (const id of itemIds) {
-    read.hmget(keys.item(id), ...META_FIELDS);
-    read.hmget(keys.itemStats(id), ...STATS_FIELDS);
-    read.hget(keys.itemLongHorizon(id), 'score');
-  }
-  const replies = await execPipeline(read);
+  const replies = itemIds.map((id) =>
+    scripts.readItem.queue(
+      read,
+      { meta: keys.item(id), stats: keys.itemStats(id), longHorizon: keys.itemLongHorizon(id) },
+      { actions: ACTIONS },
+    ),
+  );
+  const results = await execPipeline(read);
   return itemIds.map((itemId, i) => {
-    const stats = replies[i * 3 + 1] as (string | null)[];
+    const { meta, stats, score } = replies[i]!(results);
     const totals = zeroTotals();
     ACTIONS.forEach((a, k) => (totals[a] = Number(stats[2 + k] ?? 0)));
-    const lt = replies[i * 3 + 2] as string | null;
     return {
       itemId,
-      meta: replies[i * 3] as (string | null)[],
+      meta,
       popStored: stats[0] === null || stats[0] === undefined ? null : Number(stats[0]),
       popBase: stats[1] === null || stats[1] === undefined ? null : Number(stats[1]),
       totals,
-      lt: lt === null ? 0 : Number(lt),
+      lt: score === null ? 0 : Number(score),
     };
   });
 }

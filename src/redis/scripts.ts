@@ -466,6 +466,24 @@ const trendingTop = defineScript('trendingTop', {
   },
 });
 
+/** An item's fields as read-item.lua returns them: strings, or null when missing. */
+export interface ItemRecordReply {
+  meta: (string | null)[];
+  stats: (string | null)[];
+  score: string | null;
+}
+
+const readItem = defineScript('readItem', {
+  file: 'features/lua/read-item.lua',
+  keys: (k: { meta: string; stats: string; longHorizon: string }) => [k.meta, k.stats, k.longHorizon],
+  argv: (a: { actions: readonly string[] }): ScriptArg[] => [a.actions.length, ...a.actions],
+  /** meta: category, tags, authorId, createdAt; stats: pop, _b, then the totals in `actions` order. */
+  decode(reply): ItemRecordReply {
+    const flat = list(reply, 'readItem').map((v) => (v === null ? null : str(v, 'readItem field')));
+    return { meta: flat.slice(0, 4), stats: flat.slice(4, -1), score: flat.at(-1) ?? null };
+  },
+});
+
 // ---- model: the registry's atomic writes ----
 
 const modelPublish = defineScript('modelPublish', {
@@ -523,6 +541,7 @@ export const scripts = {
   matchPatterns,
   attribute,
   trendingTop,
+  readItem,
   modelPublish,
   setExperiment,
   replaceHash,

@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { ACTIONS } from '../../src/core/events.js';
 import { describe, expect, it } from 'vitest';
 import { redisKeys } from '../../src/core/keys.js';
 import { createItemCache } from '../../src/features/item-features.js';
@@ -57,23 +58,25 @@ describe('the trending cache', () => {
 });
 
 describe('the item cache', () => {
-  /** A Redis whose pipelines record which items they read and answer after `delayMs`. */
+  /**
+   * A Redis whose pipelines record which items they read (one read-item.lua call per item) and
+   * answer after `delayMs`.
+   */
   function fakeRedis(delayMs: number) {
     const reads: string[][] = [];
     const redis = {
+      defineCommand() {},
       pipeline() {
         const replies: unknown[] = [];
         const ids: string[] = [];
         const p = {
-          hmget(key: string, ...fields: string[]) {
-            if (fields[0] === 'category') {
-              ids.push(key);
-              replies.push(['news', '', '', '']);
-            } else replies.push(fields.map(() => null));
-            return p;
+          get length() {
+            return replies.length;
           },
-          hget() {
-            replies.push(null);
+          readItem(_keyCount: number, meta: string) {
+            ids.push(meta);
+            // category, tags, authorId, createdAt; pop, _b, one total per action; score
+            replies.push(['news', '', '', '', null, null, ...ACTIONS.map(() => null), null]);
             return p;
           },
           exec: async () => {
