@@ -8,6 +8,7 @@
 import { Redis } from 'ioredis';
 import { behaviourOf, localApiClient, ensureCatalogue, recordAll } from '../api.js';
 import { memoryOf } from '../observe.js';
+import { workerPlacement } from '../service.js';
 import { watchStream } from '../stream-progress.js';
 import type { Row, Scenario } from '../types.js';
 
@@ -101,7 +102,7 @@ export const resourcesScenarios: Scenario[] = [
           },
           {
             scenario: 'resources',
-            metric: 'API process RSS after the scenarios before this one (worker in-process)',
+            metric: `API process RSS after the scenarios before this one (stream worker ${workerPlacement() === 'process' ? 'in its own process, not counted' : 'in-process'})`,
             value: main.rss / 2 ** 20,
             unit: 'MiB',
           },
