@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { App } from '../src/app.js';
 import { runLongHorizonJob } from '../src/batch/long-horizon.js';
@@ -11,6 +12,7 @@ import { DAY, LONG_HORIZON_MS } from '../src/features/definitions.js';
 import { createLogger } from '../src/logger.js';
 import { createModelRegistry } from '../src/model/registry.js';
 import { connectRedis } from '../src/redis/client.js';
+import { projectRoot } from '../src/stack/paths.js';
 import { createKafka } from '../src/streams/kafka.js';
 import { eventually, gql, startApp, streamCaughtUp, testConfig } from './helpers.js';
 import { watch, wsClient } from './live-clients.js';
@@ -73,7 +75,7 @@ describe('live feeds refreshed for every subscriber: model swaps and the daily b
     await app?.stop();
   });
 
-  it('pushes trigger `model` to each subscriber, spread at LIVE_REFRESH_PER_SEC, after a version is activated', async () => {
+  it('pushes trigger `model` to each subscriber, spread at LIVE_REFRESH_PER_SEC, after `npm run model -- activate`', async () => {
     const users = ['swap-0', 'swap-1', 'swap-2'];
     const client = wsClient(app);
     try {
@@ -86,8 +88,20 @@ describe('live feeds refreshed for every subscriber: model swaps and the daily b
       // every one of these feeds changes with it.
       const registry = createModelRegistry(app.services.redis, app.services.keys);
       await registry.publish(invertedPrior('inverted-1'), 'live-refresh test');
+      // The operator's command, as a process of its own against the same Redis and prefix.
+      const { redis: redisConfig } = app.services.config;
+      const cli = execFileSync(process.execPath, ['--import', 'tsx', 'tools/model.ts', 'activate', 'inverted-1'], {
+        cwd: projectRoot,
+        encoding: 'utf8',
+        env: {
+          ...process.env,
+          REDIS_URL: redisConfig.url,
+          REDIS_KEY_PREFIX: redisConfig.keyPrefix,
+          LOG_LEVEL: 'silent',
+        },
+      });
       const activatedAt = Date.now();
-      await registry.activate('inverted-1');
+      expect(cli).toMatch(/revision \d+: control 100 % inverted-1/);
 
       // Documented: the registry notice and the model check, then N / LIVE_REFRESH_PER_SEC seconds.
       const bound = (users.length / REFRESH_PER_SEC) * 1000 + 3000;
