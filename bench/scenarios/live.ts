@@ -446,6 +446,13 @@ async function withSubscribers(
   return rows;
 }
 
+/** The subscriber counts run: LIVE_BENCH_COUNTS (comma-separated) for a diagnosis, else the quick or the full list. */
+function subscriberCounts(quick: boolean): number[] {
+  const asked = process.env.LIVE_BENCH_COUNTS?.split(',').map(Number);
+  if (asked?.every((x) => Number.isInteger(x) && x > 0 && x <= MAX_SUBSCRIPTIONS)) return asked;
+  return quick ? [2000] : [1000, 10_000, 50_000];
+}
+
 /** API memory per idle subscription: (with them − before) / count, V8 heap after a full GC and RSS. */
 function memoryRows(label: string, n: number, reached: number, before: HeapReading, idle: HeapReading): Row[] {
   const kib = (bytes: number) => bytes / reached / 1024;
@@ -477,6 +484,7 @@ function memoryRows(label: string, n: number, reached: number, before: HeapReadi
       metric:
         `${label}: API memory per idle subscription, V8 heap used after a full GC, (with them − before) / count ` +
         `(before ${Math.round(before.heapUsed / 2 ** 20)} MiB, with them ${Math.round(idle.heapUsed / 2 ** 20)} MiB; ` +
+        `heap reserved ${kib(idle.heapTotal - before.heapTotal).toFixed(1)} KiB each; ` +
         `off-heap external ${off.toFixed(1)} KiB each)`,
       value: heap,
       unit: 'KiB',
@@ -504,7 +512,7 @@ export const liveScenarios: Scenario[] = [
         const byCategory = new Map<string, CatalogueItem[]>();
         for (const item of items) byCategory.set(item.category, [...(byCategory.get(item.category) ?? []), item]);
         const baselineRss = memoryOf(service.pid).rss;
-        for (const n of ctx.quick ? [2000] : [1000, 10_000, 50_000])
+        for (const n of subscriberCounts(ctx.quick))
           rows.push(...(await withSubscribers(ctx, service, byCategory, n, baselineRss, inspectPort)));
       } finally {
         await service.stop();
