@@ -12,6 +12,19 @@
  * The user for a tick is drawn among those with nothing in flight and no push in the last
  * FEED_PUSH_INTERVAL_MS: the service merges a user's changes inside that window on purpose, so a
  * second like by the same user within it would measure the coalescing interval, not the fan-out.
+ *
+ * API memory per idle subscription (issue 17's goal: ≤ 10 KiB at 10,000 and 50,000 subscribers):
+ * the service is started with its inspector on a loopback port (`bench/inspector.ts`; nothing in
+ * the service changes for it) and with LIVE_MAX_SUBSCRIPTIONS raised to 60,000 (the default is
+ * 10,000; the per-address socket limit is already lifted for every bench service). Right before
+ * subscribing, after SETTLE_MS of quiet, the bench forces two full GCs through the inspector and
+ * reads `process.memoryUsage()`; once every subscription has had its first feed, and before any
+ * like is sent, it does the same after the same quiet time. (with them − before) / count is reported for RSS (the goal's figure) and
+ * for the V8 heap used, beside the heap reserved and off-heap external memory. Every subscription
+ * is a distinct user, 10 per socket (the service's per-socket limit), all from one child process.
+ * The full run measures 1,000, 10,000 and 50,000 subscribers on the same instance, one count after
+ * the other; the quick run 2,000 (LIVE_BENCH_COUNTS=n,m,… picks others). LIVE_HEAP_SNAPSHOT_DIR=dir
+ * also writes a heap snapshot at both points (its RSS figures are then inflated by the snapshots).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
@@ -68,6 +81,11 @@ const MEMORY_GOAL_KIB = 10;
 const HASURA_KIB_PER_SUBSCRIPTION = 60;
 /** Subscriber counts with the memory goal attached (the quick run's smaller N is reported without it). */
 const MEMORY_GOAL_AT = new Set([10_000, 50_000]);
+/**
+ * Quiet time before each memory reading: the set-up's first feeds (64 rankings at a time) leave
+ * V8's heap grown and fragmented, which V8 gives back once the process has been idle a moment.
+ */
+const SETTLE_MS = Number(process.env.LIVE_SETTLE_MS ?? 5000);
 /** Room for the largest run: the service's own default is 10,000 live subscriptions per instance. */
 const MAX_SUBSCRIPTIONS = 60_000;
 
@@ -299,6 +317,7 @@ async function withSubscribers(
   const userIds = Array.from({ length: n }, (_, i) => `live${n}u${i}`);
   // The instance as it is before these subscribers: after a full GC, with the previous count's
   // subscribers gone (their sockets closed and their subscriptions ended).
+  await sleep(SETTLE_MS);
   const before = await heapAfterGc(inspectPort);
   // Diagnosis only: a snapshot grows the service's RSS, so the RSS rows of such a run are not comparable.
   const snapshots = process.env.LIVE_HEAP_SNAPSHOT_DIR;
@@ -335,6 +354,7 @@ async function withSubscribers(
     );
     if (reached === 0) throw new Error(`no subscription got its first feed; ${subs.firstFailure}`);
     // Idle: every subscription has had its first feed and nothing has changed since.
+    await sleep(SETTLE_MS);
     const idle = await heapAfterGc(inspectPort);
     if (snapshots) await writeHeapSnapshot(inspectPort, path.join(snapshots, `live-${n}-idle.heapsnapshot`));
     const connected = await metricsText(service.url);
