@@ -12,6 +12,19 @@
  * The user for a tick is drawn among those with nothing in flight and no push in the last
  * FEED_PUSH_INTERVAL_MS: the service merges a user's changes inside that window on purpose, so a
  * second like by the same user within it would measure the coalescing interval, not the fan-out.
+ *
+ * API memory per idle subscription (issue 17's goal: ≤ 10 KiB at 10,000 and 50,000 subscribers):
+ * the service is started with its inspector on a loopback port (`bench/inspector.ts`; nothing in
+ * the service changes for it) and with LIVE_MAX_SUBSCRIPTIONS raised to 60,000 (the default is
+ * 10,000; the per-address socket limit is already lifted for every bench service). Right before
+ * subscribing, after SETTLE_MS of quiet, the bench forces two full GCs through the inspector and
+ * reads `process.memoryUsage()`; once every subscription has had its first feed, and before any
+ * like is sent, it does the same after the same quiet time. (with them − before) / count is reported for RSS (the goal's figure) and
+ * for the V8 heap used, beside the heap reserved and off-heap external memory. Every subscription
+ * is a distinct user, 10 per socket (the service's per-socket limit), all from one child process.
+ * The full run measures 1,000, 10,000 and 50,000 subscribers on the same instance, one count after
+ * the other; the quick run 2,000 (LIVE_BENCH_COUNTS=n,m,… picks others). LIVE_HEAP_SNAPSHOT_DIR=dir
+ * also writes a heap snapshot at both points (its RSS figures are then inflated by the snapshots).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
@@ -26,7 +39,9 @@ import {
   metricsText,
   type Buckets,
 } from '../observe.js';
+import { heapAfterGc, inspectorEnv, writeHeapSnapshot, type HeapReading } from '../inspector.js';
 import { RecordInteractionDocument } from '../../src/client/index.js';
+import { freePort } from '../../src/stack/processes.js';
 import { createRng, type Rng } from '../../src/core/random.js';
 import { projectRoot } from '../../src/stack/paths.js';
 import {
@@ -61,6 +76,18 @@ const GOALS = new Map([
   [1000, { p99: 150, naive: 160 }],
   [10_000, { p99: 300, naive: 900 }],
 ]);
+/** Issue 17's goal for the API memory one idle subscription costs, and Hasura's published figure. */
+const MEMORY_GOAL_KIB = 10;
+const HASURA_KIB_PER_SUBSCRIPTION = 60;
+/** Subscriber counts with the memory goal attached (the quick run's smaller N is reported without it). */
+const MEMORY_GOAL_AT = new Set([10_000, 50_000]);
+/**
+ * Quiet time before each memory reading: the set-up's first feeds (64 rankings at a time) leave
+ * V8's heap grown and fragmented, which V8 gives back once the process has been idle a moment.
+ */
+const SETTLE_MS = Number(process.env.LIVE_SETTLE_MS ?? 5000);
+/** Room for the largest run: the service's own default is 10,000 live subscriptions per instance. */
+const MAX_SUBSCRIPTIONS = 60_000;
 
 /** Wall-clock ms with sub-ms resolution, comparable with the child's arrival stamps. */
 const now = () => performance.timeOrigin + performance.now();
@@ -283,10 +310,18 @@ async function withSubscribers(
   byCategory: Map<string, CatalogueItem[]>,
   n: number,
   baselineRss: number,
+  inspectPort: number,
 ): Promise<Row[]> {
   const seconds = ctx.quick ? 4 : 10;
   const repeats = ctx.quick ? 1 : 3;
   const userIds = Array.from({ length: n }, (_, i) => `live${n}u${i}`);
+  // The instance as it is before these subscribers: after a full GC, with the previous count's
+  // subscribers gone (their sockets closed and their subscriptions ended).
+  await sleep(SETTLE_MS);
+  const before = await heapAfterGc(inspectPort);
+  // Diagnosis only: a snapshot grows the service's RSS, so the RSS rows of such a run are not comparable.
+  const snapshots = process.env.LIVE_HEAP_SNAPSHOT_DIR;
+  if (snapshots) await writeHeapSnapshot(inspectPort, path.join(snapshots, `live-${n}-before.heapsnapshot`));
   const subs = new Subscribers(userIds);
   const rows: Row[] = [];
   try {
@@ -318,6 +353,10 @@ async function withSubscribers(
         `${subs.failed ? `; ${subs.failed} failed, the first: ${subs.firstFailure}` : ''}\n`,
     );
     if (reached === 0) throw new Error(`no subscription got its first feed; ${subs.firstFailure}`);
+    // Idle: every subscription has had its first feed and nothing has changed since.
+    await sleep(SETTLE_MS);
+    const idle = await heapAfterGc(inspectPort);
+    if (snapshots) await writeHeapSnapshot(inspectPort, path.join(snapshots, `live-${n}-idle.heapsnapshot`));
     const connected = await metricsText(service.url);
     const onService = metricSum(connected, 'live_subscriptions', 'kind="feed"');
     // The V8 heap in use beside RSS (it counts garbage not collected yet, so it is an upper bound).
@@ -388,6 +427,7 @@ async function withSubscribers(
       unit: 'ms',
       runs: runs.map((x) => histogramQuantile(x.server, 0.99)),
     });
+    rows.push(...memoryRows(label, n, reached, before, idle));
     rows.push({
       scenario: 'live',
       metric: `${label}: service RSS with them connected (live_subscriptions ${onService}; V8 heap used ${Math.round(heapUsed / 2 ** 20)} MiB)`,
@@ -426,13 +466,65 @@ async function withSubscribers(
   return rows;
 }
 
+/** The subscriber counts run: LIVE_BENCH_COUNTS (comma-separated) for a diagnosis, else the quick or the full list. */
+function subscriberCounts(quick: boolean): number[] {
+  const asked = process.env.LIVE_BENCH_COUNTS?.split(',').map(Number);
+  if (asked?.every((x) => Number.isInteger(x) && x > 0 && x <= MAX_SUBSCRIPTIONS)) return asked;
+  return quick ? [2000] : [1000, 10_000, 50_000];
+}
+
+/** API memory per idle subscription: (with them − before) / count, V8 heap after a full GC and RSS. */
+function memoryRows(label: string, n: number, reached: number, before: HeapReading, idle: HeapReading): Row[] {
+  const kib = (bytes: number) => bytes / reached / 1024;
+  const heap = kib(idle.heapUsed - before.heapUsed);
+  const rss = kib(idle.rss - before.rss);
+  const off = kib(idle.external - before.external);
+  const goal = MEMORY_GOAL_AT.has(n)
+    ? {
+        text: `≤ ${MEMORY_GOAL_KIB} KiB per idle subscription with ${n.toLocaleString('en-US')} subscribers${reached < n ? ` (reached ${reached.toLocaleString('en-US')})` : ''}`,
+        met: reached === n && rss <= MEMORY_GOAL_KIB,
+      }
+    : undefined;
+  return [
+    {
+      scenario: 'live',
+      metric:
+        `${label}: API memory per idle subscription, RSS after a full GC, (with them − before) / count ` +
+        `(before ${Math.round(before.rss / 2 ** 20)} MiB, with them ${Math.round(idle.rss / 2 ** 20)} MiB)`,
+      value: rss,
+      unit: 'KiB',
+      reference: {
+        name: "Hasura's published low figure per idle subscription, not run here",
+        value: HASURA_KIB_PER_SUBSCRIPTION,
+      },
+      ...(goal ? { goal } : {}),
+    },
+    {
+      scenario: 'live',
+      metric:
+        `${label}: API memory per idle subscription, V8 heap used after a full GC, (with them − before) / count ` +
+        `(before ${Math.round(before.heapUsed / 2 ** 20)} MiB, with them ${Math.round(idle.heapUsed / 2 ** 20)} MiB; ` +
+        `heap reserved ${kib(idle.heapTotal - before.heapTotal).toFixed(1)} KiB each; ` +
+        `off-heap external ${off.toFixed(1)} KiB each)`,
+      value: heap,
+      unit: 'KiB',
+    },
+  ];
+}
+
 export const liveScenarios: Scenario[] = [
   {
     group: 'live',
     name: 'live',
     async run(ctx) {
       // A fresh instance: a small catalogue of its own, and memory figures not mixed with earlier scenarios.
-      const service = await ctx.startService('live');
+      // The service's limits raised for the largest count (every subscriber connects from this
+      // machine, each a distinct user), and its inspector on a loopback port for the memory readings.
+      const inspectPort = await freePort();
+      const service = await ctx.startService('live', {
+        LIVE_MAX_SUBSCRIPTIONS: String(MAX_SUBSCRIPTIONS),
+        ...inspectorEnv(inspectPort),
+      });
       const rows: Row[] = [];
       try {
         const items = benchCatalogue(600, 'lv');
@@ -440,8 +532,8 @@ export const liveScenarios: Scenario[] = [
         const byCategory = new Map<string, CatalogueItem[]>();
         for (const item of items) byCategory.set(item.category, [...(byCategory.get(item.category) ?? []), item]);
         const baselineRss = memoryOf(service.pid).rss;
-        for (const n of ctx.quick ? [200] : [1000, 10_000])
-          rows.push(...(await withSubscribers(ctx, service, byCategory, n, baselineRss)));
+        for (const n of subscriberCounts(ctx.quick))
+          rows.push(...(await withSubscribers(ctx, service, byCategory, n, baselineRss, inspectPort)));
       } finally {
         await service.stop();
       }

@@ -13,6 +13,7 @@ import type { Metrics } from '../metrics.js';
 import { defaultQuery } from './graphiql.js';
 import { isLoopbackOrigin } from './origin.js';
 import { boundedSourceCache } from './document-cache.js';
+import { useGraphQLJsSubscribe } from './subscription-engine.js';
 
 /**
  * graphql-armor's refusals carry no code; give each one `QUERY_LIMIT_EXCEEDED` and the limit's name
@@ -195,6 +196,7 @@ export function createGraphQLServer({ config, log, metrics, domain }: GraphQLSer
         blockFieldSuggestion: { enabled: false },
       }),
       metricsPlugin(metrics),
+      useGraphQLJsSubscribe(),
     ],
   });
 }

@@ -40,6 +40,22 @@ import { originAllowed } from './origin.js';
 
 type SocketContext = Context<Record<string, unknown> | undefined, Extra & Partial<Record<PropertyKey, never>>>;
 
+/** The operation's enveloped executor, carried from `onSubscribe` to graphql-ws's execute/subscribe in `rootValue`. */
+type Enveloped = Partial<{ execute: typeof execute; subscribe: typeof subscribe }>;
+
+/**
+ * Runs the enveloped executor, then drops it from `rootValue`: graphql-ws keeps an operation's
+ * arguments for as long as a subscription lasts, and the executor's closures are not needed after
+ * the call (events are executed with the event as their root value).
+ */
+async function runOnce(root: Enveloped, kind: 'execute' | 'subscribe', args: Parameters<typeof execute>[0]) {
+  const run = root[kind];
+  delete root.execute;
+  delete root.subscribe;
+  if (!run) throw new Error(`no enveloped ${kind} for this operation`);
+  return run(args);
+}
+
 /** The token a client sent in `connection_init` (either capitalisation, as browsers' clients vary). */
 function authorizationOf(params: Record<string, unknown> | undefined): string | undefined {
   const value = params?.authorization ?? params?.Authorization;
@@ -87,6 +103,9 @@ export function createWebSocketEndpoint(
     server,
     path: '/graphql',
     maxPayload: limits.maxMessageBytes,
+    // ws's default, stated because it decides what an idle socket costs: per-message deflate would
+    // keep a zlib context per socket (tens of KB each) to shrink payloads of a few KB.
+    perMessageDeflate: false,
     // Browsers do not apply CORS to WebSockets: without authentication, refuse other sites' pages.
     verifyClient: ({ origin }: { origin?: string }) => originAllowed(config.auth.mode, origin || undefined),
   });
@@ -141,8 +160,8 @@ export function createWebSocketEndpoint(
 
   const handle = useServer<Record<string, unknown> | undefined>(
     {
-      execute: (args) => (args.rootValue as { execute: typeof execute }).execute(args),
-      subscribe: (args) => (args.rootValue as { subscribe: typeof subscribe }).subscribe(args),
+      execute: (args) => runOnce(args.rootValue as Enveloped, 'execute', args),
+      subscribe: (args) => runOnce(args.rootValue as Enveloped, 'subscribe', args),
       onConnect: async (ctx) => {
         let viewer;
         try {

@@ -32,7 +32,7 @@ import type { ItemFeatures } from '../features/item-features.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import type { Feed, RankedFeed } from '../ranking/ranker.js';
-import { idDiff, LatestValueStream, sameIds } from './latest-value-stream.js';
+import { idDiff, LatestValueStream, sameIds, type LatestValueSpec } from './latest-value-stream.js';
 
 /** Why a feed was pushed (the GraphQL enum `FeedTrigger`). */
 export type FeedTrigger = 'subscribed' | 'behaviour' | 'tag' | RefreshTrigger;
@@ -210,7 +210,25 @@ interface TrendingValue {
   ids: string[];
 }
 
-type FeedStream = LatestValueStream<FeedValue, FeedUpdate>;
+/** What a feed subscriber keeps of the last feed it was handed: its ids, to tell what changed. */
+interface DeliveredFeed {
+  ids: readonly string[];
+}
+
+/**
+ * One feed subscriber: the stream and whose it is. Its behaviour lives in one spec shared by every
+ * feed subscriber of the hub, so an idle subscriber costs this object and the ids it last showed.
+ */
+class FeedStream extends LatestValueStream<FeedValue, FeedUpdate, DeliveredFeed> {
+  constructor(
+    spec: LatestValueSpec<FeedValue, FeedUpdate, DeliveredFeed>,
+    readonly userId: string,
+    readonly entry: UserEntry,
+  ) {
+    super(spec);
+  }
+}
+
 type TrendingStream = LatestValueStream<TrendingValue, TrendingUpdate>;
 
 interface UserEntry {
@@ -295,43 +313,44 @@ export function createLiveHub(options: LiveHubOptions) {
     else perUser.delete(userId);
   }
 
-  function feedStream(userId: string, entry: UserEntry): FeedStream {
-    const stream: FeedStream = new LatestValueStream<FeedValue, FeedUpdate>({
-      // A tag is pushed even with the same items: it shows in the reasons, the client must learn of it.
-      same: (a, b) => b.cause.trigger !== 'tag' && sameIds(a.ids, b.ids),
-      merge: (queued, next) =>
-        queued.cause.trigger === 'subscribed'
-          ? { ...next, cause: SUBSCRIBED, since: null }
-          : {
-              ...next,
-              cause: mergeCause(queued.cause, next.cause) ?? next.cause,
-              since: queued.since === null ? next.since : Math.min(queued.since, next.since ?? Infinity),
-            },
-      payload: (value, previous) => {
-        if (value.since !== null) metrics.feedPushLatency.observe(Math.max(0, clock.now() - value.since));
-        metrics.livePushes.inc({ kind: 'feed', trigger: value.cause.trigger });
-        if (value.impression) options.logImpression(value.impression, value.feed.items.length);
-        return {
-          feed: value.feed,
-          trigger: value.cause.trigger,
-          triggerDetail: causeDetail(value.cause),
-          ...idDiff(previous?.ids ?? [], value.ids),
-        };
-      },
-      onEnd: () => {
-        entry.subscribers.delete(stream);
-        subscriptions--;
-        countUser(userId, -1);
-        metrics.liveSubscriptions.dec({ kind: 'feed' });
-        if (entry.subscribers.size === 0 && users.get(userId) === entry) {
-          entry.timer?.();
-          users.delete(userId);
-          leavePass(userId);
-        }
-      },
-    });
-    return stream;
-  }
+  /** The behaviour of every feed subscriber of this hub (one object, not one per subscriber). */
+  const feedSpec: LatestValueSpec<FeedValue, FeedUpdate, DeliveredFeed> = {
+    // A tag is pushed even with the same items: it shows in the reasons, the client must learn of it.
+    same: (a, b) => b.cause.trigger !== 'tag' && sameIds(a.ids, b.ids),
+    merge: (queued, next) =>
+      queued.cause.trigger === 'subscribed'
+        ? { ...next, cause: SUBSCRIBED, since: null }
+        : {
+            ...next,
+            cause: mergeCause(queued.cause, next.cause) ?? next.cause,
+            since: queued.since === null ? next.since : Math.min(queued.since, next.since ?? Infinity),
+          },
+    payload: (value, previous) => {
+      if (value.since !== null) metrics.feedPushLatency.observe(Math.max(0, clock.now() - value.since));
+      metrics.livePushes.inc({ kind: 'feed', trigger: value.cause.trigger });
+      if (value.impression) options.logImpression(value.impression, value.feed.items.length);
+      return {
+        feed: value.feed,
+        trigger: value.cause.trigger,
+        triggerDetail: causeDetail(value.cause),
+        ...idDiff(previous?.ids ?? [], value.ids),
+      };
+    },
+    // Only the ids: the feed itself (items, features, reasons) is not held by an idle subscriber.
+    remember: (value) => ({ ids: value.ids }),
+    onEnd: (ended) => {
+      const { userId, entry } = ended as FeedStream;
+      entry.subscribers.delete(ended as FeedStream);
+      subscriptions--;
+      countUser(userId, -1);
+      metrics.liveSubscriptions.dec({ kind: 'feed' });
+      if (entry.subscribers.size === 0 && users.get(userId) === entry) {
+        entry.timer?.();
+        users.delete(userId);
+        leavePass(userId);
+      }
+    },
+  };
 
   /** Registers a feed subscriber for `userId` (identity already checked by the caller). */
   function openFeed(userId: string, first: number): FeedSubscription {
@@ -349,7 +368,7 @@ export function createLiveHub(options: LiveHubOptions) {
       };
       users.set(userId, entry);
     }
-    const stream = feedStream(userId, entry);
+    const stream = new FeedStream(feedSpec, userId, entry);
     entry.subscribers.set(stream, first);
     subscriptions++;
     countUser(userId, 1);
@@ -396,6 +415,8 @@ export function createLiveHub(options: LiveHubOptions) {
       const first = Math.max(...entry.subscribers.values());
       const { feed, impression } = await options.rankFeed(userId, first);
       metrics.liveReranks.inc({ outcome: 'ok' });
+      // One value per page size, shared by every subscriber of the user with that `first`.
+      const values = new Map<number, FeedValue>();
       for (const [stream, f] of entry.subscribers) {
         if (f > first) {
           // Subscribed with a larger page while this ranking ran: a slice would truncate its feed,
@@ -405,8 +426,12 @@ export function createLiveHub(options: LiveHubOptions) {
           entry.cause = mergeCause(cause, entry.cause);
           continue;
         }
-        const sliced = sliceFeed(feed, f);
-        stream.offer({ feed: sliced, ids: feedIds(sliced), cause, since, impression });
+        let value = values.get(f);
+        if (!value) {
+          const sliced = sliceFeed(feed, f);
+          values.set(f, (value = { feed: sliced, ids: feedIds(sliced), cause, since, impression }));
+        }
+        stream.offer(value);
       }
     } catch (error) {
       metrics.liveReranks.inc({ outcome: 'failed' });

@@ -3,26 +3,35 @@
  * value, the newest. A slow client therefore costs constant memory, and when it catches up it gets
  * the current state instead of a backlog of stale ones. Values that would show the client nothing
  * new (the same list it already has) are dropped here, so "no change" never reaches the socket.
+ *
+ * An idle subscriber holds only what `remember` keeps of the last value it was handed (the ids it
+ * shows, not the feed), and the spec is meant to be shared by every stream of a kind: nothing here
+ * is allocated per value or per subscriber beyond the stream object itself.
+ *
+ * `T` is what is offered, `P` what the client is handed, `D` what is kept of a delivered value to
+ * compare the next ones with (by default the value itself).
  */
-export interface LatestValueSpec<T, P> {
-  /** True when `next` shows nothing new compared with `previous`. */
-  same(previous: T, next: T): boolean;
+export interface LatestValueSpec<T extends D, P, D = T> {
+  /** True when `next` shows nothing new compared with `previous` (a queued value, or what was kept of a delivered one). */
+  same(previous: D, next: T): boolean;
   /** Folds a newer value into one still waiting to be delivered (e.g. keeps the earliest cause). */
   merge?(queued: T, next: T): T;
-  /** The payload for `value`, given what the client saw last (undefined: nothing yet). */
-  payload(value: T, previous: T | undefined): P;
+  /** The payload for `value`, given what was kept of the last one delivered (undefined: nothing yet). */
+  payload(value: T, previous: D | undefined): P;
+  /** What is kept of a value once delivered, to compare later ones with; defaults to the value itself. */
+  remember?(value: T): D;
   /** Called once, when the stream ends: unsubscribe, socket close or server stop. */
-  onEnd(): void;
+  onEnd(stream: LatestValueStream<T, P, D>): void;
 }
 
-export class LatestValueStream<T, P> implements AsyncIterableIterator<P> {
+export class LatestValueStream<T extends D, P, D = T> implements AsyncIterableIterator<P> {
   private queued: T | undefined;
-  private delivered: T | undefined;
+  private delivered: D | undefined;
   private waiter: ((result: IteratorResult<P>) => void) | undefined;
   private offered = false;
   private ended = false;
 
-  constructor(private readonly spec: LatestValueSpec<T, P>) {}
+  constructor(private readonly spec: LatestValueSpec<T, P, D>) {}
 
   /** True once anything was offered (so a late initial snapshot does not overwrite a newer value). */
   get hasValue(): boolean {
@@ -70,7 +79,7 @@ export class LatestValueStream<T, P> implements AsyncIterableIterator<P> {
     const waiter = this.waiter;
     this.waiter = undefined;
     waiter?.({ value: undefined, done: true });
-    this.spec.onEnd();
+    this.spec.onEnd(this);
   }
 
   [Symbol.asyncIterator](): this {
@@ -86,7 +95,7 @@ export class LatestValueStream<T, P> implements AsyncIterableIterator<P> {
     const waiter = this.waiter;
     this.waiter = undefined;
     const payload = this.spec.payload(value, this.delivered);
-    this.delivered = value;
+    this.delivered = this.spec.remember ? this.spec.remember(value) : value;
     waiter({ value: payload, done: false });
   }
 }

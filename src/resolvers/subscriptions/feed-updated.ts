@@ -1,5 +1,6 @@
 import type { GraphQLContext } from '../../context.js';
 import type { FeedUpdate } from '../../live/hub.js';
+import type { Loaders } from '../../loaders/index.js';
 import { feedTarget, recommendations } from '../queries/recommendations.js';
 
 /**
@@ -18,6 +19,24 @@ export async function feedUpdated(
   } catch (error) {
     await subscription.updates.return?.();
     throw error;
+  } finally {
+    // This context lives as long as the subscription (every push is executed with it), and its
+    // loaders hold every feature the first feed read; pushes are ranked with loaders of their own,
+    // so an idle subscription need not hold those reads.
+    forgetReads(ctx);
   }
   return subscription.updates;
+}
+
+/**
+ * Swaps the context's loaders for ones created on first use. Clearing their caches is not enough:
+ * each DataLoader also keeps its last batch (keys and callbacks) until a new one starts.
+ */
+function forgetReads(ctx: GraphQLContext) {
+  let fresh: Loaders | undefined;
+  Object.defineProperty(ctx, 'loaders', {
+    configurable: true,
+    enumerable: true,
+    get: () => (fresh ??= ctx.domain.loaders()),
+  });
 }
