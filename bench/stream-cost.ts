@@ -132,10 +132,10 @@ export async function measureStreamCost(options: { users: number; eventsPerUser:
     const cpuBefore = await cpuMicros(redis);
     const counting = redis as Redis & { pipeline: Redis['pipeline'] };
     const pipeline = counting.pipeline.bind(counting);
-    counting.pipeline = ((...args: Parameters<Redis['pipeline']>) => {
+    counting.pipeline = (...args: Parameters<Redis['pipeline']>) => {
       roundTrips++;
       return pipeline(...args);
-    });
+    };
     const hset = counting.hset.bind(counting);
     counting.hset = ((...args: Parameters<Redis['hset']>) => {
       roundTrips++;
