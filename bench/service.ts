@@ -122,13 +122,16 @@ export async function startServiceUnderTest(settings: ServiceSettings): Promise<
     // The ready line (with the URL) is logged at info; nothing else is logged per request.
     LOG_LEVEL: 'info',
   };
+  // NODE_OPTIONS in `env` (e.g. the live group's inspector port) is for the API process only: the
+  // worker would otherwise take the port, and readings meant for the API would be the worker's.
+  const workerEnv = Object.fromEntries(Object.entries(settings.env ?? {}).filter(([name]) => name !== 'NODE_OPTIONS'));
   // The worker first: it creates the topics and joins its groups (reading from the beginning, so
   // nothing the API accepts meanwhile is missed either way).
   const worker =
     placement === 'process'
       ? await spawnServer(
           'src/worker.ts',
-          { ...shared, WORKER_METRICS_PORT: '0', ...settings.env },
+          { ...shared, WORKER_METRICS_PORT: '0', ...workerEnv },
           { ready: workerReady },
         )
       : undefined;
