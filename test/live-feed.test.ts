@@ -1,7 +1,6 @@
 import vm from 'node:vm';
 import v8 from 'node:v8';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import WebSocket from 'ws';
 import type { App } from '../src/app.js';
 import {
   FeedUpdatedDocument,
@@ -14,7 +13,7 @@ import {
   type TypedDocumentNode,
 } from '../src/client/index.js';
 import { eventually, gql, seedCatalogue, startApp, streamCaughtUp, testConfig } from './helpers.js';
-import { signer, watch, wsClient } from './live-clients.js';
+import { rawSocket, signer, watch, wsClient } from './live-clients.js';
 
 const secret = 'live-feed-test-secret-0123456789abcdef';
 const sign = signer(secret);
@@ -43,32 +42,6 @@ async function feedLedBy(w: FeedResults, category: string) {
     );
     throw new Error(`no pushed feed led by ${category} within 10 s; received:\n${seen.join('\n')}`);
   }
-}
-
-/** A bare graphql-transport-ws socket, for the protocol-level limits. */
-async function rawSocket(app: App) {
-  const socket = new WebSocket(app.url.replace(/^http/, 'ws'), 'graphql-transport-ws');
-  const messages: { type: string; payload?: unknown }[] = [];
-  // With the default binaryType, ws hands every message over as one Buffer.
-  socket.on('message', (data) => void messages.push(JSON.parse((data as Buffer).toString()) as { type: string }));
-  const closed = new Promise<{ code: number; reason: string }>((resolve) =>
-    socket.once('close', (code, reason) => resolve({ code, reason: reason.toString() })),
-  );
-  await new Promise((resolve, reject) => {
-    socket.once('open', resolve);
-    socket.once('error', reject);
-  });
-  /** Sends connection_init and waits for the ack (true) or the close (its code and reason). */
-  const init = async (token?: string) => {
-    socket.send(
-      JSON.stringify({ type: 'connection_init', payload: token ? { authorization: `Bearer ${token}` } : {} }),
-    );
-    return Promise.race([
-      eventually(async () => messages.some((m) => m.type === 'connection_ack'), { timeoutMs: 10_000, intervalMs: 10 }),
-      closed,
-    ]);
-  };
-  return { socket, messages, closed, init };
 }
 
 /** Reads a subscription over SSE (graphql-yoga's `text/event-stream` answer to a POST). */
@@ -264,36 +237,36 @@ describe('the live feed', () => {
 
   describe('limits', () => {
     it('closes a socket that sends an operation before connection_init with 4401', async () => {
-      const raw = await rawSocket(a);
+      const raw = await rawSocket(a.url);
       raw.socket.send(JSON.stringify({ id: '1', type: 'subscribe', payload: { query: '{ __typename }' } }));
       expect((await raw.closed).code).toBe(4401);
     });
 
     it('closes a socket whose connection_init carries a bad token with 4403 UNAUTHENTICATED', async () => {
-      const raw = await rawSocket(a);
+      const raw = await rawSocket(a.url);
       const result = await raw.init('not-a-jwt');
       expect(result).toHaveProperty('code', 4403);
       expect(result).toHaveProperty('reason', expect.stringMatching(/^UNAUTHENTICATED/));
     });
 
     it('closes a message over 64 KB with 1009', async () => {
-      const raw = await rawSocket(a);
+      const raw = await rawSocket(a.url);
       raw.socket.send(JSON.stringify({ type: 'connection_init', payload: { pad: 'x'.repeat(70 * 1024) } }));
       expect((await raw.closed).code).toBe(1009);
     });
 
     it("refuses a user's 6th socket with 4403 LIMIT_EXCEEDED, and accepts one again after a socket closes", async () => {
       const token = await sign({ sub: 'u-sockets' });
-      const open = await Promise.all(Array.from({ length: 5 }, () => rawSocket(a)));
+      const open = await Promise.all(Array.from({ length: 5 }, () => rawSocket(a.url)));
       for (const s of open) expect(await s.init(token)).toBe(true);
-      const sixth = await rawSocket(a);
+      const sixth = await rawSocket(a.url);
       const refused = await sixth.init(token);
       expect(refused).toHaveProperty('code', 4403);
       expect(refused).toHaveProperty('reason', expect.stringMatching(/^LIMIT_EXCEEDED: at most 5 sockets per user/));
       open[0]!.socket.close(1000);
       await open[0]!.closed;
       const again = await eventually(async () => {
-        const s = await rawSocket(a);
+        const s = await rawSocket(a.url);
         const result = await s.init(token);
         if (result === true) return s;
         return undefined;

@@ -3,7 +3,6 @@ import type { AddressInfo } from 'node:net';
 import { exportJWK, generateKeyPair, SignJWT, type CryptoKey } from 'jose';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import WebSocket from 'ws';
 import { createApp, type App } from '../src/app.js';
 import {
   FeedUpdatedDocument,
@@ -14,7 +13,7 @@ import {
 import type { Config } from '../src/config.js';
 import { readTopic, topicSize } from './kafka-helpers.js';
 import { eventually, gql, seedCatalogue, startApp, streamCaughtUp, testConfig } from './helpers.js';
-import { signer, watch, wsClient } from './live-clients.js';
+import { rawSocket, signer, watch, wsClient } from './live-clients.js';
 
 const secret = 'live-limits-test-secret-0123456789abcdef';
 const sign = signer(secret);
@@ -29,33 +28,6 @@ const signWith = (key: CryptoKey, sub: string) =>
 /** What a subscription ended with, once it ended: its first payload or its error. */
 const outcome = (w: { results: SubscriptionResult<unknown>[]; state: { error?: unknown } }) =>
   w.results[0] ?? (w.state.error === undefined ? undefined : { errors: w.state.error as unknown[] });
-
-/** A bare graphql-transport-ws socket, optionally with request headers (a proxy's X-Forwarded-For). */
-async function rawSocket(url: string, headers: Record<string, string> = {}) {
-  const socket = new WebSocket(url.replace(/^http/, 'ws'), 'graphql-transport-ws', { headers });
-  const messages: { type: string; id?: string }[] = [];
-  socket.on('message', (data) => void messages.push(JSON.parse((data as Buffer).toString()) as { type: string }));
-  const closed = new Promise<{ code: number; reason: string }>((resolve) =>
-    socket.once('close', (code, reason) => resolve({ code, reason: reason.toString() })),
-  );
-  await new Promise((resolve, reject) => {
-    socket.once('open', resolve);
-    socket.once('error', reject);
-  });
-  const sendInit = (token?: string) =>
-    socket.send(
-      JSON.stringify({ type: 'connection_init', payload: token ? { authorization: `Bearer ${token}` } : {} }),
-    );
-  /** Sends connection_init and waits for the ack (true) or the close (its code and reason). */
-  const init = async (token?: string) => {
-    sendInit(token);
-    return Promise.race([
-      eventually(async () => messages.some((m) => m.type === 'connection_ack'), { timeoutMs: 10_000, intervalMs: 10 }),
-      closed,
-    ]);
-  };
-  return { socket, messages, closed, init, sendInit };
-}
 
 const closeAll = async (sockets: Awaited<ReturnType<typeof rawSocket>>[]) => {
   for (const s of sockets) s.socket.close(1000);
