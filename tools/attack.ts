@@ -23,6 +23,8 @@ import {
   TrendingUpdatedDocument,
   UpsertItemsDocument,
   type ApiClient,
+  type LiveClient,
+  type TypedDocumentNode,
 } from '../src/client/index.js';
 import { redisKeys } from '../src/core/keys.js';
 import { failWith, loadConfigOrExit } from './cli.js';
@@ -147,33 +149,35 @@ if (want('3')) {
   );
 }
 
+/** Subscribes; true at its first payload, false on an error, on completion or after `timeoutMs`. */
+function opens<TResult, TVariables>(
+  client: LiveClient,
+  document: TypedDocumentNode<TResult, TVariables>,
+  variables: TVariables,
+  timeoutMs: number,
+): Promise<boolean> {
+  return new Promise((resolve) => {
+    client.subscribe(document, variables, {
+      next: () => resolve(true),
+      error: () => resolve(false),
+      complete: () => resolve(false),
+    });
+    setTimeout(() => resolve(false), timeoutMs);
+  });
+}
+
+const count = (outcomes: boolean[]) => outcomes.filter(Boolean).length;
+
 // 4. Anonymous subscriptions must not take the signed-in users' slots.
 if (want('4')) {
   // More than the instance's 10,000 subscriptions, over 20 categories (10 per socket, the per-socket limit).
   const anonymousSockets = Array.from({ length: 1100 }, () => createLiveClient(url));
-  let anonymousOpen = 0;
-  await Promise.all(
-    anonymousSockets.flatMap((socket, s) =>
-      Array.from(
-        { length: 10 },
-        (_, k) =>
-          new Promise<void>((resolve) => {
-            let counted = false;
-            socket.subscribe(
-              TrendingUpdatedDocument,
-              { category: `s${run}.${(s * 10 + k) % 20}`, first: 10 },
-              {
-                next: () => {
-                  if (!counted) anonymousOpen++;
-                  counted = true;
-                  resolve();
-                },
-                error: () => resolve(),
-                complete: () => resolve(),
-              },
-            );
-            setTimeout(resolve, 10_000);
-          }),
+  const anonymousOpen = count(
+    await Promise.all(
+      anonymousSockets.flatMap((socket, s) =>
+        Array.from({ length: 10 }, (_, k) =>
+          opens(socket, TrendingUpdatedDocument, { category: `s${run}.${(s * 10 + k) % 20}`, first: 10 }, 10_000),
+        ),
       ),
     ),
   );
@@ -210,28 +214,9 @@ if (want('5')) {
   const fanSockets = Array.from({ length: 5 }, () =>
     createLiveClient(url, { connectionParams: { authorization: `Bearer ${fanToken}` } }),
   );
-  let opened = 0;
-  await Promise.all(
-    Array.from(
-      { length: 50 },
-      (_, i) =>
-        new Promise<void>((resolve) => {
-          let counted = false;
-          fanSockets[i % 5]!.subscribe(
-            FeedUpdatedDocument,
-            { first: i + 1 },
-            {
-              next: () => {
-                if (!counted) opened++;
-                counted = true;
-                resolve();
-              },
-              error: () => resolve(),
-              complete: () => resolve(),
-            },
-          );
-          setTimeout(resolve, 15_000);
-        }),
+  const opened = count(
+    await Promise.all(
+      Array.from({ length: 50 }, (_, i) => opens(fanSockets[i % 5]!, FeedUpdatedDocument, { first: i + 1 }, 15_000)),
     ),
   );
   await sleep(1000);

@@ -549,10 +549,15 @@ export const scripts = {
 
 export type ScriptName = keyof typeof scripts;
 
+/** Connections every script is defined on: registering is a no-op for them (hot read paths call it). */
+const registered = new WeakSet<Redis>();
+
 /**
  * Defines every script on the connection; repeated calls change nothing. Pipelines and multis
  * created from the connection afterwards can queue them.
  */
 export function registerScripts(redis: Redis): void {
+  if (registered.has(redis)) return;
   for (const s of Object.values(scripts)) defineOn(redis, s.name, s.lua);
+  registered.add(redis);
 }

@@ -103,8 +103,9 @@ local state = { 'off:' .. part, last, 'wm', wm }
 
 local firedRules, withdrawnRules = {}, {}
 local seq = nil
--- Tags whose record must be recomputed, and each tag's final record as read (false: none).
-local touched, finals = {}, {}
+-- Tags whose record must be recomputed, each tag's final record (false: none), and whether the
+-- record as read was in force (its view's until past `now`): read once per tag and call.
+local touched, finals, wasShown = {}, {}, {}
 local hasPv = next(pv) ~= nil
 local rules = nil
 
@@ -112,8 +113,10 @@ local function finalOf(tag)
   if finals[tag] == nil then
     local cur = redis.call('HGET', tagKey, tag)
     local rec = false
+    wasShown[tag] = false
     if cur then
       local d = cjson.decode(cur)
+      wasShown[tag] = d.u ~= nil and d.u > now
       -- `f` is false while only provisional matches make the record.
       if d.f ~= nil then rec = d.f elseif d.s ~= nil then rec = d end
     end
@@ -382,9 +385,7 @@ for _, tag in ipairs(touchedList) do
     local rec = foldMatch(view, { l = p.l, u = p.u, r = p.r, w = p.w, ev = splitIds(p.e) })
     if rec then view = rec end
   end
-  local cur = redis.call('HGET', tagKey, tag)
-  local had = false
-  if cur then had = cjson.decode(cur).u > now end
+  local had = wasShown[tag]
   local has = view and view.u > now
   if view then
     -- The final record is kept beside the view only while provisional matches make the two differ.
