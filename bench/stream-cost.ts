@@ -38,6 +38,9 @@ export interface StreamCost {
   bytesPerUser: number;
   keysPerUser: number;
   byKind: [kind: string, bytesPerUser: number][];
+  /** Bytes and keys per item the run touched, in the item's own keys (stats, co-visitation; the catalogue entry left out). */
+  bytesPerItem: number;
+  keysPerItem: number;
   /** Commands per event by name, most first (the catalogue writes before the run included). */
   perCommand: [command: string, perEvent: number][];
   /** Per kind of key, how many keys use each Redis encoding (listpack is the compact one). */
@@ -190,6 +193,25 @@ export async function measureStreamCost(options: { users: number; eventsPerUser:
       });
     } while (cursor !== '0');
 
+    // Item side: every key under the items' hash tags but the catalogue entries written above.
+    let itemBytes = 0;
+    let itemKeys = 0;
+    const touched = new Set<string>();
+    cursor = '0';
+    do {
+      const [next, found] = await redis.scan(cursor, 'MATCH', 'cost:{i:*', 'COUNT', 5000);
+      cursor = next;
+      const own = found.filter((key) => !key.endsWith(':meta'));
+      const p = redis.pipeline();
+      for (const key of own) p.call('MEMORY', 'USAGE', key, 'SAMPLES', '0');
+      const replies = (await p.exec()) ?? [];
+      own.forEach((key, i) => {
+        itemBytes += Number(replies[i]?.[1] ?? 0);
+        itemKeys++;
+        touched.add(key.replace(/\}.*$/, ''));
+      });
+    } while (cursor !== '0');
+
     const events = all.length;
     return {
       events,
@@ -200,6 +222,8 @@ export async function measureStreamCost(options: { users: number; eventsPerUser:
       redisMicrosPerEvent: (cpuAfter - cpuBefore) / events,
       bytesPerUser: bytes / options.users,
       keysPerUser: keyCount / options.users,
+      bytesPerItem: touched.size ? itemBytes / touched.size : 0,
+      keysPerItem: touched.size ? itemKeys / touched.size : 0,
       byKind: [...sizes]
         .sort((a, b) => b[1] - a[1])
         .map(([kind, b]): [string, number] => [kind, Math.round(b / options.users)]),

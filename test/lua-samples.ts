@@ -147,7 +147,7 @@ export function samples(prefix: string): Record<ScriptName, ScriptSample> {
     }),
     applyItem: bind(scripts.applyItem, {
       setup: holdEpoch,
-      keys: { epoch: fence.key, stats: k('stats'), covisit: k('covisit'), meta: k('meta'), buckets: [k('ib:1')] },
+      keys: { epoch: fence.key, stats: k('stats'), covisit: k('covisit'), meta: k('meta') },
       args: {
         epoch: fence.epoch,
         partition: 3,
@@ -158,8 +158,10 @@ export function samples(prefix: string): Record<ScriptName, ScriptSample> {
         now: T,
         ttlRefreshMs: 60_000,
         uncataloguedTtlSec: 600,
-        bucketTtlSec: [600],
-        contributions: [{ offset: '7', occurredAt: T, action: 'LIKE', weight: 2, buckets: [1], partners: ['i2'] }],
+        catalogued: false,
+        allowedLatenessMs: 120_000,
+        windowSpec: '5m:60000:300000',
+        contributions: [{ offset: '7', occurredAt: T, action: 'LIKE', weight: 2, windows: ['5m:1'], partners: ['i2'] }],
       },
       check: (applied) => expect(applied).toBe(1),
     }),

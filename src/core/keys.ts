@@ -53,11 +53,10 @@ export function redisKeys(prefix: string) {
     item: (itemId: string) => `${item(itemId)}:meta`,
     /**
      * Hash: an item's real-time stats: `pop` (decayed popularity) with its base `_b`, `n:<ACTION>`
-     * (counts since first seen) and `off:<partition>` (last applied offset, for exactly-once).
+     * (counts since first seen), the window counts `<window>:<bucket index base 36>|<ACTION>` and
+     * `off:<partition>` (last applied offset, for exactly-once).
      */
     itemStats: (itemId: string) => `${item(itemId)}:stats`,
-    /** Hash of `ACTION` → count for one of the item's window buckets. */
-    itemBucket: (itemId: string, window: string, bucket: number) => `${item(itemId)}:w:${window}:${bucket}`,
     /** Sorted set: items co-visited with this one, scored by how often. */
     itemCovisit: (itemId: string) => `${item(itemId)}:covis`,
     /** Hash: an item's long-horizon totals from the daily batch (`n:<ACTION>`, `score`, `_v`, `_at`). */

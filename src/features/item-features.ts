@@ -10,6 +10,7 @@ import {
   trendingBuckets,
   WINDOW_NAMES,
   windowBuckets,
+  windowField,
   type WindowName,
 } from './definitions.js';
 
@@ -185,23 +186,26 @@ export function createItemCache(redis: Redis, keys: RedisKeys, ttlMs = 1000, max
 }
 export type ItemCache = ReturnType<typeof createItemCache>;
 
-/** An item's window counts per action, for windows ending at `at` (one round trip). */
+/**
+ * An item's window counts per action, for windows ending at `at` (one read: the counts are fields
+ * `<window>:<bucket index base 36>|<ACTION>` of the item's stats hash).
+ */
 export async function readItemWindows(
   redis: Redis,
   keys: RedisKeys,
   itemId: string,
   at = Date.now(),
 ): Promise<{ window: WindowName; endsAt: number; counts: { action: Action; count: number }[] }[]> {
-  const read = redis.pipeline();
-  const plan = WINDOW_NAMES.map((window) => ({ window, buckets: windowBuckets(window, at) }));
-  for (const { window, buckets } of plan) for (const b of buckets) read.hgetall(keys.itemBucket(itemId, window, b));
-  const hashes = (await execPipeline(read)) as Record<string, string>[];
-  let i = 0;
-  return plan.map(({ window, buckets }) => {
+  const stats = await redis.hgetall(keys.itemStats(itemId));
+  return WINDOW_NAMES.map((window) => {
+    const live = new Set(windowBuckets(window, at).map((b) => windowField(window, b)));
     const sums = new Map<Action, number>();
-    for (const hash of hashes.slice(i, (i += buckets.length)))
-      for (const [action, n] of Object.entries(hash))
-        sums.set(action as Action, (sums.get(action as Action) ?? 0) + Number(n));
+    for (const [field, n] of Object.entries(stats)) {
+      const bar = field.indexOf('|');
+      if (bar < 0 || !live.has(field.slice(0, bar))) continue;
+      const action = field.slice(bar + 1) as Action;
+      sums.set(action, (sums.get(action) ?? 0) + Number(n));
+    }
     const counts = [...sums]
       .map(([action, count]) => ({ action, count }))
       .sort((a, b) => a.action.localeCompare(b.action));

@@ -205,7 +205,7 @@ const applyUser = defineScript('applyUser', {
   },
 });
 
-export interface ApplyItemKeys extends WithBuckets, Fenced {
+export interface ApplyItemKeys extends Fenced {
   stats: string;
   covisit: string;
   /** The item's catalogue entry, read only: without it the item's keys get short TTLs. */
@@ -218,8 +218,8 @@ export interface ApplyItemContribution {
   /** '' when the item is only another event's co-visitation partner. */
   action: string;
   weight: number;
-  /** 1-based indices into the call's buckets. */
-  buckets: readonly number[];
+  /** The window fields the event counts in (`<window>:<bucket index base 36>`); none for a partner share. */
+  windows: readonly string[];
   partners: readonly string[];
 }
 
@@ -233,14 +233,18 @@ export interface ApplyItemArgs extends Fenced {
   ttlRefreshMs: number;
   /** The TTL of the stats and co-visitation keys of an item the catalogue does not hold. */
   uncataloguedTtlSec: number;
-  bucketTtlSec: readonly number[];
+  /** The worker saw the item in the catalogue (the script then does not look). */
+  catalogued: boolean;
+  allowedLatenessMs: number;
+  /** Every window as `name:bucketMs:lengthMs`, comma-separated: how dead window fields are found. */
+  windowSpec: string;
   /** In ascending offsets. */
   contributions: readonly ApplyItemContribution[];
 }
 
 const applyItem = defineScript('applyItem', {
   file: 'streams/lua/apply-item.lua',
-  keys: (k: ApplyItemKeys) => [k.epoch, k.stats, k.covisit, k.meta, ...k.buckets],
+  keys: (k: ApplyItemKeys) => [k.epoch, k.stats, k.covisit, k.meta],
   argv: (a: ApplyItemArgs): ScriptArg[] => [
     a.epoch,
     a.partition,
@@ -251,15 +255,16 @@ const applyItem = defineScript('applyItem', {
     a.now,
     a.ttlRefreshMs,
     a.uncataloguedTtlSec,
-    a.bucketTtlSec.length,
-    ...a.bucketTtlSec,
+    a.catalogued ? 1 : 0,
+    a.allowedLatenessMs,
+    a.windowSpec,
     ...a.contributions.flatMap((c) => [
       c.offset,
       c.occurredAt,
       c.action,
       c.weight,
-      c.buckets.length,
-      ...c.buckets,
+      c.windows.length,
+      ...c.windows,
       c.partners.length,
       ...c.partners,
     ]),

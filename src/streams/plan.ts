@@ -140,23 +140,6 @@ function groupBy<T>(xs: Iterable<T>, key: (x: T) => string): Map<string, T[]> {
   return groups;
 }
 
-/** The window buckets (of every window) that an event at `t` falls in, as indices of `buckets`. */
-function windowIndices(
-  buckets: ReturnType<typeof bucketIndex>,
-  keyOf: (window: string, bucket: number) => string,
-  t: number,
-  options: Pick<PlanOptions, 'allowedLatenessMs' | 'now'>,
-) {
-  return WINDOW_NAMES.map((name) => {
-    const { lengthMs, bucketMs } = WINDOWS[name];
-    const bucket = bucketStart(t, bucketMs);
-    return buckets.add(
-      keyOf(name, bucket),
-      bucketTtlSec(bucket, lengthMs, bucketMs, options.allowedLatenessMs, options.now),
-    );
-  });
-}
-
 /** The user's window fields an event counts in (`<window>:<bucket index>`), and how long they matter. */
 function windowFields(t: number, options: Pick<PlanOptions, 'allowedLatenessMs' | 'now'>) {
   let ttlSec = 0;
@@ -305,20 +288,12 @@ export function planItemCalls(
   }
   const calls: ScriptCall<ApplyItemKeys, ApplyItemArgs>[] = [];
   for (const [itemId, list] of shares) {
-    const buckets = bucketIndex();
     const applied = list.map(({ c, own, partners }) => ({
       offset: c.offset,
       occurredAt: c.occurredAt,
       action: own ? c.action : '',
       weight: own && !c.capped ? c.weight : 0,
-      buckets: own
-        ? windowIndices(
-            buckets,
-            (window, bucket) => options.keys.itemBucket(itemId, window, bucket),
-            c.occurredAt,
-            options,
-          )
-        : [],
+      windows: own ? windowFields(c.occurredAt, options).fields : [],
       partners,
     }));
     calls.push({
@@ -327,7 +302,6 @@ export function planItemCalls(
         stats: options.keys.itemStats(itemId),
         covisit: options.keys.itemCovisit(itemId),
         meta: options.keys.item(itemId),
-        buckets: buckets.keys,
       },
       args: {
         epoch: options.fence.epoch,
@@ -339,7 +313,10 @@ export function planItemCalls(
         now: options.now,
         ttlRefreshMs: TTL_REFRESH_MS,
         uncataloguedTtlSec: UNCATALOGUED_TTL_SEC,
-        bucketTtlSec: buckets.ttls,
+        // The user step read the item's category: known means the catalogue held it then.
+        catalogued: list.some(({ c, own }) => own && c.category !== UNKNOWN_CATEGORY),
+        allowedLatenessMs: options.allowedLatenessMs,
+        windowSpec: WINDOW_SPEC,
         contributions: applied,
       },
     });

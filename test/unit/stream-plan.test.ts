@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { Action, BehaviorEvent } from '../../src/core/events.js';
 import { redisKeys } from '../../src/core/keys.js';
 import { createRng } from '../../src/core/random.js';
-import { DEFAULT_ACTION_WEIGHTS, type ActionWeights } from '../../src/features/definitions.js';
+import { DEFAULT_ACTION_WEIGHTS, windowField, type ActionWeights } from '../../src/features/definitions.js';
 import type { ScriptArg } from '../../src/redis/lua.js';
 import { scripts } from '../../src/redis/scripts.js';
 import {
@@ -440,42 +440,56 @@ describe('the item step plan', () => {
     expect(calls.map((c) => c.keys.stats)).toEqual(['t:{i:i1}:stats', 't:{i:i2}:stats', 't:{i:i3}:stats']);
     for (const call of calls) {
       const tag = /^t:\{i:[^}]+\}/.exec(call.keys.stats)?.[0] ?? '?';
-      for (const key of [call.keys.covisit, ...call.keys.buckets]) expect(key.startsWith(`${tag}:`)).toBe(true);
+      for (const key of [call.keys.covisit, call.keys.meta]) expect(key.startsWith(`${tag}:`)).toBe(true);
       expect(call.args.partition).toBe(PARTITION);
     }
   });
 
-  it("counts an item's own events in its window buckets, with their actions and weights", () => {
+  it("counts an item's own events in its window fields, with their actions and weights", () => {
     const i1 = byItem('i1');
-    expect(i1.keys.buckets).toEqual([`t:{i:i1}:w:5m:${T0}`, `t:{i:i1}:w:1h:${T0}`]);
-    expect(i1.args.bucketTtlSec).toEqual([360, 3900]);
+    const w = windowField;
     expect(i1.args.contributions).toEqual([
       {
         offset: '10',
         occurredAt: T0 + 10 * SECOND,
         action: 'LIKE',
         weight: 3,
-        buckets: [1, 2],
+        windows: [w('5m', T0), w('1h', T0)],
         partners: ['i2', 'i3'],
       },
-      { offset: '12', occurredAt: T0 + 50 * SECOND, action: 'VIEW', weight: 0.5, buckets: [1, 2], partners: [] },
+      {
+        offset: '12',
+        occurredAt: T0 + 50 * SECOND,
+        action: 'VIEW',
+        weight: 0.5,
+        windows: [w('5m', T0), w('1h', T0)],
+        partners: [],
+      },
     ]);
+    expect(i1.args.catalogued).toBe(true);
+    expect(i1.args.windowSpec).toBe('5m:60000:300000,1h:300000:3600000');
   });
 
   it('carries co-visitation both ways: the event names its partners, each partner gets the event’s item', () => {
     const i2 = byItem('i2');
     // T0+6m: the 5m window's minute T0+6m, the 1h window's five minutes from T0+5m.
-    expect(i2.keys.buckets).toEqual([`t:{i:i2}:w:5m:${T0 + 6 * MINUTE}`, `t:{i:i2}:w:1h:${T0 + 5 * MINUTE}`]);
     expect(i2.args.contributions).toEqual([
-      { offset: '10', occurredAt: T0 + 10 * SECOND, action: '', weight: 0, buckets: [], partners: ['i1'] },
-      { offset: '11', occurredAt: T0 + 6 * MINUTE, action: 'CLICK', weight: 1, buckets: [1, 2], partners: [] },
+      { offset: '10', occurredAt: T0 + 10 * SECOND, action: '', weight: 0, windows: [], partners: ['i1'] },
+      {
+        offset: '11',
+        occurredAt: T0 + 6 * MINUTE,
+        action: 'CLICK',
+        weight: 1,
+        windows: [windowField('5m', T0 + 6 * MINUTE), windowField('1h', T0 + 5 * MINUTE)],
+        partners: [],
+      },
     ]);
-    // A partner-only item counts nothing in windows: no bucket keys at all.
+    expect(i2.args.catalogued).toBe(true);
+    // A partner-only item counts nothing in windows, and the worker has not read its catalogue entry.
     const i3 = byItem('i3');
-    expect(i3.keys.buckets).toEqual([]);
-    expect(i3.args.bucketTtlSec).toEqual([]);
+    expect(i3.args.catalogued).toBe(false);
     expect(i3.args.contributions).toEqual([
-      { offset: '10', occurredAt: T0 + 10 * SECOND, action: '', weight: 0, buckets: [], partners: ['i1'] },
+      { offset: '10', occurredAt: T0 + 10 * SECOND, action: '', weight: 0, windows: [], partners: ['i1'] },
     ]);
   });
 
@@ -485,7 +499,14 @@ describe('the item step plan', () => {
       options(),
     );
     expect(call?.args.contributions).toEqual([
-      { offset: '30', occurredAt: T0, action: 'LIKE', weight: 0, buckets: [1, 2], partners: [] },
+      {
+        offset: '30',
+        occurredAt: T0,
+        action: 'LIKE',
+        weight: 0,
+        windows: [windowField('5m', T0), windowField('1h', T0)],
+        partners: [],
+      },
     ]);
     expect(call?.keys.meta).toBe('t:{i:i1}:meta');
     expect(call?.args.uncataloguedTtlSec).toBe(3600);
@@ -501,14 +522,25 @@ describe('the item step plan', () => {
   it('encodes to the layout of apply-item.lua', () => {
     for (const call of calls) {
       const argv = scripts.applyItem.argv(call.args);
-      const b = call.keys.buckets.length;
-      expect(scripts.applyItem.keys(call.keys)).toHaveLength(4 + b);
-      expect(scripts.applyItem.keys(call.keys)[0]).toBe(fence.key);
-      expect(scripts.applyItem.keys(call.keys)[3]).toBe(call.keys.meta);
+      expect(scripts.applyItem.keys(call.keys)).toEqual([
+        fence.key,
+        call.keys.stats,
+        call.keys.covisit,
+        call.keys.meta,
+      ]);
       expect(argv[0]).toBe(fence.epoch);
-      expect(argv[9]).toBe(b);
-      const perContribution = call.args.contributions.reduce((s, c) => s + 6 + c.buckets.length + c.partners.length, 0);
-      expect(argv).toHaveLength(10 + b + perContribution);
+      expect(argv[9]).toBe(call.args.catalogued ? 1 : 0);
+      expect(argv[11]).toBe(call.args.windowSpec);
+      const perContribution = call.args.contributions.reduce((s, c) => s + 6 + c.windows.length + c.partners.length, 0);
+      expect(argv).toHaveLength(12 + perContribution);
+      // Every contribution's counts start where the previous one's ended: k window fields, then p partners.
+      let i = 12;
+      for (const c of call.args.contributions) {
+        expect(argv.slice(i, i + 5)).toEqual([c.offset, c.occurredAt, c.action, c.weight, c.windows.length]);
+        expect(argv.slice(i + 5, i + 5 + c.windows.length)).toEqual(c.windows);
+        expect(argv[i + 5 + c.windows.length]).toBe(c.partners.length);
+        i += 6 + c.windows.length + c.partners.length;
+      }
     }
   });
 });

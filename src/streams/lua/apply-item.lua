@@ -1,92 +1,190 @@
--- One item's share of a batch: its window buckets, action totals and decayed popularity for
--- events on it, and its co-visitation partners. Contributions at or below the item's applied
--- offset for the partition are skipped, so re-sending a batch's item step is harmless.
+-- One item's share of a batch: its window counts, action totals and decayed popularity for events
+-- on it, and its co-visitation partners. Contributions at or below the item's applied offset for the
+-- partition are skipped, so re-sending a batch's item step is harmless.
+--
+-- Everything but the co-visitation lives in the one stats hash, read with one HMGET and written with
+-- one HSET per call however many events and windows the call carries: the offsets, `_b` (the
+-- popularity base), `pop`, the totals `n:<ACTION>`, and the window counts as fields
+-- `<window>:<bucket index base 36>|<ACTION>` (bucket index = bucket start / bucket length). The
+-- co-visitation counts are read with one ZMSCORE and written with one ZADD. At most once a minute
+-- (`wp`) the window fields that no window can read any more are dropped: a bucket is dead once its
+-- window has passed it by, plus the allowed lateness, at the time of the call (windowSpec:
+-- `name:bucketMs:lengthMs,…`).
 --
 -- An item the catalogue does not hold (no `meta` hash) is still counted, but its stats and
 -- co-visitation keys live only uncataloguedTtlSec after their last write, so made-up ids leave
 -- nothing long-lived; its first write after it is catalogued gives them their full TTLs back
--- (flag `u` in `fk` while they are short).
+-- (flag `u` in `fk` while they are short). `catalogued` 1 says the worker saw the item in the
+-- catalogue when the batch was read, so `meta` is not looked at; 0 (a co-visitation partner only, or
+-- an item not catalogued then) looks at it when the keys are new, short-lived or due a refresh.
 --
--- KEYS: epoch, stats, covisit, meta, then bucket_1 … bucket_B
+-- KEYS: epoch, stats, covisit, meta
 -- ARGV: epoch, partition, popularityHalfLifeMs, covisitMax, covisitTtlSec, statsTtlSec, now, ttlRefreshMs,
---       uncataloguedTtlSec, bucketCount, then ttlSec_1 … ttlSec_B (B = bucketCount), then per contribution (ascending
---       offsets): offset, occurredAt, action ('' = co-visit only), weight, k, bucketIndex_1 …
---       bucketIndex_k, p, partner_1 … partner_p
+--       uncataloguedTtlSec, catalogued, allowedLatenessMs, windowSpec, then per contribution
+--       (ascending offsets): offset, occurredAt, action ('' = co-visit only), weight, k, windowField_1 …
+--       windowField_k, p, partner_1 … partner_p
 -- Returns: the number of contributions applied
 
 -- @include fence.lua
--- @include common.lua
 
-local stats, covis = KEYS[2], KEYS[3]
+local stats, covis, meta = KEYS[2], KEYS[3], KEYS[4]
 local part = ARGV[2]
 local popHalf = tonumber(ARGV[3])
 local covisMax, covisTtl, statsTtl = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
 local now, refreshMs = tonumber(ARGV[7]), tonumber(ARGV[8])
 local shortTtl = tonumber(ARGV[9])
-local nb = tonumber(ARGV[10])
-local st = redis.call('HMGET', stats, 'off:' .. part, '_b', 'x', 'ca', 'fk')
+local catalogued = ARGV[10] == '1'
+local lateness = tonumber(ARGV[11])
+local winSpec = ARGV[12]
+
+-- The counters a contribution moves: its window fields and its action's total.
+local function counters(i, each)
+  local action = ARGV[i + 2]
+  if action == '' then return end
+  for j = 1, tonumber(ARGV[i + 4]) do each(ARGV[i + 4 + j] .. '|' .. action) end
+  each('n:' .. action)
+end
+local function nextAt(i)
+  local k = tonumber(ARGV[i + 4])
+  return i + 6 + k + tonumber(ARGV[i + 5 + k])
+end
+
+-- One read of the state and of every counter any contribution could move (the guard is in it).
+local read = { 'off:' .. part, '_b', 'x', 'ca', 'fk', 'wp', 'pop' }
+local at = {}
+local i = 13
+while i <= #ARGV do
+  counters(i, function(f)
+    if at[f] == nil then
+      read[#read + 1] = f
+      at[f] = #read
+    end
+  end)
+  i = nextAt(i)
+end
+local st = redis.call('HMGET', stats, unpack(read))
 local applied = tonumber(st[1] or '-1')
-local refreshed = tonumber(st[3] or '-1')
-local covisAdds = tonumber(st[4] or '0')
-local flags = st[5] or ''
 local last = applied
 local n = 0
 local incs = {}
-local totals = {}
 local popAdds = {}
 local pairsOf = {}
-local i = 11 + nb
+i = 13
 while i <= #ARGV do
   local offset = tonumber(ARGV[i])
-  local t = tonumber(ARGV[i + 1])
-  local action = ARGV[i + 2]
-  local w = tonumber(ARGV[i + 3])
-  local k = tonumber(ARGV[i + 4])
-  local p = tonumber(ARGV[i + 5 + k])
   if offset > applied then
-    if action ~= '' then
-      for j = 1, k do count(incs, tonumber(ARGV[i + 4 + j]), action, 1) end
-      totals[action] = (totals[action] or 0) + 1
-      if w ~= 0 then popAdds[#popAdds + 1] = { 'pop', w, t } end
-    end
-    for j = 1, p do
+    local t = tonumber(ARGV[i + 1])
+    local w = tonumber(ARGV[i + 3])
+    local k = tonumber(ARGV[i + 4])
+    counters(i, function(f) incs[f] = (incs[f] or 0) + 1 end)
+    if ARGV[i + 2] ~= '' and w ~= 0 then popAdds[#popAdds + 1] = { w, t } end
+    for j = 1, tonumber(ARGV[i + 5 + k]) do
       local other = ARGV[i + 5 + k + j]
       pairsOf[other] = (pairsOf[other] or 0) + 1
     end
     if offset > last then last = offset end
     n = n + 1
   end
-  i = i + 6 + k + p
+  i = nextAt(i)
 end
 if last <= applied then return 0 end
-addCounts(incs, 4, 10)
+
+-- Counts: written with the state in one HSET.
 local fields = { 'off:' .. part, last }
-for action, c in pairs(totals) do redis.call('HINCRBY', stats, 'n:' .. action, c) end
-if #popAdds > 0 then
-  fields[#fields + 1] = '_b'
-  fields[#fields + 1] = decaySum(stats, popAdds, popHalf, tonumber(st[2] or ''), 'pop')
+for f, c in pairs(incs) do
+  fields[#fields + 1] = f
+  fields[#fields + 1] = tonumber(st[at[f]] or '0') + c
 end
-local paired = false
+
+-- Popularity: Σ w·2^((t − base)/h), rebased to the newest event when the exponent would grow out
+-- of range (every 64 half-lives).
+if #popAdds > 0 then
+  local maxT = popAdds[1][2]
+  for _, a in ipairs(popAdds) do if a[2] > maxT then maxT = a[2] end end
+  local base = tonumber(st[2] or '')
+  local pop = tonumber(st[7] or '0')
+  if base == nil then base = maxT end
+  if (maxT - base) / popHalf > 64 then
+    pop = pop * 2 ^ ((base - maxT) / popHalf)
+    base = maxT
+  end
+  for _, a in ipairs(popAdds) do pop = pop + a[1] * 2 ^ ((a[2] - base) / popHalf) end
+  for _, v in ipairs({ '_b', base, 'pop', pop }) do fields[#fields + 1] = v end
+end
+
+-- Co-visitation: one read of the partners' counts, one write of the new ones.
+local refreshed = tonumber(st[3] or '-1')
+local covisAdds = tonumber(st[4] or '0')
+local flags = st[5] or ''
+local partners, adds = {}, {}
 for other, c in pairs(pairsOf) do
-  if tonumber(redis.call('ZINCRBY', covis, c, other)) == c then covisAdds = covisAdds + 1 end
-  paired = true
+  partners[#partners + 1] = other
+  adds[#adds + 1] = c
+end
+for j = 1, #partners, 500 do
+  local upto = math.min(j + 499, #partners)
+  local scores = redis.call('ZMSCORE', covis, unpack(partners, j, upto))
+  local args = {}
+  for q = j, upto do
+    local s = scores[q - j + 1]
+    if not s then covisAdds = covisAdds + 1 end
+    args[#args + 1] = tonumber(s or '0') + adds[q]
+    args[#args + 1] = partners[q]
+  end
+  redis.call('ZADD', covis, unpack(args))
 end
 if covisAdds >= 10 then
   redis.call('ZREMRANGEBYRANK', covis, 0, -(covisMax + 1))
   covisAdds = 0
 end
+
+-- Dead window fields, at most once a minute.
+-- A new hash starts its minute now.
+local pruned = tonumber(st[6] or tostring(now))
+if st[6] == nil then
+  fields[#fields + 1] = 'wp'
+  fields[#fields + 1] = now
+elseif next(incs) ~= nil and now - pruned >= 60000 then
+  local spec = {}
+  for name, bucketMs, lengthMs in string.gmatch(winSpec, '([^:,]+):(%d+):(%d+)') do
+    spec[name] = { tonumber(bucketMs), tonumber(lengthMs) }
+  end
+  local dead = {}
+  for _, f in ipairs(redis.call('HKEYS', stats)) do
+    local name, idx = string.match(f, '^([^:]+):(%w+)|')
+    if name ~= nil then
+      local w = spec[name]
+      if w == nil or (tonumber(idx, 36) + 1) * w[1] + w[2] + lateness <= now then dead[#dead + 1] = f end
+    end
+  end
+  for j = 1, #dead, 1000 do redis.call('HDEL', stats, unpack(dead, j, math.min(j + 999, #dead))) end
+  fields[#fields + 1] = 'wp'
+  fields[#fields + 1] = now
+end
+
+-- TTLs: set when a key appears, refreshed at most once per refreshMs; short while not catalogued.
 local refresh = refreshed < 0 or now - refreshed >= refreshMs
 if refresh then refreshed = now end
 local short = string.find(flags, 'u', 1, true) ~= nil
-if redis.call('EXISTS', KEYS[4]) == 0 then
-  statsTtl, covisTtl = shortTtl, shortTtl
-  refresh = true
-  if not short then flags = flags .. 'u' end
-elseif short then
+if not catalogued and (short or refresh or flags == '') then
+  if redis.call('EXISTS', meta) == 0 then
+    statsTtl, covisTtl = shortTtl, shortTtl
+    refresh = true
+    if not short then flags = flags .. 'u' end
+  elseif short then
+    refresh = true
+    flags = (string.gsub(flags, 'u', ''))
+  end
+elseif catalogued and short then
   refresh = true
   flags = (string.gsub(flags, 'u', ''))
 end
-if paired or (refresh and string.find(flags, 'c', 1, true)) then flags = keepAlive(covis, 'c', covisTtl, flags, refresh) end
+if #partners > 0 or (refresh and string.find(flags, 'c', 1, true)) then
+  if refresh or not string.find(flags, 'c', 1, true) then
+    redis.call('EXPIRE', covis, covisTtl)
+    if not string.find(flags, 'c', 1, true) then flags = flags .. 'c' end
+  end
+end
 for _, v in ipairs({ 'x', refreshed, 'ca', covisAdds, 'fk', flags }) do fields[#fields + 1] = v end
 redis.call('HSET', stats, unpack(fields))
 if refresh then redis.call('EXPIRE', stats, statsTtl) end

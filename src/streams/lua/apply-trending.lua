@@ -30,9 +30,25 @@ while i <= #ARGV do
   i = i + 4
 end
 if last <= applied then return 0 end
+-- Per bucket, one read of the items' sums and one write of the new ones (however many items).
 for idx, items in pairs(sums) do
-  for item, w in pairs(items) do redis.call('ZINCRBY', KEYS[2 + idx], w, item) end
-  redis.call('EXPIRE', KEYS[2 + idx], tonumber(ARGV[4 + idx]))
+  local key = KEYS[2 + idx]
+  local ids, adds = {}, {}
+  for item, w in pairs(items) do
+    ids[#ids + 1] = item
+    adds[#adds + 1] = w
+  end
+  for j = 1, #ids, 500 do
+    local upto = math.min(j + 499, #ids)
+    local scores = redis.call('ZMSCORE', key, unpack(ids, j, upto))
+    local args = {}
+    for q = j, upto do
+      args[#args + 1] = tonumber(scores[q - j + 1] or '0') + adds[q]
+      args[#args + 1] = ids[q]
+    end
+    redis.call('ZADD', key, unpack(args))
+  end
+  redis.call('EXPIRE', key, tonumber(ARGV[4 + idx]))
 end
 redis.call('HSET', state, 'off:' .. part, last)
 redis.call('EXPIRE', state, stateTtl)
