@@ -1,10 +1,16 @@
 /**
- * `npm run stack`: starts a local Kafka + Redis, prints the environment to point the service (or
- * another tool) at them, and keeps them running until interrupted.
+ * `npm run stack [-- --cluster]`: starts a local Kafka + Redis (with `--cluster`: three brokers with
+ * replication factor 3 and a Redis Cluster of three masters with a replica each), prints the
+ * environment to point the service (or another tool) at them, and keeps them running until
+ * interrupted.
  */
 import { createLocalStack } from '../src/stack/local-stack.js';
 
-const stack = createLocalStack({ log: (msg) => process.stderr.write(`${msg}\n`) });
+const cluster = process.argv.includes('--cluster');
+const stack = createLocalStack({
+  topology: cluster ? 'cluster' : 'single',
+  log: (msg) => process.stderr.write(`${msg}\n`),
+});
 const stop = () => {
   stack.stop().then(
     () => process.exit(0),
@@ -17,7 +23,8 @@ const stop = () => {
 process.on('SIGINT', stop);
 process.on('SIGTERM', stop);
 await stack.start();
+const redisEnv = Object.entries(stack.redisEnv ?? {}).map(([name, value]) => `${name}=${value}\n`);
 process.stdout.write(
-  `KAFKA_BROKERS=${stack.kafka?.brokers.join(',')}\nREDIS_URL=${stack.redis?.url}\n` +
-    `# stack directory: ${stack.dir}; Ctrl-C stops both servers and removes it\n`,
+  `KAFKA_BROKERS=${stack.brokers.join(',')}\n${redisEnv.join('')}` +
+    `# stack directory: ${stack.dir}; Ctrl-C stops every server and removes it\n`,
 );

@@ -22,6 +22,8 @@ export async function startLocalRedis(options: {
   dir: string;
   port?: number;
   persistence?: boolean;
+  /** Start it as a Redis Cluster node (joined by the caller, see redis-cluster.ts). */
+  cluster?: { nodeTimeoutMs: number };
 }): Promise<LocalRedis> {
   const dir = options.dir;
   mkdirSync(dir, { recursive: true });
@@ -48,6 +50,16 @@ export async function startLocalRedis(options: {
         'everysec',
         '--daemonize',
         'no',
+        ...(options.cluster
+          ? [
+              '--cluster-enabled',
+              'yes',
+              '--cluster-config-file',
+              'nodes.conf',
+              '--cluster-node-timeout',
+              String(options.cluster.nodeTimeoutMs),
+            ]
+          : []),
       ],
       { cwd: dir, logFile: out },
     );

@@ -1,0 +1,139 @@
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { Redis } from 'ioredis';
+import { waitFor } from '../runtime/wait.js';
+import { freePort } from './processes.js';
+import { startLocalRedis, type LocalRedis } from './redis.js';
+
+const exec = promisify(execFile);
+
+export interface LocalRedisCluster {
+  /** Every node, masters first as `redis-cli --cluster create` paired them (node i + masters is i's replica). */
+  readonly nodes: LocalRedis[];
+  /** `host:port` of every node, comma-separated: what REDIS_CLUSTER_NODES takes. */
+  readonly seeds: string;
+  /** The node serving `slot` as master now (it changes after a failover). */
+  masterOf(slot: number): Promise<LocalRedis>;
+  /** Resolves once every slot is served and every node that is up says the cluster is ok. */
+  healthy(timeoutMs?: number): Promise<void>;
+  stop(): Promise<void>;
+}
+
+async function clusterInfo(port: number): Promise<Record<string, string>> {
+  const probe = new Redis({
+    port,
+    host: '127.0.0.1',
+    lazyConnect: true,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+  });
+  probe.on('error', () => {});
+  try {
+    await probe.connect();
+    const text = (await probe.call('CLUSTER', 'INFO')) as string;
+    return Object.fromEntries(
+      text
+        .split(/\r?\n/)
+        .filter(Boolean)
+        .map((line) => line.split(':') as [string, string]),
+    );
+  } finally {
+    probe.disconnect();
+  }
+}
+
+/**
+ * A real Redis Cluster on loopback: `masters` masters with `replicasPerMaster` replicas each, every
+ * node a `redis-server` with its own directory and append-only file, joined with
+ * `redis-cli --cluster create`. Nodes time out after `nodeTimeoutMs` (a replica is promoted about
+ * that long after its master dies), short by default so failover tests run in seconds.
+ */
+export async function startLocalRedisCluster(options: {
+  dir: string;
+  masters?: number;
+  replicasPerMaster?: number;
+  nodeTimeoutMs?: number;
+  persistence?: boolean;
+}): Promise<LocalRedisCluster> {
+  const masters = options.masters ?? 3;
+  const replicas = options.replicasPerMaster ?? 1;
+  const count = masters * (1 + replicas);
+  const ports = await Promise.all(Array.from({ length: count }, () => freePort()));
+  const nodes: LocalRedis[] = [];
+  const stopAll = async () => {
+    await Promise.allSettled(nodes.map((n) => n.stop()));
+  };
+  try {
+    for (const [i, port] of ports.entries())
+      nodes.push(
+        await startLocalRedis({
+          dir: path.join(options.dir, `node-${i + 1}`),
+          port,
+          persistence: options.persistence,
+          cluster: { nodeTimeoutMs: options.nodeTimeoutMs ?? 2000 },
+        }),
+      );
+    await exec('redis-cli', [
+      '--cluster',
+      'create',
+      ...ports.map((p) => `127.0.0.1:${p}`),
+      '--cluster-replicas',
+      String(replicas),
+      '--cluster-yes',
+    ]);
+    const cluster = handle(nodes);
+    await cluster.healthy(30_000);
+    return cluster;
+  } catch (error) {
+    await stopAll();
+    throw error;
+  }
+
+  function handle(all: LocalRedis[]): LocalRedisCluster {
+    return {
+      nodes: all,
+      seeds: all.map((n) => `127.0.0.1:${n.port}`).join(','),
+      async masterOf(slot: number) {
+        for (const node of all) {
+          const probe = new Redis({
+            port: node.port,
+            host: '127.0.0.1',
+            lazyConnect: true,
+            maxRetriesPerRequest: 0,
+            retryStrategy: () => null,
+          });
+          probe.on('error', () => {});
+          try {
+            await probe.connect();
+            const slots = (await probe.call('CLUSTER', 'SLOTS')) as [number, number, [string, number]][];
+            const range = slots.find(([from, to]) => slot >= from && slot <= to);
+            const port = range?.[2]?.[1];
+            const master = all.find((n) => n.port === port);
+            if (master) return master;
+          } catch {
+            // a node that is down: ask the next
+          } finally {
+            probe.disconnect();
+          }
+        }
+        throw new Error(`no node serves slot ${slot}`);
+      },
+      async healthy(timeoutMs = 30_000) {
+        await waitFor(
+          'the Redis Cluster to be ok on every node',
+          async () => {
+            const infos = await Promise.all(
+              all.map((n) => clusterInfo(n.port).catch((): Record<string, string> => ({}))),
+            );
+            // Nodes that are down (a failover test killed one) are left out; the rest must agree.
+            const up = infos.filter((i) => i.cluster_state !== undefined);
+            return up.length > 0 && up.every((i) => i.cluster_state === 'ok' && i.cluster_slots_assigned === '16384');
+          },
+          { timeoutMs, intervalMs: 200 },
+        );
+      },
+      stop: stopAll,
+    };
+  }
+}
