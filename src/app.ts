@@ -5,7 +5,6 @@
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { Redis } from 'ioredis';
 import { createAuthenticator } from './auth/viewer.js';
 import type { Config } from './config.js';
 import type { Domain } from './context.js';
@@ -29,7 +28,7 @@ import { createFeeds } from './ranking/feeds.js';
 import { createModelArms, type ModelArms } from './ranking/model-arms.js';
 import { createRanker } from './ranking/ranker.js';
 import { createTrendingCache, type TrendingCache } from './ranking/recall.js';
-import { connectRedis, createRedis, redisComponent } from './redis/client.js';
+import { connectRedis, createRedis, redisComponent, type RedisClient } from './redis/client.js';
 import { createReadiness } from './runtime/ops-server.js';
 import { component, createRunner, type Component } from './runtime/runner.js';
 import { projectRoot } from './stack/paths.js';
@@ -43,7 +42,7 @@ export interface AppParts {
   config: Config;
   keys: RedisKeys;
   topics: Topics;
-  redis: Redis;
+  redis: RedisClient;
   kafka: Kafka;
   metrics: Metrics;
   ranking: { models: ModelArms; cache: FeedCache; trending: TrendingCache };
@@ -62,7 +61,7 @@ export interface App {
 }
 
 /**
- * Builds the whole API instance: Redis and Kafka clients, topics, models, the live hub, the
+ * Builds the whole API instance: RedisClient and Kafka clients, topics, models, the live hub, the
  * in-process stream workers, and the GraphQL server over HTTP and WebSocket on one port and path.
  */
 export function createApp(config: Config, options: { log?: Logger } = {}): App {

@@ -89,9 +89,10 @@ const brokerList = z
     return list;
   });
 
-const redisUrl = optionalString.refine((v) => v === undefined || /^rediss?:\/\//.test(v), {
-  message: 'expected a redis:// or rediss:// URL',
-});
+const redisUrl = optionalString.refine(
+  (v) => v === undefined || /^rediss?:\/\//.test(v) || /^redis-cluster:\/\/[^,\s]+(,[^,\s]+)*$/.test(v),
+  { message: 'expected a redis://, rediss:// or redis-cluster://host:port,host:port URL' },
+);
 
 const prefix = z
   .string()
@@ -128,6 +129,7 @@ const env = z.object({
   KAFKA_REPLICATION_FACTOR: int(1, 10, 1),
   KAFKA_PRODUCE_TIMEOUT_MS: int(100, 120_000, 5000),
   REDIS_URL: redisUrl,
+  REDIS_CLUSTER_NODES: brokerList,
   REDIS_KEY_PREFIX: prefix.transform((v) => v || 'fr'),
   LOCAL_STACK: oneOf(['auto', 'off'], 'auto'),
   LOCAL_STACK_KAFKA_HEAP_MB: int(128, 16_384, 1024),
@@ -244,7 +246,11 @@ function toConfig(e: z.infer<typeof env>) {
       replicationFactor: e.KAFKA_REPLICATION_FACTOR,
       produceTimeoutMs: e.KAFKA_PRODUCE_TIMEOUT_MS,
     },
-    redis: { url: e.REDIS_URL, keyPrefix: e.REDIS_KEY_PREFIX },
+    // A Redis Cluster is one URL too: redis-cluster://<seed>,<seed>… (REDIS_CLUSTER_NODES is that list).
+    redis: {
+      url: e.REDIS_CLUSTER_NODES ? `redis-cluster://${e.REDIS_CLUSTER_NODES.join(',')}` : e.REDIS_URL,
+      keyPrefix: e.REDIS_KEY_PREFIX,
+    },
     localStack: { mode: e.LOCAL_STACK, kafkaHeapMb: e.LOCAL_STACK_KAFKA_HEAP_MB },
     limits: {
       maxDepth: e.GRAPHQL_MAX_DEPTH,
@@ -352,6 +358,11 @@ export function loadConfig(source: Record<string, string | undefined> = process.
   if (!parsed.success) {
     const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
     throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
+  }
+  if (parsed.data.REDIS_CLUSTER_NODES && parsed.data.REDIS_URL) {
+    throw new ConfigError(
+      'invalid configuration:\n  REDIS_CLUSTER_NODES: set either it (a Redis Cluster) or REDIS_URL (one Redis), not both',
+    );
   }
   const config = toConfig(parsed.data);
   if (config.ingest.eventBurst < config.ingest.maxBatch) {

@@ -15,7 +15,7 @@ import {
 } from '../src/client/index.js';
 import { loadConfig, type Config } from '../src/config.js';
 import { createLogger } from '../src/logger.js';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../src/redis/client.js';
 import type { RedisKeys } from '../src/core/keys.js';
 import { encodeEvent } from '../src/core/events.js';
 import { createKafka, type Producer } from '../src/streams/kafka.js';
@@ -124,7 +124,7 @@ export async function seedCatalogue(app: App, headers: Record<string, string> = 
  * behaviour topic has now: everything recorded so far is applied. Returns the records in the log.
  */
 export async function streamProgressAtLogEnd(
-  redis: Redis,
+  redis: RedisClient,
   keys: RedisKeys,
   topics: Topics,
   groupId: string,

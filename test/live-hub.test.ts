@@ -2,12 +2,12 @@ import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vi
 import { createLiveHub, type LiveHub } from '../src/live/hub.js';
 import { createLogger } from '../src/logger.js';
 import { createMetrics } from '../src/metrics.js';
-import { connectRedis, type Redis } from '../src/redis/client.js';
+import { connectRedis, type RedisClient } from '../src/redis/client.js';
 import { eventually, uniquePrefix } from './helpers.js';
 import { drain, feedOf } from './live-fixtures.js';
 
 describe('the live hub', () => {
-  let publisher: Redis;
+  let publisher: RedisClient;
   let hub: LiveHub;
   let channel: string;
   /** What the fake ranker answers per user, and every (user, first) it was asked for. */

@@ -177,6 +177,12 @@ export function samples(prefix: string): Record<ScriptName, ScriptSample> {
       },
       check: (applied) => expect(applied).toBe(1),
     }),
+    raiseEpoch: bind(scripts.raiseEpoch, {
+      setup: (redis) => redis.set(k('epoch-copy'), '3:b'),
+      keys: { epoch: k('epoch-copy') },
+      args: { epoch: '4:a' },
+      check: (held) => expect(held).toBe('4:a'),
+    }),
     applyProfile: bind(scripts.applyProfile, {
       keys: { profile: k('profile') },
       args: { interests: ['pets', 'food'], updatedAt: T },

@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RANKING_FEATURES } from '../src/features/ranking-features.js';
 import { createLogger } from '../src/logger.js';
@@ -9,7 +8,7 @@ import { createOnlineTrainer } from '../src/model/online-trainer.js';
 import { createModelRegistry, type ModelRegistry } from '../src/model/registry.js';
 import { loadRankingModel } from '../src/model/session.js';
 import { randomSource } from '../src/core/random.js';
-import { connectRedis } from '../src/redis/client.js';
+import { connectRedis, type RedisClient } from '../src/redis/client.js';
 import { redisKeys, type RedisKeys } from '../src/core/keys.js';
 import { encodeEvent, type BehaviorEvent, type ImpressionEvent } from '../src/core/events.js';
 import { createKafka, type Kafka } from '../src/streams/kafka.js';
@@ -99,7 +98,7 @@ describe('online training', () => {
   const log = createLogger(config.logLevel);
   let kafka: Kafka;
   let topics: Topics;
-  let redis: Redis;
+  let redis: RedisClient;
   let keys: RedisKeys;
   let registry: ModelRegistry;
   const now = Date.now();

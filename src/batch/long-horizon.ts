@@ -5,10 +5,9 @@
  * totals, and per-item totals, into Redis with a version and timestamp. Once written, it announces
  * the run on the feed-refresh channel, so that API instances re-rank their live subscribers' feeds.
  */
-import type { Redis } from 'ioredis';
 import { UNKNOWN_CATEGORY, type ActionWeights } from '../features/definitions.js';
 import type { Logger } from '../logger.js';
-import { execPipeline } from '../redis/client.js';
+import { execPipeline, type RedisClient, pipelineOf } from '../redis/client.js';
 import type { RedisKeys } from '../core/keys.js';
 import { encodeFeedRefresh } from '../core/feed-refresh.js';
 import { registerScripts, scripts } from '../redis/scripts.js';
@@ -82,7 +81,7 @@ export interface LongHorizonRun {
  */
 export async function runLongHorizonJob(options: {
   kafka: Kafka;
-  redis: Redis;
+  redis: RedisClient;
   keys: RedisKeys;
   topic: string;
   weights: ActionWeights;
@@ -113,7 +112,7 @@ export async function runLongHorizonJob(options: {
   log.info({ ...replayed, events: events.length }, 'replayed the behaviour log');
   // Categories as the catalogue has them now, read in one round trip.
   const itemIds = [...new Set(events.map((e) => e.itemId))];
-  const read = redis.pipeline();
+  const read = pipelineOf(redis);
   for (const id of itemIds) read.hget(keys.item(id), 'category');
   const categories = itemIds.length ? ((await execPipeline(read)) as (string | null)[]) : [];
   const categoryOf = new Map(itemIds.map((id, i) => [id, categories[i] || UNKNOWN_CATEGORY]));
@@ -145,7 +144,7 @@ export async function runLongHorizonJob(options: {
   }
   // Each hash is replaced atomically: readers see the old version or the new, never a mix.
   for (let i = 0; i < entries.length; i += 1000) {
-    const write = redis.pipeline();
+    const write = pipelineOf(redis);
     for (const [hash, fields] of entries.slice(i, i + 1000))
       scripts.replaceHash.queue(write, { hash }, { ttlSec: ttl, fields: [...fields, ...stamp] });
     await execPipeline(write);

@@ -5,7 +5,7 @@
  * Run it in the API process (EXPERIMENT_WORKER_ENABLED) or anywhere that reaches Kafka and Redis;
  * more processes in the same group share the partitions.
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/client.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import type { RedisKeys } from '../core/keys.js';
@@ -27,7 +27,7 @@ import { supervisedConsumer } from '../streams/supervised-consumer.js';
 export interface AttributionWorkerOptions {
   kafka: Kafka;
   /** Its own connection (opened on start, closed on stop), so its scripts never queue behind requests' reads. */
-  connectRedis: () => Promise<Redis>;
+  connectRedis: () => Promise<RedisClient>;
   keys: RedisKeys;
   topics: Topics;
   log: Logger;
@@ -49,7 +49,7 @@ export const progressField = (topic: string, partition: number) => `${topic}:${p
 
 export function createAttributionWorker(options: AttributionWorkerOptions): AttributionWorker {
   const { kafka, keys, topics, log } = options;
-  let redis: Redis | undefined;
+  let redis: RedisClient | undefined;
   const settings = { keys, windowMs: options.windowMs };
 
   async function handle({ batch, heartbeat, resolveOffset }: EachBatchPayload) {

@@ -3,7 +3,7 @@
  * and click-through, read from the counts attribution keeps in Redis. An arm's numbers are those
  * of the model version it serves now (an arm that changed version starts counting afresh).
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/client.js';
 import type { Experiment, ModelRegistry } from '../model/registry.js';
 import type { RedisKeys } from '../core/keys.js';
 import { ARM_COUNTS, countField, type ArmCount } from './attribution.js';
@@ -24,7 +24,7 @@ export interface ExperimentReport {
 }
 
 /** Counts of one experiment's arms, each for the version it serves, in one round trip. */
-export async function armReports(redis: Redis, keys: RedisKeys, experiment: Experiment): Promise<ArmReport[]> {
+export async function armReports(redis: RedisClient, keys: RedisKeys, experiment: Experiment): Promise<ArmReport[]> {
   const fields = experiment.arms.flatMap((arm) =>
     ARM_COUNTS.map((kind) => countField(experiment.id, arm.name, arm.version, kind)),
   );
@@ -46,7 +46,7 @@ export async function armReports(redis: Redis, keys: RedisKeys, experiment: Expe
 /** The registry's experiment with its per-arm numbers; null when nothing was ever activated. */
 export async function experimentReport(
   registry: ModelRegistry,
-  redis: Redis,
+  redis: RedisClient,
   keys: RedisKeys,
 ): Promise<ExperimentReport | null> {
   const experiment = await registry.experiment();

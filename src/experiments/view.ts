@@ -1,5 +1,5 @@
 /** The running experiment as the `experiment` query shows it: the registry's report plus what this instance serves. */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/client.js';
 import { unavailable } from '../core/errors.js';
 import type { RedisKeys } from '../core/keys.js';
 import type { Logger } from '../logger.js';
@@ -22,7 +22,7 @@ export function createExperiments({
   keys,
   models,
 }: {
-  redis: Redis;
+  redis: RedisClient;
   keys: RedisKeys;
   models: ModelArms;
 }): Experiments {

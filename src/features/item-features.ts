@@ -1,5 +1,4 @@
-import type { Redis } from 'ioredis';
-import { execPipeline } from '../redis/client.js';
+import { execPipeline, type RedisClient, pipelineOf } from '../redis/client.js';
 import type { RedisKeys } from '../core/keys.js';
 import { registerScripts, scripts } from '../redis/scripts.js';
 import { ACTIONS, type Action } from '../core/events.js';
@@ -48,10 +47,10 @@ interface ItemRecord {
  * Raw records for many items in one pipelined round trip: one script call per item (read-item.lua:
  * its catalogue fields, stats and long-horizon score), not three commands.
  */
-async function readItemRecords(redis: Redis, keys: RedisKeys, itemIds: readonly string[]): Promise<ItemRecord[]> {
+async function readItemRecords(redis: RedisClient, keys: RedisKeys, itemIds: readonly string[]): Promise<ItemRecord[]> {
   if (itemIds.length === 0) return [];
   registerScripts(redis);
-  const read = redis.pipeline();
+  const read = pipelineOf(redis);
   const replies = itemIds.map((id) =>
     scripts.readItem.queue(
       read,
@@ -96,7 +95,7 @@ function toFeatures(r: ItemRecord, readAt: number): ItemFeatures {
  * whatever their number.
  */
 export async function readItemFeaturesBatch(
-  redis: Redis,
+  redis: RedisClient,
   keys: RedisKeys,
   itemIds: readonly string[],
   readAt = Date.now(),
@@ -116,7 +115,7 @@ export async function readItemFeaturesBatch(
  * concurrent load made each of the requests in flight read the same hundreds of items (three
  * commands each), and those reads and their garbage were most of the API's CPU.
  */
-export function createItemCache(redis: Redis, keys: RedisKeys, ttlMs = 1000, maxItems = 200_000) {
+export function createItemCache(redis: RedisClient, keys: RedisKeys, ttlMs = 1000, maxItems = 200_000) {
   const entries = new Map<string, { at: number; features: ItemFeatures }>();
   /** Items being read now, each mapped to the read that will answer it. */
   const inFlight = new Map<string, Promise<Map<string, ItemFeatures>>>();
@@ -191,7 +190,7 @@ export type ItemCache = ReturnType<typeof createItemCache>;
  * `<window>:<bucket index base 36>|<ACTION>` of the item's stats hash).
  */
 export async function readItemWindows(
-  redis: Redis,
+  redis: RedisClient,
   keys: RedisKeys,
   itemId: string,
   at = Date.now(),
@@ -218,13 +217,13 @@ export async function readItemWindows(
  * `perItem` is one limit for all, or one per item.
  */
 export async function readCovisitBatch(
-  redis: Redis,
+  redis: RedisClient,
   keys: RedisKeys,
   itemIds: readonly string[],
   perItem: number | readonly number[],
 ): Promise<{ itemId: string; score: number }[][]> {
   if (itemIds.length === 0) return [];
-  const read = redis.pipeline();
+  const read = pipelineOf(redis);
   itemIds.forEach((id, i) => {
     const limit = typeof perItem === 'number' ? perItem : (perItem[i] ?? 0);
     read.zrange(keys.itemCovisit(id), 0, limit - 1, 'REV', 'WITHSCORES');
@@ -245,7 +244,7 @@ type NeighbourList = { itemId: string; score: number }[];
  * reads the lists of up to 30 seeds (2,200 members with their scores). A list read with a larger
  * limit answers smaller ones; reads in flight are shared. At most `maxLists` lists are kept.
  */
-export function createCovisitCache(redis: Redis, keys: RedisKeys, ttlMs = 1000, maxLists = 5000) {
+export function createCovisitCache(redis: RedisClient, keys: RedisKeys, ttlMs = 1000, maxLists = 5000) {
   const entries = new Map<string, { at: number; limit: number; list: NeighbourList }>();
   const inFlight = new Map<string, { limit: number; list: Promise<NeighbourList> }>();
   return {
@@ -306,7 +305,7 @@ export type CovisitCache = ReturnType<typeof createCovisitCache>;
  * better), in one more round trip.
  */
 export async function readTrending(
-  redis: Redis,
+  redis: RedisClient,
   keys: RedisKeys,
   scope: string | null,
   limit: number,
@@ -325,7 +324,7 @@ export async function readTrending(
     )
   ).filter((e) => e.score > 0);
   if (top.length === 0) return [];
-  const check = redis.pipeline();
+  const check = pipelineOf(redis);
   for (const e of top) check.exists(keys.item(e.member));
   const catalogued = await execPipeline(check);
   return top

@@ -1,5 +1,4 @@
-import type { Redis } from 'ioredis';
-import { execPipeline } from '../redis/client.js';
+import { execPipeline, type RedisClient, pipelineOf } from '../redis/client.js';
 import type { RedisKeys } from '../core/keys.js';
 import type { Action } from '../core/events.js';
 import {
@@ -106,12 +105,12 @@ function windowCounts(hash: Record<string, string>, window: WindowName, end: num
  * is idle between requests; affinity decays to `readAt`. Results are in input order.
  */
 export async function readUserRealtimeBatch(
-  redis: Redis,
+  redis: RedisClient,
   keys: RedisKeys,
   userIds: readonly string[],
   readAt = Date.now(),
 ): Promise<UserRealtime[]> {
-  const first = redis.pipeline();
+  const first = pipelineOf(redis);
   for (const userId of userIds) {
     first.hget(keys.userState(userId), 'wm');
     first.hgetall(keys.userAffinity(userId));
@@ -164,7 +163,7 @@ export async function readUserRealtimeBatch(
 }
 
 /** One user's real-time features (see readUserRealtimeBatch). */
-export async function readUserRealtime(redis: Redis, keys: RedisKeys, userId: string, readAt?: number) {
+export async function readUserRealtime(redis: RedisClient, keys: RedisKeys, userId: string, readAt?: number) {
   const [features] = await readUserRealtimeBatch(redis, keys, [userId], readAt);
   if (!features) throw new Error('no result for the user');
   return features;
@@ -172,11 +171,11 @@ export async function readUserRealtime(redis: Redis, keys: RedisKeys, userId: st
 
 /** Long-horizon preferences written by the daily batch, for several users in one round trip. */
 export async function readUserLongHorizonBatch(
-  redis: Redis,
+  redis: RedisClient,
   keys: RedisKeys,
   userIds: readonly string[],
 ): Promise<UserLongHorizon[]> {
-  const read = redis.pipeline();
+  const read = pipelineOf(redis);
   for (const userId of userIds) read.hgetall(keys.userLongHorizon(userId));
   const hashes = (await execPipeline(read)) as Record<string, string>[];
   return userIds.map((userId, u) => {

@@ -6,7 +6,7 @@ import {
   type UserLongHorizon,
   type UserRealtime,
 } from '../features/user-features.js';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/client.js';
 import type { RedisKeys } from '../core/keys.js';
 import type { ItemCache } from '../features/item-features.js';
 
@@ -15,7 +15,7 @@ import type { ItemCache } from '../features/item-features.js';
  * collected and sent as one batch, so Redis round trips do not grow with the number of users or
  * items asked for. Never shared between requests or users.
  */
-export function createLoaders({ redis, keys, items }: { redis: Redis; keys: RedisKeys; items: ItemCache }) {
+export function createLoaders({ redis, keys, items }: { redis: RedisClient; keys: RedisKeys; items: ItemCache }) {
   // One clock per request, so every feature of a request is decayed to the same instant.
   const readAt = Date.now();
   return {

@@ -13,7 +13,7 @@
  *   5. goes on learning from the held-out examples and saves weights, accumulators and offsets
  *      in one Redis write, so a restarted trainer continues where it stopped.
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/client.js';
 import { RANKING_FEATURES } from '../features/ranking-features.js';
 import type { Logger } from '../logger.js';
 import type { Component } from '../runtime/runner.js';
@@ -42,7 +42,7 @@ import { computeStandardisation } from './train.js';
 export interface OnlineTrainerOptions {
   kafka: Kafka;
   topics: Topics;
-  redis: Redis;
+  redis: RedisClient;
   keys: RedisKeys;
   registry: ModelRegistry;
   log: Logger;

@@ -9,7 +9,7 @@
  * feature list never reaches the registry. Every change is announced on a pub/sub channel.
  */
 import { createHash } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/client.js';
 import { RANKING_FEATURES } from '../features/ranking-features.js';
 import type { RedisKeys } from '../core/keys.js';
 import { registerScripts, scripts } from '../redis/scripts.js';
@@ -117,7 +117,11 @@ function parseExperiment(text: string | null): Experiment | null {
   return { id: value.id, revision: value.revision, arms: value.arms, updatedAt: value.updatedAt };
 }
 
-export function createModelRegistry(redis: Redis, keys: RedisKeys, options: { featureNames?: readonly string[] } = {}) {
+export function createModelRegistry(
+  redis: RedisClient,
+  keys: RedisKeys,
+  options: { featureNames?: readonly string[] } = {},
+) {
   const featureNames = options.featureNames ?? RANKING_FEATURES;
   registerScripts(redis);
   const channel = keys.modelsChangedChannel();

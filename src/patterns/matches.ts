@@ -3,8 +3,7 @@
  * PATTERN_MATCH_LOG_MAX entries per user): what explains a tag event by event, and what shows that
  * no match was fired twice (each entry has its own sequence number).
  */
-import type { Redis } from 'ioredis';
-import { execPipeline } from '../redis/client.js';
+import { execPipeline, type RedisClient, pipelineOf } from '../redis/client.js';
 import type { RedisKeys } from '../core/keys.js';
 
 export interface PatternMatch {
@@ -24,11 +23,11 @@ export interface PatternMatch {
 
 /** Several users' match logs in one round trip, oldest match first; in input order. */
 export async function readPatternMatchesBatch(
-  redis: Redis,
+  redis: RedisClient,
   keys: RedisKeys,
   userIds: readonly string[],
 ): Promise<PatternMatch[][]> {
-  const read = redis.pipeline();
+  const read = pipelineOf(redis);
   for (const userId of userIds) read.zrange(keys.userPatternMatches(userId), 0, -1, 'WITHSCORES');
   const replies = (await execPipeline(read)) as string[][];
   return replies.map((flat) => {

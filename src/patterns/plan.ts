@@ -5,7 +5,8 @@
 import { PATTERN_BUFFER_MAX, PATTERN_MATCH_LOG_MAX } from '../features/definitions.js';
 import type { RedisKeys } from '../core/keys.js';
 import type { MatchPatternsArgs, MatchPatternsKeys, MatchPatternsReply } from '../redis/scripts.js';
-import type { Contribution, EpochFence, UserCall } from '../streams/plan.js';
+import { fenceKey, type EpochFence } from '../streams/epoch.js';
+import type { Contribution, UserCall } from '../streams/plan.js';
 import { patternHorizonMs, referencedTags, type PatternRule } from './rules.js';
 
 /** The rules, compiled once at start-up. */
@@ -83,7 +84,7 @@ export function planPatternCalls(
     calls.push({
       userId,
       keys: {
-        epoch: options.fence.key,
+        epoch: fenceKey(options.fence, keys.userPatternState(userId)),
         state: keys.userPatternState(userId),
         events: keys.userPatternEvents(userId),
         fired: keys.userPatternFired(userId),

@@ -6,7 +6,7 @@
  * request sees either the old experiment or the new one, never half of each. A model that fails
  * is refused and logged, and the previous models keep serving.
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/client.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import {
@@ -63,7 +63,7 @@ export interface ModelArmsOptions {
    * and one in subscriber mode, so reloads never queue behind (or in front of) requests' reads.
    * Both are closed on stop.
    */
-  connect: (name: string) => Promise<Redis>;
+  connect: (name: string) => Promise<RedisClient>;
   log: Logger;
   metrics?: Metrics;
   /** Safety net for a missed notice (pub/sub is at most once); 0 turns it off. */
@@ -110,12 +110,12 @@ function swapCause(
 export function createModelArms(options: ModelArmsOptions): ModelArms {
   const { log, metrics } = options;
   let registry: ModelRegistry | undefined;
-  let commands: Redis | undefined;
+  let commands: RedisClient | undefined;
   /** No arms until start() has loaded the initial model. */
   let state: State = { id: DEFAULT_EXPERIMENT_ID, revision: 0, arms: [] };
   /** The last experiment refused, so a bad revision is reported once, not at every check. */
   let refused: { id: string; revision: number } | undefined;
-  let subscriber: Redis | undefined;
+  let subscriber: RedisClient | undefined;
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<void> | undefined;
   let again = false;

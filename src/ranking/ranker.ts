@@ -4,7 +4,7 @@
  * reasons, and the impression (with the feature rows the model saw) for training.
  */
 import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/client.js';
 import { engagedCount } from '../core/events.js';
 import type { ActionWeights } from '../features/definitions.js';
 import { zeroTotals, type ItemFeatures } from '../features/item-features.js';
@@ -85,7 +85,7 @@ export function sliceImpression(impression: ImpressionEvent, count: number): Imp
 }
 
 export interface RankerOptions {
-  redis: Redis;
+  redis: RedisClient;
   keys: RedisKeys;
   /** The model of the user's experiment arm, read once per request. */
   models: ModelChooser;

@@ -5,11 +5,10 @@
  * excludes. A fixed number of Redis round trips, whatever the number of candidates. Supplied
  * candidates get the same neighbour scores, so a caller's list is ranked by the same evidence.
  */
-import type { Redis } from 'ioredis';
 import { NEIGHBOUR_ITEM_EXPONENT, TRENDING_ALL } from '../features/definitions.js';
 import { readCovisitBatch } from '../features/item-features.js';
 import type { UserLongHorizon, UserRealtime } from '../features/user-features.js';
-import { execPipeline } from '../redis/client.js';
+import { execPipeline, type RedisClient, pipelineOf } from '../redis/client.js';
 import type { RedisKeys } from '../core/keys.js';
 
 /** Where a candidate came from, as bit flags (a candidate may come from several). */
@@ -212,7 +211,7 @@ export type CovisitReader = (
 ) => Promise<{ itemId: string; score: number }[][]>;
 
 export interface RecallDeps {
-  redis: Redis;
+  redis: RedisClient;
   keys: RedisKeys;
   trending: TrendingCache;
   engagement: EngagementCounts;
@@ -230,7 +229,7 @@ export async function recallCandidates(
   const categories = topCategories(user, lt, RECALL.topCategories);
   const freshScopes = [TRENDING_ALL, ...categories];
   const freshRead = async () => {
-    const p = redis.pipeline();
+    const p = pipelineOf(redis);
     for (const scope of freshScopes) p.zrange(keys.freshItems(scope), 0, RECALL.freshPerScope - 1, 'REV');
     return (await execPipeline(p)) as string[][];
   };

@@ -1,21 +1,63 @@
-import { Redis } from 'ioredis';
+import { Cluster, Redis, type ChainableCommander } from 'ioredis';
 import type { Logger } from '../logger.js';
 import type { Component } from '../runtime/runner.js';
 
+/** One Redis or a Redis Cluster: every part of the service takes either. */
+export type RedisClient = Redis | Cluster;
+
+/** A pipeline, or on a cluster its stand-in (see `pipelineOf`). */
+export type RedisPipeline = ChainableCommander;
+
+const CLUSTER_URL = /^redis-cluster:\/\/(.+)$/;
+
+/** The seed nodes of a `redis-cluster://host:port,host:port` URL (undefined: not a cluster URL). */
+export function clusterSeeds(url: string): { host: string; port: number }[] | undefined {
+  const match = CLUSTER_URL.exec(url);
+  if (!match?.[1]) return undefined;
+  return match[1].split(',').map((seed) => {
+    const at = seed.lastIndexOf(':');
+    return { host: seed.slice(0, at).replace(/^\[(.*)\]$/, '$1'), port: Number(seed.slice(at + 1)) };
+  });
+}
+
+/** Whether `redis` talks to a Redis Cluster. */
+export const isCluster = (redis: RedisClient): redis is Cluster => redis instanceof Cluster;
+
 /**
- * A Redis connection that fails fast while the server is unreachable (no offline queue), so callers
- * can answer with an error or a degraded result instead of hanging, and reconnects on its own.
- * It is created unconnected: `connect()` (or `connectRedis`) opens it.
+ * A Redis connection (or, for a `redis-cluster://` URL, a Redis Cluster client) that fails fast
+ * while the server is unreachable (no offline queue), so callers can answer with an error or a
+ * degraded result instead of hanging, and reconnects on its own. It is created unconnected:
+ * `connect()` (or `connectRedis`) opens it. A cluster client follows slot moves and failovers
+ * (MOVED / ASK, a refreshed slot map) and reads from masters only.
  */
-export function createRedis(url: string, log: Logger, name = 'main'): Redis {
-  const redis = new Redis(url, {
+export function createRedis(url: string, log: Logger, name = 'main'): RedisClient {
+  const options = {
     lazyConnect: true,
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
     connectTimeout: 2000,
     connectionName: `feedrec-${name}`,
-    retryStrategy: (attempt) => Math.min(attempt * 100, 1000),
-  });
+    retryStrategy: (attempt: number) => Math.min(attempt * 100, 1000),
+  };
+  const seeds = clusterSeeds(url);
+  const redis: RedisClient = seeds
+    ? new Cluster(seeds, {
+        lazyConnect: true,
+        // Commands wait (briefly) while the slot map is refreshed after a failover, instead of failing.
+        enableOfflineQueue: true,
+        scaleReads: 'master',
+        retryDelayOnFailover: 200,
+        retryDelayOnClusterDown: 300,
+        retryDelayOnTryAgain: 100,
+        slotsRefreshTimeout: 2000,
+        clusterRetryStrategy: (attempt: number) => Math.min(attempt * 100, 1000),
+        redisOptions: {
+          connectTimeout: options.connectTimeout,
+          connectionName: options.connectionName,
+          maxRetriesPerRequest: 1,
+        },
+      })
+    : new Redis(url, options);
   let down = false;
   redis.on('error', (error: Error) => {
     if (!down) log.warn({ component: 'redis', connection: name, err: error.message }, 'redis connection error');
@@ -29,20 +71,59 @@ export function createRedis(url: string, log: Logger, name = 'main'): Redis {
 }
 
 /** A Redis connection, open. */
-export async function connectRedis(url: string, log: Logger, name = 'main'): Promise<Redis> {
+export async function connectRedis(url: string, log: Logger, name = 'main'): Promise<RedisClient> {
   const redis = createRedis(url, log, name);
   await redis.connect();
   return redis;
 }
 
 /** A connection as a runner component: opened on start, closed on stop. */
-export const redisComponent = (redis: Redis, name: string): Component => ({
+export const redisComponent = (redis: RedisClient, name: string): Component => ({
   name,
   start: () => redis.connect(),
   stop: async () => redis.disconnect(),
 });
 
-export type { Redis };
+/**
+ * A pipeline on one Redis. On a cluster, where one pipeline may only hold keys of one slot, a
+ * stand-in with the same interface: the commands queued are sent together when it runs (the
+ * client writes each node's share in one go, so it is still about one round trip per node), and
+ * the replies come back in the order queued, each as `[error, value]` like a pipeline's.
+ */
+export function pipelineOf(redis: RedisClient): RedisPipeline {
+  if (!isCluster(redis)) return redis.pipeline();
+  const queued: [method: string, args: unknown[]][] = [];
+  type Method = (...args: unknown[]) => Promise<unknown>;
+  const methodOf = (name: string): Method | undefined => {
+    const method = (redis as unknown as Record<string, unknown>)[name];
+    return typeof method === 'function' ? (method as Method) : undefined;
+  };
+  const standIn: RedisPipeline = new Proxy({} as RedisPipeline, {
+    get(_target, property) {
+      if (property === 'length') return queued.length;
+      if (property === 'exec')
+        return () =>
+          Promise.all(
+            queued.map(([method, args]) =>
+              methodOf(method)!
+                .apply(redis, args)
+                .then(
+                  (value): [Error | null, unknown] => [null, value],
+                  (error: Error): [Error | null, unknown] => [error, null],
+                ),
+            ),
+          );
+      if (typeof property !== 'string' || !methodOf(property)) return undefined;
+      return (...args: unknown[]) => {
+        queued.push([property, args]);
+        return standIn;
+      };
+    },
+  });
+  return standIn;
+}
+
+export type { Redis, Cluster };
 
 /** Error replies that say "not now" rather than "never": the server is busy, loading, read-only or failing over. */
 const TRANSIENT_REPLY = /^(OOM|BUSY|LOADING|READONLY|MASTERDOWN|CLUSTERDOWN|TRYAGAIN|NOREPLICAS|MISCONF|MOVED|ASK)\b/;
@@ -70,7 +151,7 @@ export function isEpochLost(error: unknown): boolean {
  * Runs a pipeline (one round trip) and returns its replies in order, throwing the first command
  * error: callers never read a failed reply as data.
  */
-export async function execPipeline(pipeline: ReturnType<Redis['pipeline']>): Promise<unknown[]> {
+export async function execPipeline(pipeline: RedisPipeline): Promise<unknown[]> {
   const results = (await pipeline.exec()) ?? [];
   return results.map(([error, value]) => {
     if (error) throw error;

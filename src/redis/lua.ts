@@ -9,7 +9,8 @@
  * the including file). Included files are fragments, not scripts, and include nothing themselves.
  */
 import { readFileSync } from 'node:fs';
-import type { ChainableCommander, Redis } from 'ioredis';
+import type { ChainableCommander } from 'ioredis';
+import type { RedisClient } from './client.js';
 
 /** One ARGV item as ioredis sends it (numbers as their decimal text). */
 export type ScriptArg = string | number | Buffer;
@@ -34,7 +35,7 @@ export interface Script<K, A, R> extends ScriptSpec<K, A, R> {
   /** The fragments it includes, relative to `src/`. */
   includes: string[];
   /** Registers this script on the connection (if it is not yet), sends it and decodes the reply. */
-  run(redis: Redis, keys: K, args: A): Promise<R>;
+  run(redis: RedisClient, keys: K, args: A): Promise<R>;
   /**
    * Queues the script on a pipeline or multi (its connection must be registered before the
    * pipeline was created) and returns the reader of its reply from the pipeline's replies.
@@ -71,13 +72,13 @@ type ScriptMethod = (...args: ScriptArg[]) => unknown;
  * The method ioredis adds for a defined command, on a connection or on a pipeline made from one.
  * ioredis types neither (the names are only known at run time): this is the one place that looks.
  */
-function commandOf(target: Redis | Pipeline, name: string): ScriptMethod | undefined {
+function commandOf(target: RedisClient | Pipeline, name: string): ScriptMethod | undefined {
   const method = (target as unknown as Record<string, ScriptMethod | undefined>)[name];
   return typeof method === 'function' ? method : undefined;
 }
 
 /** Defines the command on the connection unless it already is (the check makes it idempotent). */
-export function defineOn(redis: Redis, name: string, lua: string): void {
+export function defineOn(redis: RedisClient, name: string, lua: string): void {
   if (!commandOf(redis, name)) redis.defineCommand(name, { lua });
 }
 

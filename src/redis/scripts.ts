@@ -7,7 +7,7 @@
  * Call `registerScripts(redis)` on a connection before creating the pipelines that queue scripts;
  * `run` on a connection registers the script it sends by itself.
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './client.js';
 import { defineOn, defineScript, int, list, num, str, ScriptReplyError, type ScriptArg } from './lua.js';
 
 export type { Pipeline, Script, ScriptCall } from './lua.js';
@@ -300,6 +300,14 @@ const applyTrending = defineScript('applyTrending', {
   decode: (reply) => int(reply, 'applyTrending'),
 });
 
+const raiseEpoch = defineScript('raiseEpoch', {
+  file: 'streams/lua/raise-epoch.lua',
+  keys: (k: { epoch: string }) => [k.epoch],
+  argv: (a: { epoch: string }): ScriptArg[] => [a.epoch],
+  /** The copy the slot holds after the call. */
+  decode: (reply) => str(reply, 'raiseEpoch'),
+});
+
 const applyProfile = defineScript('applyProfile', {
   file: 'streams/lua/apply-profile.lua',
   keys: (k: { profile: string }) => [k.profile],
@@ -543,6 +551,7 @@ export const scripts = {
   applyItem,
   applyTrending,
   applyProfile,
+  raiseEpoch,
   matchPatterns,
   attribute,
   trendingTop,
@@ -555,13 +564,13 @@ export const scripts = {
 export type ScriptName = keyof typeof scripts;
 
 /** Connections every script is defined on: registering is a no-op for them (hot read paths call it). */
-const registered = new WeakSet<Redis>();
+const registered = new WeakSet<RedisClient>();
 
 /**
  * Defines every script on the connection; repeated calls change nothing. Pipelines and multis
  * created from the connection afterwards can queue them.
  */
-export function registerScripts(redis: Redis): void {
+export function registerScripts(redis: RedisClient): void {
   if (registered.has(redis)) return;
   for (const s of Object.values(scripts)) defineOn(redis, s.name, s.lua);
   registered.add(redis);

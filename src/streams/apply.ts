@@ -4,15 +4,14 @@
  * scripts guarded by per-partition offsets so that any step can be repeated without effect. The
  * worker calls `applyBatch`; tests call the steps one by one to cut a batch where a crash could.
  */
-import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
 import { DEFAULT_ACTION_WEIGHTS, type ActionWeights } from '../features/definitions.js';
-import { execPipeline } from '../redis/client.js';
+import { execPipeline, type RedisClient, pipelineOf } from '../redis/client.js';
 import type { RedisKeys } from '../core/keys.js';
 import { registerScripts, scripts } from '../redis/scripts.js';
 import { compilePatterns, planPatternCalls, type PatternCallResult } from '../patterns/plan.js';
 import type { PatternRule } from '../patterns/rules.js';
 import type { ProfileEvent } from '../core/events.js';
+import { createEpochStore, type EpochFence } from './epoch.js';
 import {
   orderContributions,
   planItemCalls,
@@ -20,7 +19,6 @@ import {
   planUserCalls,
   userContributions,
   type Contribution,
-  type EpochFence,
   type ItemInfo,
   type PositionedEvent,
 } from './plan.js';
@@ -47,7 +45,7 @@ export function addCounts(into: ApplyResult, r: ApplyResult): void {
 }
 
 export interface ApplierOptions {
-  redis: Redis;
+  redis: RedisClient;
   keys: RedisKeys;
   /**
    * The worker group's epoch key (`keys.streamEpoch(groupId)`): every offset-guarded write checks
@@ -81,24 +79,22 @@ export function createApplier(options: ApplierOptions) {
   /** The epoch this applier's writes belong to (null: none adopted yet). */
   let epoch: string | null = null;
 
+  const epochs = createEpochStore(redis, options.epochKey);
+
   /** Redis' epoch, written first by whichever worker finds none; later writes are fenced by it. */
   async function adoptEpoch(): Promise<string> {
-    await redis.set(options.epochKey, randomUUID(), 'NX');
-    const held = await redis.get(options.epochKey);
-    // Gone again between the two calls (another flush): the next fenced write refuses, and the
-    // caller adopts anew.
-    epoch = held ?? randomUUID();
+    epoch = await epochs.adopt();
     return epoch;
   }
 
   /** True when Redis no longer holds the epoch adopted (its data was lost since). */
   async function epochLost(): Promise<boolean> {
-    return epoch !== null && (await redis.get(options.epochKey)) !== epoch;
+    return epoch !== null && (await epochs.lost(epoch));
   }
 
   function fence(): EpochFence {
     if (epoch === null) throw new Error('adopt the stream epoch before applying events');
-    return { key: options.epochKey, epoch };
+    return { key: options.epochKey, epoch, perSlot: epochs.perSlot };
   }
 
   const planOptions = (partition: number) => ({
@@ -117,7 +113,7 @@ export function createApplier(options: ApplierOptions) {
     const itemIds = [...new Set(events.map((e) => e.event.itemId))];
     const items = new Map<string, ItemInfo>();
     if (itemIds.length === 0) return items;
-    const read = redis.pipeline();
+    const read = pipelineOf(redis);
     for (const id of itemIds) read.hmget(keys.item(id), 'category', 'tags');
     const values = (await execPipeline(read)) as [string | null, string | null][];
     itemIds.forEach((id, i) => {
@@ -138,7 +134,7 @@ export function createApplier(options: ApplierOptions) {
     partition: number,
     settledOffset?: string,
   ): Promise<UserStepResult> {
-    const pipeline = redis.pipeline();
+    const pipeline = pipelineOf(redis);
     const calls = planUserCalls(events, items, { ...planOptions(partition), settledOffset }).map((call) => ({
       userId: call.userId,
       reply: scripts.applyUser.queue(pipeline, call.keys, call.args),
@@ -173,7 +169,7 @@ export function createApplier(options: ApplierOptions) {
     progress?: { key: string; lastOffset: string },
   ): Promise<PatternStepResult> {
     const plan = planOptions(partition);
-    const pipeline = redis.pipeline();
+    const pipeline = pipelineOf(redis);
     const patternCalls = (patterns ? planPatternCalls(contributions, { ...plan, patterns }) : []).map((call) => ({
       userId: call.userId,
       reply: scripts.matchPatterns.queue(pipeline, call.keys, call.args),
@@ -217,7 +213,7 @@ export function createApplier(options: ApplierOptions) {
     },
     /** Declared interests: the newest declaration wins, whatever order redelivery brings. */
     async applyProfiles(profiles: ProfileEvent[]) {
-      const pipeline = redis.pipeline();
+      const pipeline = pipelineOf(redis);
       for (const p of profiles)
         scripts.applyProfile.queue(
           pipeline,

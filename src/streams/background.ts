@@ -3,12 +3,11 @@
  * `npm run worker`: the feature worker, and the experiment attribution beside it unless the
  * configuration turns either off.
  */
-import type { Redis } from 'ioredis';
 import type { Config } from '../config.js';
 import { createAttributionWorker } from '../experiments/attribution-worker.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
-import { connectRedis } from '../redis/client.js';
+import { connectRedis, type RedisClient } from '../redis/client.js';
 import type { RedisKeys } from '../core/keys.js';
 import { createFeatureWorker } from './feature-worker.js';
 import type { Kafka } from './kafka.js';
@@ -19,7 +18,7 @@ export function createBackgroundWorkers(
   config: Config,
   deps: {
     kafka: Kafka;
-    redis: Redis;
+    redis: RedisClient;
     redisUrl: string;
     keys: RedisKeys;
     topics: Topics;

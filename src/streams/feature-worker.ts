@@ -1,8 +1,7 @@
 import { encodeUserChanged } from '../core/user-changed.js';
-import type { Redis } from 'ioredis';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
-import { execPipeline, isDeterministicRedisError, isEpochLost } from '../redis/client.js';
+import { execPipeline, isDeterministicRedisError, isEpochLost, type RedisClient, pipelineOf } from '../redis/client.js';
 import type { RedisKeys } from '../core/keys.js';
 import { FRESH_ITEMS_MAX, TRENDING_ALL, type ActionWeights } from '../features/definitions.js';
 import type { PatternRule } from '../patterns/rules.js';
@@ -23,7 +22,7 @@ import { supervisedConsumer } from './supervised-consumer.js';
 
 export interface FeatureWorkerOptions {
   kafka: Kafka;
-  redis: Redis;
+  redis: RedisClient;
   keys: RedisKeys;
   topics: Topics;
   log: Logger;
@@ -506,7 +505,7 @@ export function createFeatureWorker(options: FeatureWorkerOptions): FeatureWorke
 
   /** Catalogue records into Redis: metadata, and the newest items per scope. */
   async function writeItems(records: readonly { value: Buffer | null; partition: number; offset: string }[]) {
-    const write = redis.pipeline();
+    const write = pipelineOf(redis);
     for (const message of records) {
       try {
         const item = decodeItem(message.value);

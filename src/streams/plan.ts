@@ -29,6 +29,7 @@ import {
   type ActionWeights,
 } from '../features/definitions.js';
 import type { RedisKeys } from '../core/keys.js';
+import { fenceKey, type EpochFence } from './epoch.js';
 import type {
   ApplyItemArgs,
   ApplyItemKeys,
@@ -50,12 +51,6 @@ export interface PositionedEvent {
 /** A script call for one user's keys. */
 export interface UserCall<K, A> extends ScriptCall<K, A> {
   userId: string;
-}
-
-/** The stream epoch fence a planned call carries: the epoch key and the epoch the worker holds. */
-export interface EpochFence {
-  key: string;
-  epoch: string;
 }
 
 export interface PlanOptions {
@@ -205,7 +200,7 @@ export function planUserCalls(
     calls.push({
       userId,
       keys: {
-        epoch: options.fence.key,
+        epoch: fenceKey(options.fence, k.userState(userId)),
         state: k.userState(userId),
         seen: k.userSeen(userId),
         recent: k.userRecent(userId),
@@ -298,7 +293,7 @@ export function planItemCalls(
     }));
     calls.push({
       keys: {
-        epoch: options.fence.key,
+        epoch: fenceKey(options.fence, options.keys.itemStats(itemId)),
         stats: options.keys.itemStats(itemId),
         covisit: options.keys.itemCovisit(itemId),
         meta: options.keys.item(itemId),
@@ -355,7 +350,11 @@ export function planTrendingCalls(
       return { offset: c.offset, itemId: c.itemId, weight: c.weight, bucket: idx };
     });
     calls.push({
-      keys: { epoch: options.fence.key, state: options.keys.trendingState(scope), buckets: buckets.keys },
+      keys: {
+        epoch: fenceKey(options.fence, options.keys.trendingState(scope)),
+        state: options.keys.trendingState(scope),
+        buckets: buckets.keys,
+      },
       args: {
         epoch: options.fence.epoch,
         partition: options.partition,
