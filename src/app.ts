@@ -28,7 +28,7 @@ import { createFeeds } from './ranking/feeds.js';
 import { createModelArms, type ModelArms } from './ranking/model-arms.js';
 import { createRanker } from './ranking/ranker.js';
 import { createTrendingCache, type TrendingCache } from './ranking/recall.js';
-import { connectRedis, createRedis, redisComponent, type RedisClient } from './redis/client.js';
+import { connectRedis, createRedis, describeRedis, redisComponent, type RedisClient } from './redis/client.js';
 import { createReadiness } from './runtime/ops-server.js';
 import { component, createRunner, type Component } from './runtime/runner.js';
 import { projectRoot } from './stack/paths.js';
@@ -163,13 +163,14 @@ export function createApp(config: Config, options: { log?: Logger } = {}): App {
 
   const readiness = createReadiness(
     [
-      { name: 'kafka', probe: () => admin.describeCluster() },
       {
-        name: 'redis',
+        name: 'kafka',
         probe: async () => {
-          if ((await redis.ping()) !== 'PONG') throw new Error('unexpected PING reply');
+          const cluster = await admin.describeCluster();
+          return `Kafka: ${cluster.brokers.length} broker${cluster.brokers.length === 1 ? '' : 's'}, topics with ${config.kafka.replicationFactor} replica${config.kafka.replicationFactor === 1 ? '' : 's'}`;
         },
       },
+      { name: 'redis', probe: () => describeRedis(redis) },
     ],
     { timeoutMs: config.readinessTimeoutMs, metrics, log: log.child({ component: 'readiness' }) },
   );

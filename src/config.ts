@@ -131,7 +131,7 @@ const env = z.object({
   REDIS_URL: redisUrl,
   REDIS_CLUSTER_NODES: brokerList,
   REDIS_KEY_PREFIX: prefix.transform((v) => v || 'fr'),
-  LOCAL_STACK: oneOf(['auto', 'off'], 'auto'),
+  LOCAL_STACK: oneOf(['auto', 'off', 'cluster'], 'auto'),
   LOCAL_STACK_KAFKA_HEAP_MB: int(128, 16_384, 1024),
   GRAPHQL_MAX_DEPTH: int(1, 100, 7),
   GRAPHQL_MAX_ALIASES: int(0, 1000, 5),

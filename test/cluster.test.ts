@@ -5,6 +5,7 @@ import {
   FeedUpdatedDocument,
   RecommendationsDocument,
   RecordInteractionCountsDocument,
+  StatusDocument,
   type FeedUpdatedSubscription,
   type InteractionInput,
   type SubscriptionResult,
@@ -63,9 +64,14 @@ describe('on a Redis Cluster (three masters, a replica each)', () => {
     await cluster?.stop();
   });
 
-  it('runs the service: likes change the next feed and push to a feedUpdated subscriber, keys on every master', async () => {
+  it('runs the service, names the topology in status; likes change the next feed and push to a feedUpdated subscriber, keys on every master', async () => {
     expect(isCluster(app.services.redis)).toBe(true);
     const service = await sign({ role: 'service' });
+    const status = await gql(app.url, StatusDocument, {}, { authorization: `Bearer ${service}` });
+    expect(status.data?.status.ready).toBe(true);
+    expect(status.data?.status.dependencies.find((d) => d.name === 'redis')?.detail).toBe(
+      'Redis Cluster: 3 masters, 3 replicas',
+    );
     await seedCatalogue(app, { authorization: `Bearer ${service}` });
     const token = await sign({ sub: 'u-cluster' });
     const client = wsClient(app, token);

@@ -70,6 +70,28 @@ export function createRedis(url: string, log: Logger, name = 'main'): RedisClien
   return redis;
 }
 
+/**
+ * What answers: one Redis, or a Redis Cluster with its masters and replicas and whether it serves
+ * every slot. Throws when it does not answer, or when a cluster does not serve every slot.
+ */
+export async function describeRedis(redis: RedisClient): Promise<string> {
+  if (!isCluster(redis)) {
+    if ((await redis.ping()) !== 'PONG') throw new Error('unexpected PING reply');
+    return 'one Redis';
+  }
+  const info = String(await redis.cluster('INFO'));
+  const state = /cluster_state:(\w+)/.exec(info)?.[1];
+  if (state !== 'ok') throw new Error(`Redis Cluster state ${state ?? 'unknown'}`);
+  // CLUSTER NODES: one line per node, its flags third (`master`, `slave`, `fail`, `myself,…`).
+  const nodes = String(await redis.cluster('NODES'))
+    .split('\n')
+    .map((line) => line.split(' ')[2]?.split(',') ?? [])
+    .filter((flags) => flags.length && !flags.includes('fail') && !flags.includes('noaddr'));
+  const masters = nodes.filter((flags) => flags.includes('master')).length;
+  const replicas = nodes.filter((flags) => flags.includes('slave')).length;
+  return `Redis Cluster: ${masters} master${masters === 1 ? '' : 's'}, ${replicas} replica${replicas === 1 ? '' : 's'}`;
+}
+
 /** A Redis connection, open. */
 export async function connectRedis(url: string, log: Logger, name = 'main'): Promise<RedisClient> {
   const redis = createRedis(url, log, name);

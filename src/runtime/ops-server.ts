@@ -19,7 +19,8 @@ export interface DependencyCheck {
 /** One dependency: resolves when it answers, throws (or times out) when it does not. */
 export interface Probe {
   name: string;
-  probe(): Promise<unknown>;
+  /** Throws when the dependency is down; may describe what answered (its topology) when up. */
+  probe(): Promise<string | void>;
 }
 
 export type Readiness = () => Promise<DependencyCheck[]>;
@@ -46,9 +47,9 @@ export function createReadiness(
     Promise.all(
       probes.map(async ({ name, probe }): Promise<DependencyCheck> => {
         try {
-          await withTimeout(probe(), timeoutMs, name);
+          const described = await withTimeout(probe(), timeoutMs, name);
           metrics.dependencyUp.set({ dependency: name }, 1);
-          return { name, up: true };
+          return described ? { name, up: true, detail: described } : { name, up: true };
         } catch (error) {
           metrics.dependencyUp.set({ dependency: name }, 0);
           const detail = error instanceof Error ? error.message : String(error);

@@ -27,7 +27,9 @@ export function loadConfigOrExit(command: string): Config {
 
 /**
  * Starts a local Kafka and/or Redis through `runner` (so it stops last) when KAFKA_BROKERS or
- * REDIS_URL is unset, and returns the configuration with their addresses filled in.
+ * REDIS_URL is unset, and returns the configuration with their addresses filled in. With
+ * LOCAL_STACK=cluster they are three brokers and a Redis Cluster of three masters with a replica
+ * each, and topics get three replicas.
  */
 export async function withLocalStack(
   config: Config,
@@ -41,25 +43,36 @@ export async function withLocalStack(
     log.fatal('KAFKA_BROKERS and REDIS_URL must be set when LOCAL_STACK=off');
     process.exit(2);
   }
+  const clustered = config.localStack.mode === 'cluster';
   const stack = createLocalStack({
     kafka,
     redis,
+    topology: clustered ? 'cluster' : 'single',
     kafkaHeapMb: config.localStack.kafkaHeapMb,
     log: (msg) => log.info({ component: 'local-stack' }, msg),
   });
-  log.info({ kafka, redis }, 'starting local stack (KAFKA_BROKERS / REDIS_URL not set)');
+  log.info({ kafka, redis, clustered }, 'starting local stack (KAFKA_BROKERS / REDIS_URL not set)');
   await runner.start({ name: 'local-stack', start: () => stack.start(), stop: () => stack.stop() });
+  const env = stack.redisEnv;
+  const localRedisUrl =
+    env && 'REDIS_CLUSTER_NODES' in env ? `redis-cluster://${env.REDIS_CLUSTER_NODES}` : env?.REDIS_URL;
   const filled: Config = {
     ...config,
-    kafka: { ...config.kafka, brokers: config.kafka.brokers ?? stack.kafka?.brokers },
-    redis: { ...config.redis, url: config.redis.url ?? stack.redis?.url },
+    kafka: {
+      ...config.kafka,
+      brokers: config.kafka.brokers ?? (stack.brokers.length ? stack.brokers : undefined),
+      // The local brokers require two in-sync copies: topics need at least three replicas.
+      replicationFactor:
+        kafka && clustered ? Math.max(3, config.kafka.replicationFactor) : config.kafka.replicationFactor,
+    },
+    redis: { ...config.redis, url: config.redis.url ?? localRedisUrl },
   };
   log.info(
     {
       kafkaBrokers: filled.kafka.brokers,
       redisUrl: filled.redis.url,
       dir: stack.dir,
-      pids: [stack.kafka?.process.pid, stack.redis?.process.pid].filter(Boolean),
+      pids: stack.pids,
     },
     'local stack ready',
   );

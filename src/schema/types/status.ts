@@ -9,7 +9,8 @@ DependencyStatus.implement({
     up: t.exposeBoolean('up', { description: 'True when it answered within the readiness timeout.' }),
     detail: t.exposeString('detail', {
       nullable: true,
-      description: 'Why it is down, when it is; for service callers only (null for everyone else).',
+      description:
+        'What answered when it is up (its topology: brokers and replication, one Redis or a Redis Cluster of so many masters and replicas); why it is down when it is not. For service callers only (null for everyone else).',
     }),
   }),
 });
