@@ -130,6 +130,8 @@ const env = z.object({
   KAFKA_PRODUCE_TIMEOUT_MS: int(100, 120_000, 5000),
   REDIS_URL: redisUrl,
   REDIS_CLUSTER_NODES: brokerList,
+  REDIS_WAIT_REPLICAS: int(0, 5, 1),
+  REDIS_WAIT_TIMEOUT_MS: int(10, 60_000, 2000),
   REDIS_KEY_PREFIX: prefix.transform((v) => v || 'fr'),
   LOCAL_STACK: oneOf(['auto', 'off', 'cluster'], 'auto'),
   LOCAL_STACK_KAFKA_HEAP_MB: int(128, 16_384, 1024),
@@ -250,6 +252,9 @@ function toConfig(e: z.infer<typeof env>) {
     redis: {
       url: e.REDIS_CLUSTER_NODES ? `redis-cluster://${e.REDIS_CLUSTER_NODES.join(',')}` : e.REDIS_URL,
       keyPrefix: e.REDIS_KEY_PREFIX,
+      /** On a cluster, the replicas each master must confirm the stream's writes to before Kafka offsets are committed. */
+      waitReplicas: e.REDIS_WAIT_REPLICAS,
+      waitTimeoutMs: e.REDIS_WAIT_TIMEOUT_MS,
     },
     localStack: { mode: e.LOCAL_STACK, kafkaHeapMb: e.LOCAL_STACK_KAFKA_HEAP_MB },
     limits: {

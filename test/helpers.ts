@@ -129,10 +129,14 @@ export async function streamProgressAtLogEnd(
   topics: Topics,
   groupId: string,
   timeoutMs = 30_000,
+  brokers: readonly string[] = inject('kafkaBrokers').split(','),
 ): Promise<number> {
-  const admin = createKafka({ brokers: inject('kafkaBrokers').split(','), clientId: 'test-progress' }).admin();
+  const admin = createKafka({ brokers: [...brokers], clientId: 'test-progress' }).admin();
   await admin.connect();
-  const ends = await admin.fetchTopicOffsets(topics.behavior).finally(() => admin.disconnect());
+  // On several brokers, one may not know a topic created a moment ago: ask again.
+  const ends = await eventually(() => admin.fetchTopicOffsets(topics.behavior).catch(() => undefined), {
+    timeoutMs,
+  }).finally(() => admin.disconnect());
   await eventually(
     async () => {
       const progress = await redis.hgetall(keys.streamOffsets(groupId, topics.behavior));
@@ -148,7 +152,7 @@ export async function streamProgressAtLogEnd(
 /** Waits until the stream worker of `app` applied everything recorded so far. */
 export async function streamCaughtUp(app: App): Promise<void> {
   const { redis, keys, topics, config } = app.services;
-  await streamProgressAtLogEnd(redis, keys, topics, config.stream.groupId);
+  await streamProgressAtLogEnd(redis, keys, topics, config.stream.groupId, 30_000, config.kafka.brokers);
 }
 
 /** Writes catalogue records (a category, or a category and tags, per item id) to the catalogue topic. */

@@ -43,11 +43,13 @@ export function createRedis(url: string, log: Logger, name = 'main'): RedisClien
   const redis: RedisClient = seeds
     ? new Cluster(seeds, {
         lazyConnect: true,
-        // Commands wait (briefly) while the slot map is refreshed after a failover, instead of failing.
-        enableOfflineQueue: true,
+        enableOfflineQueue: false,
         scaleReads: 'master',
-        retryDelayOnFailover: 200,
-        retryDelayOnClusterDown: 300,
+        // While a replica takes over a dead master (a few seconds), a command is retried briefly,
+        // then fails: callers answer UNAVAILABLE or a degraded feed instead of hanging.
+        maxRedirections: 4,
+        retryDelayOnFailover: 100,
+        retryDelayOnClusterDown: 100,
         retryDelayOnTryAgain: 100,
         slotsRefreshTimeout: 2000,
         clusterRetryStrategy: (attempt: number) => Math.min(attempt * 100, 1000),
@@ -90,6 +92,26 @@ export async function describeRedis(redis: RedisClient): Promise<string> {
   const masters = nodes.filter((flags) => flags.includes('master')).length;
   const replicas = nodes.filter((flags) => flags.includes('slave')).length;
   return `Redis Cluster: ${masters} master${masters === 1 ? '' : 's'}, ${replicas} replica${replicas === 1 ? '' : 's'}`;
+}
+
+/**
+ * On a Redis Cluster, waits until `replicas` replicas of every master hold the writes this client
+ * sent them so far (WAIT), and throws when one does not confirm within `timeoutMs`: a master that
+ * dies after the stream committed its Kafka offsets must not take acknowledged behaviour with it.
+ * One Redis, or `replicas` 0: returns at once.
+ */
+export async function replicated(redis: RedisClient, replicas: number, timeoutMs: number): Promise<void> {
+  if (!isCluster(redis) || replicas <= 0) return;
+  const masters = redis.nodes('master');
+  const acks = await Promise.all(masters.map((node) => node.call('WAIT', replicas, timeoutMs) as Promise<number>));
+  const short = acks.filter((n) => n < replicas).length;
+  if (short > 0) {
+    const error = new Error(
+      `${short} of ${masters.length} Redis masters had fewer than ${replicas} replica(s) confirm the writes within ${timeoutMs} ms`,
+    );
+    error.name = 'ReplicationError';
+    throw error;
+  }
 }
 
 /** A Redis connection, open. */

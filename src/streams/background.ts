@@ -41,6 +41,7 @@ export function createBackgroundWorkers(
         weights: config.features.weights,
         patterns: config.patterns.rules,
         metrics,
+        replicas: { count: config.redis.waitReplicas, timeoutMs: config.redis.waitTimeoutMs },
       })
     : undefined;
   const attribution = config.experiments.workerEnabled

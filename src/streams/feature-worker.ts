@@ -1,7 +1,14 @@
 import { encodeUserChanged } from '../core/user-changed.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
-import { execPipeline, isDeterministicRedisError, isEpochLost, type RedisClient, pipelineOf } from '../redis/client.js';
+import {
+  execPipeline,
+  isDeterministicRedisError,
+  isEpochLost,
+  replicated,
+  type RedisClient,
+  pipelineOf,
+} from '../redis/client.js';
 import type { RedisKeys } from '../core/keys.js';
 import { FRESH_ITEMS_MAX, TRENDING_ALL, type ActionWeights } from '../features/definitions.js';
 import type { PatternRule } from '../patterns/rules.js';
@@ -37,6 +44,12 @@ export interface FeatureWorkerOptions {
   patterns?: readonly PatternRule[];
   /** How often an idle worker checks that Redis still holds its epoch (data loss), in ms. */
   epochCheckIntervalMs?: number;
+  /**
+   * On a Redis Cluster: replicas of every master that must confirm a batch's writes (WAIT) before
+   * its offsets are committed to Kafka; not confirmed in time, the batch is not committed and is
+   * delivered again (the offset guards make that exact). Default none.
+   */
+  replicas?: { count: number; timeoutMs: number };
   onApplied?: (
     stats: ApplyResult & {
       deadLettered: number;
@@ -122,6 +135,7 @@ export function createFeatureWorker(options: FeatureWorkerOptions): FeatureWorke
     last: string,
     resolveOffset: (offset: string) => void,
   ) {
+    if (options.replicas) await replicated(redis, options.replicas.count, options.replicas.timeoutMs);
     await consumer
       .current()
       ?.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: (BigInt(last) + 1n).toString() }]);

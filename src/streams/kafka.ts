@@ -3,6 +3,7 @@
  * re-exported types, so that a KafkaJS-compatible client can replace kafkajs in one place.
  */
 import kafkajs from 'kafkajs';
+import { waitFor } from '../runtime/wait.js';
 import type { Logger } from 'pino';
 import type { Admin } from 'kafkajs';
 import type { TopicSpec } from '../core/topics.js';
@@ -85,12 +86,24 @@ export function partitionForKey(topic: string, key: string, partitionCount: numb
  * worker), and returns their names. Two processes racing to create one topic is harmless.
  */
 export async function ensureTopics(
-  admin: Pick<Admin, 'listTopics' | 'createTopics'>,
+  admin: Pick<Admin, 'listTopics' | 'createTopics' | 'fetchTopicMetadata'>,
   specs: TopicSpec[],
+  { timeoutMs = 30_000 }: { timeoutMs?: number } = {},
 ): Promise<string[]> {
   const existing = new Set(await admin.listTopics());
   const missing = specs.filter((t) => !existing.has(t.topic));
-  if (missing.length) await admin.createTopics({ topics: missing, waitForLeaders: true });
+  if (!missing.length) return [];
+  await admin.createTopics({ topics: missing, waitForLeaders: false });
+  // On several brokers, the one asked may not know a topic created a moment ago ("does not host
+  // this topic-partition"): ask until every partition of every new topic has a leader.
+  await waitFor(
+    'the new topics to have leaders',
+    async () => {
+      const meta = await admin.fetchTopicMetadata({ topics: missing.map((t) => t.topic) }).catch(() => undefined);
+      return meta?.topics.every((t) => t.partitions.length > 0 && t.partitions.every((p) => p.leader >= 0)) ?? false;
+    },
+    { timeoutMs, intervalMs: 200 },
+  );
   return missing.map((t) => t.topic);
 }
 
