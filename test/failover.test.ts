@@ -1,12 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { App } from '../src/app.js';
-import {
-  RecommendationsDocument,
-  RecordInteractionCountsDocument,
-  type InteractionInput,
-} from '../src/client/index.js';
-import { ACTIONS } from '../src/core/events.js';
-import { readItemFeaturesBatch } from '../src/features/item-features.js';
+import { RecommendationsDocument } from '../src/client/index.js';
 import { keySlot } from '../src/redis/slots.js';
 import { startLocalRedisCluster, type LocalRedisCluster } from '../src/stack/redis-cluster.js';
 import { expectEachEventCountedOnce, itemTotals, sendUniqueEvents } from './failover-helpers.js';
