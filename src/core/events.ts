@@ -3,6 +3,7 @@
  * API encodes; the stream worker decodes, and sends what does not decode to the dead-letter topic.
  */
 
+import { randomUUID } from 'node:crypto';
 import { isRecord } from './records.js';
 
 export const EVENT_SCHEMA_VERSION = 1;
@@ -28,6 +29,9 @@ export const engagedCount = (totals: Readonly<Record<Action, number>>) =>
 /** Ids of users, items, events and categories: 1–128 of `[A-Za-z0-9_.:-]`. */
 export const ID_PATTERN = /^[A-Za-z0-9_.:-]{1,128}$/;
 export const isValidId = (value: unknown): value is string => typeof value === 'string' && ID_PATTERN.test(value);
+
+/** The eventId the API gives an interaction its client sent without one. */
+export const generateEventId = (): string => randomUUID();
 
 /** One user action on one item. Keyed by userId on the behaviour topic. */
 export interface BehaviorEvent {
