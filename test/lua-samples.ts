@@ -81,7 +81,6 @@ export function samples(prefix: string): Record<ScriptName, ScriptSample> {
         hidden: k('hidden'),
         affinity: k('affinity'),
         windows: k('win'),
-        buckets: [k('cap:1')],
       },
       args: {
         epoch: fence.epoch,
@@ -103,7 +102,7 @@ export function samples(prefix: string): Record<ScriptName, ScriptSample> {
         settledOffset: '-1',
         windowsTtlSec: 600,
         windowSpec: '5m:60000:300000',
-        bucketTtlSec: [900],
+        capBucketMs: 300_000,
         events: [
           {
             offset: '7',
@@ -115,7 +114,7 @@ export function samples(prefix: string): Record<ScriptName, ScriptSample> {
             action: 'LIKE',
             weight: 2,
             tags: ['t1'],
-            cap: 1,
+            cap: `c:${Math.floor(T / 300_000).toString(36)}`,
             windows: [`5m:${(T / 60_000).toString(36)}`],
           },
         ],

@@ -18,11 +18,11 @@ export function redisKeys(prefix: string) {
     userSeen: (userId: string) => `${user(userId)}:seen`,
     /**
      * Hash: the user's window counts, `<window>:<bucket index>|category|ACTION` → count (bucket index
-     * = bucket start / the window's bucket length); fields no window can read any more are pruned.
+     * = bucket start / the window's bucket length), and the user's counted events per item in each
+     * trending bucket, `c:<bucket index>|itemId` → count (see USER_ITEM_CAP); fields no window can
+     * read any more, and counts of buckets that can take no more events, are pruned.
      */
     userWindows: (userId: string) => `${user(userId)}:win`,
-    /** Hash: itemId → the user's counted events on it in one trending bucket (see USER_ITEM_CAP). */
-    userItemCaps: (userId: string, bucket: number) => `${user(userId)}:cap:${bucket}`,
     /** Sorted set: items the user acted on (any action), scored by their latest event time. */
     userRecent: (userId: string) => `${user(userId)}:recent`,
     /** Sorted set: items the user acted on positively, scored by event time (co-visitation seeds). */

@@ -15,7 +15,8 @@
 --
 -- Repeats saturate: per (item, trending bucket) only the user's first capMax counted events weigh on
 -- the item side (popularity, trending) and find co-engagement partners; later ones are `capped`.
--- The counts live in the cap key the event names (a hash itemId → count per trending bucket).
+-- The counts are fields of the windows hash, `c:<trending bucket index>|itemId` (the event names
+-- the prefix; bucket index = bucket start / capBucketMs, in base 36).
 --
 -- Window counts live in one hash per user (`windows`), fields `<window>:<bucket index>|category|action`
 -- (bucket index = bucket start / bucket length, in base 36), each event naming its fields' prefixes. The hash
@@ -23,15 +24,15 @@
 -- is the expiry set), and at most once a minute (`wp`) the fields of buckets that no window can
 -- read any more are dropped: windows end at the user's watermark, which never moves back, so a
 -- bucket starting a window length or more before the watermark's bucket is never read again
--- (windowSpec: `name:bucketMs:lengthMs,…`).
+-- (windowSpec: `name:bucketMs:lengthMs,…`). A cap field is dropped once its trending bucket can take
+-- no more events: its end plus the allowed lateness is at or before the watermark.
 --
--- KEYS: epoch, state, seen, recent, positive, hidden, affinity, windows, then bucket_1 … bucket_B
---       (cap keys)
+-- KEYS: epoch, state, seen, recent, positive, hidden, affinity, windows
 -- ARGV: epoch, partition, allowedLatenessMs, stateTtlSec, recentMax, positiveMax, hiddenMax, hiddenTtlSec,
 --       horizonMs, maxPartners, minPartnerWeight, affinityHalfLifeMs, now, ttlRefreshMs, maxAheadMs,
---       capMax, settledOffset, windowsTtlSec, windowSpec, bucketCount, then ttlSec_1 … ttlSec_B
---       (B = bucketCount), then per event: offset, eventId, occurredAt, receivedAt, itemId, category,
---       action, weight, tags, capIndex (1-based, of the buckets), k, windowField_1 … windowField_k
+--       capMax, settledOffset, windowsTtlSec, windowSpec, capBucketMs, then per event: offset, eventId,
+--       occurredAt, receivedAt, itemId, category, action, weight, tags, capField (`c:<bucket index>`),
+--       k, windowField_1 … windowField_k
 -- Returns: { counted, late, duplicate, replayed, watermark, contributionsJson, rehandedJson }, each
 --          JSON '' or a list of [offset, itemId, category, action, occurredAt, weight, partners,
 --          eventId, tags, capped, clock] (clock: how far the event moves a watermark, min(occurredAt,
@@ -57,7 +58,7 @@ local now, refreshMs = tonumber(ARGV[13]), tonumber(ARGV[14])
 local maxAhead, capMax = tonumber(ARGV[15]), tonumber(ARGV[16])
 local settled = tonumber(ARGV[17])
 local winTtl, winSpec = tonumber(ARGV[18]), ARGV[19]
-local nb = tonumber(ARGV[20])
+local capBucket = tonumber(ARGV[20])
 local st = redis.call('HMGET', state, 'off:' .. part, 'wm', 'x', 'ts', 'ra', 'pa', 'fk', 'pend:' .. part, 'we', 'wp')
 local applied = tonumber(st[1] or '-1')
 local wm = tonumber(st[2] or '0')
@@ -77,7 +78,7 @@ local posTouched = false
 local pendMap = nil
 local rehanded = {}
 local notes = {}
-local i = 21 + nb
+local i = 21
 while i <= #ARGV do
   local offset = tonumber(ARGV[i])
   local eventId = ARGV[i + 1]
@@ -86,7 +87,7 @@ while i <= #ARGV do
   local itemId, cat, action = ARGV[i + 4], ARGV[i + 5], ARGV[i + 6]
   local w = tonumber(ARGV[i + 7])
   local tags = ARGV[i + 8]
-  local capIdx = tonumber(ARGV[i + 9])
+  local capField = ARGV[i + 9]
   local k = tonumber(ARGV[i + 10])
   if offset <= applied then
     replayed = replayed + 1
@@ -121,9 +122,7 @@ while i <= #ARGV do
         incs[f] = (incs[f] or 0) + 1
       end
       if w ~= 0 then affAdds[#affAdds + 1] = { cat, w, t } end
-      local capKey = KEYS[8 + capIdx]
-      local used = redis.call('HINCRBY', capKey, itemId, 1)
-      if used == 1 then redis.call('EXPIRE', capKey, tonumber(ARGV[20 + capIdx])) end
+      local used = redis.call('HINCRBY', win, capField .. '|' .. itemId, 1)
       local capped = 0
       if used > capMax then capped = 1 end
       local partners = {}
@@ -176,10 +175,16 @@ if last > applied then
         spec[name] = { tonumber(bucketMs), tonumber(lengthMs) }
       end
       local dead = {}
+      local wmBucket = {}
+      for name, w in pairs(spec) do wmBucket[name] = math.floor(wm / w[1]) * w[1] end
       for _, f in ipairs(redis.call('HKEYS', win)) do
         local name, idx = string.match(f, '^([^:]+):(%w+)|')
-        local w = spec[name]
-        if w == nil or tonumber(idx, 36) * w[1] + w[2] <= math.floor(wm / w[1]) * w[1] then dead[#dead + 1] = f end
+        if name == 'c' then
+          if (tonumber(idx, 36) + 1) * capBucket + lateness <= wm then dead[#dead + 1] = f end
+        else
+          local w = spec[name]
+          if w == nil or tonumber(idx, 36) * w[1] + w[2] <= wmBucket[name] then dead[#dead + 1] = f end
+        end
       end
       for j = 1, #dead, 1000 do redis.call('HDEL', win, unpack(dead, j, math.min(j + 999, #dead))) end
       fields[#fields + 1] = 'wp'
