@@ -81,6 +81,7 @@ export function samples(prefix: string): Record<ScriptName, ScriptSample> {
         hidden: k('hidden'),
         affinity: k('affinity'),
         windows: k('win'),
+        pending: k('pend'),
       },
       args: {
         epoch: fence.epoch,

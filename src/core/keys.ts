@@ -10,10 +10,15 @@ export function redisKeys(prefix: string) {
   return {
     /**
      * Hash: the stream's per-user state: `wm` (watermark), `off:<partition>` (last applied offset),
-     * `pend:<partition>` (the item-side contributions not yet known to be applied, kept so a crash
-     * between the user and item steps can be finished on redelivery).
+     * and the bookkeeping fields apply-user.lua lists.
      */
     userState: (userId: string) => `${user(userId)}:state`,
+    /**
+     * String: what the user step handed to the second step for the user's events on a partition and
+     * that is not yet known to be applied, kept so that a crash between the user and item steps can
+     * be finished on redelivery (see apply-user.lua).
+     */
+    userPending: (userId: string, partition: number) => `${user(userId)}:pend:${partition}`,
     /** Sorted set of recent eventIds scored by event time: dedupes client retries within the lateness bound. */
     userSeen: (userId: string) => `${user(userId)}:seen`,
     /**

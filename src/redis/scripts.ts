@@ -38,6 +38,8 @@ export interface ApplyUserKeys extends Fenced {
   affinity: string;
   /** The user's window counts, one hash for every window and bucket, and the per-item cap counts. */
   windows: string;
+  /** What the user step handed to the second step and keeps for a redelivery, for this call's partition. */
+  pending: string;
 }
 
 export interface ApplyUserEvent {
@@ -143,7 +145,17 @@ function decodeRows(json: string, what: string): ContributionRow[] {
 
 const applyUser = defineScript('applyUser', {
   file: 'streams/lua/apply-user.lua',
-  keys: (k: ApplyUserKeys) => [k.epoch, k.state, k.seen, k.recent, k.positive, k.hidden, k.affinity, k.windows],
+  keys: (k: ApplyUserKeys) => [
+    k.epoch,
+    k.state,
+    k.seen,
+    k.recent,
+    k.positive,
+    k.hidden,
+    k.affinity,
+    k.windows,
+    k.pending,
+  ],
   argv: (a: ApplyUserArgs): ScriptArg[] => [
     a.epoch,
     a.partition,

@@ -227,6 +227,7 @@ export function planUserCalls(
         hidden: k.userHidden(userId),
         affinity: k.userAffinity(userId),
         windows: k.userWindows(userId),
+        pending: k.userPending(userId, options.partition),
       },
       args: {
         epoch: options.fence.epoch,

@@ -181,6 +181,7 @@ describe('the user step plan', () => {
       call.keys.hidden,
       call.keys.affinity,
       call.keys.windows,
+      call.keys.pending,
     ])
       expect(key.startsWith('t:{u:u2}:')).toBe(true);
   });
@@ -283,9 +284,10 @@ describe('the user step plan', () => {
     for (const call of planUserCalls(batch, catalogue, options({ tagFilter: new Set(['dog']) }))) {
       const encodedKeys = scripts.applyUser.keys(call.keys);
       const argv = scripts.applyUser.argv(call.args);
-      expect(encodedKeys).toHaveLength(8);
+      expect(encodedKeys).toHaveLength(9);
       expect([encodedKeys[0], argv[0]]).toEqual([fence.key, fence.epoch]);
       expect(encodedKeys[7]).toBe(call.keys.windows);
+      expect(encodedKeys[8]).toBe(`t:{u:${call.userId}}:pend:${PARTITION}`);
       expect(argv.slice(14, 19)).toEqual([30 * SECOND, 3, '-1', call.args.windowsTtlSec, call.args.windowSpec]);
       const read = readApplyUser(argv);
       expect(read.capBucketMs).toBe(TRENDING_BUCKET_MS);

@@ -2,13 +2,18 @@
 -- the user's watermark, window buckets, decayed category affinity, recent / positive / hidden
 -- items, and co-engagement partners (the user's newest engaged items within the horizon).
 -- What the item side and the pattern matcher must do for the counted events is returned and also
--- noted in the state hash (`pend:<partition>`: the counted offsets, `!` after one the item side
--- must not weigh, and their co-visitation partners, `offset=partner,partner;offset!=`; the rest
--- comes from the redelivered records themselves), so a redelivered batch can finish a second step
--- that a crash cut off. New notes are added to the ones kept, which are dropped only once their
--- offset is at or below settledOffset (the partition's offset through which the second step is
--- known to have succeeded; -1: not known): a redelivery that fails again loses nothing. `tags` are the item's tags that some pattern rule looks at
--- (comma-separated), carried along so that the second step sees the tags the event was counted with.
+-- noted in the user's pending key of the partition (a string: the counted offsets, `!` after one
+-- the item side must not weigh, and their co-visitation partners, `offset=partner,partner;offset!=`;
+-- the rest comes from the redelivered records themselves), so a redelivered batch can finish a
+-- second step that a crash cut off. New notes are added to the ones kept, which are dropped only
+-- once their offset is at or below settledOffset (the partition's offset through which the second
+-- step is known to have succeeded; -1: not known): a redelivery that fails again loses nothing.
+-- The notes are read only when a call needs them (a redelivered offset, or kept notes that may not
+-- be settled: settledOffset below the partition's applied offset); they are not in the state hash,
+-- whose small fields then stay in Redis' compact encoding. Notes an earlier version kept in the
+-- state hash (`pend:<partition>`) are taken over. `tags` are the item's tags that some pattern rule
+-- looks at (comma-separated), carried along so that the second step sees the tags the event was
+-- counted with.
 --
 -- The watermark (`wm`) is the latest event time, but an event moves it to at most its receivedAt +
 -- maxAheadMs: a client clock minutes ahead cannot make the user's next events late.
@@ -27,7 +32,7 @@
 -- (windowSpec: `name:bucketMs:lengthMs,…`). A cap field is dropped once its trending bucket can take
 -- no more events: its end plus the allowed lateness is at or before the watermark.
 --
--- KEYS: epoch, state, seen, recent, positive, hidden, affinity, windows
+-- KEYS: epoch, state, seen, recent, positive, hidden, affinity, windows, pending
 -- ARGV: epoch, partition, allowedLatenessMs, stateTtlSec, recentMax, positiveMax, hiddenMax, hiddenTtlSec,
 --       horizonMs, maxPartners, minPartnerWeight, affinityHalfLifeMs, now, ttlRefreshMs, maxAheadMs,
 --       capMax, settledOffset, windowsTtlSec, windowSpec, capBucketMs, then per event: offset, eventId,
@@ -47,6 +52,7 @@
 -- @include common.lua
 
 local state, seen, recent, pos, hidden, aff, win = KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8]
+local pendKey = KEYS[9]
 local part = ARGV[2]
 local lateness = tonumber(ARGV[3])
 local stateTtl = tonumber(ARGV[4])
@@ -66,7 +72,16 @@ local refreshed = tonumber(st[3] or '-1')
 local trimmedAt = tonumber(st[4] or '0')
 local recentAdds, posAdds = tonumber(st[5] or '0'), tonumber(st[6] or '0')
 local flags = st[7] or ''
-local kept = st[8] or ''
+local legacy = st[8]
+-- The notes kept from earlier calls of this partition, read once when first needed.
+local kept = nil
+local function keptNotes()
+  if kept == nil then
+    kept = redis.call('GET', pendKey) or ''
+    if legacy then kept = legacy .. ';' .. kept end
+  end
+  return kept
+end
 local winExpiry, winPruned = tonumber(st[9] or '0'), tonumber(st[10] or '0')
 local counted, late, dup, replayed = 0, 0, 0, 0
 local last = applied
@@ -93,7 +108,7 @@ while i <= #ARGV do
     replayed = replayed + 1
     if pendMap == nil then
       pendMap = {}
-      for entry in string.gmatch(kept, '[^;]+') do
+      for entry in string.gmatch(keptNotes(), '[^;]+') do
         local o, list = string.match(entry, '^([^=]+)=?(.*)$')
         local ps = {}
         for other in string.gmatch(list, '[^,]+') do ps[#ps + 1] = other end
@@ -191,17 +206,20 @@ if last > applied then
       fields[#fields + 1] = now
     end
   end
+  -- Every kept note is of an offset at or below the applied one: all are settled when it is.
   local pend = {}
-  for entry in string.gmatch(kept, '[^;]+') do
-    if tonumber(string.match(entry, '^(%d+)')) > settled then pend[#pend + 1] = entry end
+  if settled < applied then
+    for entry in string.gmatch(keptNotes(), '[^;]+') do
+      if tonumber(string.match(entry, '^(%d+)')) > settled then pend[#pend + 1] = entry end
+    end
   end
   for _, note in ipairs(notes) do pend[#pend + 1] = note end
   if #pend > 0 then
-    fields[#fields + 1] = 'pend:' .. part
-    fields[#fields + 1] = table.concat(pend, ';')
-  elseif kept ~= '' then
-    redis.call('HDEL', state, 'pend:' .. part)
+    redis.call('SET', pendKey, table.concat(pend, ';'), 'EX', stateTtl)
+  elseif applied >= 0 then
+    redis.call('DEL', pendKey)
   end
+  if legacy then redis.call('HDEL', state, 'pend:' .. part) end
   -- Bounded sets are trimmed every few additions and the dedupe set whenever the watermark has
   -- moved on by a quarter of the allowed lateness: cheap, and still bounded.
   if recentAdds >= 10 then

@@ -1,7 +1,9 @@
 /**
- * The per-(item, trending bucket) cap of the user step, with the clock following event time so that
- * the windows hash is pruned as in live traffic (at most once a minute): the cap counts are fields
- * of that hash, and pruning must drop them only once their bucket can take no more events.
+ * The user step's own bookkeeping, driven call by call. The per-(item, trending bucket) cap, with the
+ * clock following event time so that the windows hash is pruned as in live traffic (at most once a
+ * minute): the cap counts are fields of that hash, and pruning must drop them only once their bucket
+ * can take no more events. The notes kept for a redelivery: in a key of their own, so that the state
+ * hash stays compact, and taken over from the state hash where an earlier version kept them.
  */
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -14,7 +16,7 @@ import { planUserCalls, type ItemInfo, type PositionedEvent } from '../src/strea
 import { uniquePrefix } from './helpers.js';
 
 const LATENESS = 120_000;
-const prefix = uniquePrefix('caps');
+const prefix = uniquePrefix('user-step');
 const keys = redisKeys(prefix);
 const fence = { key: keys.streamEpoch('g'), epoch: 'caps-epoch' };
 const items = new Map<string, ItemInfo>(['a', 'b', 'c'].map((id) => [id, { category: 'pets', tags: [] }]));
@@ -124,5 +126,77 @@ describe("the user step's per-item cap, kept in the windows hash", () => {
       }
       expect(await redis.keys(`${prefix}:{u:${userId}}:cap:*`)).toEqual([]);
     }
+  });
+});
+
+describe("the user step's notes for a redelivery", () => {
+  let redis: Redis;
+  beforeAll(async () => {
+    redis = new Redis(inject('redisUrl'));
+    await redis.set(fence.key, fence.epoch);
+  });
+  afterAll(() => {
+    redis?.disconnect();
+  });
+
+  const T = bucketStart(Date.now() - 3600_000, TRENDING.bucketMs);
+  const like = (userId: string, offset: number, itemId: string, at: number): PositionedEvent => ({
+    event: { v: 1, eventId: `${userId}-${offset}`, userId, itemId, action: 'LIKE', occurredAt: at, receivedAt: at },
+    offset: String(offset),
+  });
+  const apply = async (batch: PositionedEvent[], settledOffset?: string) => {
+    const [call] = planUserCalls(batch, items, {
+      keys,
+      fence,
+      partition: 2,
+      allowedLatenessMs: LATENESS,
+      weights: DEFAULT_ACTION_WEIGHTS,
+      stateTtlSec: 3600,
+      now: T + 3600_000,
+      settledOffset,
+    });
+    if (!call) throw new Error('no call planned');
+    return scripts.applyUser.run(redis, call.keys, call.args);
+  };
+  const batch = (userId: string) => [
+    like(userId, 10, 'a', T),
+    like(userId, 11, 'b', T + 1000),
+    like(userId, 12, 'c', T + 2000),
+  ];
+
+  it('are kept beside the state hash, which stays compact, and hand a redelivered batch what it handed before', async () => {
+    const first = await apply(batch('n1'));
+    expect(first.contributions.map((c) => [c.offset, c.partners])).toEqual([
+      ['10', []],
+      ['11', ['a']],
+      ['12', ['b', 'a']],
+    ]);
+    expect(await redis.object('ENCODING', keys.userState('n1'))).toBe('listpack');
+    expect(await redis.hkeys(keys.userState('n1'))).not.toContain('pend:2');
+    expect(await redis.get(keys.userPending('n1', 2))).toBe('10=;11=a;12=b,a');
+    expect(await redis.ttl(keys.userPending('n1', 2))).toBeGreaterThan(0);
+
+    const again = await apply(batch('n1'), '9');
+    expect([again.counted, again.replayed]).toEqual([0, 3]);
+    expect(again.rehanded).toEqual(first.contributions);
+
+    // The next batch, once the first is known to be applied, keeps only its own notes.
+    await apply([like('n1', 13, 'a', T + 3000)], '12');
+    expect(await redis.get(keys.userPending('n1', 2))).toBe('13=c,b');
+  });
+
+  it('are taken over from the state hash where an earlier version kept them', async () => {
+    const first = await apply(batch('n2'));
+    const notes = await redis.get(keys.userPending('n2', 2));
+    await redis.del(keys.userPending('n2', 2));
+    await redis.hset(keys.userState('n2'), 'pend:2', notes ?? '');
+
+    const again = await apply(batch('n2'), '9');
+    expect(again.rehanded).toEqual(first.contributions);
+
+    // Redelivered with one event more, the second step not yet known to have run: nothing is lost.
+    await apply([...batch('n2'), like('n2', 13, 'a', T + 3000)], '9');
+    expect(await redis.hkeys(keys.userState('n2'))).not.toContain('pend:2');
+    expect(await redis.get(keys.userPending('n2', 2))).toBe('10=;11=a;12=b,a;13=c,b');
   });
 });
