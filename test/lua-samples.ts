@@ -211,7 +211,7 @@ export function samples(prefix: string): Record<ScriptName, ScriptSample> {
             steps: [{ a: ['LIKE'], gap: -1 }],
           },
         ]),
-        events: [{ offset: '7', occurredAt: T, clock: T, member: `${'7'.padStart(13, '0')}|e1|LIKE|c1|`, mask: '1' }],
+        events: [{ offset: '7', occurredAt: T, clock: T, member: '17|e1|LIKE|c1|', mask: '1' }],
       },
       check: (reply) =>
         // The match sets the rule's tag: it holds an hour past the event, and `now` is the event's time.

@@ -58,12 +58,16 @@ export interface PatternPlanOptions {
 }
 
 /**
- * An event as the match script holds it. The offset comes first, in base 36 padded to 13
- * characters (every 64-bit offset fits, and the text sorts as the number does), so that events of
- * the same event time sort in log order, the order every replay of the log sees them in.
+ * An event as the match script holds it. The offset comes first, in base 36 after one character
+ * giving the number of its digits (1–9, a–d: every 64-bit offset has at most 13), so that the text
+ * sorts as the number does and events of the same event time sort in log order, the order every
+ * replay of the log sees them in. (An earlier version padded the offset with zeros to 13 characters
+ * instead: its members sort before these, as their offsets came first.)
  */
-export const patternMember = (c: Contribution) =>
-  `${BigInt(c.offset).toString(36).padStart(13, '0')}|${c.eventId}|${c.action}|${c.category}|${c.tags.join(',')}`;
+export const patternMember = (c: Contribution) => {
+  const digits = BigInt(c.offset).toString(36);
+  return `${digits.length.toString(36)}${digits}|${c.eventId}|${c.action}|${c.category}|${c.tags.join(',')}`;
+};
 
 /** One call per user, with their contributions in offset order. Contributions must be ordered. */
 export function planPatternCalls(
