@@ -113,6 +113,7 @@ export function samples(prefix: string): Record<ScriptName, ScriptSample> {
             itemId: 'i1',
             category: 'c1',
             action: 'LIKE',
+            actionCode: 'l',
             weight: 2,
             tags: ['t1'],
             cap: `c:${Math.floor(T / 300_000).toString(36)}`,

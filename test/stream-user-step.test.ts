@@ -10,7 +10,14 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { ACTIONS, type BehaviorEvent } from '../src/core/events.js';
 import { redisKeys } from '../src/core/keys.js';
 import { createRng } from '../src/core/random.js';
-import { bucketStart, DEFAULT_ACTION_WEIGHTS, TRENDING, USER_ITEM_CAP } from '../src/features/definitions.js';
+import {
+  bucketStart,
+  DEFAULT_ACTION_WEIGHTS,
+  TRENDING,
+  USER_ITEM_CAP,
+  windowField,
+} from '../src/features/definitions.js';
+import { readUserRealtime } from '../src/features/user-features.js';
 import { scripts } from '../src/redis/scripts.js';
 import { planUserCalls, type ItemInfo, type PositionedEvent } from '../src/streams/plan.js';
 import { uniquePrefix } from './helpers.js';
@@ -198,5 +205,40 @@ describe("the user step's notes for a redelivery", () => {
     await apply([...batch('n2'), like('n2', 13, 'a', T + 3000)], '9');
     expect(await redis.hkeys(keys.userState('n2'))).not.toContain('pend:2');
     expect(await redis.get(keys.userPending('n2', 2))).toBe('10=;11=a;12=b,a;13=c,b');
+  });
+});
+
+describe("the user's windows hash as read", () => {
+  let redis: Redis;
+  beforeAll(() => {
+    redis = new Redis(inject('redisUrl'));
+  });
+  afterAll(() => {
+    redis?.disconnect();
+  });
+
+  it('sums fields naming the action by its code and by its name (written before the codes), and reads no cap count', async () => {
+    const at = bucketStart(Date.now(), TRENDING.bucketMs) - 3600_000;
+    const prefix5m = windowField('5m', bucketStart(at, 60_000));
+    const prefix1h = windowField('1h', bucketStart(at, 300_000));
+    await redis.hset(keys.userState('w1'), 'wm', at);
+    await redis.hset(keys.userWindows('w1'), {
+      [`${prefix5m}|pets|LIKE`]: 2,
+      [`${prefix5m}|pets|l`]: 3,
+      [`${prefix5m}|pets|h`]: 1,
+      [`${prefix1h}|news|v`]: 4,
+      [`c:${Math.floor(at / TRENDING.bucketMs).toString(36)}|pet-1`]: 7,
+    });
+    const features = await readUserRealtime(redis, keys, 'w1');
+    expect(features.windows.map((w) => [w.window, w.counts])).toEqual([
+      [
+        '5m',
+        [
+          { category: 'pets', action: 'HIDE', count: 1 },
+          { category: 'pets', action: 'LIKE', count: 5 },
+        ],
+      ],
+      ['1h', [{ category: 'news', action: 'VIEW', count: 4 }]],
+    ]);
   });
 });

@@ -51,6 +51,8 @@ export interface ApplyUserEvent {
   itemId: string;
   category: string;
   action: string;
+  /** How the user's window fields name the action (WINDOW_ACTION_CODES). */
+  actionCode: string;
   weight: number;
   /** The item's tags some pattern rule looks at. */
   tags: readonly string[];
@@ -185,6 +187,7 @@ const applyUser = defineScript('applyUser', {
       e.itemId,
       e.category,
       e.action,
+      e.actionCode,
       e.weight,
       e.tags.join(','),
       e.cap,

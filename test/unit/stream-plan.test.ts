@@ -34,6 +34,16 @@ const TRENDING_BUCKET_MS = 5 * MINUTE;
 const TRENDING_HORIZON_MS = 12 * TRENDING_BUCKET_MS;
 const TTL_FLOOR_SEC = 60;
 const CAP_TTL_FLOOR_SEC = 600;
+/** How the user's window fields name actions: one fixed character each. */
+const ACTION_CODES: Record<string, string> = {
+  VIEW: 'v',
+  CLICK: 'c',
+  LIKE: 'l',
+  COMMENT: 'm',
+  SHARE: 's',
+  SKIP: 'k',
+  HIDE: 'h',
+};
 
 const keys = redisKeys('t');
 
@@ -106,6 +116,8 @@ function readApplyUser(argv: ScriptArg[]) {
     eventId: string;
     receivedAt: number;
     category: string;
+    action: string;
+    actionCode: string;
     weight: number;
     tags: string;
     cap: string;
@@ -113,18 +125,20 @@ function readApplyUser(argv: ScriptArg[]) {
   }[] = [];
   let i = 20;
   while (i < argv.length) {
-    const k = n(argv[i + 10]);
+    const k = n(argv[i + 11]);
     events.push({
       offset: String(argv[i]),
       eventId: String(argv[i + 1]),
       receivedAt: n(argv[i + 3]),
       category: String(argv[i + 5]),
-      weight: n(argv[i + 7]),
-      tags: String(argv[i + 8]),
-      cap: String(argv[i + 9]),
-      windows: argv.slice(i + 11, i + 11 + k).map(String),
+      action: String(argv[i + 6]),
+      actionCode: String(argv[i + 7]),
+      weight: n(argv[i + 8]),
+      tags: String(argv[i + 9]),
+      cap: String(argv[i + 10]),
+      windows: argv.slice(i + 12, i + 12 + k).map(String),
     });
-    i += 11 + k;
+    i += 12 + k;
   }
   return { capBucketMs: n(argv[19]), events, end: i };
 }
@@ -300,6 +314,7 @@ describe('the user step plan', () => {
         expect(e.weight).toBe(planned?.weight);
         expect(e.tags).toBe(planned?.tags.join(','));
         expect(e.receivedAt).toBe(planned?.receivedAt);
+        expect([e.action, e.actionCode]).toEqual([planned?.action, ACTION_CODES[planned?.action ?? '']]);
         const t = planned?.occurredAt ?? NaN;
         expect(e.cap).toBe(`c:${Math.floor(t / TRENDING_BUCKET_MS).toString(36)}`);
         expect(e.windows).toEqual([

@@ -23,8 +23,9 @@
 -- The counts are fields of the windows hash, `c:<trending bucket index>|itemId` (the event names
 -- the prefix; bucket index = bucket start / capBucketMs, in base 36).
 --
--- Window counts live in one hash per user (`windows`), fields `<window>:<bucket index>|category|action`
--- (bucket index = bucket start / bucket length, in base 36), each event naming its fields' prefixes. The hash
+-- Window counts live in one hash per user (`windows`), fields `<window>:<bucket index>|category|<action
+-- code>` (bucket index = bucket start / bucket length, in base 36; the code one character per action),
+-- each event naming its fields' prefixes and its action's code. The hash
 -- lives windowsTtlSec past the newest bucket written (extended, never shortened: `we` in the state
 -- is the expiry set), and at most once a minute (`wp`) the fields of buckets that no window can
 -- read any more are dropped: windows end at the user's watermark, which never moves back, so a
@@ -36,8 +37,8 @@
 -- ARGV: epoch, partition, allowedLatenessMs, stateTtlSec, recentMax, positiveMax, hiddenMax, hiddenTtlSec,
 --       horizonMs, maxPartners, minPartnerWeight, affinityHalfLifeMs, now, ttlRefreshMs, maxAheadMs,
 --       capMax, settledOffset, windowsTtlSec, windowSpec, capBucketMs, then per event: offset, eventId,
---       occurredAt, receivedAt, itemId, category, action, weight, tags, capField (`c:<bucket index>`),
---       k, windowField_1 … windowField_k
+--       occurredAt, receivedAt, itemId, category, action, actionCode, weight, tags, capField
+--       (`c:<bucket index>`), k, windowField_1 … windowField_k
 -- Returns: { counted, late, duplicate, replayed, watermark, contributionsJson, rehandedJson }, each
 --          JSON '' or a list of [offset, itemId, category, action, occurredAt, weight, partners,
 --          eventId, tags, capped, clock] (clock: how far the event moves a watermark, min(occurredAt,
@@ -100,10 +101,10 @@ while i <= #ARGV do
   local t = tonumber(ARGV[i + 2])
   local ahead = tonumber(ARGV[i + 3]) + maxAhead
   local itemId, cat, action = ARGV[i + 4], ARGV[i + 5], ARGV[i + 6]
-  local w = tonumber(ARGV[i + 7])
-  local tags = ARGV[i + 8]
-  local capField = ARGV[i + 9]
-  local k = tonumber(ARGV[i + 10])
+  local w = tonumber(ARGV[i + 8])
+  local tags = ARGV[i + 9]
+  local capField = ARGV[i + 10]
+  local k = tonumber(ARGV[i + 11])
   if offset <= applied then
     replayed = replayed + 1
     if pendMap == nil then
@@ -131,9 +132,9 @@ while i <= #ARGV do
     elseif redis.call('ZADD', seen, 'NX', t, eventId) == 0 then
       dup = dup + 1
     else
-      local field = cat .. '|' .. action
+      local field = cat .. '|' .. ARGV[i + 7]
       for j = 1, k do
-        local f = ARGV[i + 10 + j] .. '|' .. field
+        local f = ARGV[i + 11 + j] .. '|' .. field
         incs[f] = (incs[f] or 0) + 1
       end
       if w ~= 0 then affAdds[#affAdds + 1] = { cat, w, t } end
@@ -164,7 +165,7 @@ while i <= #ARGV do
       counted = counted + 1
     end
   end
-  i = i + 11 + k
+  i = i + 12 + k
 end
 local pending = ''
 if #rehanded > 0 then pending = cjson.encode(rehanded) end
