@@ -209,10 +209,10 @@ export function samples(prefix: string): Record<ScriptName, ScriptSample> {
             tag: 'fan',
             ttl: 3_600_000,
             reason: 'liked {count}',
-            steps: [{ a: ['LIKE'], gap: -1 }],
+            steps: [{ a: ['l', 'LIKE'], gap: -1 }],
           },
         ]),
-        events: [{ offset: '7', occurredAt: T, clock: T, member: '17|e1|LIKE|c1|', mask: '1' }],
+        events: [{ offset: '7', occurredAt: T, clock: T, member: '17|e1|l|c1|', mask: '1' }],
       },
       check: (reply) =>
         // The match sets the rule's tag: it holds an hour past the event, and `now` is the event's time.

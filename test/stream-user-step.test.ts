@@ -3,7 +3,8 @@
  * clock following event time so that the windows hash is pruned as in live traffic (at most once a
  * minute): the cap counts are fields of that hash, and pruning must drop them only once their bucket
  * can take no more events. The notes kept for a redelivery: in a key of their own, so that the state
- * hash stays compact, and taken over from the state hash where an earlier version kept them.
+ * hash stays compact, and taken over from the state hash where an earlier version kept them. The
+ * windows as read, and the pattern buffer, across the change to action codes.
  */
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -18,8 +19,10 @@ import {
   windowField,
 } from '../src/features/definitions.js';
 import { readUserRealtime } from '../src/features/user-features.js';
+import { compilePatterns, planPatternCalls } from '../src/patterns/plan.js';
+import { parsePatternRules } from '../src/patterns/rules.js';
 import { scripts } from '../src/redis/scripts.js';
-import { planUserCalls, type ItemInfo, type PositionedEvent } from '../src/streams/plan.js';
+import { planUserCalls, type Contribution, type ItemInfo, type PositionedEvent } from '../src/streams/plan.js';
 import { uniquePrefix } from './helpers.js';
 
 const LATENESS = 120_000;
@@ -240,5 +243,81 @@ describe("the user's windows hash as read", () => {
       ],
       ['1h', [{ category: 'news', action: 'VIEW', count: 4 }]],
     ]);
+  });
+});
+
+describe('the pattern buffer across the change to action codes and short offsets', () => {
+  let redis: Redis;
+  beforeAll(async () => {
+    redis = new Redis(inject('redisUrl'));
+    await redis.set(fence.key, fence.epoch);
+  });
+  afterAll(() => {
+    redis?.disconnect();
+  });
+
+  it('matches events buffered by an earlier version (action names, zero-padded offsets) with new ones', async () => {
+    const patterns = compilePatterns(
+      parsePatternRules(
+        JSON.stringify({
+          rules: [
+            {
+              id: 'clicker',
+              description: 'Three pet clicks in a row.',
+              steps: [
+                { action: ['CLICK'], category: ['pets'] },
+                { action: ['CLICK'], category: ['pets'] },
+                { action: ['CLICK'], category: ['pets'] },
+              ],
+              contiguity: 'strict',
+              within: '1m',
+              tag: 'clicker',
+              tagTtl: '1h',
+              reason: '{count} pet clicks',
+            },
+          ],
+        }),
+        'test',
+      ),
+    );
+    const T = Date.now() - 60_000;
+    // Two clicks buffered the earlier way, as if an earlier version had applied offsets 1 and 2.
+    await redis.zadd(
+      keys.userPatternEvents('p1'),
+      T,
+      '0000000000001|old-1|CLICK|pets|',
+      T + 1000,
+      '0000000000002|old-2|CLICK|pets|',
+    );
+    await redis.hset(keys.userPatternState('p1'), { 'off:5': 2, wm: T + 1000 });
+    const click = (offset: string, eventId: string, at: number): Contribution => ({
+      offset,
+      userId: 'p1',
+      eventId,
+      itemId: 'a',
+      category: 'pets',
+      tags: [],
+      action: 'CLICK',
+      occurredAt: at,
+      weight: 1,
+      partners: [],
+      capped: false,
+      clock: at,
+    });
+    const [call] = planPatternCalls([click('3', 'new-3', T + 2000)], {
+      keys,
+      fence,
+      partition: 5,
+      allowedLatenessMs: LATENESS,
+      stateTtlSec: 3600,
+      now: T + 2000,
+      patterns,
+    });
+    if (!call) throw new Error('no call planned');
+    expect(call.args.events[0]?.member).toBe('13|new-3|c|pets|');
+    const reply = await scripts.matchPatterns.run(redis, call.keys, call.args);
+    expect(reply?.fired).toEqual(['clicker']);
+    const features = await readUserRealtime(redis, keys, 'p1', T + 2000);
+    expect(features.tags.map((t) => [t.tag, t.eventIds])).toEqual([['clicker', ['old-1', 'old-2', 'new-3']]]);
   });
 });

@@ -158,10 +158,11 @@ export const windowField = (window: WindowName, bucket: number) =>
   `${window}:${(bucket / WINDOWS[window].bucketMs).toString(36)}`;
 
 /**
- * How a user's window field names the action (`<prefix>|category|<code>`): one character each, and
- * fixed, since stored fields are read with it. (Fields written before the codes name the action.)
+ * How a user's window fields (`<prefix>|category|<code>`) and pattern buffer members name the
+ * action: one character each, and fixed, since stored fields and members are read with it. (Those
+ * written before the codes name the action.)
  */
-export const WINDOW_ACTION_CODES: Readonly<Record<Action, string>> = {
+export const ACTION_CODES: Readonly<Record<Action, string>> = {
   VIEW: 'v',
   CLICK: 'c',
   LIKE: 'l',

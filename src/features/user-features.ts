@@ -3,10 +3,10 @@ import { execPipeline } from '../redis/client.js';
 import type { RedisKeys } from '../core/keys.js';
 import type { Action } from '../core/events.js';
 import {
+  ACTION_CODES,
   activeTags,
   AFFINITY_HALF_LIFE_MS,
   decayedValue,
-  WINDOW_ACTION_CODES,
   WINDOW_NAMES,
   windowBuckets,
   windowField,
@@ -81,7 +81,7 @@ function decodeTags(hash: Record<string, string>): UserTag[] {
 }
 
 const ACTION_OF_CODE: ReadonlyMap<string, Action> = new Map(
-  Object.entries(WINDOW_ACTION_CODES).map(([action, code]) => [code, action as Action]),
+  Object.entries(ACTION_CODES).map(([action, code]) => [code, action as Action]),
 );
 
 /**

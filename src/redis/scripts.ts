@@ -51,7 +51,7 @@ export interface ApplyUserEvent {
   itemId: string;
   category: string;
   action: string;
-  /** How the user's window fields name the action (WINDOW_ACTION_CODES). */
+  /** How the user's window fields name the action (ACTION_CODES). */
   actionCode: string;
   weight: number;
   /** The item's tags some pattern rule looks at. */

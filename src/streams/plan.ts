@@ -4,6 +4,7 @@
  * trending scope for what the user step counted. No I/O, so it is tested without Kafka.
  */
 import {
+  ACTION_CODES,
   AFFINITY_HALF_LIFE_MS,
   bucketStart,
   COVISIT_MAX_PARTNERS,
@@ -23,7 +24,6 @@ import {
   UNKNOWN_CATEGORY,
   USER_ITEM_CAP,
   WATERMARK_MAX_AHEAD_MS,
-  WINDOW_ACTION_CODES,
   WINDOW_NAMES,
   WINDOWS,
   windowField,
@@ -210,7 +210,7 @@ export function planUserCalls(
         itemId: event.itemId,
         category: item?.category ?? UNKNOWN_CATEGORY,
         action: event.action,
-        actionCode: WINDOW_ACTION_CODES[event.action],
+        actionCode: ACTION_CODES[event.action],
         weight: options.weights[event.action],
         tags: filter?.size && item ? item.tags.filter((t) => filter.has(t)) : [],
         windows: windows.fields,

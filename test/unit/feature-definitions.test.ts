@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import {
+  ACTION_CODES,
   activeTags,
   bucketStart,
   COVISIT_MIN_WEIGHT,
@@ -11,7 +12,6 @@ import {
   parseActionWeights,
   TRENDING,
   trendingBuckets,
-  WINDOW_ACTION_CODES,
   WINDOW_NAMES,
   WINDOWS,
   windowBuckets,
@@ -122,10 +122,10 @@ describe('actions', () => {
   });
 
   it("each has its own one-character code in a user's window fields, none a separator or another action's name", () => {
-    const codes = ACTIONS.map((a) => WINDOW_ACTION_CODES[a]);
+    const codes = ACTIONS.map((a) => ACTION_CODES[a]);
     expect(codes.every((c) => /^[a-z]$/.test(c))).toBe(true);
     expect(new Set(codes).size).toBe(ACTIONS.length);
-    expect(Object.keys(WINDOW_ACTION_CODES).sort()).toEqual([...ACTIONS].sort());
+    expect(Object.keys(ACTION_CODES).sort()).toEqual([...ACTIONS].sort());
   });
 
   it('weights from the environment override only the actions they name, and reject the rest', () => {
