@@ -195,6 +195,25 @@ describe("the user step's notes for a redelivery", () => {
     expect(await redis.get(keys.userPending('n1', 2))).toBe('13=c,b');
   });
 
+  it("name a run of the previous note's partners by position, and hand back the full lists", async () => {
+    const likes = Array.from({ length: 6 }, (_, i) => like('n3', 10 + i, `item-${i + 1}`, T + i * 1000));
+    const first = await apply(likes);
+    expect(first.contributions.map((c) => c.partners.length)).toEqual([0, 1, 2, 3, 4, 5]);
+    expect(await redis.get(keys.userPending('n3', 2))).toBe(
+      '10=;11=item-1;12=item-2,^1-1;13=item-3,^1-2;14=item-4,^1-3;15=item-5,^1-4',
+    );
+    expect((await apply(likes, '9')).rehanded).toEqual(first.contributions);
+
+    // Redelivered with one event more, the first two settled: the notes left are written anew.
+    const more = [...likes, like('n3', 16, 'item-7', T + 6000)];
+    const again = await apply(more, '11');
+    expect(again.rehanded).toEqual(first.contributions);
+    expect(await redis.get(keys.userPending('n3', 2))).toBe(
+      '12=item-2,item-1;13=item-3,^1-2;14=item-4,^1-3;15=item-5,^1-4;16=item-6,^1-5',
+    );
+    expect((await apply(more, '11')).rehanded).toEqual([...first.contributions.slice(2), ...again.contributions]);
+  });
+
   it('are taken over from the state hash where an earlier version kept them', async () => {
     const first = await apply(batch('n2'));
     const notes = await redis.get(keys.userPending('n2', 2));

@@ -5,7 +5,9 @@
 -- noted in the user's pending key of the partition (a string: the counted offsets, `!` after one
 -- the item side must not weigh, and their co-visitation partners, `offset=partner,partner;offset!=`;
 -- the rest comes from the redelivered records themselves), so a redelivered batch can finish a
--- second step that a crash cut off. New notes are added to the ones kept, which are dropped only
+-- second step that a crash cut off. Consecutive notes' partners overlap (the user's newest engaged
+-- items): where shorter, a run of partners the previous note with partners lists in the same order
+-- is written `^first-last` (their positions there, from 1). New notes are added to the ones kept, which are dropped only
 -- once their offset is at or below settledOffset (the partition's offset through which the second
 -- step is known to have succeeded; -1: not known): a redelivery that fails again loses nothing.
 -- The notes are read only when a call needs them (a redelivered offset, or kept notes that may not
@@ -84,6 +86,61 @@ local function keptNotes()
   return kept
 end
 local winExpiry, winPruned = tonumber(st[9] or '0'), tonumber(st[10] or '0')
+
+-- Notes as a list of { offset, capped (0/1), partners } and back.
+local function decodeNotes(text)
+  local list, prev = {}, {}
+  for entry in string.gmatch(text, '[^;]+') do
+    local o, body = string.match(entry, '^([^=]+)=?(.*)$')
+    local c = 0
+    if string.sub(o, -1) == '!' then
+      o = string.sub(o, 1, -2)
+      c = 1
+    end
+    local ps = {}
+    for token in string.gmatch(body, '[^,]+') do
+      local a, b = string.match(token, '^%^(%d+)%-(%d+)$')
+      if a then
+        for x = tonumber(a), tonumber(b) do ps[#ps + 1] = prev[x] end
+      else
+        ps[#ps + 1] = token
+      end
+    end
+    if #ps > 0 then prev = ps end
+    list[#list + 1] = { o, c, ps }
+  end
+  return list
+end
+local function encodeNotes(list)
+  local entries, prev, at = {}, {}, {}
+  for _, note in ipairs(list) do
+    local ps, tokens, j = note[3], {}, 1
+    while j <= #ps do
+      local x = at[ps[j]]
+      local n = 0
+      if x then
+        while ps[j + n + 1] ~= nil and prev[x + n + 1] == ps[j + n + 1] do n = n + 1 end
+      end
+      local ref = x and ('^' .. x .. '-' .. (x + n))
+      local plain = table.concat(ps, ',', j, j + n)
+      if ref and #ref < #plain then
+        tokens[#tokens + 1] = ref
+        j = j + n + 1
+      else
+        tokens[#tokens + 1] = ps[j]
+        j = j + 1
+      end
+    end
+    if #ps > 0 then
+      prev, at = ps, {}
+      for y, p in ipairs(ps) do at[p] = y end
+    end
+    local mark = ''
+    if note[2] == 1 then mark = '!' end
+    entries[#entries + 1] = note[1] .. mark .. '=' .. table.concat(tokens, ',')
+  end
+  return table.concat(entries, ';')
+end
 local counted, late, dup, replayed = 0, 0, 0, 0
 local last = applied
 local incs = {}
@@ -109,17 +166,7 @@ while i <= #ARGV do
     replayed = replayed + 1
     if pendMap == nil then
       pendMap = {}
-      for entry in string.gmatch(keptNotes(), '[^;]+') do
-        local o, list = string.match(entry, '^([^=]+)=?(.*)$')
-        local ps = {}
-        for other in string.gmatch(list, '[^,]+') do ps[#ps + 1] = other end
-        local c = 0
-        if string.sub(o, -1) == '!' then
-          o = string.sub(o, 1, -2)
-          c = 1
-        end
-        pendMap[o] = { ps, c }
-      end
+      for _, note in ipairs(decodeNotes(keptNotes())) do pendMap[note[1]] = { note[3], note[2] } end
     end
     local p = pendMap[ARGV[i]]
     if p ~= nil then
@@ -158,9 +205,7 @@ while i <= #ARGV do
         hid = true
       end
       out[#out + 1] = { ARGV[i], itemId, cat, action, t, w, partners, eventId, tags, capped, math.min(t, ahead) }
-      local mark = ''
-      if capped == 1 then mark = '!' end
-      notes[#notes + 1] = ARGV[i] .. mark .. '=' .. table.concat(partners, ',')
+      notes[#notes + 1] = { ARGV[i], capped, partners }
       if math.min(t, ahead) > wm then wm = math.min(t, ahead) end
       counted = counted + 1
     end
@@ -210,13 +255,13 @@ if last > applied then
   -- Every kept note is of an offset at or below the applied one: all are settled when it is.
   local pend = {}
   if settled < applied then
-    for entry in string.gmatch(keptNotes(), '[^;]+') do
-      if tonumber(string.match(entry, '^(%d+)')) > settled then pend[#pend + 1] = entry end
+    for _, note in ipairs(decodeNotes(keptNotes())) do
+      if tonumber(note[1]) > settled then pend[#pend + 1] = note end
     end
   end
   for _, note in ipairs(notes) do pend[#pend + 1] = note end
   if #pend > 0 then
-    redis.call('SET', pendKey, table.concat(pend, ';'), 'EX', stateTtl)
+    redis.call('SET', pendKey, encodeNotes(pend), 'EX', stateTtl)
   elseif applied >= 0 then
     redis.call('DEL', pendKey)
   end
