@@ -6,16 +6,16 @@
 -- the item side must not weigh, and their co-visitation partners, `offset=partner,partner;offset!=`;
 -- the rest comes from the redelivered records themselves), so a redelivered batch can finish a
 -- second step that a crash cut off. Consecutive notes' partners overlap (the user's newest engaged
--- items): where shorter, a run of partners the previous note with partners lists in the same order
--- is written `^first-last` (their positions there, from 1). New notes are added to the ones kept, which are dropped only
--- once their offset is at or below settledOffset (the partition's offset through which the second
--- step is known to have succeeded; -1: not known): a redelivery that fails again loses nothing.
--- The notes are read only when a call needs them (a redelivered offset, or kept notes that may not
--- be settled: settledOffset below the partition's applied offset); they are not in the state hash,
--- whose small fields then stay in Redis' compact encoding. Notes an earlier version kept in the
--- state hash (`pend:<partition>`) are taken over. `tags` are the item's tags that some pattern rule
--- looks at (comma-separated), carried along so that the second step sees the tags the event was
--- counted with.
+-- items): where shorter, a run of partners that the previous note with partners lists in the same
+-- order is written `^first-last` (their positions there, from 1). New notes are added to the ones
+-- kept, which are dropped only once their offset is at or below settledOffset (the partition's
+-- offset through which the second step is known to have succeeded; -1: not known): a redelivery
+-- that fails again loses nothing. The notes are read only when a call needs them (a redelivered
+-- offset, or kept notes that may not be settled: settledOffset below the partition's applied
+-- offset); they are not in the state hash, whose small fields then stay in Redis' compact
+-- encoding. Notes an earlier version kept in the state hash (`pend:<partition>`) are taken over.
+-- `tags` are the item's tags that some pattern rule looks at (comma-separated), carried along so
+-- that the second step sees the tags the event was counted with.
 --
 -- The watermark (`wm`) is the latest event time, but an event moves it to at most its receivedAt +
 -- maxAheadMs: a client clock minutes ahead cannot make the user's next events late.
@@ -26,14 +26,14 @@
 -- the prefix; bucket index = bucket start / capBucketMs, in base 36).
 --
 -- Window counts live in one hash per user (`windows`), fields `<window>:<bucket index>|category|<action
--- code>` (bucket index = bucket start / bucket length, in base 36; the code one character per action),
--- each event naming its fields' prefixes and its action's code. The hash
--- lives windowsTtlSec past the newest bucket written (extended, never shortened: `we` in the state
--- is the expiry set), and at most once a minute (`wp`) the fields of buckets that no window can
--- read any more are dropped: windows end at the user's watermark, which never moves back, so a
--- bucket starting a window length or more before the watermark's bucket is never read again
--- (windowSpec: `name:bucketMs:lengthMs,…`). A cap field is dropped once its trending bucket can take
--- no more events: its end plus the allowed lateness is at or before the watermark.
+-- code>` (bucket index = bucket start / bucket length, in base 36; one character per action), each
+-- event naming its fields' prefixes and its action's code. The hash lives windowsTtlSec past the
+-- newest bucket written (extended, never shortened: `we` in the state is the expiry set), and at
+-- most once a minute (`wp`) the fields of buckets that no window can read any more are dropped:
+-- windows end at the user's watermark, which never moves back, so a bucket starting a window length
+-- or more before the watermark's bucket is never read again (windowSpec: `name:bucketMs:lengthMs,…`).
+-- A cap field is dropped once its trending bucket can take no more events: its end plus the allowed
+-- lateness is at or before the watermark.
 --
 -- KEYS: epoch, state, seen, recent, positive, hidden, affinity, windows, pending
 -- ARGV: epoch, partition, allowedLatenessMs, stateTtlSec, recentMax, positiveMax, hiddenMax, hiddenTtlSec,
