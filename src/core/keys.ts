@@ -22,10 +22,11 @@ export function redisKeys(prefix: string) {
     /** Sorted set of recent eventIds scored by event time: dedupes client retries within the lateness bound. */
     userSeen: (userId: string) => `${user(userId)}:seen`,
     /**
-     * Hash: the user's window counts, `<window>:<bucket index>|category|ACTION` → count (bucket index
-     * = bucket start / the window's bucket length), and the user's counted events per item in each
-     * trending bucket, `c:<bucket index>|itemId` → count (see USER_ITEM_CAP); fields no window can
-     * read any more, and counts of buckets that can take no more events, are pruned.
+     * Hash: the user's window counts, `<window>:<bucket index>|category|<action code>` → count
+     * (bucket index = bucket start / the window's bucket length; see ACTION_CODES), and the user's
+     * counted events per item in each trending bucket, `c:<bucket index>|itemId` → count (see
+     * USER_ITEM_CAP); fields no window can read any more, and counts of buckets that can take no
+     * more events, are pruned.
      */
     userWindows: (userId: string) => `${user(userId)}:win`,
     /** Sorted set: items the user acted on (any action), scored by their latest event time. */
