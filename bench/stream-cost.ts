@@ -5,7 +5,9 @@
  * receives them, on a Redis of its own. Reported: commands Redis executed per event (INFO
  * commandstats, commands inside scripts included), script calls and round trips per event, Redis CPU
  * per event (INFO cpu), and bytes per active user in the user's own keys (MEMORY USAGE),
- * split by kind of key.
+ * split by kind of key. Events carry eventIds made as the API makes them for a client that sends
+ * none (`generateEventId`), so the bytes per user are those of traffic through the API: the dedupe
+ * set and the pattern buffer hold them.
  *
  * `npx tsx bench/stream-cost.ts [users] [eventsPerUser]` prints the figures; the stream scenario
  * reports them beside the apply rate.
@@ -15,7 +17,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Redis } from 'ioredis';
 import { redisKeys } from '../src/core/keys.js';
-import type { BehaviorEvent } from '../src/core/events.js';
+import { generateEventId, type BehaviorEvent } from '../src/core/events.js';
 import { loadPatternRules } from '../src/patterns/rules.js';
 import { startLocalRedis } from '../src/stack/redis.js';
 import { projectRoot } from '../src/stack/paths.js';
@@ -108,13 +110,12 @@ export async function measureStreamCost(options: { users: number; eventsPerUser:
 
     const behaviour = behaviourOf(items);
     const all: BehaviorEvent[] = [];
-    let n = 0;
     for (let u = 0; u < options.users; u++)
       for (const input of behaviour(`cu${u}`, options.eventsPerUser, 10 * 60_000)) {
         const at = Date.parse(input.occurredAt ?? new Date().toISOString());
         all.push({
           v: 1,
-          eventId: `cost-${n++}`,
+          eventId: generateEventId(),
           userId: input.userId ?? `cu${u}`,
           itemId: input.itemId,
           action: input.action,

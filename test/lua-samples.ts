@@ -81,7 +81,7 @@ export function samples(prefix: string): Record<ScriptName, ScriptSample> {
         hidden: k('hidden'),
         affinity: k('affinity'),
         windows: k('win'),
-        buckets: [k('cap:1')],
+        pending: k('pend'),
       },
       args: {
         epoch: fence.epoch,
@@ -103,7 +103,7 @@ export function samples(prefix: string): Record<ScriptName, ScriptSample> {
         settledOffset: '-1',
         windowsTtlSec: 600,
         windowSpec: '5m:60000:300000',
-        bucketTtlSec: [900],
+        capBucketMs: 300_000,
         events: [
           {
             offset: '7',
@@ -113,9 +113,10 @@ export function samples(prefix: string): Record<ScriptName, ScriptSample> {
             itemId: 'i1',
             category: 'c1',
             action: 'LIKE',
+            actionCode: 'l',
             weight: 2,
             tags: ['t1'],
-            cap: 1,
+            cap: `c:${Math.floor(T / 300_000).toString(36)}`,
             windows: [`5m:${(T / 60_000).toString(36)}`],
           },
         ],
@@ -216,10 +217,10 @@ export function samples(prefix: string): Record<ScriptName, ScriptSample> {
             tag: 'fan',
             ttl: 3_600_000,
             reason: 'liked {count}',
-            steps: [{ a: ['LIKE'], gap: -1 }],
+            steps: [{ a: ['l', 'LIKE'], gap: -1 }],
           },
         ]),
-        events: [{ offset: '7', occurredAt: T, clock: T, member: `${'7'.padStart(13, '0')}|e1|LIKE|c1|`, mask: '1' }],
+        events: [{ offset: '7', occurredAt: T, clock: T, member: '17|e1|l|c1|', mask: '1' }],
       },
       check: (reply) =>
         // The match sets the rule's tag: it holds an hour past the event, and `now` is the event's time.

@@ -10,19 +10,25 @@ export function redisKeys(prefix: string) {
   return {
     /**
      * Hash: the stream's per-user state: `wm` (watermark), `off:<partition>` (last applied offset),
-     * `pend:<partition>` (the item-side contributions not yet known to be applied, kept so a crash
-     * between the user and item steps can be finished on redelivery).
+     * and the bookkeeping fields apply-user.lua lists.
      */
     userState: (userId: string) => `${user(userId)}:state`,
+    /**
+     * String: what the user step handed to the second step for the user's events on a partition and
+     * that is not yet known to be applied, kept so that a crash between the user and item steps can
+     * be finished on redelivery (see apply-user.lua).
+     */
+    userPending: (userId: string, partition: number) => `${user(userId)}:pend:${partition}`,
     /** Sorted set of recent eventIds scored by event time: dedupes client retries within the lateness bound. */
     userSeen: (userId: string) => `${user(userId)}:seen`,
     /**
-     * Hash: the user's window counts, `<window>:<bucket index>|category|ACTION` → count (bucket index
-     * = bucket start / the window's bucket length); fields no window can read any more are pruned.
+     * Hash: the user's window counts, `<window>:<bucket index>|category|<action code>` → count
+     * (bucket index = bucket start / the window's bucket length; see ACTION_CODES), and the user's
+     * counted events per item in each trending bucket, `c:<bucket index>|itemId` → count (see
+     * USER_ITEM_CAP); fields no window can read any more, and counts of buckets that can take no
+     * more events, are pruned.
      */
     userWindows: (userId: string) => `${user(userId)}:win`,
-    /** Hash: itemId → the user's counted events on it in one trending bucket (see USER_ITEM_CAP). */
-    userItemCaps: (userId: string, bucket: number) => `${user(userId)}:cap:${bucket}`,
     /** Sorted set: items the user acted on (any action), scored by their latest event time. */
     userRecent: (userId: string) => `${user(userId)}:recent`,
     /** Sorted set: items the user acted on positively, scored by event time (co-visitation seeds). */

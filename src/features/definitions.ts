@@ -157,6 +157,21 @@ export function windowBuckets(window: WindowName, at: number): number[] {
 export const windowField = (window: WindowName, bucket: number) =>
   `${window}:${(bucket / WINDOWS[window].bucketMs).toString(36)}`;
 
+/**
+ * How a user's window fields (`<prefix>|category|<code>`) and pattern buffer members name the
+ * action: one character each, and fixed, since stored fields and members are read with it. (Those
+ * written before the codes name the action.)
+ */
+export const ACTION_CODES: Readonly<Record<Action, string>> = {
+  VIEW: 'v',
+  CLICK: 'c',
+  LIKE: 'l',
+  COMMENT: 'm',
+  SHARE: 's',
+  SKIP: 'k',
+  HIDE: 'h',
+};
+
 /** The trending buckets that count at `at`, newest first, with their decay weights. */
 export function trendingBuckets(at: number): { bucket: number; weight: number }[] {
   const last = bucketStart(at, TRENDING.bucketMs);

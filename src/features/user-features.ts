@@ -2,6 +2,7 @@ import { execPipeline, type RedisClient, pipelineOf } from '../redis/client.js';
 import type { RedisKeys } from '../core/keys.js';
 import type { Action } from '../core/events.js';
 import {
+  ACTION_CODES,
   activeTags,
   AFFINITY_HALF_LIFE_MS,
   decayedValue,
@@ -78,9 +79,14 @@ function decodeTags(hash: Record<string, string>): UserTag[] {
   return tags;
 }
 
+const ACTION_OF_CODE: ReadonlyMap<string, Action> = new Map(
+  Object.entries(ACTION_CODES).map(([action, code]) => [code, action as Action]),
+);
+
 /**
- * One window's counts from the user's windows hash (`<window>:<bucket index>|category|ACTION`):
- * the fields of the window's buckets ending at `end`, summed into sorted (category, action) counts.
+ * One window's counts from the user's windows hash (`<window>:<bucket index>|category|<action
+ * code>`, or the action's name in fields written before the codes): the fields of the window's
+ * buckets ending at `end`, summed into sorted (category, action) counts.
  */
 function windowCounts(hash: Record<string, string>, window: WindowName, end: number): WindowCount[] {
   const wanted = new Set(windowBuckets(window, end).map((b) => windowField(window, b)));
@@ -88,7 +94,9 @@ function windowCounts(hash: Record<string, string>, window: WindowName, end: num
   for (const [field, value] of Object.entries(hash)) {
     const cut = field.indexOf('|');
     if (cut < 0 || !wanted.has(field.slice(0, cut))) continue;
-    const key = field.slice(cut + 1);
+    const last = field.lastIndexOf('|');
+    const action = field.slice(last + 1);
+    const key = `${field.slice(cut + 1, last)}|${ACTION_OF_CODE.get(action) ?? action}`;
     sums.set(key, (sums.get(key) ?? 0) + Number(value));
   }
   return [...sums]

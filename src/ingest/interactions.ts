@@ -1,9 +1,9 @@
-import { randomUUID } from 'node:crypto';
 import type { Config } from '../config.js';
 import { AppError, unavailable } from '../core/errors.js';
 import {
   ACTIONS,
   encodeEvent,
+  generateEventId,
   isValidId,
   MAX_INTERESTS,
   MAX_TAGS,
@@ -60,7 +60,7 @@ function checkId(value: unknown, field: string): string {
 export function validateInteraction(request: InteractionRequest, limits: Config['ingest'], now: number): BehaviorEvent {
   const userId = checkId(request.userId, 'userId');
   const itemId = checkId(request.itemId, 'itemId');
-  const eventId = request.eventId == null ? randomUUID() : checkId(request.eventId, 'eventId');
+  const eventId = request.eventId == null ? generateEventId() : checkId(request.eventId, 'eventId');
   if (!(ACTIONS as readonly string[]).includes(request.action)) {
     throw bad(`action must be one of ${ACTIONS.join(', ')}`, 'action');
   }

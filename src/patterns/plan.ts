@@ -2,7 +2,7 @@
  * The pure part of pattern matching in the stream worker: the rules in the form the match script
  * reads, and one script call per user for the events the user step counted. No I/O.
  */
-import { PATTERN_BUFFER_MAX, PATTERN_MATCH_LOG_MAX } from '../features/definitions.js';
+import { ACTION_CODES, PATTERN_BUFFER_MAX, PATTERN_MATCH_LOG_MAX } from '../features/definitions.js';
 import type { RedisKeys } from '../core/keys.js';
 import type { MatchPatternsArgs, MatchPatternsKeys, MatchPatternsReply } from '../redis/scripts.js';
 import { fenceKey, type EpochFence } from '../streams/epoch.js';
@@ -33,7 +33,8 @@ export function compilePatterns(rules: readonly PatternRule[]): CompiledPatterns
       ttl: r.tagTtlMs,
       reason: r.reason,
       steps: r.steps.map((s) => ({
-        ...(s.actions ? { a: s.actions } : {}),
+        // Members name the action by its code; those written before the codes, by its name.
+        ...(s.actions ? { a: [...s.actions.map((a) => ACTION_CODES[a]), ...s.actions] } : {}),
         ...(s.categories ? { c: s.categories } : {}),
         ...(s.tags ? { g: s.tags } : {}),
         gap: s.maxGapMs ?? -1,
@@ -59,12 +60,18 @@ export interface PatternPlanOptions {
 }
 
 /**
- * An event as the match script holds it. The offset comes first, in base 36 padded to 13
- * characters (every 64-bit offset fits, and the text sorts as the number does), so that events of
- * the same event time sort in log order, the order every replay of the log sees them in.
+ * An event as the match script holds it. The offset comes first, in base 36 after one character
+ * giving the number of its digits (1–9, a–d: every 64-bit offset has at most 13), so that the text
+ * sorts as the number does and events of the same event time sort in log order, the order every
+ * replay of the log sees them in. (An earlier version padded the offset with zeros to 13 characters
+ * instead: its members sort before these, as their offsets came first.) The action is named by its
+ * code (ACTION_CODES).
  */
-export const patternMember = (c: Contribution) =>
-  `${BigInt(c.offset).toString(36).padStart(13, '0')}|${c.eventId}|${c.action}|${c.category}|${c.tags.join(',')}`;
+export const patternMember = (c: Contribution) => {
+  const digits = BigInt(c.offset).toString(36);
+  const action = ACTION_CODES[c.action];
+  return `${digits.length.toString(36)}${digits}|${c.eventId}|${action}|${c.category}|${c.tags.join(',')}`;
+};
 
 /** One call per user, with their contributions in offset order. Contributions must be ordered. */
 export function planPatternCalls(

@@ -29,15 +29,17 @@ interface Fenced {
 
 // ---- streams: the stream worker's per-user and per-item steps ----
 
-export interface ApplyUserKeys extends WithBuckets, Fenced {
+export interface ApplyUserKeys extends Fenced {
   state: string;
   seen: string;
   recent: string;
   positive: string;
   hidden: string;
   affinity: string;
-  /** The user's window counts, one hash for every window and bucket. */
+  /** The user's window counts, one hash for every window and bucket, and the per-item cap counts. */
   windows: string;
+  /** What the user step handed to the second step and keeps for a redelivery, for this call's partition. */
+  pending: string;
 }
 
 export interface ApplyUserEvent {
@@ -49,11 +51,13 @@ export interface ApplyUserEvent {
   itemId: string;
   category: string;
   action: string;
+  /** How the user's window fields name the action (ACTION_CODES). */
+  actionCode: string;
   weight: number;
   /** The item's tags some pattern rule looks at. */
   tags: readonly string[];
-  /** 1-based index into the call's buckets of the cap key of the event's trending bucket. */
-  cap: number;
+  /** The prefix (`c:<bucket index>`) of the windows hash field counting the event's item in its trending bucket. */
+  cap: string;
   /** The prefixes (`<window>:<bucket index>`) of the window fields the event counts in. */
   windows: readonly string[];
 }
@@ -82,8 +86,8 @@ export interface ApplyUserArgs extends Fenced {
   windowsTtlSec: number;
   /** `name:bucketMs:lengthMs,…`: which window fields can still be read (the others are pruned). */
   windowSpec: string;
-  /** One per bucket key, in the same order. */
-  bucketTtlSec: readonly number[];
+  /** The trending bucket length the cap fields are counted per (pruned once their bucket can take no events). */
+  capBucketMs: number;
   events: readonly ApplyUserEvent[];
 }
 
@@ -152,7 +156,7 @@ const applyUser = defineScript('applyUser', {
     k.hidden,
     k.affinity,
     k.windows,
-    ...k.buckets,
+    k.pending,
   ],
   argv: (a: ApplyUserArgs): ScriptArg[] => [
     a.epoch,
@@ -174,8 +178,7 @@ const applyUser = defineScript('applyUser', {
     a.settledOffset,
     a.windowsTtlSec,
     a.windowSpec,
-    a.bucketTtlSec.length,
-    ...a.bucketTtlSec,
+    a.capBucketMs,
     ...a.events.flatMap((e) => [
       e.offset,
       e.eventId,
@@ -184,6 +187,7 @@ const applyUser = defineScript('applyUser', {
       e.itemId,
       e.category,
       e.action,
+      e.actionCode,
       e.weight,
       e.tags.join(','),
       e.cap,

@@ -4,6 +4,7 @@
  * trending scope for what the user step counted. No I/O, so it is tested without Kafka.
  */
 import {
+  ACTION_CODES,
   AFFINITY_HALF_LIFE_MS,
   bucketStart,
   COVISIT_MAX_PARTNERS,
@@ -153,17 +154,15 @@ export const WINDOW_SPEC = WINDOW_NAMES.map(
 ).join(',');
 
 /**
- * The cap key of a trending bucket, as an index of `buckets`. It lives while events can still land
- * in its bucket, and at least 10 minutes, so that a replay of old events keeps it through a restart.
+ * The prefix of the windows hash field counting the user's events on an item in the trending bucket
+ * holding `t` (`c:<bucket index>|itemId`; no window is named `c`), and how long the hash must live
+ * for it: while events can still land in the bucket, and at least 10 minutes, so that a replay of
+ * old events keeps the counts through a restart.
  */
-function capIndex(
-  buckets: ReturnType<typeof bucketIndex>,
-  key: string,
-  bucket: number,
-  options: Pick<PlanOptions, 'allowedLatenessMs' | 'now'>,
-) {
+function capField(t: number, options: Pick<PlanOptions, 'allowedLatenessMs' | 'now'>) {
+  const bucket = bucketStart(t, TRENDING.bucketMs);
   const ttl = Math.ceil((bucket + TRENDING.bucketMs + options.allowedLatenessMs - options.now) / 1000);
-  return buckets.add(key, Math.max(600, ttl));
+  return { field: `c:${(bucket / TRENDING.bucketMs).toString(36)}`, ttlSec: Math.max(600, ttl) };
 }
 
 export function planUserCalls(
@@ -174,14 +173,13 @@ export function planUserCalls(
   const calls: UserCall<ApplyUserKeys, ApplyUserArgs>[] = [];
   const filter = options.tagFilter;
   for (const [userId, list] of groupBy(events, (e) => e.event.userId)) {
-    const buckets = bucketIndex();
     const userEvents: ApplyUserEvent[] = [];
     let windowsTtlSec = 60;
     for (const { event, offset } of list) {
       const item = items.get(event.itemId);
-      const trendingBucket = bucketStart(event.occurredAt, TRENDING.bucketMs);
       const windows = windowFields(event.occurredAt, options);
-      windowsTtlSec = Math.max(windowsTtlSec, windows.ttlSec);
+      const cap = capField(event.occurredAt, options);
+      windowsTtlSec = Math.max(windowsTtlSec, windows.ttlSec, cap.ttlSec);
       userEvents.push({
         offset,
         eventId: event.eventId,
@@ -190,10 +188,11 @@ export function planUserCalls(
         itemId: event.itemId,
         category: item?.category ?? UNKNOWN_CATEGORY,
         action: event.action,
+        actionCode: ACTION_CODES[event.action],
         weight: options.weights[event.action],
         tags: filter?.size && item ? item.tags.filter((t) => filter.has(t)) : [],
         windows: windows.fields,
-        cap: capIndex(buckets, options.keys.userItemCaps(userId, trendingBucket), trendingBucket, options),
+        cap: cap.field,
       });
     }
     const k = options.keys;
@@ -208,7 +207,7 @@ export function planUserCalls(
         hidden: k.userHidden(userId),
         affinity: k.userAffinity(userId),
         windows: k.userWindows(userId),
-        buckets: buckets.keys,
+        pending: k.userPending(userId, options.partition),
       },
       args: {
         epoch: options.fence.epoch,
@@ -230,7 +229,7 @@ export function planUserCalls(
         settledOffset: options.settledOffset ?? '-1',
         windowsTtlSec,
         windowSpec: WINDOW_SPEC,
-        bucketTtlSec: buckets.ttls,
+        capBucketMs: TRENDING.bucketMs,
         events: userEvents,
       },
     });

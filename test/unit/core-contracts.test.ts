@@ -6,6 +6,8 @@ import {
   DecodeError,
   encodeEvent,
   engagedCount,
+  generateEventId,
+  isValidId,
   isEngaged,
   type ImpressionEvent,
 } from '../../src/core/events.js';
@@ -51,6 +53,14 @@ describe('the impression contract', () => {
         throw new TypeError('a bug, not bad data');
       }, null),
     ).toThrow(TypeError);
+  });
+});
+
+describe('server-made eventIds', () => {
+  it('are valid ids of 16 characters, and do not repeat', () => {
+    const ids = Array.from({ length: 10_000 }, generateEventId);
+    expect(ids.filter((id) => !isValidId(id) || id.length !== 16)).toEqual([]);
+    expect(new Set(ids).size).toBe(ids.length);
   });
 });
 

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import {
+  ACTION_CODES,
   activeTags,
   bucketStart,
   COVISIT_MIN_WEIGHT,
@@ -118,6 +119,13 @@ describe('actions', () => {
     ACTIONS.forEach((a, i) => (totals[a] = 10 ** i));
     expect(engagedCount(totals)).toBe(ENGAGED_ACTIONS.reduce((s, a) => s + totals[a], 0));
     expect(engagedCount({ ...zeroTotals(), VIEW: 100, SKIP: 5, HIDE: 2 })).toBe(0);
+  });
+
+  it("each has its own one-character code in a user's window fields, none a separator or another action's name", () => {
+    const codes = ACTIONS.map((a) => ACTION_CODES[a]);
+    expect(codes.every((c) => /^[a-z]$/.test(c))).toBe(true);
+    expect(new Set(codes).size).toBe(ACTIONS.length);
+    expect(Object.keys(ACTION_CODES).sort()).toEqual([...ACTIONS].sort());
   });
 
   it('weights from the environment override only the actions they name, and reject the rest', () => {

@@ -90,6 +90,7 @@ const planOptions = {
 
 describe('compiled pattern rules', () => {
   it('hands the match script every rule in file order with its strictness, bounds, tag and steps', () => {
+    // A step's actions: their codes, as members name them, then their names (members written before the codes).
     expect(JSON.parse(patterns.json)).toEqual([
       {
         id: 'pet_lover',
@@ -100,9 +101,9 @@ describe('compiled pattern rules', () => {
         ttl: 60 * MINUTE,
         reason: '{count} pet videos in a row',
         steps: [
-          { a: ['CLICK'], c: ['pets'], gap: -1 },
-          { a: ['CLICK'], c: ['pets'], gap: -1 },
-          { a: ['CLICK'], c: ['pets'], gap: -1 },
+          { a: ['c', 'CLICK'], c: ['pets'], gap: -1 },
+          { a: ['c', 'CLICK'], c: ['pets'], gap: -1 },
+          { a: ['c', 'CLICK'], c: ['pets'], gap: -1 },
         ],
       },
       {
@@ -114,9 +115,9 @@ describe('compiled pattern rules', () => {
         ttl: 10 * MINUTE,
         reason: 'skipped {count} items in a row',
         steps: [
-          { a: ['SKIP', 'HIDE'], gap: -1 },
-          { a: ['SKIP', 'HIDE'], gap: 20 * SECOND },
-          { a: ['SKIP'], gap: 25 * SECOND },
+          { a: ['k', 'h', 'SKIP', 'HIDE'], gap: -1 },
+          { a: ['k', 'h', 'SKIP', 'HIDE'], gap: 20 * SECOND },
+          { a: ['k', 'SKIP'], gap: 25 * SECOND },
         ],
       },
       {
@@ -128,8 +129,8 @@ describe('compiled pattern rules', () => {
         ttl: 120 * MINUTE,
         reason: 'liked and then shared within {span}',
         steps: [
-          { a: ['LIKE'], gap: -1 },
-          { a: ['SHARE'], gap: MINUTE },
+          { a: ['l', 'LIKE'], gap: -1 },
+          { a: ['s', 'SHARE'], gap: MINUTE },
         ],
       },
       {
@@ -182,11 +183,11 @@ describe('the pattern step plan', () => {
         offset: '7',
         occurredAt: T0 + 1,
         clock: T0 + 1,
-        member: '0000000000007|e7|CLICK|pets|cute',
+        member: '17|e7|c|pets|cute',
         mask: '1001',
       },
-      { offset: '9', occurredAt: T0 + 3, clock: T0 + 3, member: '0000000000009|e9|VIEW|news|', mask: '0000' },
-      { offset: '11', occurredAt: T0 - 5, clock: T0 - 5, member: '000000000000b|e11|SKIP|news|', mask: '0100' },
+      { offset: '9', occurredAt: T0 + 3, clock: T0 + 3, member: '19|e9|v|news|', mask: '0000' },
+      { offset: '11', occurredAt: T0 - 5, clock: T0 - 5, member: '1b|e11|k|news|', mask: '0100' },
     ]);
     expect(u2?.args.events.map((e) => e.mask)).toEqual(['0000']);
   });
@@ -224,10 +225,25 @@ describe('the pattern step plan', () => {
   });
 
   it('members sort by offset as text, so events of one event time keep their log order', () => {
-    const offsets = ['9', '10', '35', '36', '100', '9223372036854775807', '12345678901234567890'];
-    const members = offsets.map((offset) => patternMember(c({ offset })));
-    expect([...members].sort()).toEqual(members);
-    expect(members.every((m) => m.split('|')[0]?.length === 13)).toBe(true);
+    const offsets = ['0', '9', '10', '35', '36', '1295', '1296', '100', '9223372036854775807', '12345678901234567890'];
+    const members = offsets
+      .map((offset) => ({ offset, member: patternMember(c({ offset })) }))
+      .sort((a, b) => Number(BigInt(a.offset) - BigInt(b.offset)));
+    expect(members.map((m) => m.member).sort()).toEqual(members.map((m) => m.member));
+    expect(members.map((m) => m.member.split('|')[0])).toEqual([
+      '10',
+      '19',
+      '1a',
+      '1z',
+      '210',
+      '22s',
+      '2zz',
+      '3100',
+      'd1y2p0ij32e8e7',
+      'd2lsohxawjui8i',
+    ]);
+    // Members an earlier version wrote (the offset zero-padded to 13 digits) sort before these.
+    expect('0000000000zzz|e|VIEW|news|' < patternMember(c({ offset: '0' }))).toBe(true);
   });
 
   it('encodes to the layout of match-user.lua: nine fixed arguments, then five per event', () => {

@@ -34,6 +34,16 @@ const TRENDING_BUCKET_MS = 5 * MINUTE;
 const TRENDING_HORIZON_MS = 12 * TRENDING_BUCKET_MS;
 const TTL_FLOOR_SEC = 60;
 const CAP_TTL_FLOOR_SEC = 600;
+/** How the user's window fields name actions: one fixed character each. */
+const ACTION_CODES: Record<string, string> = {
+  VIEW: 'v',
+  CLICK: 'c',
+  LIKE: 'l',
+  COMMENT: 'm',
+  SHARE: 's',
+  SKIP: 'k',
+  HIDE: 'h',
+};
 
 const keys = redisKeys('t');
 
@@ -97,39 +107,40 @@ const contribution = (over: Partial<Contribution> & Pick<Contribution, 'offset' 
 const n = (value: ScriptArg | undefined) => Number(value);
 
 /**
- * Reads an encoded apply-user call back as the script's header lays it out: the fixed ARGV, the
- * bucket TTLs, then per event its fields and the bucket keys its indices point at.
+ * Reads an encoded apply-user call back as the script's header lays it out: the fixed ARGV, then
+ * per event its fields.
  */
-function readApplyUser(encodedKeys: string[], argv: ScriptArg[]) {
-  const bucketCount = n(argv[19]);
-  const ttls = argv.slice(20, 20 + bucketCount).map(n);
+function readApplyUser(argv: ScriptArg[]) {
   const events: {
     offset: string;
     eventId: string;
     receivedAt: number;
     category: string;
+    action: string;
+    actionCode: string;
     weight: number;
     tags: string;
     cap: string;
     windows: string[];
   }[] = [];
-  const key = (idx: ScriptArg | undefined) => encodedKeys[8 + n(idx) - 1] ?? `missing KEYS index ${String(idx)}`;
-  let i = 20 + bucketCount;
+  let i = 20;
   while (i < argv.length) {
-    const k = n(argv[i + 10]);
+    const k = n(argv[i + 11]);
     events.push({
       offset: String(argv[i]),
       eventId: String(argv[i + 1]),
       receivedAt: n(argv[i + 3]),
       category: String(argv[i + 5]),
-      weight: n(argv[i + 7]),
-      tags: String(argv[i + 8]),
-      cap: key(argv[i + 9]),
-      windows: argv.slice(i + 11, i + 11 + k).map(String),
+      action: String(argv[i + 6]),
+      actionCode: String(argv[i + 7]),
+      weight: n(argv[i + 8]),
+      tags: String(argv[i + 9]),
+      cap: String(argv[i + 10]),
+      windows: argv.slice(i + 12, i + 12 + k).map(String),
     });
-    i += 11 + k;
+    i += 12 + k;
   }
-  return { bucketCount, ttls, events, end: i };
+  return { capBucketMs: n(argv[19]), events, end: i };
 }
 
 /** A random batch: a few users and items, offsets ascending, event times scattered over two hours. */
@@ -183,7 +194,8 @@ describe('the user step plan', () => {
       call.keys.positive,
       call.keys.hidden,
       call.keys.affinity,
-      ...call.keys.buckets,
+      call.keys.windows,
+      call.keys.pending,
     ])
       expect(key.startsWith('t:{u:u2}:')).toBe(true);
   });
@@ -194,47 +206,57 @@ describe('the user step plan', () => {
     return `${name}:${Math.floor(t / bucketMs).toString(36)}`;
   };
 
-  it("names each event's window fields in the user's windows hash; only the cap keys are bucket keys", () => {
+  /** The cap field prefix of the trending bucket holding `t`. */
+  const capField = (t: number) => `c:${Math.floor(t / TRENDING_BUCKET_MS).toString(36)}`;
+
+  it("names each event's window fields and cap field in the user's windows hash", () => {
     const call = byUser('u1');
     // 100 (T0+10s) and 104 (T0+30s) share both buckets; 102 (T0+70s) is the next minute, same 5
-    // minutes. All three share the cap key of the trending bucket T0.
+    // minutes. All three share the cap fields of the trending bucket T0.
     expect(call.keys.windows).toBe('t:{u:u1}:win');
-    expect(call.keys.buckets).toEqual([`t:{u:u1}:cap:${T0}`]);
     expect(call.args.events.map((e) => e.windows)).toEqual([
       [field('5m', T0), field('1h', T0)],
       [field('5m', T0 + MINUTE), field('1h', T0)],
       [field('5m', T0), field('1h', T0)],
     ]);
-    expect(call.args.events.map((e) => e.cap)).toEqual([1, 1, 1]);
+    expect(call.args.events.map((e) => e.cap)).toEqual([capField(T0), capField(T0), capField(T0)]);
     // now = T0+2m, lateness 2m: the windows hash lives until the 1-hour window has passed its
-    // newest bucket (start + width + length) plus the lateness, counted from now; a cap key while
-    // its trending bucket can take events, and at least 10 minutes.
+    // newest bucket (start + width + length) plus the lateness, counted from now, and at least as
+    // long as a cap field matters: while its trending bucket can take events, and 10 minutes.
     expect(call.args.windowsTtlSec).toBe((5 * MINUTE + HOUR + LATENESS - 2 * MINUTE) / SECOND); // 3900
-    expect(call.args.bucketTtlSec).toEqual([CAP_TTL_FLOOR_SEC]);
     expect(call.args.windowSpec).toBe('5m:60000:300000,1h:300000:3600000');
+    expect(call.args.capBucketMs).toBe(TRENDING_BUCKET_MS);
   });
 
-  it('an event just before a bucket boundary lands in the previous bucket of both windows', () => {
+  it("names no window `c`, the cap fields' prefix", () => {
+    const names = byUser('u1')
+      .args.windowSpec.split(',')
+      .map((w) => w.split(':')[0]);
+    expect(names).toEqual(Object.keys(WINDOW_SPEC));
+    expect(names).not.toContain('c');
+  });
+
+  it('an event just before a bucket boundary lands in the previous bucket of both windows and of the caps', () => {
     const call = byUser('u2');
     // 101 at T0+20s; 105 at T0−1ms: the minute and the five minutes before T0.
-    expect(call.keys.buckets).toEqual([`t:{u:u2}:cap:${T0}`, `t:{u:u2}:cap:${T0 - 5 * MINUTE}`]);
     expect(call.args.events.map((e) => e.windows)).toEqual([
       [field('5m', T0), field('1h', T0)],
       [field('5m', T0 - 1), field('1h', T0 - 1)],
     ]);
     expect(field('5m', T0 - 1)).not.toBe(field('5m', T0));
     expect(field('1h', T0 - 1)).not.toBe(field('1h', T0));
-    expect(call.args.events.map((e) => e.cap)).toEqual([1, 2]);
+    expect(call.args.events.map((e) => e.cap)).toEqual([capField(T0), capField(T0 - 1)]);
+    expect(capField(T0 - 1)).not.toBe(capField(T0));
   });
 
   it('rounds a TTL up to the whole second and never sets one below the floor', () => {
+    // A day-old event: its windows need nothing, but its cap field is kept for the cap's floor.
     const [late] = planUserCalls([ev(7, 'u1', 'i1', 'LIKE', T0 - 24 * HOUR)], catalogue, options({ now: T0 }));
-    expect([late?.args.windowsTtlSec, late?.args.bucketTtlSec]).toEqual([TTL_FLOOR_SEC, [CAP_TTL_FLOOR_SEC]]);
+    expect(late?.args.windowsTtlSec).toBe(CAP_TTL_FLOOR_SEC);
 
     const [justAfter] = planUserCalls([ev(7, 'u1', 'i1', 'LIKE', T0)], catalogue, options({ now: T0 + 1 }));
     // 3,900,000 ms − 1 ms rounds up to 3,900 s.
     expect(justAfter?.args.windowsTtlSec).toBe((5 * MINUTE + HOUR + LATENESS) / SECOND);
-    expect(justAfter?.args.bucketTtlSec).toEqual([CAP_TTL_FLOOR_SEC]);
   });
 
   it('weighs each event with the action weights it is given', () => {
@@ -272,17 +294,17 @@ describe('the user step plan', () => {
     expect(planUserCalls([], catalogue, options())).toEqual([]);
   });
 
-  it('encodes to the layout of apply-user.lua: the fixed ARGV, the bucket TTLs, then each event', () => {
+  it('encodes to the layout of apply-user.lua: the fixed ARGV, then each event', () => {
     for (const call of planUserCalls(batch, catalogue, options({ tagFilter: new Set(['dog']) }))) {
       const encodedKeys = scripts.applyUser.keys(call.keys);
       const argv = scripts.applyUser.argv(call.args);
-      expect(encodedKeys).toHaveLength(8 + call.keys.buckets.length);
+      expect(encodedKeys).toHaveLength(9);
       expect([encodedKeys[0], argv[0]]).toEqual([fence.key, fence.epoch]);
       expect(encodedKeys[7]).toBe(call.keys.windows);
+      expect(encodedKeys[8]).toBe(`t:{u:${call.userId}}:pend:${PARTITION}`);
       expect(argv.slice(14, 19)).toEqual([30 * SECOND, 3, '-1', call.args.windowsTtlSec, call.args.windowSpec]);
-      const read = readApplyUser(encodedKeys, argv);
-      expect(read.bucketCount).toBe(call.keys.buckets.length);
-      expect(read.ttls).toEqual(call.args.bucketTtlSec);
+      const read = readApplyUser(argv);
+      expect(read.capBucketMs).toBe(TRENDING_BUCKET_MS);
       expect(read.end).toBe(argv.length);
       expect(read.events.map((e) => e.offset)).toEqual(call.args.events.map((e) => e.offset));
       for (const [i, e] of read.events.entries()) {
@@ -292,8 +314,9 @@ describe('the user step plan', () => {
         expect(e.weight).toBe(planned?.weight);
         expect(e.tags).toBe(planned?.tags.join(','));
         expect(e.receivedAt).toBe(planned?.receivedAt);
+        expect([e.action, e.actionCode]).toEqual([planned?.action, ACTION_CODES[planned?.action ?? '']]);
         const t = planned?.occurredAt ?? NaN;
-        expect(e.cap).toBe(keys.userItemCaps(call.userId, Math.floor(t / TRENDING_BUCKET_MS) * TRENDING_BUCKET_MS));
+        expect(e.cap).toBe(`c:${Math.floor(t / TRENDING_BUCKET_MS).toString(36)}`);
         expect(e.windows).toEqual([
           `5m:${Math.floor(t / MINUTE).toString(36)}`,
           `1h:${Math.floor(t / (5 * MINUTE)).toString(36)}`,
@@ -302,7 +325,7 @@ describe('the user step plan', () => {
     }
   });
 
-  it('holds on random batches: grouping, log order, one bucket per window, TTLs covering window and lateness', () => {
+  it('holds on random batches: grouping, log order, one bucket per window, TTLs covering windows, caps and lateness', () => {
     for (let seed = 1; seed <= 100; seed++) {
       const { events, now } = randomBatch(seed);
       const planned = planUserCalls(events, catalogue, options({ now }));
@@ -311,9 +334,6 @@ describe('the user step plan', () => {
       for (const call of planned) {
         const own = events.filter((e) => e.event.userId === call.userId);
         expect(call.args.events.map((e) => e.offset)).toEqual(own.map((e) => e.offset));
-        expect(new Set(call.keys.buckets).size).toBe(call.keys.buckets.length);
-        expect(call.args.bucketTtlSec).toHaveLength(call.keys.buckets.length);
-        const used = new Set<number>();
         const ttl = call.args.windowsTtlSec;
         expect(Number.isInteger(ttl)).toBe(true);
         expect(ttl).toBeGreaterThanOrEqual(TTL_FLOOR_SEC);
@@ -327,13 +347,12 @@ describe('the user step plan', () => {
             const start = Math.floor(e.occurredAt / spec.bucketMs) * spec.bucketMs;
             expect(now + ttl * SECOND, name).toBeGreaterThanOrEqual(start + spec.lengthMs + LATENESS);
           }
-          used.add(e.cap);
+          // ... and its cap field while its trending bucket can take events, and at least 10 minutes.
+          const trending = Math.floor(e.occurredAt / TRENDING_BUCKET_MS);
+          expect(e.cap).toBe(`c:${trending.toString(36)}`);
+          expect(now + ttl * SECOND).toBeGreaterThanOrEqual((trending + 1) * TRENDING_BUCKET_MS + LATENESS);
+          expect(ttl).toBeGreaterThanOrEqual(CAP_TTL_FLOOR_SEC);
         }
-        expect(used.size, 'every bucket key is some event’s cap key').toBe(call.keys.buckets.length);
-        call.keys.buckets.forEach((key, i) => {
-          expect(key).toContain(':cap:');
-          expect(call.args.bucketTtlSec[i]).toBeGreaterThanOrEqual(CAP_TTL_FLOOR_SEC);
-        });
       }
     }
   });

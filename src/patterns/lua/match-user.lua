@@ -36,7 +36,9 @@
 -- ARGV: epoch, partition, allowedLatenessMs, stateTtlSec, bufferMax, horizonMs, logMax, now, rulesJson,
 --       then per contribution (ascending offsets): offset, occurredAt, clock, member, mask (one character
 --       per rule, in rulesJson order: 1 when the event fits one of the rule's steps, else 0)
---       (member = offset in base 36 padded to 13 characters | eventId | action | category | tag,tag,…)
+--       (member = offset as its digit count and its digits in base 36 | eventId | action code | category |
+--       tag,tag,…; a step's actions `a` list the codes, and the names, which members written before the
+--       codes hold)
 -- rulesJson: [{ id, strict (0/1), within (ms or -1), span (ms), tag, ttl (ms), reason,
 --              steps: [{ a?: [actions], c?: [categories], g?: [tags], gap (ms or -1) }] }]
 -- Returns: { bufferedEvents, partialMatches, provisionalMatches, fired, withdrawn, tagChanges } (the

@@ -2,36 +2,45 @@
 -- the user's watermark, window buckets, decayed category affinity, recent / positive / hidden
 -- items, and co-engagement partners (the user's newest engaged items within the horizon).
 -- What the item side and the pattern matcher must do for the counted events is returned and also
--- noted in the state hash (`pend:<partition>`: the counted offsets, `!` after one the item side
--- must not weigh, and their co-visitation partners, `offset=partner,partner;offset!=`; the rest
--- comes from the redelivered records themselves), so a redelivered batch can finish a second step
--- that a crash cut off. New notes are added to the ones kept, which are dropped only once their
--- offset is at or below settledOffset (the partition's offset through which the second step is
--- known to have succeeded; -1: not known): a redelivery that fails again loses nothing. `tags` are the item's tags that some pattern rule looks at
--- (comma-separated), carried along so that the second step sees the tags the event was counted with.
+-- noted in the user's pending key of the partition (a string: the counted offsets, `!` after one
+-- the item side must not weigh, and their co-visitation partners, `offset=partner,partner;offset!=`;
+-- the rest comes from the redelivered records themselves), so a redelivered batch can finish a
+-- second step that a crash cut off. Consecutive notes' partners overlap (the user's newest engaged
+-- items): where shorter, a run of partners that the previous note with partners lists in the same
+-- order is written `^first-last` (their positions there, from 1). New notes are added to the ones
+-- kept, which are dropped only once their offset is at or below settledOffset (the partition's
+-- offset through which the second step is known to have succeeded; -1: not known): a redelivery
+-- that fails again loses nothing. The notes are read only when a call needs them (a redelivered
+-- offset, or kept notes that may not be settled: settledOffset below the partition's applied
+-- offset); they are not in the state hash, whose small fields then stay in Redis' compact
+-- encoding. Notes an earlier version kept in the state hash (`pend:<partition>`) are taken over.
+-- `tags` are the item's tags that some pattern rule looks at (comma-separated), carried along so
+-- that the second step sees the tags the event was counted with.
 --
 -- The watermark (`wm`) is the latest event time, but an event moves it to at most its receivedAt +
 -- maxAheadMs: a client clock minutes ahead cannot make the user's next events late.
 --
 -- Repeats saturate: per (item, trending bucket) only the user's first capMax counted events weigh on
 -- the item side (popularity, trending) and find co-engagement partners; later ones are `capped`.
--- The counts live in the cap key the event names (a hash itemId → count per trending bucket).
+-- The counts are fields of the windows hash, `c:<trending bucket index>|itemId` (the event names
+-- the prefix; bucket index = bucket start / capBucketMs, in base 36).
 --
--- Window counts live in one hash per user (`windows`), fields `<window>:<bucket index>|category|action`
--- (bucket index = bucket start / bucket length, in base 36), each event naming its fields' prefixes. The hash
--- lives windowsTtlSec past the newest bucket written (extended, never shortened: `we` in the state
--- is the expiry set), and at most once a minute (`wp`) the fields of buckets that no window can
--- read any more are dropped: windows end at the user's watermark, which never moves back, so a
--- bucket starting a window length or more before the watermark's bucket is never read again
--- (windowSpec: `name:bucketMs:lengthMs,…`).
+-- Window counts live in one hash per user (`windows`), fields `<window>:<bucket index>|category|<action
+-- code>` (bucket index = bucket start / bucket length, in base 36; one character per action), each
+-- event naming its fields' prefixes and its action's code. The hash lives windowsTtlSec past the
+-- newest bucket written (extended, never shortened: `we` in the state is the expiry set), and at
+-- most once a minute (`wp`) the fields of buckets that no window can read any more are dropped:
+-- windows end at the user's watermark, which never moves back, so a bucket starting a window length
+-- or more before the watermark's bucket is never read again (windowSpec: `name:bucketMs:lengthMs,…`).
+-- A cap field is dropped once its trending bucket can take no more events: its end plus the allowed
+-- lateness is at or before the watermark.
 --
--- KEYS: epoch, state, seen, recent, positive, hidden, affinity, windows, then bucket_1 … bucket_B
---       (cap keys)
+-- KEYS: epoch, state, seen, recent, positive, hidden, affinity, windows, pending
 -- ARGV: epoch, partition, allowedLatenessMs, stateTtlSec, recentMax, positiveMax, hiddenMax, hiddenTtlSec,
 --       horizonMs, maxPartners, minPartnerWeight, affinityHalfLifeMs, now, ttlRefreshMs, maxAheadMs,
---       capMax, settledOffset, windowsTtlSec, windowSpec, bucketCount, then ttlSec_1 … ttlSec_B
---       (B = bucketCount), then per event: offset, eventId, occurredAt, receivedAt, itemId, category,
---       action, weight, tags, capIndex (1-based, of the buckets), k, windowField_1 … windowField_k
+--       capMax, settledOffset, windowsTtlSec, windowSpec, capBucketMs, then per event: offset, eventId,
+--       occurredAt, receivedAt, itemId, category, action, actionCode, weight, tags, capField
+--       (`c:<bucket index>`), k, windowField_1 … windowField_k
 -- Returns: { counted, late, duplicate, replayed, watermark, contributionsJson, rehandedJson }, each
 --          JSON '' or a list of [offset, itemId, category, action, occurredAt, weight, partners,
 --          eventId, tags, capped, clock] (clock: how far the event moves a watermark, min(occurredAt,
@@ -46,6 +55,7 @@
 -- @include common.lua
 
 local state, seen, recent, pos, hidden, aff, win = KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8]
+local pendKey = KEYS[9]
 local part = ARGV[2]
 local lateness = tonumber(ARGV[3])
 local stateTtl = tonumber(ARGV[4])
@@ -57,7 +67,7 @@ local now, refreshMs = tonumber(ARGV[13]), tonumber(ARGV[14])
 local maxAhead, capMax = tonumber(ARGV[15]), tonumber(ARGV[16])
 local settled = tonumber(ARGV[17])
 local winTtl, winSpec = tonumber(ARGV[18]), ARGV[19]
-local nb = tonumber(ARGV[20])
+local capBucket = tonumber(ARGV[20])
 local st = redis.call('HMGET', state, 'off:' .. part, 'wm', 'x', 'ts', 'ra', 'pa', 'fk', 'pend:' .. part, 'we', 'wp')
 local applied = tonumber(st[1] or '-1')
 local wm = tonumber(st[2] or '0')
@@ -65,8 +75,72 @@ local refreshed = tonumber(st[3] or '-1')
 local trimmedAt = tonumber(st[4] or '0')
 local recentAdds, posAdds = tonumber(st[5] or '0'), tonumber(st[6] or '0')
 local flags = st[7] or ''
-local kept = st[8] or ''
+local legacy = st[8]
+-- The notes kept from earlier calls of this partition, read once when first needed.
+local kept = nil
+local function keptNotes()
+  if kept == nil then
+    kept = redis.call('GET', pendKey) or ''
+    if legacy then kept = legacy .. ';' .. kept end
+  end
+  return kept
+end
 local winExpiry, winPruned = tonumber(st[9] or '0'), tonumber(st[10] or '0')
+
+-- Notes as a list of { offset, capped (0/1), partners } and back.
+local function decodeNotes(text)
+  local list, prev = {}, {}
+  for entry in string.gmatch(text, '[^;]+') do
+    local o, body = string.match(entry, '^([^=]+)=?(.*)$')
+    local c = 0
+    if string.sub(o, -1) == '!' then
+      o = string.sub(o, 1, -2)
+      c = 1
+    end
+    local ps = {}
+    for token in string.gmatch(body, '[^,]+') do
+      local a, b = string.match(token, '^%^(%d+)%-(%d+)$')
+      if a then
+        for x = tonumber(a), tonumber(b) do ps[#ps + 1] = prev[x] end
+      else
+        ps[#ps + 1] = token
+      end
+    end
+    if #ps > 0 then prev = ps end
+    list[#list + 1] = { o, c, ps }
+  end
+  return list
+end
+local function encodeNotes(list)
+  local entries, prev, at = {}, {}, {}
+  for _, note in ipairs(list) do
+    local ps, tokens, j = note[3], {}, 1
+    while j <= #ps do
+      local x = at[ps[j]]
+      local n = 0
+      if x then
+        while ps[j + n + 1] ~= nil and prev[x + n + 1] == ps[j + n + 1] do n = n + 1 end
+      end
+      local ref = x and ('^' .. x .. '-' .. (x + n))
+      local plain = table.concat(ps, ',', j, j + n)
+      if ref and #ref < #plain then
+        tokens[#tokens + 1] = ref
+        j = j + n + 1
+      else
+        tokens[#tokens + 1] = ps[j]
+        j = j + 1
+      end
+    end
+    if #ps > 0 then
+      prev, at = ps, {}
+      for y, p in ipairs(ps) do at[p] = y end
+    end
+    local mark = ''
+    if note[2] == 1 then mark = '!' end
+    entries[#entries + 1] = note[1] .. mark .. '=' .. table.concat(tokens, ',')
+  end
+  return table.concat(entries, ';')
+end
 local counted, late, dup, replayed = 0, 0, 0, 0
 local last = applied
 local incs = {}
@@ -77,32 +151,22 @@ local posTouched = false
 local pendMap = nil
 local rehanded = {}
 local notes = {}
-local i = 21 + nb
+local i = 21
 while i <= #ARGV do
   local offset = tonumber(ARGV[i])
   local eventId = ARGV[i + 1]
   local t = tonumber(ARGV[i + 2])
   local ahead = tonumber(ARGV[i + 3]) + maxAhead
   local itemId, cat, action = ARGV[i + 4], ARGV[i + 5], ARGV[i + 6]
-  local w = tonumber(ARGV[i + 7])
-  local tags = ARGV[i + 8]
-  local capIdx = tonumber(ARGV[i + 9])
-  local k = tonumber(ARGV[i + 10])
+  local w = tonumber(ARGV[i + 8])
+  local tags = ARGV[i + 9]
+  local capField = ARGV[i + 10]
+  local k = tonumber(ARGV[i + 11])
   if offset <= applied then
     replayed = replayed + 1
     if pendMap == nil then
       pendMap = {}
-      for entry in string.gmatch(kept, '[^;]+') do
-        local o, list = string.match(entry, '^([^=]+)=?(.*)$')
-        local ps = {}
-        for other in string.gmatch(list, '[^,]+') do ps[#ps + 1] = other end
-        local c = 0
-        if string.sub(o, -1) == '!' then
-          o = string.sub(o, 1, -2)
-          c = 1
-        end
-        pendMap[o] = { ps, c }
-      end
+      for _, note in ipairs(decodeNotes(keptNotes())) do pendMap[note[1]] = { note[3], note[2] } end
     end
     local p = pendMap[ARGV[i]]
     if p ~= nil then
@@ -115,15 +179,13 @@ while i <= #ARGV do
     elseif redis.call('ZADD', seen, 'NX', t, eventId) == 0 then
       dup = dup + 1
     else
-      local field = cat .. '|' .. action
+      local field = cat .. '|' .. ARGV[i + 7]
       for j = 1, k do
-        local f = ARGV[i + 10 + j] .. '|' .. field
+        local f = ARGV[i + 11 + j] .. '|' .. field
         incs[f] = (incs[f] or 0) + 1
       end
       if w ~= 0 then affAdds[#affAdds + 1] = { cat, w, t } end
-      local capKey = KEYS[8 + capIdx]
-      local used = redis.call('HINCRBY', capKey, itemId, 1)
-      if used == 1 then redis.call('EXPIRE', capKey, tonumber(ARGV[20 + capIdx])) end
+      local used = redis.call('HINCRBY', win, capField .. '|' .. itemId, 1)
       local capped = 0
       if used > capMax then capped = 1 end
       local partners = {}
@@ -143,14 +205,12 @@ while i <= #ARGV do
         hid = true
       end
       out[#out + 1] = { ARGV[i], itemId, cat, action, t, w, partners, eventId, tags, capped, math.min(t, ahead) }
-      local mark = ''
-      if capped == 1 then mark = '!' end
-      notes[#notes + 1] = ARGV[i] .. mark .. '=' .. table.concat(partners, ',')
+      notes[#notes + 1] = { ARGV[i], capped, partners }
       if math.min(t, ahead) > wm then wm = math.min(t, ahead) end
       counted = counted + 1
     end
   end
-  i = i + 11 + k
+  i = i + 12 + k
 end
 local pending = ''
 if #rehanded > 0 then pending = cjson.encode(rehanded) end
@@ -176,27 +236,36 @@ if last > applied then
         spec[name] = { tonumber(bucketMs), tonumber(lengthMs) }
       end
       local dead = {}
+      local wmBucket = {}
+      for name, w in pairs(spec) do wmBucket[name] = math.floor(wm / w[1]) * w[1] end
       for _, f in ipairs(redis.call('HKEYS', win)) do
         local name, idx = string.match(f, '^([^:]+):(%w+)|')
-        local w = spec[name]
-        if w == nil or tonumber(idx, 36) * w[1] + w[2] <= math.floor(wm / w[1]) * w[1] then dead[#dead + 1] = f end
+        if name == 'c' then
+          if (tonumber(idx, 36) + 1) * capBucket + lateness <= wm then dead[#dead + 1] = f end
+        else
+          local w = spec[name]
+          if w == nil or tonumber(idx, 36) * w[1] + w[2] <= wmBucket[name] then dead[#dead + 1] = f end
+        end
       end
       for j = 1, #dead, 1000 do redis.call('HDEL', win, unpack(dead, j, math.min(j + 999, #dead))) end
       fields[#fields + 1] = 'wp'
       fields[#fields + 1] = now
     end
   end
+  -- Every kept note is of an offset at or below the applied one: all are settled when it is.
   local pend = {}
-  for entry in string.gmatch(kept, '[^;]+') do
-    if tonumber(string.match(entry, '^(%d+)')) > settled then pend[#pend + 1] = entry end
+  if settled < applied then
+    for _, note in ipairs(decodeNotes(keptNotes())) do
+      if tonumber(note[1]) > settled then pend[#pend + 1] = note end
+    end
   end
   for _, note in ipairs(notes) do pend[#pend + 1] = note end
   if #pend > 0 then
-    fields[#fields + 1] = 'pend:' .. part
-    fields[#fields + 1] = table.concat(pend, ';')
-  elseif kept ~= '' then
-    redis.call('HDEL', state, 'pend:' .. part)
+    redis.call('SET', pendKey, encodeNotes(pend), 'EX', stateTtl)
+  elseif applied >= 0 then
+    redis.call('DEL', pendKey)
   end
+  if legacy then redis.call('HDEL', state, 'pend:' .. part) end
   -- Bounded sets are trimmed every few additions and the dedupe set whenever the watermark has
   -- moved on by a quarter of the allowed lateness: cheap, and still bounded.
   if recentAdds >= 10 then
