@@ -23,6 +23,26 @@ export default defineConfig({
           globalSetup: ['test/global-setup.ts'],
         },
       },
+      // The stream, pattern, live-feed and batch tests again, on three brokers (replication factor
+      // 3) and a Redis Cluster of three masters with a replica each.
+      {
+        extends: true,
+        test: {
+          name: 'cluster',
+          include: [
+            'test/stream-windows.test.ts',
+            'test/stream-steps.test.ts',
+            'test/stream-crash.test.ts',
+            'test/patterns-stream.test.ts',
+            'test/patterns-e2e.test.ts',
+            'test/live-feed.test.ts',
+            'test/long-horizon.test.ts',
+            'test/poisoning.test.ts',
+            'test/features-e2e.test.ts',
+          ],
+          globalSetup: ['test/global-setup.ts'],
+        },
+      },
     ],
   },
 });

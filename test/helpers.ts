@@ -15,10 +15,11 @@ import {
 } from '../src/client/index.js';
 import { loadConfig, type Config } from '../src/config.js';
 import { createLogger } from '../src/logger.js';
-import type { RedisClient } from '../src/redis/client.js';
+import { Cluster, Redis } from 'ioredis';
+import { clusterSeeds, isCluster, type RedisClient } from '../src/redis/client.js';
 import type { RedisKeys } from '../src/core/keys.js';
 import { encodeEvent } from '../src/core/events.js';
-import { createKafka, type Producer } from '../src/streams/kafka.js';
+import { createKafka, ensureTopics, type Producer } from '../src/streams/kafka.js';
 import { topicSpecs, type Topics } from '../src/core/topics.js';
 import { waitFor } from '../src/runtime/wait.js';
 
@@ -38,6 +39,7 @@ export function testConfig(name: string, env: Record<string, string> = {}): Conf
     KAFKA_TOPIC_PREFIX: `${prefix}.`,
     REDIS_KEY_PREFIX: prefix,
     KAFKA_TOPIC_PARTITIONS: '3',
+    KAFKA_REPLICATION_FACTOR: inject('kafkaReplicationFactor'),
     AUTH_MODE: 'dev',
     ...env,
   });
@@ -94,6 +96,60 @@ export function tempDir(name: string): string {
   const dir = mkdtempSync(path.join(os.tmpdir(), `feedrec-${name}-`));
   tempDirs.push(dir);
   return dir;
+}
+
+/**
+ * A connection to the run's Redis: one Redis, or the Redis Cluster of the `cluster` project
+ * (`redis-cluster://` URL). Disconnect it in afterAll.
+ */
+export function testRedis(): RedisClient {
+  const url = inject('redisUrl');
+  const seeds = clusterSeeds(url);
+  return seeds ? new Cluster(seeds) : new Redis(url);
+}
+
+/** True in the `cluster` project (a Redis Cluster and three brokers). */
+export const onCluster = (): boolean => clusterSeeds(inject('redisUrl')) !== undefined;
+
+/**
+ * Connections subscribed to `channel`. On a cluster each node counts only its own subscribers, so
+ * every node (masters and replicas, from CLUSTER NODES) is asked and the counts are added.
+ */
+export async function channelSubscribers(redis: RedisClient, channel: string): Promise<number> {
+  const numsub = async (node: Pick<Redis, 'pubsub'>) =>
+    Number(((await node.pubsub('NUMSUB', channel)) as [string, string])[1]);
+  if (!isCluster(redis)) return numsub(redis);
+  const addresses = String(await redis.cluster('NODES'))
+    .split('\n')
+    .filter((line) => line && !line.includes('fail'))
+    .map((line) => line.split(' ')[1]!.split('@')[0]!);
+  let total = 0;
+  for (const address of addresses) {
+    const at = address.lastIndexOf(':');
+    const node = new Redis({ host: address.slice(0, at), port: Number(address.slice(at + 1)), lazyConnect: true });
+    try {
+      await node.connect();
+      total += await numsub(node);
+    } finally {
+      node.disconnect();
+    }
+  }
+  return total;
+}
+
+/** Every key matching `pattern`, from every master of a cluster (SCAN on one node sees only its own). */
+export async function scanKeys(redis: RedisClient, pattern: string): Promise<string[]> {
+  const nodes = isCluster(redis) ? redis.nodes('master') : [redis];
+  const keys: string[] = [];
+  for (const node of nodes) {
+    let cursor = '0';
+    do {
+      const [next, found] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+      cursor = next;
+      keys.push(...found);
+    } while (cursor !== '0');
+  }
+  return keys;
 }
 
 /** The test catalogue: 12 items in each of five categories (`pets-0` … `music-11`). */
@@ -179,7 +235,7 @@ export async function createTestTopics(topics: Topics): Promise<void> {
   const admin = createKafka({ brokers: inject('kafkaBrokers').split(','), clientId: 'test-topics' }).admin();
   await admin.connect();
   try {
-    await admin.createTopics({ topics: topicSpecs(topics, 3, 1), waitForLeaders: true });
+    await ensureTopics(admin, topicSpecs(topics, 3, Number(inject('kafkaReplicationFactor'))));
   } finally {
     await admin.disconnect();
   }

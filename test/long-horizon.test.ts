@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { Redis } from 'ioredis';
+import type { RedisClient } from '../src/redis/client.js';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { DAY, DEFAULT_ACTION_WEIGHTS } from '../src/features/definitions.js';
 import { readUserLongHorizonBatch } from '../src/features/user-features.js';
@@ -8,7 +8,7 @@ import { redisKeys } from '../src/core/keys.js';
 import { ACTIONS, encodeEvent, type BehaviorEvent } from '../src/core/events.js';
 import { createKafka } from '../src/streams/kafka.js';
 import { topicNames } from '../src/core/topics.js';
-import { createTestTopics, uniquePrefix } from './helpers.js';
+import { createTestTopics, uniquePrefix, testRedis } from './helpers.js';
 import { randomSource } from '../src/core/random.js';
 
 const exec = promisify(execFile);
@@ -18,9 +18,9 @@ const keys = redisKeys(prefix);
 const categories: Record<string, string> = { 'pet-1': 'pets', 'pet-2': 'pets', 'car-1': 'cars', 'food-1': 'food' };
 
 describe('the daily long-horizon batch', () => {
-  let redis: Redis;
+  let redis: RedisClient;
   beforeAll(async () => {
-    redis = new Redis(inject('redisUrl'));
+    redis = testRedis();
     await createTestTopics(topics);
     for (const [itemId, category] of Object.entries(categories)) await redis.hset(keys.item(itemId), { category });
   });

@@ -1,4 +1,4 @@
-import { Redis } from 'ioredis';
+import type { RedisClient } from '../src/redis/client.js';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { PATTERN_BUFFER_MAX } from '../src/features/definitions.js';
 import { readUserRealtimeBatch } from '../src/features/user-features.js';
@@ -18,6 +18,7 @@ import {
   publishCatalogueRecords,
   streamProgressAtLogEnd,
   uniquePrefix,
+  testRedis,
 } from './helpers.js';
 import {
   countedByUser,
@@ -36,7 +37,7 @@ const groupId = `${prefix}-group`;
 const brokers = () => inject('kafkaBrokers').split(',');
 
 describe('behaviour patterns match on event time, exactly once', () => {
-  let redis: Redis;
+  let redis: RedisClient;
   let producer: Producer;
   let worker: FeatureWorker;
   const metrics = createMetrics();
@@ -45,7 +46,7 @@ describe('behaviour patterns match on event time, exactly once', () => {
   let delivered = 0;
 
   beforeAll(async () => {
-    redis = new Redis(inject('redisUrl'));
+    redis = testRedis();
     const kafka = createKafka({ brokers: brokers(), clientId: 'patterns-test' });
     await createTestTopics(topics);
     producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
@@ -218,9 +219,9 @@ describe('behaviour patterns match on event time, exactly once', () => {
 
 describe('the pattern step on its own', () => {
   const at = Date.now() - 600_000;
-  let redis: Redis;
+  let redis: RedisClient;
   beforeAll(async () => {
-    redis = new Redis(inject('redisUrl'));
+    redis = testRedis();
   });
   afterAll(() => redis?.disconnect());
 

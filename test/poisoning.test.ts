@@ -7,7 +7,7 @@ import {
   type InteractionInput,
 } from '../src/client/index.js';
 import { readItemFeaturesBatch, readTrending } from '../src/features/item-features.js';
-import { gql, seedCatalogue, startApp, streamCaughtUp, testConfig } from './helpers.js';
+import { gql, seedCatalogue, startApp, streamCaughtUp, testConfig, scanKeys } from './helpers.js';
 
 describe('trending and popularity cannot be bought by one user', () => {
   let app: App;
@@ -53,13 +53,7 @@ describe('trending and popularity cannot be bought by one user', () => {
 
     const { redis, keys } = app.services;
     const fake = keys.itemStats('promo.evil').replace(/:stats$/, '');
-    const found: string[] = [];
-    let cursor = '0';
-    do {
-      const [next, batch] = await redis.scan(cursor, 'MATCH', `${fake}:*`, 'COUNT', 1000);
-      cursor = next;
-      found.push(...batch);
-    } while (cursor !== '0');
+    const found = await scanKeys(redis, `${fake}:*`);
     // Stats and co-visits an hour, window buckets as long as any item's (the window and the lateness).
     expect(found.length).toBeGreaterThan(0);
     for (const key of found) {

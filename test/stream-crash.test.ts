@@ -1,11 +1,18 @@
 import type { ChildProcess } from 'node:child_process';
-import { Redis } from 'ioredis';
+import type { RedisClient } from '../src/redis/client.js';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { redisKeys } from '../src/core/keys.js';
 import { encodeEvent, type BehaviorEvent } from '../src/core/events.js';
 import { createKafka, type Producer } from '../src/streams/kafka.js';
 import { topicNames } from '../src/core/topics.js';
-import { createTestTopics, eventually, publishCatalogueRecords, spawnWorker, uniquePrefix } from './helpers.js';
+import {
+  createTestTopics,
+  eventually,
+  publishCatalogueRecords,
+  spawnWorker,
+  uniquePrefix,
+  testRedis,
+} from './helpers.js';
 import { expectFeaturesMatchReference, randomEvents } from './stream-reference.js';
 
 const LATENESS = 120_000;
@@ -33,12 +40,12 @@ function setup(name: string) {
 }
 
 describe('the stream worker survives crashes and rebalances without losing or double-counting', () => {
-  let redis: Redis;
+  let redis: RedisClient;
   let producer: Producer;
   const pipelines: ReturnType<typeof setup>[] = [];
 
   beforeAll(async () => {
-    redis = new Redis(inject('redisUrl'));
+    redis = testRedis();
     producer = createKafka({ brokers: brokers(), clientId: 'crash-test' }).producer({
       idempotent: true,
       maxInFlightRequests: 1,

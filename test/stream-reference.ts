@@ -7,7 +7,7 @@
  * only the first USER_ITEM_CAP counted events weigh on popularity and trending and find partners;
  * only catalogued items trend.
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../src/redis/client.js';
 import { expect } from 'vitest';
 import {
   readCovisitBatch,
@@ -249,7 +249,7 @@ function expectClose(actual: Record<string, number>, expected: Record<string, nu
  * reference over `events`.
  */
 export async function expectFeaturesMatchReference(
-  redis: Redis,
+  redis: RedisClient,
   keys: RedisKeys,
   events: BehaviorEvent[],
   categoryOf: (itemId: string) => string,

@@ -1,4 +1,4 @@
-import { Redis } from 'ioredis';
+import type { RedisClient } from '../src/redis/client.js';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createLogger } from '../src/logger.js';
 import { redisKeys } from '../src/core/keys.js';
@@ -7,7 +7,7 @@ import { decodeBehavior, encodeEvent } from '../src/core/events.js';
 import { createFeatureWorker, type FeatureWorker } from '../src/streams/feature-worker.js';
 import { createKafka } from '../src/streams/kafka.js';
 import { topicNames } from '../src/core/topics.js';
-import { createTestTopics, eventually, uniquePrefix } from './helpers.js';
+import { createTestTopics, eventually, uniquePrefix, testRedis } from './helpers.js';
 import { readTopic } from './kafka-helpers.js';
 import { expectFeaturesMatchReference, randomEvents } from './stream-reference.js';
 
@@ -20,10 +20,10 @@ const categories: Record<string, string> = { 'pet-1': 'pets', 'pet-2': 'pets', '
 const categoryOf = (id: string) => categories[id] ?? '_unknown';
 
 describe('a batch cut between the user step and the item step', () => {
-  let redis: Redis;
+  let redis: RedisClient;
   let worker: FeatureWorker | undefined;
   beforeAll(async () => {
-    redis = new Redis(inject('redisUrl'));
+    redis = testRedis();
     await createTestTopics(topics);
     for (const [itemId, category] of Object.entries(categories)) await redis.hset(keys.item(itemId), { category });
   });

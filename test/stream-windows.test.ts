@@ -1,4 +1,4 @@
-import { Redis } from 'ioredis';
+import type { RedisClient } from '../src/redis/client.js';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { readUserRealtime } from '../src/features/user-features.js';
 import { createLogger } from '../src/logger.js';
@@ -13,6 +13,8 @@ import {
   publishCatalogueRecords,
   streamProgressAtLogEnd,
   uniquePrefix,
+  scanKeys,
+  testRedis,
 } from './helpers.js';
 import { expectFeaturesMatchReference, randomEvents } from './stream-reference.js';
 import { readTopic } from './kafka-helpers.js';
@@ -27,14 +29,14 @@ const items = [...Object.keys(categories), 'unknown-item'];
 const categoryOf = (id: string) => categories[id] ?? '_unknown';
 
 describe('the stream worker keeps exact event-time windows and features', () => {
-  let redis: Redis;
+  let redis: RedisClient;
   let producer: Producer;
   let worker: FeatureWorker;
   /** Records handed to the apply step: each record once, or the worker is re-reading. */
   let deliveries = 0;
 
   beforeAll(async () => {
-    redis = new Redis(inject('redisUrl'));
+    redis = testRedis();
     const kafka = createKafka({ brokers: brokers(), clientId: 'windows-test' });
     await createTestTopics(topics);
     producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
@@ -99,16 +101,12 @@ describe('the stream worker keeps exact event-time windows and features', () => 
 
   it('gives every feature key a TTL (catalogue entries, profiles and progress excepted)', async () => {
     const without: string[] = [];
-    let stream = '0';
-    do {
-      const [next, found] = await redis.scan(stream, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-      stream = next;
-      const ttls = await Promise.all(found.map((k) => redis.pttl(k)));
-      found.forEach((k, i) => {
-        if (/:meta$|:profile$|:stream:|:fresh$/.test(k)) return;
-        if ((ttls[i] ?? -1) < 0) without.push(k);
-      });
-    } while (stream !== '0');
+    const found = await scanKeys(redis, `${prefix}:*`);
+    const ttls = await Promise.all(found.map((k) => redis.pttl(k)));
+    found.forEach((k, i) => {
+      if (/:meta$|:profile$|:stream:|:fresh$/.test(k)) return;
+      if ((ttls[i] ?? -1) < 0) without.push(k);
+    });
     expect(without).toEqual([]);
   });
 
