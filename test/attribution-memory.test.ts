@@ -28,8 +28,8 @@ describe('experiment attribution memory', () => {
         modelVersion: 'v1',
         itemIds: Array.from({ length: 50 }, (_, i) => `item-${feed}-${i}`),
       };
-      const call = planImpressions([impression], 'imp:0', impression.offset, settings);
-      await scripts.attribute.run(redis, call.keys, call.args);
+      for (const call of planImpressions([impression], 'imp:0', impression.offset, settings))
+        await scripts.attribute.run(redis, call.keys, call.args);
     }
     const size = await redis.hlen(keys.abShown('heavy'));
     expect(size).toBeLessThanOrEqual(SHOWN_ITEMS_MAX);

@@ -17,6 +17,7 @@ import { createPopulation } from '../tools/sim/behaviour.js';
 import { drive } from '../tools/sim/driver.js';
 import { graphqlRanker } from '../tools/sim/policies.js';
 import { createWorld } from '../tools/sim/world.js';
+import { AB_SHARDS, redisKeys } from '../src/core/keys.js';
 import { eventually, gql, startApp, testConfig } from './helpers.js';
 import { readTopic } from './kafka-helpers.js';
 import { metricsText, modelCli, modelFile } from './model-helpers.js';
@@ -59,7 +60,7 @@ describe('A/B experiments', () => {
     const admin = services.kafka.admin();
     await admin.connect();
     try {
-      const progress = await services.redis.hgetall(services.keys.abOffsets());
+      const progress = await services.redis.hgetall(services.keys.abProgress());
       for (const topic of [services.topics.impressions, services.topics.behavior]) {
         for (const p of await admin.fetchTopicOffsets(topic)) {
           const done = Number(progress[progressField(topic, p.partition)] ?? -1);
@@ -82,20 +83,19 @@ describe('A/B experiments', () => {
   it('credits a click, like or hide once to the arm of the impression that showed the item, in either arrival order', async () => {
     // The attribution script on its own, against the real Redis, under a key prefix of its own.
     const redis = apps[0]!.services.redis;
-    const keys = { ...apps[0]!.services.keys };
     const prefix = `${config.redis.keyPrefix}-probe`;
-    const settings = {
-      keys: {
-        ...keys,
-        abOffsets: () => `${prefix}:{ab}:offsets`,
-        abCounts: () => `${prefix}:{ab}:counts`,
-        abShown: (u: string) => `${prefix}:{ab}:shown:${u}`,
-        abPending: (u: string) => `${prefix}:{ab}:pending:${u}`,
-      },
-      windowMs: 60_000,
+    const settings = { keys: redisKeys(prefix), windowMs: 60_000 };
+    const run = async (calls: AttributionCall[]) => {
+      for (const { keys: k, args } of calls) await scripts.attribute.run(redis, k, args);
     };
-    const run = ({ keys: k, args }: AttributionCall) => scripts.attribute.run(redis, k, args);
-    const counts = async () => redis.hgetall(settings.keys.abCounts());
+    // Every shard's counts added up, as the report does.
+    const counts = async () => {
+      const sum: Record<string, string> = {};
+      for (let shard = 0; shard < AB_SHARDS; shard++)
+        for (const [field, n] of Object.entries(await redis.hgetall(settings.keys.abCounts(shard))))
+          sum[field] = String(Number(sum[field] ?? 0) + Number(n));
+      return sum;
+    };
     const t = 1_700_000_000_000;
     const impression = (offset: string, userId: string, servedAt: number, itemIds: string[]): AttributedImpression => ({
       offset,

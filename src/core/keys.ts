@@ -3,6 +3,22 @@
  * item `{i:<id>}` and keys of one trending scope `{t:<scope>}`, so that each atomic script touches
  * a single Redis Cluster slot.
  */
+/**
+ * Experiment attribution is spread by user over this many hash tags (`{ab:<shard>}`), so that no
+ * single Redis Cluster slot takes every user's impressions and clicks.
+ */
+export const AB_SHARDS = 16;
+
+/** The attribution shard of a user: FNV-1a of the id, modulo AB_SHARDS (stable across processes). */
+export function abShard(userId: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < userId.length; i++) {
+    h ^= userId.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return (h >>> 0) % AB_SHARDS;
+}
+
 export function redisKeys(prefix: string) {
   const user = (userId: string) => `${prefix}:{u:${userId}}`;
   const item = (itemId: string) => `${prefix}:{i:${itemId}}`;
@@ -104,16 +120,20 @@ export function redisKeys(prefix: string) {
     modelHistory: () => `${prefix}:{models}:history`,
     /** Pub/sub channel announcing "the registry changed": instances reload their active models. */
     modelsChangedChannel: () => `${prefix}:models-changed`,
-    // Experiment attribution: one hash tag, so one script per Kafka batch joins impressions and
-    // behaviour atomically with its progress.
-    /** Hash: `<topic>:<partition>` → last offset whose records were attributed. */
-    abOffsets: () => `${prefix}:{ab}:offsets`,
-    /** Hash: `experiment|arm|version|kind` → count (feeds, impressions, clicks, likes, hides). */
-    abCounts: () => `${prefix}:{ab}:counts`,
+    // Experiment attribution: per shard of users (abShard), one hash tag, so one script per Kafka
+    // batch and shard joins impressions and behaviour atomically with the shard's progress.
+    /** Hash: `<topic>:<partition>` → last offset whose records of this shard's users were attributed. */
+    abOffsets: (shard: number) => `${prefix}:{ab:${shard}}:offsets`,
+    /** Hash: `experiment|arm|version|kind` → this shard's count (feeds, impressions, clicks, likes, hides). */
+    abCounts: (shard: number) => `${prefix}:{ab:${shard}}:counts`,
+    /** Hash: the counts written before attribution was sharded, still added to every report. */
+    abLegacyCounts: () => `${prefix}:{ab}:counts`,
+    /** Hash: `<topic>:<partition>` → last offset attributed in every shard (progress, for operators and tests). */
+    abProgress: () => `${prefix}:ab:progress`,
     /** Hash: itemId → `experiment|arm|version|servedAt|flags` of the last impression that showed it to the user; TTL = window, the newest SHOWN_ITEMS_MAX kept. */
-    abShown: (userId: string) => `${prefix}:{ab}:shown:${userId}`,
+    abShown: (userId: string) => `${prefix}:{ab:${abShard(userId)}}:shown:${userId}`,
     /** Sorted set: the user's clicks, likes and hides no impression claimed yet, scored by event time; TTL = window. */
-    abPending: (userId: string) => `${prefix}:{ab}:pending:${userId}`,
+    abPending: (userId: string) => `${prefix}:{ab:${abShard(userId)}}:pending:${userId}`,
     /** String: JSON of an online trainer's learning state (weights, accumulators, standardisation, offsets). */
     onlineTrainerState: (name: string) => `${prefix}:online:${name}:state`,
   };

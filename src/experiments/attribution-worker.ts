@@ -56,24 +56,27 @@ export function createAttributionWorker(options: AttributionWorkerOptions): Attr
     const lastOffset = batch.messages.at(-1)?.offset;
     if (lastOffset === undefined) return;
     const field = progressField(batch.topic, batch.partition);
-    let call;
+    let calls;
     if (batch.topic === topics.impressions) {
       const records: AttributedImpression[] = [];
       for (const m of batch.messages) {
         const impression = decodeAttributedImpression(m.value, m.offset);
         if (impression) records.push(impression);
       }
-      call = planImpressions(records, field, lastOffset, settings);
+      calls = planImpressions(records, field, lastOffset, settings);
     } else {
       const records: AttributedEvent[] = [];
       for (const m of batch.messages) {
         const event = decodeAttributedEvent(m.value, m.offset);
         if (event) records.push(event);
       }
-      call = planEvents(records, field, lastOffset, settings);
+      calls = planEvents(records, field, lastOffset, settings);
     }
     if (!redis) throw new Error('the attribution worker is not started');
-    const counted = parseCounted(await scripts.attribute.run(redis, call.keys, call.args));
+    const client = redis;
+    const replies = await Promise.all(calls.map((call) => scripts.attribute.run(client, call.keys, call.args)));
+    const counted = parseCounted(replies.flat());
+    await redis.hset(keys.abProgress(), field, lastOffset);
     // Redis holds the batch: only now may Kafka move past it.
     await consumer
       .current()

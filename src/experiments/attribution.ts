@@ -3,7 +3,7 @@
  * name an experiment arm; CLICK, LIKE and HIDE events) and the one script call that applies the
  * batch (`redis/scripts.ts`, `attribute`). Nothing here talks to Kafka or Redis, so it is tested on plain values.
  */
-import type { RedisKeys } from '../core/keys.js';
+import { abShard, type RedisKeys } from '../core/keys.js';
 import type { AttributeArgs, AttributeKeys, ScriptCall } from '../redis/scripts.js';
 import { decodeBehavior, DecodeError, isValidId, type Action } from '../core/events.js';
 import { isRecord } from '../core/records.js';
@@ -90,11 +90,23 @@ export interface AttributionSettings {
   windowMs: number;
 }
 
+/** Records grouped by their user's attribution shard (abShard), shards in ascending order. */
+function byShard<R extends { userId: string }>(records: readonly R[]): [shard: number, records: R[]][] {
+  const shards = new Map<number, R[]>();
+  for (const r of records) {
+    const shard = abShard(r.userId);
+    const list = shards.get(shard);
+    if (list) list.push(r);
+    else shards.set(shard, [r]);
+  }
+  return [...shards].sort((a, b) => a[0] - b[0]);
+}
+
 /** Each user's pair of keys once; records refer to the pair by its index. */
-function userKeys(settings: AttributionSettings) {
+function userKeys(settings: AttributionSettings, shard: number) {
   const users: { shown: string; pending: string }[] = [];
   const index = new Map<string, number>();
-  const keys: AttributeKeys = { offsets: settings.keys.abOffsets(), counts: settings.keys.abCounts(), users };
+  const keys: AttributeKeys = { offsets: settings.keys.abOffsets(shard), counts: settings.keys.abCounts(shard), users };
   return {
     keys,
     of(userId: string): number {
@@ -122,41 +134,49 @@ function header(settings: AttributionSettings, progressField: string, lastOffset
   };
 }
 
-/** The script call for one batch of impressions; `lastOffset` is the batch's last record, attributable or not. */
+/**
+ * The script calls for one batch of impressions, one per shard of users it holds; `lastOffset` is
+ * the batch's last record, attributable or not. Each shard guards its own progress, so a shard
+ * absent from a batch simply stays behind until its next record.
+ */
 export function planImpressions(
   records: readonly AttributedImpression[],
   progressField: string,
   lastOffset: string,
   settings: AttributionSettings,
-): AttributionCall {
-  const users = userKeys(settings);
-  const impressions = records.map((r) => ({
-    offset: r.offset,
-    user: users.of(r.userId),
-    servedAt: r.servedAt,
-    group: `${r.experimentId}|${r.arm}|${r.modelVersion}`,
-    itemIds: r.itemIds,
-  }));
-  return { keys: users.keys, args: { ...header(settings, progressField, lastOffset), kind: 'i', impressions } };
+): AttributionCall[] {
+  return byShard(records).map(([shard, list]) => {
+    const users = userKeys(settings, shard);
+    const impressions = list.map((r) => ({
+      offset: r.offset,
+      user: users.of(r.userId),
+      servedAt: r.servedAt,
+      group: `${r.experimentId}|${r.arm}|${r.modelVersion}`,
+      itemIds: r.itemIds,
+    }));
+    return { keys: users.keys, args: { ...header(settings, progressField, lastOffset), kind: 'i', impressions } };
+  });
 }
 
-/** The script call for one batch of behaviour. */
+/** The script calls for one batch of behaviour, one per shard of users it holds. */
 export function planEvents(
   records: readonly AttributedEvent[],
   progressField: string,
   lastOffset: string,
   settings: AttributionSettings,
-): AttributionCall {
-  const users = userKeys(settings);
-  const events = records.map((r) => ({
-    offset: r.offset,
-    user: users.of(r.userId),
-    occurredAt: r.occurredAt,
-    itemId: r.itemId,
-    flag: r.flag,
-    eventId: r.eventId,
-  }));
-  return { keys: users.keys, args: { ...header(settings, progressField, lastOffset), kind: 'b', events } };
+): AttributionCall[] {
+  return byShard(records).map(([shard, list]) => {
+    const users = userKeys(settings, shard);
+    const events = list.map((r) => ({
+      offset: r.offset,
+      user: users.of(r.userId),
+      occurredAt: r.occurredAt,
+      itemId: r.itemId,
+      flag: r.flag,
+      eventId: r.eventId,
+    }));
+    return { keys: users.keys, args: { ...header(settings, progressField, lastOffset), kind: 'b', events } };
+  });
 }
 
 export interface CountedDelta {

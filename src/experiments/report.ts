@@ -3,9 +3,9 @@
  * and click-through, read from the counts attribution keeps in Redis. An arm's numbers are those
  * of the model version it serves now (an arm that changed version starts counting afresh).
  */
-import type { RedisClient } from '../redis/client.js';
+import { execPipeline, pipelineOf, type RedisClient } from '../redis/client.js';
 import type { Experiment, ModelRegistry } from '../model/registry.js';
-import type { RedisKeys } from '../core/keys.js';
+import { AB_SHARDS, type RedisKeys } from '../core/keys.js';
 import { ARM_COUNTS, countField, type ArmCount } from './attribution.js';
 
 export interface ArmReport extends Record<ArmCount, number> {
@@ -28,7 +28,12 @@ export async function armReports(redis: RedisClient, keys: RedisKeys, experiment
   const fields = experiment.arms.flatMap((arm) =>
     ARM_COUNTS.map((kind) => countField(experiment.id, arm.name, arm.version, kind)),
   );
-  const values = await redis.hmget(keys.abCounts(), ...fields);
+  // Every shard's counts, and those written before attribution was sharded, added up.
+  const read = pipelineOf(redis);
+  for (let shard = 0; shard < AB_SHARDS; shard++) read.hmget(keys.abCounts(shard), ...fields);
+  read.hmget(keys.abLegacyCounts(), ...fields);
+  const replies = (await execPipeline(read)) as (string | null)[][];
+  const values = fields.map((_, f) => replies.reduce((sum, reply) => sum + Number(reply[f] ?? 0), 0));
   return experiment.arms.map((arm, a) => {
     const counts = Object.fromEntries(
       ARM_COUNTS.map((kind, k) => [kind, Number(values[a * ARM_COUNTS.length + k] ?? 0)]),
