@@ -21,9 +21,9 @@ import { generateEventId, type BehaviorEvent } from '../src/core/events.js';
 import { loadPatternRules } from '../src/patterns/rules.js';
 import { startLocalRedis } from '../src/stack/redis.js';
 import { projectRoot } from '../src/stack/paths.js';
-import { createApplier } from '../src/streams/apply.js';
+import { createApplier, type Applier } from '../src/streams/apply.js';
 import type { PositionedEvent } from '../src/streams/plan.js';
-import { behaviourOf, benchCatalogue } from './api.js';
+import { behaviourOf, benchCatalogue, type CatalogueItem } from './api.js';
 
 export interface StreamCost {
   events: number;
@@ -49,7 +49,7 @@ export interface StreamCost {
   encodings: Record<string, Record<string, number>>;
 }
 
-const PARTITIONS = 6;
+export const PARTITIONS = 6;
 const BATCH = 500;
 
 /** Commands Redis executed (INFO commandstats, inner script commands included) and script calls. */
@@ -88,6 +88,63 @@ async function cpuMicros(redis: Redis) {
   return (user + sys) * 1e6;
 }
 
+/**
+ * The bench's mix: `users` users with three favourite categories and the shipped action shares,
+ * `eventsPerUser` events each spread over ten minutes, interleaved in event-time order (as traffic
+ * arrives) and split into PARTITIONS partitions by user, with server-made event ids.
+ */
+export function streamMix(items: CatalogueItem[], options: { users: number; eventsPerUser: number }) {
+  const behaviour = behaviourOf(items);
+  const all: BehaviorEvent[] = [];
+  for (let u = 0; u < options.users; u++)
+    for (const input of behaviour(`cu${u}`, options.eventsPerUser, 10 * 60_000)) {
+      const at = Date.parse(input.occurredAt ?? new Date().toISOString());
+      all.push({
+        v: 1,
+        eventId: generateEventId(),
+        userId: input.userId ?? `cu${u}`,
+        itemId: input.itemId,
+        action: input.action,
+        occurredAt: at,
+        receivedAt: at,
+      });
+    }
+  all.sort((a, b) => a.occurredAt - b.occurredAt);
+  const byPartition = Array.from({ length: PARTITIONS }, () => [] as PositionedEvent[]);
+  for (const event of all) {
+    const p = Number(event.userId.slice(2)) % PARTITIONS;
+    const list = byPartition[p]!;
+    list.push({ event, offset: String(list.length) });
+  }
+  return { all, byPartition };
+}
+
+/**
+ * Applies the mix in batches of BATCH per partition, as the worker receives them; `partitions`
+ * limits it to some partitions (one worker's share). Each batch knows the progress recorded before
+ * it (what it may trim), as in the worker.
+ */
+export async function applyMix(
+  applier: Applier,
+  byPartition: PositionedEvent[][],
+  offsets: string,
+  partitions: readonly number[] = byPartition.map((_, p) => p),
+) {
+  const settled = new Map<number, string>();
+  for (let start = 0; ; start += BATCH) {
+    let any = false;
+    for (const p of partitions) {
+      const batch = byPartition[p]!.slice(start, start + BATCH);
+      if (!batch.length) continue;
+      any = true;
+      const lastOffset = batch.at(-1)!.offset;
+      await applier.applyBatch(batch, p, { key: offsets, lastOffset, settled: settled.get(p) });
+      settled.set(p, lastOffset);
+    }
+    if (!any) break;
+  }
+}
+
 export async function measureStreamCost(options: { users: number; eventsPerUser: number }): Promise<StreamCost> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'feedrec-stream-cost-'));
   const server = await startLocalRedis({ dir, persistence: false });
@@ -108,29 +165,7 @@ export async function measureStreamCost(options: { users: number; eventsPerUser:
     });
     await applier.adoptEpoch();
 
-    const behaviour = behaviourOf(items);
-    const all: BehaviorEvent[] = [];
-    for (let u = 0; u < options.users; u++)
-      for (const input of behaviour(`cu${u}`, options.eventsPerUser, 10 * 60_000)) {
-        const at = Date.parse(input.occurredAt ?? new Date().toISOString());
-        all.push({
-          v: 1,
-          eventId: generateEventId(),
-          userId: input.userId ?? `cu${u}`,
-          itemId: input.itemId,
-          action: input.action,
-          occurredAt: at,
-          receivedAt: at,
-        });
-      }
-    // Interleave users in event-time order, as traffic arrives, then split by partition (user key).
-    all.sort((a, b) => a.occurredAt - b.occurredAt);
-    const byPartition = Array.from({ length: PARTITIONS }, () => [] as PositionedEvent[]);
-    for (const event of all) {
-      const p = Number(event.userId.slice(2)) % PARTITIONS;
-      const list = byPartition[p]!;
-      list.push({ event, offset: String(list.length) });
-    }
+    const { all, byPartition } = streamMix(items, options);
 
     const before = await commandStats(redis);
     const cpuBefore = await cpuMicros(redis);
@@ -145,21 +180,7 @@ export async function measureStreamCost(options: { users: number; eventsPerUser:
       roundTrips++;
       return hset(...args);
     }) as Redis['hset'];
-    const offsets = keys.streamOffsets('cost', 'behavior');
-    // As the worker does: each batch knows the progress recorded before it (what it may trim).
-    const settled = new Map<number, string>();
-    for (let start = 0; ; start += BATCH) {
-      let any = false;
-      for (let p = 0; p < PARTITIONS; p++) {
-        const batch = byPartition[p]!.slice(start, start + BATCH);
-        if (!batch.length) continue;
-        any = true;
-        const lastOffset = batch.at(-1)!.offset;
-        await applier.applyBatch(batch, p, { key: offsets, lastOffset, settled: settled.get(p) });
-        settled.set(p, lastOffset);
-      }
-      if (!any) break;
-    }
+    await applyMix(applier, byPartition, keys.streamOffsets('cost', 'behavior'));
     counting.pipeline = pipeline;
     counting.hset = hset;
     const after = await commandStats(redis);

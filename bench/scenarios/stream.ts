@@ -5,6 +5,7 @@ import { encodeEvent, type BehaviorEvent } from '../../src/core/events.js';
 import { createFeatureWorker } from '../../src/streams/feature-worker.js';
 import { createKafka, type Kafka } from '../../src/streams/kafka.js';
 import { topicNames, topicSpecs, type Topics } from '../../src/core/topics.js';
+import { measureClusterApply } from '../cluster-apply.js';
 import { measureStreamCost } from '../stream-cost.js';
 import { median, percentile, type BenchContext, type Row, type Scenario } from '../types.js';
 
@@ -180,6 +181,7 @@ export const streamScenarios: Scenario[] = [
           .slice(0, 4)
           .map(([name, n]) => `${name} ${n.toLocaleString('en-US')}${unit}`)
           .join(', ');
+      const applied = await measureClusterApply({ users: ctx.quick ? 300 : 1000, eventsPerUser: 20 });
       const rate = 5000;
       const seconds = ctx.quick ? 6 : 20;
       const fw = await freshness(ctx, kafka, rate, seconds, 'worker');
@@ -228,6 +230,18 @@ export const streamScenarios: Scenario[] = [
           reference: { name: 'raw kafkajs produce → consume p99', value: fr.p99 },
         },
       ];
+      for (const appliers of [1, 3]) {
+        const single = applied.find((r) => r.appliers === appliers && r.topology === 'one Redis');
+        const cluster = applied.find((r) => r.appliers === appliers && r.topology !== 'one Redis');
+        if (!single || !cluster) continue;
+        rows.push({
+          scenario: 'stream',
+          metric: `apply on a Redis Cluster of 3 masters (a replica each), ${appliers} applier${appliers === 1 ? '' : 's'} in parallel without Kafka (${cluster.events.toLocaleString('en-US')} events; Redis CPU per master ${cluster.cpuShares.map((c) => `${Math.round(100 * c)} %`).join(' / ')})`,
+          value: cluster.eventsPerSec,
+          unit: 'events/s',
+          reference: { name: 'one Redis, same appliers and events', value: single.eventsPerSec },
+        });
+      }
       return rows;
     },
   },
