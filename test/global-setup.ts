@@ -1,8 +1,8 @@
 /**
  * One real Kafka broker and one real Redis for the whole run, started by the same local-stack
- * factory as `npm start`; for the `cluster` project, three brokers (topics with three replicas) and
- * a Redis Cluster of three masters with a replica each. Test files isolate themselves with unique
- * topic and key prefixes; a file that needs to kill a server starts its own.
+ * factory as `npm start`; for the `cluster` project, a Redis Cluster of three masters with a replica
+ * each instead of the Redis. Test files isolate themselves with unique topic and key prefixes; a
+ * file that needs to kill a server starts its own.
  */
 import type { TestProject } from 'vitest/node';
 import { createLocalStack } from '../src/stack/local-stack.js';
@@ -20,21 +20,27 @@ declare module 'vitest' {
 export default async function setup(project: TestProject) {
   const clustered = project.name === 'cluster';
   const tag = clustered ? '[cluster stack]' : '[stack]';
-  const stack = createLocalStack({
-    topology: clustered ? 'cluster' : 'single',
-    kafkaHeapMb: clustered ? 384 : 768,
-    log: (msg) => process.stderr.write(`${tag} ${msg}\n`),
-  });
+  const log = (msg: string) => process.stderr.write(`${tag} ${msg}\n`);
+  // The cluster project: a Redis Cluster, and one broker (the replicated brokers are exercised by
+  // test/failover-kafka.test.ts, which starts its own: three more JVMs for the whole run cost more
+  // than they show).
+  const stacks = clustered
+    ? [
+        createLocalStack({ topology: 'cluster', kafka: false, log }),
+        createLocalStack({ redis: false, kafkaHeapMb: 512, log }),
+      ]
+    : [createLocalStack({ kafkaHeapMb: 768, log })];
   const started = Date.now();
-  await stack.start();
-  const env = stack.redisEnv;
+  await Promise.all(stacks.map((s) => s.start()));
+  const env = stacks.map((s) => s.redisEnv).find(Boolean);
   const redisUrl =
     env && 'REDIS_CLUSTER_NODES' in env ? `redis-cluster://${env.REDIS_CLUSTER_NODES}` : (env?.REDIS_URL ?? '');
-  process.stderr.write(`${tag} Kafka ${stack.brokers.join(',')} and ${redisUrl} ready in ${Date.now() - started} ms\n`);
-  project.provide('kafkaBrokers', stack.brokers.join(','));
+  const brokers = stacks.flatMap((s) => s.brokers).join(',');
+  log(`Kafka ${brokers} and ${redisUrl} ready in ${Date.now() - started} ms`);
+  project.provide('kafkaBrokers', brokers);
   project.provide('redisUrl', redisUrl);
-  project.provide('kafkaReplicationFactor', clustered ? '3' : '1');
+  project.provide('kafkaReplicationFactor', '1');
   return async () => {
-    await stack.stop();
+    await Promise.all(stacks.map((s) => s.stop()));
   };
 }

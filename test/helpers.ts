@@ -108,9 +108,6 @@ export function testRedis(): RedisClient {
   return seeds ? new Cluster(seeds) : new Redis(url);
 }
 
-/** True in the `cluster` project (a Redis Cluster and three brokers). */
-export const onCluster = (): boolean => clusterSeeds(inject('redisUrl')) !== undefined;
-
 /**
  * Connections subscribed to `channel`. On a cluster each node counts only its own subscribers, so
  * every node (masters and replicas, from CLUSTER NODES) is asked and the counts are added.

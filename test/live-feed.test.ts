@@ -12,16 +12,7 @@ import {
   type SubscriptionResult,
   type TypedDocumentNode,
 } from '../src/client/index.js';
-import {
-  eventually,
-  gql,
-  seedCatalogue,
-  startApp,
-  streamCaughtUp,
-  testConfig,
-  channelSubscribers,
-  onCluster,
-} from './helpers.js';
+import { eventually, gql, seedCatalogue, startApp, streamCaughtUp, testConfig, channelSubscribers } from './helpers.js';
 import { rawSocket, signer, watch, wsClient } from './live-clients.js';
 
 const secret = 'live-feed-test-secret-0123456789abcdef';
@@ -326,49 +317,43 @@ describe('the live feed', () => {
     expect(await subscribersOn(a)).toBe(2);
   });
 
-  // The API's own memory, whatever Redis it talks to: measured on one Redis only (on the cluster
-  // project's busier stack, 1,000 first feeds take longer than the round allows).
-  it.skipIf(onCluster())(
-    'returns to its baseline after 1,000 subscribers connect and disconnect',
-    async () => {
-      v8.setFlagsFromString('--expose-gc');
-      const gc = vm.runInNewContext('gc') as () => void;
-      const heap = () => {
-        // Feeds computed for the subscription snapshots stay in the feed cache by design; they are
-        // not subscription state, so they are dropped before measuring.
-        a.services.ranking.cache.clear();
-        for (let i = 0; i < 3; i++) gc();
-        return process.memoryUsage().heapUsed;
-      };
-      const round = async (n: number, tag: string) => {
-        const tokens = await Promise.all(Array.from({ length: n }, (_, i) => sign({ sub: `${tag}-${i}` })));
-        const clients = tokens.map((t) => wsClient(a, t));
-        const watchers = clients.map((c) => watch(c, FeedUpdatedDocument, { first: 5 }));
-        await eventually(async () => watchers.every((w) => feedsOf(w).length === 1), { timeoutMs: 60_000 });
-        expect(a.services.live.stats()).toEqual({ users: n, scopes: 0, subscriptions: n });
-        const gauge = await a.services.metrics.liveSubscriptions.get();
-        expect(gauge.values.find((v) => v.labels.kind === 'feed')?.value).toBe(n);
-        for (const w of watchers) w.unsubscribe();
-        await Promise.all(clients.map(async (c) => c.dispose()));
-        await eventually(async () => a.services.live.stats().subscriptions === 0, { timeoutMs: 30_000 });
-        expect(watchers.every((w) => w.state.error === undefined)).toBe(true);
-      };
-      const channels = () => a.services.redis.pubsub('CHANNELS', `${a.services.config.redis.keyPrefix}:*`);
-      const channelsBefore = await channels();
-      await round(100, 'warm');
-      const baseline = heap();
-      await round(1000, 'crowd');
-      expect(a.services.live.stats()).toEqual({ users: 0, scopes: 0, subscriptions: 0 });
-      expect(await subscribersOn(a)).toBe(2);
-      // No channel per user or per subscriber: the instance's channels are the same as before.
-      expect(channelsBefore).toContain(a.services.keys.userChangedChannel());
-      expect(await channels()).toEqual(channelsBefore);
-      const after = await eventually(async () => {
-        const used = heap();
-        return used < baseline + 16 * 1024 * 1024 ? used : undefined;
-      });
-      expect(after).toBeLessThan(baseline + 16 * 1024 * 1024);
-    },
-    180_000,
-  );
+  it('returns to its baseline after 1,000 subscribers connect and disconnect', async () => {
+    v8.setFlagsFromString('--expose-gc');
+    const gc = vm.runInNewContext('gc') as () => void;
+    const heap = () => {
+      // Feeds computed for the subscription snapshots stay in the feed cache by design; they are
+      // not subscription state, so they are dropped before measuring.
+      a.services.ranking.cache.clear();
+      for (let i = 0; i < 3; i++) gc();
+      return process.memoryUsage().heapUsed;
+    };
+    const round = async (n: number, tag: string) => {
+      const tokens = await Promise.all(Array.from({ length: n }, (_, i) => sign({ sub: `${tag}-${i}` })));
+      const clients = tokens.map((t) => wsClient(a, t));
+      const watchers = clients.map((c) => watch(c, FeedUpdatedDocument, { first: 5 }));
+      await eventually(async () => watchers.every((w) => feedsOf(w).length === 1), { timeoutMs: 60_000 });
+      expect(a.services.live.stats()).toEqual({ users: n, scopes: 0, subscriptions: n });
+      const gauge = await a.services.metrics.liveSubscriptions.get();
+      expect(gauge.values.find((v) => v.labels.kind === 'feed')?.value).toBe(n);
+      for (const w of watchers) w.unsubscribe();
+      await Promise.all(clients.map(async (c) => c.dispose()));
+      await eventually(async () => a.services.live.stats().subscriptions === 0, { timeoutMs: 30_000 });
+      expect(watchers.every((w) => w.state.error === undefined)).toBe(true);
+    };
+    const channels = () => a.services.redis.pubsub('CHANNELS', `${a.services.config.redis.keyPrefix}:*`);
+    const channelsBefore = await channels();
+    await round(100, 'warm');
+    const baseline = heap();
+    await round(1000, 'crowd');
+    expect(a.services.live.stats()).toEqual({ users: 0, scopes: 0, subscriptions: 0 });
+    expect(await subscribersOn(a)).toBe(2);
+    // No channel per user or per subscriber: the instance's channels are the same as before.
+    expect(channelsBefore).toContain(a.services.keys.userChangedChannel());
+    expect(await channels()).toEqual(channelsBefore);
+    const after = await eventually(async () => {
+      const used = heap();
+      return used < baseline + 16 * 1024 * 1024 ? used : undefined;
+    });
+    expect(after).toBeLessThan(baseline + 16 * 1024 * 1024);
+  }, 180_000);
 });
