@@ -25,7 +25,7 @@ interface Reply {
   id?: number;
   method?: string;
   params?: { chunk?: string };
-  result?: { result?: { value?: unknown } };
+  result?: { result?: { value?: unknown }; profile?: CpuProfile | AllocationProfile };
   error?: { message: string };
 }
 
@@ -92,5 +92,81 @@ export function writeHeapSnapshot(port: number, file: string): Promise<void> {
     await new Promise((resolve, reject) =>
       out.end((error?: Error | null) => (error ? reject(error) : resolve(undefined))),
     );
+  });
+}
+
+/** A V8 CPU profile (the `.cpuprofile` format DevTools reads). */
+export interface CpuProfile {
+  nodes: {
+    id: number;
+    callFrame: { functionName: string; url: string; lineNumber: number; columnNumber: number };
+    hitCount?: number;
+    children?: number[];
+  }[];
+  startTime: number;
+  endTime: number;
+  samples?: number[];
+  timeDeltas?: number[];
+}
+
+/** Samples the service's CPU (every `intervalUs`) while `run` runs; returns the profile and what `run` returned. */
+export function cpuProfile<T>(port: number, run: () => Promise<T>, intervalUs = 200): Promise<[CpuProfile, T]> {
+  return session(port, async (call) => {
+    await call('Profiler.enable');
+    await call('Profiler.setSamplingInterval', { interval: intervalUs });
+    await call('Profiler.start');
+    let result: T;
+    try {
+      result = await run();
+    } catch (error) {
+      await call('Profiler.stop');
+      throw error;
+    }
+    const reply = await call('Profiler.stop');
+    const profile = reply.result?.profile;
+    if (!profile || !('nodes' in profile)) throw new Error('Profiler.stop returned no profile');
+    return [profile, result];
+  });
+}
+
+/** A sampling heap profile: bytes allocated per call site (V8's `HeapProfiler.SamplingHeapProfile`). */
+export interface AllocationProfile {
+  head: AllocationNode;
+}
+export interface AllocationNode {
+  callFrame: CpuProfile['nodes'][number]['callFrame'];
+  /** Bytes sampled as allocated by this frame itself. */
+  selfSize: number;
+  id: number;
+  children: AllocationNode[];
+}
+
+/**
+ * Samples what the service allocates (about one sample per `intervalBytes`), garbage included,
+ * while `run` runs: where the GC's work comes from.
+ */
+export function allocationProfile<T>(
+  port: number,
+  run: () => Promise<T>,
+  intervalBytes = 16_384,
+): Promise<[AllocationProfile, T]> {
+  return session(port, async (call) => {
+    await call('HeapProfiler.enable');
+    await call('HeapProfiler.startSampling', {
+      samplingInterval: intervalBytes,
+      includeObjectsCollectedByMajorGC: true,
+      includeObjectsCollectedByMinorGC: true,
+    });
+    let result: T;
+    try {
+      result = await run();
+    } catch (error) {
+      await call('HeapProfiler.stopSampling');
+      throw error;
+    }
+    const reply = await call('HeapProfiler.stopSampling');
+    const profile = reply.result?.profile;
+    if (!profile || !('head' in profile)) throw new Error('HeapProfiler.stopSampling returned no profile');
+    return [profile, result];
   });
 }

@@ -89,6 +89,29 @@ describe('the API server', () => {
     expect((await gql(app.url, PingDocument, {})).data).toEqual({ __typename: 'Query' });
   });
 
+  it('answers JSON bodies that are not one operation (malformed, not an object, a batch) with 400, and other types with 415', async () => {
+    const post = async (type: string, body: string) => {
+      const res = await fetch(app.url, { method: 'POST', headers: { 'content-type': type }, body });
+      return { status: res.status, body: res.status === 415 ? '' : await res.text() };
+    };
+    for (const [body, message] of [
+      ['{not json', 'POST body sent invalid JSON.'],
+      ['null', 'POST body is expected to be object but received null'],
+      ['"x"', 'POST body is expected to be object but received string'],
+      ['[]', 'Batching is not supported.'],
+      ['[{"query":"{ __typename }"}]', 'Batching is not supported.'],
+    ] as const) {
+      const res = await post('application/json', body);
+      expect(res.status).toBe(400);
+      expect(JSON.parse(res.body)).toMatchObject({ errors: [{ message, extensions: { code: 'BAD_REQUEST' } }] });
+    }
+    expect((await post('text/plain', '{"query":"{ __typename }"}')).status).toBe(415);
+    expect(await post('application/graphql+json', '{"query":"{ __typename }"}')).toEqual({
+      status: 200,
+      body: '{"data":{"__typename":"Query"}}',
+    });
+  });
+
   it('exports process metrics and GraphQL operation durations in Prometheus format', async () => {
     await gql(app.url, PingDocument, {});
     const text = await (await fetch(`${base()}/metrics`)).text();

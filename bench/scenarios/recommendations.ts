@@ -23,7 +23,7 @@ import { topicNames } from '../../src/core/topics.js';
 import { createKafka } from '../../src/streams/kafka.js';
 import { median, sleep, type BenchContext, type Row, type Scenario } from '../types.js';
 
-const CONNECTIONS = 32;
+export const CONNECTIONS = 32;
 const BODIES = 256;
 /** The design's fixed rate for the latency goal, and its goal. */
 const TARGET_RATE = 1000;
@@ -31,7 +31,7 @@ const P99_GOAL_MS = 15;
 /** At a fixed rate, the service's p99 may be at most this many times the bare endpoint's at the same rate. */
 const P99_BARE_FACTOR = 3;
 
-type Mode = { name: string; candidates: number | null };
+export type Mode = { name: string; candidates: number | null };
 const FIVE_HUNDRED: Mode = { name: '500 candidates', candidates: 500 };
 const RECALL: Mode = { name: 'recall (no candidates)', candidates: null };
 const MODES: Mode[] = [
@@ -42,7 +42,7 @@ const MODES: Mode[] = [
 ];
 
 /** A computed feed is never degraded and never an error. */
-const feedCheck = (body: string) =>
+export const feedCheck = (body: string) =>
   body.includes('"errors":[')
     ? `GraphQL errors: ${body.slice(0, 300)}`
     : body.includes('"degraded":true')
@@ -50,7 +50,7 @@ const feedCheck = (body: string) =>
       : null;
 
 /** Publishes the catalogue and `users` users' behaviour, and waits until the stream applied it. */
-async function prepare(ctx: BenchContext, users: number, eventsPerUser: number) {
+export async function prepare(ctx: BenchContext, users: number, eventsPerUser: number) {
   const items = await ensureCatalogue(ctx, ctx.service);
   const behaviour = behaviourOf(items);
   const client = localApiClient(ctx.url);
@@ -65,7 +65,7 @@ async function prepare(ctx: BenchContext, users: number, eventsPerUser: number) 
   return items.map((i) => i.id);
 }
 
-function bodiesFor(mode: Mode, itemIds: string[], users: number): string[] {
+export function bodiesFor(mode: Mode, itemIds: string[], users: number): string[] {
   const rng = createRng('bench-recommendations', mode.name);
   return Array.from({ length: BODIES }, (_, b) =>
     requestBody(RecommendationsDocument, {
@@ -123,7 +123,7 @@ async function attributionDrained(ctx: BenchContext, timeoutMs = 120_000): Promi
 }
 
 /** What the API process did during a run, from its /metrics read before and after. */
-interface ProcessStats {
+export interface ProcessStats {
   /** Event-loop delay p99 over the run (prom-client resets its histogram on every read). */
   loopP99Ms: number;
   loopMaxMs: number;
@@ -133,7 +133,7 @@ interface ProcessStats {
   cpu: number;
 }
 
-async function withProcessStats<T>(url: string, run: () => Promise<T>): Promise<[T, ProcessStats]> {
+export async function withProcessStats<T>(url: string, run: () => Promise<T>): Promise<[T, ProcessStats]> {
   const before = await metricsText(url);
   const started = performance.now();
   const result = await run();

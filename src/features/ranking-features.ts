@@ -127,7 +127,11 @@ export interface CandidateSignals {
  * engaged with by everyone.
  */
 export const neighbourScore = (recalled: { neighbour: number }, item: ItemFeatures) =>
-  recalled.neighbour / Math.max(1, engagedCount(item.totals)) ** NEIGHBOUR_ITEM_EXPONENT;
+  neighbourScoreOf(recalled.neighbour, engagedCount(item.totals));
+
+/** `neighbourScore` from recall's evidence and the item's engagement count. */
+export const neighbourScoreOf = (neighbour: number, engaged: number) =>
+  neighbour / Math.max(1, engaged) ** NEIGHBOUR_ITEM_EXPONENT;
 
 /** Writes one candidate's row into `out` at `offset` (no allocation per candidate). */
 export function writeFeatureRow(

@@ -49,17 +49,39 @@ export interface BlendParts {
  * every score shrinking by that part's weight.
  */
 export function blendScore(parts: BlendParts, s: BlendSettings): number {
-  let sum = s.realtime * parts.model;
+  return blendOf(
+    parts.model,
+    parts.longHorizon !== null,
+    parts.longHorizon ?? 0,
+    parts.neighbour !== null,
+    parts.neighbour ?? 0,
+    s,
+  );
+}
+
+/**
+ * `blendScore` with each optional part as a flag and a number, for a loop over hundreds of
+ * candidates (a part that is a number or null is stored boxed, one allocation per candidate).
+ */
+export function blendOf(
+  model: number,
+  hasLongHorizon: boolean,
+  longHorizon: number,
+  hasNeighbour: boolean,
+  neighbour: number,
+  s: BlendSettings,
+): number {
+  let sum = s.realtime * model;
   let weight = s.realtime;
-  if (parts.longHorizon !== null && s.longHorizon > 0) {
-    sum += s.longHorizon * parts.longHorizon;
+  if (hasLongHorizon && s.longHorizon > 0) {
+    sum += s.longHorizon * longHorizon;
     weight += s.longHorizon;
   }
-  if (parts.neighbour !== null && s.neighbour > 0) {
-    sum += s.neighbour * parts.neighbour;
+  if (hasNeighbour && s.neighbour > 0) {
+    sum += s.neighbour * neighbour;
     weight += s.neighbour;
   }
-  return weight > 0 ? sum / weight : parts.model;
+  return weight > 0 ? sum / weight : model;
 }
 
 /**
@@ -97,6 +119,129 @@ export function categoryCaps(
 }
 
 /**
+ * Candidates in ranking order, taken one at a time: the feed needs its first few dozen, not all
+ * of them sorted.
+ */
+export interface RankedSource {
+  /** The best candidate not taken yet, or -1 when none is left. */
+  next(): number;
+  /** The best `k` fresh candidates not taken yet (by `next`), best first. */
+  freshLeft(k: number): number[];
+}
+
+/** What `arrangeRanked` needs to know of a candidate, by index. */
+export interface RankedFacts {
+  category(c: number): string | null;
+  fresh(c: number): boolean;
+}
+
+/**
+ * `arrangeFeed` over candidate indices in ranking order (see there): the top `first` under the
+ * per-category caps, then the exploration slots. Reads only as far into `source` as the feed
+ * needs. Returns the chosen indices in feed order and those holding exploration slots.
+ */
+export function arrangeRanked(
+  source: RankedSource,
+  facts: RankedFacts,
+  first: number,
+  s: BlendSettings,
+  caps: ReadonlyMap<string, number> = new Map(),
+): { picks: number[]; exploration: Set<number> } {
+  const perCategory = new Map<string, number>();
+  const picks: number[] = [];
+  const deferred: number[] = [];
+  while (picks.length < first) {
+    const c = source.next();
+    if (c < 0) break;
+    const category = facts.category(c);
+    // A candidate without a category is a category of its own (caps never name one).
+    const n = category === null ? 0 : (perCategory.get(category) ?? 0);
+    if (n >= (category === null ? s.maxPerCategory : (caps.get(category) ?? s.maxPerCategory))) {
+      deferred.push(c);
+      continue;
+    }
+    if (category !== null) perCategory.set(category, n + 1);
+    picks.push(c);
+  }
+  // Too few categories to fill the feed under the cap: fill with the best of the rest.
+  for (const c of deferred) if (picks.length < first) picks.push(c);
+
+  const exploration = new Set<number>();
+  const slots = s.explorationShare > 0 ? Math.max(1, Math.floor(first * s.explorationShare)) : 0;
+  let freshIn = 0;
+  for (const p of picks) if (facts.fresh(p)) freshIn++;
+  const wanted = Math.min(slots - freshIn, picks.length);
+  if (wanted <= 0) return { picks, exploration };
+  // Fresh candidates left out, best first: those deferred and not filled in come before every
+  // candidate never taken from the source.
+  const chosen = new Set(picks);
+  const newcomers: number[] = [];
+  for (const c of deferred) if (newcomers.length < wanted && facts.fresh(c) && !chosen.has(c)) newcomers.push(c);
+  if (newcomers.length < wanted) newcomers.push(...source.freshLeft(wanted - newcomers.length));
+  const add = newcomers.length;
+  if (add > 0) {
+    // Replace the lowest-ranked non-fresh picks, then move the newcomers to evenly spaced ranks.
+    let removed = 0;
+    for (let i = picks.length - 1; i >= 0 && removed < add; i--)
+      if (!facts.fresh(picks[i]!)) {
+        picks.splice(i, 1);
+        removed++;
+      }
+    const step = Math.max(1, Math.floor((picks.length + add) / (add + 1)));
+    for (let k = 0; k < removed; k++) {
+      const n = newcomers[k]!;
+      picks.splice(Math.min(picks.length, step * (k + 1) - 1), 0, n);
+      exploration.add(n);
+    }
+  }
+  return { picks, exploration };
+}
+
+/**
+ * A `RankedSource` over `count` candidates ordered by `compare` (negative: the first goes first),
+ * which must be a strict total order: a binary heap, so taking the best k of n costs
+ * O(n + k log n) comparisons instead of a full sort.
+ */
+export function rankedSource(
+  count: number,
+  compare: (a: number, b: number) => number,
+  fresh: (c: number) => boolean,
+): RankedSource {
+  const heap = new Int32Array(count);
+  for (let i = 0; i < count; i++) heap[i] = i;
+  let size = count;
+  const down = (from: number) => {
+    let i = from;
+    const c = heap[i]!;
+    for (;;) {
+      const l = 2 * i + 1;
+      if (l >= size) break;
+      const r = l + 1;
+      const best = r < size && compare(heap[r]!, heap[l]!) < 0 ? r : l;
+      if (compare(heap[best]!, c) >= 0) break;
+      heap[i] = heap[best]!;
+      i = best;
+    }
+    heap[i] = c;
+  };
+  for (let i = (size >> 1) - 1; i >= 0; i--) down(i);
+  return {
+    next() {
+      if (size === 0) return -1;
+      const top = heap[0]!;
+      heap[0] = heap[--size]!;
+      if (size > 0) down(0);
+      return top;
+    },
+    freshLeft(k) {
+      const left: number[] = [];
+      for (let i = 0; i < size; i++) if (fresh(heap[i]!)) left.push(heap[i]!);
+      return left.sort(compare).slice(0, k);
+    },
+  };
+}
+
+/**
  * The top `first` of `scored` (sorted by score, highest first), with at most `maxPerCategory` per
  * category while other items remain, and `floor(first × explorationShare)` (at least one when the
  * share is positive) fresh items placed at evenly spaced ranks if the ranking left them out.
@@ -108,43 +253,19 @@ export function arrangeFeed(
   s: BlendSettings,
   caps: ReadonlyMap<string, number> = new Map(),
 ): { picks: Scored[]; exploration: Set<number> } {
-  const perCategory = new Map<string, number>();
-  const picks: Scored[] = [];
-  const deferred: Scored[] = [];
-  for (const c of scored) {
-    if (picks.length >= first) break;
-    const key = c.category ?? `#${c.index}`;
-    const n = perCategory.get(key) ?? 0;
-    if (n >= (caps.get(key) ?? s.maxPerCategory)) {
-      deferred.push(c);
-      continue;
-    }
-    perCategory.set(key, n + 1);
-    picks.push(c);
-  }
-  // Too few categories to fill the feed under the cap: fill with the best of the rest.
-  for (const c of deferred) if (picks.length < first) picks.push(c);
-
-  const exploration = new Set<number>();
-  const slots = s.explorationShare > 0 ? Math.max(1, Math.floor(first * s.explorationShare)) : 0;
-  const chosen = new Set(picks.map((p) => p.index));
-  const freshIn = picks.filter((p) => p.fresh).length;
-  const freshOut = scored.filter((c) => c.fresh && !chosen.has(c.index));
-  const add = Math.min(slots - freshIn, freshOut.length, picks.length);
-  if (add > 0 && picks.length > 0) {
-    // Replace the lowest-ranked non-fresh picks, then move the newcomers to evenly spaced ranks.
-    const newcomers = freshOut.slice(0, add);
-    let removed = 0;
-    for (let i = picks.length - 1; i >= 0 && removed < add; i--)
-      if (!picks[i]!.fresh) {
-        picks.splice(i, 1);
-        removed++;
-      }
-    const step = Math.max(1, Math.floor((picks.length + newcomers.length) / (newcomers.length + 1)));
-    newcomers.slice(0, removed).forEach((n, k) => {
-      picks.splice(Math.min(picks.length, step * (k + 1) - 1), 0, n);
-      exploration.add(n.index);
-    });
-  }
-  return { picks, exploration };
+  let taken = 0;
+  const source: RankedSource = {
+    next: () => (taken < scored.length ? taken++ : -1),
+    freshLeft(k) {
+      const left: number[] = [];
+      for (let i = taken; i < scored.length && left.length < k; i++) if (scored[i]!.fresh) left.push(i);
+      return left;
+    },
+  };
+  const facts: RankedFacts = { category: (c) => scored[c]!.category, fresh: (c) => scored[c]!.fresh };
+  const { picks, exploration } = arrangeRanked(source, facts, first, s, caps);
+  return {
+    picks: picks.map((c) => scored[c]!),
+    exploration: new Set([...exploration].map((c) => scored[c]!.index)),
+  };
 }

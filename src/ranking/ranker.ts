@@ -11,7 +11,7 @@ import { zeroTotals, type ItemFeatures } from '../features/item-features.js';
 import {
   FEATURE_COUNT,
   interestShares,
-  neighbourScore,
+  neighbourScoreOf,
   RANKING_FEATURES,
   userContext,
   writeFeatureRow,
@@ -20,14 +20,16 @@ import {
 import type { Loaders } from '../loaders/index.js';
 import type { RedisKeys } from '../core/keys.js';
 import type { ImpressionEvent } from '../core/events.js';
-import { arrangeFeed, blendScore, categoryCaps, compareScored, type BlendSettings, type Scored } from './blend.js';
+import { arrangeRanked, blendOf, categoryCaps, rankedSource, type BlendSettings } from './blend.js';
 import type { ModelChooser } from './model-arms.js';
 import { createReasoner } from './reasons.js';
 import {
+  candidateAt,
+  listOf,
   recallCandidates,
   RECALL,
   suppliedCandidates,
-  type Candidate,
+  type CandidateList,
   type CovisitReader,
   type TrendingCache,
 } from './recall.js';
@@ -84,6 +86,13 @@ export function sliceImpression(impression: ImpressionEvent, count: number): Imp
   return { ...impression, impressionId: randomUUID(), items: impression.items.slice(0, count) };
 }
 
+/** Row `row` of a feature matrix as plain numbers (Array.from on a typed array iterates it value by value). */
+function featureRow(matrix: Float32Array, row: number): number[] {
+  const out: number[] = [];
+  for (let f = row * FEATURE_COUNT, end = f + FEATURE_COUNT; f < end; f++) out.push(matrix[f]!);
+  return out;
+}
+
 export interface RankerOptions {
   redis: RedisClient;
   keys: RedisKeys;
@@ -127,33 +136,32 @@ export function createRanker(options: RankerOptions) {
       // Seeds' engagement counts come through the request's item loader (and the item cache).
       engagement: async (ids: readonly string[]) => (await loaders.items(ids)).map((it) => engagedCount(it.totals)),
     };
-    let candidates: Map<string, Candidate>;
+    let recalled: CandidateList;
     if (request.candidates) {
-      const [supplied, global] = await Promise.all([
-        suppliedCandidates(deps, user, request.candidates, excluded),
+      recalled = await suppliedCandidates(
+        deps,
+        user,
+        request.candidates,
+        excluded,
         trending.get(null, RECALL.trendingGlobal),
-      ]);
-      candidates = supplied;
-      for (const { itemId, score } of global) {
-        const c = candidates.get(itemId);
-        if (c) c.trending = score;
-      }
+      );
     } else {
       for (const r of user.recentItems) excluded.add(r.itemId);
-      candidates = await recallCandidates(deps, user, lt, excluded);
+      recalled = listOf(await recallCandidates(deps, user, lt, excluded));
     }
-    const recalled = [...candidates.values()];
-    const loaded = await loaders.items(recalled.map((c) => c.itemId));
+    const loaded = await loaders.items(recalled.itemIds);
     // Only catalogued items are recommended: ids seen only in behaviour (made up or not yet
-    // upserted) reach recall through co-engagement or a caller's list, never a feed.
-    const list: Candidate[] = [];
+    // upserted) reach recall through co-engagement or a caller's list, never a feed. `kept[i]`
+    // is where candidate i is in `recalled`.
     const items: ItemFeatures[] = [];
+    const kept: number[] = [];
     for (let i = 0; i < loaded.length; i++) {
       const it = loaded[i]!;
       if (!it.known) continue;
-      list.push(recalled[i]!);
+      kept.push(i);
       items.push(it);
     }
+    const count = items.length;
     const { model, arm, experimentId } = options.models.forUser(userId);
     const feedWith = (entries: FeedEntry[]): Feed => ({
       userId,
@@ -165,54 +173,72 @@ export function createRanker(options: RankerOptions) {
       experimentId,
       arm,
     });
-    if (list.length === 0) return { feed: feedWith([]), impression: null };
+    if (count === 0) return { feed: feedWith([]), impression: null };
 
+    // Per candidate, in typed arrays: no object per candidate.
     const context = userContext(user, options.weights, options.tagCategories);
-    const neighbours = list.map((c, i) => neighbourScore(c, items[i]!));
-    const matrix = new Float32Array(list.length * FEATURE_COUNT);
+    const engaged = new Float64Array(count);
+    const neighbours = new Float64Array(count);
+    const matrix = new Float32Array(count * FEATURE_COUNT);
     const signals = { neighbour: 0, trending: 0 };
-    list.forEach((c, i) => {
-      signals.neighbour = neighbours[i]!;
-      signals.trending = c.trending;
-      writeFeatureRow(matrix, i * FEATURE_COUNT, context, items[i]!, signals, at);
-    });
-    const modelScores = await model.score(matrix, list.length);
+    let bestNeighbour = 0;
+    for (let i = 0; i < count; i++) {
+      const item = items[i]!;
+      const r = kept[i]!;
+      engaged[i] = engagedCount(item.totals);
+      const neighbour = neighbourScoreOf(recalled.neighbour[r]!, engaged[i]!);
+      neighbours[i] = neighbour;
+      bestNeighbour = Math.max(bestNeighbour, neighbour);
+      signals.neighbour = neighbour;
+      signals.trending = recalled.trending[r]!;
+      writeFeatureRow(matrix, i * FEATURE_COUNT, context, item, signals, at);
+    }
+    const modelScores = await model.score(matrix, count);
 
     const shares = new Map(lt.preferences.map((p) => [p.category, p.share]));
     const hasLongHorizon = shares.size > 0;
-    const bestNeighbour = Math.max(0, ...neighbours);
     let bestModel = 0;
-    for (let i = 0; i < list.length; i++) bestModel = Math.max(bestModel, modelScores[i] ?? 0);
-    const scored: Scored[] = list.map((c, i) => {
-      const item = items[i]!;
-      const share = hasLongHorizon ? (item.category ? (shares.get(item.category) ?? 0) : 0) : null;
-      return {
-        index: i,
-        category: item.category,
-        score: blendScore(
-          {
-            model: bestModel > 0 ? (modelScores[i] ?? 0) / bestModel : 0,
-            longHorizon: share,
-            neighbour: bestNeighbour > 0 ? neighbours[i]! / bestNeighbour : null,
-          },
-          options.blend,
-        ),
-        fresh: item.createdAt !== null && at - item.createdAt < NEW_ITEM_AGE_MS,
-        neighbour: neighbours[i]!,
-        engaged: engagedCount(item.totals),
-        itemId: c.itemId,
-      };
-    });
-    scored.sort(compareScored);
+    for (let i = 0; i < count; i++) bestModel = Math.max(bestModel, modelScores[i] ?? 0);
+    const scores = new Float64Array(count);
+    for (let i = 0; i < count; i++) {
+      const category = items[i]!.category;
+      scores[i] = blendOf(
+        bestModel > 0 ? (modelScores[i] ?? 0) / bestModel : 0,
+        hasLongHorizon,
+        hasLongHorizon && category ? (shares.get(category) ?? 0) : 0,
+        bestNeighbour > 0,
+        bestNeighbour > 0 ? neighbours[i]! / bestNeighbour : 0,
+        options.blend,
+      );
+    }
+    const fresh = (i: number) => {
+      const createdAt = items[i]!.createdAt;
+      return createdAt !== null && at - createdAt < NEW_ITEM_AGE_MS;
+    };
+    const idOf = (i: number) => recalled.itemIds[kept[i]!]!;
+    // compareScored over the arrays: blended score, neighbour evidence, engagement, then id.
+    const compare = (a: number, b: number): number => {
+      const d = scores[b]! - scores[a]! || neighbours[b]! - neighbours[a]! || engaged[b]! - engaged[a]!;
+      if (d) return d;
+      const x = idOf(a);
+      const y = idOf(b);
+      return x < y ? -1 : x > y ? 1 : 0;
+    };
     const caps = categoryCaps(interestShares(context, shares), first, options.blend);
-    const { picks, exploration } = arrangeFeed(scored, first, options.blend, caps);
+    const { picks, exploration } = arrangeRanked(
+      rankedSource(count, compare, fresh),
+      { category: (i) => items[i]!.category, fresh },
+      first,
+      options.blend,
+      caps,
+    );
     const reasonsFor = createReasoner(user, lt, at, options.tagCategories);
     const feed = feedWith(
       picks.map((p, r) => ({
-        item: items[p.index]!,
-        score: p.score,
+        item: items[p]!,
+        score: scores[p]!,
         rank: r + 1,
-        reasons: reasonsFor(items[p.index]!, list[p.index]!, exploration.has(p.index)),
+        reasons: reasonsFor(items[p]!, candidateAt(recalled, kept[p]!), exploration.has(p)),
       })),
     );
     const impression: ImpressionEvent = {
@@ -225,12 +251,12 @@ export function createRanker(options: RankerOptions) {
       arm,
       featureNames: [...RANKING_FEATURES],
       items: picks.map((p, r) => ({
-        itemId: list[p.index]!.itemId,
+        itemId: idOf(p),
         rank: r + 1,
-        score: p.score,
-        modelScore: modelScores[p.index] ?? 0,
-        exploration: exploration.has(p.index),
-        features: Array.from(matrix.subarray(p.index * FEATURE_COUNT, (p.index + 1) * FEATURE_COUNT)),
+        score: scores[p]!,
+        modelScore: modelScores[p] ?? 0,
+        exploration: exploration.has(p),
+        features: featureRow(matrix, p),
       })),
     };
     if (logImpression) options.onImpression?.(impression);

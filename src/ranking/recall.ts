@@ -270,22 +270,82 @@ function candidateOf(itemId: string, neighbours: ReadonlyMap<string, NeighbourEv
 }
 
 /**
+ * Candidates as parallel arrays, one entry per candidate in recall order: what the ranker reads,
+ * without an object per candidate (a caller may send hundreds). `candidateAt` gives the object
+ * form of one, for the few that reach a feed. The typed arrays may be longer than `itemIds`.
+ */
+export interface CandidateList {
+  itemIds: string[];
+  /** An OR of SOURCE flags per candidate. */
+  sources: Uint8Array;
+  /** Σ seedWeight × co-engagements, as `Candidate.neighbour`. */
+  neighbour: Float64Array;
+  neighbourSeed: (string | null)[];
+  trending: Float64Array;
+}
+
+/** An empty CandidateList with room for `size` candidates. */
+const candidateList = (size: number): CandidateList => ({
+  itemIds: [],
+  sources: new Uint8Array(size),
+  neighbour: new Float64Array(size),
+  neighbourSeed: [],
+  trending: new Float64Array(size),
+});
+
+/** The candidates of a recall Map as a CandidateList, in the Map's order. */
+export function listOf(candidates: ReadonlyMap<string, Candidate>): CandidateList {
+  const out = candidateList(candidates.size);
+  for (const c of candidates.values()) {
+    const i = out.itemIds.length;
+    out.itemIds.push(c.itemId);
+    out.sources[i] = c.sources;
+    out.neighbour[i] = c.neighbour;
+    out.neighbourSeed.push(c.neighbourSeed);
+    out.trending[i] = c.trending;
+  }
+  return out;
+}
+
+/** Candidate `i` of a list in object form. */
+export const candidateAt = (list: CandidateList, i: number): Candidate => ({
+  itemId: list.itemIds[i]!,
+  sources: list.sources[i]!,
+  neighbour: list.neighbour[i]!,
+  neighbourSeed: list.neighbourSeed[i]!,
+  trending: list.trending[i]!,
+});
+
+/**
  * A caller-supplied candidate list, as recall would describe it (hidden and excluded items
- * removed), with the same neighbour scores recall would give each item.
+ * removed, each id once, in the caller's order), with the same neighbour scores recall would
+ * give each item and the global trending score of those trending now.
  */
 export async function suppliedCandidates(
   deps: RecallDeps,
   user: UserRealtime,
   itemIds: readonly string[],
   excluded: ReadonlySet<string>,
-): Promise<Map<string, Candidate>> {
-  const neighbours = await neighbourScores(deps, user);
-  const out = new Map<string, Candidate>();
-  for (const itemId of itemIds)
-    if (!excluded.has(itemId) && !out.has(itemId)) {
-      const c = candidateOf(itemId, neighbours);
-      c.sources = SOURCE.supplied;
-      out.set(itemId, c);
-    }
+  trendingGlobal: Promise<TrendingList>,
+): Promise<CandidateList> {
+  const [neighbours, global] = await Promise.all([neighbourScores(deps, user), trendingGlobal]);
+  const out = candidateList(itemIds.length);
+  /** Where each id is in `out`. */
+  const at = new Map<string, number>();
+  const checkExcluded = excluded.size > 0;
+  for (const itemId of itemIds) {
+    if ((checkExcluded && excluded.has(itemId)) || at.has(itemId)) continue;
+    const i = out.itemIds.length;
+    at.set(itemId, i);
+    const n = neighbours.size > 0 ? neighbours.get(itemId) : undefined;
+    out.itemIds.push(itemId);
+    out.sources[i] = SOURCE.supplied;
+    out.neighbourSeed.push(n ? n.seed : null);
+    if (n) out.neighbour[i] = n.score;
+  }
+  for (const { itemId, score } of global) {
+    const i = at.get(itemId);
+    if (i !== undefined) out.trending[i] = score;
+  }
   return out;
 }

@@ -1,12 +1,16 @@
 import { describe, expect, it } from 'vitest';
 import {
   arrangeFeed,
+  arrangeRanked,
+  blendOf,
   blendScore,
   categoryCaps,
   compareScored,
+  rankedSource,
   type BlendSettings,
   type Scored,
 } from '../../src/ranking/blend.js';
+import { createRng } from '../../src/core/random.js';
 
 const settings: BlendSettings = {
   realtime: 0.6,
@@ -103,5 +107,84 @@ describe('feed arrangement', () => {
     expect([...arrangeFeed(scored, 10, settings).exploration]).toEqual([]);
     const none = arrangeFeed([...scored.slice(1)], 10, { ...settings, explorationShare: 0 });
     expect(none.picks.map((p) => p.index)).not.toContain(21);
+  });
+
+  it('blends the same with flags as with nullable parts', () => {
+    for (const longHorizon of [null, 0, 0.3])
+      for (const neighbour of [null, 0, 0.7])
+        for (const s of [settings, { ...settings, longHorizon: 0, neighbour: 0 }, { ...settings, realtime: 0 }])
+          expect(blendOf(0.4, longHorizon !== null, longHorizon ?? 0, neighbour !== null, neighbour ?? 0, s)).toBe(
+            blendScore({ model: 0.4, longHorizon, neighbour }, s),
+          );
+  });
+
+  it('picks from a lazy ranking exactly what sorting every candidate and arranging the list picks', () => {
+    // The arrangement as it was before it read candidates lazily: everything sorted, then arranged.
+    const arrangeSorted = (scored: Scored[], first: number, s: BlendSettings, caps: Map<string, number>) => {
+      const perCategory = new Map<string, number>();
+      const picks: Scored[] = [];
+      const deferred: Scored[] = [];
+      for (const c of scored) {
+        if (picks.length >= first) break;
+        const key = c.category ?? `#${c.index}`;
+        const n = perCategory.get(key) ?? 0;
+        if (n >= (caps.get(key) ?? s.maxPerCategory)) {
+          deferred.push(c);
+          continue;
+        }
+        perCategory.set(key, n + 1);
+        picks.push(c);
+      }
+      for (const c of deferred) if (picks.length < first) picks.push(c);
+      const exploration = new Set<number>();
+      const slots = s.explorationShare > 0 ? Math.max(1, Math.floor(first * s.explorationShare)) : 0;
+      const chosen = new Set(picks.map((p) => p.index));
+      const freshIn = picks.filter((p) => p.fresh).length;
+      const freshOut = scored.filter((c) => c.fresh && !chosen.has(c.index));
+      const add = Math.min(slots - freshIn, freshOut.length, picks.length);
+      if (add > 0 && picks.length > 0) {
+        const newcomers = freshOut.slice(0, add);
+        let removed = 0;
+        for (let i = picks.length - 1; i >= 0 && removed < add; i--)
+          if (!picks[i]!.fresh) {
+            picks.splice(i, 1);
+            removed++;
+          }
+        const step = Math.max(1, Math.floor((picks.length + newcomers.length) / (newcomers.length + 1)));
+        newcomers.slice(0, removed).forEach((n, k) => {
+          picks.splice(Math.min(picks.length, step * (k + 1) - 1), 0, n);
+          exploration.add(n.index);
+        });
+      }
+      return { picks: picks.map((p) => p.index), exploration: [...exploration] };
+    };
+    const rng = createRng('arrangement');
+    for (let round = 0; round < 300; round++) {
+      const count = rng.pick([0, 1, 3, 20, 60, 500]);
+      const categories = ['a', 'b', 'c', 'd', 'e', 'f'].slice(0, 1 + Math.floor(rng.uniform(0, 6)));
+      const candidates: Scored[] = Array.from({ length: count }, (_, index) => ({
+        index,
+        category: rng.bernoulli(0.1) ? null : rng.pick(categories),
+        // Coarse values, so that ties reach every tie-break.
+        score: Math.round(rng.uniform(0, 8)) / 8,
+        fresh: rng.bernoulli(0.15),
+        neighbour: Math.round(rng.uniform(0, 3)),
+        engaged: Math.round(rng.uniform(0, 3)),
+        itemId: `i${Math.floor(rng.uniform(0, 1e6))}-${index}`,
+      }));
+      const first = rng.pick([1, 5, 20, 50]);
+      const s = { ...settings, maxPerCategory: rng.pick([1, 2, 6]), explorationShare: rng.pick([0, 0.05, 0.3]) };
+      const caps = categoryCaps(new Map([[categories[0]!, rng.uniform(0, 1)]]), first, s);
+      const expected = arrangeSorted([...candidates].sort(compareScored), first, s, caps);
+      const at = (i: number) => candidates[i]!;
+      const source = rankedSource(
+        count,
+        (a, b) => compareScored(at(a), at(b)),
+        (i) => at(i).fresh,
+      );
+      const facts = { category: (i: number) => at(i).category, fresh: (i: number) => at(i).fresh };
+      const { picks, exploration } = arrangeRanked(source, facts, first, s, caps);
+      expect({ picks, exploration: [...exploration] }).toEqual(expected);
+    }
   });
 });

@@ -65,12 +65,14 @@ builder.queryField('recommendations', (t) =>
         description: 'Items never to return (up to 500), e.g. those on screen.',
       }),
     },
+    // ID arguments arrive as strings (graphql-js coerces an integer ID to its string): the lists,
+    // up to 500 ids each, are passed on as they are.
     resolve: (_root, args, ctx) =>
       recommendations(ctx, {
         userId: args.userId === null || args.userId === undefined ? null : String(args.userId),
         first: args.first,
-        candidates: args.candidates?.map(String),
-        exclude: args.exclude?.map(String),
+        candidates: args.candidates,
+        exclude: args.exclude,
       }),
   }),
 );
