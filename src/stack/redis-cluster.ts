@@ -20,7 +20,8 @@ export interface LocalRedisCluster {
   stop(): Promise<void>;
 }
 
-async function clusterInfo(port: number): Promise<Record<string, string>> {
+/** Runs `ask` on a one-off connection to the node on `port`, which fails fast if the node is down. */
+async function askNode<T>(port: number, ask: (node: Redis) => Promise<T>): Promise<T> {
   const probe = new Redis({
     port,
     host: '127.0.0.1',
@@ -31,16 +32,20 @@ async function clusterInfo(port: number): Promise<Record<string, string>> {
   probe.on('error', () => {});
   try {
     await probe.connect();
-    const text = (await probe.call('CLUSTER', 'INFO')) as string;
-    return Object.fromEntries(
-      text
-        .split(/\r?\n/)
-        .filter(Boolean)
-        .map((line) => line.split(':') as [string, string]),
-    );
+    return await ask(probe);
   } finally {
     probe.disconnect();
   }
+}
+
+async function clusterInfo(port: number): Promise<Record<string, string>> {
+  const text = await askNode(port, (node) => node.call('CLUSTER', 'INFO') as Promise<string>);
+  return Object.fromEntries(
+    text
+      .split(/\r?\n/)
+      .filter(Boolean)
+      .map((line) => line.split(':') as [string, string]),
+  );
 }
 
 /**
@@ -96,26 +101,13 @@ export async function startLocalRedisCluster(options: {
       seeds: all.map((n) => `127.0.0.1:${n.port}`).join(','),
       async masterOf(slot: number) {
         for (const node of all) {
-          const probe = new Redis({
-            port: node.port,
-            host: '127.0.0.1',
-            lazyConnect: true,
-            maxRetriesPerRequest: 0,
-            retryStrategy: () => null,
-          });
-          probe.on('error', () => {});
-          try {
-            await probe.connect();
-            const slots = (await probe.call('CLUSTER', 'SLOTS')) as [number, number, [string, number]][];
-            const range = slots.find(([from, to]) => slot >= from && slot <= to);
-            const port = range?.[2]?.[1];
-            const master = all.find((n) => n.port === port);
-            if (master) return master;
-          } catch {
-            // a node that is down: ask the next
-          } finally {
-            probe.disconnect();
-          }
+          const slots = await askNode(
+            node.port,
+            (probe) => probe.call('CLUSTER', 'SLOTS') as Promise<[number, number, [string, number]][]>,
+          ).catch(() => undefined); // a node that is down: ask the next
+          const range = slots?.find(([from, to]) => slot >= from && slot <= to);
+          const master = all.find((n) => n.port === range?.[2]?.[1]);
+          if (master) return master;
         }
         throw new Error(`no node serves slot ${slot}`);
       },

@@ -26,6 +26,7 @@
 -- Returns: the number of contributions applied
 
 -- @include fence.lua
+-- @include common.lua
 
 local stats, covis, meta = KEYS[2], KEYS[3], KEYS[4]
 local part = ARGV[2]
@@ -121,18 +122,7 @@ for other, c in pairs(pairsOf) do
   partners[#partners + 1] = other
   adds[#adds + 1] = c
 end
-for j = 1, #partners, 500 do
-  local upto = math.min(j + 499, #partners)
-  local scores = redis.call('ZMSCORE', covis, unpack(partners, j, upto))
-  local args = {}
-  for q = j, upto do
-    local s = scores[q - j + 1]
-    if not s then covisAdds = covisAdds + 1 end
-    args[#args + 1] = tonumber(s or '0') + adds[q]
-    args[#args + 1] = partners[q]
-  end
-  redis.call('ZADD', covis, unpack(args))
-end
+covisAdds = covisAdds + addScores(covis, partners, adds)
 if covisAdds >= 10 then
   redis.call('ZREMRANGEBYRANK', covis, 0, -(covisMax + 1))
   covisAdds = 0
@@ -145,19 +135,11 @@ if st[6] == nil then
   fields[#fields + 1] = 'wp'
   fields[#fields + 1] = now
 elseif next(incs) ~= nil and now - pruned >= 60000 then
-  local spec = {}
-  for name, bucketMs, lengthMs in string.gmatch(winSpec, '([^:,]+):(%d+):(%d+)') do
-    spec[name] = { tonumber(bucketMs), tonumber(lengthMs) }
-  end
-  local dead = {}
-  for _, f in ipairs(redis.call('HKEYS', stats)) do
-    local name, idx = string.match(f, '^([^:]+):(%w+)|')
-    if name ~= nil then
-      local w = spec[name]
-      if w == nil or (tonumber(idx, 36) + 1) * w[1] + w[2] + lateness <= now then dead[#dead + 1] = f end
-    end
-  end
-  for j = 1, #dead, 1000 do redis.call('HDEL', stats, unpack(dead, j, math.min(j + 999, #dead))) end
+  local spec = windowSpec(winSpec)
+  dropWindowFields(stats, function(name, idx)
+    local w = spec[name]
+    return w == nil or (idx + 1) * w[1] + w[2] + lateness <= now
+  end)
   fields[#fields + 1] = 'wp'
   fields[#fields + 1] = now
 end

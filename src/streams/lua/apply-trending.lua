@@ -7,6 +7,7 @@
 -- Returns: the number of contributions applied
 
 -- @include fence.lua
+-- @include common.lua
 
 local state = KEYS[2]
 local part = ARGV[2]
@@ -38,16 +39,7 @@ for idx, items in pairs(sums) do
     ids[#ids + 1] = item
     adds[#adds + 1] = w
   end
-  for j = 1, #ids, 500 do
-    local upto = math.min(j + 499, #ids)
-    local scores = redis.call('ZMSCORE', key, unpack(ids, j, upto))
-    local args = {}
-    for q = j, upto do
-      args[#args + 1] = tonumber(scores[q - j + 1] or '0') + adds[q]
-      args[#args + 1] = ids[q]
-    end
-    redis.call('ZADD', key, unpack(args))
-  end
+  addScores(key, ids, adds)
   redis.call('EXPIRE', key, tonumber(ARGV[4 + idx]))
 end
 redis.call('HSET', state, 'off:' .. part, last)

@@ -231,23 +231,14 @@ if last > applied then
       fields[#fields + 1] = expiry
     end
     if now - winPruned >= 60000 then
-      local spec = {}
-      for name, bucketMs, lengthMs in string.gmatch(winSpec, '([^:,]+):(%d+):(%d+)') do
-        spec[name] = { tonumber(bucketMs), tonumber(lengthMs) }
-      end
-      local dead = {}
+      local spec = windowSpec(winSpec)
       local wmBucket = {}
       for name, w in pairs(spec) do wmBucket[name] = math.floor(wm / w[1]) * w[1] end
-      for _, f in ipairs(redis.call('HKEYS', win)) do
-        local name, idx = string.match(f, '^([^:]+):(%w+)|')
-        if name == 'c' then
-          if (tonumber(idx, 36) + 1) * capBucket + lateness <= wm then dead[#dead + 1] = f end
-        else
-          local w = spec[name]
-          if w == nil or tonumber(idx, 36) * w[1] + w[2] <= wmBucket[name] then dead[#dead + 1] = f end
-        end
-      end
-      for j = 1, #dead, 1000 do redis.call('HDEL', win, unpack(dead, j, math.min(j + 999, #dead))) end
+      dropWindowFields(win, function(name, idx)
+        if name == 'c' then return (idx + 1) * capBucket + lateness <= wm end
+        local w = spec[name]
+        return w == nil or idx * w[1] + w[2] <= wmBucket[name]
+      end)
       fields[#fields + 1] = 'wp'
       fields[#fields + 1] = now
     end

@@ -1,5 +1,6 @@
--- Helpers shared by the stream worker's scripts (apply-user.lua and apply-item.lua pull this file in
--- with `-- @include common.lua`; it is not a script of its own). They keep Redis calls per event
+-- Helpers shared by the stream worker's scripts (apply-user.lua, apply-item.lua and
+-- apply-trending.lua pull this file in with `-- @include common.lua`; it is not a script of its
+-- own). They keep Redis calls per event
 -- few: increments are summed in Lua tables and sent once per (key, field), TTLs are set when a key
 -- or field is created and refreshed at most once per `refreshMs`, and bounded sets are trimmed every
 -- few additions.
@@ -37,6 +38,45 @@ local function addCounts(incs, offset, ttlAt)
       if redis.call('HINCRBY', key, field, c) == c then redis.call('EXPIRE', key, tonumber(ARGV[ttlAt + idx])) end
     end
   end
+end
+
+-- Adds adds[j] to the score of members[j] in sorted set `key`: one ZMSCORE and one ZADD per 500
+-- members instead of a ZINCRBY each. Returns how many members were new.
+local function addScores(key, members, adds)
+  local new = 0
+  for j = 1, #members, 500 do
+    local upto = math.min(j + 499, #members)
+    local scores = redis.call('ZMSCORE', key, unpack(members, j, upto))
+    local args = {}
+    for q = j, upto do
+      local s = scores[q - j + 1]
+      if not s then new = new + 1 end
+      args[#args + 1] = tonumber(s or '0') + adds[q]
+      args[#args + 1] = members[q]
+    end
+    redis.call('ZADD', key, unpack(args))
+  end
+  return new
+end
+
+-- `name:bucketMs:lengthMs,…` as { name = { bucketMs, lengthMs } }.
+local function windowSpec(text)
+  local spec = {}
+  for name, bucketMs, lengthMs in string.gmatch(text, '([^:,]+):(%d+):(%d+)') do
+    spec[name] = { tonumber(bucketMs), tonumber(lengthMs) }
+  end
+  return spec
+end
+
+-- Drops the window fields of hash `key` (`<name>:<bucket index base 36>|…`) for which
+-- dead(name, index) is true; other fields are left alone.
+local function dropWindowFields(key, dead)
+  local gone = {}
+  for _, f in ipairs(redis.call('HKEYS', key)) do
+    local name, idx = string.match(f, '^([^:]+):(%w+)|')
+    if name ~= nil and dead(name, tonumber(idx, 36)) then gone[#gone + 1] = f end
+  end
+  for j = 1, #gone, 1000 do redis.call('HDEL', key, unpack(gone, j, math.min(j + 999, #gone))) end
 end
 
 local function count(incs, idx, field, c)
