@@ -186,10 +186,17 @@ describe('recommendations', () => {
       expect(res.errors).toBeUndefined();
       return trips;
     };
+    // Other work on the connection (the in-process worker, a cache refresh falling due) can only add
+    // trips to a request's count: the fewest of three tries is the request's own.
+    const fewest = async (n: number, userId: string) => {
+      const counts: number[] = [];
+      for (let i = 0; i < 3; i++) counts.push(await roundTrips(n, `${userId}-${i}`));
+      return Math.min(...counts);
+    };
     try {
       await roundTrips(5, 'u-rt-warm');
-      const small = await roundTrips(10, 'u-rt-a');
-      const large = await roundTrips(500, 'u-rt-b');
+      const small = await fewest(10, 'u-rt-a');
+      const large = await fewest(500, 'u-rt-b');
       expect(small).toBeGreaterThan(0);
       expect(large).toBe(small);
       expect(large).toBeLessThanOrEqual(5);
