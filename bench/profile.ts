@@ -14,7 +14,6 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { createLocalStack } from '../src/stack/local-stack.js';
 import { projectRoot } from '../src/stack/paths.js';
 import { freePort } from '../src/stack/processes.js';
 import {
@@ -34,7 +33,7 @@ import {
   withProcessStats,
   type ProcessStats,
 } from './scenarios/recommendations.js';
-import { killSpawned, startServiceUnderTest } from './service.js';
+import { benchStack, startServiceUnderTest } from './service.js';
 
 const { values } = parseArgs({
   options: {
@@ -157,15 +156,7 @@ if (values.summarise) {
   process.exit(0);
 }
 
-const stack = createLocalStack({ kafka: !process.env.KAFKA_BROKERS, redis: !process.env.REDIS_URL });
-for (const signal of ['SIGINT', 'SIGTERM'] as const)
-  process.once(signal, () => {
-    killSpawned();
-    void stack.stop().finally(() => process.exit(130));
-  });
-await stack.start();
-const brokers = process.env.KAFKA_BROKERS?.split(',') ?? stack.kafka?.brokers ?? [];
-const redisUrl = process.env.REDIS_URL ?? stack.redis?.url ?? '';
+const { stack, brokers, redisUrl } = await benchStack();
 const prefix = `profile-${Date.now()}`;
 const port = await freePort();
 const service = await startServiceUnderTest({ brokers, redisUrl, prefix, env: inspectorEnv(port) });

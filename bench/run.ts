@@ -13,7 +13,6 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
-import { createLocalStack } from '../src/stack/local-stack.js';
 import { kafkaVersion } from '../src/stack/kafka.js';
 import { projectRoot } from '../src/stack/paths.js';
 import { freshnessScenarios } from './scenarios/freshness.js';
@@ -23,7 +22,7 @@ import { qualityScenarios } from './scenarios/quality.js';
 import { recommendationsScenarios } from './scenarios/recommendations.js';
 import { resourcesScenarios } from './scenarios/resources.js';
 import { streamScenarios } from './scenarios/stream.js';
-import { killSpawned, spawnServer, startServiceUnderTest, workerPlacement } from './service.js';
+import { benchStack, spawnServer, startServiceUnderTest, workerPlacement } from './service.js';
 import { watchStream } from './stream-progress.js';
 import type { BenchContext, Row, ServiceUnderTest } from './types.js';
 
@@ -45,16 +44,8 @@ if (scenarios.length === 0) {
 }
 
 const started = performance.now();
-const stack = createLocalStack({ kafka: !process.env.KAFKA_BROKERS, redis: !process.env.REDIS_URL });
 // Interrupted (Ctrl-C, a kill): leave no service, reference server, Kafka or Redis behind.
-for (const signal of ['SIGINT', 'SIGTERM'] as const)
-  process.once(signal, () => {
-    killSpawned();
-    void stack.stop().finally(() => process.exit(130));
-  });
-await stack.start();
-const brokers = process.env.KAFKA_BROKERS?.split(',') ?? stack.kafka?.brokers ?? [];
-const redisUrl = process.env.REDIS_URL ?? stack.redis?.url ?? '';
+const { stack, brokers, redisUrl } = await benchStack();
 const prefix = `bench-${Date.now()}`;
 // Every instance runs its stream worker the same way: out of process unless BENCH_WORKER=in-process.
 const worker = workerPlacement();

@@ -2,6 +2,7 @@
  * Starting the service under test (and the reference server) as separate processes, so the load
  * generator in the bench process never shares an event loop with what it measures.
  */
+import { createLocalStack } from '../src/stack/local-stack.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
@@ -20,6 +21,23 @@ const spawned = new Set<ChildProcess>();
 /** Kills every spawned server at once (the bench was interrupted: no time for a graceful stop). */
 export function killSpawned(): void {
   for (const child of spawned) child.kill('SIGKILL');
+}
+
+/**
+ * A local Kafka and Redis for a bench tool (or the ones KAFKA_BROKERS / REDIS_URL name), stopped
+ * with every spawned process when the tool is interrupted (Ctrl-C, a kill).
+ */
+export async function benchStack() {
+  const stack = createLocalStack({ kafka: !process.env.KAFKA_BROKERS, redis: !process.env.REDIS_URL });
+  for (const signal of ['SIGINT', 'SIGTERM'] as const)
+    process.once(signal, () => {
+      killSpawned();
+      void stack.stop().finally(() => process.exit(130));
+    });
+  await stack.start();
+  const brokers = process.env.KAFKA_BROKERS?.split(',') ?? stack.kafka?.brokers ?? [];
+  const redisUrl = process.env.REDIS_URL ?? stack.redis?.url ?? '';
+  return { stack, brokers, redisUrl };
 }
 
 /** How a spawned process says it is ready: a line from which its URL can be read. */

@@ -64,16 +64,17 @@ function reference(events: BehaviorEvent[]) {
   });
 }
 
-describe("the user step's per-item cap, kept in the windows hash", () => {
-  let redis: Redis;
-  beforeAll(async () => {
-    redis = new Redis(inject('redisUrl'));
-    await redis.set(fence.key, fence.epoch);
-  });
-  afterAll(() => {
-    redis?.disconnect();
-  });
+// One connection for the file; the stream epoch the fenced calls carry is held from the start.
+let redis: Redis;
+beforeAll(async () => {
+  redis = new Redis(inject('redisUrl'));
+  await redis.set(fence.key, fence.epoch);
+});
+afterAll(() => {
+  redis?.disconnect();
+});
 
+describe("the user step's per-item cap, kept in the windows hash", () => {
   it('caps exactly as a reference that never forgets, while pruning counts of buckets that can take no more events', async () => {
     const start = bucketStart(Date.now() - 6 * 3600_000, TRENDING.bucketMs);
     for (const seed of [1, 2, 3]) {
@@ -140,15 +141,6 @@ describe("the user step's per-item cap, kept in the windows hash", () => {
 });
 
 describe("the user step's notes for a redelivery", () => {
-  let redis: Redis;
-  beforeAll(async () => {
-    redis = new Redis(inject('redisUrl'));
-    await redis.set(fence.key, fence.epoch);
-  });
-  afterAll(() => {
-    redis?.disconnect();
-  });
-
   const T = bucketStart(Date.now() - 3600_000, TRENDING.bucketMs);
   const like = (userId: string, offset: number, itemId: string, at: number): PositionedEvent => ({
     event: { v: 1, eventId: `${userId}-${offset}`, userId, itemId, action: 'LIKE', occurredAt: at, receivedAt: at },
@@ -231,14 +223,6 @@ describe("the user step's notes for a redelivery", () => {
 });
 
 describe("the user's windows hash as read", () => {
-  let redis: Redis;
-  beforeAll(() => {
-    redis = new Redis(inject('redisUrl'));
-  });
-  afterAll(() => {
-    redis?.disconnect();
-  });
-
   it('sums fields naming the action by its code and by its name (written before the codes), and reads no cap count', async () => {
     const at = bucketStart(Date.now(), TRENDING.bucketMs) - 3600_000;
     const prefix5m = windowField('5m', bucketStart(at, 60_000));
@@ -266,15 +250,6 @@ describe("the user's windows hash as read", () => {
 });
 
 describe('the pattern buffer across the change to action codes and short offsets', () => {
-  let redis: Redis;
-  beforeAll(async () => {
-    redis = new Redis(inject('redisUrl'));
-    await redis.set(fence.key, fence.epoch);
-  });
-  afterAll(() => {
-    redis?.disconnect();
-  });
-
   it('matches events buffered by an earlier version (action names, zero-padded offsets) with new ones', async () => {
     const patterns = compilePatterns(
       parsePatternRules(
