@@ -12,7 +12,7 @@ import {
 } from '../src/client/index.js';
 import { redisKeys } from '../src/core/keys.js';
 import { createLogger } from '../src/logger.js';
-import { connectRedis, isCluster, type RedisClient } from '../src/redis/client.js';
+import { connectRedis, execPipeline, isCluster, pipelineOf, type RedisClient } from '../src/redis/client.js';
 import { keySlot, SLOTS, inSlot } from '../src/redis/slots.js';
 import { startLocalRedisCluster, type LocalRedisCluster } from '../src/stack/redis-cluster.js';
 import { createApplier } from '../src/streams/apply.js';
@@ -108,6 +108,41 @@ describe('on a Redis Cluster (three masters, a replica each)', () => {
     const perMaster = await keysPerMaster(cluster);
     expect(perMaster).toHaveLength(3);
     for (const n of perMaster) expect(n).toBeGreaterThan(0);
+  });
+
+  it('pipelines one batch per master, answers in the order queued, keeps an error with its command and follows a stale slot map', async () => {
+    if (!isCluster(redis)) throw new Error('expected a cluster client');
+    const cluster = redis;
+    const keys = Array.from({ length: 60 }, (_, i) => `pl:{k${i}}`);
+    let pipelines = 0;
+    const pipeline = cluster.pipeline.bind(cluster);
+    cluster.pipeline = ((...args: Parameters<typeof pipeline>) => {
+      pipelines++;
+      return pipeline(...args);
+    });
+    try {
+      const write = pipelineOf(cluster);
+      for (const [i, key] of keys.entries()) write.set(key, String(i));
+      write.hset(keys[0]!, 'f', 'v'); // WRONGTYPE: its own reply only
+      const written = (await write.exec()) ?? [];
+      expect(written.slice(0, keys.length).every(([error, value]) => error === null && value === 'OK')).toBe(true);
+      expect(written[keys.length]?.[0]?.message).toMatch(/^WRONGTYPE/);
+      expect(pipelines).toBe(3); // one per master
+
+      // A slot map gone stale (as right after a failover): the commands sent to the wrong node come
+      // back MOVED and are sent again, each reaching its key.
+      const slot = keySlot(keys[1]!);
+      const owner = cluster.slots[slot]!;
+      const other = cluster.slots.find((nodes) => nodes[0] !== owner[0])!;
+      cluster.slots[slot] = other;
+      const read = pipelineOf(cluster);
+      for (const key of keys) read.get(key);
+      read.set('pl:{moved-write}', 'x');
+      expect(await execPipeline(read)).toEqual([...keys.map((_, i) => String(i)), 'OK']);
+      cluster.slots[slot] = owner;
+    } finally {
+      cluster.pipeline = pipeline;
+    }
   });
 
   it('fences the stream per slot: a master that loses its data refuses stale writes, and a new epoch settles everywhere', async () => {

@@ -1,6 +1,7 @@
 import { Cluster, Redis, type ChainableCommander } from 'ioredis';
 import type { Logger } from '../logger.js';
 import type { Component } from '../runtime/runner.js';
+import { keySlot } from './slots.js';
 
 /** One Redis or a Redis Cluster: every part of the service takes either. */
 export type RedisClient = Redis | Cluster;
@@ -128,36 +129,95 @@ export const redisComponent = (redis: RedisClient, name: string): Component => (
   stop: async () => redis.disconnect(),
 });
 
+/** Cluster errors that mean a command was not run where it was sent (safe to send it again). */
+const REDIRECTED = /^(MOVED|ASK|TRYAGAIN|CLUSTERDOWN) /;
+
+/** The key that places a queued command: its first argument, or a script's first key (after the key count). */
+function placingKey(args: unknown[]): string | undefined {
+  const key = typeof args[0] === 'number' ? args[1] : args[0];
+  return typeof key === 'string' ? key : Buffer.isBuffer(key) ? key.toString('latin1') : undefined;
+}
+
 /**
- * A pipeline on one Redis. On a cluster, where one pipeline may only hold keys of one slot, a
- * stand-in with the same interface: the commands queued are sent together when it runs (the
- * client writes each node's share in one go, so it is still about one round trip per node), and
- * the replies come back in the order queued, each as `[error, value]` like a pipeline's.
+ * A pipeline on one Redis. On a cluster, where one pipeline may only hold keys served by one node,
+ * a stand-in with the same interface: the commands queued are grouped by the node serving each
+ * one's slot and each group goes out as one real pipeline (one round trip per node, all nodes at
+ * once). A command the cluster redirected (a slot moved, a failover in progress) was not run, so it
+ * is sent again on its own, following the redirection; a group the slot map no longer fits is sent
+ * command by command. The replies come back in the order queued, each as `[error, value]` like a
+ * pipeline's.
  */
 export function pipelineOf(redis: RedisClient): RedisPipeline {
   if (!isCluster(redis)) return redis.pipeline();
+  const cluster = redis;
   const queued: [method: string, args: unknown[]][] = [];
   type Method = (...args: unknown[]) => Promise<unknown>;
-  const methodOf = (name: string): Method | undefined => {
-    const method = (redis as unknown as Record<string, unknown>)[name];
+  type Reply = [Error | null, unknown];
+  const methodOf = (target: object, name: string): Method | undefined => {
+    const method = (target as Record<string, unknown>)[name];
     return typeof method === 'function' ? (method as Method) : undefined;
   };
+  const alone = ([method, args]: [string, unknown[]]): Promise<Reply> =>
+    methodOf(cluster, method)!
+      .apply(cluster, args)
+      .then(
+        (value): Reply => [null, value],
+        (error: Error): Reply => [error, null],
+      );
+
+  async function execGroup(indexes: number[], replies: Reply[]) {
+    if (indexes.length === 1) {
+      replies[indexes[0]!] = await alone(queued[indexes[0]!]!);
+      return;
+    }
+    const pipeline = cluster.pipeline();
+    for (const i of indexes) {
+      const [method, args] = queued[i]!;
+      // Queues it (a pipeline's commands return the pipeline, not a reply).
+      void methodOf(pipeline, method)!.apply(pipeline, args);
+    }
+    let results: Reply[] | null;
+    try {
+      results = await pipeline.exec();
+    } catch (caught) {
+      const error = caught instanceof Error ? caught : new Error(String(caught));
+      // Refused before sending (the slot map changed under the grouping): nothing ran, so each goes
+      // alone. Any other failure is every command's answer, as when sent one by one.
+      results = /slots allocation group|same slot/.test(error.message) ? null : indexes.map((): Reply => [error, null]);
+    }
+    await Promise.all(
+      indexes.map(async (queuedAt, i) => {
+        const result = results?.[i];
+        replies[queuedAt] =
+          result && !(result[0] && REDIRECTED.test(result[0].message)) ? result : await alone(queued[queuedAt]!);
+      }),
+    );
+  }
+
   const standIn: RedisPipeline = new Proxy({} as RedisPipeline, {
     get(_target, property) {
       if (property === 'length') return queued.length;
       if (property === 'exec')
-        return () =>
-          Promise.all(
-            queued.map(([method, args]) =>
-              methodOf(method)!
-                .apply(redis, args)
-                .then(
-                  (value): [Error | null, unknown] => [null, value],
-                  (error: Error): [Error | null, unknown] => [error, null],
-                ),
-            ),
-          );
-      if (typeof property !== 'string' || !methodOf(property)) return undefined;
+        return async () => {
+          const groups = new Map<string, number[]>();
+          const solo: number[] = [];
+          queued.forEach(([, args], i) => {
+            const key = placingKey(args);
+            const nodes = key === undefined ? undefined : cluster.slots[keySlot(key)];
+            if (!nodes?.length) return solo.push(i);
+            const group = nodes.join(',');
+            const list = groups.get(group);
+            if (list) list.push(i);
+            else groups.set(group, [i]);
+          });
+          const replies = new Array<Reply>(queued.length);
+          await Promise.all([
+            ...[...groups.values()].map((indexes) => execGroup(indexes, replies)),
+            ...solo.map(async (i) => (replies[i] = await alone(queued[i]!))),
+          ]);
+          return replies;
+        };
+      if (typeof property !== 'string' || !methodOf(cluster, property)) return undefined;
       return (...args: unknown[]) => {
         queued.push([property, args]);
         return standIn;
