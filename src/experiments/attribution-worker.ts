@@ -5,7 +5,7 @@
  * Run it in the API process (EXPERIMENT_WORKER_ENABLED) or anywhere that reaches Kafka and Redis;
  * more processes in the same group share the partitions.
  */
-import type { RedisClient } from '../redis/client.js';
+import { replicated, type RedisClient } from '../redis/client.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import type { RedisKeys } from '../core/keys.js';
@@ -34,6 +34,12 @@ export interface AttributionWorkerOptions {
   groupId: string;
   windowMs: number;
   metrics?: Metrics;
+  /**
+   * On a Redis Cluster: replicas of every master that must confirm a batch's counts (WAIT) before
+   * its offsets are committed to Kafka; not confirmed in time, the batch is delivered again (the
+   * progress guards make that exact), as in the stream worker. Default none.
+   */
+  replicas?: { count: number; timeoutMs: number };
   /** Called after each batch Redis and Kafka both acknowledged. */
   onApplied?: (stats: { topic: string; partition: number; lastOffset: string; counted: CountedDelta[] }) => void;
 }
@@ -77,6 +83,8 @@ export function createAttributionWorker(options: AttributionWorkerOptions): Attr
     const replies = await Promise.all(calls.map((call) => scripts.attribute.run(client, call.keys, call.args)));
     const counted = parseCounted(replies.flat());
     await redis.hset(keys.abProgress(), field, lastOffset);
+    // A master lost after the commit must not take the batch's counts with it.
+    if (options.replicas) await replicated(redis, options.replicas.count, options.replicas.timeoutMs);
     // Redis holds the batch: only now may Kafka move past it.
     await consumer
       .current()

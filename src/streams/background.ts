@@ -54,6 +54,7 @@ export function createBackgroundWorkers(
         groupId: config.experiments.groupId,
         windowMs: config.experiments.windowMs,
         metrics,
+        replicas: { count: config.redis.waitReplicas, timeoutMs: config.redis.waitTimeoutMs },
       })
     : undefined;
   const parts = [
