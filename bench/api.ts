@@ -3,7 +3,6 @@
  * with the Kafka position of every accepted event so a scenario can wait until the stream applied
  * exactly what it sent.
  */
-import { Redis } from 'ioredis';
 import { DEFAULT_CATEGORIES } from '../tools/sim/world.js';
 import {
   RecordInteractionsDocument,
@@ -16,6 +15,8 @@ import {
 import { localApiClient, MAX_BATCH } from '../tools/sim/driver.js';
 import { createRng } from '../src/core/random.js';
 import { redisKeys } from '../src/core/keys.js';
+import { createLogger } from '../src/logger.js';
+import { connectRedis, execPipeline, pipelineOf } from '../src/redis/client.js';
 import type { Position } from './stream-progress.js';
 import { waitFor } from '../src/runtime/wait.js';
 import type { BenchContext, ServiceUnderTest } from './types.js';
@@ -79,15 +80,15 @@ export async function publishCatalogue(
   const client = localApiClient(service.url);
   for (let i = 0; i < items.length; i += MAX_BATCH)
     await client.request(UpsertItemsDocument, { inputs: items.slice(i, i + MAX_BATCH) });
-  const redis = new Redis(ctx.redisUrl);
+  const redis = await connectRedis(ctx.redisUrl, createLogger('silent'), 'bench-catalogue');
   const keys = redisKeys(service.prefix);
   try {
     await waitFor(
       'catalogue in Redis',
       async () => {
-        const p = redis.pipeline();
+        const p = pipelineOf(redis);
         for (const item of items) p.exists(keys.item(item.id));
-        const found = ((await p.exec()) ?? []).filter(([, n]) => n === 1).length;
+        const found = (await execPipeline(p)).filter((n) => n === 1).length;
         if (found < items.length) throw new Error(`${found}/${items.length} items`);
         return true;
       },

@@ -1,7 +1,7 @@
 /**
  * What the bench reads about a running process besides its API: Prometheus histograms from the
  * service's `/metrics` (the service's own view, a cross-check of the bench's timings) and resident
- * memory from /proc.
+ * memory and CPU time from /proc.
  */
 import { readFileSync } from 'node:fs';
 
@@ -13,6 +13,22 @@ export function memoryOf(pid: number): { rss: number; peak: number } {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN) * 1024;
   return { rss: kb('VmRSS'), peak: kb('VmHWM') };
+}
+
+/** CPU seconds (user + system) a process has used so far (Linux; /proc counts clock ticks of 1/100 s). */
+export function cpuSecondsOf(pid: number): number {
+  // Fields after the command name, which is in parentheses and may hold spaces.
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+/** Busy and total CPU time of the whole machine so far (all cores), in clock ticks, from /proc/stat. */
+export function machineTicks(): { busy: number; total: number } {
+  const [, ...values] = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/);
+  const ticks = values.map(Number);
+  const total = ticks.reduce((a, b) => a + b, 0);
+  // idle and iowait are the 4th and 5th figures.
+  return { busy: total - (ticks[3] ?? 0) - (ticks[4] ?? 0), total };
 }
 
 /** The text of the service's `/metrics` (beside its GraphQL endpoint). */

@@ -6,7 +6,8 @@
  * a reference taken in the same run. Writes bench/results/<timestamp>.json and prints a markdown
  * table.
  *
- * Groups: ingest, stream, recommendations, freshness, live, quality, resources.
+ * Groups: ingest, stream, recommendations, freshness, live, quality, resources, scale (the clustered
+ * stack against the single-node one).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -21,6 +22,7 @@ import { liveScenarios } from './scenarios/live.js';
 import { qualityScenarios } from './scenarios/quality.js';
 import { recommendationsScenarios } from './scenarios/recommendations.js';
 import { resourcesScenarios } from './scenarios/resources.js';
+import { scaleScenarios } from './scenarios/scale.js';
 import { streamScenarios } from './scenarios/stream.js';
 import { benchStack, spawnServer, startServiceUnderTest, workerPlacement } from './service.js';
 import { watchStream } from './stream-progress.js';
@@ -35,6 +37,7 @@ const all = [
   ...liveScenarios,
   ...qualityScenarios,
   ...resourcesScenarios,
+  ...scaleScenarios,
 ];
 const only = values.only?.split(',');
 const scenarios = all.filter((s) => !only || only.includes(s.group));

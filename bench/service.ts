@@ -106,11 +106,12 @@ export interface ServiceSettings {
   redisUrl: string;
   prefix: string;
   env?: Record<string, string>;
-  worker?: WorkerPlacement;
+  /** `none`: the API alone (WORKER_ENABLED=false), beside another instance's worker on the same prefix. */
+  worker?: WorkerPlacement | 'none';
 }
 
 /** The worker's ready line names the port of its /metrics. */
-const workerReady: ReadyLine = (line) => {
+export const workerReady: ReadyLine = (line) => {
   const port = /"metricsPort":(\d+)/.exec(line)?.[1];
   return port ? `http://127.0.0.1:${port}/metrics` : undefined;
 };
@@ -159,7 +160,7 @@ export async function startServiceUnderTest(settings: ServiceSettings): Promise<
       'src/main.ts',
       {
         ...shared,
-        ...(worker ? { WORKER_ENABLED: 'false', EXPERIMENT_WORKER_ENABLED: 'false' } : {}),
+        ...(placement !== 'in-process' ? { WORKER_ENABLED: 'false', EXPERIMENT_WORKER_ENABLED: 'false' } : {}),
         RATE_LIMIT_MUTATIONS_PER_SEC: '1000000',
         RATE_LIMIT_EVENTS_PER_SEC: '1000000',
         FEED_CACHE_TTL_MS: '0',

@@ -4,8 +4,9 @@
  * (partition, offset) is visible once that progress reaches its offset. Polling that small hash is
  * all a watcher needs: no hook into the service.
  */
-import { Redis } from 'ioredis';
 import { redisKeys } from '../src/core/keys.js';
+import { createLogger } from '../src/logger.js';
+import { connectRedis } from '../src/redis/client.js';
 import { createKafka } from '../src/streams/kafka.js';
 import { topicNames } from '../src/core/topics.js';
 import type { BenchContext, ServiceUnderTest } from './types.js';
@@ -35,7 +36,8 @@ export function watchStream(
   service: Pick<ServiceUnderTest, 'prefix' | 'groupId'>,
   intervalMs = 1,
 ): StreamProgress {
-  const redis = new Redis(ctx.redisUrl);
+  // Either topology: a redis-cluster:// URL gets a cluster client (the progress hash is one key).
+  const redisReady = connectRedis(ctx.redisUrl, createLogger('silent'), 'bench-progress');
   const topic = topicNames(`${service.prefix}.`).behavior;
   const key = redisKeys(service.prefix).streamOffsets(service.groupId, topic);
   const admin = createKafka({ brokers: ctx.brokers, clientId: 'bench-progress' }).admin();
@@ -46,6 +48,7 @@ export function watchStream(
   async function poll() {
     polling = true;
     try {
+      const redis = await redisReady;
       while (waiting.size > 0) {
         const progress = await redis.hgetall(key);
         const at = performance.now();
@@ -86,7 +89,7 @@ export function watchStream(
       for (const w of waiting) w.resolve(Number.NaN);
       waiting.clear();
       await connected.then(() => admin.disconnect());
-      redis.disconnect();
+      (await redisReady).disconnect();
     },
   };
 }

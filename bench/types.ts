@@ -8,8 +8,11 @@ export interface ServiceUnderTest {
   prefix: string;
   /** The consumer group of its stream worker (the Redis progress hash is named after it). */
   groupId: string;
-  /** Where its stream worker and attribution run: their own process (the default) or the API's. */
-  worker: 'process' | 'in-process';
+  /**
+   * Where its stream worker and attribution run: their own process (the default), the API's, or
+   * none of its own (`none`: another instance's worker serves its prefix).
+   */
+  worker: 'process' | 'in-process' | 'none';
   /** The worker process's id, when it has one. */
   workerPid?: number;
   /** The /metrics holding the stream worker's histograms (the worker's own, or the API's when in-process). */
