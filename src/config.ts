@@ -353,6 +353,9 @@ function toConfig(e: z.infer<typeof env>) {
   };
 }
 
+/** Every environment variable the service reads (deployment files are checked against it). */
+export const CONFIG_VARIABLES: readonly string[] = Object.keys(env.shape);
+
 export class ConfigError extends Error {
   override name = 'ConfigError';
 }
