@@ -116,10 +116,10 @@ describe('on a Redis Cluster (three masters, a replica each)', () => {
     const keys = Array.from({ length: 60 }, (_, i) => `pl:{k${i}}`);
     let pipelines = 0;
     const pipeline = cluster.pipeline.bind(cluster);
-    cluster.pipeline = ((...args: Parameters<typeof pipeline>) => {
+    cluster.pipeline = (...args: Parameters<typeof pipeline>) => {
       pipelines++;
       return pipeline(...args);
-    });
+    };
     try {
       const write = pipelineOf(cluster);
       for (const [i, key] of keys.entries()) write.set(key, String(i));
