@@ -8,9 +8,10 @@ import { createKafka } from '../../src/streams/kafka.js';
 import { load } from '../load.js';
 import { median, type BenchContext, type Row, type Scenario } from '../types.js';
 
-const BATCH_SIZE = 100;
+export const BATCH_SIZE = 100;
 
-function batchBody(n: number, seed: number) {
+/** A `recordInteractions` body of `n` VIEWs over the bench's users and items. */
+export function batchBody(n: number, seed: number) {
   const inputs = Array.from({ length: n }, (_, i): InteractionInput => ({
     userId: `bench-u${(seed * 31 + i) % 5000}`,
     itemId: `bench-i${(seed * 17 + i * 7) % 20000}`,
@@ -52,6 +53,14 @@ async function rawSendBatch(ctx: BenchContext, seconds: number): Promise<number>
   return sent / seconds;
 }
 
+/** `count` single `recordInteraction` bodies (a LIKE each). */
+export const singleBodiesFor = (count: number) =>
+  Array.from({ length: count }, (_, i) =>
+    requestBody(RecordInteractionDocument, {
+      input: { userId: `bench-u${i % 5000}`, itemId: `bench-i${i}`, action: 'LIKE' },
+    }),
+  );
+
 export const ingestScenarios: Scenario[] = [
   {
     group: 'ingest',
@@ -59,11 +68,7 @@ export const ingestScenarios: Scenario[] = [
     async run(ctx) {
       const seconds = ctx.quick ? 3 : 10;
       const repeats = ctx.quick ? 1 : 3;
-      const singleBodies = Array.from({ length: 1000 }, (_, i) =>
-        requestBody(RecordInteractionDocument, {
-          input: { userId: `bench-u${i % 5000}`, itemId: `bench-i${i}`, action: 'LIKE' },
-        }),
-      );
+      const singleBodies = singleBodiesFor(1000);
       const batchBodies = Array.from({ length: 50 }, (_, i) => batchBody(BATCH_SIZE, i));
       const bareBodies = [JSON.stringify({ query: 'mutation { record(userId: "u1", itemId: "i1") }' })];
       // Warm-up of both servers: JIT, producer connection, topic metadata.

@@ -40,6 +40,7 @@ import { spawnServer, startServiceUnderTest, workerReady, type SpawnedServer } f
 import { streamMix } from '../stream-cost.js';
 import { watchStream } from '../stream-progress.js';
 import { median, sleep, type BenchContext, type Row, type Scenario, type ServiceUnderTest } from '../types.js';
+import { BATCH_SIZE, batchBody, singleBodiesFor } from './ingest.js';
 import { bodiesFor, CONNECTIONS, feedCheck } from './recommendations.js';
 
 const PARTITIONS = 12;
@@ -296,6 +297,39 @@ async function prepareServing(topology: Topology, service: ServiceUnderTest, use
   return items.map((i) => i.id);
 }
 
+/** Mean bytes (key + value) of the first `limit` records of `topic`: what a broker stores per record. */
+async function meanRecordBytes(brokers: string[], topic: string, limit = 2000): Promise<number> {
+  const consumer = createKafka({ brokers, clientId: 'bench-scale-sizes' }).consumer({
+    groupId: `bench-sizes-${topic}-${Date.now()}`,
+    maxWaitTimeInMs: 50,
+  });
+  await consumer.connect();
+  let count = 0;
+  let bytes = 0;
+  try {
+    await consumer.subscribe({ topic, fromBeginning: true });
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, 15_000);
+      void consumer.run({
+        eachBatch: async ({ batch }) => {
+          for (const m of batch.messages) {
+            if (count >= limit) break;
+            count++;
+            bytes += (m.key?.length ?? 0) + (m.value?.length ?? 0);
+          }
+          if (count >= limit) {
+            clearTimeout(timer);
+            resolve();
+          }
+        },
+      });
+    });
+  } finally {
+    await consumer.disconnect();
+  }
+  return count ? bytes / count : Number.NaN;
+}
+
 const per = (xs: number[], digits = 0) => xs.map((x) => x.toFixed(digits)).join(' / ');
 
 function streamRows(runs: StreamRun[], reference: StreamRun[]): Row[] {
@@ -401,6 +435,8 @@ export const scaleScenarios: Scenario[] = [
         const seconds = ctx.quick ? 3 : 8;
         const users = ctx.quick ? 500 : 2000;
         const servingReference: ServingRun[] = [];
+        const sizes = { behavior: Number.NaN, impressions: Number.NaN };
+        const ingestCost: { shape: string; microsPerEvent: number }[] = [];
         const servingCluster: ServingRun[] = [];
         const one = await startServiceUnderTest({
           brokers: single.brokers,
@@ -433,10 +469,52 @@ export const scaleScenarios: Scenario[] = [
             servingCluster.push(await servingRun(cluster, [first], bodies, seconds));
             servingCluster.push(await servingRun(cluster, [first, second], bodies, seconds));
           }
+          // What accepting behaviour costs an API instance, per event: one per mutation, or batched.
+          for (const [shape, bodies, perRequest, connections] of [
+            ['single recordInteraction', singleBodiesFor(1000), 1, 64],
+            [
+              `recordInteractions × ${BATCH_SIZE}`,
+              Array.from({ length: 50 }, (_, i) => batchBody(BATCH_SIZE, i)),
+              BATCH_SIZE,
+              16,
+            ],
+          ] as const) {
+            const cpu = cpuSecondsOf(one.pid);
+            const result = await load({ url: one.url, seconds, connections, bodies: [...bodies] });
+            ingestCost.push({
+              shape,
+              microsPerEvent: (1e6 * (cpuSecondsOf(one.pid) - cpu)) / (result.requests * perRequest),
+            });
+          }
+          const topics = topicNames(`${one.prefix}.`);
+          sizes.behavior = await meanRecordBytes(single.brokers, topics.behavior);
+          sizes.impressions = await meanRecordBytes(single.brokers, topics.impressions);
         } finally {
           await Promise.all([one, first, second].map((s) => s.stop()));
         }
-        return [...streamRows(clusterStream, referenceStream), ...servingRows(servingCluster, servingReference)];
+        return [
+          ...streamRows(clusterStream, referenceStream),
+          ...servingRows(servingCluster, servingReference),
+          ...ingestCost.map((c): Row => ({
+            scenario: 'scale',
+            metric: `ingestion, ${c.shape}, saturated: API CPU per accepted event (one node, 1 API instance)`,
+            value: c.microsPerEvent,
+            unit: 'µs',
+          })),
+          {
+            scenario: 'scale',
+            metric: 'Kafka bytes per behaviour record (key + value, as the API writes it)',
+            value: sizes.behavior,
+            unit: 'B',
+          },
+          {
+            scenario: 'scale',
+            metric:
+              'Kafka bytes per impression record (one computed feed over 500 candidates: the served items with their feature rows)',
+            value: sizes.impressions,
+            unit: 'B',
+          },
+        ];
       } finally {
         process.off('SIGINT', stopStack);
         await stack.stop();
