@@ -26,7 +26,7 @@ export interface FeatureCacheSettings {
   retryMs?: number;
 }
 
-export const FEATURE_CACHE_DEFAULTS = { refreshBatch: 1000, maxQueued: 20_000, jitter: 0.2, retryMs: 250 } as const;
+export const FEATURE_CACHE_DEFAULTS = { refreshBatch: 250, maxQueued: 20_000, jitter: 0.2, retryMs: 250 } as const;
 
 /** Which cache: a label of the cache metrics. */
 export type FeatureCacheName = 'item' | 'covisit';
