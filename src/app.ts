@@ -96,9 +96,11 @@ export function createApp(config: Config, options: { log?: Logger } = {}): App {
   // it has, and is published as the first version when the registry is empty.
   const cache = createFeedCache(config.ranking.cacheTtlMs);
   const trending = createTrendingCache((scope, limit) => readTrending(redis, keys, scope, limit));
-  const items = createItemCache(redis, keys, config.ranking.itemCacheTtlMs);
+  const itemSide = { ttlMs: config.ranking.itemCacheTtlMs, staleMs: config.ranking.itemCacheStaleMs };
+  const itemSideHooks = { metrics, log: log.child({ component: 'feature-cache' }) };
+  const items = createItemCache(redis, keys, itemSide, itemSideHooks);
   // Item neighbour lists are item-side too: shared by requests for the same short TTL.
-  const covisit = createCovisitCache(redis, keys, config.ranking.itemCacheTtlMs);
+  const covisit = createCovisitCache(redis, keys, itemSide, itemSideHooks);
   const models = createModelArms({
     keys,
     initial: async () => {

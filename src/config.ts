@@ -204,6 +204,7 @@ const env = z.object({
   EXPLORATION_SHARE: num(0, 1, 0.05),
   FEED_CACHE_TTL_MS: int(0, 600_000, 2000),
   ITEM_CACHE_TTL_MS: int(0, 600_000, 1000),
+  ITEM_CACHE_STALE_MS: optionalInt(0, 3_600_000),
   MAX_FIRST: int(1, 1000, 100),
   MAX_CANDIDATES: int(1, 10_000, 500),
   FEED_PUSH_INTERVAL_MS: int(0, 60_000, 250),
@@ -302,6 +303,11 @@ function toConfig(e: z.infer<typeof env>) {
       },
       cacheTtlMs: e.FEED_CACHE_TTL_MS,
       itemCacheTtlMs: e.ITEM_CACHE_TTL_MS,
+      /**
+       * Item-side cache entries past their TTL are served, while refreshed in the background, until
+       * this old (2 × the TTL unless set; never less than the TTL): the oldest item stats ranking sees.
+       */
+      itemCacheStaleMs: e.ITEM_CACHE_STALE_MS ?? 2 * e.ITEM_CACHE_TTL_MS,
       maxFirst: e.MAX_FIRST,
       maxCandidates: e.MAX_CANDIDATES,
     },

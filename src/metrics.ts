@@ -76,6 +76,18 @@ export function createMetrics() {
       buckets: [0, 10, 50, 100, 200, 500, 1000, 2000],
       registers: [registry],
     }),
+    featureCacheLookups: new Counter({
+      name: 'feature_cache_lookups_total',
+      help: 'Ids looked up in the instance caches of item-side features, by cache (item, covisit) and outcome (fresh, stale: served and queued for a background refresh, read: on the request path)',
+      labelNames: ['cache', 'outcome'] as const,
+      registers: [registry],
+    }),
+    featureCacheRefreshes: new Counter({
+      name: 'feature_cache_refreshes_total',
+      help: 'Stale entries of the item-side feature caches renewed in the background, by cache (item, covisit) and outcome (ok, failed: the batch read failed, not_queued: the refresh queue was full)',
+      labelNames: ['cache', 'outcome'] as const,
+      registers: [registry],
+    }),
     feedsServed: new Counter({
       name: 'feeds_served_total',
       help: 'Feeds served, by how (computed, cached, degraded)',

@@ -12,6 +12,7 @@ import {
   windowField,
   type WindowName,
 } from './definitions.js';
+import { createFeatureCache, type FeatureCacheHooks, type FeatureCacheSettings } from './feature-cache.js';
 
 /** Catalogue metadata plus the stream's real-time stats of one item. */
 export interface ItemFeatures {
@@ -104,83 +105,38 @@ export async function readItemFeaturesBatch(
 }
 
 /**
- * Item features shared by every request of an instance for `ttlMs` (items are global and change
- * slowly next to a user's own features), so a request over 500 candidates reads only the items no
- * recent request read — still in one round trip — and allocates nothing per cached item.
- * Popularity is decayed to the moment the item was read: within the TTL that differs from the
- * request's own time by less than 0.01 % (a 6-hour half-life).
+ * Item features shared by every request of an instance (items are global and change slowly next to
+ * a user's own features), so a request over 500 candidates reads only the items no recent request
+ * read — still in one round trip — and allocates nothing per cached item. An item is fresh for
+ * `settings.ttlMs` (less a random share, so the catalogue does not go stale all at once); after
+ * that it is still served, up to `settings.staleMs`, while a background batch re-reads it (see
+ * createFeatureCache). Popularity is decayed to the moment the item was read: within the hard
+ * bound that differs from the request's own time by less than 0.01 % (a 6-hour half-life).
  *
  * Reads in flight are shared too: a request that needs an item another request is already reading
- * waits for that read instead of sending its own. Without that, every entry expiring at once under
- * concurrent load made each of the requests in flight read the same hundreds of items (three
- * commands each), and those reads and their garbage were most of the API's CPU.
+ * waits for that read instead of sending its own. Without that, and with every entry expiring at
+ * once and being re-read on the request path, each of the requests in flight read the same
+ * hundreds of items, and those reads and their garbage were most of the API's CPU.
  */
-export function createItemCache(redis: RedisClient, keys: RedisKeys, ttlMs = 1000, maxItems = 200_000) {
-  const entries = new Map<string, { at: number; features: ItemFeatures }>();
-  /** Items being read now, each mapped to the read that will answer it. */
-  const inFlight = new Map<string, Promise<Map<string, ItemFeatures>>>();
-
-  /** Reads `ids` (none cached, none in flight) in one round trip, shared with later requests until it lands. */
-  function readMissing(ids: string[]): Promise<Map<string, ItemFeatures>> {
-    const now = Date.now();
-    const reading = readItemRecords(redis, keys, ids).then((records) => {
-      const read = new Map<string, ItemFeatures>();
-      for (const record of records) {
-        const features = toFeatures(record, now);
-        read.set(record.itemId, features);
-        entries.delete(record.itemId);
-        entries.set(record.itemId, { at: now, features });
-      }
-      // Oldest entries first (insertion order): a bound on memory, not an LRU.
-      for (const key of entries.keys()) {
-        if (entries.size <= maxItems) break;
-        entries.delete(key);
-      }
-      return read;
-    });
-    const settled = () => {
-      for (const id of ids) if (inFlight.get(id) === reading) inFlight.delete(id);
-    };
-    reading.then(settled, settled);
-    for (const id of ids) inFlight.set(id, reading);
-    return reading;
-  }
-
-  return {
-    async read(itemIds: readonly string[]): Promise<ItemFeatures[]> {
+export function createItemCache(
+  redis: RedisClient,
+  keys: RedisKeys,
+  settings: Partial<FeatureCacheSettings> = {},
+  hooks: FeatureCacheHooks = {},
+) {
+  const cache = createFeatureCache<ItemFeatures>(
+    'item',
+    async (ids) => {
       const now = Date.now();
-      const out = new Array<ItemFeatures | undefined>(itemIds.length);
-      let missing: string[] | undefined;
-      let waits: Set<Promise<Map<string, ItemFeatures>>> | undefined;
-      for (let i = 0; i < itemIds.length; i++) {
-        const id = itemIds[i]!;
-        const hit = entries.get(id);
-        if (hit && now - hit.at < ttlMs) {
-          out[i] = hit.features;
-          continue;
-        }
-        const pending = inFlight.get(id);
-        if (pending) (waits ??= new Set()).add(pending);
-        else (missing ??= []).push(id);
-      }
-      if (missing) (waits ??= new Set()).add(readMissing(missing));
-      if (waits) {
-        const reads = await Promise.all(waits);
-        for (let i = 0; i < itemIds.length; i++) {
-          if (out[i] !== undefined) continue;
-          const id = itemIds[i]!;
-          for (const read of reads) {
-            const features = read.get(id);
-            if (features) {
-              out[i] = features;
-              break;
-            }
-          }
-        }
-      }
-      // Every id was a hit or was read by this request or one in flight (a miss reads as an empty record).
-      return out as ItemFeatures[];
+      return (await readItemRecords(redis, keys, ids)).map((record) => toFeatures(record, now));
     },
+    { ttlMs: 1000, maxEntries: 200_000, ...settings },
+    hooks,
+  );
+  return {
+    /** Features of `itemIds` in input order (an id the catalogue lacks reads as an unknown item). */
+    read: (itemIds: readonly string[]): Promise<ItemFeatures[]> => cache.get(itemIds),
+    size: cache.size,
   };
 }
 export type ItemCache = ReturnType<typeof createItemCache>;
@@ -239,62 +195,35 @@ export async function readCovisitBatch(
 type NeighbourList = { itemId: string; score: number }[];
 
 /**
- * Co-visitation lists shared by every request of an instance for `ttlMs`, like item features: a
- * list is an item's strongest co-engaged items, global and slowly changing, while every request
- * reads the lists of up to 30 seeds (2,200 members with their scores). A list read with a larger
- * limit answers smaller ones; reads in flight are shared. At most `maxLists` lists are kept.
+ * Co-visitation lists shared by every request of an instance, like item features (and renewed the
+ * same way): a list is an item's strongest co-engaged items, global and slowly changing, while
+ * every request reads the lists of up to 30 seeds (2,200 members with their scores). A list read
+ * with a larger limit answers smaller ones; reads in flight are shared. At most `maxEntries` lists
+ * are kept (5,000 by default).
  */
-export function createCovisitCache(redis: RedisClient, keys: RedisKeys, ttlMs = 1000, maxLists = 5000) {
-  const entries = new Map<string, { at: number; limit: number; list: NeighbourList }>();
-  const inFlight = new Map<string, { limit: number; list: Promise<NeighbourList> }>();
+export function createCovisitCache(
+  redis: RedisClient,
+  keys: RedisKeys,
+  settings: Partial<FeatureCacheSettings> = {},
+  hooks: FeatureCacheHooks = {},
+) {
+  const cache = createFeatureCache<NeighbourList>(
+    'covisit',
+    (ids, limits) => readCovisitBatch(redis, keys, ids, limits),
+    { ttlMs: 1000, maxEntries: 5000, ...settings },
+    hooks,
+  );
   return {
     /** The lists of `itemIds`, strongest first, each cut to its limit (one round trip for those not cached). */
     async read(itemIds: readonly string[], perItem: number | readonly number[]): Promise<NeighbourList[]> {
-      const now = Date.now();
       const limitOf = (i: number) => (typeof perItem === 'number' ? perItem : (perItem[i] ?? 0));
-      const out = new Array<Promise<NeighbourList>>(itemIds.length);
-      const missing: number[] = [];
-      for (let i = 0; i < itemIds.length; i++) {
-        const id = itemIds[i]!;
-        const limit = limitOf(i);
-        const hit = entries.get(id);
-        if (hit && now - hit.at < ttlMs && hit.limit >= limit) out[i] = Promise.resolve(hit.list);
-        else {
-          const pending = inFlight.get(id);
-          if (pending && pending.limit >= limit) out[i] = pending.list;
-          else missing.push(i);
-        }
-      }
-      if (missing.length > 0) {
-        const ids = missing.map((i) => itemIds[i]!);
-        const limits = missing.map(limitOf);
-        const reading = readCovisitBatch(redis, keys, ids, limits);
-        missing.forEach((i, k) => {
-          const id = ids[k]!;
-          const limit = limits[k]!;
-          const list = reading.then((lists) => lists[k] ?? []);
-          out[i] = list;
-          inFlight.set(id, { limit, list });
-          const settled = () => {
-            if (inFlight.get(id)?.list === list) inFlight.delete(id);
-          };
-          list.then((l) => {
-            entries.delete(id);
-            entries.set(id, { at: now, limit, list: l });
-            settled();
-          }, settled);
-        });
-        for (const key of entries.keys()) {
-          if (entries.size <= maxLists) break;
-          entries.delete(key);
-        }
-      }
-      const lists = await Promise.all(out);
+      const lists = await cache.get(itemIds, limitOf);
       return lists.map((list, i) => {
         const limit = limitOf(i);
         return list.length > limit ? list.slice(0, limit) : list;
       });
     },
+    size: cache.size,
   };
 }
 export type CovisitCache = ReturnType<typeof createCovisitCache>;

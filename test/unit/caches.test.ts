@@ -93,7 +93,7 @@ describe('the item cache', () => {
 
   it('shares a read in flight between concurrent requests instead of reading the same items again', async () => {
     const { redis, reads } = fakeRedis(20);
-    const cache = createItemCache(redis, redisKeys('t'), 1000);
+    const cache = createItemCache(redis, redisKeys('t'), { ttlMs: 1000 });
     const ids = Array.from({ length: 500 }, (_, i) => `i${i}`);
     const answers = await Promise.all([
       cache.read(ids),

@@ -1,0 +1,250 @@
+import type { Logger } from '../logger.js';
+import type { Metrics } from '../metrics.js';
+
+/**
+ * How long an instance keeps item-side features (item stats, neighbour lists) and how it renews
+ * them. An entry is fresh for `ttlMs` less a random share of up to `jitter` of it, so entries read
+ * together do not all turn stale in the same instant. A stale entry younger than `staleMs` is still
+ * served as it is, and queued for a background refresh: refreshes are sent in batches of at most
+ * `refreshBatch` entries, one round trip each, one batch at a time. An entry older than `staleMs`
+ * (the hard bound on what ranking may see), or none, is read on the request path.
+ */
+export interface FeatureCacheSettings {
+  /** An entry is fresh for this long after its read (less the jitter); 0: nothing is ever fresh. */
+  ttlMs: number;
+  /** The hard bound: a stale entry is served until it is this old (at least `ttlMs`; default 2 × ttlMs). */
+  staleMs?: number;
+  /** At most this many entries are kept (the oldest read go first). */
+  maxEntries: number;
+  /** Entries per background refresh batch (one round trip). */
+  refreshBatch?: number;
+  /** At most this many entries wait for a refresh; a stale entry found beyond it waits for a later lookup. */
+  maxQueued?: number;
+  /** Share of `ttlMs` an entry's freshness may be cut short by, at random (0..1). */
+  jitter?: number;
+  /** After a refresh batch failed, the next one waits this long. */
+  retryMs?: number;
+}
+
+export const FEATURE_CACHE_DEFAULTS = { refreshBatch: 250, maxQueued: 20_000, jitter: 0.2, retryMs: 250 } as const;
+
+/** Which cache: a label of the cache metrics. */
+export type FeatureCacheName = 'item' | 'covisit';
+
+export interface FeatureCacheHooks {
+  metrics?: Pick<Metrics, 'featureCacheLookups' | 'featureCacheRefreshes'>;
+  log?: Logger;
+  /** The clock (tests). */
+  now?: () => number;
+  /** Uniform in [0, 1) (tests). */
+  random?: () => number;
+}
+
+/**
+ * Reads the values of `ids` in one round trip, in input order. `needs[i]` is how much of id i's
+ * value is wanted (a list's length; 0 when values have no size): a cached value read with a larger
+ * need answers smaller ones.
+ */
+export type BatchRead<V> = (ids: string[], needs: number[]) => Promise<V[]>;
+
+interface Entry<V> {
+  value: V;
+  need: number;
+  /** When the read that gave the value was sent. */
+  at: number;
+  freshUntil: number;
+}
+
+/** A read under way, answering every id it reads with at most `need`. */
+interface Pending<V> {
+  need: number;
+  batch: Promise<Map<string, V>>;
+}
+
+/**
+ * A per-instance cache of values read from Redis by id, shared by every request, that serves
+ * stale values while it refreshes them in the background (see FeatureCacheSettings). Reads on the
+ * request path are shared too: a lookup that needs an id another read is already fetching waits
+ * for that read instead of sending its own.
+ *
+ * When a background refresh fails (Redis down), its entries are counted
+ * (`feature_cache_refreshes_total{outcome="failed"}`) and the failure is logged, once until a refresh
+ * succeeds again; the entries keep being served
+ * until `staleMs`, after which lookups read them on the request path and fail as any read does.
+ */
+export function createFeatureCache<V>(
+  name: FeatureCacheName,
+  read: BatchRead<V>,
+  settings: FeatureCacheSettings,
+  hooks: FeatureCacheHooks = {},
+) {
+  const { ttlMs, maxEntries } = settings;
+  const staleMs = Math.max(ttlMs, settings.staleMs ?? 2 * ttlMs);
+  const { refreshBatch, maxQueued, jitter, retryMs } = { ...FEATURE_CACHE_DEFAULTS, ...definedOf(settings) };
+  const now = hooks.now ?? Date.now;
+  const random = hooks.random ?? Math.random;
+  const { metrics, log } = hooks;
+  const counted = metrics && {
+    fresh: metrics.featureCacheLookups.labels(name, 'fresh'),
+    stale: metrics.featureCacheLookups.labels(name, 'stale'),
+    read: metrics.featureCacheLookups.labels(name, 'read'),
+    ok: metrics.featureCacheRefreshes.labels(name, 'ok'),
+    failed: metrics.featureCacheRefreshes.labels(name, 'failed'),
+    notQueued: metrics.featureCacheRefreshes.labels(name, 'not_queued'),
+  };
+
+  const entries = new Map<string, Entry<V>>();
+  const inFlight = new Map<string, Pending<V>>();
+  /** Stale entries waiting for a background refresh, oldest queued first. */
+  const queue = new Set<string>();
+  let refreshing = false;
+  let scheduled = false;
+  let failing = false;
+  let retryAt = 0;
+
+  /** Reads `ids` in one round trip into the cache, shared with later lookups until it lands. */
+  function readBatch(ids: string[], needs: number[]): Promise<Map<string, V>> {
+    const at = now();
+    const batch = read(ids, needs).then((values) => {
+      const out = new Map<string, V>();
+      ids.forEach((id, k) => {
+        const value = values[k]!;
+        out.set(id, value);
+        entries.delete(id);
+        entries.set(id, { value, need: needs[k]!, at, freshUntil: at + ttlMs * (1 - jitter * random()) });
+      });
+      // Oldest reads first (insertion order): a bound on memory, not an LRU.
+      for (const key of entries.keys()) {
+        if (entries.size <= maxEntries) break;
+        entries.delete(key);
+        queue.delete(key);
+      }
+      return out;
+    });
+    const settled = () => {
+      for (const id of ids) if (inFlight.get(id)?.batch === batch) inFlight.delete(id);
+    };
+    batch.then(settled, settled);
+    ids.forEach((id, k) => inFlight.set(id, { need: needs[k]!, batch }));
+    return batch;
+  }
+
+  function schedule() {
+    if (refreshing || scheduled || queue.size === 0) return;
+    scheduled = true;
+    setTimeout(refresh, Math.max(0, retryAt - now())).unref();
+  }
+
+  /** Sends the next refresh batch: the queue's oldest entries that are still cached and not being read. */
+  function refresh() {
+    scheduled = false;
+    if (refreshing) return;
+    const ids: string[] = [];
+    const needs: number[] = [];
+    for (const id of queue) {
+      if (ids.length >= refreshBatch) break;
+      queue.delete(id);
+      const entry = entries.get(id);
+      if (!entry || inFlight.has(id)) continue;
+      ids.push(id);
+      needs.push(entry.need);
+    }
+    if (ids.length === 0) return;
+    refreshing = true;
+    readBatch(ids, needs)
+      .then(
+        () => {
+          counted?.ok.inc(ids.length);
+          if (failing) log?.info({ cache: name }, 'feature cache refreshes succeed again');
+          failing = false;
+        },
+        (error: unknown) => {
+          counted?.failed.inc(ids.length);
+          if (!failing)
+            log?.warn(
+              { cache: name, err: error, items: ids.length, staleMs },
+              'a feature cache refresh failed: cached entries are served until they are staleMs old, then read on the request path',
+            );
+          failing = true;
+          retryAt = now() + retryMs;
+        },
+      )
+      .finally(() => {
+        refreshing = false;
+        schedule();
+      });
+  }
+
+  return {
+    /**
+     * The values of `ids` in input order: cached ones at once (queuing the stale ones for a
+     * refresh), the others read in one round trip or awaited from a read in flight. `needOf(i)` is
+     * how much of id i's value is wanted (see BatchRead).
+     */
+    async get(ids: readonly string[], needOf?: (i: number) => number): Promise<V[]> {
+      const t = now();
+      const out = new Array<V>(ids.length);
+      let fresh = 0;
+      let stale = 0;
+      let dropped = 0;
+      /** The read answering each id not served from the cache. */
+      let from: (Promise<Map<string, V>> | undefined)[] | undefined;
+      let missing: Map<string, number> | undefined;
+      for (let i = 0; i < ids.length; i++) {
+        const id = ids[i]!;
+        const need = needOf ? needOf(i) : 0;
+        const hit = entries.get(id);
+        if (hit && hit.need >= need) {
+          if (t < hit.freshUntil) {
+            out[i] = hit.value;
+            fresh++;
+            continue;
+          }
+          if (t - hit.at < staleMs) {
+            out[i] = hit.value;
+            stale++;
+            if (!queue.has(id) && !inFlight.has(id)) {
+              if (queue.size < maxQueued) queue.add(id);
+              else dropped++;
+            }
+            continue;
+          }
+        }
+        from ??= new Array(ids.length);
+        const pending = inFlight.get(id);
+        if (pending && pending.need >= need) from[i] = pending.batch;
+        else (missing ??= new Map()).set(id, Math.max(need, missing.get(id) ?? 0));
+      }
+      if (counted) {
+        if (fresh > 0) counted.fresh.inc(fresh);
+        if (stale > 0) counted.stale.inc(stale);
+        if (fresh + stale < ids.length) counted.read.inc(ids.length - fresh - stale);
+        if (dropped > 0) counted.notQueued.inc(dropped);
+      }
+      if (stale > 0) schedule();
+      if (!from) return out;
+      const own = missing && readBatch([...missing.keys()], [...missing.values()]);
+      const waits = new Set<Promise<Map<string, V>>>();
+      for (let i = 0; i < ids.length; i++) {
+        if (own && missing!.has(ids[i]!)) from[i] = own;
+        if (from[i]) waits.add(from[i]!);
+      }
+      const reads = [...waits];
+      const landed = new Map(reads.map((p, k) => [p, k]));
+      const results = await Promise.all(reads);
+      for (let i = 0; i < ids.length; i++) {
+        const p = from[i];
+        if (p) out[i] = results[landed.get(p)!]!.get(ids[i]!)!;
+      }
+      return out;
+    },
+    /** Entries cached and entries waiting for a refresh (tests, diagnostics). */
+    size: () => ({ entries: entries.size, queued: queue.size }),
+  };
+}
+export type FeatureCache<V> = ReturnType<typeof createFeatureCache<V>>;
+
+/** `settings` without its undefined fields, so that defaults spread under it apply. */
+function definedOf<T extends object>(settings: T): Partial<T> {
+  return Object.fromEntries(Object.entries(settings).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
