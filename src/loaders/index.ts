@@ -20,7 +20,7 @@ export function createLoaders({ redis, keys, items }: { redis: RedisClient; keys
   const readAt = Date.now();
   return {
     readAt,
-    /** A user's real-time features; two Redis round trips per batch, whatever its size. */
+    /** A user's real-time features; one Redis round trip per batch, whatever its size. */
     userRealtime: new DataLoader<string, UserRealtime>((userIds) =>
       readUserRealtimeBatch(redis, keys, userIds, readAt),
     ),
