@@ -27,6 +27,8 @@ import { replayRange } from './replay.js';
 import type { Topics } from '../core/topics.js';
 import { supervisedConsumer } from './supervised-consumer.js';
 
+/** Most bytes one partition's fetch returns to the stream worker (one batch). */
+const STREAM_BATCH_BYTES = 256 * 1024;
 export interface FeatureWorkerOptions {
   kafka: Kafka;
   redis: RedisClient;
@@ -586,6 +588,11 @@ export function createFeatureWorker(options: FeatureWorkerOptions): FeatureWorke
         kafka.consumer({
           groupId,
           maxWaitTimeInMs: 20,
+          // A batch is applied whole before the next heartbeat: kafkajs' default 1 MiB per partition
+          // is ~7,000 behaviour records, which a worker catching up a backlog on a busy machine took
+          // longer than the session timeout to apply (3 partitions at once), so the group evicted it
+          // and rebalanced again and again. 256 KiB (~1,800 records) keeps a batch to a few seconds.
+          maxBytesPerPartition: STREAM_BATCH_BYTES,
           sessionTimeout: 10_000,
           heartbeatInterval: 1000,
           allowAutoTopicCreation: false,
