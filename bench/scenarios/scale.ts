@@ -45,6 +45,8 @@ import { bodiesFor, CONNECTIONS, feedCheck } from './recommendations.js';
 
 const PARTITIONS = 12;
 const WORKER_COUNTS = [1, 2, 4];
+/** Offered req/s for the per-request / per-instance split (below one instance's saturation here). */
+const FIXED_RATES = [15, 45] as const;
 
 interface Topology {
   name: string;
@@ -390,6 +392,41 @@ function servingRows(runs: ServingRun[], reference: ServingRun[]): Row[] {
   return rows;
 }
 
+/** Per-request and per-instance costs from the two fixed-rate readings (a straight line through them). */
+type Reading = { rate: number; redis: number; api: number };
+
+function splitRows(fixed: Reading[]): Row[] {
+  const [low, high] = fixed;
+  if (!low || !high) return [];
+  const line = (pick: (f: Reading) => number) => {
+    const slope = (pick(high) - pick(low)) / (high.rate - low.rate);
+    return { perRequest: slope, perInstance: pick(low) - slope * low.rate };
+  };
+  const redis = line((f) => f.redis);
+  const api = line((f) => f.api);
+  const at = `one node, 1 API instance, 500 candidates at ${low.rate} and ${high.rate} req/s, a 5,000-item catalogue`;
+  return [
+    {
+      scenario: 'scale',
+      metric: `recommendations: Redis CPU per request, the part that grows with requests (${at})`,
+      value: 1e6 * redis.perRequest,
+      unit: 'µs',
+    },
+    {
+      scenario: 'scale',
+      metric: `recommendations: Redis CPU per API instance whatever its rate: its caches re-reading hot items and neighbour lists (${at})`,
+      value: 1000 * redis.perInstance,
+      unit: 'ms/s',
+    },
+    {
+      scenario: 'scale',
+      metric: `recommendations: API CPU per request, the part that grows with requests (${at}; ${(1000 * api.perInstance).toFixed(0)} ms/s whatever the rate)`,
+      value: 1000 * api.perRequest,
+      unit: 'ms',
+    },
+  ];
+}
+
 export const scaleScenarios: Scenario[] = [
   {
     group: 'scale',
@@ -437,6 +474,7 @@ export const scaleScenarios: Scenario[] = [
         const servingReference: ServingRun[] = [];
         const sizes = { behavior: Number.NaN, impressions: Number.NaN };
         const ingestCost: { shape: string; microsPerEvent: number }[] = [];
+        const fixed: Reading[] = [];
         const servingCluster: ServingRun[] = [];
         const one = await startServiceUnderTest({
           brokers: single.brokers,
@@ -469,6 +507,18 @@ export const scaleScenarios: Scenario[] = [
             servingCluster.push(await servingRun(cluster, [first], bodies, seconds));
             servingCluster.push(await servingRun(cluster, [first, second], bodies, seconds));
           }
+          // Redis and API CPU per second at two fixed rates on one instance: what grows with requests
+          // (slope: user features, attribution of the impression) and what an instance costs whatever
+          // its rate (intercept: re-reading the hot items and neighbour lists its caches hold).
+          for (const rate of FIXED_RATES) {
+            const meter = usage(single.masters, () => [one.pid]);
+            await meter.start();
+            const started = performance.now();
+            await load({ url: one.url, seconds, connections: CONNECTIONS, bodies, rate, check: feedCheck });
+            const used = await meter.stop();
+            const wall = (performance.now() - started) / 1000;
+            fixed.push({ rate, redis: sum(used.redisCpu) / wall, api: sum(used.processCpu) / wall });
+          }
           // What accepting behaviour costs an API instance, per event: one per mutation, or batched.
           for (const [shape, bodies, perRequest, connections] of [
             ['single recordInteraction', singleBodiesFor(1000), 1, 64],
@@ -495,6 +545,7 @@ export const scaleScenarios: Scenario[] = [
         return [
           ...streamRows(clusterStream, referenceStream),
           ...servingRows(servingCluster, servingReference),
+          ...splitRows(fixed),
           ...ingestCost.map((c): Row => ({
             scenario: 'scale',
             metric: `ingestion, ${c.shape}, saturated: API CPU per accepted event (one node, 1 API instance)`,
