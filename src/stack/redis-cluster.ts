@@ -52,7 +52,9 @@ async function clusterInfo(port: number): Promise<Record<string, string>> {
  * A real Redis Cluster on loopback: `masters` masters with `replicasPerMaster` replicas each, every
  * node a `redis-server` with its own directory and append-only file, joined with
  * `redis-cli --cluster create`. Nodes time out after `nodeTimeoutMs` (a replica is promoted about
- * that long after its master dies), short by default so failover tests run in seconds.
+ * that long after its master dies): Redis' own default of 15 s unless set. Failover tests set a
+ * short one to run in seconds; on a busy machine a short one also fails over healthy masters that
+ * merely answered late (a bench on 2 shared cores saw CLUSTERDOWN and moved slots at 2 s).
  */
 export async function startLocalRedisCluster(options: {
   dir: string;
@@ -76,7 +78,7 @@ export async function startLocalRedisCluster(options: {
           dir: path.join(options.dir, `node-${i + 1}`),
           port,
           persistence: options.persistence,
-          cluster: { nodeTimeoutMs: options.nodeTimeoutMs ?? 2000 },
+          cluster: { nodeTimeoutMs: options.nodeTimeoutMs ?? 15_000 },
         }),
       );
     await exec('redis-cli', [
