@@ -10,6 +10,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { CONFIG_VARIABLES, ConfigError, loadConfig } from '../../src/config.js';
+import { topicNames } from '../../src/core/topics.js';
 import { resolveAuth } from '../../src/runtime/startup.js';
 import { projectRoot } from '../../src/stack/paths.js';
 
@@ -96,7 +97,12 @@ interface KafkaResource {
       listeners: { name: string; port: number; tls: boolean }[];
       config: Record<string, string | number | boolean>;
     };
+    entityOperator?: { topicOperator?: object };
   };
+}
+interface KafkaTopicResource {
+  metadata: Metadata;
+  spec: { topicName: string; partitions: number; replicas: number; config: Record<string, string | number> };
 }
 interface KafkaNodePool {
   metadata: Metadata;
@@ -429,6 +435,19 @@ describe('the Kubernetes example', () => {
     expect(Number(config['min.insync.replicas'])).toBe(replication - 1);
     expect(config['auto.create.topics.enable']).toBe(false);
     expect(Number(config['num.partitions'])).toBe(Number(configMap.data.KAFKA_TOPIC_PARTITIONS));
+  });
+
+  it('makes the impressions topic the service writes, with the partitions and replicas it is told about and a short retention', () => {
+    const topic = find<KafkaTopicResource>('KafkaTopic', 'impressions');
+    expect(topic.metadata.labels?.['strimzi.io/cluster']).toBe('feedrec');
+    expect(topic.spec.topicName).toBe(topicNames(configMap.data.KAFKA_TOPIC_PREFIX ?? '').impressions);
+    expect(topic.spec.partitions).toBe(Number(configMap.data.KAFKA_TOPIC_PARTITIONS));
+    expect(topic.spec.replicas).toBe(Number(configMap.data.KAFKA_REPLICATION_FACTOR));
+    const retentionMs = Number(topic.spec.config['retention.ms']);
+    // Longer than attribution's window, shorter than the 30 days the service would create it with.
+    expect(retentionMs).toBeGreaterThan(30 * 60_000);
+    expect(retentionMs).toBeLessThan(30 * 86_400_000);
+    expect(find<KafkaResource>('Kafka', 'feedrec').spec.entityOperator?.topicOperator).toBeDefined();
   });
 
   it('points every capacity-model number at docs/capacity.md', () => {
