@@ -252,7 +252,7 @@ describe('the Kubernetes example', () => {
     expect(config.redis.url).toBe(`redis-cluster://${seeds.join(',')}`);
     expect(config.redis.waitReplicas).toBe(1);
     expect(config.kafka.brokers).toEqual([configMap.data.KAFKA_BROKERS]);
-    expect(config.kafka.partitions).toBe(96);
+    expect(config.kafka.partitions).toBe(Number(configMap.data.KAFKA_TOPIC_PARTITIONS));
     expect(config.kafka.replicationFactor).toBe(3);
     expect(config.auth.mode).toBe('jwt');
     expect(config.auth.jwtSecret).toBe(TEST_SECRET);
