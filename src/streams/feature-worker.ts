@@ -29,6 +29,7 @@ import { supervisedConsumer } from './supervised-consumer.js';
 
 /** Most bytes one partition's fetch returns to the stream worker (one batch). */
 const STREAM_BATCH_BYTES = 256 * 1024;
+
 export interface FeatureWorkerOptions {
   kafka: Kafka;
   redis: RedisClient;
