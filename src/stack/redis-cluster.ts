@@ -91,6 +91,26 @@ export async function startLocalRedisCluster(options: {
     ]);
     const cluster = handle(nodes);
     await cluster.healthy(30_000);
+    // Replicas are attached by gossip after the create: until every node sees the whole shape, one
+    // asked early still lists a replica-to-be as a master (how many gossip rounds that takes grows
+    // with the node timeout).
+    await waitFor(
+      'every Redis Cluster node to see its masters and replicas',
+      async () => {
+        const views = await Promise.all(
+          nodes.map((n) => askNode(n.port, (probe) => probe.call('CLUSTER', 'NODES') as Promise<string>)),
+        );
+        return views.every((text) => {
+          const flags = text
+            .split('\n')
+            .filter(Boolean)
+            .map((line) => line.split(' ')[2] ?? '');
+          const seen = (role: string) => flags.filter((f) => f.split(',').includes(role)).length;
+          return seen('master') === masters && seen('slave') === masters * replicas;
+        });
+      },
+      { timeoutMs: 30_000, intervalMs: 100 },
+    );
     return cluster;
   } catch (error) {
     await stopAll();
