@@ -21,6 +21,7 @@ import { startLocalRedis } from '../src/stack/redis.js';
 import { startLocalRedisCluster } from '../src/stack/redis-cluster.js';
 import { createApplier } from '../src/streams/apply.js';
 import { benchCatalogue } from './api.js';
+import { redisCpuSeconds } from './observe.js';
 import { applyMix, PARTITIONS, streamMix } from './stream-cost.js';
 
 export interface ApplyRun {
@@ -35,10 +36,7 @@ export interface ApplyRun {
 async function cpuMicros(url: string) {
   const probe = new Redis(url);
   try {
-    const text = await probe.info('cpu');
-    const user = Number(/used_cpu_user:([\d.]+)/.exec(text)?.[1] ?? 0);
-    const sys = Number(/used_cpu_sys:([\d.]+)/.exec(text)?.[1] ?? 0);
-    return (user + sys) * 1e6;
+    return (await redisCpuSeconds(probe)) * 1e6;
   } finally {
     probe.disconnect();
   }

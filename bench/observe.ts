@@ -4,6 +4,7 @@
  * memory and CPU time from /proc.
  */
 import { readFileSync } from 'node:fs';
+import type { Redis } from 'ioredis';
 
 /** Cumulative `le` buckets of one histogram, in `le` order. */
 export type Buckets = [number, number][];
@@ -29,6 +30,13 @@ export function machineTicks(): { busy: number; total: number } {
   const total = ticks.reduce((a, b) => a + b, 0);
   // idle and iowait are the 4th and 5th figures.
   return { busy: total - (ticks[3] ?? 0) - (ticks[4] ?? 0), total };
+}
+
+/** A Redis server's own CPU time so far (`used_cpu_user` + `used_cpu_sys` of INFO), in seconds. */
+export async function redisCpuSeconds(redis: Redis): Promise<number> {
+  const text = await redis.info('cpu');
+  const field = (name: string) => Number(new RegExp(`^${name}:([\\d.]+)`, 'm').exec(text)?.[1] ?? 0);
+  return field('used_cpu_user') + field('used_cpu_sys');
 }
 
 /** The text of the service's `/metrics` (beside its GraphQL endpoint). */

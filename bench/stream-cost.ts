@@ -24,6 +24,7 @@ import { projectRoot } from '../src/stack/paths.js';
 import { createApplier, type Applier } from '../src/streams/apply.js';
 import type { PositionedEvent } from '../src/streams/plan.js';
 import { behaviourOf, benchCatalogue, type CatalogueItem } from './api.js';
+import { redisCpuSeconds } from './observe.js';
 
 export interface StreamCost {
   events: number;
@@ -82,10 +83,7 @@ async function commandBreakdown(redis: Redis, events: number): Promise<[command:
 
 /** Redis' own CPU time so far (user + system), in µs. */
 async function cpuMicros(redis: Redis) {
-  const text = await redis.info('cpu');
-  const user = Number(/used_cpu_user:([\d.]+)/.exec(text)?.[1] ?? 0);
-  const sys = Number(/used_cpu_sys:([\d.]+)/.exec(text)?.[1] ?? 0);
-  return (user + sys) * 1e6;
+  return (await redisCpuSeconds(redis)) * 1e6;
 }
 
 /**

@@ -35,7 +35,7 @@ import {
   type CatalogueItem,
 } from '../api.js';
 import { load } from '../load.js';
-import { cpuSecondsOf, machineTicks, metricSum } from '../observe.js';
+import { cpuSecondsOf, machineTicks, metricSum, redisCpuSeconds } from '../observe.js';
 import { spawnServer, startServiceUnderTest, workerReady, type SpawnedServer } from '../service.js';
 import { streamMix } from '../stream-cost.js';
 import { watchStream } from '../stream-progress.js';
@@ -65,12 +65,10 @@ async function redisCounters(masters: string[]) {
     masters.map(async (url) => {
       const probe = new Redis(url);
       try {
-        const cpu = await probe.info('cpu');
         const stats = await probe.info('stats');
-        const field = (text: string, name: string) => Number(new RegExp(`${name}:([\\d.]+)`).exec(text)?.[1] ?? 0);
         return {
-          cpu: field(cpu, 'used_cpu_user') + field(cpu, 'used_cpu_sys'),
-          commands: field(stats, 'total_commands_processed'),
+          cpu: await redisCpuSeconds(probe),
+          commands: Number(/total_commands_processed:(\d+)/.exec(stats)?.[1] ?? 0),
         };
       } finally {
         probe.disconnect();
