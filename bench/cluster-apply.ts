@@ -99,13 +99,7 @@ export async function measureClusterApply(options: { users: number; eventsPerUse
   const one = await connectRedis(single.url, log, 'bench-single');
   const many = await connectRedis(`redis-cluster://${cluster.seeds}`, log, 'bench-cluster');
   try {
-    const masters: string[] = [];
-    for (const node of cluster.nodes) {
-      const probe = new Redis(node.url);
-      const role = (await probe.call('ROLE')) as [string];
-      if (role[0] === 'master') masters.push(node.url);
-      probe.disconnect();
-    }
+    const masters = (await cluster.masters()).map((node) => node.url);
     const runs: ApplyRun[] = [];
     for (const appliers of [1, 3]) {
       runs.push(await run(one, [single.url], 'one Redis', appliers, options));

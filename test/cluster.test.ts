@@ -26,19 +26,16 @@ const feedsOf = (w: { results: SubscriptionResult<FeedUpdatedSubscription>[] }) 
 
 /** Keys held by each master of the cluster (the node serving each slot range). */
 async function keysPerMaster(cluster: LocalRedisCluster): Promise<number[]> {
-  const counts: number[] = [];
-  for (const node of cluster.nodes) {
-    const probe = new Redis(node.url, { lazyConnect: true, maxRetriesPerRequest: 0 });
-    probe.on('error', () => {});
-    try {
-      await probe.connect();
-      const role = (await probe.call('ROLE')) as [string];
-      if (role[0] === 'master') counts.push(await probe.dbsize());
-    } finally {
-      probe.disconnect();
-    }
-  }
-  return counts;
+  return Promise.all(
+    (await cluster.masters()).map(async (node) => {
+      const probe = new Redis(node.url, { maxRetriesPerRequest: 0 });
+      try {
+        return await probe.dbsize();
+      } finally {
+        probe.disconnect();
+      }
+    }),
+  );
 }
 
 describe('on a Redis Cluster (three masters, a replica each)', () => {

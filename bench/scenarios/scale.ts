@@ -390,9 +390,10 @@ function servingRows(runs: ServingRun[], reference: ServingRun[]): Row[] {
   return rows;
 }
 
-/** Per-request and per-instance costs from the two fixed-rate readings (a straight line through them). */
+/** Redis and API CPU seconds per second at one fixed request rate. */
 type Reading = { rate: number; redis: number; api: number };
 
+/** Per-request and per-instance costs from the two fixed-rate readings (a straight line through them). */
 function splitRows(fixed: Reading[]): Row[] {
   const [low, high] = fixed;
   if (!low || !high) return [];
@@ -446,12 +447,7 @@ export const scaleScenarios: Scenario[] = [
       await stack.start();
       try {
         const redisCluster = stack.redisCluster!;
-        const masters: string[] = [];
-        for (const node of redisCluster.nodes) {
-          const probe = new Redis(node.url);
-          if (((await probe.call('ROLE')) as [string])[0] === 'master') masters.push(node.url);
-          probe.disconnect();
-        }
+        const masters = (await redisCluster.masters()).map((node) => node.url);
         const cluster: Topology = {
           name: `${stack.brokers.length} brokers (replication factor 3), Redis Cluster (${masters.length} masters, ${redisCluster.nodes.length - masters.length} replicas)`,
           brokers: stack.brokers,

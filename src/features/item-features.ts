@@ -126,10 +126,7 @@ export function createItemCache(
 ) {
   const cache = createFeatureCache<ItemFeatures>(
     'item',
-    async (ids) => {
-      const now = Date.now();
-      return (await readItemRecords(redis, keys, ids)).map((record) => toFeatures(record, now));
-    },
+    (ids) => readItemFeaturesBatch(redis, keys, ids),
     { ttlMs: 1000, maxEntries: 200_000, ...settings },
     hooks,
   );

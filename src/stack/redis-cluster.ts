@@ -15,6 +15,8 @@ export interface LocalRedisCluster {
   readonly seeds: string;
   /** The node serving `slot` as master now (it changes after a failover). */
   masterOf(slot: number): Promise<LocalRedis>;
+  /** The nodes that are masters now (nodes that are down are left out). */
+  masters(): Promise<LocalRedis[]>;
   /** Resolves once every slot is served and every node that is up says the cluster is ok. */
   healthy(timeoutMs?: number): Promise<void>;
   stop(): Promise<void>;
@@ -132,6 +134,14 @@ export async function startLocalRedisCluster(options: {
           if (master) return master;
         }
         throw new Error(`no node serves slot ${slot}`);
+      },
+      async masters() {
+        const roles = await Promise.all(
+          all.map((node) =>
+            askNode(node.port, (probe) => probe.call('ROLE') as Promise<[string]>).catch(() => undefined),
+          ),
+        );
+        return all.filter((_, i) => roles[i]?.[0] === 'master');
       },
       async healthy(timeoutMs = 30_000) {
         await waitFor(
