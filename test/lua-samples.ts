@@ -29,6 +29,28 @@ export interface ScriptSample {
   run(redis: Redis): Promise<void>;
   /** Queues it; the returned function checks its reply among the pipeline's replies. */
   queue(pipeline: Pipeline): (replies: readonly unknown[]) => void;
+  /**
+   * Queues `copies` copies of it grouped (scripts with a guard only), `perGroup` to a script call,
+   * each on keys of its own (the sample's, `:c<n>` added; the guard's key is shared); the returned
+   * function checks every copy's reply.
+   */
+  queueGrouped(pipeline: Pipeline, copies: number, perGroup: number): (replies: readonly unknown[]) => void;
+}
+
+/** The keys with `:c<copy>` added to each but the shared guard key (`epoch`). */
+function copyKeys<K extends object>(keys: K, copy: number): K {
+  const out = { ...keys };
+  for (const [name, value] of Object.entries(out)) {
+    if (name === 'epoch') continue;
+    if (typeof value === 'string') Reflect.set(out, name, `${value}:c${copy}`);
+    else if (Array.isArray(value))
+      Reflect.set(
+        out,
+        name,
+        value.map((v: unknown) => `${String(v)}:c${copy}`),
+      );
+  }
+  return out;
 }
 
 /** The object with every list emptied: what is left is the fixed part of a layout. */
@@ -52,6 +74,13 @@ function bind<K extends object, A extends object, R>(script: Script<K, A, R>, sa
     queue(pipeline) {
       const reply = script.queue(pipeline, sample.keys, sample.args);
       return (replies) => sample.check(reply(replies));
+    },
+    queueGrouped(pipeline, copies, perGroup) {
+      const calls = Array.from({ length: copies }, (_, c) => ({ keys: copyKeys(sample.keys, c), args: sample.args }));
+      const readers = script.queueGrouped(pipeline, calls, perGroup);
+      return (replies) => {
+        for (const read of readers) sample.check(read(replies));
+      };
     },
   };
 }

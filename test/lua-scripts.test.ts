@@ -4,6 +4,7 @@ import { execPipeline, isDeterministicRedisError, isEpochLost } from '../src/red
 import { registerScripts, scripts } from '../src/redis/scripts.js';
 import { uniquePrefix } from './helpers.js';
 import { sampleFence, samples } from './lua-samples.js';
+import type { ScriptName } from '../src/redis/scripts.js';
 
 const prefix = uniquePrefix('lua');
 
@@ -60,6 +61,54 @@ describe('every Redis Lua script', () => {
     const { applyProfile } = samples(`${prefix}:early`);
     expect(() => applyProfile.queue(connection.pipeline())).toThrow(/register the scripts/);
     connection.disconnect();
+  });
+});
+
+describe('a guarded script sent grouped', () => {
+  let redis: Redis;
+  beforeAll(() => {
+    redis = new Redis(inject('redisUrl'));
+    registerScripts(redis);
+  });
+  afterAll(() => {
+    redis.disconnect();
+  });
+
+  const grouped = Object.entries(scripts).filter(([, s]) => s.grouped);
+
+  it('is every offset-guarded stream script', () => {
+    expect(grouped.map(([name]) => name).sort()).toEqual(['applyItem', 'applyTrending', 'applyUser', 'matchPatterns']);
+  });
+
+  for (const [name] of grouped) {
+    it(`${name}: five calls on keys of their own, in groups of two, each get the reply they get alone`, async () => {
+      const sample = samples(`${prefix}:grouped`)[name as ScriptName];
+      await sample.setup(redis);
+      const pipeline = redis.pipeline();
+      const check = sample.queueGrouped(pipeline, 5, 2);
+      const replies = await execPipeline(pipeline);
+      // Three script calls: two, two and one.
+      expect(replies).toHaveLength(3);
+      check(replies);
+    });
+
+    it(`${name}: the guard refuses the whole group with EPOCH and nothing is written`, async () => {
+      const at = `${prefix}:grouped-fence:${name}`;
+      const sample = samples(at)[name as ScriptName];
+      const pipeline = redis.pipeline();
+      sample.queueGrouped(pipeline, 3, 8);
+      const error = await execPipeline(pipeline).then(
+        () => null,
+        (e: unknown) => e,
+      );
+      expect(isEpochLost(error), String(error)).toBe(true);
+      expect(await redis.keys(`${at}:*`)).toEqual([]);
+    });
+  }
+
+  it('cannot be asked of a script without a guard', () => {
+    const { applyProfile } = samples(`${prefix}:unguarded`);
+    expect(() => applyProfile.queueGrouped(redis.pipeline(), 2, 2)).toThrow(/no guard/);
   });
 });
 

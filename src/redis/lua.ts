@@ -7,6 +7,13 @@
  *
  * Includes: a line that is exactly `-- @include <file>` is replaced by that file (a path relative to
  * the including file). Included files are fragments, not scripts, and include nothing themselves.
+ *
+ * Grouped calls: a script whose spec names a `guard` (a fragment it includes that checks KEYS[1]
+ * against ARGV[1], such as the stream's epoch fence) can also be sent as one call for many: calls
+ * sharing their first key and first argument go out together (`queueGrouped`), the guard runs once,
+ * then each call's body with its own KEYS and ARGV. Redis then runs one EVALSHA and one guard for the
+ * group instead of one per call; on a Redis Cluster the first key (the guard's copy in the calls'
+ * slot) keeps a group within one slot.
  */
 import { readFileSync } from 'node:fs';
 import type { ChainableCommander } from 'ioredis';
@@ -25,6 +32,11 @@ export interface ScriptSpec<K, A, R> {
   keys(keys: K): string[];
   argv(args: A): ScriptArg[];
   decode(reply: unknown): R;
+  /**
+   * The included fragment (as its `-- @include` line names it) that checks KEYS[1] against ARGV[1]
+   * before any write: given, the script can also be sent grouped (see `queueGrouped`).
+   */
+  guard?: string;
 }
 
 export interface Script<K, A, R> extends ScriptSpec<K, A, R> {
@@ -41,6 +53,21 @@ export interface Script<K, A, R> extends ScriptSpec<K, A, R> {
    * pipeline was created) and returns the reader of its reply from the pipeline's replies.
    */
   queue(pipeline: Pipeline, keys: K, args: A): (replies: readonly unknown[]) => R;
+  /**
+   * The grouped form (scripts with a `guard` only): its name and source, which runs the guard once,
+   * then the body of each call in the group.
+   */
+  grouped?: { name: string; lua: string };
+  /**
+   * Queues the calls as few script calls as their first keys and arguments allow (at most
+   * `perGroup` calls each), in their order; returns each call's reply reader. A call's body runs
+   * exactly as it would alone; an error in one aborts the rest of its group, as the script is one.
+   */
+  queueGrouped(
+    pipeline: Pipeline,
+    calls: readonly { keys: K; args: A }[],
+    perGroup?: number,
+  ): ((replies: readonly unknown[]) => R)[];
 }
 
 /** A script's reply was not what its header promises: the file and its decoder disagree. */
@@ -52,11 +79,15 @@ const SRC = new URL('../', import.meta.url);
 const INCLUDE = /^-- @include (\S+)$/gm;
 const HAS_INCLUDE = /^-- @include /m;
 
-/** Reads `file` (relative to `src/`) and resolves its includes, one level deep. */
-export function loadLua(file: string): { lua: string; includes: string[] } {
+/**
+ * Reads `file` (relative to `src/`) and resolves its includes, one level deep; the include of
+ * `without` (as named in its line) is dropped instead.
+ */
+export function loadLua(file: string, without?: string): { lua: string; includes: string[] } {
   const url = new URL(file, SRC);
   const includes: string[] = [];
   const lua = readFileSync(url, 'utf8').replace(INCLUDE, (_line, included: string) => {
+    if (included === without) return '';
     const fragmentUrl = new URL(included, url);
     const fragment = readFileSync(fragmentUrl, 'utf8');
     if (HAS_INCLUDE.test(fragment)) throw new Error(`${included}: an included file cannot include others`);
@@ -64,6 +95,38 @@ export function loadLua(file: string): { lua: string; includes: string[] } {
     return fragment;
   });
   return { lua, includes };
+}
+
+/**
+ * The grouped source of a script: its body as a function of its own KEYS and ARGV (the guard's
+ * include left out), the guard once on the group's KEYS[1] and ARGV[1], then each call.
+ * KEYS: the shared first key, then each call's other keys; ARGV: the shared first argument, the
+ * number of calls, then per call: its key count and argument count (both without the shared
+ * ones), its arguments. Returns the calls' replies in order (a call returning nothing: nil).
+ */
+function groupedLua(file: string, guard: string): string {
+  const body = loadLua(file, guard).lua;
+  const fragment = readFileSync(new URL(guard, new URL(file, SRC)), 'utf8');
+  return [
+    `-- ${file}, grouped: the guard once, then each call's body with its own KEYS and ARGV.`,
+    'local function body(KEYS, ARGV)',
+    body,
+    'end',
+    fragment,
+    'local out, k, a = {}, 2, 3',
+    'for u = 1, tonumber(ARGV[2]) do',
+    '  local nk, na = tonumber(ARGV[a]), tonumber(ARGV[a + 1])',
+    '  local keys, argv = { KEYS[1] }, { ARGV[1] }',
+    '  for j = 1, nk do keys[j + 1] = KEYS[k + j - 1] end',
+    '  for j = 1, na do argv[j + 1] = ARGV[a + 1 + j] end',
+    '  local reply = body(keys, argv)',
+    '  if reply == nil then reply = false end',
+    '  out[u] = reply',
+    '  k, a = k + nk, a + 2 + na',
+    'end',
+    'return out',
+    '',
+  ].join('\n');
 }
 
 type ScriptMethod = (...args: ScriptArg[]) => unknown;
@@ -92,11 +155,23 @@ export function defineScript<K, A, R>(name: string, spec: ScriptSpec<K, A, R>): 
     const k = spec.keys(keys);
     return [k.length, ...k, ...spec.argv(args)];
   };
+  const grouped = spec.guard ? { name: `${name}Grouped`, lua: groupedLua(spec.file, spec.guard) } : undefined;
+  /** Queues one command on the pipeline; returns its index among the pipeline's replies. */
+  const send = (pipeline: Pipeline, command: string, encoded: ScriptArg[]) => {
+    const method = commandOf(pipeline, command);
+    if (!method)
+      throw new Error(`script ${command} is not on this pipeline: register the scripts before creating the pipeline`);
+    method.apply(pipeline, encoded);
+    const index = pipeline.length - 1;
+    // A multi's queue starts with MULTI and ends with EXEC, which its replies leave out.
+    return (replies: readonly unknown[]) => replies[index - (pipeline.length - replies.length) / 2];
+  };
   return {
     ...spec,
     name,
     lua,
     includes,
+    grouped,
     async run(redis, keys, args) {
       defineOn(redis, name, lua);
       const method = commandOf(redis, name);
@@ -104,13 +179,44 @@ export function defineScript<K, A, R>(name: string, spec: ScriptSpec<K, A, R>): 
       return spec.decode(await method.apply(redis, encode(keys, args)));
     },
     queue(pipeline, keys, args) {
-      const method = commandOf(pipeline, name);
-      if (!method)
-        throw new Error(`script ${name} is not on this pipeline: register the scripts before creating the pipeline`);
-      method.apply(pipeline, encode(keys, args));
-      const index = pipeline.length - 1;
-      // A multi's queue starts with MULTI and ends with EXEC, which its replies leave out.
-      return (replies) => spec.decode(replies[index - (pipeline.length - replies.length) / 2]);
+      const reply = send(pipeline, name, encode(keys, args));
+      return (replies) => spec.decode(reply(replies));
+    },
+    queueGrouped(pipeline, calls, perGroup = 64) {
+      if (!grouped) throw new Error(`script ${name} has no guard: it cannot be sent grouped`);
+      interface Group {
+        keys: string[];
+        argv: ScriptArg[];
+        calls: number;
+        reply?: (replies: readonly unknown[]) => unknown;
+      }
+      const open = new Map<string, Group>();
+      const groups: Group[] = [];
+      const readers = calls.map((call) => {
+        const [first, ...keys] = spec.keys(call.keys);
+        const [shared, ...argv] = spec.argv(call.args);
+        if (first === undefined || shared === undefined)
+          throw new Error(`script ${name}: a grouped call needs its guard's key and argument`);
+        const id = `${first}\u0000${String(shared)}`;
+        let group = open.get(id);
+        if (!group || group.calls >= perGroup) {
+          group = { keys: [first], argv: [shared, 0], calls: 0 };
+          open.set(id, group);
+          groups.push(group);
+        }
+        group.keys.push(...keys);
+        group.argv.push(keys.length, argv.length, ...argv);
+        const at = group.calls++;
+        group.argv[1] = group.calls;
+        const owner = group;
+        return (replies: readonly unknown[]) => {
+          const all = owner.reply?.(replies);
+          if (!Array.isArray(all)) throw new ScriptReplyError(`${grouped.name}: expected a list of replies`);
+          return spec.decode(all[at]);
+        };
+      });
+      for (const g of groups) g.reply = send(pipeline, grouped.name, [g.keys.length, ...g.keys, ...g.argv]);
+      return readers;
     },
   };
 }

@@ -147,6 +147,7 @@ function decodeRows(json: string, what: string): ContributionRow[] {
 
 const applyUser = defineScript('applyUser', {
   file: 'streams/lua/apply-user.lua',
+  guard: 'fence.lua',
   keys: (k: ApplyUserKeys) => [
     k.epoch,
     k.state,
@@ -248,6 +249,7 @@ export interface ApplyItemArgs extends Fenced {
 
 const applyItem = defineScript('applyItem', {
   file: 'streams/lua/apply-item.lua',
+  guard: 'fence.lua',
   keys: (k: ApplyItemKeys) => [k.epoch, k.stats, k.covisit, k.meta],
   argv: (a: ApplyItemArgs): ScriptArg[] => [
     a.epoch,
@@ -291,6 +293,7 @@ export interface ApplyTrendingArgs extends Fenced {
 
 const applyTrending = defineScript('applyTrending', {
   file: 'streams/lua/apply-trending.lua',
+  guard: 'fence.lua',
   keys: (k: ApplyTrendingKeys) => [k.epoch, k.state, ...k.buckets],
   argv: (a: ApplyTrendingArgs): ScriptArg[] => [
     a.epoch,
@@ -363,6 +366,7 @@ export interface MatchPatternsReply {
 
 const matchPatterns = defineScript('matchPatterns', {
   file: 'patterns/lua/match-user.lua',
+  guard: '../../streams/lua/fence.lua',
   keys: (k: MatchPatternsKeys) => [k.epoch, k.state, k.events, k.fired, k.log, k.tags],
   argv: (a: MatchPatternsArgs): ScriptArg[] => [
     a.epoch,
@@ -576,6 +580,9 @@ const registered = new WeakSet<RedisClient>();
  */
 export function registerScripts(redis: RedisClient): void {
   if (registered.has(redis)) return;
-  for (const s of Object.values(scripts)) defineOn(redis, s.name, s.lua);
+  for (const s of Object.values(scripts)) {
+    defineOn(redis, s.name, s.lua);
+    if (s.grouped) defineOn(redis, s.grouped.name, s.grouped.lua);
+  }
   registered.add(redis);
 }

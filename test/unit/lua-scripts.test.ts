@@ -86,4 +86,15 @@ describe('Lua scripts and their TypeScript layout', () => {
     expect(scripts.applyUser.lua).toContain('local function decaySum(');
     expect(scripts.applyUser.lua).not.toMatch(/^-- @include /m);
   });
+
+  it('a grouped script runs its guard once, outside the body each call runs', () => {
+    const fence = readFileSync(path.join(SRC, 'streams/lua/fence.lua'), 'utf8');
+    for (const s of [scripts.applyUser, scripts.applyItem, scripts.applyTrending, scripts.matchPatterns]) {
+      const grouped = s.grouped?.lua ?? '';
+      expect(grouped.split(fence).length - 1, s.name).toBe(1);
+      expect(grouped.indexOf(fence), s.name).toBeGreaterThan(grouped.indexOf('local function body(KEYS, ARGV)'));
+      expect(grouped).not.toMatch(/^-- @include /m);
+      expect(s.lua.split(fence).length - 1, s.name).toBe(1);
+    }
+  });
 });
