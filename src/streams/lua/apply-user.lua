@@ -146,12 +146,83 @@ local last = applied
 local incs = {}
 local affAdds = {}
 local out = {}
-local hid = false
-local posTouched = false
 local pendMap = nil
 local rehanded = {}
 local notes = {}
+
+-- One read of everything the new events may find: their eventIds in the dedupe set, and their
+-- window and cap fields in the windows hash; the engaged items (with their times) only when an
+-- event may look for partners. The loop then works on these copies and the writes go out once each
+-- at the end, so a call costs the same few commands however many events it carries.
+local ids, fields, fieldAt = {}, {}, {}
+local wantPos = false
+local function want(f)
+  if fieldAt[f] == nil then
+    fields[#fields + 1] = f
+    fieldAt[f] = #fields
+  end
+end
 local i = 21
+while i <= #ARGV do
+  local k = tonumber(ARGV[i + 11])
+  if tonumber(ARGV[i]) > applied then
+    ids[#ids + 1] = ARGV[i + 1]
+    local field = ARGV[i + 5] .. '|' .. ARGV[i + 7]
+    for j = 1, k do want(ARGV[i + 11 + j] .. '|' .. field) end
+    want(ARGV[i + 10] .. '|' .. ARGV[i + 4])
+    if tonumber(ARGV[i + 8]) >= minPartnerWeight then wantPos = true end
+  end
+  i = i + 12 + k
+end
+local known = {}
+for j = 1, #ids, 500 do
+  local scores = redis.call('ZMSCORE', seen, unpack(ids, j, math.min(j + 499, #ids)))
+  for q = 1, math.min(500, #ids - j + 1) do
+    if scores[q] then known[ids[j + q - 1]] = true end
+  end
+end
+local winValues = {}
+for j = 1, #fields, 500 do
+  local values = redis.call('HMGET', win, unpack(fields, j, math.min(j + 499, #fields)))
+  for q = 1, math.min(500, #fields - j + 1) do winValues[fields[j + q - 1]] = tonumber(values[q] or '0') end
+end
+-- The engaged items and their times, and which of them this call moved.
+local posAt, posMoved = {}, {}
+if wantPos then
+  local all = redis.call('ZRANGE', pos, 0, -1, 'WITHSCORES')
+  for j = 1, #all, 2 do posAt[all[j]] = tonumber(all[j + 1]) end
+end
+-- Byte order, as Redis orders sorted-set members of equal score.
+local function before(a, b)
+  if a == b then return false end
+  local n = math.min(#a, #b)
+  for j = 1, n do
+    local x, y = string.byte(a, j), string.byte(b, j)
+    if x ~= y then return x < y end
+  end
+  return #a < #b
+end
+-- The newest engaged items within the horizon of t, itemId left out (as ZRANGE … BYSCORE REV).
+local function partnersOf(t, itemId)
+  local near = {}
+  for other, at in pairs(posAt) do
+    if other ~= itemId and at <= t + horizon and at >= t - horizon then near[#near + 1] = other end
+  end
+  table.sort(near, function(a, b)
+    if posAt[a] ~= posAt[b] then return posAt[a] > posAt[b] end
+    return before(b, a)
+  end)
+  local partners = {}
+  for j = 1, math.min(maxPartners, #near) do partners[j] = near[j] end
+  return partners
+end
+local newSeen, recentAt, hiddenAt = {}, {}, {}
+local posTouched = false
+local function later(map, item, t)
+  if map[item] == nil or t > map[item] then map[item] = t end
+end
+
+i = 21
 while i <= #ARGV do
   local offset = tonumber(ARGV[i])
   local eventId = ARGV[i + 1]
@@ -176,34 +247,33 @@ while i <= #ARGV do
     last = offset
     if t < wm - lateness then
       late = late + 1
-    elseif redis.call('ZADD', seen, 'NX', t, eventId) == 0 then
+    elseif known[eventId] then
       dup = dup + 1
     else
+      known[eventId] = true
+      newSeen[#newSeen + 1] = t
+      newSeen[#newSeen + 1] = eventId
       local field = cat .. '|' .. ARGV[i + 7]
       for j = 1, k do
         local f = ARGV[i + 11 + j] .. '|' .. field
         incs[f] = (incs[f] or 0) + 1
       end
       if w ~= 0 then affAdds[#affAdds + 1] = { cat, w, t } end
-      local used = redis.call('HINCRBY', win, capField .. '|' .. itemId, 1)
+      local cf = capField .. '|' .. itemId
+      incs[cf] = (incs[cf] or 0) + 1
       local capped = 0
-      if used > capMax then capped = 1 end
+      if winValues[cf] + incs[cf] > capMax then capped = 1 end
       local partners = {}
       if w >= minPartnerWeight then
-        if capped == 0 then
-          local near = redis.call('ZRANGE', pos, t + horizon, t - horizon, 'BYSCORE', 'REV', 'LIMIT', 0, maxPartners + 1)
-          for _, other in ipairs(near) do
-            if other ~= itemId and #partners < maxPartners then partners[#partners + 1] = other end
-          end
-        end
-        posAdds = posAdds + redis.call('ZADD', pos, 'GT', t, itemId)
+        if capped == 0 then partners = partnersOf(t, itemId) end
         posTouched = true
+        if posAt[itemId] == nil or t > posAt[itemId] then
+          posAt[itemId] = t
+          posMoved[itemId] = true
+        end
       end
-      recentAdds = recentAdds + redis.call('ZADD', recent, 'GT', t, itemId)
-      if action == 'HIDE' then
-        redis.call('ZADD', hidden, 'GT', t, itemId)
-        hid = true
-      end
+      later(recentAt, itemId, t)
+      if action == 'HIDE' then later(hiddenAt, itemId, t) end
       out[#out + 1] = { ARGV[i], itemId, cat, action, t, w, partners, eventId, tags, capped, math.min(t, ahead) }
       notes[#notes + 1] = { ARGV[i], capped, partners }
       if math.min(t, ahead) > wm then wm = math.min(t, ahead) end
@@ -212,15 +282,40 @@ while i <= #ARGV do
   end
   i = i + 12 + k
 end
+
+-- The writes, once each: new eventIds, counts, items.
+local function addLatest(key, map)
+  local args = {}
+  for item, t in pairs(map) do
+    args[#args + 1] = t
+    args[#args + 1] = item
+  end
+  local added = 0
+  for j = 1, #args, 1000 do
+    added = added + redis.call('ZADD', key, 'GT', unpack(args, j, math.min(j + 999, #args)))
+  end
+  return added
+end
+for j = 1, #newSeen, 1000 do redis.call('ZADD', seen, 'NX', unpack(newSeen, j, math.min(j + 999, #newSeen))) end
+local winWrite = {}
+for f, c in pairs(incs) do
+  winWrite[#winWrite + 1] = f
+  winWrite[#winWrite + 1] = winValues[f] + c
+end
+for j = 1, #winWrite, 1000 do redis.call('HSET', win, unpack(winWrite, j, math.min(j + 999, #winWrite))) end
+recentAdds = recentAdds + addLatest(recent, recentAt)
+if next(posMoved) ~= nil then
+  local moved = {}
+  for item in pairs(posMoved) do moved[item] = posAt[item] end
+  posAdds = posAdds + addLatest(pos, moved)
+end
+local hid = next(hiddenAt) ~= nil
+if hid then addLatest(hidden, hiddenAt) end
 local pending = ''
 if #rehanded > 0 then pending = cjson.encode(rehanded) end
 local contributions = ''
 if #out > 0 then contributions = cjson.encode(out) end
-for f, c in pairs(incs) do redis.call('HINCRBY', win, f, c) end
-if #affAdds > 0 then
-  local base = decaySum(aff, affAdds, affHalf, tonumber(redis.call('HGET', aff, '_b') or ''), nil)
-  redis.call('HSET', aff, '_b', base)
-end
+if #affAdds > 0 then decaySum(aff, affAdds, affHalf) end
 if last > applied then
   local fields = { 'off:' .. part, last, 'wm', wm }
   if counted > 0 then
