@@ -237,6 +237,7 @@ export function samples(prefix: string): Record<ScriptName, ScriptSample> {
         horizonMs: 60_000,
         logMax: 50,
         now: T,
+        ttlRefreshMs: 3_600_000,
         rulesJson: JSON.stringify([
           {
             id: 'liker',

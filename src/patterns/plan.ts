@@ -2,7 +2,7 @@
  * The pure part of pattern matching in the stream worker: the rules in the form the match script
  * reads, and one script call per user for the events the user step counted. No I/O.
  */
-import { ACTION_CODES, PATTERN_BUFFER_MAX, PATTERN_MATCH_LOG_MAX } from '../features/definitions.js';
+import { ACTION_CODES, PATTERN_BUFFER_MAX, PATTERN_MATCH_LOG_MAX, TTL_REFRESH_MS } from '../features/definitions.js';
 import type { RedisKeys } from '../core/keys.js';
 import type { MatchPatternsArgs, MatchPatternsKeys, MatchPatternsReply } from '../redis/scripts.js';
 import { fenceKey, type EpochFence } from '../streams/epoch.js';
@@ -107,6 +107,7 @@ export function planPatternCalls(
         horizonMs: patterns.horizonMs,
         logMax: PATTERN_MATCH_LOG_MAX,
         now: options.now,
+        ttlRefreshMs: TTL_REFRESH_MS,
         rulesJson: patterns.json,
         events: list.map((c) => ({
           offset: c.offset,

@@ -341,6 +341,8 @@ export interface MatchPatternsArgs extends Fenced {
   horizonMs: number;
   logMax: number;
   now: number;
+  /** The keys' TTLs are refreshed at most this often (and set when a key appears). */
+  ttlRefreshMs: number;
   /** The compiled rules (see patterns/plan.ts). */
   rulesJson: string;
   /**
@@ -377,6 +379,7 @@ const matchPatterns = defineScript('matchPatterns', {
     a.horizonMs,
     a.logMax,
     a.now,
+    a.ttlRefreshMs,
     a.rulesJson,
     ...a.events.flatMap((e) => [e.offset, e.occurredAt, e.clock, e.member, e.mask]),
   ],

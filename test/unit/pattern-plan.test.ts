@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { TTL_REFRESH_MS } from '../../src/features/definitions.js';
 import { redisKeys } from '../../src/core/keys.js';
 import { compilePatterns, patternMember, planPatternCalls } from '../../src/patterns/plan.js';
 import { parsePatternRules } from '../../src/patterns/rules.js';
@@ -220,6 +221,7 @@ describe('the pattern step plan', () => {
       stateTtlSec: 86_400,
       horizonMs: MINUTE,
       now: T0,
+      ttlRefreshMs: TTL_REFRESH_MS,
       rulesJson: patterns.json,
     });
   });
@@ -246,13 +248,24 @@ describe('the pattern step plan', () => {
     expect('0000000000zzz|e|VIEW|news|' < patternMember(c({ offset: '0' }))).toBe(true);
   });
 
-  it('encodes to the layout of match-user.lua: nine fixed arguments, then five per event', () => {
+  it('encodes to the layout of match-user.lua: ten fixed arguments, then five per event', () => {
     for (const call of calls) {
       expect(scripts.matchPatterns.keys(call.keys)).toHaveLength(6);
       const argv = scripts.matchPatterns.argv(call.args);
-      expect(argv.slice(0, 9)).toEqual([fence.epoch, 4, 2 * MINUTE, 86_400, 128, MINUTE, 100, T0, patterns.json]);
-      expect(argv).toHaveLength(9 + 5 * call.args.events.length);
-      const masks = argv.slice(9).filter((_, i) => i % 5 === 4);
+      expect(argv.slice(0, 10)).toEqual([
+        fence.epoch,
+        4,
+        2 * MINUTE,
+        86_400,
+        128,
+        MINUTE,
+        100,
+        T0,
+        TTL_REFRESH_MS,
+        patterns.json,
+      ]);
+      expect(argv).toHaveLength(10 + 5 * call.args.events.length);
+      const masks = argv.slice(10).filter((_, i) => i % 5 === 4);
       expect(masks.every((m) => typeof m === 'string' && m.length === rules.length)).toBe(true);
     }
   });

@@ -33,7 +33,7 @@
 -- only the starts that can have changed are read.
 --
 -- KEYS: epoch, state, events, fired, log, tags
--- ARGV: epoch, partition, allowedLatenessMs, stateTtlSec, bufferMax, horizonMs, logMax, now, rulesJson,
+-- ARGV: epoch, partition, allowedLatenessMs, stateTtlSec, bufferMax, horizonMs, logMax, now, ttlRefreshMs, rulesJson,
 --       then per contribution (ascending offsets): offset, occurredAt, clock, member, mask (one character
 --       per rule, in rulesJson order: 1 when the event fits one of the rule's steps, else 0)
 --       (member = offset as its digit count and its digits in base 36 | eventId | action code | category |
@@ -55,8 +55,9 @@ local bufferMax = tonumber(ARGV[5])
 local horizon = tonumber(ARGV[6])
 local logMax = tonumber(ARGV[7])
 local now = tonumber(ARGV[8])
+local refreshMs = tonumber(ARGV[9])
 
-local st = redis.call('HMGET', stateKey, 'off:' .. part, 'wm', 'floor', 'pv', 'np', 'due')
+local st = redis.call('HMGET', stateKey, 'off:' .. part, 'wm', 'floor', 'pv', 'np', 'due', 'sz', 'tc', 'x')
 local applied = tonumber(st[1] or '-1')
 local wm = tonumber(st[2] or '-1')
 local floor = tonumber(st[3] or '-1')
@@ -67,13 +68,22 @@ if st[4] then pv = cjson.decode(st[4]) end
 local partial = tonumber(st[5] or '0')
 -- Written by an earlier version of this script (strict runs waiting to be decided): looked at once.
 local legacyDue = tonumber(st[6] or '')
+-- The buffer's size, the cutoff it was last trimmed to and when the keys' TTLs were last set (state
+-- written before these were kept: counted once).
+local size = tonumber(st[7] or '')
+if size == nil then size = redis.call('ZCARD', evKey) end
+local trimmedTo = tonumber(st[8] or '-1')
+local refreshed = tonumber(st[9] or '-1')
+local wasEmpty = size == 0
 local last = applied
+-- The new events' members, written with one ZADD after the loop.
+local adds = {}
 -- Per rule (by position), the earliest and latest event time of the new events that fit one of its steps.
 local newMin, newMax = {}, {}
 local anyNew = false
 -- The earliest event time among all new events held (nil: none).
 local allMin = nil
-local i = 10
+local i = 11
 while i <= #ARGV do
   local offset = tonumber(ARGV[i])
   if offset > applied then
@@ -84,7 +94,8 @@ while i <= #ARGV do
     -- below the floor would sit among dropped events and could look adjacent to held events it is
     -- not adjacent to; it is left out (which can only lose a match that starts with it).
     if t > floor then
-      redis.call('ZADD', evKey, t, ARGV[i + 3])
+      adds[#adds + 1] = t
+      adds[#adds + 1] = ARGV[i + 3]
       if allMin == nil or t < allMin then allMin = t end
       local mask = ARGV[i + 4]
       for x = 1, #mask do
@@ -101,6 +112,7 @@ while i <= #ARGV do
   i = i + 5
 end
 if last <= applied then return { -1 } end
+for j = 1, #adds, 1000 do size = size + redis.call('ZADD', evKey, unpack(adds, j, math.min(j + 999, #adds))) end
 local state = { 'off:' .. part, last, 'wm', wm }
 
 local firedRules, withdrawnRules = {}, {}
@@ -156,7 +168,7 @@ local function makeFinal(tag, m)
 end
 
 if anyNew or (hasPv and allMin ~= nil) or legacyDue ~= nil then
-  rules = cjson.decode(ARGV[9])
+  rules = cjson.decode(ARGV[10])
   -- Per rule, the earliest start that can have changed: a match not fired yet contains a new
   -- event of the rule; for a strict rule while provisional matches exist, any new event may land
   -- inside one of them.
@@ -216,8 +228,14 @@ local function asSet(list)
     return math.floor(mins / 60) .. 'h' .. (mins % 60) .. 'm'
   end
 
+  -- The fired matches held, read once when first asked about.
+  local firedSet = nil
   local function isFired(r, j)
-    return redis.call('ZSCORE', firedKey, r.id .. '|' .. ID[j]) ~= false
+    if firedSet == nil then
+      firedSet = {}
+      for _, key in ipairs(redis.call('ZRANGE', firedKey, 0, -1)) do firedSet[key] = true end
+    end
+    return firedSet[r.id .. '|' .. ID[j]] == true
   end
 
   local function reasonOf(r, idx)
@@ -233,6 +251,7 @@ local function asSet(list)
     local first, lastX = idx[1], idx[#idx]
     local key = r.id .. '|' .. ID[first]
     redis.call('ZADD', firedKey, T[first], key)
+    if firedSet then firedSet[key] = true end
     local ids = {}
     for _, x in ipairs(idx) do ids[#ids + 1] = ID[x] end
     local csv = table.concat(ids, ',')
@@ -251,6 +270,7 @@ local function asSet(list)
   -- Takes back a provisional match: logged with the reason, its share of the tag removed.
   local function withdraw(r, key, p, why)
     redis.call('ZREM', firedKey, key)
+    if firedSet then firedSet[key] = nil end
     seq = redis.call('HINCRBY', stateKey, 'seq', 1)
     redis.call('ZADD', logKey, p.l, seq .. '|' .. r.id .. '|' .. p.e .. '|' .. why)
     withdrawnRules[#withdrawnRules + 1] = r.id
@@ -369,7 +389,6 @@ if provisional > 0 then
 elseif hasPv then
   redis.call('HDEL', stateKey, 'pv')
 end
-redis.call('HSET', stateKey, unpack(state))
 
 -- Each touched tag: its final record folded with its provisional matches (oldest fired first).
 local tagChanges = {}
@@ -404,21 +423,44 @@ end
 
 -- Keep what can still be part of a match: events within the longest rule's span of anything a
 -- future event (at or after the watermark minus the lateness) could complete; at most bufferMax.
+-- Events below the cutoff are never read again (every read starts at or above it), so they are
+-- dropped once the cutoff has moved a quarter of the lateness on, or before the size is checked
+-- against bufferMax.
 local cutoff = wm - lateness - horizon
-redis.call('ZREMRANGEBYSCORE', evKey, '-inf', '(' .. cutoff)
-redis.call('ZREMRANGEBYSCORE', firedKey, '-inf', '(' .. cutoff)
-local size = redis.call('ZCARD', evKey)
+local trim = {}
+if cutoff - trimmedTo >= lateness / 4 or size > bufferMax then
+  size = size - redis.call('ZREMRANGEBYSCORE', evKey, '-inf', '(' .. cutoff)
+  redis.call('ZREMRANGEBYSCORE', firedKey, '-inf', '(' .. cutoff)
+  trim = { 'tc', cutoff }
+end
 if size > bufferMax then
   local cut = redis.call('ZRANGE', evKey, size - bufferMax - 1, size - bufferMax - 1, 'WITHSCORES')
   local ft = tonumber(cut[2])
   -- Everything at the cut's event time goes too, so that every event held is above the floor.
-  redis.call('ZREMRANGEBYSCORE', evKey, '-inf', ft)
+  size = size - redis.call('ZREMRANGEBYSCORE', evKey, '-inf', ft)
   redis.call('ZREMRANGEBYSCORE', firedKey, '-inf', ft)
-  if ft > floor then redis.call('HSET', stateKey, 'floor', ft) end
-  size = redis.call('ZCARD', evKey)
+  if ft > floor then
+    trim[#trim + 1] = 'floor'
+    trim[#trim + 1] = ft
+  end
 end
 if seq then redis.call('ZREMRANGEBYRANK', logKey, 0, -(logMax + 1)) end
-for _, key in ipairs({ stateKey, evKey, firedKey, logKey }) do redis.call('EXPIRE', key, stateTtl) end
+-- TTLs: set when a key appears (the state's first write, the buffer's first event, a fired or
+-- withdrawn match), refreshed at most once per refreshMs.
+local refresh = refreshed < 0 or now - refreshed >= refreshMs
+for _, v in ipairs({ 'sz', size }) do state[#state + 1] = v end
+for _, v in ipairs(trim) do state[#state + 1] = v end
+if refresh then
+  state[#state + 1] = 'x'
+  state[#state + 1] = now
+end
+redis.call('HSET', stateKey, unpack(state))
+if refresh then redis.call('EXPIRE', stateKey, stateTtl) end
+if refresh or (wasEmpty and #adds > 0) then redis.call('EXPIRE', evKey, stateTtl) end
+if refresh or seq then
+  redis.call('EXPIRE', firedKey, stateTtl)
+  redis.call('EXPIRE', logKey, stateTtl)
+end
 if tagsWritten then
   -- Drop expired tags; the hash lives as long as its longest tag.
   local all = redis.call('HGETALL', tagKey)
