@@ -3,7 +3,7 @@
 -- partition are skipped, so re-sending a batch's item step is harmless.
 --
 -- Everything but the co-visitation lives in the one stats hash, read with one HMGET and written with
--- one HSET per call however many events and windows the call carries: the offsets, `_b` (the
+-- one HSET per call however many events and windows the call carries: the offsets, `cn` (how many partners the co-visitation set holds), `_b` (the
 -- popularity base), `pop`, the totals `n:<ACTION>`, and the window counts as fields
 -- `<window>:<bucket index base 36>|<ACTION>` (bucket index = bucket start / bucket length). The
 -- co-visitation counts are read with one ZMSCORE and written with one ZADD. At most once a minute
@@ -51,7 +51,7 @@ local function nextAt(i)
 end
 
 -- One read of the state and of every counter any contribution could move (the guard is in it).
-local read = { 'off:' .. part, '_b', 'x', 'ca', 'fk', 'wp', 'pop' }
+local read = { 'off:' .. part, '_b', 'x', 'cn', 'fk', 'wp', 'pop' }
 local at = {}
 local i = 13
 while i <= #ARGV do
@@ -115,17 +115,24 @@ end
 
 -- Co-visitation: one read of the partners' counts, one write of the new ones.
 local refreshed = tonumber(st[3] or '-1')
-local covisAdds = tonumber(st[4] or '0')
+-- How many partners the co-visitation set holds (stats written before it was kept: counted once).
+local covisSize = tonumber(st[4] or '')
 local flags = st[5] or ''
 local partners, adds = {}, {}
 for other, c in pairs(pairsOf) do
   partners[#partners + 1] = other
   adds[#adds + 1] = c
 end
-covisAdds = covisAdds + addScores(covis, partners, adds)
-if covisAdds >= 10 then
-  redis.call('ZREMRANGEBYRANK', covis, 0, -(covisMax + 1))
-  covisAdds = 0
+if #partners > 0 then
+  if covisSize == nil then
+    covisSize = redis.call('ZCARD', covis)
+    redis.call('HDEL', stats, 'ca')
+  end
+  covisSize = covisSize + addScores(covis, partners, adds)
+  if covisSize > covisMax then
+    redis.call('ZREMRANGEBYRANK', covis, 0, -(covisMax + 1))
+    covisSize = covisMax
+  end
 end
 
 -- Dead window fields, at most once a minute.
@@ -167,7 +174,11 @@ if #partners > 0 or (refresh and string.find(flags, 'c', 1, true)) then
     if not string.find(flags, 'c', 1, true) then flags = flags .. 'c' end
   end
 end
-for _, v in ipairs({ 'x', refreshed, 'ca', covisAdds, 'fk', flags }) do fields[#fields + 1] = v end
+for _, v in ipairs({ 'x', refreshed, 'fk', flags }) do fields[#fields + 1] = v end
+if covisSize ~= nil then
+  fields[#fields + 1] = 'cn'
+  fields[#fields + 1] = covisSize
+end
 redis.call('HSET', stats, unpack(fields))
 if refresh then redis.call('EXPIRE', stats, statsTtl) end
 return n

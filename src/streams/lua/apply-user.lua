@@ -48,7 +48,7 @@
 --          second step)
 --
 -- State fields besides offsets and `wm`: `x` (last TTL refresh), `ts` (watermark at the last
--- dedupe trim), `ra` / `pa` (additions to recent / positive since their last trim), `fk` (which
+-- dedupe trim), `rn` / `pn` (how many items recent / positive hold), `fk` (which
 -- long-lived keys have a TTL), `we` / `wp` (the windows hash's expiry and last pruning).
 
 -- @include fence.lua
@@ -68,12 +68,18 @@ local maxAhead, capMax = tonumber(ARGV[15]), tonumber(ARGV[16])
 local settled = tonumber(ARGV[17])
 local winTtl, winSpec = tonumber(ARGV[18]), ARGV[19]
 local capBucket = tonumber(ARGV[20])
-local st = redis.call('HMGET', state, 'off:' .. part, 'wm', 'x', 'ts', 'ra', 'pa', 'fk', 'pend:' .. part, 'we', 'wp')
+local st = redis.call('HMGET', state, 'off:' .. part, 'wm', 'x', 'ts', 'rn', 'pn', 'fk', 'pend:' .. part, 'we', 'wp')
 local applied = tonumber(st[1] or '-1')
 local wm = tonumber(st[2] or '0')
 local refreshed = tonumber(st[3] or '-1')
 local trimmedAt = tonumber(st[4] or '0')
-local recentAdds, posAdds = tonumber(st[5] or '0'), tonumber(st[6] or '0')
+-- How many items the recent and engaged sets hold (state written before the sizes were kept:
+-- counted once).
+local recentSize, posSize = tonumber(st[5] or ''), tonumber(st[6] or '')
+local legacySizes = recentSize == nil
+if legacySizes then
+  recentSize, posSize = redis.call('ZCARD', recent), redis.call('ZCARD', pos)
+end
 local flags = st[7] or ''
 local legacy = st[8]
 -- The notes kept from earlier calls of this partition, read once when first needed.
@@ -186,15 +192,18 @@ for j = 1, #fields, 500 do
   local values = redis.call('HMGET', win, unpack(fields, j, math.min(j + 499, #fields)))
   for q = 1, math.min(500, #fields - j + 1) do winValues[fields[j + q - 1]] = tonumber(values[q] or '0') end
 end
--- The engaged items and their times, and which of them this call moved.
-local posAt, posMoved = {}, {}
+-- The engaged items newest first (as ZRANGE … REV orders them: by time, then by member, both
+-- descending), their times, and which of them this call moved.
+local posOrder, posAt, posMoved = {}, {}, {}
 if wantPos then
-  local all = redis.call('ZRANGE', pos, 0, -1, 'WITHSCORES')
-  for j = 1, #all, 2 do posAt[all[j]] = tonumber(all[j + 1]) end
+  local all = redis.call('ZRANGE', pos, 0, -1, 'REV', 'WITHSCORES')
+  for j = 1, #all, 2 do
+    posOrder[#posOrder + 1] = all[j]
+    posAt[all[j]] = tonumber(all[j + 1])
+  end
 end
 -- Byte order, as Redis orders sorted-set members of equal score.
 local function before(a, b)
-  if a == b then return false end
   local n = math.min(#a, #b)
   for j = 1, n do
     local x, y = string.byte(a, j), string.byte(b, j)
@@ -202,18 +211,40 @@ local function before(a, b)
   end
   return #a < #b
 end
+-- Whether (at, a) comes before (bt, b) newest first.
+local function newer(at, a, bt, b)
+  if at ~= bt then return at > bt end
+  return a ~= b and before(b, a)
+end
+-- Moves (or adds) an engaged item to time t, keeping the order.
+local function engage(item, t)
+  if posAt[item] ~= nil then
+    for j = 1, #posOrder do
+      if posOrder[j] == item then
+        table.remove(posOrder, j)
+        break
+      end
+    end
+  end
+  local at = #posOrder + 1
+  for j = 1, #posOrder do
+    if newer(t, item, posAt[posOrder[j]], posOrder[j]) then
+      at = j
+      break
+    end
+  end
+  table.insert(posOrder, at, item)
+  posAt[item] = t
+  posMoved[item] = true
+end
 -- The newest engaged items within the horizon of t, itemId left out (as ZRANGE … BYSCORE REV).
 local function partnersOf(t, itemId)
-  local near = {}
-  for other, at in pairs(posAt) do
-    if other ~= itemId and at <= t + horizon and at >= t - horizon then near[#near + 1] = other end
-  end
-  table.sort(near, function(a, b)
-    if posAt[a] ~= posAt[b] then return posAt[a] > posAt[b] end
-    return before(b, a)
-  end)
   local partners = {}
-  for j = 1, math.min(maxPartners, #near) do partners[j] = near[j] end
+  for _, other in ipairs(posOrder) do
+    local at = posAt[other]
+    if at < t - horizon or #partners >= maxPartners then break end
+    if other ~= itemId and at <= t + horizon then partners[#partners + 1] = other end
+  end
   return partners
 end
 local newSeen, recentAt, hiddenAt = {}, {}, {}
@@ -267,10 +298,7 @@ while i <= #ARGV do
       if w >= minPartnerWeight then
         if capped == 0 then partners = partnersOf(t, itemId) end
         posTouched = true
-        if posAt[itemId] == nil or t > posAt[itemId] then
-          posAt[itemId] = t
-          posMoved[itemId] = true
-        end
+        if posAt[itemId] == nil or t > posAt[itemId] then engage(itemId, t) end
       end
       later(recentAt, itemId, t)
       if action == 'HIDE' then later(hiddenAt, itemId, t) end
@@ -303,11 +331,11 @@ for f, c in pairs(incs) do
   winWrite[#winWrite + 1] = winValues[f] + c
 end
 for j = 1, #winWrite, 1000 do redis.call('HSET', win, unpack(winWrite, j, math.min(j + 999, #winWrite))) end
-recentAdds = recentAdds + addLatest(recent, recentAt)
+recentSize = recentSize + addLatest(recent, recentAt)
 if next(posMoved) ~= nil then
   local moved = {}
   for item in pairs(posMoved) do moved[item] = posAt[item] end
-  posAdds = posAdds + addLatest(pos, moved)
+  posSize = posSize + addLatest(pos, moved)
 end
 local hid = next(hiddenAt) ~= nil
 if hid then addLatest(hidden, hiddenAt) end
@@ -352,16 +380,17 @@ if last > applied then
     redis.call('DEL', pendKey)
   end
   if legacy then redis.call('HDEL', state, 'pend:' .. part) end
-  -- Bounded sets are trimmed every few additions and the dedupe set whenever the watermark has
-  -- moved on by a quarter of the allowed lateness: cheap, and still bounded.
-  if recentAdds >= 10 then
+  -- Bounded sets are trimmed once they hold more than their bound, the dedupe set whenever the
+  -- watermark has moved on by a quarter of the allowed lateness: cheap, and still bounded.
+  if recentSize > recentMax then
     redis.call('ZREMRANGEBYRANK', recent, 0, -(recentMax + 1))
-    recentAdds = 0
+    recentSize = recentMax
   end
-  if posAdds >= 10 then
+  if posSize > posMax then
     redis.call('ZREMRANGEBYRANK', pos, 0, -(posMax + 1))
-    posAdds = 0
+    posSize = posMax
   end
+  if legacySizes then redis.call('HDEL', state, 'ra', 'pa') end
   if wm - trimmedAt > lateness / 4 then
     redis.call('ZREMRANGEBYSCORE', seen, '-inf', '(' .. (wm - lateness))
     trimmedAt = wm
@@ -377,7 +406,7 @@ if last > applied then
   alive(recent, 'r', counted > 0)
   alive(aff, 'a', #affAdds > 0)
   alive(pos, 'p', posTouched)
-  for _, v in ipairs({ 'x', refreshed, 'ts', trimmedAt, 'ra', recentAdds, 'pa', posAdds, 'fk', flags }) do
+  for _, v in ipairs({ 'x', refreshed, 'ts', trimmedAt, 'rn', recentSize, 'pn', posSize, 'fk', flags }) do
     fields[#fields + 1] = v
   end
   redis.call('HSET', state, unpack(fields))

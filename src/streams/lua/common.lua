@@ -2,7 +2,7 @@
 -- apply-trending.lua pull this file in with `-- @include common.lua`; it is not a script of its
 -- own). They keep Redis calls per event few: what a call adds is summed in Lua tables and written
 -- once per key, TTLs are set when a key or field is created and refreshed at most once per
--- `refreshMs`, and bounded sets are trimmed every few additions.
+-- `refreshMs`, and bounded sets are trimmed only once they hold more than their bound.
 
 -- Adds the decayed sums Σ w·2^((t − base)/h) of `adds` ({field, w, t}, at least one) to hash `key`,
 -- whose field `_b` holds the base (none yet: the newest t): one HMGET and one HSET.
