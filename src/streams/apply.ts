@@ -66,7 +66,19 @@ export interface ApplierOptions {
   stateTtlSec?: number;
   /** Behaviour patterns to match per user (none: the pattern step is skipped). */
   patterns?: readonly PatternRule[];
+  /**
+   * How long an item's category and tags, once read from the catalogue, are used without reading
+   * them again (default ITEM_INFO_TTL_MS; 0: read every batch). Items not in the catalogue are
+   * never remembered, so an item catalogued after its first events counts under its category from
+   * the next batch on.
+   */
+  itemInfoTtlMs?: number;
 }
+
+/** See ApplierOptions.itemInfoTtlMs: a catalogue change reaches new events within this. */
+export const ITEM_INFO_TTL_MS = 30_000;
+/** Items whose category and tags one applier remembers (the least recently read go first). */
+export const ITEM_INFO_MAX = 100_000;
 
 export interface UserStepResult extends ApplyResult {
   /** Users with at least one newly counted event (they get a change notification). */
@@ -116,18 +128,41 @@ export function createApplier(options: ApplierOptions) {
     tagFilter: patterns?.tagFilter,
   });
 
-  /** The item categories and tags of a batch, in one round trip (null category: not in the catalogue yet). */
+  const itemInfoTtlMs = options.itemInfoTtlMs ?? ITEM_INFO_TTL_MS;
+  /** Catalogued items' categories and tags as last read, in the order read (oldest first). */
+  const known = new Map<string, { info: ItemInfo; at: number }>();
+
+  /**
+   * The item categories and tags of a batch (null category: not in the catalogue yet): what was
+   * read within itemInfoTtlMs is used again, the rest is read in one round trip.
+   */
   async function readItems(events: PositionedEvent[]): Promise<Map<string, ItemInfo>> {
-    const itemIds = [...new Set(events.map((e) => e.event.itemId))];
+    const now = Date.now();
     const items = new Map<string, ItemInfo>();
-    if (itemIds.length === 0) return items;
+    const wanted = new Set<string>();
+    for (const { event } of events) {
+      const id = event.itemId;
+      if (items.has(id)) continue;
+      const hit = known.get(id);
+      if (hit && now - hit.at < itemInfoTtlMs) items.set(id, hit.info);
+      else wanted.add(id);
+    }
+    if (wanted.size === 0) return items;
+    const missing = [...wanted];
     const read = pipelineOf(redis);
-    for (const id of itemIds) read.hmget(keys.item(id), 'category', 'tags');
+    for (const id of missing) read.hmget(keys.item(id), 'category', 'tags');
     const values = (await execPipeline(read)) as [string | null, string | null][];
-    itemIds.forEach((id, i) => {
+    missing.forEach((id, i) => {
       const [category, tags] = values[i] ?? [null, null];
-      items.set(id, { category: category || null, tags: tags ? tags.split(',').filter(Boolean) : [] });
+      const info = { category: category || null, tags: tags ? tags.split(',').filter(Boolean) : [] };
+      items.set(id, info);
+      known.delete(id);
+      if (info.category !== null && itemInfoTtlMs > 0) known.set(id, { info, at: now });
     });
+    for (const id of known.keys()) {
+      if (known.size <= ITEM_INFO_MAX) break;
+      known.delete(id);
+    }
     return items;
   }
 
@@ -196,6 +231,14 @@ export function createApplier(options: ApplierOptions) {
     adoptEpoch,
     epochLost,
     readItems,
+    /**
+     * Forgets what was read about these items (the caller just wrote their catalogue entries), or,
+     * without ids, about every item (Redis lost its data).
+     */
+    forgetItems(itemIds?: Iterable<string>) {
+      if (!itemIds) return known.clear();
+      for (const id of itemIds) known.delete(id);
+    },
     userStep,
     itemStep,
     /**

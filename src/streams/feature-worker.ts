@@ -345,7 +345,8 @@ export function createFeatureWorker(options: FeatureWorkerOptions): FeatureWorke
         await admin.disconnect();
       }
     }
-    // Nothing this worker remembers about its partitions holds any more.
+    // Nothing this worker remembers about its partitions or the catalogue holds any more.
+    applier.forgetItems();
     checked.clear();
     appliedHere.clear();
     settled.clear();
@@ -523,9 +524,11 @@ export function createFeatureWorker(options: FeatureWorkerOptions): FeatureWorke
   /** Catalogue records into Redis: metadata, and the newest items per scope. */
   async function writeItems(records: readonly { value: Buffer | null; partition: number; offset: string }[]) {
     const write = pipelineOf(redis);
+    const written: string[] = [];
     for (const message of records) {
       try {
         const item = decodeItem(message.value);
+        written.push(item.itemId);
         write.hset(keys.item(item.itemId), {
           category: item.category ?? '',
           tags: item.tags.join(','),
@@ -549,6 +552,7 @@ export function createFeatureWorker(options: FeatureWorkerOptions): FeatureWorke
       }
     }
     if (write.length) await execPipeline(write);
+    applier.forgetItems(written);
   }
 
   async function handleItems({ batch, heartbeat, resolveOffset }: EachBatchPayload) {
