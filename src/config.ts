@@ -203,7 +203,7 @@ const env = z.object({
   FEED_MAX_PER_CATEGORY: int(1, 100, 6),
   EXPLORATION_SHARE: num(0, 1, 0.05),
   FEED_CACHE_TTL_MS: int(0, 600_000, 2000),
-  ITEM_CACHE_TTL_MS: int(0, 600_000, 1000),
+  ITEM_CACHE_TTL_MS: int(0, 600_000, 5000),
   ITEM_CACHE_STALE_MS: optionalInt(0, 3_600_000),
   MAX_FIRST: int(1, 1000, 100),
   MAX_CANDIDATES: int(1, 10_000, 500),
