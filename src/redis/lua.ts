@@ -81,34 +81,48 @@ const HAS_INCLUDE = /^-- @include /m;
 
 /**
  * Reads `file` (relative to `src/`) and resolves its includes, one level deep; the include of
- * `without` (as named in its line) is dropped instead.
+ * `without` (as named in its line) is dropped instead. With `hoist`, the other includes are not
+ * put in place but returned apart (`hoisted`), for a caller that places them before the body.
  */
-export function loadLua(file: string, without?: string): { lua: string; includes: string[] } {
+export function loadLua(
+  file: string,
+  without?: string,
+  hoist = false,
+): { lua: string; includes: string[]; hoisted: string } {
   const url = new URL(file, SRC);
   const includes: string[] = [];
+  const hoisted: string[] = [];
   const lua = readFileSync(url, 'utf8').replace(INCLUDE, (_line, included: string) => {
     if (included === without) return '';
     const fragmentUrl = new URL(included, url);
     const fragment = readFileSync(fragmentUrl, 'utf8');
     if (HAS_INCLUDE.test(fragment)) throw new Error(`${included}: an included file cannot include others`);
     includes.push(fragmentUrl.pathname.slice(SRC.pathname.length));
-    return fragment;
+    if (!hoist) return fragment;
+    hoisted.push(fragment);
+    return '';
   });
-  return { lua, includes };
+  return { lua, includes, hoisted: hoisted.join('\n') };
 }
 
 /**
- * The grouped source of a script: its body as a function of its own KEYS and ARGV (the guard's
- * include left out), the guard once on the group's KEYS[1] and ARGV[1], then each call.
+ * The grouped source of a script: its helper fragments, its body as a function of its own KEYS and
+ * ARGV (the guard's include left out), the guard once on the group's KEYS[1] and ARGV[1], then
+ * each call.
  * KEYS: the shared first key, then each call's other keys; ARGV: the shared first argument, the
  * number of calls, then per call: its key count and argument count (both without the shared
  * ones), its arguments. Returns the calls' replies in order (a call returning nothing: nil).
  */
 function groupedLua(file: string, guard: string): string {
-  const body = loadLua(file, guard).lua;
+  // The other fragments (helper functions) are defined once for the group, not once per call: they
+  // must not read KEYS or ARGV, which are the group's there.
+  const { lua: body, hoisted } = loadLua(file, guard, true);
+  if (/\b(KEYS|ARGV)\b/.test(hoisted.replace(/--.*$/gm, '')))
+    throw new Error(`${file}: a fragment it includes reads KEYS or ARGV, so it cannot be sent grouped`);
   const fragment = readFileSync(new URL(guard, new URL(file, SRC)), 'utf8');
   return [
     `-- ${file}, grouped: the guard once, then each call's body with its own KEYS and ARGV.`,
+    hoisted,
     'local function body(KEYS, ARGV)',
     body,
     'end',

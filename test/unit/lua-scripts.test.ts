@@ -96,5 +96,9 @@ describe('Lua scripts and their TypeScript layout', () => {
       expect(grouped).not.toMatch(/^-- @include /m);
       expect(s.lua.split(fence).length - 1, s.name).toBe(1);
     }
+    // Helper fragments are defined once for the group, before the body, not once per call.
+    const grouped = scripts.applyItem.grouped?.lua ?? '';
+    expect(grouped.split('local function addScores(').length - 1).toBe(1);
+    expect(grouped.indexOf('local function addScores(')).toBeLessThan(grouped.indexOf('local function body('));
   });
 });
