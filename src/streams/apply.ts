@@ -46,11 +46,12 @@ export function addCounts(into: ApplyResult, r: ApplyResult): void {
 
 /**
  * How many users' and items' script calls go out as one (see `queueGrouped`): one EVALSHA and one
- * epoch check per group instead of per call, while one group still runs in about a millisecond, so
+ * epoch check per group instead of per call, while one group still runs in about a millisecond (a
+ * user's call took about 0.15 ms of Redis time on the bench's mix, an item's about 0.03 ms), so
  * the API's reads queued behind it on the same Redis wait no longer than that.
  */
-const USERS_PER_CALL = 32;
-const ITEMS_PER_CALL = 128;
+const USERS_PER_CALL = 8;
+const ITEMS_PER_CALL = 32;
 
 export interface ApplierOptions {
   redis: RedisClient;

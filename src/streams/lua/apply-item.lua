@@ -126,7 +126,8 @@ end
 if #partners > 0 then
   if covisSize == nil then
     covisSize = redis.call('ZCARD', covis)
-    redis.call('HDEL', stats, 'ca')
+    -- Stats written before kept `ca` (additions since the last trim) instead.
+    if st[3] then redis.call('HDEL', stats, 'ca') end
   end
   covisSize = covisSize + addScores(covis, partners, adds)
   if covisSize > covisMax then

@@ -76,6 +76,7 @@ local trimmedAt = tonumber(st[4] or '0')
 -- How many items the recent and engaged sets hold (state written before the sizes were kept:
 -- counted once).
 local recentSize, posSize = tonumber(st[5] or ''), tonumber(st[6] or '')
+-- (`ra` / `pa` of state written before, the additions since the last trim, are dropped.)
 local legacySizes = recentSize == nil
 if legacySizes then
   recentSize, posSize = redis.call('ZCARD', recent), redis.call('ZCARD', pos)
@@ -390,7 +391,7 @@ if last > applied then
     redis.call('ZREMRANGEBYRANK', pos, 0, -(posMax + 1))
     posSize = posMax
   end
-  if legacySizes then redis.call('HDEL', state, 'ra', 'pa') end
+  if legacySizes and st[3] then redis.call('HDEL', state, 'ra', 'pa') end
   if wm - trimmedAt > lateness / 4 then
     redis.call('ZREMRANGEBYSCORE', seen, '-inf', '(' .. (wm - lateness))
     trimmedAt = wm
