@@ -66,6 +66,9 @@ describe('live feeds refreshed for every subscriber: model swaps and the daily b
         LIVE_REFRESH_PER_SEC: String(REFRESH_PER_SEC),
         // The safety-net poll is off: the swap below must come from the registry's notice.
         MODEL_REFRESH_INTERVAL_MS: '0',
+        // Item features read as they are: two rankings of the same user differ only by the model,
+        // never by an item cache entry renewed between them.
+        ITEM_CACHE_TTL_MS: '0',
       }),
     );
     await seedCatalogue(app);

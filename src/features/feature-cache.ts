@@ -9,7 +9,7 @@ import type { Metrics } from '../metrics.js';
  * `refreshBatch` entries, one round trip each, one batch at a time. An entry older than `staleMs`
  * (the hard bound on what ranking may see), or none, is read on the request path.
  */
-export interface FeatureCacheSettings {
+export interface FeatureCacheSettings<V = unknown> {
   /** An entry is fresh for this long after its read (less the jitter); 0: nothing is ever fresh. */
   ttlMs: number;
   /** The hard bound: a stale entry is served until it is this old (at least `ttlMs`; default 2 × ttlMs). */
@@ -24,6 +24,12 @@ export interface FeatureCacheSettings {
   jitter?: number;
   /** After a refresh batch failed, the next one waits this long. */
   retryMs?: number;
+  /**
+   * A shorter life for some values: such an entry is fresh for the returned time (less the jitter)
+   * and never served stale past it (an item not in the catalogue yet, which may be any moment).
+   * Undefined: `ttlMs` and `staleMs`.
+   */
+  shortTtlMs?: (value: V) => number | undefined;
 }
 
 export const FEATURE_CACHE_DEFAULTS = { refreshBatch: 250, maxQueued: 20_000, jitter: 0.2, retryMs: 250 } as const;
@@ -53,6 +59,8 @@ interface Entry<V> {
   /** When the read that gave the value was sent. */
   at: number;
   freshUntil: number;
+  /** Served stale until then (see FeatureCacheSettings.staleMs and shortTtlMs). */
+  staleUntil: number;
 }
 
 /** A read under way, answering every id it reads with at most `need`. */
@@ -75,10 +83,10 @@ interface Pending<V> {
 export function createFeatureCache<V>(
   name: FeatureCacheName,
   read: BatchRead<V>,
-  settings: FeatureCacheSettings,
+  settings: FeatureCacheSettings<V>,
   hooks: FeatureCacheHooks = {},
 ) {
-  const { ttlMs, maxEntries } = settings;
+  const { ttlMs, maxEntries, shortTtlMs } = settings;
   const staleMs = Math.max(ttlMs, settings.staleMs ?? 2 * ttlMs);
   const { refreshBatch, maxQueued, jitter, retryMs } = { ...FEATURE_CACHE_DEFAULTS, ...definedOf(settings) };
   const now = hooks.now ?? Date.now;
@@ -111,7 +119,15 @@ export function createFeatureCache<V>(
         const value = values[k]!;
         out.set(id, value);
         entries.delete(id);
-        entries.set(id, { value, need: needs[k]!, at, freshUntil: at + ttlMs * (1 - jitter * random()) });
+        const short = shortTtlMs?.(value);
+        const ttl = short === undefined ? ttlMs : Math.min(short, ttlMs);
+        entries.set(id, {
+          value,
+          need: needs[k]!,
+          at,
+          freshUntil: at + ttl * (1 - jitter * random()),
+          staleUntil: at + (short === undefined ? staleMs : ttl),
+        });
       });
       // Oldest reads first (insertion order): a bound on memory, not an LRU.
       for (const key of entries.keys()) {
@@ -200,7 +216,7 @@ export function createFeatureCache<V>(
             fresh++;
             continue;
           }
-          if (t - hit.at < staleMs) {
+          if (t < hit.staleUntil) {
             out[i] = hit.value;
             stale++;
             if (!queue.has(id) && !inFlight.has(id)) {

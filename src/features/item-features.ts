@@ -113,21 +113,33 @@ export async function readItemFeaturesBatch(
  * createFeatureCache). Popularity is decayed to the moment the item was read: within the hard
  * bound that differs from the request's own time by less than 0.01 % (a 6-hour half-life).
  *
+ * An item the catalogue did not hold when it was read is kept only UNCATALOGUED_ITEM_TTL_MS and
+ * never served stale: a new item is recommendable within that of its catalogue entry landing,
+ * whatever the TTL of the items that are there.
+ *
  * Reads in flight are shared too: a request that needs an item another request is already reading
  * waits for that read instead of sending its own. Without that, and with every entry expiring at
  * once and being re-read on the request path, each of the requests in flight read the same
  * hundreds of items, and those reads and their garbage were most of the API's CPU.
  */
+/** See createItemCache: how long "not in the catalogue" is believed. */
+export const UNCATALOGUED_ITEM_TTL_MS = 1000;
+
 export function createItemCache(
   redis: RedisClient,
   keys: RedisKeys,
-  settings: Partial<FeatureCacheSettings> = {},
+  settings: Partial<FeatureCacheSettings<ItemFeatures>> = {},
   hooks: FeatureCacheHooks = {},
 ) {
   const cache = createFeatureCache<ItemFeatures>(
     'item',
     (ids) => readItemFeaturesBatch(redis, keys, ids),
-    { ttlMs: 1000, maxEntries: 200_000, ...settings },
+    {
+      ttlMs: 1000,
+      maxEntries: 200_000,
+      shortTtlMs: (item) => (item.known ? undefined : UNCATALOGUED_ITEM_TTL_MS),
+      ...settings,
+    },
     hooks,
   );
   return {

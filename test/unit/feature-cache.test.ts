@@ -10,7 +10,7 @@ import { createMetrics } from '../../src/metrics.js';
  * A cache over a fake store: each read records its ids and answers `<id>@<version>`, where the
  * version is bumped by the test; `down` makes reads fail, `hold` keeps them pending until released.
  */
-function harness(settings: Partial<FeatureCacheSettings> = {}, random?: () => number) {
+function harness(settings: Partial<FeatureCacheSettings<string>> = {}, random?: () => number) {
   const clock = { t: 0 };
   const state = { version: 1, down: false, hold: null as Promise<void> | null };
   const reads: string[][] = [];
@@ -64,6 +64,21 @@ describe('the feature cache', () => {
     expect(await h.count('featureCacheLookups', 'fresh')).toBe(2 + 2);
     expect(await h.count('featureCacheLookups', 'stale')).toBe(2 + 1);
     expect(await h.count('featureCacheLookups', 'read')).toBe(3);
+  });
+
+  it('keeps a value with a short life only that long, and never serves it stale', async () => {
+    // `gone…` stands for an item not in the catalogue yet: believed for 100 ms, not 1 s.
+    const h = harness({ jitter: 0, shortTtlMs: (v) => (v.startsWith('gone') ? 100 : undefined) });
+    expect(await h.cache.get(['gone', 'here'])).toEqual(['gone@1', 'here@1']);
+    h.state.version = 2;
+    h.clock.t = 99;
+    expect(await h.cache.get(['gone', 'here'])).toEqual(['gone@1', 'here@1']);
+    expect(h.reads).toEqual([['gone', 'here']]);
+    // Past its 100 ms the short-lived value is read again before the answer; the other is fresh.
+    h.clock.t = 100;
+    expect(await h.cache.get(['gone', 'here'])).toEqual(['gone@2', 'here@1']);
+    expect(h.reads).toEqual([['gone', 'here'], ['gone']]);
+    expect(h.cache.size().queued).toBe(0);
   });
 
   it('reads an entry past the hard bound on the request path', async () => {
