@@ -161,12 +161,12 @@ local notes = {}
 -- window and cap fields in the windows hash; the engaged items (with their times) only when an
 -- event may look for partners. The loop then works on these copies and the writes go out once each
 -- at the end, so a call costs the same few commands however many events it carries.
-local ids, fields, fieldAt = {}, {}, {}
+local ids, winFields, fieldAt = {}, {}, {}
 local wantPos = false
 local function want(f)
   if fieldAt[f] == nil then
-    fields[#fields + 1] = f
-    fieldAt[f] = #fields
+    winFields[#winFields + 1] = f
+    fieldAt[f] = #winFields
   end
 end
 local i = 21
@@ -189,9 +189,9 @@ for j = 1, #ids, 500 do
   end
 end
 local winValues = {}
-for j = 1, #fields, 500 do
-  local values = redis.call('HMGET', win, unpack(fields, j, math.min(j + 499, #fields)))
-  for q = 1, math.min(500, #fields - j + 1) do winValues[fields[j + q - 1]] = tonumber(values[q] or '0') end
+for j = 1, #winFields, 500 do
+  local values = redis.call('HMGET', win, unpack(winFields, j, math.min(j + 499, #winFields)))
+  for q = 1, math.min(500, #winFields - j + 1) do winValues[winFields[j + q - 1]] = tonumber(values[q] or '0') end
 end
 -- The engaged items newest first (as ZRANGE … REV orders them: by time, then by member, both
 -- descending), their times, and which of them this call moved.
