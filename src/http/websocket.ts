@@ -46,12 +46,13 @@ type Enveloped = Partial<{ execute: typeof execute; subscribe: typeof subscribe 
 /**
  * Runs the enveloped executor, then drops it from `rootValue`: graphql-ws keeps an operation's
  * arguments for as long as a subscription lasts, and the executor's closures are not needed after
- * the call (events are executed with the event as their root value).
+ * the call (events are executed with the event as their root value). The fields are emptied, not
+ * deleted: a deleted field turned every subscription's root value into a dictionary of its own.
  */
 async function runOnce(root: Enveloped, kind: 'execute' | 'subscribe', args: Parameters<typeof execute>[0]) {
   const run = root[kind];
-  delete root.execute;
-  delete root.subscribe;
+  root.execute = undefined;
+  root.subscribe = undefined;
   if (!run) throw new Error(`no enveloped ${kind} for this operation`);
   return run(args);
 }

@@ -40,3 +40,32 @@ export function createLoaders({ redis, keys, items }: { redis: RedisClient; keys
 }
 
 export type Loaders = ReturnType<typeof createLoaders>;
+
+/**
+ * Loaders created on first use, from `source` (one instance's `Domain`). Held by a context that
+ * lives long (a subscription's: every push is executed with it) and may never need any: it costs
+ * one small object until then. Its getters are on the prototype, so the context keeps a plain data
+ * property and its compact shape.
+ */
+export class LazyLoaders implements Loaders {
+  #loaded: Loaders | undefined;
+  constructor(private readonly source: { loaders(): Loaders }) {}
+  #real(): Loaders {
+    return (this.#loaded ??= this.source.loaders());
+  }
+  get readAt() {
+    return this.#real().readAt;
+  }
+  get userRealtime() {
+    return this.#real().userRealtime;
+  }
+  get userLongHorizon() {
+    return this.#real().userLongHorizon;
+  }
+  get item() {
+    return this.#real().item;
+  }
+  get items() {
+    return this.#real().items;
+  }
+}

@@ -1,6 +1,6 @@
 import type { GraphQLContext } from '../../context.js';
 import type { FeedUpdate } from '../../live/hub.js';
-import type { Loaders } from '../../loaders/index.js';
+import { LazyLoaders } from '../../loaders/index.js';
 import { feedTarget, recommendations } from '../queries/recommendations.js';
 
 /**
@@ -30,13 +30,10 @@ export async function feedUpdated(
 
 /**
  * Swaps the context's loaders for ones created on first use. Clearing their caches is not enough:
- * each DataLoader also keeps its last batch (keys and callbacks) until a new one starts.
+ * each DataLoader also keeps its last batch (keys and callbacks) until a new one starts. A plain
+ * assignment keeps the context's shape (redefining `loaders` as an accessor turned every idle
+ * subscription's context into a dictionary of its own, 832 bytes of it).
  */
 function forgetReads(ctx: GraphQLContext) {
-  let fresh: Loaders | undefined;
-  Object.defineProperty(ctx, 'loaders', {
-    configurable: true,
-    enumerable: true,
-    get: () => (fresh ??= ctx.domain.loaders()),
-  });
+  ctx.loaders = new LazyLoaders(ctx.domain);
 }
