@@ -35,7 +35,7 @@ export interface FeatureCacheSettings<V = unknown> {
 export const FEATURE_CACHE_DEFAULTS = { refreshBatch: 250, maxQueued: 20_000, jitter: 0.2, retryMs: 250 } as const;
 
 /** Which cache: a label of the cache metrics. */
-export type FeatureCacheName = 'item' | 'covisit';
+export type FeatureCacheName = 'item' | 'covisit' | 'catalogue';
 
 export interface FeatureCacheHooks {
   metrics?: Pick<Metrics, 'featureCacheLookups' | 'featureCacheRefreshes'>;
@@ -253,6 +253,18 @@ export function createFeatureCache<V>(
         if (p) out[i] = results[landed.get(p)!]!.get(ids[i]!)!;
       }
       return out;
+    },
+    /** Drops these ids' entries (their source just changed), or, without ids, every entry. */
+    forget(ids?: Iterable<string>): void {
+      if (!ids) {
+        entries.clear();
+        queue.clear();
+        return;
+      }
+      for (const id of ids) {
+        entries.delete(id);
+        queue.delete(id);
+      }
     },
     /** Entries cached and entries waiting for a refresh (tests, diagnostics). */
     size: () => ({ entries: entries.size, queued: queue.size }),

@@ -6,6 +6,7 @@
  */
 import { DEFAULT_ACTION_WEIGHTS, type ActionWeights } from '../features/definitions.js';
 import { execPipeline, type RedisClient, pipelineOf } from '../redis/client.js';
+import { createFeatureCache } from '../features/feature-cache.js';
 import type { RedisKeys } from '../core/keys.js';
 import { registerScripts, scripts } from '../redis/scripts.js';
 import { compilePatterns, planPatternCalls, type PatternCallResult } from '../patterns/plan.js';
@@ -78,7 +79,7 @@ export interface ApplierOptions {
 
 /** See ApplierOptions.itemInfoTtlMs: a catalogue change reaches new events within this. */
 export const ITEM_INFO_TTL_MS = 30_000;
-/** Items whose category and tags one applier remembers (the least recently read go first). */
+/** Items whose category and tags one applier remembers (the oldest read go first). */
 export const ITEM_INFO_MAX = 100_000;
 
 export interface UserStepResult extends ApplyResult {
@@ -130,41 +131,34 @@ export function createApplier(options: ApplierOptions) {
   });
 
   const itemInfoTtlMs = options.itemInfoTtlMs ?? ITEM_INFO_TTL_MS;
-  /** Catalogued items' categories and tags as last read, in the order read (oldest first). */
-  const known = new Map<string, { info: ItemInfo; at: number }>();
+  /** Catalogued items' categories and tags as read (an item not in the catalogue is never kept). */
+  const itemInfo = createFeatureCache<ItemInfo>(
+    'catalogue',
+    async (ids) => {
+      const read = pipelineOf(redis);
+      for (const id of ids) read.hmget(keys.item(id), 'category', 'tags');
+      const values = (await execPipeline(read)) as [string | null, string | null][];
+      return values.map(([category, tags]) => ({
+        category: category || null,
+        tags: tags ? tags.split(',').filter(Boolean) : [],
+      }));
+    },
+    {
+      ttlMs: itemInfoTtlMs,
+      staleMs: itemInfoTtlMs,
+      maxEntries: ITEM_INFO_MAX,
+      shortTtlMs: (info) => (info.category === null ? 0 : undefined),
+    },
+  );
 
   /**
    * The item categories and tags of a batch (null category: not in the catalogue yet): what was
    * read within itemInfoTtlMs is used again, the rest is read in one round trip.
    */
   async function readItems(events: PositionedEvent[]): Promise<Map<string, ItemInfo>> {
-    const now = Date.now();
-    const items = new Map<string, ItemInfo>();
-    const wanted = new Set<string>();
-    for (const { event } of events) {
-      const id = event.itemId;
-      if (items.has(id)) continue;
-      const hit = known.get(id);
-      if (hit && now - hit.at < itemInfoTtlMs) items.set(id, hit.info);
-      else wanted.add(id);
-    }
-    if (wanted.size === 0) return items;
-    const missing = [...wanted];
-    const read = pipelineOf(redis);
-    for (const id of missing) read.hmget(keys.item(id), 'category', 'tags');
-    const values = (await execPipeline(read)) as [string | null, string | null][];
-    missing.forEach((id, i) => {
-      const [category, tags] = values[i] ?? [null, null];
-      const info = { category: category || null, tags: tags ? tags.split(',').filter(Boolean) : [] };
-      items.set(id, info);
-      known.delete(id);
-      if (info.category !== null && itemInfoTtlMs > 0) known.set(id, { info, at: now });
-    });
-    for (const id of known.keys()) {
-      if (known.size <= ITEM_INFO_MAX) break;
-      known.delete(id);
-    }
-    return items;
+    const ids = [...new Set(events.map((e) => e.event.itemId))];
+    const infos = await itemInfo.get(ids);
+    return new Map(ids.map((id, i) => [id, infos[i]!]));
   }
 
   /**
@@ -237,8 +231,7 @@ export function createApplier(options: ApplierOptions) {
      * without ids, about every item (Redis lost its data).
      */
     forgetItems(itemIds?: Iterable<string>) {
-      if (!itemIds) return known.clear();
-      for (const id of itemIds) known.delete(id);
+      itemInfo.forget(itemIds);
     },
     userStep,
     itemStep,

@@ -3,8 +3,9 @@
 -- partition are skipped, so re-sending a batch's item step is harmless.
 --
 -- Everything but the co-visitation lives in the one stats hash, read with one HMGET and written with
--- one HSET per call however many events and windows the call carries: the offsets, `cn` (how many partners the co-visitation set holds), `_b` (the
--- popularity base), `pop`, the totals `n:<ACTION>`, and the window counts as fields
+-- one HSET per call however many events and windows the call carries: the offsets, `cn` (how many
+-- partners the co-visitation set holds), `_b` (the popularity base), `pop`, the totals
+-- `n:<ACTION>`, and the window counts as fields
 -- `<window>:<bucket index base 36>|<ACTION>` (bucket index = bucket start / bucket length). The
 -- co-visitation counts are read with one ZMSCORE and written with one ZADD. At most once a minute
 -- (`wp`) the window fields that no window can read any more are dropped: a bucket is dead once its

@@ -319,19 +319,15 @@ local function addLatest(key, map)
     args[#args + 1] = t
     args[#args + 1] = item
   end
-  local added = 0
-  for j = 1, #args, 1000 do
-    added = added + redis.call('ZADD', key, 'GT', unpack(args, j, math.min(j + 999, #args)))
-  end
-  return added
+  return inChunks('ZADD', key, 'GT', args)
 end
-for j = 1, #newSeen, 1000 do redis.call('ZADD', seen, 'NX', unpack(newSeen, j, math.min(j + 999, #newSeen))) end
+inChunks('ZADD', seen, 'NX', newSeen)
 local winWrite = {}
 for f, c in pairs(incs) do
   winWrite[#winWrite + 1] = f
   winWrite[#winWrite + 1] = winValues[f] + c
 end
-for j = 1, #winWrite, 1000 do redis.call('HSET', win, unpack(winWrite, j, math.min(j + 999, #winWrite))) end
+inChunks('HSET', win, nil, winWrite)
 recentSize = recentSize + addLatest(recent, recentAt)
 if next(posMoved) ~= nil then
   local moved = {}

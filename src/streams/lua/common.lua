@@ -38,6 +38,23 @@ local function decaySum(key, adds, h)
   redis.call('HSET', key, unpack(write))
 end
 
+-- Sends `command key [option] args…` in calls of at most 1000 arguments each (unpack has a limit);
+-- returns the sum of their integer replies (members or fields added, removed).
+local function inChunks(command, key, option, args)
+  local total = 0
+  for j = 1, #args, 1000 do
+    local upto = math.min(j + 999, #args)
+    local reply
+    if option then
+      reply = redis.call(command, key, option, unpack(args, j, upto))
+    else
+      reply = redis.call(command, key, unpack(args, j, upto))
+    end
+    total = total + (tonumber(reply) or 0)
+  end
+  return total
+end
+
 -- Adds adds[j] to the score of members[j] in sorted set `key`: one ZMSCORE and one ZADD per 500
 -- members instead of a ZINCRBY each. Returns how many members were new.
 local function addScores(key, members, adds)
@@ -74,7 +91,7 @@ local function dropWindowFields(key, dead)
     local name, idx = string.match(f, '^([^:]+):(%w+)|')
     if name ~= nil and dead(name, tonumber(idx, 36)) then gone[#gone + 1] = f end
   end
-  for j = 1, #gone, 1000 do redis.call('HDEL', key, unpack(gone, j, math.min(j + 999, #gone))) end
+  inChunks('HDEL', key, nil, gone)
 end
 
 -- The TTL of a long-lived key: set when the key first appears (its flag is missing from `flags`), and
