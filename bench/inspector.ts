@@ -4,7 +4,8 @@
  * for a full garbage collection followed by `process.memoryUsage()`, or for a heap snapshot. The
  * service's code is not changed for this, and nothing is attached between measurements.
  */
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, mkdirSync } from 'node:fs';
+import path from 'node:path';
 import { WebSocket } from 'ws';
 
 /** The environment that makes a spawned Node process listen for an inspector on `port` (loopback only). */
@@ -81,6 +82,7 @@ export function heapAfterGc(port: number): Promise<HeapReading> {
 
 /** Writes a heap snapshot of the service (taken after a GC) to `file`; for diagnosis, not for the report. */
 export function writeHeapSnapshot(port: number, file: string): Promise<void> {
+  mkdirSync(path.dirname(file), { recursive: true });
   return session(port, async (call, socket) => {
     const out = createWriteStream(file);
     socket.on('message', (data: Buffer) => {
