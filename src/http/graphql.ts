@@ -88,8 +88,8 @@ function metricsPlugin(metrics: Metrics): Plugin {
  * Turns domain errors into coded GraphQL errors, gives every other GraphQL error a code, and masks
  * anything unexpected: the client sees a generic message and the request id; the log has it all.
  */
-function maskError({ log, metrics }: { log: Logger; metrics: Metrics }) {
-  return (error: unknown, message: string): Error => {
+export function maskError({ log, metrics }: { log: Logger; metrics: Metrics }) {
+  return (error: unknown, message: string): GraphQLError => {
     const original = error instanceof GraphQLError ? (error.originalError ?? undefined) : error;
     const gqlError = error instanceof GraphQLError ? error : undefined;
     const requestId = (gqlError?.extensions?.requestId as string | undefined) ?? undefined;

@@ -18,14 +18,16 @@
  * - the server pings every keep-alive interval and drops a socket that does not answer by the next.
  */
 import type { IncomingMessage, Server } from 'node:http';
+import { DEFAULT_ERROR_MESSAGE } from '@envelop/core';
 import {
   getOperationAST,
   GraphQLError,
   OperationTypeNode,
+  subscribe,
   type DocumentNode,
   type execute,
+  type ExecutionResult,
   type GraphQLSchema,
-  type subscribe,
 } from 'graphql';
 import { CloseCode, type Context } from 'graphql-ws';
 import { useServer, type Extra } from 'graphql-ws/use/ws';
@@ -35,27 +37,33 @@ import type { Authenticate } from '../auth/viewer.js';
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
-import type { Yoga } from './graphql.js';
+import { maskError, type Yoga } from './graphql.js';
 import { originAllowed } from './origin.js';
 
 type SocketContext = Context<Record<string, unknown> | undefined, Extra & Partial<Record<PropertyKey, never>>>;
 
-/** The operation's enveloped executor, carried from `onSubscribe` to graphql-ws's execute/subscribe in `rootValue`. */
-type Enveloped = Partial<{ execute: typeof execute; subscribe: typeof subscribe }>;
+/** A query's or mutation's enveloped executor, carried from `onSubscribe` to graphql-ws's execute in `rootValue`. */
+type Enveloped = { execute: typeof execute | undefined };
 
-/**
- * Runs the enveloped executor, then drops it from `rootValue`: graphql-ws keeps an operation's
- * arguments for as long as a subscription lasts, and the executor's closures are not needed after
- * the call (events are executed with the event as their root value). The fields are emptied, not
- * deleted: a deleted field turned every subscription's root value into a dictionary of its own.
- */
-async function runOnce(root: Enveloped, kind: 'execute' | 'subscribe', args: Parameters<typeof execute>[0]) {
-  const run = root[kind];
+/** Runs the enveloped executor, then drops it from `rootValue` (nothing needs its closures after the call). */
+async function runOnce(root: Enveloped, args: Parameters<typeof execute>[0]) {
+  const run = root.execute;
   root.execute = undefined;
-  root.subscribe = undefined;
-  if (!run) throw new Error(`no enveloped ${kind} for this operation`);
+  if (!run) throw new Error('no enveloped execute for this operation');
   return run(args);
 }
+
+/**
+ * The root value of every subscription on a socket, shared: it marks the operation's results as a
+ * subscription's, whose errors are masked here (see `masked`) rather than by the envelope.
+ */
+const LIVE_ROOT = Object.freeze({ live: true });
+
+/**
+ * Most distinct operation texts kept by `internQuery`. Clients send the same few documents with
+ * every subscribe message; each copy would otherwise live as long as its subscription.
+ */
+const INTERNED_QUERIES_MAX = 256;
 
 /** The token a client sent in `connection_init` (either capitalisation, as browsers' clients vary). */
 function authorizationOf(params: Record<string, unknown> | undefined): string | undefined {
@@ -159,10 +167,53 @@ export function createWebSocketEndpoint(
     socket.once('close', () => release(socket));
   });
 
+  const mask = maskError({ log, metrics });
+  /**
+   * A subscription's result with its errors masked as the envelope masks a query's (domain errors
+   * coded, anything unexpected replaced by a generic message and logged). Subscriptions are run by
+   * graphql-js directly instead of through the envelope: its masking and error hooks wrap every
+   * subscription's stream in two more async iterators, which an idle subscription kept alive (about
+   * a kilobyte each) for nothing but the rare result with errors.
+   */
+  const masked = (result: ExecutionResult) =>
+    result.errors?.length
+      ? { ...result, errors: result.errors.map((e) => mask(e, DEFAULT_ERROR_MESSAGE).toJSON()) }
+      : { ...result };
+
+  /**
+   * What a subscription's result is sent as: a copy, masked. The result itself is emptied once
+   * copied, because graphql-ws keeps the last result of each subscription in its loop until the
+   * next one arrives: without this, every subscription held its last feed (every item, score and
+   * reason as objects, several kilobytes) for as long as it stayed idle.
+   */
+  const sent = (result: ExecutionResult) => {
+    const out = masked(result);
+    const spent = result as { data?: unknown; errors?: unknown; extensions?: unknown };
+    spent.data = undefined;
+    spent.errors = undefined;
+    spent.extensions = undefined;
+    return out;
+  };
+
+  /** One copy of each operation text seen recently, shared by the subscriptions that sent it. */
+  const queries = new Map<string, string>();
+  const internQuery = (text: string) => {
+    const known = queries.get(text);
+    if (known !== undefined) return known;
+    if (queries.size >= INTERNED_QUERIES_MAX) queries.delete(queries.keys().next().value!);
+    queries.set(text, text);
+    return text;
+  };
+
   const handle = useServer<Record<string, unknown> | undefined>(
     {
-      execute: (args) => runOnce(args.rootValue as Enveloped, 'execute', args),
-      subscribe: (args) => runOnce(args.rootValue as Enveloped, 'subscribe', args),
+      execute: (args) => runOnce(args.rootValue as Enveloped, args),
+      subscribe: (args) => subscribe(args),
+      // The operation text of a subscribe message (payload.query) is shared, not copied per socket.
+      jsonMessageReviver: (key, value: unknown) =>
+        key === 'query' && typeof value === 'string' ? internQuery(value) : value,
+      onNext: (_ctx, _id, _payload, args, result) => (args.rootValue === LIVE_ROOT ? sent(result) : undefined),
+      onError: (_ctx, _id, _payload, errors) => errors.map((e) => mask(e, DEFAULT_ERROR_MESSAGE).toJSON()),
       onConnect: async (ctx) => {
         let viewer;
         try {
@@ -203,7 +254,9 @@ export function createWebSocketEndpoint(
         return true;
       },
       onSubscribe: async (ctx, id, params) => {
-        const enveloped = yoga.getEnveloped({ ...ctx, req: ctx.extra.request, socket: ctx.extra.socket, params });
+        // The context is built from the connection's parameters (its token) alone: whatever the
+        // initial context holds, every subscription keeps for its lifetime.
+        const enveloped = yoga.getEnveloped({ connectionParams: ctx.connectionParams });
         // envelop types its parse/validate/schema as `any` (it supports several graphql versions);
         // they are graphql-js's, so they get graphql-js's types here, once.
         let document: DocumentNode;
@@ -213,7 +266,8 @@ export function createWebSocketEndpoint(
           if (error instanceof GraphQLError) return [error];
           throw error;
         }
-        if (getOperationAST(document, params.operationName)?.operation === OperationTypeNode.SUBSCRIPTION) {
+        const live = getOperationAST(document, params.operationName)?.operation === OperationTypeNode.SUBSCRIPTION;
+        if (live) {
           let ids = subscriptionIds.get(ctx);
           if (!ids) subscriptionIds.set(ctx, (ids = new Set()));
           for (const known of ids) if (!(known in ctx.subscriptions)) ids.delete(known);
@@ -237,7 +291,7 @@ export function createWebSocketEndpoint(
           document,
           variableValues: params.variables,
           contextValue: await enveloped.contextFactory(),
-          rootValue: { execute: enveloped.execute, subscribe: enveloped.subscribe },
+          rootValue: live ? LIVE_ROOT : ({ execute: enveloped.execute } satisfies Enveloped),
         };
         const errors = enveloped.validate(args.schema, args.document) as readonly GraphQLError[];
         if (errors.length) return errors;
