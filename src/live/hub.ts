@@ -224,6 +224,8 @@ class FeedStream extends LatestValueStream<FeedValue, FeedUpdate, DeliveredFeed>
     spec: LatestValueSpec<FeedValue, FeedUpdate, DeliveredFeed>,
     readonly userId: string,
     readonly entry: UserEntry,
+    /** How many items this subscriber shows. */
+    readonly first: number,
   ) {
     super(spec);
   }
@@ -232,8 +234,12 @@ class FeedStream extends LatestValueStream<FeedValue, FeedUpdate, DeliveredFeed>
 type TrendingStream = LatestValueStream<TrendingValue, TrendingUpdate>;
 
 interface UserEntry {
-  /** Each local subscriber with its `first`. */
-  subscribers: Map<FeedStream, number>;
+  /**
+   * The user's local subscribers. A list, not a Map: nearly every user has one or two (a Map's
+   * smallest table costs about 250 bytes per watched user), and never more than their socket and
+   * subscription limits allow.
+   */
+  subscribers: FeedStream[];
   /** A change arrived that no re-rank has picked up yet. */
   dirty: boolean;
   since: number | null;
@@ -340,11 +346,12 @@ export function createLiveHub(options: LiveHubOptions) {
     remember: (value) => ({ ids: value.ids }),
     onEnd: (ended) => {
       const { userId, entry } = ended as FeedStream;
-      entry.subscribers.delete(ended as FeedStream);
+      const at = entry.subscribers.indexOf(ended as FeedStream);
+      if (at >= 0) entry.subscribers.splice(at, 1);
       subscriptions--;
       countUser(userId, -1);
       metrics.liveSubscriptions.dec({ kind: 'feed' });
-      if (entry.subscribers.size === 0 && users.get(userId) === entry) {
+      if (entry.subscribers.length === 0 && users.get(userId) === entry) {
         entry.timer?.();
         users.delete(userId);
         leavePass(userId);
@@ -358,7 +365,7 @@ export function createLiveHub(options: LiveHubOptions) {
     let entry = users.get(userId);
     if (!entry) {
       entry = {
-        subscribers: new Map(),
+        subscribers: [],
         dirty: false,
         since: null,
         cause: null,
@@ -368,8 +375,10 @@ export function createLiveHub(options: LiveHubOptions) {
       };
       users.set(userId, entry);
     }
-    const stream = new FeedStream(feedSpec, userId, entry);
-    entry.subscribers.set(stream, first);
+    const stream = new FeedStream(feedSpec, userId, entry, first);
+    // A one-element literal keeps a one-slot backing store (push on an empty list reserves 17).
+    if (entry.subscribers.length === 0) entry.subscribers = [stream];
+    else entry.subscribers.push(stream);
     subscriptions++;
     countUser(userId, 1);
     metrics.liveSubscriptions.inc({ kind: 'feed' });
@@ -412,12 +421,13 @@ export function createLiveHub(options: LiveHubOptions) {
     entry.running = true;
     entry.lastRankAt = clock.now();
     try {
-      const first = Math.max(...entry.subscribers.values());
+      const first = entry.subscribers.reduce((most, s) => Math.max(most, s.first), 0);
       const { feed, impression } = await options.rankFeed(userId, first);
       metrics.liveReranks.inc({ outcome: 'ok' });
       // One value per page size, shared by every subscriber of the user with that `first`.
       const values = new Map<number, FeedValue>();
-      for (const [stream, f] of entry.subscribers) {
+      for (const stream of entry.subscribers) {
+        const f = stream.first;
         if (f > first) {
           // Subscribed with a larger page while this ranking ran: a slice would truncate its feed,
           // so it waits for the next re-rank, which the change it may have missed makes happen.
@@ -629,7 +639,7 @@ export function createLiveHub(options: LiveHubOptions) {
       metrics.liveRefreshPending.set(0);
       for (const entry of users.values()) {
         entry.timer?.();
-        for (const stream of [...entry.subscribers.keys()]) stream.end();
+        for (const stream of [...entry.subscribers]) stream.end();
       }
       for (const entry of scopes.values()) for (const stream of [...entry.subscribers.keys()]) stream.end();
       users.clear();
