@@ -27,7 +27,7 @@ export interface OpenCommand {
 export type ParentMessage = OpenCommand | { type: 'stop' } | { type: 'close' };
 
 export type ChildMessage =
-  | { type: 'push'; user: string; trigger: string; at: number; categories: string[] }
+  | { type: 'push'; user: string; trigger: string; at: number; computedAt: number; categories: string[] }
   | { type: 'failed'; user: string; message: string }
   | { type: 'progress'; sockets: number; subscribed: number }
   | { type: 'closed'; opened: number; closed: number };
@@ -103,6 +103,7 @@ async function open(command: OpenCommand) {
                     user,
                     trigger: update.trigger ?? '',
                     at,
+                    computedAt: Date.parse(String(update.feed.computedAt)),
                     categories: update.feed.items.map((e) => e.item.category ?? ''),
                   });
                 }

@@ -8,6 +8,10 @@
  * tick for a random subscribed user on an item of a category absent from that user's current top
  * 10 (a push only follows when the ordered top 10 changes), and matches each "behaviour" push to
  * the earliest unanswered send of its user. Sends without a push within the deadline are counted.
+ * Each matched push is also split at its feed's `computedAt` (when the re-rank read the user's
+ * features): like sent → re-ranked is the API, Kafka, the stream worker and its notice; re-ranked →
+ * received is the ranking, the subscription's execution and the socket. Both run on this machine's
+ * one clock.
  *
  * The user for a tick is drawn among those with nothing in flight and no push in the last
  * FEED_PUSH_INTERVAL_MS: the service merges a user's changes inside that window on purpose, so a
@@ -105,6 +109,14 @@ interface UserState {
 interface LiveRun {
   /** Per event: like sent → feed pushed, ms. */
   latencies: number[];
+  /**
+   * The same events split where the pushed feed was computed (its `computedAt`, when the re-rank
+   * read the user's features): like sent → re-rank (the API accepting it, Kafka, the stream worker,
+   * its notice, the hub's scheduling), and re-rank → received (ranking, executing the subscription,
+   * the socket, the client).
+   */
+  untilRank: number[];
+  afterRank: number[];
   sent: number;
   /** Sends with no push within DEADLINE_MS. */
   missing: number;
@@ -123,7 +135,7 @@ class Subscribers {
   firstFailure = '';
   sockets = 0;
   closed: { opened: number; closed: number } | undefined;
-  run: Pick<LiveRun, 'latencies' | 'missing' | 'unmatched'> | undefined;
+  run: Pick<LiveRun, 'latencies' | 'untilRank' | 'afterRank' | 'missing' | 'unmatched'> | undefined;
   /** Users with a send not answered yet. */
   private readonly waiting = new Set<UserState>();
   private readonly child: ChildProcess;
@@ -168,7 +180,13 @@ class Subscribers {
       if (user.pending.length === 0) this.waiting.delete(user);
       if (sentAt === undefined) {
         if (this.run) this.run.unmatched++;
-      } else this.run?.latencies.push(m.at - sentAt);
+      } else if (this.run) {
+        this.run.latencies.push(m.at - sentAt);
+        if (Number.isFinite(m.computedAt)) {
+          this.run.untilRank.push(m.computedAt - sentAt);
+          this.run.afterRank.push(m.at - m.computedAt);
+        }
+      }
     }
   }
 
@@ -264,7 +282,16 @@ async function likes(
 ): Promise<LiveRun> {
   const client = localApiClient(service.url);
   const before = await pushBuckets(service.url);
-  const run: LiveRun = { latencies: [], sent: 0, missing: 0, unmatched: 0, achievedRate: 0, server: [] };
+  const run: LiveRun = {
+    latencies: [],
+    untilRank: [],
+    afterRank: [],
+    sent: 0,
+    missing: 0,
+    unmatched: 0,
+    achievedRate: 0,
+    server: [],
+  };
   subs.run = run;
   const requests: Promise<void>[] = [];
   let inFlight = 0;
@@ -411,6 +438,18 @@ async function withSubscribers(
         runs: runs.map((x) => percentile(x.latencies, p)),
       });
     }
+    for (const [part, pick] of [
+      ['like sent → feed re-ranked (API, Kafka, stream worker, notice, hub)', (x: LiveRun) => x.untilRank],
+      ['feed re-ranked → received (ranking, push, socket)', (x: LiveRun) => x.afterRank],
+    ] as const)
+      for (const p of [50, 99])
+        rows.push({
+          scenario: 'live',
+          metric: `${label}: ${part} p${p}`,
+          value: median(runs.map((x) => percentile(pick(x), p))),
+          unit: 'ms',
+          runs: runs.map((x) => percentile(pick(x), p)),
+        });
     rows.push({
       scenario: 'live',
       metric:
