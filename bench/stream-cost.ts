@@ -9,8 +9,9 @@
  * none (`generateEventId`), so the bytes per user are those of traffic through the API: the dedupe
  * set and the pattern buffer hold them.
  *
- * `npx tsx bench/stream-cost.ts [users] [eventsPerUser]` prints the figures; the stream scenario
- * reports them beside the apply rate.
+ * `npx tsx bench/stream-cost.ts [users] [eventsPerUser] [batch]` prints the figures; the stream
+ * scenario reports them beside the apply rate, and the commands and CPU per event at a live rate's
+ * batches and at a backlog's, since both depend on the batch size far more than on anything else.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -51,7 +52,12 @@ export interface StreamCost {
 }
 
 export const PARTITIONS = 6;
-const BATCH = 500;
+/**
+ * Events per partition in one applied batch, by default. The worker's batches are what a fetch
+ * returns: a few dozen per partition at a live rate, up to STREAM_BATCH_BYTES (about 1,800 records)
+ * per partition while it catches up a backlog; `batch` sets another size.
+ */
+export const BATCH = 500;
 
 /** Commands Redis executed (INFO commandstats, inner script commands included) and script calls. */
 async function commandStats(redis: Redis) {
@@ -118,8 +124,8 @@ export function streamMix(items: CatalogueItem[], options: { users: number; even
 }
 
 /**
- * Applies the mix in batches of BATCH per partition, as the worker receives them; `partitions`
- * limits it to some partitions (one worker's share). Each batch knows the progress recorded before
+ * Applies the mix in batches of `batch` per partition (BATCH unless given), as the worker receives
+ * them; `partitions` limits it to some partitions (one worker's share). Each batch knows the progress recorded before
  * it (what it may trim), as in the worker.
  */
 export async function applyMix(
@@ -127,23 +133,29 @@ export async function applyMix(
   byPartition: PositionedEvent[][],
   offsets: string,
   partitions: readonly number[] = byPartition.map((_, p) => p),
+  batch = BATCH,
 ) {
   const settled = new Map<number, string>();
-  for (let start = 0; ; start += BATCH) {
+  for (let start = 0; ; start += batch) {
     let any = false;
     for (const p of partitions) {
-      const batch = byPartition[p]!.slice(start, start + BATCH);
-      if (!batch.length) continue;
+      const events = byPartition[p]!.slice(start, start + batch);
+      if (!events.length) continue;
       any = true;
-      const lastOffset = batch.at(-1)!.offset;
-      await applier.applyBatch(batch, p, { key: offsets, lastOffset, settled: settled.get(p) });
+      const lastOffset = events.at(-1)!.offset;
+      await applier.applyBatch(events, p, { key: offsets, lastOffset, settled: settled.get(p) });
       settled.set(p, lastOffset);
     }
     if (!any) break;
   }
 }
 
-export async function measureStreamCost(options: { users: number; eventsPerUser: number }): Promise<StreamCost> {
+export async function measureStreamCost(options: {
+  users: number;
+  eventsPerUser: number;
+  /** Events per partition in one batch (default BATCH). */
+  batch?: number;
+}): Promise<StreamCost> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'feedrec-stream-cost-'));
   const server = await startLocalRedis({ dir, persistence: false });
   const redis = new Redis(server.url);
@@ -178,7 +190,13 @@ export async function measureStreamCost(options: { users: number; eventsPerUser:
       roundTrips++;
       return hset(...args);
     }) as Redis['hset'];
-    await applyMix(applier, byPartition, keys.streamOffsets('cost', 'behavior'));
+    await applyMix(
+      applier,
+      byPartition,
+      keys.streamOffsets('cost', 'behavior'),
+      byPartition.map((_, p) => p),
+      options.batch,
+    );
     counting.pipeline = pipeline;
     counting.hset = hset;
     const after = await commandStats(redis);
@@ -260,6 +278,7 @@ export async function measureStreamCost(options: { users: number; eventsPerUser:
 if (import.meta.url === `file://${process.argv[1]}`) {
   const users = Number(process.argv[2] ?? 1000);
   const eventsPerUser = Number(process.argv[3] ?? 50);
-  const cost = await measureStreamCost({ users, eventsPerUser });
+  const batch = Number(process.argv[4] ?? BATCH);
+  const cost = await measureStreamCost({ users, eventsPerUser, batch });
   process.stdout.write(`${JSON.stringify(cost, null, 2)}\n`);
 }
