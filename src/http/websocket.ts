@@ -172,8 +172,8 @@ export function createWebSocketEndpoint(
    * A subscription's result with its errors masked as the envelope masks a query's (domain errors
    * coded, anything unexpected replaced by a generic message and logged). Subscriptions are run by
    * graphql-js directly instead of through the envelope: its masking and error hooks wrap every
-   * subscription's stream in two more async iterators, which an idle subscription kept alive (about
-   * a kilobyte each) for nothing but the rare result with errors.
+   * subscription's stream in two more async iterators (closures, contexts, pending promises), which
+   * an idle subscription kept alive for nothing but the rare result with errors.
    */
   const masked = (result: ExecutionResult) =>
     result.errors?.length
