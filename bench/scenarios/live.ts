@@ -125,6 +125,11 @@ interface LiveRun {
   achievedRate: number;
   /** The service's feed_push_latency_ms over the run. */
   server: Buckets;
+  /**
+   * The service's re-ranks over the run (live_reranks_total), failed ones apart, and its
+   * behaviour-triggered pushes: a re-rank whose ordered top 10 stayed the same pushes nothing.
+   */
+  reranks: { ok: number; failed: number; pushed: number };
 }
 
 /** The child holding the subscriptions, and what it reported so far. */
@@ -272,6 +277,16 @@ function pickItem(rng: Rng, byCategory: Map<string, CatalogueItem[]>, user: User
 
 const pushBuckets = async (url: string) => histogramBuckets(await metricsText(url), 'feed_push_latency_ms');
 
+/** The service's re-rank and behaviour push counters, to subtract one reading from another. */
+async function rerankCounts(url: string) {
+  const text = await metricsText(url);
+  return {
+    ok: metricSum(text, 'live_reranks_total', 'outcome="ok"'),
+    failed: metricSum(text, 'live_reranks_total', 'outcome="failed"'),
+    pushed: metricSum(text, 'live_pushes_total', 'trigger="behaviour"'),
+  };
+}
+
 /** One open-loop run: a LIKE per tick for `seconds`, then until every send was answered or timed out. */
 async function likes(
   service: ServiceUnderTest,
@@ -282,6 +297,7 @@ async function likes(
 ): Promise<LiveRun> {
   const client = localApiClient(service.url);
   const before = await pushBuckets(service.url);
+  const countsBefore = await rerankCounts(service.url);
   const run: LiveRun = {
     latencies: [],
     untilRank: [],
@@ -291,6 +307,7 @@ async function likes(
     unmatched: 0,
     achievedRate: 0,
     server: [],
+    reranks: { ok: 0, failed: 0, pushed: 0 },
   };
   subs.run = run;
   const requests: Promise<void>[] = [];
@@ -327,6 +344,12 @@ async function likes(
   subs.run = undefined;
   run.achievedRate = run.sent / elapsed;
   run.server = bucketDelta(await pushBuckets(service.url), before);
+  const countsAfter = await rerankCounts(service.url);
+  run.reranks = {
+    ok: countsAfter.ok - countsBefore.ok,
+    failed: countsAfter.failed - countsBefore.failed,
+    pushed: countsAfter.pushed - countsBefore.pushed,
+  };
   return run;
 }
 
@@ -409,6 +432,7 @@ async function withSubscribers(
     const sent = runs.reduce((s, x) => s + x.sent, 0);
     const missing = runs.reduce((s, x) => s + x.missing, 0);
     const unmatched = runs.reduce((s, x) => s + x.unmatched, 0);
+    const reranks = (pick: (r: LiveRun['reranks']) => number) => runs.reduce((s, x) => s + pick(x.reranks), 0);
     const stat = (p: number) => median(runs.map((x) => percentile(x.latencies, p)));
     rows.push({
       scenario: 'live',
@@ -453,7 +477,9 @@ async function withSubscribers(
     rows.push({
       scenario: 'live',
       metric:
-        `${label}: likes with no push within ${DEADLINE_MS / 1000} s (of ${sent}; ${unmatched} pushes matched no like` +
+        `${label}: likes with no push within ${DEADLINE_MS / 1000} s (of ${sent}; ${unmatched} pushes matched no like; ` +
+        `the service re-ranked ${reranks((r) => r.ok)} times, ${reranks((r) => r.failed)} failed, and pushed ` +
+        `${reranks((r) => r.pushed)} behaviour feeds (a re-rank that leaves the top 10 as it was pushes nothing)` +
         `${subs.failed ? `; ${subs.failed} subscriptions failed, the first: ${subs.firstFailure.slice(0, 120)}` : ''})`,
       value: missing,
       unit: 'events',
