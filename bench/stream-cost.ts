@@ -125,8 +125,8 @@ export function streamMix(items: CatalogueItem[], options: { users: number; even
 
 /**
  * Applies the mix in batches of `batch` per partition (BATCH unless given), as the worker receives
- * them; `partitions` limits it to some partitions (one worker's share). Each batch knows the progress recorded before
- * it (what it may trim), as in the worker.
+ * them; `partitions` limits it to some partitions (one worker's share). Each batch knows the
+ * progress recorded before it (what it may trim), as in the worker.
  */
 export async function applyMix(
   applier: Applier,
