@@ -186,6 +186,7 @@ export function createApp(config: Config, options: { log?: Logger } = {}): App {
     live,
     experiments: createExperiments({ redis, keys, models }),
     readiness,
+    log,
     loaders,
   };
   const http = createHttpServer({ config, log, metrics, domain, readiness, onClosing: () => live.stop() });

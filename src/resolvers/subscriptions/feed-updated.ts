@@ -22,8 +22,9 @@ export async function feedUpdated(
   } finally {
     // This context lives as long as the subscription (every push is executed with it), and its
     // loaders hold every feature the first feed read; pushes are ranked with loaders of their own,
-    // so an idle subscription need not hold those reads.
+    // so an idle subscription need not hold those reads, nor a logger of its own.
     forgetReads(ctx);
+    ctx.log = ctx.domain.log;
   }
   return subscription.updates;
 }

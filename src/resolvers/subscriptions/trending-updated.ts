@@ -17,5 +17,7 @@ export async function trendingUpdated(
     viewer.role === 'anonymous' ? { anonymous: true } : { anonymous: false, userId: viewer.userId },
   );
   subscription.initial(initial);
+  // The context lives as long as the subscription: no logger of its own (see Domain.log).
+  ctx.log = ctx.domain.log;
   return subscription.updates;
 }
