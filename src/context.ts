@@ -23,8 +23,9 @@ export interface Domain {
   readiness: Readiness;
   /**
    * The instance's logger. A subscription's context switches to it once its first result is
-   * computed: a child logger per request id, kept for as long as the subscription lasts, cost
-   * about 300 bytes per idle subscription, and nothing logs through it after that first result.
+   * computed (`releaseFirstResult`): a child logger per request id, kept for as long as the
+   * subscription lasts, cost about 300 bytes per idle subscription, and nothing logs through it
+   * after that first result.
    */
   log: Logger;
   /** A fresh set of DataLoaders (one per request or subscription event, never shared). */

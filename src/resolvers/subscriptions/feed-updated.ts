@@ -1,7 +1,7 @@
 import type { GraphQLContext } from '../../context.js';
 import type { FeedUpdate } from '../../live/hub.js';
-import { LazyLoaders } from '../../loaders/index.js';
 import { feedTarget, recommendations } from '../queries/recommendations.js';
+import { releaseFirstResult } from './idle-context.js';
 
 /**
  * The viewer's live feed: the same identity rules and first snapshot as `recommendations`, then
@@ -20,21 +20,7 @@ export async function feedUpdated(
     await subscription.updates.return?.();
     throw error;
   } finally {
-    // This context lives as long as the subscription (every push is executed with it), and its
-    // loaders hold every feature the first feed read; pushes are ranked with loaders of their own,
-    // so an idle subscription need not hold those reads, nor a logger of its own.
-    forgetReads(ctx);
-    ctx.log = ctx.domain.log;
+    releaseFirstResult(ctx);
   }
   return subscription.updates;
-}
-
-/**
- * Swaps the context's loaders for ones created on first use. Clearing their caches is not enough:
- * each DataLoader also keeps its last batch (keys and callbacks) until a new one starts. A plain
- * assignment keeps the context's shape (redefining `loaders` as an accessor turned every idle
- * subscription's context into a dictionary of its own, 832 bytes of it).
- */
-function forgetReads(ctx: GraphQLContext) {
-  ctx.loaders = new LazyLoaders(ctx.domain);
 }
