@@ -23,6 +23,7 @@ import { loadPatternRules } from '../src/patterns/rules.js';
 import { startLocalRedis } from '../src/stack/redis.js';
 import { projectRoot } from '../src/stack/paths.js';
 import { createApplier, type Applier } from '../src/streams/apply.js';
+import { createItemWindow } from '../src/streams/item-window.js';
 import type { PositionedEvent } from '../src/streams/plan.js';
 import { behaviourOf, benchCatalogue, type CatalogueItem } from './api.js';
 import { redisCpuSeconds } from './observe.js';
@@ -125,8 +126,9 @@ export function streamMix(items: CatalogueItem[], options: { users: number; even
 
 /**
  * Applies the mix in batches of `batch` per partition (BATCH unless given), as the worker receives
- * them; `partitions` limits it to some partitions (one worker's share). Each batch knows the
- * progress recorded before it (what it may trim), as in the worker.
+ * them: each batch's user side at once, the item side through an item window with the worker's
+ * policy (see item-window.ts); `partitions` limits it to some partitions (one worker's share). Each
+ * batch knows the progress recorded before it (what it may trim), as in the worker.
  */
 export async function applyMix(
   applier: Applier,
@@ -136,18 +138,25 @@ export async function applyMix(
   batch = BATCH,
 ) {
   const settled = new Map<number, string>();
+  const window = createItemWindow<null>();
+  const flush = async (force: boolean) => {
+    if (!(force ? window.batches > 0 : window.due())) return;
+    const done = await window.flush((batches, last) => applier.itemStep(batches, { key: offsets, offsets: last }));
+    for (const e of done) settled.set(e.partition, e.lastOffset);
+  };
   for (let start = 0; ; start += batch) {
     let any = false;
     for (const p of partitions) {
       const events = byPartition[p]!.slice(start, start + batch);
       if (!events.length) continue;
       any = true;
-      const lastOffset = events.at(-1)!.offset;
-      await applier.applyBatch(events, p, { key: offsets, lastOffset, settled: settled.get(p) });
-      settled.set(p, lastOffset);
+      const step = await applier.applyUserSide(events, p, settled.get(p));
+      window.add(p, step.contributions, events.at(-1)!.offset, null);
+      await flush(false);
     }
     if (!any) break;
   }
+  await flush(true);
 }
 
 export async function measureStreamCost(options: {

@@ -180,7 +180,7 @@ export function samples(prefix: string): Record<ScriptName, ScriptSample> {
       keys: { epoch: fence.key, stats: k('stats'), covisit: k('covisit'), meta: k('meta') },
       args: {
         epoch: fence.epoch,
-        partition: 3,
+        partitions: [3],
         popularityHalfLifeMs: 86_400_000,
         covisitMax: 50,
         covisitTtlSec: 3601,
@@ -191,7 +191,9 @@ export function samples(prefix: string): Record<ScriptName, ScriptSample> {
         catalogued: false,
         allowedLatenessMs: 120_000,
         windowSpec: '5m:60000:300000',
-        contributions: [{ offset: '7', occurredAt: T, action: 'LIKE', weight: 2, windows: ['5m:1'], partners: ['i2'] }],
+        contributions: [
+          { partition: 3, offset: '7', occurredAt: T, action: 'LIKE', weight: 2, windows: ['5m:1'], partners: ['i2'] },
+        ],
       },
       check: (applied) => expect(applied).toBe(1),
     }),
@@ -200,10 +202,10 @@ export function samples(prefix: string): Record<ScriptName, ScriptSample> {
       keys: { epoch: fence.key, state: k('trending'), buckets: [k('tb:1')] },
       args: {
         epoch: fence.epoch,
-        partition: 3,
+        partitions: [3],
         stateTtlSec: 3600,
         bucketTtlSec: [600],
-        contributions: [{ offset: '7', itemId: 'i1', weight: 2, bucket: 1 }],
+        contributions: [{ partition: 3, offset: '7', itemId: 'i1', weight: 2, bucket: 1 }],
       },
       check: (applied) => expect(applied).toBe(1),
     }),

@@ -48,7 +48,7 @@ describe('the stream worker keeps exact event-time windows and features', () => 
       keys,
       topics,
       log: createLogger('silent'),
-      groupId: `${prefix}-group`,
+      groupId,
       allowedLatenessMs: LATENESS,
       onApplied: (stats) => (deliveries += stats.events.length),
     });
@@ -61,9 +61,11 @@ describe('the stream worker keeps exact event-time windows and features', () => 
     redis?.disconnect();
   });
 
+  /** The consumer group of the running worker. */
+  let groupId = `${prefix}-group`;
   async function appliedThrough(count: number) {
     // Every record of the behaviour topic is applied once Redis' progress reaches the log end.
-    expect(await streamProgressAtLogEnd(redis, keys, topics, `${prefix}-group`)).toBeGreaterThanOrEqual(count);
+    expect(await streamProgressAtLogEnd(redis, keys, topics, groupId)).toBeGreaterThanOrEqual(count);
   }
 
   const expectMatchesReference = (events: BehaviorEvent[]) =>
@@ -113,6 +115,7 @@ describe('the stream worker keeps exact event-time windows and features', () => 
   it('counts nothing twice when the whole log is delivered again (a new consumer group, the same Redis)', async () => {
     await worker.stop();
     const group = `${prefix}-group-2`;
+    groupId = group;
     const replayed: number[] = [];
     worker = createFeatureWorker({
       kafka: createKafka({ brokers: brokers(), clientId: 'windows-test-2' }),
@@ -160,6 +163,8 @@ describe('the stream worker keeps exact event-time windows and features', () => 
     // The watermark runs at most a little ahead of when the API accepted the events.
     expect(user.latestEventAt).toBeLessThanOrEqual(now + 60_000);
     all.push(...events);
+    // The items' side follows the users' within the item window.
+    await appliedThrough(all.length);
     await expectMatchesReference(all);
   });
 
@@ -223,5 +228,38 @@ describe('the stream worker keeps exact event-time windows and features', () => 
       return f.windows[0]?.counts.length ? f : undefined;
     });
     expect(features.windows[0]?.counts).toEqual([{ category: 'food', action: 'LIKE', count: 1 }]);
+  });
+  it("dead-letters a record whose item side Redis refuses, keeps its user's count, and applies the rest", async () => {
+    // The item's stats are not a hash: every item step that touches it fails with WRONGTYPE.
+    await redis.set(keys.itemStats('broken-item'), 'not a hash');
+    const viewsBefore = Number((await redis.hget(keys.itemStats('car-1'), 'n:VIEW')) ?? 0);
+    const now = Date.now();
+    const event = (eventId: string, userId: string, itemId: string): BehaviorEvent => ({
+      v: 1,
+      eventId,
+      userId,
+      itemId,
+      action: 'VIEW',
+      occurredAt: now,
+      receivedAt: now,
+    });
+    await producer.send({
+      topic: topics.behavior,
+      acks: -1,
+      messages: [
+        { partition: 1, key: 'item-user', value: encodeEvent(event('item-1', 'item-user', 'broken-item')) },
+        { partition: 1, key: 'item-user', value: encodeEvent(event('item-2', 'item-user', 'car-1')) },
+      ],
+    });
+    const dead = await readTopic(brokers(), topics.behaviorDeadLetter, 4);
+    const refused = dead.find((r) => r.headers['source-offset'] !== undefined && r.key === 'item-user');
+    expect(refused?.headers.reason).toMatch(/WRONGTYPE/);
+    expect(refused?.headers['source-partition']).toBe('1');
+    expect((refused?.value as BehaviorEvent | undefined)?.eventId).toBe('item-1');
+    // The partition moves on: its progress reaches the log end, the other event's item is counted.
+    await appliedThrough(0);
+    expect(Number(await redis.hget(keys.itemStats('car-1'), 'n:VIEW'))).toBe(viewsBefore + 1);
+    const user = await readUserRealtime(redis, keys, 'item-user');
+    expect(user.recentItems.map((r) => r.itemId).sort()).toEqual(['broken-item', 'car-1']);
   });
 });

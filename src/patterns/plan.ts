@@ -75,7 +75,7 @@ export const patternMember = (c: Contribution) => {
 
 /** One call per user, with their contributions in offset order. Contributions must be ordered. */
 export function planPatternCalls(
-  contributions: Contribution[],
+  contributions: readonly Contribution[],
   options: PatternPlanOptions,
 ): UserCall<MatchPatternsKeys, MatchPatternsArgs>[] {
   const byUser = new Map<string, Contribution[]>();

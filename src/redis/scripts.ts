@@ -218,6 +218,8 @@ export interface ApplyItemKeys extends Fenced {
 }
 
 export interface ApplyItemContribution {
+  /** The partition the event came from: its offset is guarded per item and partition. */
+  partition: number;
   offset: string;
   occurredAt: number;
   /** '' when the item is only another event's co-visitation partner. */
@@ -229,7 +231,8 @@ export interface ApplyItemContribution {
 }
 
 export interface ApplyItemArgs extends Fenced {
-  partition: number;
+  /** Every partition the contributions come from. */
+  partitions: readonly number[];
   popularityHalfLifeMs: number;
   covisitMax: number;
   covisitTtlSec: number;
@@ -243,7 +246,7 @@ export interface ApplyItemArgs extends Fenced {
   allowedLatenessMs: number;
   /** Every window as `name:bucketMs:lengthMs`, comma-separated: how dead window fields are found. */
   windowSpec: string;
-  /** In ascending offsets. */
+  /** In ascending offsets within each partition. */
   contributions: readonly ApplyItemContribution[];
 }
 
@@ -253,7 +256,7 @@ const applyItem = defineScript('applyItem', {
   keys: (k: ApplyItemKeys) => [k.epoch, k.stats, k.covisit, k.meta],
   argv: (a: ApplyItemArgs): ScriptArg[] => [
     a.epoch,
-    a.partition,
+    a.partitions.join(','),
     a.popularityHalfLifeMs,
     a.covisitMax,
     a.covisitTtlSec,
@@ -265,6 +268,7 @@ const applyItem = defineScript('applyItem', {
     a.allowedLatenessMs,
     a.windowSpec,
     ...a.contributions.flatMap((c) => [
+      c.partition,
       c.offset,
       c.occurredAt,
       c.action,
@@ -284,11 +288,15 @@ export interface ApplyTrendingKeys extends WithBuckets, Fenced {
 }
 
 export interface ApplyTrendingArgs extends Fenced {
-  partition: number;
+  /** Every partition the contributions come from. */
+  partitions: readonly number[];
   stateTtlSec: number;
   bucketTtlSec: readonly number[];
-  /** In ascending offsets; `bucket` is a 1-based index into the call's buckets. */
-  contributions: readonly { offset: string; itemId: string; weight: number; bucket: number }[];
+  /**
+   * In ascending offsets within each partition (whose offsets the scope guards); `bucket` is a
+   * 1-based index into the call's buckets.
+   */
+  contributions: readonly { partition: number; offset: string; itemId: string; weight: number; bucket: number }[];
 }
 
 const applyTrending = defineScript('applyTrending', {
@@ -297,11 +305,11 @@ const applyTrending = defineScript('applyTrending', {
   keys: (k: ApplyTrendingKeys) => [k.epoch, k.state, ...k.buckets],
   argv: (a: ApplyTrendingArgs): ScriptArg[] => [
     a.epoch,
-    a.partition,
+    a.partitions.join(','),
     a.stateTtlSec,
     a.bucketTtlSec.length,
     ...a.bucketTtlSec,
-    ...a.contributions.flatMap((c) => [c.offset, c.itemId, c.weight, c.bucket]),
+    ...a.contributions.flatMap((c) => [c.partition, c.offset, c.itemId, c.weight, c.bucket]),
   ],
   /** The number of contributions applied. */
   decode: (reply) => int(reply, 'applyTrending'),

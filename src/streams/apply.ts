@@ -1,11 +1,14 @@
 /**
  * The Redis side of the stream worker, without Kafka: apply a partition's decoded events in two
- * pipelined steps (per user, then per item, trending scope and user pattern state), each step's
+ * pipelined steps (per user and user pattern state, then per item and trending scope), each step's
  * scripts guarded by per-partition offsets so that any step can be repeated without effect. The
- * worker calls `applyBatch`; tests call the steps one by one to cut a batch where a crash could.
+ * worker applies each batch's user side at once (`applyUserSide`) and the item side of several
+ * batches together (`itemStep`, through item-window.ts); `applyBatch` does both for one batch, and
+ * tests call the steps one by one to cut a batch where a crash could.
  */
 import { DEFAULT_ACTION_WEIGHTS, type ActionWeights } from '../features/definitions.js';
 import { execPipeline, type RedisClient, pipelineOf } from '../redis/client.js';
+import type { Pipeline } from '../redis/lua.js';
 import { createFeatureCache } from '../features/feature-cache.js';
 import type { RedisKeys } from '../core/keys.js';
 import { registerScripts, scripts } from '../redis/scripts.js';
@@ -21,6 +24,7 @@ import {
   userContributions,
   type Contribution,
   type ItemInfo,
+  type PartitionContributions,
   type PositionedEvent,
 } from './plan.js';
 
@@ -119,16 +123,17 @@ export function createApplier(options: ApplierOptions) {
     return { key: options.epochKey, epoch, perSlot: epochs.perSlot };
   }
 
-  const planOptions = (partition: number) => ({
+  /** What every step's plan needs; the user and pattern steps' also name their partition. */
+  const stepOptions = () => ({
     keys,
     fence: fence(),
-    partition,
     allowedLatenessMs: options.allowedLatenessMs,
     weights: options.weights ?? DEFAULT_ACTION_WEIGHTS,
     stateTtlSec: options.stateTtlSec ?? 7 * 24 * 3600,
     now: Date.now(),
     tagFilter: patterns?.tagFilter,
   });
+  const planOptions = (partition: number) => ({ ...stepOptions(), partition });
 
   const itemInfoTtlMs = options.itemInfoTtlMs ?? ITEM_INFO_TTL_MS;
   /** Catalogued items' categories and tags as read (an item not in the catalogue is never kept). */
@@ -194,32 +199,59 @@ export function createApplier(options: ApplierOptions) {
     return out;
   }
 
+  /** Queues the pattern step of one partition's contributions; returns the reader of its results. */
+  function queuePatterns(pipeline: Pipeline, contributions: readonly Contribution[], partition: number) {
+    const planned = patterns ? planPatternCalls(contributions, { ...planOptions(partition), patterns }) : [];
+    const replies = scripts.matchPatterns.queueGrouped(pipeline, planned, USERS_PER_CALL);
+    return (results: readonly unknown[]): PatternStepResult => {
+      const users: PatternCallResult[] = [];
+      planned.forEach((call, i) => {
+        const result = replies[i]!(results);
+        if (result) users.push({ userId: call.userId, ...result });
+      });
+      return { users };
+    };
+  }
+
+  /** Queues the item and trending step of one or more partitions' contributions (one call per item and scope). */
+  function queueItems(pipeline: Pipeline, batches: readonly PartitionContributions[]) {
+    const plan = stepOptions();
+    scripts.applyItem.queueGrouped(pipeline, planItemCalls(batches, plan), ITEMS_PER_CALL);
+    scripts.applyTrending.queueGrouped(pipeline, planTrendingCalls(batches, plan));
+  }
+
+  /** Records the partitions' progress: the offsets through which both steps are done. */
+  async function recordProgress(key: string, offsets: ReadonlyMap<number, string>) {
+    if (offsets.size) await redis.hset(key, Object.fromEntries([...offsets].map(([p, o]) => [String(p), o])));
+  }
+
   /**
-   * Step 2: what the counted events add to each user's behaviour patterns, to items, co-visitation
-   * and trending; then, only once all of them succeeded, the partition's progress under
+   * Step 2 for one batch: what the counted events add to each user's behaviour patterns, to items,
+   * co-visitation and trending; then, only once all of them succeeded, the partition's progress under
    * `progress.key` (the offset through which both steps are done, which the next user steps trim
    * their kept hand-overs to).
    */
-  async function itemStep(
+  async function secondStep(
     contributions: Contribution[],
     partition: number,
     progress?: { key: string; lastOffset: string },
   ): Promise<PatternStepResult> {
-    const plan = planOptions(partition);
     const pipeline = pipelineOf(redis);
-    const planned = patterns ? planPatternCalls(contributions, { ...plan, patterns }) : [];
-    const replies = scripts.matchPatterns.queueGrouped(pipeline, planned, USERS_PER_CALL);
-    const patternCalls = planned.map((call, i) => ({ userId: call.userId, reply: replies[i]! }));
-    scripts.applyItem.queueGrouped(pipeline, planItemCalls(contributions, plan), ITEMS_PER_CALL);
-    scripts.applyTrending.queueGrouped(pipeline, planTrendingCalls(contributions, plan));
+    const read = queuePatterns(pipeline, contributions, partition);
+    queueItems(pipeline, [{ partition, contributions }]);
     const results = pipeline.length ? await execPipeline(pipeline) : [];
-    if (progress) await redis.hset(progress.key, String(partition), progress.lastOffset);
-    const users: PatternCallResult[] = [];
-    for (const call of patternCalls) {
-      const result = call.reply(results);
-      if (result) users.push({ userId: call.userId, ...result });
-    }
-    return { users };
+    if (progress) await recordProgress(progress.key, new Map([[partition, progress.lastOffset]]));
+    return read(results);
+  }
+
+  /** The users a batch changed: those who counted something, and those whose patterns moved. */
+  function changedUsers(step: UserStepResult, patternStep: PatternStepResult): string[] {
+    // A match fired or withdrawn from a cut-off batch's leftovers changes a user that counted
+    // nothing new.
+    const tagged = patternStep.users.filter(
+      (u) => (u.fired.length || u.withdrawn.length) && !step.changed.includes(u.userId),
+    );
+    return [...step.changed, ...tagged.map((u) => u.userId)];
   }
 
   return {
@@ -234,7 +266,32 @@ export function createApplier(options: ApplierOptions) {
       itemInfo.forget(itemIds);
     },
     userStep,
-    itemStep,
+    /**
+     * Everything a batch does for its users, now: the user step, then the pattern step. What the
+     * counted events add to items and trending is returned (`contributions`) for `itemStep`, which
+     * may apply several batches' at once (see item-window.ts); until it has, the users keep what a
+     * redelivery needs to finish it.
+     */
+    async applyUserSide(events: PositionedEvent[], partition: number, settled?: string) {
+      const step = await userStep(events, await readItems(events), partition, settled);
+      const pipeline = pipelineOf(redis);
+      const read = queuePatterns(pipeline, step.contributions, partition);
+      const patternStep = read(pipeline.length ? await execPipeline(pipeline) : []);
+      return { ...step, changed: changedUsers(step, patternStep), patterns: patternStep };
+    },
+    /**
+     * The item and trending step of several partitions' batches at once (one call per item and
+     * scope however many batches add to it), then, once it succeeded, each partition's progress.
+     */
+    async itemStep(
+      batches: readonly PartitionContributions[],
+      progress?: { key: string; offsets: ReadonlyMap<number, string> },
+    ) {
+      const pipeline = pipelineOf(redis);
+      queueItems(pipeline, batches);
+      if (pipeline.length) await execPipeline(pipeline);
+      if (progress) await recordProgress(progress.key, progress.offsets);
+    },
     /**
      * Both steps for one partition's batch; the progress is recorded only after both. `settled`:
      * the progress recorded before this batch, when known.
@@ -245,13 +302,8 @@ export function createApplier(options: ApplierOptions) {
       progress?: { key: string; lastOffset: string; settled?: string },
     ) {
       const step = await userStep(events, await readItems(events), partition, progress?.settled);
-      const patternStep = await itemStep(step.contributions, partition, progress);
-      // A match fired or withdrawn from a cut-off batch's leftovers changes a user that counted
-      // nothing new.
-      const tagged = patternStep.users.filter(
-        (u) => (u.fired.length || u.withdrawn.length) && !step.changed.includes(u.userId),
-      );
-      return { ...step, changed: [...step.changed, ...tagged.map((u) => u.userId)], patterns: patternStep };
+      const patternStep = await secondStep(step.contributions, partition, progress);
+      return { ...step, changed: changedUsers(step, patternStep), patterns: patternStep };
     },
     /** Declared interests: the newest declaration wins, whatever order redelivery brings. */
     async applyProfiles(profiles: ProfileEvent[]) {

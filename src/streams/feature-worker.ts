@@ -22,7 +22,8 @@ import {
   type ProfileEvent,
 } from '../core/events.js';
 import type { EachBatchPayload, Kafka, Producer } from './kafka.js';
-import type { PositionedEvent } from './plan.js';
+import type { PartitionContributions, PositionedEvent } from './plan.js';
+import { createItemWindow, ITEM_WINDOW_MAX, ITEM_WINDOW_MS, type WindowEntry } from './item-window.js';
 import { replayRange } from './replay.js';
 import type { Topics } from '../core/topics.js';
 import { supervisedConsumer } from './supervised-consumer.js';
@@ -53,11 +54,22 @@ export interface FeatureWorkerOptions {
    * delivered again (the offset guards make that exact). Default none.
    */
   replicas?: { count: number; timeoutMs: number };
+  /**
+   * How long a batch's item side (items, co-visitation, trending) waits to be applied with the
+   * batches after it, at most (default ITEM_WINDOW_MS), and how many contributions the window holds
+   * before it is applied sooner (default ITEM_WINDOW_MAX). See item-window.ts.
+   */
+  itemWindow?: { maxAgeMs?: number; maxContributions?: number };
+  /**
+   * A batch is done: both steps applied and its offset committed to Kafka. `visibleAt`: when its
+   * user side (the users' own features and patterns) was in Redis, which is what their next feed reads.
+   */
   onApplied?: (
     stats: ApplyResult & {
       deadLettered: number;
       partition: number;
       durationMs: number;
+      visibleAt: number;
       events: BehaviorEvent[];
       patterns: PatternStepResult;
     },
@@ -71,6 +83,9 @@ export interface FeatureWorkerOptions {
  */
 export const POISON_ATTEMPTS = 3;
 
+/** How long after a failed flush of the item window the next is tried (a batch arriving or the timer). */
+const ITEM_RETRY_MS = 1000;
+
 type BatchResult = Awaited<ReturnType<Applier['applyBatch']>>;
 
 interface DeadRecord {
@@ -78,6 +93,14 @@ interface DeadRecord {
   key: Buffer | null;
   offset: string;
   reason: string;
+}
+
+/** What the worker keeps with a batch in the item window. */
+interface Waiting {
+  /** The batch's records (a record whose item side Redis keeps refusing is dead-lettered). */
+  records: readonly { offset: string; key: Buffer | null; value: Buffer | null }[];
+  /** Reports the batch done (onApplied) once its item side is applied and its offset committed. */
+  report(): void;
 }
 
 /** The results of several applied slices of one batch, as one. */
@@ -161,7 +184,7 @@ export function createFeatureWorker(options: FeatureWorkerOptions): FeatureWorke
   /** Per partition, the batch (by its first offset) Redis keeps refusing and how often it did. */
   const failures = new Map<number, { offset: string; attempts: number }>();
 
-  async function deadLetter(batch: EachBatchPayload['batch'], records: DeadRecord[]) {
+  async function deadLetter(batch: { topic: string; partition: number }, records: DeadRecord[]) {
     await (
       await deadLetterProducer()
     ).send({
@@ -179,6 +202,20 @@ export function createFeatureWorker(options: FeatureWorkerOptions): FeatureWorke
       })),
     });
   }
+
+  /** Records Redis refused to apply again and again: dead-lettered, counted and logged. */
+  async function refuse(batch: { topic: string; partition: number }, refused: DeadRecord[]) {
+    if (!refused.length) return;
+    await deadLetter(batch, refused);
+    options.metrics?.streamApplyDeadLetters.inc(refused.length);
+    for (const d of refused)
+      log.error(
+        { partition: batch.partition, offset: d.offset, userId: d.key?.toString(), reason: d.reason },
+        'redis refused a record again and again; dead-lettered it and moved on',
+      );
+  }
+
+  const reasonOf = (error: unknown) => `apply failed: ${error instanceof Error ? error.message : String(error)}`;
 
   /**
    * A batch Redis refused POISON_ATTEMPTS times, one record at a time: what applies is applied (in
@@ -202,34 +239,29 @@ export function createFeatureWorker(options: FeatureWorkerOptions): FeatureWorke
       } catch (error) {
         if (!isDeterministicRedisError(error)) throw error;
         const message = messages.get(e.offset);
-        const reason = `apply failed: ${error instanceof Error ? error.message : String(error)}`;
-        refused.push({ value: message?.value ?? null, key: message?.key ?? null, offset: e.offset, reason });
+        refused.push({
+          value: message?.value ?? null,
+          key: message?.key ?? null,
+          offset: e.offset,
+          reason: reasonOf(error),
+        });
       }
       done = e.offset;
     }
-    if (refused.length) {
-      await deadLetter(batch, refused);
-      options.metrics?.streamApplyDeadLetters.inc(refused.length);
-      for (const d of refused)
-        log.error(
-          { partition: batch.partition, offset: d.offset, userId: d.key?.toString(), reason: d.reason },
-          'redis refused a record again and again; dead-lettered it and moved on',
-        );
-    }
+    await refuse(batch, refused);
     await redis.hset(offsetsKey, String(batch.partition), lastOffset);
     return { result: mergeResults(results), refused: refused.length };
   }
 
-  /** Both steps for the batch, or, once Redis has refused it POISON_ATTEMPTS times, one record at a time. */
+  /**
+   * The batch's user side (its item side then waits in the window), or, once Redis has refused it
+   * POISON_ATTEMPTS times, both steps one record at a time (`isolated`: its progress is recorded).
+   */
   async function applyOrIsolate(batch: EachBatchPayload['batch'], events: PositionedEvent[], lastOffset: string) {
     try {
-      const result = await applier.applyBatch(events, batch.partition, {
-        key: offsetsKey,
-        lastOffset,
-        settled: settled.get(batch.partition),
-      });
+      const result = await applier.applyUserSide(events, batch.partition, settled.get(batch.partition));
       failures.delete(batch.partition);
-      return { result, refused: 0 };
+      return { result, refused: 0, isolated: false };
     } catch (error) {
       const first = events[0]?.offset;
       if (!isDeterministicRedisError(error) || first === undefined) throw error;
@@ -241,10 +273,118 @@ export function createFeatureWorker(options: FeatureWorkerOptions): FeatureWorke
         { err: error, partition: batch.partition, offset: first, attempts },
         'redis keeps refusing this batch; applying its records one at a time',
       );
+      // The window's batches first: the one-by-one steps record this partition's progress past them.
+      await settle(true);
+      if (itemWindow.batches)
+        throw new Error('the item side of earlier batches is still waiting; retrying the batch', { cause: error });
       const isolated = await applyOneByOne(batch, events, lastOffset);
       failures.delete(batch.partition);
-      return isolated;
+      return { ...isolated, isolated: true };
     }
+  }
+
+  // ---- the item window: the item side of recent batches, applied together, then committed ----
+
+  const itemWindow = createItemWindow<Waiting>({
+    maxAgeMs: options.itemWindow?.maxAgeMs ?? ITEM_WINDOW_MS,
+    maxContributions: options.itemWindow?.maxContributions ?? ITEM_WINDOW_MAX,
+  });
+  /** Flushes of the window in a row that Redis refused with a script or data error. */
+  let itemFailures = 0;
+  /** After a failed flush, the next is not tried before this (ms since the epoch), unless forced. */
+  let retryAfter = 0;
+
+  /**
+   * The window's item side, one contribution at a time: what applies is applied, the records whose
+   * contributions Redis still refuses are dead-lettered (their user side stays counted).
+   */
+  async function itemsOneByOne(
+    batches: PartitionContributions[],
+    offsets: Map<number, string>,
+    entries: readonly WindowEntry<Waiting>[],
+  ) {
+    for (const { partition, contributions } of batches) {
+      const refused: DeadRecord[] = [];
+      for (const c of contributions) {
+        try {
+          await applier.itemStep([{ partition, contributions: [c] }]);
+        } catch (error) {
+          if (!isDeterministicRedisError(error)) throw error;
+          const record = entries
+            .filter((e) => e.partition === partition)
+            .flatMap((e) => e.tag.records)
+            .find((r) => r.offset === c.offset);
+          refused.push({
+            key: record?.key ?? null,
+            value: record?.value ?? null,
+            offset: c.offset,
+            reason: reasonOf(error),
+          });
+        }
+      }
+      await refuse({ topic: topics.behavior, partition }, refused);
+    }
+    await applier.itemStep([], { key: offsetsKey, offsets });
+  }
+
+  /**
+   * Applies the window's item side and records its partitions' progress, then commits them to
+   * Kafka and reports their batches done. Due only: nothing unless the window is due (`force`:
+   * whatever it holds). A failure is logged and left for the next call (the batches stay in the
+   * window, their offsets uncommitted); once Redis refused the window POISON_ATTEMPTS times with
+   * the same kind of error, it is applied one contribution at a time.
+   */
+  let settling: Promise<void> = Promise.resolve();
+  function settle(force = false): Promise<void> {
+    const run = settling.then(() => settleOnce(force));
+    settling = run.catch(() => {});
+    return run;
+  }
+  async function settleOnce(force: boolean) {
+    if (!(force ? itemWindow.batches > 0 : itemWindow.due() && Date.now() >= retryAfter)) return;
+    let flushed: WindowEntry<Waiting>[];
+    try {
+      flushed = await itemWindow.flush((batches, offsets) => applier.itemStep(batches, { key: offsetsKey, offsets }));
+      itemFailures = 0;
+    } catch (error) {
+      if (isEpochLost(error)) {
+        void startRebuild('the epoch fence refused an item step');
+        return;
+      }
+      if (!isDeterministicRedisError(error) || ++itemFailures < POISON_ATTEMPTS) {
+        retryAfter = Date.now() + ITEM_RETRY_MS;
+        log.error(
+          { err: error, waiting: itemWindow.batches },
+          'applying the item side of recent batches failed; retrying',
+        );
+        return;
+      }
+      log.error(
+        { err: error, attempts: itemFailures },
+        "redis keeps refusing recent batches' item side; applying it one event at a time",
+      );
+      flushed = await itemWindow.flush(itemsOneByOne);
+      itemFailures = 0;
+    }
+    const last = new Map<number, string>();
+    for (const e of flushed) last.set(e.partition, e.lastOffset);
+    for (const [partition, offset] of last) settled.set(partition, offset);
+    if (options.replicas) await replicated(redis, options.replicas.count, options.replicas.timeoutMs);
+    try {
+      await consumer.current()?.commitOffsets(
+        [...last].map(([partition, offset]) => ({
+          topic: topics.behavior,
+          partition,
+          offset: (BigInt(offset) + 1n).toString(),
+        })),
+      );
+    } catch (error) {
+      // A rebalance took the partitions: their next owner re-applies from the last commit, which
+      // the offset guards make harmless.
+      log.warn({ err: error, partitions: [...last.keys()] }, 'could not commit applied batches to kafka');
+    }
+    for (const [partition, offset] of last) finishedReplaying(partition, offset);
+    for (const e of flushed) e.tag.report();
   }
 
   /**
@@ -294,6 +434,7 @@ export function createFeatureWorker(options: FeatureWorkerOptions): FeatureWorke
   /** The rebuild being replayed: when it started and the log end each behaviour partition must reach. */
   let replaying: { startedAt: number; until: Map<number, bigint> } | undefined;
   let watch: ReturnType<typeof setInterval> | undefined;
+  let flushTimer: ReturnType<typeof setInterval> | undefined;
 
   const { adoptEpoch, epochLost } = applier;
 
@@ -345,8 +486,10 @@ export function createFeatureWorker(options: FeatureWorkerOptions): FeatureWorke
         await admin.disconnect();
       }
     }
-    // Nothing this worker remembers about its partitions or the catalogue holds any more.
+    // Nothing this worker remembers about its partitions or the catalogue holds any more: the
+    // window's batches are replayed with the rest.
     applier.forgetItems();
+    itemWindow.drop();
     checked.clear();
     appliedHere.clear();
     settled.clear();
@@ -442,8 +585,9 @@ export function createFeatureWorker(options: FeatureWorkerOptions): FeatureWorke
       void startRebuild('the epoch fence refused a batch');
       return;
     }
-    const { result: total, refused } = applied;
-    settled.set(batch.partition, lastOffset);
+    const { result: total, refused, isolated } = applied;
+    const visibleAt = Date.now();
+    if (isolated) settled.set(batch.partition, lastOffset);
     const { changed } = total;
     if (changed.length) {
       // receivedAt[i]: when the API accepted users[i]'s earliest event of this batch, so live
@@ -465,15 +609,13 @@ export function createFeatureWorker(options: FeatureWorkerOptions): FeatureWorke
       );
     }
 
-    // Redis has acknowledged everything above: only now is the offset committed to Kafka.
-    await commitAfterSink(batch, lastOffset, resolveOffset);
+    // The batch's users are done: kafkajs may move on. Its offset is committed to Kafka only once
+    // its item side is applied too (below, or with the window's next flush).
+    resolveOffset(lastOffset);
     appliedHere.set(batch.partition, BigInt(lastOffset));
-    finishedReplaying(batch.partition, lastOffset);
-    // Report what was applied before the heartbeat: a heartbeat that fails (a rebalance starting)
-    // does not undo a batch that Redis and Kafka have both acknowledged.
     const m = options.metrics;
     if (m) {
-      const appliedAt = Date.now();
+      const appliedAt = visibleAt;
       m.streamEvents.inc({ outcome: 'counted' }, total.counted);
       m.streamEvents.inc({ outcome: 'late' }, total.late);
       m.streamEvents.inc({ outcome: 'duplicate' }, total.duplicate);
@@ -511,13 +653,24 @@ export function createFeatureWorker(options: FeatureWorkerOptions): FeatureWorke
     }
     if (total.late > 0)
       log.debug({ partition: batch.partition, late: total.late }, 'late events not applied to windows');
-    options.onApplied?.({
-      ...total,
-      deadLettered: dead.length + refused,
-      partition: batch.partition,
-      durationMs: performance.now() - started,
-      events: events.map((e) => e.event),
-    });
+    const report = () =>
+      options.onApplied?.({
+        ...total,
+        deadLettered: dead.length + refused,
+        partition: batch.partition,
+        durationMs: performance.now() - started,
+        visibleAt,
+        events: events.map((e) => e.event),
+      });
+    if (isolated) {
+      // Both steps are applied and the progress recorded: commit now.
+      await commitAfterSink(batch, lastOffset, resolveOffset);
+      finishedReplaying(batch.partition, lastOffset);
+      report();
+    } else {
+      itemWindow.add(batch.partition, total.contributions, lastOffset, { records: fresh, report });
+      await settle();
+    }
     await heartbeat();
   }
 
@@ -605,6 +758,9 @@ export function createFeatureWorker(options: FeatureWorkerOptions): FeatureWorke
       topics: [topics.behavior, topics.items, topics.profiles],
       onGroupJoin: (memberAssignment) => {
         assignment = memberAssignment;
+        // Uncommitted batches come again from the last commit, to whichever worker holds them now.
+        itemWindow.drop();
+        itemFailures = 0;
         checked.clear();
         appliedHere.clear();
         settled.clear();
@@ -652,12 +808,29 @@ export function createFeatureWorker(options: FeatureWorkerOptions): FeatureWorke
         );
       }, options.epochCheckIntervalMs ?? 1000);
       watch.unref();
+      // An idle partition's last batches do not wait for a next batch to be applied.
+      const windowMs = options.itemWindow?.maxAgeMs ?? ITEM_WINDOW_MS;
+      flushTimer = setInterval(
+        () => {
+          if (rebuilding || !itemWindow.due()) return;
+          gated(() => settle()).catch((error: unknown) =>
+            log.error({ err: error }, 'applying the item side of recent batches failed; retrying'),
+          );
+        },
+        Math.max(10, windowMs / 2),
+      );
+      flushTimer.unref();
       if (options.patterns?.length)
         log.info({ patterns: options.patterns.map((r) => r.id) }, 'matching behaviour patterns');
     },
     async stop() {
       clearInterval(watch);
+      clearInterval(flushTimer);
       await rebuilding;
+      // What the window holds, applied and committed before leaving (what fails is re-delivered).
+      await gated(() => settle(true)).catch((error: unknown) =>
+        log.warn({ err: error }, 'could not apply the item side of the last batches; they are re-delivered'),
+      );
       await consumer.stop();
       await dlq?.then((p) => p.disconnect()).catch(() => {});
       dlq = undefined;

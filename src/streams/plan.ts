@@ -261,28 +261,42 @@ export function orderContributions(contributions: Iterable<Contribution>): Contr
   });
 }
 
+/** One partition's contributions for the second step, ordered (see orderContributions). */
+export interface PartitionContributions {
+  partition: number;
+  contributions: readonly Contribution[];
+}
+
+/** The partitions of a second step, each once, ascending. */
+const partitionsOf = (list: readonly { partition: number }[]) =>
+  [...new Set(list.map((x) => x.partition))].sort((a, b) => a - b);
+
 /**
  * The item step: per item, its events (windows, totals, popularity, its own co-visitation
- * partners) and the co-visits other items' events add to it. Contributions must be ordered.
+ * partners) and the co-visits other items' events add to it, over one or more partitions' ordered
+ * contributions (one call per item however many partitions add to it; each partition's offsets
+ * are guarded on their own).
  */
 export function planItemCalls(
-  contributions: Contribution[],
-  options: Pick<PlanOptions, 'keys' | 'fence' | 'partition' | 'allowedLatenessMs' | 'stateTtlSec' | 'now'>,
+  batches: readonly PartitionContributions[],
+  options: Pick<PlanOptions, 'keys' | 'fence' | 'allowedLatenessMs' | 'stateTtlSec' | 'now'>,
 ): ScriptCall<ApplyItemKeys, ApplyItemArgs>[] {
-  type Share = { c: Contribution; own: boolean; partners: string[] };
+  type Share = { c: Contribution; partition: number; own: boolean; partners: readonly string[] };
   const shares = new Map<string, Share[]>();
   const add = (itemId: string, share: Share) => {
     const list = shares.get(itemId);
     if (list) list.push(share);
     else shares.set(itemId, [share]);
   };
-  for (const c of contributions) {
-    add(c.itemId, { c, own: true, partners: c.partners });
-    for (const p of c.partners) add(p, { c, own: false, partners: [c.itemId] });
-  }
+  for (const { partition, contributions } of batches)
+    for (const c of contributions) {
+      add(c.itemId, { c, partition, own: true, partners: c.partners });
+      for (const p of c.partners) add(p, { c, partition, own: false, partners: [c.itemId] });
+    }
   const calls: ScriptCall<ApplyItemKeys, ApplyItemArgs>[] = [];
   for (const [itemId, list] of shares) {
-    const applied = list.map(({ c, own, partners }) => ({
+    const applied = list.map(({ c, partition, own, partners }) => ({
+      partition,
       offset: c.offset,
       occurredAt: c.occurredAt,
       action: own ? c.action : '',
@@ -299,7 +313,7 @@ export function planItemCalls(
       },
       args: {
         epoch: options.fence.epoch,
-        partition: options.partition,
+        partitions: partitionsOf(applied),
         popularityHalfLifeMs: POPULARITY_HALF_LIFE_MS,
         covisitMax: COVISIT_MAX_PER_ITEM,
         covisitTtlSec: COVISIT_TTL_SEC,
@@ -324,29 +338,30 @@ export function planItemCalls(
  * category `_unknown`), and capped repeats add nothing.
  */
 export function planTrendingCalls(
-  contributions: Contribution[],
-  options: Pick<PlanOptions, 'keys' | 'fence' | 'partition' | 'allowedLatenessMs' | 'stateTtlSec' | 'now'>,
+  batches: readonly PartitionContributions[],
+  options: Pick<PlanOptions, 'keys' | 'fence' | 'allowedLatenessMs' | 'stateTtlSec' | 'now'>,
 ): ScriptCall<ApplyTrendingKeys, ApplyTrendingArgs>[] {
-  const scopes = new Map<string, Contribution[]>();
-  for (const c of contributions) {
-    if (c.capped || c.category === UNKNOWN_CATEGORY) continue;
-    for (const scope of [TRENDING_ALL, c.category]) {
-      const list = scopes.get(scope);
-      if (list) list.push(c);
-      else scopes.set(scope, [c]);
+  const scopes = new Map<string, { partition: number; c: Contribution }[]>();
+  for (const { partition, contributions } of batches)
+    for (const c of contributions) {
+      if (c.capped || c.category === UNKNOWN_CATEGORY) continue;
+      for (const scope of [TRENDING_ALL, c.category]) {
+        const list = scopes.get(scope);
+        if (list) list.push({ partition, c });
+        else scopes.set(scope, [{ partition, c }]);
+      }
     }
-  }
   const horizonMs = TRENDING.bucketMs * TRENDING.horizonBuckets;
   const calls: ScriptCall<ApplyTrendingKeys, ApplyTrendingArgs>[] = [];
   for (const [scope, list] of scopes) {
     const buckets = bucketIndex();
-    const applied = list.map((c) => {
+    const applied = list.map(({ partition, c }) => {
       const bucket = bucketStart(c.occurredAt, TRENDING.bucketMs);
       const idx = buckets.add(
         options.keys.trendingBucket(scope, bucket),
         bucketTtlSec(bucket, horizonMs, TRENDING.bucketMs, options.allowedLatenessMs, options.now),
       );
-      return { offset: c.offset, itemId: c.itemId, weight: c.weight, bucket: idx };
+      return { partition, offset: c.offset, itemId: c.itemId, weight: c.weight, bucket: idx };
     });
     calls.push({
       keys: {
@@ -356,7 +371,7 @@ export function planTrendingCalls(
       },
       args: {
         epoch: options.fence.epoch,
-        partition: options.partition,
+        partitions: partitionsOf(applied),
         stateTtlSec: options.stateTtlSec,
         bucketTtlSec: buckets.ttls,
         contributions: applied,

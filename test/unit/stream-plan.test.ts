@@ -448,7 +448,7 @@ describe('the item step plan', () => {
     }),
     contribution({ offset: '12', itemId: 'i1', action: 'VIEW', weight: 0.5, occurredAt: T0 + 50 * SECOND }),
   ];
-  const calls = planItemCalls(contributions, options());
+  const calls = planItemCalls([{ partition: PARTITION, contributions }], options());
   const byItem = (itemId: string) => {
     const call = calls.find((c) => c.keys.stats === keys.itemStats(itemId));
     if (!call) throw new Error(`no call for ${itemId}`);
@@ -460,7 +460,7 @@ describe('the item step plan', () => {
     for (const call of calls) {
       const tag = /^t:\{i:[^}]+\}/.exec(call.keys.stats)?.[0] ?? '?';
       for (const key of [call.keys.covisit, call.keys.meta]) expect(key.startsWith(`${tag}:`)).toBe(true);
-      expect(call.args.partition).toBe(PARTITION);
+      expect(call.args.partitions).toEqual([PARTITION]);
     }
   });
 
@@ -469,6 +469,7 @@ describe('the item step plan', () => {
     const w = windowField;
     expect(i1.args.contributions).toEqual([
       {
+        partition: PARTITION,
         offset: '10',
         occurredAt: T0 + 10 * SECOND,
         action: 'LIKE',
@@ -477,6 +478,7 @@ describe('the item step plan', () => {
         partners: ['i2', 'i3'],
       },
       {
+        partition: PARTITION,
         offset: '12',
         occurredAt: T0 + 50 * SECOND,
         action: 'VIEW',
@@ -493,8 +495,17 @@ describe('the item step plan', () => {
     const i2 = byItem('i2');
     // T0+6m: the 5m window's minute T0+6m, the 1h window's five minutes from T0+5m.
     expect(i2.args.contributions).toEqual([
-      { offset: '10', occurredAt: T0 + 10 * SECOND, action: '', weight: 0, windows: [], partners: ['i1'] },
       {
+        partition: PARTITION,
+        offset: '10',
+        occurredAt: T0 + 10 * SECOND,
+        action: '',
+        weight: 0,
+        windows: [],
+        partners: ['i1'],
+      },
+      {
+        partition: PARTITION,
         offset: '11',
         occurredAt: T0 + 6 * MINUTE,
         action: 'CLICK',
@@ -508,17 +519,33 @@ describe('the item step plan', () => {
     const i3 = byItem('i3');
     expect(i3.args.catalogued).toBe(false);
     expect(i3.args.contributions).toEqual([
-      { offset: '10', occurredAt: T0 + 10 * SECOND, action: '', weight: 0, windows: [], partners: ['i1'] },
+      {
+        partition: PARTITION,
+        offset: '10',
+        occurredAt: T0 + 10 * SECOND,
+        action: '',
+        weight: 0,
+        windows: [],
+        partners: ['i1'],
+      },
     ]);
   });
 
   it('gives a capped repeat no weight on the item (no popularity) but still counts it in windows and totals', () => {
     const [call] = planItemCalls(
-      [contribution({ offset: '30', itemId: 'i1', action: 'LIKE', weight: 3, occurredAt: T0, capped: true })],
+      [
+        {
+          partition: PARTITION,
+          contributions: [
+            contribution({ offset: '30', itemId: 'i1', action: 'LIKE', weight: 3, occurredAt: T0, capped: true }),
+          ],
+        },
+      ],
       options(),
     );
     expect(call?.args.contributions).toEqual([
       {
+        partition: PARTITION,
         offset: '30',
         occurredAt: T0,
         action: 'LIKE',
@@ -532,7 +559,10 @@ describe('the item step plan', () => {
   });
 
   it('hands every call its contributions in ascending offsets, as apply-item.lua requires', () => {
-    for (const call of planItemCalls(orderContributions([...contributions].reverse()), options())) {
+    for (const call of planItemCalls(
+      [{ partition: PARTITION, contributions: orderContributions([...contributions].reverse()) }],
+      options(),
+    )) {
       const offsets = call.args.contributions.map((c) => BigInt(c.offset));
       expect(offsets).toEqual([...offsets].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)));
     }
@@ -550,15 +580,23 @@ describe('the item step plan', () => {
       expect(argv[0]).toBe(fence.epoch);
       expect(argv[9]).toBe(call.args.catalogued ? 1 : 0);
       expect(argv[11]).toBe(call.args.windowSpec);
-      const perContribution = call.args.contributions.reduce((s, c) => s + 6 + c.windows.length + c.partners.length, 0);
+      expect(argv[1]).toBe(call.args.partitions.join(','));
+      const perContribution = call.args.contributions.reduce((s, c) => s + 7 + c.windows.length + c.partners.length, 0);
       expect(argv).toHaveLength(12 + perContribution);
       // Every contribution's counts start where the previous one's ended: k window fields, then p partners.
       let i = 12;
       for (const c of call.args.contributions) {
-        expect(argv.slice(i, i + 5)).toEqual([c.offset, c.occurredAt, c.action, c.weight, c.windows.length]);
-        expect(argv.slice(i + 5, i + 5 + c.windows.length)).toEqual(c.windows);
-        expect(argv[i + 5 + c.windows.length]).toBe(c.partners.length);
-        i += 6 + c.windows.length + c.partners.length;
+        expect(argv.slice(i, i + 6)).toEqual([
+          c.partition,
+          c.offset,
+          c.occurredAt,
+          c.action,
+          c.weight,
+          c.windows.length,
+        ]);
+        expect(argv.slice(i + 6, i + 6 + c.windows.length)).toEqual(c.windows);
+        expect(argv[i + 6 + c.windows.length]).toBe(c.partners.length);
+        i += 7 + c.windows.length + c.partners.length;
       }
     }
   });
@@ -572,7 +610,7 @@ describe('the trending step plan', () => {
     contribution({ offset: '23', itemId: 'i1', category: 'pets', weight: 1, occurredAt: T0 - SECOND }),
     contribution({ offset: '24', itemId: 'i1', category: 'pets', weight: 3, occurredAt: T0, capped: true }),
   ];
-  const calls = planTrendingCalls(contributions, options());
+  const calls = planTrendingCalls([{ partition: PARTITION, contributions }], options());
   const scope = (name: string) => {
     const call = calls.find((c) => c.keys.state === keys.trendingState(name));
     if (!call) throw new Error(`no call for ${name}`);
@@ -595,9 +633,9 @@ describe('the trending step plan', () => {
       `t:{t:_all}:${T0 - 5 * MINUTE}`,
     ]);
     expect(all.args.contributions).toEqual([
-      { offset: '20', itemId: 'i1', weight: 3, bucket: 1 },
-      { offset: '22', itemId: 'i2', weight: 6, bucket: 2 },
-      { offset: '23', itemId: 'i1', weight: 1, bucket: 3 },
+      { partition: PARTITION, offset: '20', itemId: 'i1', weight: 3, bucket: 1 },
+      { partition: PARTITION, offset: '22', itemId: 'i2', weight: 6, bucket: 2 },
+      { partition: PARTITION, offset: '23', itemId: 'i1', weight: 1, bucket: 3 },
     ]);
     const now = T0 + 2 * MINUTE;
     expect(all.args.bucketTtlSec).toEqual(
@@ -606,7 +644,7 @@ describe('the trending step plan', () => {
       ),
     );
     expect(scope('pets').keys.buckets).toEqual([`t:{t:pets}:${T0}`, `t:{t:pets}:${T0 - 5 * MINUTE}`]);
-    for (const call of calls) expect(call.args.partition).toBe(PARTITION);
+    for (const call of calls) expect(call.args.partitions).toEqual([PARTITION]);
   });
 
   it('encodes to the layout of apply-trending.lua', () => {
@@ -616,7 +654,8 @@ describe('the trending step plan', () => {
       expect(scripts.applyTrending.keys(call.keys)).toHaveLength(2 + b);
       expect([scripts.applyTrending.keys(call.keys)[0], argv[0]]).toEqual([fence.key, fence.epoch]);
       expect(argv[3]).toBe(b);
-      expect(argv).toHaveLength(4 + b + 4 * call.args.contributions.length);
+      expect(argv[1]).toBe(String(PARTITION));
+      expect(argv).toHaveLength(4 + b + 5 * call.args.contributions.length);
     }
   });
 

@@ -1,6 +1,7 @@
--- One item's share of a batch: its window counts, action totals and decayed popularity for events
--- on it, and its co-visitation partners. Contributions at or below the item's applied offset for the
--- partition are skipped, so re-sending a batch's item step is harmless.
+-- One item's share of the batches a worker applies together (of one or more partitions): its window
+-- counts, action totals and decayed popularity for events on it, and its co-visitation partners.
+-- Contributions at or below the item's applied offset for their partition are skipped, so re-sending
+-- an item step is harmless.
 --
 -- Everything but the co-visitation lives in the one stats hash, read with one HMGET and written with
 -- one HSET per call however many events and windows the call carries: the offsets, `cn` (how many
@@ -20,17 +21,18 @@
 -- an item not catalogued then) looks at it when the keys are new, short-lived or due a refresh.
 --
 -- KEYS: epoch, stats, covisit, meta
--- ARGV: epoch, partition, popularityHalfLifeMs, covisitMax, covisitTtlSec, statsTtlSec, now, ttlRefreshMs,
---       uncataloguedTtlSec, catalogued, allowedLatenessMs, windowSpec, then per contribution
---       (ascending offsets): offset, occurredAt, action ('' = co-visit only), weight, k, windowField_1 …
---       windowField_k, p, partner_1 … partner_p
+-- ARGV: epoch, partitions (comma-separated), popularityHalfLifeMs, covisitMax, covisitTtlSec, statsTtlSec,
+--       now, ttlRefreshMs, uncataloguedTtlSec, catalogued, allowedLatenessMs, windowSpec, then per
+--       contribution (ascending offsets within each partition): partition, offset, occurredAt, action
+--       ('' = co-visit only), weight, k, windowField_1 … windowField_k, p, partner_1 … partner_p
 -- Returns: the number of contributions applied
 
 -- @include fence.lua
 -- @include common.lua
 
 local stats, covis, meta = KEYS[2], KEYS[3], KEYS[4]
-local part = ARGV[2]
+local parts = {}
+for p in string.gmatch(ARGV[2], '[^,]+') do parts[#parts + 1] = p end
 local popHalf = tonumber(ARGV[3])
 local covisMax, covisTtl, statsTtl = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
 local now, refreshMs = tonumber(ARGV[7]), tonumber(ARGV[8])
@@ -41,18 +43,20 @@ local winSpec = ARGV[12]
 
 -- The counters a contribution moves: its window fields and its action's total.
 local function counters(i, each)
-  local action = ARGV[i + 2]
+  local action = ARGV[i + 3]
   if action == '' then return end
-  for j = 1, tonumber(ARGV[i + 4]) do each(ARGV[i + 4 + j] .. '|' .. action) end
+  for j = 1, tonumber(ARGV[i + 5]) do each(ARGV[i + 5 + j] .. '|' .. action) end
   each('n:' .. action)
 end
 local function nextAt(i)
-  local k = tonumber(ARGV[i + 4])
-  return i + 6 + k + tonumber(ARGV[i + 5 + k])
+  local k = tonumber(ARGV[i + 5])
+  return i + 7 + k + tonumber(ARGV[i + 6 + k])
 end
 
--- One read of the state and of every counter any contribution could move (the guard is in it).
-local read = { 'off:' .. part, '_b', 'x', 'cn', 'fk', 'wp', 'pop' }
+-- One read of the state, of each partition's guard and of every counter any contribution could
+-- move.
+local read = { '_b', 'x', 'cn', 'fk', 'wp', 'pop' }
+for _, p in ipairs(parts) do read[#read + 1] = 'off:' .. p end
 local at = {}
 local i = 13
 while i <= #ARGV do
@@ -65,34 +69,38 @@ while i <= #ARGV do
   i = nextAt(i)
 end
 local st = redis.call('HMGET', stats, unpack(read))
-local applied = tonumber(st[1] or '-1')
-local last = applied
+local applied, last = {}, {}
+for j, p in ipairs(parts) do applied[p] = tonumber(st[6 + j] or '-1') end
 local n = 0
 local incs = {}
 local popAdds = {}
 local pairsOf = {}
 i = 13
 while i <= #ARGV do
-  local offset = tonumber(ARGV[i])
-  if offset > applied then
-    local t = tonumber(ARGV[i + 1])
-    local w = tonumber(ARGV[i + 3])
-    local k = tonumber(ARGV[i + 4])
+  local part, offset = ARGV[i], tonumber(ARGV[i + 1])
+  if offset > applied[part] then
+    local t = tonumber(ARGV[i + 2])
+    local w = tonumber(ARGV[i + 4])
+    local k = tonumber(ARGV[i + 5])
     counters(i, function(f) incs[f] = (incs[f] or 0) + 1 end)
-    if ARGV[i + 2] ~= '' and w ~= 0 then popAdds[#popAdds + 1] = { w, t } end
-    for j = 1, tonumber(ARGV[i + 5 + k]) do
-      local other = ARGV[i + 5 + k + j]
+    if ARGV[i + 3] ~= '' and w ~= 0 then popAdds[#popAdds + 1] = { w, t } end
+    for j = 1, tonumber(ARGV[i + 6 + k]) do
+      local other = ARGV[i + 6 + k + j]
       pairsOf[other] = (pairsOf[other] or 0) + 1
     end
-    if offset > last then last = offset end
+    if last[part] == nil or offset > last[part] then last[part] = offset end
     n = n + 1
   end
   i = nextAt(i)
 end
-if last <= applied then return 0 end
+if n == 0 then return 0 end
 
--- Counts: written with the state in one HSET.
-local fields = { 'off:' .. part, last }
+-- Counts: written with the state and the partitions' guards in one HSET.
+local fields = {}
+for part, offset in pairs(last) do
+  fields[#fields + 1] = 'off:' .. part
+  fields[#fields + 1] = offset
+end
 for f, c in pairs(incs) do
   fields[#fields + 1] = f
   fields[#fields + 1] = tonumber(st[at[f]] or '0') + c
@@ -103,8 +111,8 @@ end
 if #popAdds > 0 then
   local maxT = popAdds[1][2]
   for _, a in ipairs(popAdds) do if a[2] > maxT then maxT = a[2] end end
-  local base = tonumber(st[2] or '')
-  local pop = tonumber(st[7] or '0')
+  local base = tonumber(st[1] or '')
+  local pop = tonumber(st[6] or '0')
   if base == nil then base = maxT end
   if (maxT - base) / popHalf > 64 then
     pop = pop * 2 ^ ((base - maxT) / popHalf)
@@ -115,10 +123,10 @@ if #popAdds > 0 then
 end
 
 -- Co-visitation: one read of the partners' counts, one write of the new ones.
-local refreshed = tonumber(st[3] or '-1')
+local refreshed = tonumber(st[2] or '-1')
 -- How many partners the co-visitation set holds (stats written before it was kept: counted once).
-local covisSize = tonumber(st[4] or '')
-local flags = st[5] or ''
+local covisSize = tonumber(st[3] or '')
+local flags = st[4] or ''
 local partners, adds = {}, {}
 for other, c in pairs(pairsOf) do
   partners[#partners + 1] = other
@@ -128,7 +136,7 @@ if #partners > 0 then
   if covisSize == nil then
     covisSize = redis.call('ZCARD', covis)
     -- Stats written before kept `ca` (additions since the last trim) instead.
-    if st[3] then redis.call('HDEL', stats, 'ca') end
+    if st[2] then redis.call('HDEL', stats, 'ca') end
   end
   covisSize = covisSize + addScores(covis, partners, adds)
   if covisSize > covisMax then
@@ -139,8 +147,8 @@ end
 
 -- Dead window fields, at most once a minute.
 -- A new hash starts its minute now.
-local pruned = tonumber(st[6] or tostring(now))
-if st[6] == nil then
+local pruned = tonumber(st[5] or tostring(now))
+if st[5] == nil then
   fields[#fields + 1] = 'wp'
   fields[#fields + 1] = now
 elseif next(incs) ~= nil and now - pruned >= 60000 then

@@ -1,36 +1,43 @@
--- One trending scope's share of a batch (global or one category): weighted actions per item into
--- 5-minute buckets, skipping what the scope already applied from this partition.
+-- One trending scope's share of the batches a worker applies together (global or one category):
+-- weighted actions per item into 5-minute buckets, skipping what the scope already applied from
+-- each contribution's partition.
 --
 -- KEYS: epoch, state, then bucket_1 … bucket_B
--- ARGV: epoch, partition, stateTtlSec, bucketCount, then ttlSec_1 … ttlSec_B (B = bucketCount), then per
---       contribution (ascending offsets): offset, itemId, weight, bucketIndex
+-- ARGV: epoch, partitions (comma-separated), stateTtlSec, bucketCount, then ttlSec_1 … ttlSec_B
+--       (B = bucketCount), then per contribution (ascending offsets within each partition): partition,
+--       offset, itemId, weight, bucketIndex
 -- Returns: the number of contributions applied
 
 -- @include fence.lua
 -- @include common.lua
 
 local state = KEYS[2]
-local part = ARGV[2]
+local parts, guards = {}, {}
+for p in string.gmatch(ARGV[2], '[^,]+') do
+  parts[#parts + 1] = p
+  guards[#guards + 1] = 'off:' .. p
+end
 local stateTtl = tonumber(ARGV[3])
 local nb = tonumber(ARGV[4])
-local applied = tonumber(redis.call('HGET', state, 'off:' .. part) or '-1')
-local last = applied
+local st = redis.call('HMGET', state, unpack(guards))
+local applied, last = {}, {}
+for j, p in ipairs(parts) do applied[p] = tonumber(st[j] or '-1') end
 local n = 0
 local sums = {}
 local i = 5 + nb
 while i <= #ARGV do
-  local offset = tonumber(ARGV[i])
-  if offset > applied then
-    local idx = tonumber(ARGV[i + 3])
+  local part, offset = ARGV[i], tonumber(ARGV[i + 1])
+  if offset > applied[part] then
+    local idx = tonumber(ARGV[i + 4])
     local bucket = sums[idx]
     if bucket == nil then bucket = {}; sums[idx] = bucket end
-    bucket[ARGV[i + 1]] = (bucket[ARGV[i + 1]] or 0) + tonumber(ARGV[i + 2])
-    if offset > last then last = offset end
+    bucket[ARGV[i + 2]] = (bucket[ARGV[i + 2]] or 0) + tonumber(ARGV[i + 3])
+    if last[part] == nil or offset > last[part] then last[part] = offset end
     n = n + 1
   end
-  i = i + 4
+  i = i + 5
 end
-if last <= applied then return 0 end
+if n == 0 then return 0 end
 -- Per bucket, one read of the items' sums and one write of the new ones (however many items).
 for idx, items in pairs(sums) do
   local key = KEYS[2 + idx]
@@ -42,6 +49,11 @@ for idx, items in pairs(sums) do
   addScores(key, ids, adds)
   redis.call('EXPIRE', key, tonumber(ARGV[4 + idx]))
 end
-redis.call('HSET', state, 'off:' .. part, last)
+local progress = {}
+for part, offset in pairs(last) do
+  progress[#progress + 1] = 'off:' .. part
+  progress[#progress + 1] = offset
+end
+redis.call('HSET', state, unpack(progress))
 redis.call('EXPIRE', state, stateTtl)
 return n
