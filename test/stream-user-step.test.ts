@@ -222,6 +222,64 @@ describe("the user step's notes for a redelivery", () => {
   });
 });
 
+describe("the user's category affinity", () => {
+  it('lives in the state hash, and is taken over from the hash of its own where an earlier version kept it', async () => {
+    const T = Date.now() - 60_000;
+    const apply = async (events: PositionedEvent[]) => {
+      const [call] = planUserCalls(events, items, {
+        keys,
+        fence,
+        partition: 2,
+        allowedLatenessMs: LATENESS,
+        weights: DEFAULT_ACTION_WEIGHTS,
+        stateTtlSec: 3600,
+        now: T + 60_000,
+      });
+      if (!call) throw new Error('no call planned');
+      return scripts.applyUser.run(redis, call.keys, call.args);
+    };
+    const like = (userId: string, offset: number, at: number): PositionedEvent => ({
+      offset: String(offset),
+      event: {
+        v: 1,
+        eventId: `${userId}-${offset}`,
+        userId,
+        itemId: 'a',
+        action: 'LIKE',
+        occurredAt: at,
+        receivedAt: at,
+      },
+    });
+    const weight = DEFAULT_ACTION_WEIGHTS.LIKE;
+
+    await apply([like('aff-new', 1, T)]);
+    expect(await redis.exists(keys.userAffinity('aff-new'))).toBe(0);
+    const state = await redis.hgetall(keys.userState('aff-new'));
+    expect([Number(state['a:_b']), Number(state['a:pets'])]).toEqual([T, weight]);
+    expect(await redis.object('ENCODING', keys.userState('aff-new'))).toBe('listpack');
+    const read = await readUserRealtime(redis, keys, 'aff-new', T);
+    expect(read.affinity).toEqual([{ category: 'pets', score: weight }]);
+
+    // As an earlier version left it: a hash of its own (flag `a`), and nothing in the state.
+    await redis.hset(keys.userState('aff-old'), { 'off:2': '0', wm: String(T), fk: 'sa' });
+    await redis.hset(keys.userAffinity('aff-old'), { _b: String(T), pets: '2', news: '1' });
+    await redis.expire(keys.userAffinity('aff-old'), 3600);
+    const before = await readUserRealtime(redis, keys, 'aff-old', T);
+    expect(before.affinity).toEqual([
+      { category: 'pets', score: 2 },
+      { category: 'news', score: 1 },
+    ]);
+    await apply([like('aff-old', 1, T)]);
+    expect(await redis.exists(keys.userAffinity('aff-old'))).toBe(0);
+    const after = await readUserRealtime(redis, keys, 'aff-old', T);
+    expect(after.affinity).toEqual([
+      { category: 'pets', score: 2 + weight },
+      { category: 'news', score: 1 },
+    ]);
+    expect((await redis.hget(keys.userState('aff-old'), 'fk')) ?? '').not.toContain('a');
+  });
+});
+
 describe("the user's windows hash as read", () => {
   it('sums fields naming the action by its code and by its name (written before the codes), and reads no cap count', async () => {
     const at = bucketStart(Date.now(), TRENDING.bucketMs) - 3600_000;

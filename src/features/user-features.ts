@@ -107,6 +107,13 @@ function windowCounts(hash: Record<string, string>, window: WindowName, end: num
     .sort((a, b) => a.category.localeCompare(b.category) || a.action.localeCompare(b.action));
 }
 
+/** The affinity fields of a user's state (`a:<category>`, base `a:_b`) as `category` → sum, `_b` → base. */
+function affinityOf(state: Record<string, string>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [field, value] of Object.entries(state)) if (field.startsWith('a:')) out[field.slice(2)] = value;
+  return out;
+}
+
 /**
  * Real-time features for several users in one pipelined round trip (their state, windows,
  * affinity, recent, hidden, declared interests and tags), whatever the number of users. Each user's windows end at their latest event time, so they do not empty while the user
@@ -120,8 +127,7 @@ export async function readUserRealtimeBatch(
 ): Promise<UserRealtime[]> {
   const first = pipelineOf(redis);
   for (const userId of userIds) {
-    first.hget(keys.userState(userId), 'wm');
-    first.hgetall(keys.userAffinity(userId));
+    first.hgetall(keys.userState(userId));
     first.zrange(keys.userRecent(userId), 0, -1, 'REV', 'WITHSCORES');
     first.zrange(keys.userPositive(userId), 0, -1, 'REV', 'WITHSCORES');
     first.zrange(keys.userHidden(userId), 0, -1);
@@ -130,13 +136,22 @@ export async function readUserRealtimeBatch(
     first.hgetall(keys.userWindows(userId));
   }
   const head = await execPipeline(first);
-  const PER_USER = 8;
+  const PER_USER = 7;
+  const states = userIds.map((_, u) => head[u * PER_USER] as Record<string, string>);
+  const affinities = states.map(affinityOf);
+  // Affinity is a part of the state; a user with no event since an earlier version kept it in a
+  // hash of its own (state flag `a`) still has it there, read in a second round trip.
+  const legacy = userIds.flatMap((userId, u) =>
+    states[u]!['a:_b'] === undefined && states[u]!.fk?.includes('a') ? [{ userId, u }] : [],
+  );
+  if (legacy.length) {
+    const read = pipelineOf(redis);
+    for (const { userId } of legacy) read.hgetall(keys.userAffinity(userId));
+    const hashes = (await execPipeline(read)) as Record<string, string>[];
+    legacy.forEach(({ u }, j) => (affinities[u] = hashes[j] ?? {}));
+  }
   return userIds.map((userId, u) => {
-    const [wm, aff, recent, positive, hidden, interests, tags, windows] = head.slice(
-      u * PER_USER,
-      (u + 1) * PER_USER,
-    ) as [
-      string | null,
+    const [, recent, positive, hidden, interests, tags, windows] = head.slice(u * PER_USER, (u + 1) * PER_USER) as [
       Record<string, string>,
       string[],
       string[],
@@ -145,7 +160,9 @@ export async function readUserRealtimeBatch(
       Record<string, string>,
       Record<string, string>,
     ];
-    const latest = wm === null ? null : Number(wm);
+    const aff = affinities[u]!;
+    const wm = states[u]!.wm;
+    const latest = wm === undefined ? null : Number(wm);
     const end = latest ?? readAt;
     const base = Number(aff._b ?? readAt);
     const affinity = Object.entries(aff)

@@ -83,7 +83,7 @@ describe('Lua scripts and their TypeScript layout', () => {
     expect(scripts.applyUser.includes).toEqual(['streams/lua/fence.lua', 'streams/lua/common.lua']);
     expect(scripts.matchPatterns.includes).toEqual(['streams/lua/fence.lua']);
     expect(scripts.applyProfile.includes).toEqual([]);
-    expect(scripts.applyUser.lua).toContain('local function decaySum(');
+    expect(scripts.applyUser.lua).toContain('local function inChunks(');
     expect(scripts.applyUser.lua).not.toMatch(/^-- @include /m);
   });
 

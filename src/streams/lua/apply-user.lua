@@ -28,7 +28,8 @@
 -- Window counts live in one hash per user (`windows`), fields `<window>:<bucket index>|category|<action
 -- code>` (bucket index = bucket start / bucket length, in base 36; one character per action), each
 -- event naming its fields' prefixes and its action's code. The hash lives windowsTtlSec past the
--- newest bucket written (extended, never shortened: `we` in the state is the expiry set), and at
+-- newest bucket written, plus up to five minutes so that its TTL is set at most once in five
+-- minutes (extended, never shortened: `we` in the state is the expiry set), and at
 -- most once a minute (`wp`) the fields of buckets that no window can read any more are dropped:
 -- windows end at the user's watermark, which never moves back, so a bucket starting a window length
 -- or more before the watermark's bucket is never read again (windowSpec: `name:bucketMs:lengthMs,…`).
@@ -49,7 +50,10 @@
 --
 -- State fields besides offsets and `wm`: `x` (last TTL refresh), `ts` (watermark at the last
 -- dedupe trim), `rn` / `pn` (how many items recent / positive hold), `fk` (which
--- long-lived keys have a TTL), `we` / `wp` (the windows hash's expiry and last pruning).
+-- long-lived keys have a TTL), `we` / `wp` (the windows hash's expiry and last pruning), and the
+-- decayed category affinity, `a:<category>` beside its base time `a:_b` (read with the state and
+-- written with it: no key of its own; the `affinity` key is only read to take over what an earlier
+-- version kept there).
 
 -- @include fence.lua
 -- @include common.lua
@@ -68,7 +72,23 @@ local maxAhead, capMax = tonumber(ARGV[15]), tonumber(ARGV[16])
 local settled = tonumber(ARGV[17])
 local winTtl, winSpec = tonumber(ARGV[18]), ARGV[19]
 local capBucket = tonumber(ARGV[20])
-local st = redis.call('HMGET', state, 'off:' .. part, 'wm', 'x', 'ts', 'rn', 'pn', 'fk', 'pend:' .. part, 'we', 'wp')
+local WIN_TTL_SLACK_SEC = 300
+-- The state, and the affinity of every category the call's events name (fields `a:<category>`,
+-- beside their base `a:_b`).
+local stateFields = { 'off:' .. part, 'wm', 'x', 'ts', 'rn', 'pn', 'fk', 'pend:' .. part, 'we', 'wp', 'a:_b' }
+local affAt = {}
+do
+  local j = 21
+  while j <= #ARGV do
+    local cat = ARGV[j + 5]
+    if affAt[cat] == nil then
+      stateFields[#stateFields + 1] = 'a:' .. cat
+      affAt[cat] = #stateFields
+    end
+    j = j + 12 + tonumber(ARGV[j + 11])
+  end
+end
+local st = redis.call('HMGET', state, unpack(stateFields))
 local applied = tonumber(st[1] or '-1')
 local wm = tonumber(st[2] or '0')
 local refreshed = tonumber(st[3] or '-1')
@@ -340,15 +360,56 @@ local pending = ''
 if #rehanded > 0 then pending = cjson.encode(rehanded) end
 local contributions = ''
 if #out > 0 then contributions = cjson.encode(out) end
-if #affAdds > 0 then decaySum(aff, affAdds, affHalf) end
+-- Affinity: Σ w·2^((t − base)/h) per category in the state hash, rebased to the newest event when
+-- the exponent would grow out of range (every 64 half-lives). Affinity an earlier version kept in a
+-- hash of its own (`aff`, flag `a`) moves into the state first, once.
+local affWrite = {}
+if #affAdds > 0 then
+  if not st[11] and string.find(flags, 'a', 1, true) then
+    local old, moved = redis.call('HGETALL', aff), {}
+    for j = 1, #old, 2 do
+      local f = 'a:' .. old[j]
+      moved[#moved + 1] = f
+      moved[#moved + 1] = old[j + 1]
+      if old[j] == '_b' then st[11] = old[j + 1] elseif affAt[old[j]] then st[affAt[old[j]]] = old[j + 1] end
+    end
+    if #moved > 0 then redis.call('HSET', state, unpack(moved)) end
+    redis.call('DEL', aff)
+    flags = (string.gsub(flags, 'a', ''))
+  end
+  local maxT = affAdds[1][3]
+  for _, a in ipairs(affAdds) do if a[3] > maxT then maxT = a[3] end end
+  local base = tonumber(st[11] or '')
+  local sums = {}
+  for _, a in ipairs(affAdds) do sums[a[1]] = tonumber(st[affAt[a[1]]] or '0') end
+  if base == nil then base = maxT end
+  if (maxT - base) / affHalf > 64 then
+    local all = redis.call('HGETALL', state)
+    for j = 1, #all, 2 do
+      local f = all[j]
+      if string.sub(f, 1, 2) == 'a:' and f ~= 'a:_b' then
+        sums[string.sub(f, 3)] = tonumber(all[j + 1]) * 2 ^ ((base - maxT) / affHalf)
+      end
+    end
+    base = maxT
+  end
+  for _, a in ipairs(affAdds) do sums[a[1]] = sums[a[1]] + a[2] * 2 ^ ((a[3] - base) / affHalf) end
+  affWrite = { 'a:_b', base }
+  for cat, v in pairs(sums) do
+    affWrite[#affWrite + 1] = 'a:' .. cat
+    affWrite[#affWrite + 1] = v
+  end
+end
 if last > applied then
   local fields = { 'off:' .. part, last, 'wm', wm }
+  for _, v in ipairs(affWrite) do fields[#fields + 1] = v end
   if counted > 0 then
-    local expiry = now + winTtl * 1000
-    if expiry > winExpiry then
-      redis.call('EXPIRE', win, winTtl)
+    -- The windows' TTL runs a few minutes past what the newest bucket needs, so that it is set
+    -- again at most once in those minutes, not on every call.
+    if winExpiry < now + winTtl * 1000 then
+      redis.call('EXPIRE', win, winTtl + WIN_TTL_SLACK_SEC)
       fields[#fields + 1] = 'we'
-      fields[#fields + 1] = expiry
+      fields[#fields + 1] = now + (winTtl + WIN_TTL_SLACK_SEC) * 1000
     end
     if now - winPruned >= 60000 then
       local spec = windowSpec(winSpec)
@@ -401,7 +462,6 @@ if last > applied then
   end
   alive(seen, 's', counted > 0)
   alive(recent, 'r', counted > 0)
-  alive(aff, 'a', #affAdds > 0)
   alive(pos, 'p', posTouched)
   for _, v in ipairs({ 'x', refreshed, 'ts', trimmedAt, 'rn', recentSize, 'pn', posSize, 'fk', flags }) do
     fields[#fields + 1] = v
