@@ -33,6 +33,8 @@ export interface StreamCost {
   users: number;
   /** Commands Redis executed per event, inside scripts included. */
   commandsPerEvent: number;
+  /** Events per applied item window (the worker's policy, on this run's speed). */
+  eventsPerWindow: number;
   /** Script calls (EVALSHA/EVAL) per event. */
   scriptCallsPerEvent: number;
   /** Pipelines and single commands the applier sent, per event. */
@@ -138,11 +140,13 @@ export async function applyMix(
   batch = BATCH,
 ) {
   const settled = new Map<number, string>();
-  const window = createItemWindow<null>();
+  const window = createItemWindow<number>();
+  let windows = 0;
   const flush = async (force: boolean) => {
     if (!(force ? window.batches > 0 : window.due())) return;
     const done = await window.flush((batches, last) => applier.itemStep(batches, { key: offsets, offsets: last }));
     for (const e of done) settled.set(e.partition, e.lastOffset);
+    windows++;
   };
   for (let start = 0; ; start += batch) {
     let any = false;
@@ -151,12 +155,13 @@ export async function applyMix(
       if (!events.length) continue;
       any = true;
       const step = await applier.applyUserSide(events, p, settled.get(p));
-      window.add(p, step.contributions, events.at(-1)!.offset, null);
+      window.add(p, step.contributions, events.at(-1)!.offset, events.length);
       await flush(false);
     }
     if (!any) break;
   }
   await flush(true);
+  return { windows };
 }
 
 export async function measureStreamCost(options: {
@@ -199,7 +204,7 @@ export async function measureStreamCost(options: {
       roundTrips++;
       return hset(...args);
     }) as Redis['hset'];
-    await applyMix(
+    const { windows } = await applyMix(
       applier,
       byPartition,
       keys.streamOffsets('cost', 'behavior'),
@@ -264,6 +269,7 @@ export async function measureStreamCost(options: {
       events,
       users: options.users,
       commandsPerEvent: (after.calls - before.calls) / events,
+      eventsPerWindow: events / Math.max(1, windows),
       scriptCallsPerEvent: (after.scripts - before.scripts) / events,
       roundTripsPerEvent: roundTrips / events,
       redisMicrosPerEvent: (cpuAfter - cpuBefore) / events,

@@ -7,6 +7,7 @@ import { createKafka, type Kafka } from '../../src/streams/kafka.js';
 import { topicNames, topicSpecs, type Topics } from '../../src/core/topics.js';
 import { measureClusterApply } from '../cluster-apply.js';
 import { BATCH, measureStreamCost } from '../stream-cost.js';
+import { ITEM_WINDOW_MS } from '../../src/streams/item-window.js';
 import { median, percentile, type BenchContext, type Row, type Scenario } from '../types.js';
 
 const ACTIONS = ['VIEW', 'CLICK', 'LIKE', 'COMMENT', 'SHARE', 'SKIP'] as const;
@@ -113,6 +114,8 @@ async function freshness(ctx: BenchContext, kafka: Kafka, rate: number, seconds:
   const prefix = `${ctx.prefix}-fr-${mode}-${Date.now()}`;
   const topics = await freshTopics(kafka, prefix);
   const latencies: number[] = [];
+  /** Worker only: accepted → the batch's item side applied too and its offset committed (the item window's wait included). */
+  const settled: number[] = [];
   let stop: () => Promise<void>;
   if (mode === 'raw') {
     const consumer = kafka.consumer({ groupId: `${prefix}-raw`, maxWaitTimeInMs: 20 });
@@ -128,7 +131,11 @@ async function freshness(ctx: BenchContext, kafka: Kafka, rate: number, seconds:
   } else {
     stop = await startWorker(ctx, kafka, prefix, topics, (s) => {
       const t = Date.now();
-      for (const e of s.events) latencies.push(t - e.receivedAt);
+      // Visible: the batch's users' own features and patterns in Redis, what their next feed reads.
+      for (const e of s.events) {
+        latencies.push(s.visibleAt - e.receivedAt);
+        settled.push(t - e.receivedAt);
+      }
     });
   }
   await new Promise((r) => setTimeout(r, 3000)); // group join
@@ -157,7 +164,14 @@ async function freshness(ctx: BenchContext, kafka: Kafka, rate: number, seconds:
   while (latencies.length < expected && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
   await producer.disconnect();
   await stop();
-  return { p50: percentile(latencies, 50), p99: percentile(latencies, 99), count: latencies.length, expected };
+  return {
+    p50: percentile(latencies, 50),
+    p99: percentile(latencies, 99),
+    settledP50: percentile(settled, 50),
+    settledP99: percentile(settled, 99),
+    count: latencies.length,
+    expected,
+  };
 }
 
 export const streamScenarios: Scenario[] = [
@@ -195,7 +209,7 @@ export const streamScenarios: Scenario[] = [
       const rows: Row[] = [
         {
           scenario: 'stream',
-          metric: `Redis commands per event, scripts' own included (${cost.events.toLocaleString('en-US')} events of ${cost.users} users with patterns, batches of ${BATCH} per partition, a Redis of its own; ${cost.scriptCallsPerEvent.toFixed(2)} script calls and ${cost.roundTripsPerEvent.toFixed(3)} round trips per event; most: ${top(cost.perCommand)})`,
+          metric: `Redis commands per event, scripts' own included (${cost.events.toLocaleString('en-US')} events of ${cost.users} users with patterns, batches of ${BATCH} per partition and the worker's item window of up to ${ITEM_WINDOW_MS} ms, ${Math.round(cost.eventsPerWindow).toLocaleString('en-US')} events per window, a Redis of its own; ${cost.scriptCallsPerEvent.toFixed(2)} script calls and ${cost.roundTripsPerEvent.toFixed(3)} round trips per event; most: ${top(cost.perCommand)})`,
           value: cost.commandsPerEvent,
           unit: 'commands',
           goal: { text: '≤ 8 Redis calls per event', met: cost.commandsPerEvent <= 8 },
@@ -237,7 +251,7 @@ export const streamScenarios: Scenario[] = [
         },
         {
           scenario: 'stream',
-          metric: `freshness p50 at ${rate} events/s (produced → applied in Redis)`,
+          metric: `freshness p50 at ${rate} events/s (accepted → the user's features in Redis)`,
           value: fw.p50,
           unit: 'ms',
           reference: { name: 'raw kafkajs produce → consume p50', value: fr.p50 },
@@ -248,6 +262,12 @@ export const streamScenarios: Scenario[] = [
           value: fw.p99,
           unit: 'ms',
           reference: { name: 'raw kafkajs produce → consume p99', value: fr.p99 },
+        },
+        {
+          scenario: 'stream',
+          metric: `freshness p50 / p99 at ${rate} events/s of the item side (accepted → items, co-visitation and trending in Redis and the offset committed; the item window waits up to ${ITEM_WINDOW_MS} ms): p99 ${Math.round(fw.settledP99)} ms`,
+          value: fw.settledP50,
+          unit: 'ms',
         },
       ];
       for (const appliers of [1, 3]) {

@@ -817,7 +817,7 @@ export function createFeatureWorker(options: FeatureWorkerOptions): FeatureWorke
             log.error({ err: error }, 'applying the item side of recent batches failed; retrying'),
           );
         },
-        Math.max(10, windowMs / 2),
+        Math.max(10, windowMs / 4),
       );
       flushTimer.unref();
       if (options.patterns?.length)

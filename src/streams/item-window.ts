@@ -16,7 +16,7 @@
 import { orderContributions, type Contribution, type PartitionContributions } from './plan.js';
 
 /** How long a batch's item side waits at most (the oldest in the window decides). */
-export const ITEM_WINDOW_MS = 250;
+export const ITEM_WINDOW_MS = 1000;
 /** How many contributions a window holds at most before it is applied whatever its age. */
 export const ITEM_WINDOW_MAX = 20_000;
 
