@@ -115,4 +115,29 @@ describe('the item step over several partitions at once', () => {
     expect((await covisit('pet-1'))['pet-3']).toBe(2);
     expect(await redis.hgetall(progress)).toEqual({ '0': '1', '1': '2' });
   });
+
+  it("applies a window's thousands of events on one item, in as many calls as that takes", async () => {
+    await redis.hset(keys.item('hot'), { category: 'pets' });
+    const applier = createApplier({ redis, keys, epochKey: keys.streamEpoch('g2'), allowedLatenessMs: 120_000 });
+    await applier.adoptEpoch();
+    const window = [];
+    for (const partition of [0, 1]) {
+      const batch: PositionedEvent[] = Array.from({ length: 1500 }, (_, i) => ({
+        offset: String(i),
+        event: {
+          v: 1,
+          eventId: `hot-${partition}-${i}`,
+          userId: `hot-user-${partition}-${i % 300}`,
+          itemId: 'hot',
+          action: 'VIEW',
+          occurredAt: T + i,
+          receivedAt: T + i,
+        },
+      }));
+      window.push({ partition, contributions: (await applier.applyUserSide(batch, partition)).contributions });
+    }
+    await applier.itemStep(window);
+    const stats = await redis.hgetall(keys.itemStats('hot'));
+    expect([stats['n:VIEW'], stats['off:0'], stats['off:1']]).toEqual(['3000', '1499', '1499']);
+  });
 });

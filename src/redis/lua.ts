@@ -160,6 +160,12 @@ export function defineOn(redis: RedisClient, name: string, lua: string): void {
 }
 
 /**
+ * Most arguments one grouped call collects from its calls (a call larger than this goes alone):
+ * a command's arguments are passed to ioredis as a function's arguments, which the stack bounds.
+ */
+const GROUP_ARGS_MAX = 20_000;
+
+/**
  * A script from its spec, registered under `name`. Keys are always counted per call (no fixed
  * `numberOfKeys`), so scripts with a varying number of keys and the others are called alike.
  */
@@ -213,13 +219,14 @@ export function defineScript<K, A, R>(name: string, spec: ScriptSpec<K, A, R>): 
           throw new Error(`script ${name}: a grouped call needs its guard's key and argument`);
         const id = `${first}\u0000${String(shared)}`;
         let group = open.get(id);
-        if (!group || group.calls >= perGroup) {
+        if (!group || group.calls >= perGroup || group.argv.length + argv.length > GROUP_ARGS_MAX) {
           group = { keys: [first], argv: [shared, 0], calls: 0 };
           open.set(id, group);
           groups.push(group);
         }
-        group.keys.push(...keys);
-        group.argv.push(keys.length, argv.length, ...argv);
+        for (const k of keys) group.keys.push(k);
+        group.argv.push(keys.length, argv.length);
+        for (const a of argv) group.argv.push(a);
         const at = group.calls++;
         group.argv[1] = group.calls;
         const owner = group;

@@ -261,6 +261,21 @@ export function orderContributions(contributions: Iterable<Contribution>): Contr
   });
 }
 
+/**
+ * Most contributions one item or trending call carries: a window's share of a popular item (or of
+ * the global trending scope) goes out as several calls, in order, so that each stays about a
+ * millisecond of Redis time and a bounded number of arguments. Each partition's offsets still
+ * ascend from one call to the next, as the guards need.
+ */
+export const CONTRIBUTIONS_PER_CALL = 500;
+
+/** `list` in consecutive slices of at most `size`. */
+function slices<T>(list: readonly T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < list.length; i += size) out.push(list.slice(i, i + size));
+  return out;
+}
+
 /** One partition's contributions for the second step, ordered (see orderContributions). */
 export interface PartitionContributions {
   partition: number;
@@ -294,41 +309,42 @@ export function planItemCalls(
       for (const p of c.partners) add(p, { c, partition, own: false, partners: [c.itemId] });
     }
   const calls: ScriptCall<ApplyItemKeys, ApplyItemArgs>[] = [];
-  for (const [itemId, list] of shares) {
-    const applied = list.map(({ c, partition, own, partners }) => ({
-      partition,
-      offset: c.offset,
-      occurredAt: c.occurredAt,
-      action: own ? c.action : '',
-      weight: own && !c.capped ? c.weight : 0,
-      windows: own ? windowFields(c.occurredAt, options).fields : [],
-      partners,
-    }));
-    calls.push({
-      keys: {
-        epoch: fenceKey(options.fence, options.keys.itemStats(itemId)),
-        stats: options.keys.itemStats(itemId),
-        covisit: options.keys.itemCovisit(itemId),
-        meta: options.keys.item(itemId),
-      },
-      args: {
-        epoch: options.fence.epoch,
-        partitions: partitionsOf(applied),
-        popularityHalfLifeMs: POPULARITY_HALF_LIFE_MS,
-        covisitMax: COVISIT_MAX_PER_ITEM,
-        covisitTtlSec: COVISIT_TTL_SEC,
-        statsTtlSec: options.stateTtlSec,
-        now: options.now,
-        ttlRefreshMs: TTL_REFRESH_MS,
-        uncataloguedTtlSec: UNCATALOGUED_TTL_SEC,
-        // The user step read the item's category: known means the catalogue held it then.
-        catalogued: list.some(({ c, own }) => own && c.category !== UNKNOWN_CATEGORY),
-        allowedLatenessMs: options.allowedLatenessMs,
-        windowSpec: WINDOW_SPEC,
-        contributions: applied,
-      },
-    });
-  }
+  for (const [itemId, all] of shares)
+    for (const list of slices(all, CONTRIBUTIONS_PER_CALL)) {
+      const applied = list.map(({ c, partition, own, partners }) => ({
+        partition,
+        offset: c.offset,
+        occurredAt: c.occurredAt,
+        action: own ? c.action : '',
+        weight: own && !c.capped ? c.weight : 0,
+        windows: own ? windowFields(c.occurredAt, options).fields : [],
+        partners,
+      }));
+      calls.push({
+        keys: {
+          epoch: fenceKey(options.fence, options.keys.itemStats(itemId)),
+          stats: options.keys.itemStats(itemId),
+          covisit: options.keys.itemCovisit(itemId),
+          meta: options.keys.item(itemId),
+        },
+        args: {
+          epoch: options.fence.epoch,
+          partitions: partitionsOf(applied),
+          popularityHalfLifeMs: POPULARITY_HALF_LIFE_MS,
+          covisitMax: COVISIT_MAX_PER_ITEM,
+          covisitTtlSec: COVISIT_TTL_SEC,
+          statsTtlSec: options.stateTtlSec,
+          now: options.now,
+          ttlRefreshMs: TTL_REFRESH_MS,
+          uncataloguedTtlSec: UNCATALOGUED_TTL_SEC,
+          // The user step read the item's category: known means the catalogue held it then.
+          catalogued: all.some(({ c, own }) => own && c.category !== UNKNOWN_CATEGORY),
+          allowedLatenessMs: options.allowedLatenessMs,
+          windowSpec: WINDOW_SPEC,
+          contributions: applied,
+        },
+      });
+    }
   return calls;
 }
 
@@ -353,30 +369,31 @@ export function planTrendingCalls(
     }
   const horizonMs = TRENDING.bucketMs * TRENDING.horizonBuckets;
   const calls: ScriptCall<ApplyTrendingKeys, ApplyTrendingArgs>[] = [];
-  for (const [scope, list] of scopes) {
-    const buckets = bucketIndex();
-    const applied = list.map(({ partition, c }) => {
-      const bucket = bucketStart(c.occurredAt, TRENDING.bucketMs);
-      const idx = buckets.add(
-        options.keys.trendingBucket(scope, bucket),
-        bucketTtlSec(bucket, horizonMs, TRENDING.bucketMs, options.allowedLatenessMs, options.now),
-      );
-      return { partition, offset: c.offset, itemId: c.itemId, weight: c.weight, bucket: idx };
-    });
-    calls.push({
-      keys: {
-        epoch: fenceKey(options.fence, options.keys.trendingState(scope)),
-        state: options.keys.trendingState(scope),
-        buckets: buckets.keys,
-      },
-      args: {
-        epoch: options.fence.epoch,
-        partitions: partitionsOf(applied),
-        stateTtlSec: options.stateTtlSec,
-        bucketTtlSec: buckets.ttls,
-        contributions: applied,
-      },
-    });
-  }
+  for (const [scope, all] of scopes)
+    for (const list of slices(all, CONTRIBUTIONS_PER_CALL)) {
+      const buckets = bucketIndex();
+      const applied = list.map(({ partition, c }) => {
+        const bucket = bucketStart(c.occurredAt, TRENDING.bucketMs);
+        const idx = buckets.add(
+          options.keys.trendingBucket(scope, bucket),
+          bucketTtlSec(bucket, horizonMs, TRENDING.bucketMs, options.allowedLatenessMs, options.now),
+        );
+        return { partition, offset: c.offset, itemId: c.itemId, weight: c.weight, bucket: idx };
+      });
+      calls.push({
+        keys: {
+          epoch: fenceKey(options.fence, options.keys.trendingState(scope)),
+          state: options.keys.trendingState(scope),
+          buckets: buckets.keys,
+        },
+        args: {
+          epoch: options.fence.epoch,
+          partitions: partitionsOf(applied),
+          stateTtlSec: options.stateTtlSec,
+          bucketTtlSec: buckets.ttls,
+          contributions: applied,
+        },
+      });
+    }
   return calls;
 }

@@ -568,6 +568,29 @@ describe('the item step plan', () => {
     }
   });
 
+  it("splits a popular item's share into calls of at most 500, each partition's offsets ascending from call to call", () => {
+    const many = (partition: number, from: number) => ({
+      partition,
+      contributions: Array.from({ length: 400 }, (_, i) =>
+        contribution({ offset: String(from + i), itemId: 'hot', action: 'VIEW', weight: 0.5, occurredAt: T0 }),
+      ),
+    });
+    const split = planItemCalls([many(0, 1000), many(1, 5000)], options());
+    expect(split.map((c) => c.args.contributions.length)).toEqual([500, 300]);
+    expect(split.map((c) => c.args.partitions)).toEqual([[0, 1], [1]]);
+    expect(split.every((c) => c.args.catalogued)).toBe(true);
+    const seen = new Map<number, number>();
+    for (const call of split)
+      for (const c of call.args.contributions) {
+        expect(Number(c.offset)).toBeGreaterThan(seen.get(c.partition) ?? -1);
+        seen.set(c.partition, Number(c.offset));
+      }
+    const trending = planTrendingCalls([many(0, 1000), many(1, 5000)], options());
+    expect(
+      trending.filter((c) => c.keys.state === keys.trendingState('_all')).map((c) => c.args.contributions.length),
+    ).toEqual([500, 300]);
+  });
+
   it('encodes to the layout of apply-item.lua', () => {
     for (const call of calls) {
       const argv = scripts.applyItem.argv(call.args);
