@@ -285,9 +285,10 @@ export function createFeatureWorker(options: FeatureWorkerOptions): FeatureWorke
 
   // ---- the item window: the item side of recent batches, applied together, then committed ----
 
+  const windowMax = options.itemWindow?.maxContributions ?? ITEM_WINDOW_MAX;
   const itemWindow = createItemWindow<Waiting>({
     maxAgeMs: options.itemWindow?.maxAgeMs ?? ITEM_WINDOW_MS,
-    maxContributions: options.itemWindow?.maxContributions ?? ITEM_WINDOW_MAX,
+    maxContributions: windowMax,
   });
   /** Flushes of the window in a row that Redis refused with a script or data error. */
   let itemFailures = 0;
@@ -335,6 +336,12 @@ export function createFeatureWorker(options: FeatureWorkerOptions): FeatureWorke
    * the same kind of error, it is applied one contribution at a time.
    */
   let settling: Promise<void> = Promise.resolve();
+  /** settle(), not awaited: a rebuild waits for it as for a batch handler. */
+  function settleInBackground() {
+    gated(() => settle()).catch((error: unknown) =>
+      log.error({ err: error }, 'applying the item side of recent batches failed; retrying'),
+    );
+  }
   function settle(force = false): Promise<void> {
     const run = settling.then(() => settleOnce(force));
     settling = run.catch(() => {});
@@ -669,7 +676,10 @@ export function createFeatureWorker(options: FeatureWorkerOptions): FeatureWorke
       report();
     } else {
       itemWindow.add(batch.partition, total.contributions, lastOffset, { records: fresh, report });
-      await settle();
+      // The window goes out beside the next batches' user sides; a batch waits for it only once
+      // the window holds twice its most (Redis is behind on the item side).
+      if (itemWindow.size >= 2 * windowMax) await settle();
+      else if (itemWindow.due()) settleInBackground();
     }
     await heartbeat();
   }
@@ -812,10 +822,7 @@ export function createFeatureWorker(options: FeatureWorkerOptions): FeatureWorke
       const windowMs = options.itemWindow?.maxAgeMs ?? ITEM_WINDOW_MS;
       flushTimer = setInterval(
         () => {
-          if (rebuilding || !itemWindow.due()) return;
-          gated(() => settle()).catch((error: unknown) =>
-            log.error({ err: error }, 'applying the item side of recent batches failed; retrying'),
-          );
+          if (!rebuilding && itemWindow.due()) settleInBackground();
         },
         Math.max(10, windowMs / 4),
       );

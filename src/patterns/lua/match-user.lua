@@ -424,11 +424,11 @@ end
 -- Keep what can still be part of a match: events within the longest rule's span of anything a
 -- future event (at or after the watermark minus the lateness) could complete; at most bufferMax.
 -- Events below the cutoff are never read again (every read starts at or above it), so they are
--- dropped once the cutoff has moved a quarter of the lateness on, or before the size is checked
+-- dropped once the cutoff has moved half the lateness on, or before the size is checked
 -- against bufferMax.
 local cutoff = wm - lateness - horizon
 local trim = {}
-if cutoff - trimmedTo >= lateness / 4 or size > bufferMax then
+if cutoff - trimmedTo >= lateness / 2 or size > bufferMax then
   size = size - redis.call('ZREMRANGEBYSCORE', evKey, '-inf', '(' .. cutoff)
   redis.call('ZREMRANGEBYSCORE', firedKey, '-inf', '(' .. cutoff)
   trim = { 'tc', cutoff }

@@ -439,7 +439,7 @@ if last > applied then
   end
   if legacy then redis.call('HDEL', state, 'pend:' .. part) end
   -- Bounded sets are trimmed once they hold more than their bound, the dedupe set whenever the
-  -- watermark has moved on by a quarter of the allowed lateness: cheap, and still bounded.
+  -- watermark has moved on by half the allowed lateness: cheap, and still bounded.
   if recentSize > recentMax then
     redis.call('ZREMRANGEBYRANK', recent, 0, -(recentMax + 1))
     recentSize = recentMax
@@ -449,7 +449,7 @@ if last > applied then
     posSize = posMax
   end
   if legacySizes and st[3] then redis.call('HDEL', state, 'ra', 'pa') end
-  if wm - trimmedAt > lateness / 4 then
+  if wm - trimmedAt > lateness / 2 then
     redis.call('ZREMRANGEBYSCORE', seen, '-inf', '(' .. (wm - lateness))
     trimmedAt = wm
   end
