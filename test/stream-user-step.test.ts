@@ -31,6 +31,23 @@ const keys = redisKeys(prefix);
 const fence = { key: keys.streamEpoch('g'), epoch: 'caps-epoch' };
 const items = new Map<string, ItemInfo>(['a', 'b', 'c'].map((id) => [id, { category: 'pets', tags: [] }]));
 
+/** Plans the one user call for these events (all of one user) and runs it. */
+async function runUserCall(
+  events: PositionedEvent[],
+  options: { partition: number; now: number; settledOffset?: string },
+) {
+  const [call] = planUserCalls(events, items, {
+    keys,
+    fence,
+    allowedLatenessMs: LATENESS,
+    weights: DEFAULT_ACTION_WEIGHTS,
+    stateTtlSec: 3600,
+    ...options,
+  });
+  if (!call) throw new Error('no call planned');
+  return scripts.applyUser.run(redis, call.keys, call.args);
+}
+
 /** One user's events in log order: mostly moving on by up to 40 s, some up to 3 minutes late. */
 function userEvents(seed: number, userId: string, start: number): BehaviorEvent[] {
   const rng = createRng(seed, 'caps', userId);
@@ -92,17 +109,7 @@ describe("the user step's per-item cap, kept in the windows hash", () => {
           .map((event, j) => ({ event, offset: String(i + j) }));
         i += batch.length;
         clock = Math.max(clock, ...batch.map((p) => p.event.occurredAt)) + 1000;
-        const [call] = planUserCalls(batch, items, {
-          keys,
-          fence,
-          partition: 0,
-          allowedLatenessMs: LATENESS,
-          weights: DEFAULT_ACTION_WEIGHTS,
-          stateTtlSec: 3600,
-          now: clock,
-        });
-        if (!call) throw new Error('no call planned');
-        const reply = await scripts.applyUser.run(redis, call.keys, call.args);
+        const reply = await runUserCall(batch, { partition: 0, now: clock });
         for (const c of reply.contributions) outcome.set(c.offset, c.capped ? 'capped' : 'counted');
         const capFields = (await redis.hkeys(keys.userWindows(userId))).filter((f) => f.startsWith('c:'));
         fieldsSeen += capFields.length;
@@ -116,21 +123,10 @@ describe("the user step's per-item cap, kept in the windows hash", () => {
 
       // One more call a minute later prunes: what is left is of buckets that can still take events.
       const last = events.at(-1)!;
-      const [call] = planUserCalls(
+      const { watermark } = await runUserCall(
         [{ event: { ...last, eventId: `${userId}-last` }, offset: String(events.length) }],
-        items,
-        {
-          keys,
-          fence,
-          partition: 0,
-          allowedLatenessMs: LATENESS,
-          weights: DEFAULT_ACTION_WEIGHTS,
-          stateTtlSec: 3600,
-          now: clock + 60_000,
-        },
+        { partition: 0, now: clock + 60_000 },
       );
-      if (!call) throw new Error('no call planned');
-      const { watermark } = await scripts.applyUser.run(redis, call.keys, call.args);
       for (const field of await redis.hkeys(keys.userWindows(userId))) {
         const m = /^c:([0-9a-z]+)\|/.exec(field);
         if (m) expect((parseInt(m[1]!, 36) + 1) * TRENDING.bucketMs + LATENESS).toBeGreaterThan(watermark);
@@ -147,18 +143,7 @@ describe("the user step's notes for a redelivery", () => {
     offset: String(offset),
   });
   const apply = async (batch: PositionedEvent[], settledOffset?: string) => {
-    const [call] = planUserCalls(batch, items, {
-      keys,
-      fence,
-      partition: 2,
-      allowedLatenessMs: LATENESS,
-      weights: DEFAULT_ACTION_WEIGHTS,
-      stateTtlSec: 3600,
-      now: T + 3600_000,
-      settledOffset,
-    });
-    if (!call) throw new Error('no call planned');
-    return scripts.applyUser.run(redis, call.keys, call.args);
+    return runUserCall(batch, { partition: 2, now: T + 3600_000, settledOffset });
   };
   const batch = (userId: string) => [
     like(userId, 10, 'a', T),
@@ -225,19 +210,7 @@ describe("the user step's notes for a redelivery", () => {
 describe("the user's category affinity", () => {
   it('lives in the state hash, and is taken over from the hash of its own where an earlier version kept it', async () => {
     const T = Date.now() - 60_000;
-    const apply = async (events: PositionedEvent[]) => {
-      const [call] = planUserCalls(events, items, {
-        keys,
-        fence,
-        partition: 2,
-        allowedLatenessMs: LATENESS,
-        weights: DEFAULT_ACTION_WEIGHTS,
-        stateTtlSec: 3600,
-        now: T + 60_000,
-      });
-      if (!call) throw new Error('no call planned');
-      return scripts.applyUser.run(redis, call.keys, call.args);
-    };
+    const apply = (events: PositionedEvent[]) => runUserCall(events, { partition: 2, now: T + 60_000 });
     const like = (userId: string, offset: number, at: number): PositionedEvent => ({
       offset: String(offset),
       event: {
