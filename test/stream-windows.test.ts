@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { readUserRealtime } from '../src/features/user-features.js';
 import { createLogger } from '../src/logger.js';
 import { redisKeys } from '../src/core/keys.js';
-import { encodeEvent, type BehaviorEvent } from '../src/core/events.js';
+import { encodeEvent, type Action, type BehaviorEvent } from '../src/core/events.js';
 import { createFeatureWorker, type FeatureWorker } from '../src/streams/feature-worker.js';
 import { createKafka, type Producer } from '../src/streams/kafka.js';
 import { topicNames } from '../src/core/topics.js';
@@ -27,6 +27,16 @@ const brokers = () => inject('kafkaBrokers').split(',');
 const categories: Record<string, string> = { 'pet-1': 'pets', 'pet-2': 'pets', 'car-1': 'cars', 'food-1': 'food' };
 const items = [...Object.keys(categories), 'unknown-item'];
 const categoryOf = (id: string) => categories[id] ?? '_unknown';
+/** One behaviour event, accepted when it happened. */
+const behaviour = (eventId: string, userId: string, itemId: string, action: Action, at: number): BehaviorEvent => ({
+  v: 1,
+  eventId,
+  userId,
+  itemId,
+  action,
+  occurredAt: at,
+  receivedAt: at,
+});
 
 describe('the stream worker keeps exact event-time windows and features', () => {
   let redis: RedisClient;
@@ -202,15 +212,7 @@ describe('the stream worker keeps exact event-time windows and features', () => 
     // The user's state is not a hash: every script call for them fails with WRONGTYPE.
     await redis.set(keys.userState('broken-user'), 'not a hash');
     const now = Date.now();
-    const event = (eventId: string, userId: string): BehaviorEvent => ({
-      v: 1,
-      eventId,
-      userId,
-      itemId: 'food-1',
-      action: 'LIKE',
-      occurredAt: now,
-      receivedAt: now,
-    });
+    const event = (eventId: string, userId: string) => behaviour(eventId, userId, 'food-1', 'LIKE', now);
     await producer.send({
       topic: topics.behavior,
       acks: -1,
@@ -234,15 +236,7 @@ describe('the stream worker keeps exact event-time windows and features', () => 
     await redis.set(keys.itemStats('broken-item'), 'not a hash');
     const viewsBefore = Number((await redis.hget(keys.itemStats('car-1'), 'n:VIEW')) ?? 0);
     const now = Date.now();
-    const event = (eventId: string, userId: string, itemId: string): BehaviorEvent => ({
-      v: 1,
-      eventId,
-      userId,
-      itemId,
-      action: 'VIEW',
-      occurredAt: now,
-      receivedAt: now,
-    });
+    const event = (eventId: string, userId: string, itemId: string) => behaviour(eventId, userId, itemId, 'VIEW', now);
     await producer.send({
       topic: topics.behavior,
       acks: -1,

@@ -23,7 +23,7 @@ import {
 } from '../core/events.js';
 import type { EachBatchPayload, Kafka, Producer } from './kafka.js';
 import type { PartitionContributions, PositionedEvent } from './plan.js';
-import { createItemWindow, ITEM_WINDOW_MAX, ITEM_WINDOW_MS, type WindowEntry } from './item-window.js';
+import { createItemWindow, type WindowEntry } from './item-window.js';
 import { replayRange } from './replay.js';
 import type { Topics } from '../core/topics.js';
 import { supervisedConsumer } from './supervised-consumer.js';
@@ -215,7 +215,17 @@ export function createFeatureWorker(options: FeatureWorkerOptions): FeatureWorke
       );
   }
 
-  const reasonOf = (error: unknown) => `apply failed: ${error instanceof Error ? error.message : String(error)}`;
+  /** A record Redis refused to apply, with why. */
+  const refusedRecord = (
+    record: { key: Buffer | null; value: Buffer | null } | undefined,
+    offset: string,
+    error: unknown,
+  ): DeadRecord => ({
+    key: record?.key ?? null,
+    value: record?.value ?? null,
+    offset,
+    reason: `apply failed: ${error instanceof Error ? error.message : String(error)}`,
+  });
 
   /**
    * A batch Redis refused POISON_ATTEMPTS times, one record at a time: what applies is applied (in
@@ -238,13 +248,7 @@ export function createFeatureWorker(options: FeatureWorkerOptions): FeatureWorke
         );
       } catch (error) {
         if (!isDeterministicRedisError(error)) throw error;
-        const message = messages.get(e.offset);
-        refused.push({
-          value: message?.value ?? null,
-          key: message?.key ?? null,
-          offset: e.offset,
-          reason: reasonOf(error),
-        });
+        refused.push(refusedRecord(messages.get(e.offset), e.offset, error));
       }
       done = e.offset;
     }
@@ -285,11 +289,7 @@ export function createFeatureWorker(options: FeatureWorkerOptions): FeatureWorke
 
   // ---- the item window: the item side of recent batches, applied together, then committed ----
 
-  const windowMax = options.itemWindow?.maxContributions ?? ITEM_WINDOW_MAX;
-  const itemWindow = createItemWindow<Waiting>({
-    maxAgeMs: options.itemWindow?.maxAgeMs ?? ITEM_WINDOW_MS,
-    maxContributions: windowMax,
-  });
+  const itemWindow = createItemWindow<Waiting>(options.itemWindow);
   /** Flushes of the window in a row that Redis refused with a script or data error. */
   let itemFailures = 0;
   /** After a failed flush, the next is not tried before this (ms since the epoch), unless forced. */
@@ -315,12 +315,7 @@ export function createFeatureWorker(options: FeatureWorkerOptions): FeatureWorke
             .filter((e) => e.partition === partition)
             .flatMap((e) => e.tag.records)
             .find((r) => r.offset === c.offset);
-          refused.push({
-            key: record?.key ?? null,
-            value: record?.value ?? null,
-            offset: c.offset,
-            reason: reasonOf(error),
-          });
+          refused.push(refusedRecord(record, c.offset, error));
         }
       }
       await refuse({ topic: topics.behavior, partition }, refused);
@@ -678,7 +673,7 @@ export function createFeatureWorker(options: FeatureWorkerOptions): FeatureWorke
       itemWindow.add(batch.partition, total.contributions, lastOffset, { records: fresh, report });
       // The window goes out beside the next batches' user sides; a batch waits for it only once
       // the window holds twice its most (Redis is behind on the item side).
-      if (itemWindow.size >= 2 * windowMax) await settle();
+      if (itemWindow.size >= 2 * itemWindow.maxContributions) await settle();
       else if (itemWindow.due()) settleInBackground();
     }
     await heartbeat();
@@ -819,12 +814,11 @@ export function createFeatureWorker(options: FeatureWorkerOptions): FeatureWorke
       }, options.epochCheckIntervalMs ?? 1000);
       watch.unref();
       // An idle partition's last batches do not wait for a next batch to be applied.
-      const windowMs = options.itemWindow?.maxAgeMs ?? ITEM_WINDOW_MS;
       flushTimer = setInterval(
         () => {
           if (!rebuilding && itemWindow.due()) settleInBackground();
         },
-        Math.max(10, windowMs / 4),
+        Math.max(10, itemWindow.maxAgeMs / 4),
       );
       flushTimer.unref();
       if (options.patterns?.length)

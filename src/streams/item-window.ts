@@ -56,6 +56,9 @@ export function createItemWindow<T>(options: ItemWindowOptions = {}) {
   let generation = 0;
 
   return {
+    /** The longest a batch waits, and the most contributions held before the window is due. */
+    maxAgeMs,
+    maxContributions,
     /** Adds a batch whose user side is applied (no contributions still moves its partition's progress). */
     add(partition: number, contributions: readonly Contribution[], lastOffset: string, tag: T) {
       entries.push({ partition, lastOffset, contributions, addedAt: now(), tag });
@@ -89,9 +92,9 @@ export function createItemWindow<T>(options: ItemWindowOptions = {}) {
       const byPartition = new Map<number, Contribution[]>();
       const offsets = new Map<number, string>();
       for (const e of taken) {
-        const list = byPartition.get(e.partition);
-        if (list) list.push(...e.contributions);
-        else byPartition.set(e.partition, [...e.contributions]);
+        let list = byPartition.get(e.partition);
+        if (!list) byPartition.set(e.partition, (list = []));
+        for (const c of e.contributions) list.push(c);
         const last = offsets.get(e.partition);
         if (last === undefined || BigInt(e.lastOffset) > BigInt(last)) offsets.set(e.partition, e.lastOffset);
       }

@@ -492,18 +492,20 @@ describe('the item step plan', () => {
   });
 
   it('carries co-visitation both ways: the event names its partners, each partner gets the event’s item', () => {
+    // i1's event at offset 10 names i2 and i3 as partners: each gets a co-visit share of it.
+    const coVisitOfI1 = {
+      partition: PARTITION,
+      offset: '10',
+      occurredAt: T0 + 10 * SECOND,
+      action: '',
+      weight: 0,
+      windows: [],
+      partners: ['i1'],
+    };
     const i2 = byItem('i2');
     // T0+6m: the 5m window's minute T0+6m, the 1h window's five minutes from T0+5m.
     expect(i2.args.contributions).toEqual([
-      {
-        partition: PARTITION,
-        offset: '10',
-        occurredAt: T0 + 10 * SECOND,
-        action: '',
-        weight: 0,
-        windows: [],
-        partners: ['i1'],
-      },
+      coVisitOfI1,
       {
         partition: PARTITION,
         offset: '11',
@@ -518,17 +520,7 @@ describe('the item step plan', () => {
     // A partner-only item counts nothing in windows, and the worker has not read its catalogue entry.
     const i3 = byItem('i3');
     expect(i3.args.catalogued).toBe(false);
-    expect(i3.args.contributions).toEqual([
-      {
-        partition: PARTITION,
-        offset: '10',
-        occurredAt: T0 + 10 * SECOND,
-        action: '',
-        weight: 0,
-        windows: [],
-        partners: ['i1'],
-      },
-    ]);
+    expect(i3.args.contributions).toEqual([coVisitOfI1]);
   });
 
   it('gives a capped repeat no weight on the item (no popularity) but still counts it in windows and totals', () => {
