@@ -191,11 +191,12 @@ export function samples(prefix: string): Record<ScriptName, ScriptSample> {
         catalogued: false,
         allowedLatenessMs: 120_000,
         windowSpec: '5m:60000:300000',
+        coVisits: [{ partition: 3, offset: '6', partner: 'i3' }],
         contributions: [
           { partition: 3, offset: '7', occurredAt: T, action: 'LIKE', weight: 2, windows: ['5m:1'], partners: ['i2'] },
         ],
       },
-      check: (applied) => expect(applied).toBe(1),
+      check: (applied) => expect(applied).toBe(2),
     }),
     applyTrending: bind(scripts.applyTrending, {
       setup: holdEpoch,

@@ -217,17 +217,26 @@ export interface ApplyItemKeys extends Fenced {
   meta: string;
 }
 
+/** An event on the item itself. */
 export interface ApplyItemContribution {
   /** The partition the event came from: its offset is guarded per item and partition. */
   partition: number;
   offset: string;
   occurredAt: number;
-  /** '' when the item is only another event's co-visitation partner. */
   action: string;
   weight: number;
-  /** The window fields the event counts in (`<window>:<bucket index base 36>`); none for a partner share. */
+  /** The window fields the event counts in (`<window>:<bucket index base 36>`). */
   windows: readonly string[];
+  /** The co-visitation partners it found (the user's other engaged items). */
   partners: readonly string[];
+}
+
+/** Another item's event that names this item as a co-visitation partner. */
+export interface ApplyItemCoVisit {
+  partition: number;
+  offset: string;
+  /** The item the event was on. */
+  partner: string;
 }
 
 export interface ApplyItemArgs extends Fenced {
@@ -246,7 +255,13 @@ export interface ApplyItemArgs extends Fenced {
   allowedLatenessMs: number;
   /** Every window as `name:bucketMs:lengthMs`, comma-separated: how dead window fields are found. */
   windowSpec: string;
-  /** In ascending offsets within each partition. */
+  /**
+   * Other items' events that name this one as a co-visitation partner: the bulk of an item step,
+   * sent packed in one argument (`partition offset partner;…`), which costs Redis and the client
+   * far less than an argument per field.
+   */
+  coVisits: readonly ApplyItemCoVisit[];
+  /** The item's own events, in ascending offsets within each partition. */
   contributions: readonly ApplyItemContribution[];
 }
 
@@ -267,6 +282,7 @@ const applyItem = defineScript('applyItem', {
     a.catalogued ? 1 : 0,
     a.allowedLatenessMs,
     a.windowSpec,
+    a.coVisits.map((c) => `${c.partition} ${c.offset} ${c.partner}`).join(';'),
     ...a.contributions.flatMap((c) => [
       c.partition,
       c.offset,
@@ -275,8 +291,7 @@ const applyItem = defineScript('applyItem', {
       c.weight,
       c.windows.length,
       ...c.windows,
-      c.partners.length,
-      ...c.partners,
+      c.partners.join(','),
     ]),
   ],
   /** The number of contributions applied. */
@@ -308,8 +323,8 @@ const applyTrending = defineScript('applyTrending', {
     a.partitions.join(','),
     a.stateTtlSec,
     a.bucketTtlSec.length,
+    a.contributions.map((c) => `${c.partition} ${c.offset} ${c.itemId} ${c.weight} ${c.bucket}`).join(';'),
     ...a.bucketTtlSec,
-    ...a.contributions.flatMap((c) => [c.partition, c.offset, c.itemId, c.weight, c.bucket]),
   ],
   /** The number of contributions applied. */
   decode: (reply) => int(reply, 'applyTrending'),

@@ -33,6 +33,8 @@ import type { RedisKeys } from '../core/keys.js';
 import { fenceKey, type EpochFence } from './epoch.js';
 import type {
   ApplyItemArgs,
+  ApplyItemCoVisit,
+  ApplyItemContribution,
   ApplyItemKeys,
   ApplyTrendingArgs,
   ApplyTrendingKeys,
@@ -296,7 +298,9 @@ export function planItemCalls(
   batches: readonly PartitionContributions[],
   options: Pick<PlanOptions, 'keys' | 'fence' | 'allowedLatenessMs' | 'stateTtlSec' | 'now'>,
 ): ScriptCall<ApplyItemKeys, ApplyItemArgs>[] {
-  type Share = { c: Contribution; partition: number; own: boolean; partners: readonly string[] };
+  // An item's share: an event on it (`partner` undefined), or another item's event naming it as a
+  // co-visitation partner.
+  type Share = { c: Contribution; partition: number; partner?: string };
   const shares = new Map<string, Share[]>();
   const add = (itemId: string, share: Share) => {
     const list = shares.get(itemId);
@@ -305,21 +309,26 @@ export function planItemCalls(
   };
   for (const { partition, contributions } of batches)
     for (const c of contributions) {
-      add(c.itemId, { c, partition, own: true, partners: c.partners });
-      for (const p of c.partners) add(p, { c, partition, own: false, partners: [c.itemId] });
+      add(c.itemId, { c, partition });
+      for (const p of c.partners) add(p, { c, partition, partner: c.itemId });
     }
   const calls: ScriptCall<ApplyItemKeys, ApplyItemArgs>[] = [];
   for (const [itemId, all] of shares)
     for (const list of slices(all, CONTRIBUTIONS_PER_CALL)) {
-      const applied = list.map(({ c, partition, own, partners }) => ({
-        partition,
-        offset: c.offset,
-        occurredAt: c.occurredAt,
-        action: own ? c.action : '',
-        weight: own && !c.capped ? c.weight : 0,
-        windows: own ? windowFields(c.occurredAt, options).fields : [],
-        partners,
-      }));
+      const own: ApplyItemContribution[] = [];
+      const coVisits: ApplyItemCoVisit[] = [];
+      for (const { c, partition, partner } of list)
+        if (partner !== undefined) coVisits.push({ partition, offset: c.offset, partner });
+        else
+          own.push({
+            partition,
+            offset: c.offset,
+            occurredAt: c.occurredAt,
+            action: c.action,
+            weight: c.capped ? 0 : c.weight,
+            windows: windowFields(c.occurredAt, options).fields,
+            partners: c.partners,
+          });
       calls.push({
         keys: {
           epoch: fenceKey(options.fence, options.keys.itemStats(itemId)),
@@ -329,7 +338,7 @@ export function planItemCalls(
         },
         args: {
           epoch: options.fence.epoch,
-          partitions: partitionsOf(applied),
+          partitions: partitionsOf(list),
           popularityHalfLifeMs: POPULARITY_HALF_LIFE_MS,
           covisitMax: COVISIT_MAX_PER_ITEM,
           covisitTtlSec: COVISIT_TTL_SEC,
@@ -338,10 +347,11 @@ export function planItemCalls(
           ttlRefreshMs: TTL_REFRESH_MS,
           uncataloguedTtlSec: UNCATALOGUED_TTL_SEC,
           // The user step read the item's category: known means the catalogue held it then.
-          catalogued: all.some(({ c, own }) => own && c.category !== UNKNOWN_CATEGORY),
+          catalogued: all.some(({ c, partner }) => partner === undefined && c.category !== UNKNOWN_CATEGORY),
           allowedLatenessMs: options.allowedLatenessMs,
           windowSpec: WINDOW_SPEC,
-          contributions: applied,
+          coVisits,
+          contributions: own,
         },
       });
     }
@@ -388,7 +398,7 @@ export function planTrendingCalls(
         },
         args: {
           epoch: options.fence.epoch,
-          partitions: partitionsOf(applied),
+          partitions: partitionsOf(list),
           stateTtlSec: options.stateTtlSec,
           bucketTtlSec: buckets.ttls,
           contributions: applied,

@@ -492,20 +492,12 @@ describe('the item step plan', () => {
   });
 
   it('carries co-visitation both ways: the event names its partners, each partner gets the event’s item', () => {
-    // i1's event at offset 10 names i2 and i3 as partners: each gets a co-visit share of it.
-    const coVisitOfI1 = {
-      partition: PARTITION,
-      offset: '10',
-      occurredAt: T0 + 10 * SECOND,
-      action: '',
-      weight: 0,
-      windows: [],
-      partners: ['i1'],
-    };
+    // i1's event at offset 10 names i2 and i3 as partners: each gets a co-visit of it.
+    const coVisitOfI1 = { partition: PARTITION, offset: '10', partner: 'i1' };
     const i2 = byItem('i2');
     // T0+6m: the 5m window's minute T0+6m, the 1h window's five minutes from T0+5m.
+    expect(i2.args.coVisits).toEqual([coVisitOfI1]);
     expect(i2.args.contributions).toEqual([
-      coVisitOfI1,
       {
         partition: PARTITION,
         offset: '11',
@@ -520,7 +512,9 @@ describe('the item step plan', () => {
     // A partner-only item counts nothing in windows, and the worker has not read its catalogue entry.
     const i3 = byItem('i3');
     expect(i3.args.catalogued).toBe(false);
-    expect(i3.args.contributions).toEqual([coVisitOfI1]);
+    expect(i3.args.coVisits).toEqual([coVisitOfI1]);
+    expect(i3.args.contributions).toEqual([]);
+    expect(byItem('i1').args.coVisits).toEqual([]);
   });
 
   it('gives a capped repeat no weight on the item (no popularity) but still counts it in windows and totals', () => {
@@ -555,8 +549,10 @@ describe('the item step plan', () => {
       [{ partition: PARTITION, contributions: orderContributions([...contributions].reverse()) }],
       options(),
     )) {
-      const offsets = call.args.contributions.map((c) => BigInt(c.offset));
-      expect(offsets).toEqual([...offsets].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)));
+      for (const list of [call.args.contributions, call.args.coVisits]) {
+        const offsets = list.map((c) => BigInt(c.offset));
+        expect(offsets).toEqual([...offsets].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)));
+      }
     }
   });
 
@@ -596,10 +592,11 @@ describe('the item step plan', () => {
       expect(argv[9]).toBe(call.args.catalogued ? 1 : 0);
       expect(argv[11]).toBe(call.args.windowSpec);
       expect(argv[1]).toBe(call.args.partitions.join(','));
-      const perContribution = call.args.contributions.reduce((s, c) => s + 7 + c.windows.length + c.partners.length, 0);
-      expect(argv).toHaveLength(12 + perContribution);
-      // Every contribution's counts start where the previous one's ended: k window fields, then p partners.
-      let i = 12;
+      // Other items' events naming this one go packed in one argument.
+      expect(argv[12]).toBe(call.args.coVisits.map((c) => `${c.partition} ${c.offset} ${c.partner}`).join(';'));
+      // Then each of the item's own events: its window fields, then its partners in one argument.
+      expect(argv).toHaveLength(13 + call.args.contributions.reduce((s, c) => s + 7 + c.windows.length, 0));
+      let i = 13;
       for (const c of call.args.contributions) {
         expect(argv.slice(i, i + 6)).toEqual([
           c.partition,
@@ -610,8 +607,8 @@ describe('the item step plan', () => {
           c.windows.length,
         ]);
         expect(argv.slice(i + 6, i + 6 + c.windows.length)).toEqual(c.windows);
-        expect(argv[i + 6 + c.windows.length]).toBe(c.partners.length);
-        i += 7 + c.windows.length + c.partners.length;
+        expect(argv[i + 6 + c.windows.length]).toBe(c.partners.join(','));
+        i += 7 + c.windows.length;
       }
     }
   });
@@ -670,7 +667,9 @@ describe('the trending step plan', () => {
       expect([scripts.applyTrending.keys(call.keys)[0], argv[0]]).toEqual([fence.key, fence.epoch]);
       expect(argv[3]).toBe(b);
       expect(argv[1]).toBe(String(PARTITION));
-      expect(argv).toHaveLength(4 + b + 5 * call.args.contributions.length);
+      // The contributions packed in one argument, before the buckets' TTLs.
+      expect(argv[4]).toBe(call.args.contributions.map((c) => `${c.partition} ${c.offset} ${c.itemId} ${c.weight} ${c.bucket}`).join(';'));
+      expect(argv.slice(5)).toEqual(call.args.bucketTtlSec);
     }
   });
 

@@ -22,9 +22,10 @@
 --
 -- KEYS: epoch, stats, covisit, meta
 -- ARGV: epoch, partitions (comma-separated), popularityHalfLifeMs, covisitMax, covisitTtlSec, statsTtlSec,
---       now, ttlRefreshMs, uncataloguedTtlSec, catalogued, allowedLatenessMs, windowSpec, then per
---       contribution (ascending offsets within each partition): partition, offset, occurredAt, action
---       ('' = co-visit only), weight, k, windowField_1 … windowField_k, p, partner_1 … partner_p
+--       now, ttlRefreshMs, uncataloguedTtlSec, catalogued, allowedLatenessMs, windowSpec, coVisits
+--       (other items' events that name this one as a partner: `partition offset partner;…`), then
+--       per event on the item itself (in ascending offsets within each partition): partition, offset,
+--       occurredAt, action, weight, k, windowField_1 … windowField_k, partners (comma-separated)
 -- Returns: the number of contributions applied
 
 -- @include fence.lua
@@ -41,16 +42,17 @@ local catalogued = ARGV[10] == '1'
 local lateness = tonumber(ARGV[11])
 local winSpec = ARGV[12]
 
--- The counters a contribution moves: its window fields and its action's total.
+local coVisits = ARGV[13]
+local FIRST = 14
+
+-- The counters an event moves: its window fields and its action's total.
 local function counters(i, each)
   local action = ARGV[i + 3]
-  if action == '' then return end
   for j = 1, tonumber(ARGV[i + 5]) do each(ARGV[i + 5 + j] .. '|' .. action) end
   each('n:' .. action)
 end
 local function nextAt(i)
-  local k = tonumber(ARGV[i + 5])
-  return i + 7 + k + tonumber(ARGV[i + 6 + k])
+  return i + 7 + tonumber(ARGV[i + 5])
 end
 
 -- One read of the state, of each partition's guard and of every counter any contribution could
@@ -58,7 +60,7 @@ end
 local read = { '_b', 'x', 'cn', 'fk', 'wp', 'pop' }
 for _, p in ipairs(parts) do read[#read + 1] = 'off:' .. p end
 local at = {}
-local i = 13
+local i = FIRST
 while i <= #ARGV do
   counters(i, function(f)
     if at[f] == nil then
@@ -75,7 +77,11 @@ local n = 0
 local incs = {}
 local popAdds = {}
 local pairsOf = {}
-i = 13
+local function took(part, offset)
+  if last[part] == nil or offset > last[part] then last[part] = offset end
+  n = n + 1
+end
+i = FIRST
 while i <= #ARGV do
   local part, offset = ARGV[i], tonumber(ARGV[i + 1])
   if offset > applied[part] then
@@ -83,15 +89,18 @@ while i <= #ARGV do
     local w = tonumber(ARGV[i + 4])
     local k = tonumber(ARGV[i + 5])
     counters(i, function(f) incs[f] = (incs[f] or 0) + 1 end)
-    if ARGV[i + 3] ~= '' and w ~= 0 then popAdds[#popAdds + 1] = { w, t } end
-    for j = 1, tonumber(ARGV[i + 6 + k]) do
-      local other = ARGV[i + 6 + k + j]
-      pairsOf[other] = (pairsOf[other] or 0) + 1
-    end
-    if last[part] == nil or offset > last[part] then last[part] = offset end
-    n = n + 1
+    if w ~= 0 then popAdds[#popAdds + 1] = { w, t } end
+    for other in string.gmatch(ARGV[i + 6 + k], '[^,]+') do pairsOf[other] = (pairsOf[other] or 0) + 1 end
+    took(part, offset)
   end
   i = nextAt(i)
+end
+for part, o, other in string.gmatch(coVisits, '(%d+) (%d+) ([^;]+)') do
+  local offset = tonumber(o)
+  if offset > applied[part] then
+    pairsOf[other] = (pairsOf[other] or 0) + 1
+    took(part, offset)
+  end
 end
 if n == 0 then return 0 end
 

@@ -3,9 +3,9 @@
 -- each contribution's partition.
 --
 -- KEYS: epoch, state, then bucket_1 … bucket_B
--- ARGV: epoch, partitions (comma-separated), stateTtlSec, bucketCount, then ttlSec_1 … ttlSec_B
---       (B = bucketCount), then per contribution (ascending offsets within each partition): partition,
---       offset, itemId, weight, bucketIndex
+-- ARGV: epoch, partitions (comma-separated), stateTtlSec, bucketCount, contributions (in one argument:
+--       `partition offset itemId weight bucketIndex;…` in ascending offsets within each partition),
+--       then ttlSec_1 … ttlSec_B (B = bucketCount)
 -- Returns: the number of contributions applied
 
 -- @include fence.lua
@@ -18,24 +18,21 @@ for p in string.gmatch(ARGV[2], '[^,]+') do
   guards[#guards + 1] = 'off:' .. p
 end
 local stateTtl = tonumber(ARGV[3])
-local nb = tonumber(ARGV[4])
 local st = redis.call('HMGET', state, unpack(guards))
 local applied, last = {}, {}
 for j, p in ipairs(parts) do applied[p] = tonumber(st[j] or '-1') end
 local n = 0
 local sums = {}
-local i = 5 + nb
-while i <= #ARGV do
-  local part, offset = ARGV[i], tonumber(ARGV[i + 1])
+for part, o, item, w, b in string.gmatch(ARGV[5], '(%d+) (%d+) ([^ ]+) ([^ ]+) (%d+)') do
+  local offset = tonumber(o)
   if offset > applied[part] then
-    local idx = tonumber(ARGV[i + 4])
+    local idx = tonumber(b)
     local bucket = sums[idx]
     if bucket == nil then bucket = {}; sums[idx] = bucket end
-    bucket[ARGV[i + 2]] = (bucket[ARGV[i + 2]] or 0) + tonumber(ARGV[i + 3])
+    bucket[item] = (bucket[item] or 0) + tonumber(w)
     if last[part] == nil or offset > last[part] then last[part] = offset end
     n = n + 1
   end
-  i = i + 5
 end
 if n == 0 then return 0 end
 -- Per bucket, one read of the items' sums and one write of the new ones (however many items).
@@ -47,7 +44,7 @@ for idx, items in pairs(sums) do
     adds[#adds + 1] = w
   end
   addScores(key, ids, adds)
-  redis.call('EXPIRE', key, tonumber(ARGV[4 + idx]))
+  redis.call('EXPIRE', key, tonumber(ARGV[5 + idx]))
 end
 local progress = {}
 for part, offset in pairs(last) do
