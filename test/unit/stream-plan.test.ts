@@ -668,7 +668,9 @@ describe('the trending step plan', () => {
       expect(argv[3]).toBe(b);
       expect(argv[1]).toBe(String(PARTITION));
       // The contributions packed in one argument, before the buckets' TTLs.
-      expect(argv[4]).toBe(call.args.contributions.map((c) => `${c.partition} ${c.offset} ${c.itemId} ${c.weight} ${c.bucket}`).join(';'));
+      expect(argv[4]).toBe(
+        call.args.contributions.map((c) => `${c.partition} ${c.offset} ${c.itemId} ${c.weight} ${c.bucket}`).join(';'),
+      );
       expect(argv.slice(5)).toEqual(call.args.bucketTtlSec);
     }
   });
