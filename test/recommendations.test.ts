@@ -226,6 +226,13 @@ describe('recommendations', () => {
     expect(badId.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
     const many = await feed('u-x', { candidates: Array.from({ length: 501 }, (_, i) => `c${i}`) });
     expect(many.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+    // Variables that do not fit their declared types, as the compiled query coerces them.
+    const wrongType = await gql(app.url, RecommendationsDocument, { userId: 'u-x', first: 'ten' } as never);
+    expect(wrongType.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+    expect(wrongType.errors?.[0]?.message).toMatch(/^Variable "\$first" got invalid value/);
+    const nullInList = await feed('u-x', { candidates: ['ok', null] as never });
+    expect(nullInList.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+    expect(wrongType.data ?? null).toBeNull();
   });
 });
 

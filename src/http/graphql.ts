@@ -13,6 +13,7 @@ import type { Metrics } from '../metrics.js';
 import { defaultQuery } from './graphiql.js';
 import { isLoopbackOrigin } from './origin.js';
 import { boundedSourceCache } from './document-cache.js';
+import { useCompiledQueries } from './compiled-execution.js';
 import { useGraphQLJsSubscribe } from './subscription-engine.js';
 
 /**
@@ -197,6 +198,7 @@ export function createGraphQLServer({ config, log, metrics, domain }: GraphQLSer
       }),
       metricsPlugin(metrics),
       useGraphQLJsSubscribe(),
+      useCompiledQueries(),
     ],
   });
 }
