@@ -322,7 +322,6 @@ const applyTrending = defineScript('applyTrending', {
     a.epoch,
     a.partitions.join(','),
     a.stateTtlSec,
-    a.bucketTtlSec.length,
     a.contributions.map((c) => `${c.partition} ${c.offset} ${c.itemId} ${c.weight} ${c.bucket}`).join(';'),
     ...a.bucketTtlSec,
   ],

@@ -665,13 +665,13 @@ describe('the trending step plan', () => {
       const b = call.keys.buckets.length;
       expect(scripts.applyTrending.keys(call.keys)).toHaveLength(2 + b);
       expect([scripts.applyTrending.keys(call.keys)[0], argv[0]]).toEqual([fence.key, fence.epoch]);
-      expect(argv[3]).toBe(b);
       expect(argv[1]).toBe(String(PARTITION));
-      // The contributions packed in one argument, before the buckets' TTLs.
-      expect(argv[4]).toBe(
+      // The contributions packed in one argument, then one TTL per bucket key.
+      expect(argv[3]).toBe(
         call.args.contributions.map((c) => `${c.partition} ${c.offset} ${c.itemId} ${c.weight} ${c.bucket}`).join(';'),
       );
-      expect(argv.slice(5)).toEqual(call.args.bucketTtlSec);
+      expect(argv.slice(4)).toEqual(call.args.bucketTtlSec);
+      expect(call.args.bucketTtlSec).toHaveLength(b);
     }
   });
 

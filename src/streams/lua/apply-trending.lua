@@ -3,9 +3,9 @@
 -- each contribution's partition.
 --
 -- KEYS: epoch, state, then bucket_1 … bucket_B
--- ARGV: epoch, partitions (comma-separated), stateTtlSec, bucketCount, contributions (in one argument:
+-- ARGV: epoch, partitions (comma-separated), stateTtlSec, contributions (in one argument:
 --       `partition offset itemId weight bucketIndex;…` in ascending offsets within each partition),
---       then ttlSec_1 … ttlSec_B (B = bucketCount)
+--       then ttlSec_1 … ttlSec_B (one per bucket key)
 -- Returns: the number of contributions applied
 
 -- @include fence.lua
@@ -23,7 +23,7 @@ local applied, last = {}, {}
 for j, p in ipairs(parts) do applied[p] = tonumber(st[j] or '-1') end
 local n = 0
 local sums = {}
-for part, o, item, w, b in string.gmatch(ARGV[5], '(%d+) (%d+) ([^ ]+) ([^ ]+) (%d+)') do
+for part, o, item, w, b in string.gmatch(ARGV[4], '(%d+) (%d+) ([^ ]+) ([^ ]+) (%d+)') do
   local offset = tonumber(o)
   if offset > applied[part] then
     local idx = tonumber(b)
@@ -44,7 +44,7 @@ for idx, items in pairs(sums) do
     adds[#adds + 1] = w
   end
   addScores(key, ids, adds)
-  redis.call('EXPIRE', key, tonumber(ARGV[5 + idx]))
+  redis.call('EXPIRE', key, tonumber(ARGV[4 + idx]))
 end
 local progress = {}
 for part, offset in pairs(last) do
