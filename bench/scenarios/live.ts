@@ -7,7 +7,9 @@
  * payload stamped on arrival. This process then sends, open loop at a fixed rate, one LIKE per
  * tick for a random subscribed user on an item of a category absent from that user's current top
  * 10 (a push only follows when the ordered top 10 changes), and matches each "behaviour" push to
- * the earliest unanswered send of its user. Sends without a push within the deadline are counted.
+ * the earliest unanswered send of its user. Sends without a push within the deadline are counted;
+ * the goal allows no more of them than the service's re-ranks that pushed nothing (the top 10 stayed
+ * as it was), and no failed re-rank.
  * Each matched push is also split at its feed's `computedAt` (when the re-rank read the user's
  * features): like sent → re-ranked is the API, Kafka, the stream worker and its notice; re-ranked →
  * received is the ranking, the subscription's execution and the socket. Both run on this machine's
@@ -433,6 +435,10 @@ async function withSubscribers(
     const missing = runs.reduce((s, x) => s + x.missing, 0);
     const unmatched = runs.reduce((s, x) => s + x.unmatched, 0);
     const reranks = (pick: (r: LiveRun['reranks']) => number) => runs.reduce((s, x) => s + pick(x.reranks), 0);
+    // A like whose re-rank leaves the top 10 as it was pushes nothing, by design: the goal allows
+    // that many likes without a push (counted by the service), and no more, and no failed re-rank.
+    const unchanged = Math.max(0, reranks((r) => r.ok) - reranks((r) => r.pushed));
+    const allPushed = missing <= unchanged && reranks((r) => r.failed) === 0;
     const stat = (p: number) => median(runs.map((x) => percentile(x.latencies, p)));
     rows.push({
       scenario: 'live',
@@ -455,7 +461,7 @@ async function withSubscribers(
               reference: { name: "DESIGN's quoted naive per-subscriber yoga pub/sub, not run here", value: goal.naive },
               goal: {
                 text: `< ${goal.p99} ms with ${n.toLocaleString('en-US')} subscribers${reached < n ? ` (reached ${reached.toLocaleString('en-US')})` : ''}`,
-                met: reached === n && value < goal.p99 && achieved >= 0.95 * RATE && missing === 0 && !subs.failed,
+                met: reached === n && value < goal.p99 && achieved >= 0.95 * RATE && allPushed && !subs.failed,
               },
             }
           : {}),
