@@ -133,6 +133,35 @@ export const neighbourScore = (recalled: { neighbour: number }, item: ItemFeatur
 export const neighbourScoreOf = (neighbour: number, engaged: number) =>
   neighbour / Math.max(1, engaged) ** NEIGHBOUR_ITEM_EXPONENT;
 
+/** The user-side columns of a row: they depend only on the candidate's category. */
+interface CategoryColumns {
+  affinity: number;
+  share: number;
+  pos5m: number;
+  neg5m: number;
+  pos1h: number;
+  neg1h: number;
+  interest: number;
+  activity: number;
+  tagged: number;
+}
+
+function categoryColumns(user: UserContext, category: string): CategoryColumns {
+  const affinity = user.affinity.get(category) ?? 0;
+  const counts = user.windowCounts.get(category);
+  return {
+    affinity,
+    share: user.positiveAffinitySum > 0 ? Math.max(0, affinity) / user.positiveAffinitySum : 0,
+    pos5m: counts?.pos5m ?? 0,
+    neg5m: counts?.neg5m ?? 0,
+    pos1h: counts?.pos1h ?? 0,
+    neg1h: counts?.neg1h ?? 0,
+    interest: user.interests.has(category) ? 1 : 0,
+    activity: Math.log1p(user.activity1h),
+    tagged: user.taggedCategories.has(category) ? 1 : 0,
+  };
+}
+
 /** Writes one candidate's row into `out` at `offset` (no allocation per candidate). */
 export function writeFeatureRow(
   out: Float32Array,
@@ -142,34 +171,56 @@ export function writeFeatureRow(
   signals: CandidateSignals,
   at: number,
 ) {
-  const category = item.category ?? '';
-  const affinity = user.affinity.get(category) ?? 0;
-  const counts = user.windowCounts.get(category);
+  writeRow(out, offset, categoryColumns(user, item.category ?? ''), item, signals, at);
+}
+
+/**
+ * `writeFeatureRow` for the many candidates of one request: the user-side columns are worked out
+ * once per category, on its first candidate, so a row costs one map look-up for its user side
+ * instead of one per column.
+ */
+export function createRowWriter(user: UserContext) {
+  const byCategory = new Map<string, CategoryColumns>();
+  return (out: Float32Array, offset: number, item: ItemFeatures, signals: CandidateSignals, at: number) => {
+    const category = item.category ?? '';
+    let columns = byCategory.get(category);
+    if (columns === undefined) byCategory.set(category, (columns = categoryColumns(user, category)));
+    writeRow(out, offset, columns, item, signals, at);
+  };
+}
+
+function writeRow(
+  out: Float32Array,
+  offset: number,
+  c: CategoryColumns,
+  item: ItemFeatures,
+  signals: CandidateSignals,
+  at: number,
+) {
   const t = item.totals;
   const engaged = engagedCount(t);
   const negative = t.SKIP + t.HIDE;
   const exposures = Math.max(t.VIEW, engaged + negative);
   const age = item.createdAt === null ? null : Math.max(0, at - item.createdAt);
-  out[offset] = affinity;
-  const share = user.positiveAffinitySum > 0 ? Math.max(0, affinity) / user.positiveAffinitySum : 0;
-  out[offset + 1] = share;
-  out[offset + 2] = counts?.pos5m ?? 0;
-  out[offset + 3] = counts?.neg5m ?? 0;
-  out[offset + 4] = counts?.pos1h ?? 0;
-  out[offset + 5] = counts?.neg1h ?? 0;
-  out[offset + 6] = user.interests.has(category) ? 1 : 0;
-  out[offset + 7] = Math.log1p(user.activity1h);
+  out[offset] = c.affinity;
+  out[offset + 1] = c.share;
+  out[offset + 2] = c.pos5m;
+  out[offset + 3] = c.neg5m;
+  out[offset + 4] = c.pos1h;
+  out[offset + 5] = c.neg1h;
+  out[offset + 6] = c.interest;
+  out[offset + 7] = c.activity;
   out[offset + 8] = signedLog(item.popularity);
   const engagementRate = (engaged + 1) / (exposures + 10);
   out[offset + 9] = engagementRate;
   // The user's interest in the item's category times how engaging the item is: the shape of
   // "would this person engage with this item", which a linear model cannot form from the two.
-  out[offset + 10] = share * engagementRate;
+  out[offset + 10] = c.share * engagementRate;
   out[offset + 11] = (negative + 1) / (exposures + 10);
   out[offset + 12] = age === null ? Math.log1p((30 * DAY) / HOUR) : Math.log1p(age / HOUR);
   out[offset + 13] = age !== null && age < NEW_ITEM_AGE_MS ? 1 : 0;
   out[offset + 14] = Math.log1p(signals.neighbour);
   out[offset + 15] = Math.log1p(engaged);
   out[offset + 16] = signedLog(signals.trending);
-  out[offset + 17] = user.taggedCategories.has(category) ? 1 : 0;
+  out[offset + 17] = c.tagged;
 }

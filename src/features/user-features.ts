@@ -125,6 +125,32 @@ export async function readUserRealtimeBatch(
   userIds: readonly string[],
   readAt = Date.now(),
 ): Promise<UserRealtime[]> {
+  return (await readUsers(redis, keys, userIds, readAt, false)).map((u) => u.realtime);
+}
+
+/**
+ * Real-time features and long-horizon preferences of several users in one pipelined round trip
+ * (what ranking reads for its user), in input order.
+ */
+export async function readUserFeaturesBatch(
+  redis: RedisClient,
+  keys: RedisKeys,
+  userIds: readonly string[],
+  readAt = Date.now(),
+): Promise<{ realtime: UserRealtime; longHorizon: UserLongHorizon }[]> {
+  return (await readUsers(redis, keys, userIds, readAt, true)) as {
+    realtime: UserRealtime;
+    longHorizon: UserLongHorizon;
+  }[];
+}
+
+async function readUsers(
+  redis: RedisClient,
+  keys: RedisKeys,
+  userIds: readonly string[],
+  readAt: number,
+  withLongHorizon: boolean,
+): Promise<{ realtime: UserRealtime; longHorizon?: UserLongHorizon }[]> {
   const first = pipelineOf(redis);
   for (const userId of userIds) {
     first.hgetall(keys.userState(userId));
@@ -134,9 +160,10 @@ export async function readUserRealtimeBatch(
     first.hget(keys.userProfile(userId), 'interests');
     first.hgetall(keys.userTags(userId));
     first.hgetall(keys.userWindows(userId));
+    if (withLongHorizon) first.hgetall(keys.userLongHorizon(userId));
   }
   const head = await execPipeline(first);
-  const PER_USER = 7;
+  const PER_USER = withLongHorizon ? 8 : 7;
   const states = userIds.map((_, u) => head[u * PER_USER] as Record<string, string>);
   const affinities = states.map(affinityOf);
   // Affinity is a part of the state; a user with no event since an earlier version kept it in a
@@ -151,7 +178,10 @@ export async function readUserRealtimeBatch(
     legacy.forEach(({ u }, j) => (affinities[u] = hashes[j] ?? {}));
   }
   return userIds.map((userId, u) => {
-    const [, recent, positive, hidden, interests, tags, windows] = head.slice(u * PER_USER, (u + 1) * PER_USER) as [
+    const [, recent, positive, hidden, interests, tags, windows, longHorizon] = head.slice(
+      u * PER_USER,
+      (u + 1) * PER_USER,
+    ) as [
       Record<string, string>,
       string[],
       string[],
@@ -159,6 +189,7 @@ export async function readUserRealtimeBatch(
       string | null,
       Record<string, string>,
       Record<string, string>,
+      Record<string, string> | undefined,
     ];
     const aff = affinities[u]!;
     const wm = states[u]!.wm;
@@ -172,7 +203,7 @@ export async function readUserRealtimeBatch(
         score: decayedValue(Number(stored), base, readAt, AFFINITY_HALF_LIFE_MS),
       }))
       .sort((a, b) => b.score - a.score || a.category.localeCompare(b.category));
-    return {
+    const realtime: UserRealtime = {
       userId,
       latestEventAt: latest,
       windows: WINDOW_NAMES.map((window) => ({ window, endsAt: end, counts: windowCounts(windows, window, end) })),
@@ -184,6 +215,7 @@ export async function readUserRealtimeBatch(
       tags: activeTags({ tags: decodeTags(tags) }, readAt),
       readAt,
     };
+    return withLongHorizon ? { realtime, longHorizon: longHorizonOf(userId, longHorizon ?? {}) } : { realtime };
   });
 }
 
@@ -203,22 +235,24 @@ export async function readUserLongHorizonBatch(
   const read = pipelineOf(redis);
   for (const userId of userIds) read.hgetall(keys.userLongHorizon(userId));
   const hashes = (await execPipeline(read)) as Record<string, string>[];
-  return userIds.map((userId, u) => {
-    const hash = hashes[u] ?? {};
-    const preferences: UserLongHorizon['preferences'] = [];
-    const totals: UserLongHorizon['totals'] = [];
-    for (const [field, value] of Object.entries(hash)) {
-      if (field.startsWith('c:')) preferences.push({ category: field.slice(2), share: Number(value) });
-      else if (field.startsWith('n:')) totals.push({ action: field.slice(2) as Action, count: Number(value) });
-    }
-    preferences.sort((a, b) => b.share - a.share || a.category.localeCompare(b.category));
-    totals.sort((a, b) => a.action.localeCompare(b.action));
-    return {
-      userId,
-      version: hash._v ?? null,
-      computedAt: hash._at ? Number(hash._at) : null,
-      preferences,
-      totals,
-    };
-  });
+  return userIds.map((userId, u) => longHorizonOf(userId, hashes[u] ?? {}));
+}
+
+/** A user's long-horizon hash as the daily batch writes it (`c:<category>` shares, `n:<action>` totals). */
+function longHorizonOf(userId: string, hash: Record<string, string>): UserLongHorizon {
+  const preferences: UserLongHorizon['preferences'] = [];
+  const totals: UserLongHorizon['totals'] = [];
+  for (const [field, value] of Object.entries(hash)) {
+    if (field.startsWith('c:')) preferences.push({ category: field.slice(2), share: Number(value) });
+    else if (field.startsWith('n:')) totals.push({ action: field.slice(2) as Action, count: Number(value) });
+  }
+  preferences.sort((a, b) => b.share - a.share || a.category.localeCompare(b.category));
+  totals.sort((a, b) => a.action.localeCompare(b.action));
+  return {
+    userId,
+    version: hash._v ?? null,
+    computedAt: hash._at ? Number(hash._at) : null,
+    preferences,
+    totals,
+  };
 }

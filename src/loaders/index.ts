@@ -1,6 +1,7 @@
 import DataLoader from 'dataloader';
 import type { ItemFeatures } from '../features/item-features.js';
 import {
+  readUserFeaturesBatch,
   readUserLongHorizonBatch,
   readUserRealtimeBatch,
   type UserLongHorizon,
@@ -23,6 +24,13 @@ export function createLoaders({ redis, keys, items }: { redis: RedisClient; keys
     /** A user's real-time features; one Redis round trip per batch, whatever its size. */
     userRealtime: new DataLoader<string, UserRealtime>((userIds) =>
       readUserRealtimeBatch(redis, keys, userIds, readAt),
+    ),
+    /**
+     * Both of a user's feature sets, real-time and long-horizon, in one round trip per batch: what
+     * ranking reads (the two loaders above would make it two).
+     */
+    user: new DataLoader<string, { realtime: UserRealtime; longHorizon: UserLongHorizon }>((userIds) =>
+      readUserFeaturesBatch(redis, keys, userIds, readAt),
     ),
     /** A user's long-horizon preferences from the daily batch; one round trip per batch. */
     userLongHorizon: new DataLoader<string, UserLongHorizon>((userIds) =>
@@ -61,6 +69,9 @@ export class LazyLoaders implements Loaders {
   }
   get userLongHorizon() {
     return this.#real().userLongHorizon;
+  }
+  get user() {
+    return this.#real().user;
   }
   get item() {
     return this.#real().item;

@@ -14,7 +14,7 @@ import {
   neighbourScoreOf,
   RANKING_FEATURES,
   userContext,
-  writeFeatureRow,
+  createRowWriter,
   NEW_ITEM_AGE_MS,
 } from '../features/ranking-features.js';
 import type { Loaders } from '../loaders/index.js';
@@ -126,7 +126,7 @@ export function createRanker(options: RankerOptions) {
     const started = performance.now();
     const at = loaders.readAt;
     const { userId, first } = request;
-    const [user, lt] = await Promise.all([loaders.userRealtime.load(userId), loaders.userLongHorizon.load(userId)]);
+    const { realtime: user, longHorizon: lt } = await loaders.user.load(userId);
     const excluded = new Set<string>([...user.hiddenItems, ...(request.exclude ?? [])]);
     const deps = {
       redis,
@@ -175,10 +175,15 @@ export function createRanker(options: RankerOptions) {
     });
     if (count === 0) return { feed: feedWith([]), impression: null };
 
-    // Per candidate, in typed arrays: no object per candidate.
+    // Per candidate, in typed arrays: no object per candidate. What the steps after the model
+    // need of an item (its category, its age) is copied here, where the item is read anyway, so
+    // they do not go back to hundreds of objects spread over the heap.
     const context = userContext(user, options.weights, options.tagCategories);
+    const writeRow = createRowWriter(context);
     const engaged = new Float64Array(count);
     const neighbours = new Float64Array(count);
+    const categories: (string | null)[] = new Array<string | null>(count);
+    const fresh = new Uint8Array(count);
     const matrix = new Float32Array(count * FEATURE_COUNT);
     const signals = { neighbour: 0, trending: 0 };
     let bestNeighbour = 0;
@@ -186,12 +191,14 @@ export function createRanker(options: RankerOptions) {
       const item = items[i]!;
       const r = kept[i]!;
       engaged[i] = engagedCount(item.totals);
+      categories[i] = item.category;
+      fresh[i] = item.createdAt !== null && at - item.createdAt < NEW_ITEM_AGE_MS ? 1 : 0;
       const neighbour = neighbourScoreOf(recalled.neighbour[r]!, engaged[i]!);
       neighbours[i] = neighbour;
       bestNeighbour = Math.max(bestNeighbour, neighbour);
       signals.neighbour = neighbour;
       signals.trending = recalled.trending[r]!;
-      writeFeatureRow(matrix, i * FEATURE_COUNT, context, item, signals, at);
+      writeRow(matrix, i * FEATURE_COUNT, item, signals, at);
     }
     const modelScores = await model.score(matrix, count);
 
@@ -201,7 +208,7 @@ export function createRanker(options: RankerOptions) {
     for (let i = 0; i < count; i++) bestModel = Math.max(bestModel, modelScores[i] ?? 0);
     const scores = new Float64Array(count);
     for (let i = 0; i < count; i++) {
-      const category = items[i]!.category;
+      const category = categories[i];
       scores[i] = blendOf(
         bestModel > 0 ? (modelScores[i] ?? 0) / bestModel : 0,
         hasLongHorizon,
@@ -211,10 +218,7 @@ export function createRanker(options: RankerOptions) {
         options.blend,
       );
     }
-    const fresh = (i: number) => {
-      const createdAt = items[i]!.createdAt;
-      return createdAt !== null && at - createdAt < NEW_ITEM_AGE_MS;
-    };
+    const isFresh = (i: number) => fresh[i] === 1;
     const idOf = (i: number) => recalled.itemIds[kept[i]!]!;
     // compareScored over the arrays: blended score, neighbour evidence, engagement, then id.
     const compare = (a: number, b: number): number => {
@@ -226,8 +230,8 @@ export function createRanker(options: RankerOptions) {
     };
     const caps = categoryCaps(interestShares(context, shares), first, options.blend);
     const { picks, exploration } = arrangeRanked(
-      rankedSource(count, compare, fresh),
-      { category: (i) => items[i]!.category, fresh },
+      rankedSource(count, compare, isFresh),
+      { category: (i) => categories[i] ?? null, fresh: isFresh },
       first,
       options.blend,
       caps,

@@ -22,6 +22,7 @@ import {
   FEATURE_COUNT,
   NEW_ITEM_AGE_MS,
   RANKING_FEATURES,
+  createRowWriter,
   userContext,
   writeFeatureRow,
   type UserContext,
@@ -224,6 +225,31 @@ describe('the ranking model inputs', () => {
       const meta = parseModelMetadata(decodeModelInfo(bytes).metadata);
       expect(meta.featureNames).toEqual([...RANKING_FEATURES]);
     }
+  });
+
+  it("one request's row writer writes the same rows as writeFeatureRow, category by category", () => {
+    const context = userContext(user, DEFAULT_ACTION_WEIGHTS);
+    const write = createRowWriter(context);
+    const at = Date.UTC(2025, 0, 2);
+    const candidates = [
+      item('pets', at - 1000, { VIEW: 9, LIKE: 2 }),
+      item('food', null, { SKIP: 3 }),
+      item('pets', at - NEW_ITEM_AGE_MS * 2, { CLICK: 4, HIDE: 1 }),
+      { ...item('pets', null), category: null },
+      item('cars', at, {}),
+    ];
+    const signals = [
+      { neighbour: 0, trending: 0 },
+      { neighbour: 2.5, trending: -1 },
+    ];
+    const viaWriter = new Float32Array(FEATURE_COUNT * candidates.length);
+    const alone = new Float32Array(FEATURE_COUNT * candidates.length);
+    candidates.forEach((c, i) => {
+      write(viaWriter, i * FEATURE_COUNT, c, signals[i % 2]!, at);
+      writeFeatureRow(alone, i * FEATURE_COUNT, context, c, signals[i % 2]!, at);
+    });
+    expect([...viaWriter]).toEqual([...alone]);
+    expect(viaWriter.every(Number.isFinite)).toBe(true);
   });
 
   it('a row fills exactly its own columns, with finite values', () => {

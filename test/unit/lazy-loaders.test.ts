@@ -8,6 +8,7 @@ describe('loaders created on first use', () => {
       readAt: 42,
       userRealtime: { name: 'userRealtime' },
       userLongHorizon: { name: 'userLongHorizon' },
+      user: { name: 'user' },
       item: { name: 'item' },
       items: async (ids: readonly string[]) => ids.map((id) => ({ itemId: id })),
     } as unknown as Loaders;
@@ -21,6 +22,7 @@ describe('loaders created on first use', () => {
     expect(lazy.readAt).toBe(42);
     expect(lazy.userRealtime).toBe(real.userRealtime);
     expect(lazy.userLongHorizon).toBe(real.userLongHorizon);
+    expect(lazy.user).toBe(real.user);
     expect(lazy.item).toBe(real.item);
     expect(await lazy.items(['a'])).toEqual([{ itemId: 'a' }]);
     expect(made).toBe(1);
