@@ -33,8 +33,8 @@ import { createReadiness } from './runtime/ops-server.js';
 import { component, createRunner, type Component } from './runtime/runner.js';
 import { projectRoot } from './stack/paths.js';
 import { createBackgroundWorkers } from './streams/background.js';
-import { encodeEvent } from './core/events.js';
 import { createKafka, topicsComponent, type Kafka } from './streams/kafka.js';
+import { createImpressionLog } from './streams/impression-log.js';
 import { createIngestProducer } from './streams/producer.js';
 
 /** The instance's parts that tests and benchmarks reach past the API for (to seed or inspect state). */
@@ -121,6 +121,13 @@ export function createApp(config: Config, options: { log?: Logger } = {}): App {
       refreshLive(cause);
     },
   });
+  const impressions = createImpressionLog({
+    producer,
+    topic: topics.impressions,
+    lingerMs: config.ranking.impressionLingerMs,
+    metrics,
+    log: log.child({ component: 'impressions' }),
+  });
   const ranker = createRanker({
     redis,
     keys,
@@ -130,15 +137,7 @@ export function createApp(config: Config, options: { log?: Logger } = {}): App {
     trending,
     covisit: (ids, limits) => covisit.read(ids, limits),
     tagCategories: tagCategories(config.patterns.rules),
-    onImpression: (impression) => {
-      producer.send([{ topic: topics.impressions, key: impression.userId, value: encodeEvent(impression) }]).then(
-        () => metrics.impressionsLogged.inc({ outcome: 'ok' }),
-        (error: unknown) => {
-          metrics.impressionsLogged.inc({ outcome: 'failed' });
-          log.warn({ err: error, userId: impression.userId }, 'an impression could not be logged');
-        },
-      );
-    },
+    onImpression: (impression) => impressions.log(impression),
   });
   const loaders = () => createLoaders({ redis, keys, items });
 
@@ -207,6 +206,8 @@ export function createApp(config: Config, options: { log?: Logger } = {}): App {
       keepConnected: true, // readiness probes describe the cluster through it
     }),
     { name: 'ingest-producer', start: () => producer.start(), stop: () => producer.stop() },
+    // Stopped before the producer: what waits in it is sent first.
+    impressions,
     ...background.components,
     http,
   ];

@@ -205,6 +205,7 @@ const env = z.object({
   FEED_CACHE_TTL_MS: int(0, 600_000, 2000),
   ITEM_CACHE_TTL_MS: int(0, 600_000, 5000),
   ITEM_CACHE_STALE_MS: optionalInt(0, 3_600_000),
+  IMPRESSION_LINGER_MS: int(0, 10_000, 50),
   MAX_FIRST: int(1, 1000, 100),
   MAX_CANDIDATES: int(1, 10_000, 500),
   FEED_PUSH_INTERVAL_MS: int(0, 60_000, 250),
@@ -308,6 +309,8 @@ function toConfig(e: z.infer<typeof env>) {
        * this old (2 × the TTL unless set; never less than the TTL): the oldest item stats ranking sees.
        */
       itemCacheStaleMs: e.ITEM_CACHE_STALE_MS ?? 2 * e.ITEM_CACHE_TTL_MS,
+      /** How long a computed feed's impression may wait to be produced with others (see impression-log.ts). */
+      impressionLingerMs: e.IMPRESSION_LINGER_MS,
       maxFirst: e.MAX_FIRST,
       maxCandidates: e.MAX_CANDIDATES,
     },
