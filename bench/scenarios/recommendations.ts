@@ -7,9 +7,9 @@
  *
  * The API process serves requests only: its stream worker and the experiment attribution (which
  * consumes every impression a computed feed produces) run in their own process, as in production
- * (BENCH_WORKER=in-process puts them back inside, to compare). Before the fixed-rate runs the
- * scenario waits until the attribution has consumed the impressions of the saturated runs, so the
- * fixed-rate latencies measure requests, not a backlog left by earlier load (the wait is reported).
+ * (BENCH_WORKER=in-process puts them back inside, to compare). Before each bare-endpoint run and
+ * before the fixed-rate runs the scenario waits until the attribution has consumed the impressions
+ * of the runs before, so no run measures a backlog left by earlier load (the last wait is reported).
  * During each fixed-rate run the API's own /metrics give its event-loop delay (monitorEventLoopDelay,
  * 10 ms resolution), the share of wall time spent in GC pauses and the CPU it used.
  */
@@ -190,6 +190,9 @@ export const recommendationsScenarios: Scenario[] = [
           const runs = saturated.get(mode) ?? { service: [], bare: [] };
           saturated.set(mode, runs);
           const b = bodies.get(mode) ?? [];
+          // The worker attributes the impressions of the run before; the bare endpoint is not
+          // measured while it does (it shares these cores).
+          await attributionDrained(ctx);
           runs.bare.push(await load({ url: ctx.referenceUrl, seconds, connections: CONNECTIONS, bodies: b }));
           runs.service.push(
             await load({ url: ctx.url, seconds, connections: CONNECTIONS, bodies: b, check: feedCheck }),
