@@ -138,19 +138,20 @@ export async function readUserFeaturesBatch(
   userIds: readonly string[],
   readAt = Date.now(),
 ): Promise<{ realtime: UserRealtime; longHorizon: UserLongHorizon }[]> {
-  return (await readUsers(redis, keys, userIds, readAt, true)) as {
-    realtime: UserRealtime;
-    longHorizon: UserLongHorizon;
-  }[];
+  return (await readUsers(redis, keys, userIds, readAt, true)).map(({ realtime, longHorizon }) => ({
+    realtime,
+    longHorizon: longHorizonOf(realtime.userId, longHorizon ?? {}),
+  }));
 }
 
+/** The one pipeline behind both: each user's real-time features and, when asked, their raw long-horizon hash. */
 async function readUsers(
   redis: RedisClient,
   keys: RedisKeys,
   userIds: readonly string[],
   readAt: number,
   withLongHorizon: boolean,
-): Promise<{ realtime: UserRealtime; longHorizon?: UserLongHorizon }[]> {
+): Promise<{ realtime: UserRealtime; longHorizon: Record<string, string> | undefined }[]> {
   const first = pipelineOf(redis);
   for (const userId of userIds) {
     first.hgetall(keys.userState(userId));
@@ -215,7 +216,7 @@ async function readUsers(
       tags: activeTags({ tags: decodeTags(tags) }, readAt),
       readAt,
     };
-    return withLongHorizon ? { realtime, longHorizon: longHorizonOf(userId, longHorizon ?? {}) } : { realtime };
+    return { realtime, longHorizon };
   });
 }
 
