@@ -11,7 +11,8 @@
  * before the fixed-rate runs the scenario waits until the attribution has consumed the impressions
  * of the runs before, so no run measures a backlog left by earlier load (the last wait is reported).
  * During each fixed-rate run the API's own /metrics give its event-loop delay (monitorEventLoopDelay,
- * 10 ms resolution), the share of wall time spent in GC pauses and the CPU it used.
+ * 10 ms resolution), the share of wall time spent in GC pauses and the CPU it used; its CPU per
+ * request is reported beside the saturated runs' (read the same way).
  */
 import { behaviourOf, localApiClient, ensureCatalogue, recordAll } from '../api.js';
 import { load, type LoadResult } from '../load.js';
@@ -151,6 +152,9 @@ export async function withProcessStats<T>(url: string, run: () => Promise<T>): P
   ];
 }
 
+/** The API's CPU per answered request over a run, in ms. */
+const cpuPerRequestMs = (stat: ProcessStats, run: LoadResult) => (run.rps > 0 ? (stat.cpu * 1000) / run.rps : 0);
+
 const latencyRows = (
   scenario: string,
   label: string,
@@ -184,25 +188,28 @@ export const recommendationsScenarios: Scenario[] = [
       await load({ url: ctx.url, seconds: 2, connections: CONNECTIONS, bodies: five, check: feedCheck });
       await load({ url: ctx.referenceUrl, seconds: 1, connections: CONNECTIONS, bodies: five });
 
-      const saturated = new Map<Mode, { service: LoadResult[]; bare: LoadResult[] }>();
+      // Per mode: the runs, and the API's CPU per request (ms) in each service run.
+      const saturated = new Map<Mode, { service: LoadResult[]; bare: LoadResult[]; cpuMs: number[] }>();
       for (let r = 0; r < repeats; r++)
         for (const mode of MODES) {
-          const runs = saturated.get(mode) ?? { service: [], bare: [] };
+          const runs = saturated.get(mode) ?? { service: [], bare: [], cpuMs: [] };
           saturated.set(mode, runs);
           const b = bodies.get(mode) ?? [];
           // The worker attributes the impressions of the run before; the bare endpoint is not
           // measured while it does (it shares these cores).
           await attributionDrained(ctx);
           runs.bare.push(await load({ url: ctx.referenceUrl, seconds, connections: CONNECTIONS, bodies: b }));
-          runs.service.push(
-            await load({ url: ctx.url, seconds, connections: CONNECTIONS, bodies: b, check: feedCheck }),
+          const [run, stat] = await withProcessStats(ctx.url, () =>
+            load({ url: ctx.url, seconds, connections: CONNECTIONS, bodies: b, check: feedCheck }),
           );
+          runs.service.push(run);
+          runs.cpuMs.push(cpuPerRequestMs(stat, run));
         }
 
       const scenario = 'recommendations';
       const rows: Row[] = [];
       for (const mode of MODES) {
-        const { service, bare } = saturated.get(mode) ?? { service: [], bare: [] };
+        const { service, bare, cpuMs } = saturated.get(mode) ?? { service: [], bare: [], cpuMs: [] };
         const rps = median(service.map((r) => r.rps));
         const bareRps = median(bare.map((r) => r.rps));
         rows.push({
@@ -215,6 +222,13 @@ export const recommendationsScenarios: Scenario[] = [
           runs: service.map((r) => r.rps),
         });
         rows.push(...latencyRows(scenario, `${mode.name}, saturated,`, service, bare));
+        rows.push({
+          scenario,
+          metric: `${mode.name}, saturated: API CPU per request`,
+          value: median(cpuMs),
+          unit: 'ms',
+          runs: cpuMs,
+        });
       }
 
       // Latency at a fixed, moderate rate: 500 candidates (the goal) and recall mode, each next to
@@ -285,6 +299,16 @@ export const recommendationsScenarios: Scenario[] = [
             ...stat((x) => x.gcShare),
           },
           { scenario, metric: `${at}: API CPU (cores busy)`, unit: '', ...stat((x) => x.cpu) },
+          {
+            // The same work costs this machine more CPU at a moderate rate than back to back
+            // (BENCHMARKS.md, "What the numbers say"): the ratio shows how much in this run.
+            scenario,
+            metric: `${at}: API CPU per request`,
+            unit: 'ms',
+            value: median(runs.map((run, i) => cpuPerRequestMs(stats[i]!, run))),
+            reference: { name: 'saturated', value: median(saturated.get(mode)?.cpuMs ?? []) },
+            runs: runs.map((run, i) => cpuPerRequestMs(stats[i]!, run)),
+          },
         );
       }
       return rows;
