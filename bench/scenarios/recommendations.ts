@@ -289,6 +289,7 @@ export const recommendationsScenarios: Scenario[] = [
             },
           });
         const stat = (f: (s: ProcessStats) => number) => ({ value: median(stats.map(f)), runs: stats.map(f) });
+        const cpuMs = runs.map((run, i) => cpuPerRequestMs(stats[i]!, run));
         rows.push(
           { scenario, metric: `${at}: API event-loop delay p99`, unit: 'ms', ...stat((x) => x.loopP99Ms) },
           { scenario, metric: `${at}: API event-loop delay max`, unit: 'ms', ...stat((x) => x.loopMaxMs) },
@@ -305,9 +306,9 @@ export const recommendationsScenarios: Scenario[] = [
             scenario,
             metric: `${at}: API CPU per request`,
             unit: 'ms',
-            value: median(runs.map((run, i) => cpuPerRequestMs(stats[i]!, run))),
+            value: median(cpuMs),
             reference: { name: 'saturated', value: median(saturated.get(mode)?.cpuMs ?? []) },
-            runs: runs.map((run, i) => cpuPerRequestMs(stats[i]!, run)),
+            runs: cpuMs,
           },
         );
       }
