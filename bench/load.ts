@@ -112,7 +112,11 @@ async function fixedRate(options: LoadOptions & { rate: number }): Promise<LoadR
   const send = (i: number) => {
     const due = start + i * interval;
     const body = bodies[i % bodies.length] ?? '';
+    let settled = false;
+    // A request's and its response's errors can both fire: it counts once.
     const settle = (failure?: string) => {
+      if (settled) return;
+      settled = true;
       const now = performance.now();
       latencies[i] = now - due;
       lastAnswer = Math.max(lastAnswer, now);
