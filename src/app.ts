@@ -28,7 +28,14 @@ import { createFeeds } from './ranking/feeds.js';
 import { createModelArms, type ModelArms } from './ranking/model-arms.js';
 import { createRanker } from './ranking/ranker.js';
 import { createTrendingCache, type TrendingCache } from './ranking/recall.js';
-import { connectRedis, createRedis, describeRedis, redisComponent, type RedisClient } from './redis/client.js';
+import {
+  connectRedis,
+  createRedis,
+  describeRedis,
+  redisComponent,
+  SharedPipeline,
+  type RedisClient,
+} from './redis/client.js';
 import { createReadiness } from './runtime/ops-server.js';
 import { component, createRunner, type Component } from './runtime/runner.js';
 import { projectRoot } from './stack/paths.js';
@@ -139,7 +146,9 @@ export function createApp(config: Config, options: { log?: Logger } = {}): App {
     tagCategories: tagCategories(config.patterns.rules),
     onImpression: (impression) => impressions.log(impression),
   });
-  const loaders = () => createLoaders({ redis, keys, items });
+  // Every request reads its user; the reads of the requests in one turn of the event loop share a round trip.
+  const userReads = new SharedPipeline(redis);
+  const loaders = () => createLoaders({ redis: userReads, keys, items });
 
   // Reconnects re-subscribe on their own (ioredis); a feed computed while disconnected may be
   // served from cache for at most the cache TTL, and live subscribers wait for the next change.

@@ -1,4 +1,4 @@
-import { execPipeline, type RedisClient, pipelineOf } from '../redis/client.js';
+import { runPipeline, type PipelineSource } from '../redis/client.js';
 import type { RedisKeys } from '../core/keys.js';
 import type { Action } from '../core/events.js';
 import {
@@ -120,7 +120,7 @@ function affinityOf(state: Record<string, string>): Record<string, string> {
  * is idle between requests; affinity decays to `readAt`. Results are in input order.
  */
 export async function readUserRealtimeBatch(
-  redis: RedisClient,
+  redis: PipelineSource,
   keys: RedisKeys,
   userIds: readonly string[],
   readAt = Date.now(),
@@ -133,7 +133,7 @@ export async function readUserRealtimeBatch(
  * (what ranking reads for its user), in input order.
  */
 export async function readUserFeaturesBatch(
-  redis: RedisClient,
+  redis: PipelineSource,
   keys: RedisKeys,
   userIds: readonly string[],
   readAt = Date.now(),
@@ -146,24 +146,24 @@ export async function readUserFeaturesBatch(
 
 /** The one pipeline behind both: each user's real-time features and, when asked, their raw long-horizon hash. */
 async function readUsers(
-  redis: RedisClient,
+  redis: PipelineSource,
   keys: RedisKeys,
   userIds: readonly string[],
   readAt: number,
   withLongHorizon: boolean,
 ): Promise<{ realtime: UserRealtime; longHorizon: Record<string, string> | undefined }[]> {
-  const first = pipelineOf(redis);
-  for (const userId of userIds) {
-    first.hgetall(keys.userState(userId));
-    first.zrange(keys.userRecent(userId), 0, -1, 'REV', 'WITHSCORES');
-    first.zrange(keys.userPositive(userId), 0, -1, 'REV', 'WITHSCORES');
-    first.zrange(keys.userHidden(userId), 0, -1);
-    first.hget(keys.userProfile(userId), 'interests');
-    first.hgetall(keys.userTags(userId));
-    first.hgetall(keys.userWindows(userId));
-    if (withLongHorizon) first.hgetall(keys.userLongHorizon(userId));
-  }
-  const head = await execPipeline(first);
+  const head = await runPipeline(redis, (first) => {
+    for (const userId of userIds) {
+      first.hgetall(keys.userState(userId));
+      first.zrange(keys.userRecent(userId), 0, -1, 'REV', 'WITHSCORES');
+      first.zrange(keys.userPositive(userId), 0, -1, 'REV', 'WITHSCORES');
+      first.zrange(keys.userHidden(userId), 0, -1);
+      first.hget(keys.userProfile(userId), 'interests');
+      first.hgetall(keys.userTags(userId));
+      first.hgetall(keys.userWindows(userId));
+      if (withLongHorizon) first.hgetall(keys.userLongHorizon(userId));
+    }
+  });
   const PER_USER = withLongHorizon ? 8 : 7;
   const states = userIds.map((_, u) => head[u * PER_USER] as Record<string, string>);
   const affinities = states.map(affinityOf);
@@ -173,9 +173,9 @@ async function readUsers(
     states[u]!['a:_b'] === undefined && states[u]!.fk?.includes('a') ? [{ userId, u }] : [],
   );
   if (legacy.length) {
-    const read = pipelineOf(redis);
-    for (const { userId } of legacy) read.hgetall(keys.userAffinity(userId));
-    const hashes = (await execPipeline(read)) as Record<string, string>[];
+    const hashes = (await runPipeline(redis, (read) => {
+      for (const { userId } of legacy) read.hgetall(keys.userAffinity(userId));
+    })) as Record<string, string>[];
     legacy.forEach(({ u }, j) => (affinities[u] = hashes[j] ?? {}));
   }
   return userIds.map((userId, u) => {
@@ -221,7 +221,7 @@ async function readUsers(
 }
 
 /** One user's real-time features (see readUserRealtimeBatch). */
-export async function readUserRealtime(redis: RedisClient, keys: RedisKeys, userId: string, readAt?: number) {
+export async function readUserRealtime(redis: PipelineSource, keys: RedisKeys, userId: string, readAt?: number) {
   const [features] = await readUserRealtimeBatch(redis, keys, [userId], readAt);
   if (!features) throw new Error('no result for the user');
   return features;
@@ -229,13 +229,13 @@ export async function readUserRealtime(redis: RedisClient, keys: RedisKeys, user
 
 /** Long-horizon preferences written by the daily batch, for several users in one round trip. */
 export async function readUserLongHorizonBatch(
-  redis: RedisClient,
+  redis: PipelineSource,
   keys: RedisKeys,
   userIds: readonly string[],
 ): Promise<UserLongHorizon[]> {
-  const read = pipelineOf(redis);
-  for (const userId of userIds) read.hgetall(keys.userLongHorizon(userId));
-  const hashes = (await execPipeline(read)) as Record<string, string>[];
+  const hashes = (await runPipeline(redis, (read) => {
+    for (const userId of userIds) read.hgetall(keys.userLongHorizon(userId));
+  })) as Record<string, string>[];
   return userIds.map((userId, u) => longHorizonOf(userId, hashes[u] ?? {}));
 }
 

@@ -7,16 +7,19 @@ import {
   type UserLongHorizon,
   type UserRealtime,
 } from '../features/user-features.js';
-import type { RedisClient } from '../redis/client.js';
+import type { PipelineSource } from '../redis/client.js';
 import type { RedisKeys } from '../core/keys.js';
 import type { ItemCache } from '../features/item-features.js';
 
 /**
  * DataLoaders for one request (or one subscription event): every feature read a request makes is
  * collected and sent as one batch, so Redis round trips do not grow with the number of users or
- * items asked for. Never shared between requests or users.
+ * items asked for. Never shared between requests or users: what they load and cache is one
+ * request's. `redis` may be the instance's SharedPipeline, which sends the user reads of the
+ * requests in one turn of the event loop in one round trip (each request still gets only its own
+ * replies).
  */
-export function createLoaders({ redis, keys, items }: { redis: RedisClient; keys: RedisKeys; items: ItemCache }) {
+export function createLoaders({ redis, keys, items }: { redis: PipelineSource; keys: RedisKeys; items: ItemCache }) {
   // One clock per request, so every feature of a request is decayed to the same instant.
   const readAt = Date.now();
   return {

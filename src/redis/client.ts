@@ -229,6 +229,9 @@ export function pipelineOf(redis: RedisClient): RedisPipeline {
 
 export type { Redis, Cluster };
 
+/** One command's outcome in a pipeline's replies. */
+type Reply = [Error | null, unknown];
+
 /** Error replies that say "not now" rather than "never": the server is busy, loading, read-only or failing over. */
 const TRANSIENT_REPLY = /^(OOM|BUSY|LOADING|READONLY|MASTERDOWN|CLUSTERDOWN|TRYAGAIN|NOREPLICAS|MISCONF|MOVED|ASK)\b/;
 
@@ -261,4 +264,80 @@ export async function execPipeline(pipeline: RedisPipeline): Promise<unknown[]> 
     if (error) throw error;
     return value;
   });
+}
+
+/**
+ * Where a read's commands go: a connection (they go out as a pipeline of their own) or a
+ * SharedPipeline (they share a round trip with other callers').
+ */
+export type PipelineSource = RedisClient | SharedPipeline;
+
+/**
+ * Queues commands with `queue` on a pipeline from `source` and runs them (one round trip, shared
+ * with other callers when `source` is a SharedPipeline); the replies as `execPipeline` gives them.
+ */
+export function runPipeline(source: PipelineSource, queue: (pipeline: RedisPipeline) => void): Promise<unknown[]> {
+  if (source instanceof SharedPipeline) return source.run(queue);
+  const pipeline = pipelineOf(source);
+  queue(pipeline);
+  return execPipeline(pipeline);
+}
+
+/** The commands queued since the last send, and the replies they will get. */
+interface OpenBatch {
+  pipeline: RedisPipeline;
+  replies: Promise<Reply[]>;
+  send: () => void;
+}
+
+/**
+ * One round trip for the commands of many callers: what callers queue within one turn of the event
+ * loop (until its check phase, where `setImmediate` callbacks run) goes out as one pipeline, and
+ * each caller gets its own replies. For the reads every request makes: at a few hundred requests a
+ * second several requests' reads are queued in the same turn, and share one socket write, one
+ * socket read and one Redis read of the commands instead of one each. A batch that reaches
+ * `maxCommands` goes out at once, so a batch is bounded whatever the load.
+ *
+ * A caller's result is exactly what `execPipeline` would give it: its replies, in the order it
+ * queued them, and its first command error thrown (another caller's error is not its own). A round
+ * trip that fails as a whole (Redis unreachable) fails every caller in it.
+ */
+export class SharedPipeline {
+  #open: OpenBatch | undefined;
+  constructor(
+    private readonly redis: RedisClient,
+    private readonly maxCommands = 2000,
+  ) {}
+
+  /** Queues `queue`'s commands in the open batch (opening one if none is) and returns their replies. */
+  async run(queue: (pipeline: RedisPipeline) => void): Promise<unknown[]> {
+    const batch = (this.#open ??= this.#openBatch());
+    const from = batch.pipeline.length;
+    queue(batch.pipeline);
+    const to = batch.pipeline.length;
+    if (to >= this.maxCommands) batch.send();
+    const replies = await batch.replies;
+    const out = new Array<unknown>(to - from);
+    for (let i = from; i < to; i++) {
+      const [error, value] = replies[i]!;
+      if (error) throw error;
+      out[i - from] = value;
+    }
+    return out;
+  }
+
+  #openBatch(): OpenBatch {
+    const pipeline = pipelineOf(this.redis);
+    let sent = false;
+    let settle!: (replies: Promise<Reply[]>) => void;
+    const replies = new Promise<Reply[]>((resolve) => (settle = resolve));
+    const send = () => {
+      if (sent) return;
+      sent = true;
+      if (this.#open?.pipeline === pipeline) this.#open = undefined;
+      settle(pipeline.exec().then((r) => r ?? []));
+    };
+    setImmediate(send);
+    return { pipeline, replies, send };
+  }
 }
