@@ -30,6 +30,20 @@ export interface FeatureCacheSettings<V = unknown> {
    * Undefined: `ttlMs` and `staleMs`.
    */
   shortTtlMs?: (value: V) => number | undefined;
+  /**
+   * Numbers of each value kept side by side in one typed array, which `get` copies into a
+   * caller's array: a loop over hundreds of values then reads one dense array instead of as many
+   * objects spread over the heap (and the objects they point to).
+   */
+  columns?: CacheColumns<V>;
+}
+
+/** How a cached value's numbers are laid out (see FeatureCacheSettings.columns). */
+export interface CacheColumns<V> {
+  /** Numbers per value. */
+  width: number;
+  /** Writes `value`'s `width` numbers into `out` from `offset`. */
+  write(value: V, out: Float64Array, offset: number): void;
 }
 
 export const FEATURE_CACHE_DEFAULTS = { refreshBatch: 250, maxQueued: 20_000, jitter: 0.2, retryMs: 250 } as const;
@@ -61,6 +75,8 @@ interface Entry<V> {
   freshUntil: number;
   /** Served stale until then (see FeatureCacheSettings.staleMs and shortTtlMs). */
   staleUntil: number;
+  /** Where its numbers are in the column table (-1 without columns). */
+  slot: number;
 }
 
 /** A read under way, answering every id it reads with at most `need`. */
@@ -86,7 +102,7 @@ export function createFeatureCache<V>(
   settings: FeatureCacheSettings<V>,
   hooks: FeatureCacheHooks = {},
 ) {
-  const { ttlMs, maxEntries, shortTtlMs } = settings;
+  const { ttlMs, maxEntries, shortTtlMs, columns } = settings;
   const staleMs = Math.max(ttlMs, settings.staleMs ?? 2 * ttlMs);
   const { refreshBatch, maxQueued, jitter, retryMs } = { ...FEATURE_CACHE_DEFAULTS, ...definedOf(settings) };
   const now = hooks.now ?? Date.now;
@@ -105,6 +121,7 @@ export function createFeatureCache<V>(
   const inFlight = new Map<string, Pending<V>>();
   /** Stale entries waiting for a background refresh, oldest queued first. */
   const queue = new Set<string>();
+  const table = columns && columnTable(columns.width);
   let refreshing = false;
   let scheduled = false;
   let failing = false;
@@ -118,22 +135,28 @@ export function createFeatureCache<V>(
       ids.forEach((id, k) => {
         const value = values[k]!;
         out.set(id, value);
+        const old = entries.get(id);
         entries.delete(id);
         const short = shortTtlMs?.(value);
         const ttl = short === undefined ? ttlMs : Math.min(short, ttlMs);
+        let slot = -1;
+        if (table) {
+          slot = old ? old.slot : table.take();
+          columns.write(value, table.rows, slot * columns.width);
+        }
         entries.set(id, {
           value,
           need: needs[k]!,
           at,
           freshUntil: at + ttl * (1 - jitter * random()),
           staleUntil: at + (short === undefined ? staleMs : ttl),
+          slot,
         });
       });
       // Oldest reads first (insertion order): a bound on memory, not an LRU.
-      for (const key of entries.keys()) {
+      for (const [key, entry] of entries) {
         if (entries.size <= maxEntries) break;
-        entries.delete(key);
-        queue.delete(key);
+        drop(key, entry);
       }
       return out;
     });
@@ -143,6 +166,12 @@ export function createFeatureCache<V>(
     batch.then(settled, settled);
     ids.forEach((id, k) => inFlight.set(id, { need: needs[k]!, batch }));
     return batch;
+  }
+
+  function drop(id: string, entry: Entry<V>) {
+    entries.delete(id);
+    queue.delete(id);
+    table?.release(entry.slot);
   }
 
   function schedule() {
@@ -195,9 +224,12 @@ export function createFeatureCache<V>(
     /**
      * The values of `ids` in input order: cached ones at once (queuing the stale ones for a
      * refresh), the others read in one round trip or awaited from a read in flight. `needOf(i)` is
-     * how much of id i's value is wanted (see BatchRead).
+     * how much of id i's value is wanted (see BatchRead). With `rows` (a cache with columns, and
+     * room for `ids.length` rows), value i's numbers are written into it from `i × width`.
      */
-    async get(ids: readonly string[], needOf?: (i: number) => number): Promise<V[]> {
+    async get(ids: readonly string[], needOf?: (i: number) => number, rows?: Float64Array): Promise<V[]> {
+      const width = columns?.width ?? 0;
+      const copy = rows && table ? table : undefined;
       const t = now();
       const out = new Array<V>(ids.length);
       let fresh = 0;
@@ -213,11 +245,13 @@ export function createFeatureCache<V>(
         if (hit && hit.need >= need) {
           if (t < hit.freshUntil) {
             out[i] = hit.value;
+            if (copy) copy.copyRow(hit.slot, rows!, i * width);
             fresh++;
             continue;
           }
           if (t < hit.staleUntil) {
             out[i] = hit.value;
+            if (copy) copy.copyRow(hit.slot, rows!, i * width);
             stale++;
             if (!queue.has(id) && !inFlight.has(id)) {
               if (queue.size < maxQueued) queue.add(id);
@@ -250,7 +284,10 @@ export function createFeatureCache<V>(
       const results = await Promise.all(reads);
       for (let i = 0; i < ids.length; i++) {
         const p = from[i];
-        if (p) out[i] = results[landed.get(p)!]!.get(ids[i]!)!;
+        if (!p) continue;
+        const value = results[landed.get(p)!]!.get(ids[i]!)!;
+        out[i] = value;
+        if (copy) columns!.write(value, rows!, i * width);
       }
       return out;
     },
@@ -259,18 +296,59 @@ export function createFeatureCache<V>(
       if (!ids) {
         entries.clear();
         queue.clear();
+        table?.clear();
         return;
       }
       for (const id of ids) {
-        entries.delete(id);
-        queue.delete(id);
+        const entry = entries.get(id);
+        if (entry) drop(id, entry);
+        else queue.delete(id);
       }
     },
-    /** Entries cached and entries waiting for a refresh (tests, diagnostics). */
-    size: () => ({ entries: entries.size, queued: queue.size }),
+    /** Entries cached and entries waiting for a refresh, and the column table's slots (tests, diagnostics). */
+    size: () => ({ entries: entries.size, queued: queue.size, ...(table ? { slots: table.slots() } : {}) }),
   };
 }
 export type FeatureCache<V> = ReturnType<typeof createFeatureCache<V>>;
+
+/**
+ * The column table: `width` numbers per slot, one slot per cached entry. Freed slots are reused
+ * before the table grows, and it grows by doubling, so it holds at most about twice the most
+ * entries ever cached at once (itself bounded by maxEntries).
+ */
+function columnTable(width: number) {
+  let rows = new Float64Array(64 * width);
+  let used = 0;
+  const free: number[] = [];
+  return {
+    get rows() {
+      return rows;
+    },
+    /** A free slot. */
+    take(): number {
+      const slot = free.pop();
+      if (slot !== undefined) return slot;
+      if ((used + 1) * width > rows.length) {
+        const grown = new Float64Array(rows.length * 2);
+        grown.set(rows);
+        rows = grown;
+      }
+      return used++;
+    },
+    release(slot: number) {
+      free.push(slot);
+    },
+    clear() {
+      used = 0;
+      free.length = 0;
+    },
+    copyRow(slot: number, out: Float64Array, offset: number) {
+      for (let k = 0, from = slot * width; k < width; k++) out[offset + k] = rows[from + k]!;
+    },
+    /** Slots in use. */
+    slots: () => used - free.length,
+  };
+}
 
 /** `settings` without its undefined fields, so that defaults spread under it apply. */
 function definedOf<T extends object>(settings: T): Partial<T> {

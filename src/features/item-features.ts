@@ -13,6 +13,7 @@ import {
   type WindowName,
 } from './definitions.js';
 import { createFeatureCache, type FeatureCacheHooks, type FeatureCacheSettings } from './feature-cache.js';
+import { ITEM_ROW_WIDTH, NO_CATEGORY, UNCODED_CATEGORY, writeItemRow } from './ranking-features.js';
 
 /** Catalogue metadata plus the stream's real-time stats of one item. */
 export interface ItemFeatures {
@@ -131,6 +132,7 @@ export function createItemCache(
   settings: Partial<FeatureCacheSettings<ItemFeatures>> = {},
   hooks: FeatureCacheHooks = {},
 ) {
+  const categories = createCategoryCodes();
   const cache = createFeatureCache<ItemFeatures>(
     'item',
     (ids) => readItemFeaturesBatch(redis, keys, ids),
@@ -138,6 +140,10 @@ export function createItemCache(
       ttlMs: 1000,
       maxEntries: 200_000,
       shortTtlMs: (item) => (item.known ? undefined : UNCATALOGUED_ITEM_TTL_MS),
+      columns: {
+        width: ITEM_ROW_WIDTH,
+        write: (item, out, offset) => writeItemRow(item, out, offset, categories.code(item.category)),
+      },
       ...settings,
     },
     hooks,
@@ -145,7 +151,50 @@ export function createItemCache(
   return {
     /** Features of `itemIds` in input order (an id the catalogue lacks reads as an unknown item). */
     read: (itemIds: readonly string[]): Promise<ItemFeatures[]> => cache.get(itemIds),
+    /**
+     * `read`, and the items' rows as ranking reads them (ITEM_ROW, ITEM_ROW_WIDTH numbers per
+     * item, in input order), with the category names their category codes stand for.
+     */
+    async readRows(itemIds: readonly string[]): Promise<ItemRows> {
+      const rows = new Float64Array(itemIds.length * ITEM_ROW_WIDTH);
+      const items = await cache.get(itemIds, undefined, rows);
+      return { items, rows, categories: categories.names };
+    },
     size: cache.size,
+  };
+}
+
+/** Items with their rows (see ItemCache.readRows). */
+export interface ItemRows {
+  items: ItemFeatures[];
+  rows: Float64Array;
+  /** The category of each code an item row holds (see ITEM_ROW.category). */
+  categories: readonly string[];
+}
+
+/** At most this many category names are given a code; an item of any other reads as UNCODED_CATEGORY. */
+export const MAX_CATEGORY_CODES = 10_000;
+
+/**
+ * Small integer codes for category names, for item rows: a code never changes its name, and codes
+ * are given to the first MAX_CATEGORY_CODES names seen (the catalogue's categories are a few
+ * dozen); past that, a name has no code and ranking reads it from the item.
+ */
+function createCategoryCodes() {
+  const codes = new Map<string, number>();
+  const names: string[] = [];
+  return {
+    names,
+    code(name: string | null): number {
+      if (name === null) return NO_CATEGORY;
+      let code = codes.get(name);
+      if (code === undefined) {
+        if (names.length >= MAX_CATEGORY_CODES) return UNCODED_CATEGORY;
+        code = names.push(name) - 1;
+        codes.set(name, code);
+      }
+      return code;
+    },
   };
 }
 export type ItemCache = ReturnType<typeof createItemCache>;

@@ -162,7 +162,47 @@ function categoryColumns(user: UserContext, category: string): CategoryColumns {
   };
 }
 
-/** Writes one candidate's row into `out` at `offset` (no allocation per candidate). */
+/**
+ * What ranking reads of an item, as ITEM_ROW_WIDTH numbers side by side (`writeItemRow`): whether
+ * the catalogue holds it, the counts behind its columns, its popularity, its creation time (NaN
+ * when unknown) and its category's code (`categoryCode`). The item cache keeps one such row per
+ * item in one typed array and copies a request's rows into one array (ItemCache.readRows), so the
+ * loop over hundreds of candidates reads one dense array rather than hundreds of item objects
+ * spread over the heap, each with its totals and boxed numbers elsewhere again.
+ */
+export const ITEM_ROW = {
+  known: 0,
+  engaged: 1,
+  negative: 2,
+  views: 3,
+  popularity: 4,
+  createdAt: 5,
+  category: 6,
+} as const;
+/** Seven numbers, padded to eight: 64 bytes, one cache line per item. */
+export const ITEM_ROW_WIDTH = 8;
+
+/**
+ * An item row's category code: an index into the item cache's category names (0 and up), the
+ * item has no category, or its category has no code (the names are full): read it from the item.
+ */
+export const NO_CATEGORY = -1;
+export const UNCODED_CATEGORY = -2;
+
+/** Writes `item`'s row (see ITEM_ROW) into `out` at `offset`; `categoryCode` is its category's code, if it has one. */
+export function writeItemRow(item: ItemFeatures, out: Float64Array, offset: number, categoryCode = UNCODED_CATEGORY) {
+  const t = item.totals;
+  out[offset + ITEM_ROW.known] = item.known ? 1 : 0;
+  out[offset + ITEM_ROW.engaged] = engagedCount(t);
+  out[offset + ITEM_ROW.negative] = t.SKIP + t.HIDE;
+  out[offset + ITEM_ROW.views] = t.VIEW;
+  out[offset + ITEM_ROW.popularity] = item.popularity;
+  out[offset + ITEM_ROW.createdAt] = item.createdAt ?? Number.NaN;
+  out[offset + ITEM_ROW.category] = item.category === null ? NO_CATEGORY : categoryCode;
+  out[offset + 7] = 0;
+}
+
+/** Writes one candidate's row into `out` at `offset`. */
 export function writeFeatureRow(
   out: Float32Array,
   offset: number,
@@ -171,21 +211,43 @@ export function writeFeatureRow(
   signals: CandidateSignals,
   at: number,
 ) {
-  writeRow(out, offset, categoryColumns(user, item.category ?? ''), item, signals, at);
+  const row = new Float64Array(ITEM_ROW_WIDTH);
+  writeItemRow(item, row, 0);
+  writeRow(out, offset, categoryColumns(user, item.category ?? ''), row, 0, signals, at);
 }
 
 /**
- * `writeFeatureRow` for the many candidates of one request: the user-side columns are worked out
- * once per category, on its first candidate, so a row costs one map look-up for its user side
- * instead of one per column.
+ * `writeFeatureRow` for the many candidates of one request, from their item rows (ITEM_ROW): the
+ * user-side columns are worked out once per category, on its first candidate, so a row costs one
+ * look-up for its user side (by the category's code when it has one) instead of one per column.
  */
 export function createRowWriter(user: UserContext) {
   const byCategory = new Map<string, CategoryColumns>();
-  return (out: Float32Array, offset: number, item: ItemFeatures, signals: CandidateSignals, at: number) => {
-    const category = item.category ?? '';
-    let columns = byCategory.get(category);
-    if (columns === undefined) byCategory.set(category, (columns = categoryColumns(user, category)));
-    writeRow(out, offset, columns, item, signals, at);
+  const byCode: (CategoryColumns | undefined)[] = [];
+  const columnsOf = (category: string | null) => {
+    const name = category ?? '';
+    let columns = byCategory.get(name);
+    if (columns === undefined) byCategory.set(name, (columns = categoryColumns(user, name)));
+    return columns;
+  };
+  /**
+   * Writes the feature row of the item whose row is at `r` in `rows`, into `out` at `offset`;
+   * `category` is the item's category (what its code stands for).
+   */
+  return (
+    out: Float32Array,
+    offset: number,
+    rows: Float64Array,
+    r: number,
+    category: string | null,
+    signals: CandidateSignals,
+    at: number,
+  ) => {
+    const code = rows[r + ITEM_ROW.category]!;
+    let columns: CategoryColumns;
+    if (code >= 0) columns = byCode[code] ??= columnsOf(category);
+    else columns = columnsOf(category);
+    writeRow(out, offset, columns, rows, r, signals, at);
   };
 }
 
@@ -193,15 +255,16 @@ function writeRow(
   out: Float32Array,
   offset: number,
   c: CategoryColumns,
-  item: ItemFeatures,
+  rows: Float64Array,
+  r: number,
   signals: CandidateSignals,
   at: number,
 ) {
-  const t = item.totals;
-  const engaged = engagedCount(t);
-  const negative = t.SKIP + t.HIDE;
-  const exposures = Math.max(t.VIEW, engaged + negative);
-  const age = item.createdAt === null ? null : Math.max(0, at - item.createdAt);
+  const engaged = rows[r + ITEM_ROW.engaged]!;
+  const negative = rows[r + ITEM_ROW.negative]!;
+  const exposures = Math.max(rows[r + ITEM_ROW.views]!, engaged + negative);
+  const createdAt = rows[r + ITEM_ROW.createdAt]!;
+  const age = Number.isNaN(createdAt) ? null : Math.max(0, at - createdAt);
   out[offset] = c.affinity;
   out[offset + 1] = c.share;
   out[offset + 2] = c.pos5m;
@@ -210,7 +273,7 @@ function writeRow(
   out[offset + 5] = c.neg1h;
   out[offset + 6] = c.interest;
   out[offset + 7] = c.activity;
-  out[offset + 8] = signedLog(item.popularity);
+  out[offset + 8] = signedLog(rows[r + ITEM_ROW.popularity]!);
   const engagementRate = (engaged + 1) / (exposures + 10);
   out[offset + 9] = engagementRate;
   // The user's interest in the item's category times how engaging the item is: the shape of

@@ -9,7 +9,7 @@ import {
 } from '../features/user-features.js';
 import type { PipelineSource } from '../redis/client.js';
 import type { RedisKeys } from '../core/keys.js';
-import type { ItemCache } from '../features/item-features.js';
+import type { ItemCache, ItemRows } from '../features/item-features.js';
 
 /**
  * DataLoaders for one request (or one subscription event): every feature read a request makes is
@@ -47,6 +47,8 @@ export function createLoaders({ redis, keys, items }: { redis: PipelineSource; k
      * cache entry per id.
      */
     items: (itemIds: readonly string[]): Promise<ItemFeatures[]> => items.read(itemIds),
+    /** `items`, with the rows ranking reads (see ItemCache.readRows). */
+    itemRows: (itemIds: readonly string[]): Promise<ItemRows> => items.readRows(itemIds),
   };
 }
 
@@ -81,5 +83,8 @@ export class LazyLoaders implements Loaders {
   }
   get items() {
     return this.#real().items;
+  }
+  get itemRows() {
+    return this.#real().itemRows;
   }
 }

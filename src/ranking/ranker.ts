@@ -15,7 +15,10 @@ import {
   RANKING_FEATURES,
   userContext,
   createRowWriter,
+  ITEM_ROW,
+  ITEM_ROW_WIDTH,
   NEW_ITEM_AGE_MS,
+  NO_CATEGORY,
 } from '../features/ranking-features.js';
 import type { Loaders } from '../loaders/index.js';
 import type { RedisKeys } from '../core/keys.js';
@@ -149,17 +152,16 @@ export function createRanker(options: RankerOptions) {
       for (const r of user.recentItems) excluded.add(r.itemId);
       recalled = listOf(await recallCandidates(deps, user, lt, excluded));
     }
-    const loaded = await loaders.items(recalled.itemIds);
+    const { items: loaded, rows, categories: categoryNames } = await loaders.itemRows(recalled.itemIds);
     // Only catalogued items are recommended: ids seen only in behaviour (made up or not yet
     // upserted) reach recall through co-engagement or a caller's list, never a feed. `kept[i]`
-    // is where candidate i is in `recalled`.
+    // is where candidate i is in `recalled` (and its item row in `rows`).
     const items: ItemFeatures[] = [];
     const kept: number[] = [];
     for (let i = 0; i < loaded.length; i++) {
-      const it = loaded[i]!;
-      if (!it.known) continue;
+      if (rows[i * ITEM_ROW_WIDTH + ITEM_ROW.known] === 0) continue;
       kept.push(i);
-      items.push(it);
+      items.push(loaded[i]!);
     }
     const count = items.length;
     const { model, arm, experimentId } = options.models.forUser(userId);
@@ -175,9 +177,9 @@ export function createRanker(options: RankerOptions) {
     });
     if (count === 0) return { feed: feedWith([]), impression: null };
 
-    // Per candidate, in typed arrays: no object per candidate. What the steps after the model
-    // need of an item (its category, its age) is copied here, where the item is read anyway, so
-    // they do not go back to hundreds of objects spread over the heap.
+    // Per candidate, in typed arrays: no object per candidate, and no item object read either:
+    // what ranking needs of an item is in its row (ITEM_ROW), and what the steps after the model
+    // need (its category, its age) is copied from there.
     const context = userContext(user, options.weights, options.tagCategories);
     const writeRow = createRowWriter(context);
     const engaged = new Float64Array(count);
@@ -188,17 +190,20 @@ export function createRanker(options: RankerOptions) {
     const signals = { neighbour: 0, trending: 0 };
     let bestNeighbour = 0;
     for (let i = 0; i < count; i++) {
-      const item = items[i]!;
       const r = kept[i]!;
-      engaged[i] = engagedCount(item.totals);
-      categories[i] = item.category;
-      fresh[i] = item.createdAt !== null && at - item.createdAt < NEW_ITEM_AGE_MS ? 1 : 0;
+      const row = r * ITEM_ROW_WIDTH;
+      engaged[i] = rows[row + ITEM_ROW.engaged]!;
+      const code = rows[row + ITEM_ROW.category]!;
+      const category = code >= 0 ? categoryNames[code]! : code === NO_CATEGORY ? null : (items[i]!.category ?? null);
+      categories[i] = category;
+      const createdAt = rows[row + ITEM_ROW.createdAt]!;
+      fresh[i] = at - createdAt < NEW_ITEM_AGE_MS ? 1 : 0; // false for NaN (no creation time)
       const neighbour = neighbourScoreOf(recalled.neighbour[r]!, engaged[i]!);
       neighbours[i] = neighbour;
       bestNeighbour = Math.max(bestNeighbour, neighbour);
       signals.neighbour = neighbour;
       signals.trending = recalled.trending[r]!;
-      writeRow(matrix, i * FEATURE_COUNT, item, signals, at);
+      writeRow(matrix, i * FEATURE_COUNT, rows, row, category, signals, at);
     }
     const modelScores = await model.score(matrix, count);
 

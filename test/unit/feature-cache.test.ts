@@ -171,6 +171,54 @@ describe('the feature cache', () => {
   });
 });
 
+describe("the feature cache's columns", () => {
+  /** Columns of `<id>@<version>`: the id's number and the version. */
+  const columns = {
+    width: 2,
+    write: (value: string, out: Float64Array, offset: number) => {
+      const [id, version] = value.split('@') as [string, string];
+      out[offset] = Number(id.replace(/\D/g, ''));
+      out[offset + 1] = Number(version);
+    },
+  };
+  const rowsOf = async (h: ReturnType<typeof harness>, wanted: string[]) => {
+    const rows = new Float64Array(wanted.length * 2).fill(-1);
+    const values = await h.cache.get(wanted, undefined, rows);
+    return { values, rows: [...rows] };
+  };
+
+  it("copies each value's numbers into the caller's rows: read, fresh, stale and refreshed", async () => {
+    const h = harness({ jitter: 0, columns });
+    // Read on the request path, and a duplicate id in one lookup.
+    expect(await rowsOf(h, ['i7', 'i3', 'i7'])).toEqual({ values: ['i7@1', 'i3@1', 'i7@1'], rows: [7, 1, 3, 1, 7, 1] });
+    h.state.version = 2;
+    // Fresh, from the table.
+    expect((await rowsOf(h, ['i3', 'i7'])).rows).toEqual([3, 1, 7, 1]);
+    // Stale: served as it is, then refreshed in the background; the table follows the value.
+    h.clock.t = 1500;
+    expect((await rowsOf(h, ['i3', 'i9'])).rows).toEqual([3, 1, 9, 2]);
+    await vi.waitFor(async () => expect((await rowsOf(h, ['i3'])).values).toEqual(['i3@2']));
+    expect((await rowsOf(h, ['i9', 'i3', 'i7'])).rows).toEqual([9, 2, 3, 2, 7, 1]);
+  });
+
+  it('reuses the slots of entries it drops, so the table stays as large as the cache', async () => {
+    const h = harness({ maxEntries: 100, columns });
+    for (let i = 0; i < 20; i++) {
+      const wanted = ids(50, `b${i}-`);
+      const { rows } = await rowsOf(h, wanted);
+      // Every row is its own value's, whichever slot it was given.
+      expect(rows.filter((_, k) => k % 2 === 0)).toEqual(wanted.map((id) => Number(id.replace(/\D/g, ''))));
+    }
+    expect(h.cache.size()).toMatchObject({ entries: 100, slots: 100 });
+    h.cache.forget(ids(50, 'b19-'));
+    expect(h.cache.size()).toMatchObject({ entries: 50, slots: 50 });
+    // An id read again after it was forgotten gets a slot and its own numbers.
+    expect((await rowsOf(h, ['b19-3', 'b18-4'])).rows).toEqual([193, 1, 184, 1]);
+    h.cache.forget();
+    expect(h.cache.size()).toMatchObject({ entries: 0, slots: 0 });
+  });
+});
+
 describe('the co-visitation cache', () => {
   /** A Redis whose pipelines answer ZRANGE with `limit` neighbours per item and record each batch. */
   function fakeRedis() {

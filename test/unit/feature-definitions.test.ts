@@ -23,6 +23,11 @@ import {
   NEW_ITEM_AGE_MS,
   RANKING_FEATURES,
   createRowWriter,
+  ITEM_ROW,
+  ITEM_ROW_WIDTH,
+  NO_CATEGORY,
+  UNCODED_CATEGORY,
+  writeItemRow,
   userContext,
   writeFeatureRow,
   type UserContext,
@@ -227,7 +232,7 @@ describe('the ranking model inputs', () => {
     }
   });
 
-  it("one request's row writer writes the same rows as writeFeatureRow, category by category", () => {
+  it("one request's row writer, over item rows, writes the same rows as writeFeatureRow, category by category", () => {
     const context = userContext(user, DEFAULT_ACTION_WEIGHTS);
     const write = createRowWriter(context);
     const at = Date.UTC(2025, 0, 2);
@@ -242,10 +247,25 @@ describe('the ranking model inputs', () => {
       { neighbour: 0, trending: 0 },
       { neighbour: 2.5, trending: -1 },
     ];
+    // Item rows as the item cache writes them: categories by code, one without a code (read from
+    // the item), one without a category.
+    const codes = ['pets', 'food'];
+    const rows = new Float64Array(ITEM_ROW_WIDTH * candidates.length);
+    candidates.forEach((c, i) => {
+      const code = c.category === null ? undefined : codes.indexOf(c.category);
+      writeItemRow(c, rows, i * ITEM_ROW_WIDTH, code === undefined || code < 0 ? UNCODED_CATEGORY : code);
+    });
+    expect([...rows].filter((_, k) => k % ITEM_ROW_WIDTH === ITEM_ROW.category)).toEqual([
+      0,
+      1,
+      0,
+      NO_CATEGORY,
+      UNCODED_CATEGORY,
+    ]);
     const viaWriter = new Float32Array(FEATURE_COUNT * candidates.length);
     const alone = new Float32Array(FEATURE_COUNT * candidates.length);
     candidates.forEach((c, i) => {
-      write(viaWriter, i * FEATURE_COUNT, c, signals[i % 2]!, at);
+      write(viaWriter, i * FEATURE_COUNT, rows, i * ITEM_ROW_WIDTH, c.category, signals[i % 2]!, at);
       writeFeatureRow(alone, i * FEATURE_COUNT, context, c, signals[i % 2]!, at);
     });
     expect([...viaWriter]).toEqual([...alone]);
