@@ -67,18 +67,6 @@ export interface FeatureCacheHooks {
  */
 export type BatchRead<V> = (ids: string[], needs: number[]) => Promise<V[]>;
 
-interface Entry<V> {
-  value: V;
-  need: number;
-  /** When the read that gave the value was sent. */
-  at: number;
-  freshUntil: number;
-  /** Served stale until then (see FeatureCacheSettings.staleMs and shortTtlMs). */
-  staleUntil: number;
-  /** Where its numbers are in the column table (-1 without columns). */
-  slot: number;
-}
-
 /** A read under way, answering every id it reads with at most `need`. */
 interface Pending<V> {
   need: number;
@@ -117,11 +105,16 @@ export function createFeatureCache<V>(
     notQueued: metrics.featureCacheRefreshes.labels(name, 'not_queued'),
   };
 
-  const entries = new Map<string, Entry<V>>();
+  /**
+   * Each cached id's slot in `store`, oldest read first (insertion order). A lookup reads the map
+   * (whose values are small integers, held in the map itself) and then dense arrays by slot: no
+   * object per entry to visit.
+   */
+  const slots = new Map<string, number>();
+  const store = slotStore(columns);
   const inFlight = new Map<string, Pending<V>>();
   /** Stale entries waiting for a background refresh, oldest queued first. */
   const queue = new Set<string>();
-  const table = columns && columnTable(columns.width);
   let refreshing = false;
   let scheduled = false;
   let failing = false;
@@ -135,28 +128,22 @@ export function createFeatureCache<V>(
       ids.forEach((id, k) => {
         const value = values[k]!;
         out.set(id, value);
-        const old = entries.get(id);
-        entries.delete(id);
+        let slot = slots.get(id);
+        if (slot === undefined) slot = store.take();
+        else slots.delete(id);
+        slots.set(id, slot);
         const short = shortTtlMs?.(value);
         const ttl = short === undefined ? ttlMs : Math.min(short, ttlMs);
-        let slot = -1;
-        if (table) {
-          slot = old ? old.slot : table.take();
-          columns.write(value, table.rows, slot * columns.width);
-        }
-        entries.set(id, {
-          value,
+        store.put(slot, value, {
           need: needs[k]!,
-          at,
           freshUntil: at + ttl * (1 - jitter * random()),
           staleUntil: at + (short === undefined ? staleMs : ttl),
-          slot,
         });
       });
       // Oldest reads first (insertion order): a bound on memory, not an LRU.
-      for (const [key, entry] of entries) {
-        if (entries.size <= maxEntries) break;
-        drop(key, entry);
+      for (const [key, slot] of slots) {
+        if (slots.size <= maxEntries) break;
+        drop(key, slot);
       }
       return out;
     });
@@ -168,10 +155,10 @@ export function createFeatureCache<V>(
     return batch;
   }
 
-  function drop(id: string, entry: Entry<V>) {
-    entries.delete(id);
+  function drop(id: string, slot: number) {
+    slots.delete(id);
     queue.delete(id);
-    table?.release(entry.slot);
+    store.release(slot);
   }
 
   function schedule() {
@@ -189,10 +176,10 @@ export function createFeatureCache<V>(
     for (const id of queue) {
       if (ids.length >= refreshBatch) break;
       queue.delete(id);
-      const entry = entries.get(id);
-      if (!entry || inFlight.has(id)) continue;
+      const slot = slots.get(id);
+      if (slot === undefined || inFlight.has(id)) continue;
       ids.push(id);
-      needs.push(entry.need);
+      needs.push(store.meta[slot * META + NEED]!);
     }
     if (ids.length === 0) return;
     refreshing = true;
@@ -229,7 +216,9 @@ export function createFeatureCache<V>(
      */
     async get(ids: readonly string[], needOf?: (i: number) => number, rows?: Float64Array): Promise<V[]> {
       const width = columns?.width ?? 0;
-      const copy = rows && table ? table : undefined;
+      const copy = rows !== undefined && columns !== undefined;
+      // No slot is taken or given up during this loop (only when a read lands), so the arrays stay put.
+      const { meta, values } = store;
       const t = now();
       const out = new Array<V>(ids.length);
       let fresh = 0;
@@ -241,17 +230,17 @@ export function createFeatureCache<V>(
       for (let i = 0; i < ids.length; i++) {
         const id = ids[i]!;
         const need = needOf ? needOf(i) : 0;
-        const hit = entries.get(id);
-        if (hit && hit.need >= need) {
-          if (t < hit.freshUntil) {
-            out[i] = hit.value;
-            if (copy) copy.copyRow(hit.slot, rows!, i * width);
+        const slot = slots.get(id);
+        if (slot !== undefined && meta[slot * META + NEED]! >= need) {
+          if (t < meta[slot * META + FRESH_UNTIL]!) {
+            out[i] = values[slot]!;
+            if (copy) store.copyRow(slot, rows, i * width);
             fresh++;
             continue;
           }
-          if (t < hit.staleUntil) {
-            out[i] = hit.value;
-            if (copy) copy.copyRow(hit.slot, rows!, i * width);
+          if (t < meta[slot * META + STALE_UNTIL]!) {
+            out[i] = values[slot]!;
+            if (copy) store.copyRow(slot, rows, i * width);
             stale++;
             if (!queue.has(id) && !inFlight.has(id)) {
               if (queue.size < maxQueued) queue.add(id);
@@ -287,66 +276,95 @@ export function createFeatureCache<V>(
         if (!p) continue;
         const value = results[landed.get(p)!]!.get(ids[i]!)!;
         out[i] = value;
-        if (copy) columns!.write(value, rows!, i * width);
+        if (copy) columns.write(value, rows, i * width);
       }
       return out;
     },
     /** Drops these ids' entries (their source just changed), or, without ids, every entry. */
     forget(ids?: Iterable<string>): void {
       if (!ids) {
-        entries.clear();
+        slots.clear();
         queue.clear();
-        table?.clear();
+        store.clear();
         return;
       }
       for (const id of ids) {
-        const entry = entries.get(id);
-        if (entry) drop(id, entry);
+        const slot = slots.get(id);
+        if (slot !== undefined) drop(id, slot);
         else queue.delete(id);
       }
     },
     /** Entries cached and entries waiting for a refresh, and the column table's slots (tests, diagnostics). */
-    size: () => ({ entries: entries.size, queued: queue.size, ...(table ? { slots: table.slots() } : {}) }),
+    size: () => ({ entries: slots.size, queued: queue.size, slots: store.inUse() }),
   };
 }
 export type FeatureCache<V> = ReturnType<typeof createFeatureCache<V>>;
 
+/** Numbers per slot in a slot store's `meta`, and where each is. */
+const META = 3;
+const FRESH_UNTIL = 0;
+const STALE_UNTIL = 1;
+const NEED = 2;
+
 /**
- * The column table: `width` numbers per slot, one slot per cached entry. Freed slots are reused
- * before the table grows, and it grows by doubling, so it holds at most about twice the most
- * entries ever cached at once (itself bounded by maxEntries).
+ * Where a feature cache keeps its entries, by slot: the values in one array, their freshness and
+ * need side by side in one typed array, and (with `columns`) their numbers in another. A slot
+ * given up is reused before the arrays grow, and they grow by doubling, so they hold at most about
+ * twice the most entries ever cached at once (itself bounded by maxEntries).
  */
-function columnTable(width: number) {
-  let rows = new Float64Array(64 * width);
+function slotStore<V>(columns: CacheColumns<V> | undefined) {
+  const width = columns?.width ?? 0;
+  let capacity = 64;
+  let values: (V | undefined)[] = [];
+  let meta = new Float64Array(capacity * META);
+  let rows = new Float64Array(capacity * width);
   let used = 0;
   const free: number[] = [];
+  const grown = (from: Float64Array, size: number) => {
+    const to = new Float64Array(size);
+    to.set(from);
+    return to;
+  };
   return {
-    get rows() {
-      return rows;
+    get values(): readonly (V | undefined)[] {
+      return values;
+    },
+    get meta(): Float64Array {
+      return meta;
     },
     /** A free slot. */
     take(): number {
       const slot = free.pop();
       if (slot !== undefined) return slot;
-      if ((used + 1) * width > rows.length) {
-        const grown = new Float64Array(rows.length * 2);
-        grown.set(rows);
-        rows = grown;
+      if (used === capacity) {
+        capacity *= 2;
+        meta = grown(meta, capacity * META);
+        rows = grown(rows, capacity * width);
       }
       return used++;
     },
+    put(slot: number, value: V, m: { need: number; freshUntil: number; staleUntil: number }) {
+      values[slot] = value;
+      meta[slot * META + FRESH_UNTIL] = m.freshUntil;
+      meta[slot * META + STALE_UNTIL] = m.staleUntil;
+      meta[slot * META + NEED] = m.need;
+      columns?.write(value, rows, slot * width);
+    },
     release(slot: number) {
+      values[slot] = undefined;
       free.push(slot);
     },
     clear() {
+      values = [];
       used = 0;
       free.length = 0;
     },
+    /** Copies the slot's numbers (see CacheColumns) into `out` from `offset`. */
     copyRow(slot: number, out: Float64Array, offset: number) {
       for (let k = 0, from = slot * width; k < width; k++) out[offset + k] = rows[from + k]!;
     },
-    /** Slots in use. */
-    slots: () => used - free.length,
+    /** Slots holding an entry. */
+    inUse: () => used - free.length,
   };
 }
 
