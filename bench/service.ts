@@ -6,6 +6,7 @@ import { createLocalStack } from '../src/stack/local-stack.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
+import { API_NODE_FLAGS } from '../src/runtime/node-flags.js';
 import { projectRoot } from '../src/stack/paths.js';
 import type { ServiceUnderTest } from './types.js';
 
@@ -169,7 +170,8 @@ export async function startServiceUnderTest(settings: ServiceSettings): Promise<
         LIVE_MAX_SOCKETS_PER_IP: '1000000',
         ...settings.env,
       },
-      { nodeArgs: process.env.BENCH_SERVICE_NODE_ARGS?.split(' ').filter(Boolean) ?? [] },
+      // The flags production starts the API with, then any the bench was given.
+      { nodeArgs: [...API_NODE_FLAGS, ...(process.env.BENCH_SERVICE_NODE_ARGS?.split(' ').filter(Boolean) ?? [])] },
     );
   } catch (error) {
     await worker?.stop();

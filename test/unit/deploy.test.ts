@@ -11,6 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { CONFIG_VARIABLES, ConfigError, loadConfig } from '../../src/config.js';
 import { topicNames } from '../../src/core/topics.js';
+import { API_NODE_FLAGS } from '../../src/runtime/node-flags.js';
 import { resolveAuth } from '../../src/runtime/startup.js';
 import { projectRoot } from '../../src/stack/paths.js';
 
@@ -266,6 +267,24 @@ describe('the Kubernetes example', () => {
     expect(apiContainer.command).toBeUndefined();
     const cmd = instructions.find((l) => l.startsWith('CMD'));
     expect(cmd).toMatch(/"src\/main\.ts"\]$/);
+  });
+
+  it('the API runs with its Node flags wherever it is started: the image, npm start, the bench', () => {
+    const cmd = JSON.parse(instructions.find((l) => l.startsWith('CMD'))!.slice(3)) as string[];
+    const start = (
+      JSON.parse(readFileSync(path.join(projectRoot, 'package.json'), 'utf8')) as {
+        scripts: Record<string, string>;
+      }
+    ).scripts.start!.split(' ');
+    const bench = readFileSync(path.join(projectRoot, 'bench', 'service.ts'), 'utf8');
+    expect(API_NODE_FLAGS.length).toBeGreaterThan(0);
+    for (const flag of API_NODE_FLAGS) {
+      expect(cmd.slice(0, cmd.indexOf('src/main.ts'))).toContain(flag);
+      expect(start.slice(0, start.indexOf('src/main.ts'))).toContain(flag);
+    }
+    expect(bench).toMatch(/nodeArgs: \[\.\.\.API_NODE_FLAGS/);
+    // Flags Node knows (and accepts in NODE_OPTIONS too).
+    for (const flag of API_NODE_FLAGS) expect(process.allowedNodeEnvironmentFlags.has(flag.split('=')[0]!)).toBe(true);
   });
 
   it('the API refuses to start without its secret: authentication is never off by accident', () => {
