@@ -27,4 +27,4 @@ EXPOSE 4000 9464
 # `node --import tsx` is `npx tsx` without the npm and tsx wrapper processes: node is PID 1 itself,
 # so SIGTERM reaches the service's graceful shutdown directly. tsx caches compiled files under /tmp,
 # which must stay writable (an emptyDir there when the root filesystem is read-only).
-CMD ["node", "--max-semi-space-size=32", "--import", "tsx", "src/main.ts"]
+CMD ["node", "--max-semi-space-size=64", "--import", "tsx", "src/main.ts"]
