@@ -294,7 +294,7 @@ export function createFeatureCache<V>(
         else queue.delete(id);
       }
     },
-    /** Entries cached and entries waiting for a refresh, and the column table's slots (tests, diagnostics). */
+    /** Entries cached, entries waiting for a refresh and slots in use (tests, diagnostics). */
     size: () => ({ entries: slots.size, queued: queue.size, slots: store.inUse() }),
   };
 }

@@ -2,7 +2,8 @@ import type { Redis } from 'ioredis';
 import { ACTIONS } from '../../src/core/events.js';
 import { describe, expect, it } from 'vitest';
 import { redisKeys } from '../../src/core/keys.js';
-import { createItemCache } from '../../src/features/item-features.js';
+import { createItemCache, MAX_CATEGORY_CODES } from '../../src/features/item-features.js';
+import { ITEM_ROW, ITEM_ROW_WIDTH, UNCODED_CATEGORY } from '../../src/features/ranking-features.js';
 import { createFeedCache, FEED_CACHE_LIMITS } from '../../src/ranking/cache.js';
 import type { Feed } from '../../src/ranking/ranker.js';
 import { createTrendingCache, TRENDING_CACHE_SCOPES } from '../../src/ranking/recall.js';
@@ -62,7 +63,7 @@ describe('the item cache', () => {
    * A Redis whose pipelines record which items they read (one read-item.lua call per item) and
    * answer after `delayMs`.
    */
-  function fakeRedis(delayMs: number) {
+  function fakeRedis(delayMs: number, categoryOf: (metaKey: string) => string = () => 'news') {
     const reads: string[][] = [];
     const redis = {
       defineCommand() {},
@@ -76,7 +77,7 @@ describe('the item cache', () => {
           readItem(_keyCount: number, meta: string) {
             ids.push(meta);
             // category, tags, authorId, createdAt; pop, _b, one total per action; score
-            replies.push(['news', '', '', '', null, null, ...ACTIONS.map(() => null), null]);
+            replies.push([categoryOf(meta), '', '', '', null, null, ...ACTIONS.map(() => null), null]);
             return p;
           },
           exec: async () => {
@@ -108,5 +109,25 @@ describe('the item cache', () => {
     // Cached now: no further read within the TTL.
     await cache.read(ids);
     expect(reads).toHaveLength(2);
+  });
+
+  it("gives each item's row a code for its category, up to a bound, past which ranking reads the item's", async () => {
+    // One category per item: more categories than get a code.
+    const { redis } = fakeRedis(0, (meta) => `c-${/i(\d+)/.exec(meta)![1]}`);
+    const cache = createItemCache(redis, redisKeys('t'), { ttlMs: 60_000 });
+    const ids = Array.from({ length: MAX_CATEGORY_CODES + 20 }, (_, i) => `i${i}`);
+    await cache.read(ids);
+    const wanted = ['i3', `i${MAX_CATEGORY_CODES + 5}`, 'i3', 'i0'];
+    const { items, rows, categories } = await cache.readRows(wanted);
+    const codes = wanted.map((_, k) => rows[k * ITEM_ROW_WIDTH + ITEM_ROW.category]);
+    expect(codes).toEqual([3, UNCODED_CATEGORY, 3, 0]);
+    expect(categories).toHaveLength(MAX_CATEGORY_CODES);
+    expect(codes.map((c, k) => (c! >= 0 ? categories[c!] : items[k]!.category))).toEqual([
+      'c-3',
+      `c-${MAX_CATEGORY_CODES + 5}`,
+      'c-3',
+      'c-0',
+    ]);
+    expect(rows.filter((_, k) => k % ITEM_ROW_WIDTH === ITEM_ROW.known)).toEqual(new Float64Array([1, 1, 1, 1]));
   });
 });
