@@ -51,9 +51,13 @@ const urlField: ReadyLine = (line) => /"url":"([^"]+)"/.exec(line)?.[1];
 export async function spawnServer(
   entry: string,
   env: Record<string, string>,
-  { ready = urlField, nodeArgs = [] }: { ready?: ReadyLine; nodeArgs?: string[] } = {},
+  {
+    ready = urlField,
+    nodeArgs = [],
+    root = projectRoot,
+  }: { ready?: ReadyLine; nodeArgs?: readonly string[]; root?: string } = {},
 ): Promise<SpawnedServer> {
-  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', path.join(projectRoot, entry)], {
+  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', path.join(root, entry)], {
     env: { ...process.env, PORT: '0', AUTH_MODE: 'dev', ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
@@ -109,6 +113,10 @@ export interface ServiceSettings {
   env?: Record<string, string>;
   /** `none`: the API alone (WORKER_ENABLED=false), beside another instance's worker on the same prefix. */
   worker?: WorkerPlacement | 'none';
+  /** The checkout to run the processes from (another build, for an A/B); this one by default. */
+  root?: string;
+  /** Node flags for the API process instead of API_NODE_FLAGS (BENCH_SERVICE_NODE_ARGS still follow them). */
+  nodeArgs?: readonly string[];
 }
 
 /** The worker's ready line names the port of its /metrics. */
@@ -152,7 +160,7 @@ export async function startServiceUnderTest(settings: ServiceSettings): Promise<
       ? await spawnServer(
           'src/worker.ts',
           { ...shared, WORKER_METRICS_PORT: '0', ...workerEnv },
-          { ready: workerReady },
+          { ready: workerReady, root: settings.root },
         )
       : undefined;
   let server: SpawnedServer;
@@ -171,7 +179,13 @@ export async function startServiceUnderTest(settings: ServiceSettings): Promise<
         ...settings.env,
       },
       // The flags production starts the API with, then any the bench was given.
-      { nodeArgs: [...API_NODE_FLAGS, ...(process.env.BENCH_SERVICE_NODE_ARGS?.split(' ').filter(Boolean) ?? [])] },
+      {
+        nodeArgs: [
+          ...(settings.nodeArgs ?? API_NODE_FLAGS),
+          ...(process.env.BENCH_SERVICE_NODE_ARGS?.split(' ').filter(Boolean) ?? []),
+        ],
+        root: settings.root,
+      },
     );
   } catch (error) {
     await worker?.stop();

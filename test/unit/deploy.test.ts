@@ -282,7 +282,7 @@ describe('the Kubernetes example', () => {
       expect(cmd.slice(0, cmd.indexOf('src/main.ts'))).toContain(flag);
       expect(start.slice(0, start.indexOf('src/main.ts'))).toContain(flag);
     }
-    expect(bench).toMatch(/nodeArgs: \[\.\.\.API_NODE_FLAGS/);
+    expect(bench).toMatch(/\.\.\.\(settings\.nodeArgs \?\? API_NODE_FLAGS\)/);
     // Flags Node knows (and accepts in NODE_OPTIONS too).
     for (const flag of API_NODE_FLAGS) expect(process.allowedNodeEnvironmentFlags.has(flag.split('=')[0]!)).toBe(true);
   });
