@@ -41,7 +41,7 @@ import { component, createRunner, type Component } from './runtime/runner.js';
 import { projectRoot } from './stack/paths.js';
 import { createBackgroundWorkers } from './streams/background.js';
 import { createKafka, topicsComponent, type Kafka } from './streams/kafka.js';
-import { createImpressionLog } from './streams/impression-log.js';
+import { createImpressionLog, type ImpressionLog } from './streams/impression-log.js';
 import { createIngestProducer } from './streams/producer.js';
 
 /** The instance's parts that tests and benchmarks reach past the API for (to seed or inspect state). */
@@ -52,7 +52,8 @@ export interface AppParts {
   redis: RedisClient;
   kafka: Kafka;
   metrics: Metrics;
-  ranking: { models: ModelArms; cache: FeedCache; trending: TrendingCache };
+  /** `impressions`: the computed feeds' impressions on their way to Kafka (`flush` sends what waits). */
+  ranking: { models: ModelArms; cache: FeedCache; trending: TrendingCache; impressions: ImpressionLog };
   live: LiveHub;
 }
 
@@ -224,7 +225,7 @@ export function createApp(config: Config, options: { log?: Logger } = {}): App {
   const runner = createRunner({ log, shutdownTimeoutMs: config.shutdownTimeoutMs });
   return {
     components,
-    services: { config, keys, topics, redis, kafka, metrics, ranking: { models, cache, trending }, live },
+    services: { config, keys, topics, redis, kafka, metrics, ranking: { models, cache, trending, impressions }, live },
     get url() {
       return http.url();
     },

@@ -184,6 +184,9 @@ describe('A/B experiments', () => {
         ).then(() => undefined),
     });
     expect(stats.eventsFailed).toBe(0);
+    // Impressions wait up to IMPRESSION_LINGER_MS before they go to Kafka: send what still waits, so
+    // that the count of logged impressions below is final before attribution is compared with it.
+    await Promise.all(apps.map((a) => a.services.ranking.impressions.flush()));
     // Every logged impression is attributed, exactly once.
     const logged = async () =>
       (await Promise.all(apps.map(metricsText)))

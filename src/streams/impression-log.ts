@@ -28,12 +28,14 @@ export interface ImpressionLogOptions {
   log: Logger;
 }
 
-export function createImpressionLog(options: ImpressionLogOptions): Component & {
+export interface ImpressionLog extends Component {
   /** Queues one impression; never throws. */
   log(impression: ImpressionEvent): void;
   /** Sends what is waiting now; resolves once Kafka answered for it. */
   flush(): Promise<void>;
-} {
+}
+
+export function createImpressionLog(options: ImpressionLogOptions): ImpressionLog {
   const { producer, topic, lingerMs, metrics, log } = options;
   const maxRecords = options.maxRecords ?? 500;
   let waiting: ImpressionEvent[] = [];
