@@ -199,7 +199,7 @@ export function writeItemRow(item: ItemFeatures, out: Float64Array, offset: numb
   out[offset + ITEM_ROW.popularity] = item.popularity;
   out[offset + ITEM_ROW.createdAt] = item.createdAt ?? Number.NaN;
   out[offset + ITEM_ROW.category] = item.category === null ? NO_CATEGORY : categoryCode;
-  out[offset + 7] = 0;
+  out[offset + ITEM_ROW_WIDTH - 1] = 0; // the padding
 }
 
 /** Writes one candidate's row into `out` at `offset`. */

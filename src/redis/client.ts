@@ -260,10 +260,18 @@ export function isEpochLost(error: unknown): boolean {
  */
 export async function execPipeline(pipeline: RedisPipeline): Promise<unknown[]> {
   const results = (await pipeline.exec()) ?? [];
-  return results.map(([error, value]) => {
+  return valuesOf(results, 0, results.length);
+}
+
+/** The values of replies `from` to `to` of a pipeline's replies, throwing the first command error among them. */
+function valuesOf(replies: readonly Reply[], from: number, to: number): unknown[] {
+  const out = new Array<unknown>(to - from);
+  for (let i = from; i < to; i++) {
+    const [error, value] = replies[i]!;
     if (error) throw error;
-    return value;
-  });
+    out[i - from] = value;
+  }
+  return out;
 }
 
 /**
@@ -316,14 +324,7 @@ export class SharedPipeline {
     queue(batch.pipeline);
     const to = batch.pipeline.length;
     if (to >= this.maxCommands) batch.send();
-    const replies = await batch.replies;
-    const out = new Array<unknown>(to - from);
-    for (let i = from; i < to; i++) {
-      const [error, value] = replies[i]!;
-      if (error) throw error;
-      out[i - from] = value;
-    }
-    return out;
+    return valuesOf(await batch.replies, from, to);
   }
 
   #openBatch(): OpenBatch {
