@@ -45,6 +45,8 @@ async function startWorker(
   const worker = createFeatureWorker({
     kafka,
     redis,
+    // As production runs it (src/streams/background.ts): the item window on a connection of its own.
+    connectItemRedis: async () => new Redis(ctx.redisUrl),
     keys: redisKeys(prefix),
     topics,
     log: createLogger('warn'),

@@ -33,6 +33,7 @@ export function createBackgroundWorkers(
     ? createFeatureWorker({
         kafka,
         redis: deps.redis,
+        connectItemRedis: () => connectRedis(deps.redisUrl, log, 'stream-items'),
         keys,
         topics,
         log: log.child({ component: 'worker' }),

@@ -34,6 +34,14 @@ const STREAM_BATCH_BYTES = 256 * 1024;
 export interface FeatureWorkerOptions {
   kafka: Kafka;
   redis: RedisClient;
+  /**
+   * Opens the connection the item window's step goes out on (opened on start, closed on stop).
+   * Redis answers one connection's commands in order and takes other connections' between them:
+   * on a connection of its own, the window's step (sent a grouped call at a time, see
+   * ITEM_CALLS_PER_ROUND_TRIP) lets the next batches' user steps through instead of holding them
+   * back. None: the item step shares `redis`.
+   */
+  connectItemRedis?: () => Promise<RedisClient>;
   keys: RedisKeys;
   topics: Topics;
   log: Logger;
@@ -136,8 +144,11 @@ export interface FeatureWorker {
  */
 export function createFeatureWorker(options: FeatureWorkerOptions): FeatureWorker {
   const { kafka, redis, keys, topics, log, groupId } = options;
+  /** The item step's own connection while the worker runs (see connectItemRedis). */
+  let itemRedis: RedisClient | undefined;
   const applier = createApplier({
     redis,
+    itemRedis: () => itemRedis,
     keys,
     epochKey: keys.streamEpoch(groupId),
     allowedLatenessMs: options.allowedLatenessMs,
@@ -371,7 +382,12 @@ export function createFeatureWorker(options: FeatureWorkerOptions): FeatureWorke
     const last = new Map<number, string>();
     for (const e of flushed) last.set(e.partition, e.lastOffset);
     for (const [partition, offset] of last) settled.set(partition, offset);
-    if (options.replicas) await replicated(redis, options.replicas.count, options.replicas.timeoutMs);
+    // WAIT covers the writes of the connection that made them: the batches' user steps' and the window's.
+    const { replicas } = options;
+    if (replicas)
+      await Promise.all(
+        [...new Set([redis, itemRedis ?? redis])].map((via) => replicated(via, replicas.count, replicas.timeoutMs)),
+      );
     try {
       await consumer.current()?.commitOffsets(
         [...last].map(([partition, offset]) => ({
@@ -801,7 +817,14 @@ export function createFeatureWorker(options: FeatureWorkerOptions): FeatureWorke
     ready: () => consumer.ready(),
     async start() {
       await adoptEpoch();
-      await consumer.start();
+      itemRedis = await options.connectItemRedis?.();
+      try {
+        await consumer.start();
+      } catch (error) {
+        itemRedis?.disconnect();
+        itemRedis = undefined;
+        throw error;
+      }
       // An idle worker notices lost data too, not only at its next batch.
       watch = setInterval(() => {
         if (!consumer.ready() || rebuilding) return;
@@ -835,6 +858,8 @@ export function createFeatureWorker(options: FeatureWorkerOptions): FeatureWorke
       await consumer.stop();
       await dlq?.then((p) => p.disconnect()).catch(() => {});
       dlq = undefined;
+      itemRedis?.disconnect();
+      itemRedis = undefined;
     },
   };
 }
