@@ -1,8 +1,9 @@
 /**
  * When an event the API accepted is visible in Redis. The stream worker records, per partition,
- * the last offset whose writes Redis acknowledged (in the same step as the writes), so an event at
- * (partition, offset) is visible once that progress reaches its offset. Polling that small hash is
- * all a watcher needs: no hook into the service.
+ * the last offset whose writes Redis acknowledged (once its item side is applied, and, earlier,
+ * once its users' own features are), so an event at (partition, offset) is visible once that
+ * progress reaches its offset. Polling those small hashes is all a watcher needs: no hook into
+ * the service.
  */
 import { redisKeys } from '../src/core/keys.js';
 import { createLogger } from '../src/logger.js';
@@ -30,16 +31,24 @@ export interface StreamProgress {
   close(): Promise<void>;
 }
 
-/** Polls every ~`intervalMs` while anything is awaited, so the resolution is a poll interval plus one round trip. */
+/**
+ * Polls every ~`intervalMs` while anything is awaited, so the resolution is a poll interval plus one
+ * round trip. `what`: `settled` (default) waits for the worker's progress, recorded once an event's
+ * item side (the item window) is applied too; `users` for the users' own features only, what their
+ * next feed reads (the worker's `visible` hash, written after each batch's user side).
+ */
 export function watchStream(
   ctx: Pick<BenchContext, 'redisUrl' | 'brokers'>,
   service: Pick<ServiceUnderTest, 'prefix' | 'groupId'>,
   intervalMs = 1,
+  what: 'settled' | 'users' = 'settled',
 ): StreamProgress {
   // Either topology: a redis-cluster:// URL gets a cluster client (the progress hash is one key).
   const redisReady = connectRedis(ctx.redisUrl, createLogger('silent'), 'bench-progress');
   const topic = topicNames(`${service.prefix}.`).behavior;
-  const key = redisKeys(service.prefix).streamOffsets(service.groupId, topic);
+  const keys = redisKeys(service.prefix);
+  const key =
+    what === 'users' ? keys.streamVisible(service.groupId, topic) : keys.streamOffsets(service.groupId, topic);
   const admin = createKafka({ brokers: ctx.brokers, clientId: 'bench-progress' }).admin();
   const connected = admin.connect();
   const waiting = new Set<Waiter>();

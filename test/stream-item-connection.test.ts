@@ -23,7 +23,7 @@ async function addressOf(redis: Redis): Promise<string> {
 }
 
 // On one Redis, whose MONITOR names each command's connection (the integration project's).
-describe('the item window on a connection of its own', () => {
+describe('the item window', () => {
   const url = inject('redisUrl');
   let redis: Redis;
   let monitor: Redis;
@@ -40,7 +40,7 @@ describe('the item window on a connection of its own', () => {
     redis?.disconnect();
   });
 
-  it("sends the item and trending steps there and the users' steps on the worker's own, with the same features", async () => {
+  it("goes out on a connection of its own; the item and trending steps there and the users' steps on the worker's own, with the same features", async () => {
     /** The stream's fenced script calls (KEYS[1] is the epoch), by the hash tag of their next key and who sent them. */
     const seen: { tag: string; from: string }[] = [];
     const fence = keys.streamEpoch(`${prefix}-group`);
@@ -99,5 +99,71 @@ describe('the item window on a connection of its own', () => {
     await worker.stop();
     worker = undefined;
     await eventually(async () => itemRedis!.status === 'end', { timeoutMs: 5000 });
+  });
+
+  it("records how far each partition's users are visible, ahead of the window's progress", async () => {
+    const held = `${prefix}-held`;
+    const heldTopics = topicNames(`${held}.`);
+    const heldKeys = redisKeys(held);
+    await createTestTopics(heldTopics);
+    for (const [itemId, category] of Object.entries(categories)) await redis.hset(heldKeys.item(itemId), { category });
+    const events = randomEvents({
+      seed: 32,
+      users: Array.from({ length: 6 }, (_, i) => `iv-u${i}`),
+      perUser: 20,
+      start: Date.now() - 600_000,
+      latenessMs: LATENESS,
+      items: [...Object.keys(categories), 'x-1'],
+    });
+    const kafka = createKafka({ brokers: inject('kafkaBrokers').split(','), clientId: 'itemconn-visible-test' });
+    const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+    await producer.connect();
+    await producer.send({
+      topic: heldTopics.behavior,
+      acks: -1,
+      messages: events.map((e) => ({ key: e.userId, value: encodeEvent(e) })),
+    });
+    await producer.disconnect();
+    // The last offset in each partition.
+    const admin = kafka.admin();
+    await admin.connect();
+    const ends = await admin.fetchTopicOffsets(heldTopics.behavior).finally(() => admin.disconnect());
+    const last = new Map(ends.filter((e) => Number(e.high) > 0).map((e) => [e.partition, Number(e.high) - 1]));
+
+    // An item window that never comes due: only the users' side is applied.
+    const visibleKey = heldKeys.streamVisible(`${held}-group`, heldTopics.behavior);
+    const progressKey = heldKeys.streamOffsets(`${held}-group`, heldTopics.behavior);
+    const heldWorker = createFeatureWorker({
+      kafka,
+      redis,
+      keys: heldKeys,
+      topics: heldTopics,
+      log: createLogger('silent'),
+      groupId: `${held}-group`,
+      allowedLatenessMs: LATENESS,
+      itemWindow: { maxAgeMs: 600_000, maxContributions: 1_000_000 },
+    });
+    await heldWorker.start();
+    try {
+      await eventually(
+        async () => {
+          const visible = await redis.hgetall(visibleKey);
+          return [...last].every(([p, o]) => Number(visible[String(p)] ?? -1) >= o);
+        },
+        { timeoutMs: 30_000 },
+      );
+      expect(await redis.hgetall(progressKey)).toEqual({});
+      // What "visible" promises: the users' own features are all there; the items' not yet.
+      await expectFeaturesMatchReference(redis, heldKeys, events, categoryOf, LATENESS, 'users');
+      expect(await redis.exists(heldKeys.itemStats('pet-1'))).toBe(0);
+    } finally {
+      // Stopping applies the window: its progress catches up.
+      await heldWorker.stop();
+    }
+    expect(await redis.hgetall(progressKey)).toEqual(
+      Object.fromEntries([...last].map(([p, o]) => [String(p), String(o)])),
+    );
+    const compared = await expectFeaturesMatchReference(redis, heldKeys, events, categoryOf, LATENESS);
+    expect(compared.coVisits).toBeGreaterThan(0);
   });
 });

@@ -254,6 +254,8 @@ export async function expectFeaturesMatchReference(
   events: BehaviorEvent[],
   categoryOf: (itemId: string) => string,
   latenessMs: number,
+  /** `users`: the users' own features only (their next feed's), not items, co-visitation or trending. */
+  only?: 'users',
 ) {
   const reference = referenceFeatures(events, categoryOf, latenessMs);
   const at = reference.latest;
@@ -278,6 +280,7 @@ export async function expectFeaturesMatchReference(
     ).toEqual(ref.recent);
     expect([...got.hiddenItems].sort(), `${userId} hidden`).toEqual(ref.hidden);
   });
+  if (only === 'users') return { users: userIds.length };
 
   const itemIds = [...reference.items.keys()];
   const stats = await readItemFeaturesBatch(redis, keys, itemIds, at);

@@ -99,6 +99,12 @@ export function redisKeys(prefix: string) {
     streamEpoch: (groupId: string) => `${prefix}:stream:${groupId}:epoch`,
     /** Hash: per-partition progress of the stream worker, for seeking on assignment. */
     streamOffsets: (groupId: string, topic: string) => `${prefix}:stream:${groupId}:${topic}:offsets`,
+    /**
+     * Hash: per partition, the last offset whose users' own features (the user and pattern steps)
+     * are in Redis, what their next feed reads. Ahead of `streamOffsets` by the item window (about
+     * a second); for watching freshness, never for seeking.
+     */
+    streamVisible: (groupId: string, topic: string) => `${prefix}:stream:${groupId}:${topic}:visible`,
     /** Pub/sub channel announcing "user U's features changed". */
     userChangedChannel: () => `${prefix}:user-changed`,
     /**

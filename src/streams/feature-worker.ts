@@ -157,6 +157,7 @@ export function createFeatureWorker(options: FeatureWorkerOptions): FeatureWorke
     patterns: options.patterns,
   });
   const offsetsKey = keys.streamOffsets(groupId, topics.behavior);
+  const visibleKey = keys.streamVisible(groupId, topics.behavior);
   let dlq: Promise<Producer> | undefined;
 
   /** The dead-letter producer: created on the first bad record, kept until stop(). */
@@ -490,6 +491,7 @@ export function createFeatureWorker(options: FeatureWorkerOptions): FeatureWorke
       // A batch that finished its fenced steps just before the loss may have written its progress
       // just after it; every handler has finished now, so what is there is stale.
       await redis.hdel(offsetsKey, ...held.map(String));
+      await redis.hdel(visibleKey, ...held.map(String));
       const admin = kafka.admin();
       await admin.connect();
       try {
@@ -607,6 +609,9 @@ export function createFeatureWorker(options: FeatureWorkerOptions): FeatureWorke
     const visibleAt = Date.now();
     if (isolated) settled.set(batch.partition, lastOffset);
     const { changed } = total;
+    // With the notice, in one round trip: how far this partition's users are visible.
+    const notice = pipelineOf(redis);
+    notice.hset(visibleKey, String(batch.partition), lastOffset);
     if (changed.length) {
       // receivedAt[i]: when the API accepted users[i]'s earliest event of this batch, so live
       // subscribers can measure behaviour → push latency end to end.
@@ -621,11 +626,12 @@ export function createFeatureWorker(options: FeatureWorkerOptions): FeatureWorke
       for (const u of total.patterns.users)
         if (u.tagChanges.length) tagChanges.set(u.userId, [...(tagChanges.get(u.userId) ?? []), ...u.tagChanges]);
       const tags = tagChanges.size ? changed.map((u) => tagChanges.get(u)?.join(',') ?? null) : undefined;
-      await redis.publish(
+      notice.publish(
         keys.userChangedChannel(),
         encodeUserChanged({ users: changed, at: Date.now(), receivedAt, tags }),
       );
     }
+    await execPipeline(notice);
 
     // The batch's users are done: kafkajs may move on. Its offset is committed to Kafka only once
     // its item side is applied too (below, or with the window's next flush).
