@@ -71,10 +71,10 @@ export interface ApplierOptions {
   redis: RedisClient;
   /**
    * The connection the item step (`itemStep`) goes out on and records its progress with (default:
-   * `redis`). The item window's step is hundreds of script calls in one pipeline; Redis answers a
-   * connection's pipelined commands in order, so on the users' own connection every user step sent
-   * after it waited for all of them. On a connection of its own, Redis takes the users' steps
-   * between its calls. Read on each item step, so that a worker can open it when it starts.
+   * `redis`). Redis answers one connection's commands in order: on the users' own connection, a
+   * user step sent while the item step runs waits for every item call sent before it. On a
+   * connection of its own, Redis takes the users' steps between the item step's round trips (see
+   * ITEM_CALLS_PER_ROUND_TRIP). Read on each item step, so that a worker can open it when it starts.
    */
   itemRedis?: () => RedisClient | undefined;
   keys: RedisKeys;
