@@ -174,7 +174,8 @@ export async function seedCatalogue(app: App, headers: Record<string, string> = 
 
 /**
  * Waits until a stream worker's progress in Redis (consumer group `groupId`) reaches the end the
- * behaviour topic has now: everything recorded so far is applied. Returns the records in the log.
+ * behaviour topic has now: everything recorded so far is applied (`visible`: the users' own
+ * features, before the item window's side). Returns the records in the log.
  */
 export async function streamProgressAtLogEnd(
   redis: RedisClient,
@@ -183,6 +184,7 @@ export async function streamProgressAtLogEnd(
   groupId: string,
   timeoutMs = 30_000,
   brokers: readonly string[] = inject('kafkaBrokers').split(','),
+  progressOf: 'settled' | 'visible' = 'settled',
 ): Promise<number> {
   const admin = createKafka({ brokers: [...brokers], clientId: 'test-progress' }).admin();
   await admin.connect();
@@ -192,7 +194,8 @@ export async function streamProgressAtLogEnd(
   }).finally(() => admin.disconnect());
   await eventually(
     async () => {
-      const progress = await redis.hgetall(keys.streamOffsets(groupId, topics.behavior));
+      const hash = progressOf === 'visible' ? keys.streamVisible : keys.streamOffsets;
+      const progress = await redis.hgetall(hash(groupId, topics.behavior));
       return ends.every(
         (p) => Number(p.high) === 0 || Number(progress[String(p.partition)] ?? -1) + 1 >= Number(p.high),
       );

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { encodeEvent, type BehaviorEvent } from '../src/core/events.js';
 import { createKafka, type KafkaMessage } from '../src/streams/kafka.js';
 import { eventually } from './helpers.js';
 
@@ -65,5 +66,23 @@ function parseOrRaw(value: Buffer | null): Record<string, unknown> {
     return JSON.parse(String(value)) as Record<string, unknown>;
   } catch {
     return { raw: String(value) };
+  }
+}
+
+/** Writes behaviour events to `topic`, keyed by user as the API writes them, and waits for all replicas. */
+export async function produceEvents(brokers: string[], topic: string, events: readonly BehaviorEvent[]): Promise<void> {
+  const producer = createKafka({ brokers, clientId: 'test-producer' }).producer({
+    idempotent: true,
+    maxInFlightRequests: 1,
+  });
+  await producer.connect();
+  try {
+    await producer.send({
+      topic,
+      acks: -1,
+      messages: events.map((e) => ({ key: e.userId, value: encodeEvent(e) })),
+    });
+  } finally {
+    await producer.disconnect();
   }
 }

@@ -2,11 +2,11 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createLogger } from '../src/logger.js';
 import { redisKeys } from '../src/core/keys.js';
-import { encodeEvent } from '../src/core/events.js';
 import { createFeatureWorker, type FeatureWorker } from '../src/streams/feature-worker.js';
 import { createKafka } from '../src/streams/kafka.js';
 import { topicNames } from '../src/core/topics.js';
-import { createTestTopics, eventually, uniquePrefix } from './helpers.js';
+import { createTestTopics, eventually, streamProgressAtLogEnd, uniquePrefix } from './helpers.js';
+import { produceEvents } from './kafka-helpers.js';
 import { expectFeaturesMatchReference, randomEvents } from './stream-reference.js';
 
 const LATENESS = 120_000;
@@ -15,6 +15,7 @@ const topics = topicNames(`${prefix}.`);
 const keys = redisKeys(prefix);
 const categories: Record<string, string> = { 'pet-1': 'pets', 'pet-2': 'pets', 'car-1': 'cars', 'food-1': 'food' };
 const categoryOf = (id: string) => categories[id] ?? '_unknown';
+const brokers = () => inject('kafkaBrokers').split(',');
 
 /** This connection's address as Redis sees it (what MONITOR names a command's sender by). */
 async function addressOf(redis: Redis): Promise<string> {
@@ -61,15 +62,8 @@ describe('the item window', () => {
       latenessMs: LATENESS,
       items: [...Object.keys(categories), 'x-1'],
     });
-    const kafka = createKafka({ brokers: inject('kafkaBrokers').split(','), clientId: 'itemconn-test' });
-    const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
-    await producer.connect();
-    await producer.send({
-      topic: topics.behavior,
-      acks: -1,
-      messages: events.map((e) => ({ key: e.userId, value: encodeEvent(e) })),
-    });
-    await producer.disconnect();
+    await produceEvents(brokers(), topics.behavior, events);
+    const kafka = createKafka({ brokers: brokers(), clientId: 'itemconn-test' });
 
     let applied = 0;
     worker = createFeatureWorker({
@@ -115,23 +109,10 @@ describe('the item window', () => {
       latenessMs: LATENESS,
       items: [...Object.keys(categories), 'x-1'],
     });
-    const kafka = createKafka({ brokers: inject('kafkaBrokers').split(','), clientId: 'itemconn-visible-test' });
-    const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
-    await producer.connect();
-    await producer.send({
-      topic: heldTopics.behavior,
-      acks: -1,
-      messages: events.map((e) => ({ key: e.userId, value: encodeEvent(e) })),
-    });
-    await producer.disconnect();
-    // The last offset in each partition.
-    const admin = kafka.admin();
-    await admin.connect();
-    const ends = await admin.fetchTopicOffsets(heldTopics.behavior).finally(() => admin.disconnect());
-    const last = new Map(ends.filter((e) => Number(e.high) > 0).map((e) => [e.partition, Number(e.high) - 1]));
+    await produceEvents(brokers(), heldTopics.behavior, events);
+    const kafka = createKafka({ brokers: brokers(), clientId: 'itemconn-visible-test' });
 
     // An item window that never comes due: only the users' side is applied.
-    const visibleKey = heldKeys.streamVisible(`${held}-group`, heldTopics.behavior);
     const progressKey = heldKeys.streamOffsets(`${held}-group`, heldTopics.behavior);
     const heldWorker = createFeatureWorker({
       kafka,
@@ -145,13 +126,16 @@ describe('the item window', () => {
     });
     await heldWorker.start();
     try {
-      await eventually(
-        async () => {
-          const visible = await redis.hgetall(visibleKey);
-          return [...last].every(([p, o]) => Number(visible[String(p)] ?? -1) >= o);
-        },
-        { timeoutMs: 30_000 },
+      const total = await streamProgressAtLogEnd(
+        redis,
+        heldKeys,
+        heldTopics,
+        `${held}-group`,
+        30_000,
+        brokers(),
+        'visible',
       );
+      expect(total).toBe(events.length);
       expect(await redis.hgetall(progressKey)).toEqual({});
       // What "visible" promises: the users' own features are all there; the items' not yet.
       await expectFeaturesMatchReference(redis, heldKeys, events, categoryOf, LATENESS, 'users');
@@ -160,9 +144,7 @@ describe('the item window', () => {
       // Stopping applies the window: its progress catches up.
       await heldWorker.stop();
     }
-    expect(await redis.hgetall(progressKey)).toEqual(
-      Object.fromEntries([...last].map(([p, o]) => [String(p), String(o)])),
-    );
+    await streamProgressAtLogEnd(redis, heldKeys, heldTopics, `${held}-group`, 5000, brokers());
     const compared = await expectFeaturesMatchReference(redis, heldKeys, events, categoryOf, LATENESS);
     expect(compared.coVisits).toBeGreaterThan(0);
   });

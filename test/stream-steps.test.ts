@@ -3,12 +3,12 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createLogger } from '../src/logger.js';
 import { redisKeys } from '../src/core/keys.js';
 import { createApplier } from '../src/streams/apply.js';
-import { decodeBehavior, encodeEvent } from '../src/core/events.js';
+import { decodeBehavior } from '../src/core/events.js';
 import { createFeatureWorker, type FeatureWorker } from '../src/streams/feature-worker.js';
 import { createKafka } from '../src/streams/kafka.js';
 import { topicNames } from '../src/core/topics.js';
 import { createTestTopics, eventually, uniquePrefix, testRedis } from './helpers.js';
-import { readTopic } from './kafka-helpers.js';
+import { produceEvents, readTopic } from './kafka-helpers.js';
 import { expectFeaturesMatchReference, randomEvents } from './stream-reference.js';
 
 const LATENESS = 120_000;
@@ -43,14 +43,7 @@ describe('a batch cut between the user step and the item step', () => {
       items: [...Object.keys(categories), 'x-1'],
     });
     const kafka = createKafka({ brokers: brokers(), clientId: 'steps-test' });
-    const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
-    await producer.connect();
-    await producer.send({
-      topic: topics.behavior,
-      acks: -1,
-      messages: events.map((e) => ({ key: e.userId, value: encodeEvent(e) })),
-    });
-    await producer.disconnect();
+    await produceEvents(brokers(), topics.behavior, events);
 
     // A worker that applied the user step of each partition's first batch, then died.
     const records = await readTopic(brokers(), topics.behavior, events.length);
@@ -107,14 +100,7 @@ describe('a batch cut between the user step and the item step', () => {
       items: [...Object.keys(categories), 'x-1'],
     });
     const kafka = createKafka({ brokers: brokers(), clientId: 'steps-twice-test' });
-    const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
-    await producer.connect();
-    await producer.send({
-      topic: twiceTopics.behavior,
-      acks: -1,
-      messages: events.map((e) => ({ key: e.userId, value: encodeEvent(e) })),
-    });
-    await producer.disconnect();
+    await produceEvents(brokers(), twiceTopics.behavior, events);
 
     // A worker applied the user step of each partition's first 100 records and died; the next one
     // got the first 200 (100 replayed, 100 new), applied their user step, and died too.
