@@ -16,6 +16,16 @@ const keys = redisKeys(prefix);
 const categories: Record<string, string> = { 'pet-1': 'pets', 'pet-2': 'pets', 'car-1': 'cars', 'food-1': 'food' };
 const categoryOf = (id: string) => categories[id] ?? '_unknown';
 const brokers = () => inject('kafkaBrokers').split(',');
+/** Six users' random streams (late, out-of-order and repeated events among them) over the catalogue and one uncatalogued item. */
+const sixUsers = (seed: number, userPrefix: string, perUser: number, sinceMs: number) =>
+  randomEvents({
+    seed,
+    users: Array.from({ length: 6 }, (_, i) => `${userPrefix}${i}`),
+    perUser,
+    start: Date.now() - sinceMs,
+    latenessMs: LATENESS,
+    items: [...Object.keys(categories), 'x-1'],
+  });
 
 /** This connection's address as Redis sees it (what MONITOR names a command's sender by). */
 async function addressOf(redis: Redis): Promise<string> {
@@ -54,14 +64,7 @@ describe('the item window', () => {
       }
     });
 
-    const events = randomEvents({
-      seed: 31,
-      users: Array.from({ length: 6 }, (_, i) => `ic-u${i}`),
-      perUser: 60,
-      start: Date.now() - 3600_000,
-      latenessMs: LATENESS,
-      items: [...Object.keys(categories), 'x-1'],
-    });
+    const events = sixUsers(31, 'ic-u', 60, 3600_000);
     await produceEvents(brokers(), topics.behavior, events);
     const kafka = createKafka({ brokers: brokers(), clientId: 'itemconn-test' });
 
@@ -101,14 +104,7 @@ describe('the item window', () => {
     const heldKeys = redisKeys(held);
     await createTestTopics(heldTopics);
     for (const [itemId, category] of Object.entries(categories)) await redis.hset(heldKeys.item(itemId), { category });
-    const events = randomEvents({
-      seed: 32,
-      users: Array.from({ length: 6 }, (_, i) => `iv-u${i}`),
-      perUser: 20,
-      start: Date.now() - 600_000,
-      latenessMs: LATENESS,
-      items: [...Object.keys(categories), 'x-1'],
-    });
+    const events = sixUsers(32, 'iv-u', 20, 600_000);
     await produceEvents(brokers(), heldTopics.behavior, events);
     const kafka = createKafka({ brokers: brokers(), clientId: 'itemconn-visible-test' });
 

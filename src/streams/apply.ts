@@ -236,11 +236,16 @@ export function createApplier(options: ApplierOptions) {
     };
   }
 
-  /** Queues the item and trending step of one or more partitions' contributions (one call per item and scope). */
-  function queueItems(pipeline: Pipeline, batches: readonly PartitionContributions[]) {
+  /** The item and trending calls of one or more partitions' contributions (one call per item and scope). */
+  function planItems(batches: readonly PartitionContributions[]) {
     const plan = stepOptions();
-    scripts.applyItem.queueGrouped(pipeline, planItemCalls(batches, plan), ITEMS_PER_CALL);
-    scripts.applyTrending.queueGrouped(pipeline, planTrendingCalls(batches, plan));
+    return { items: planItemCalls(batches, plan), trending: planTrendingCalls(batches, plan) };
+  }
+
+  /** Queues planned item and trending calls on a pipeline. */
+  function queueItems(pipeline: Pipeline, calls: Partial<ReturnType<typeof planItems>>) {
+    if (calls.items) scripts.applyItem.queueGrouped(pipeline, calls.items, ITEMS_PER_CALL);
+    if (calls.trending) scripts.applyTrending.queueGrouped(pipeline, calls.trending);
   }
 
   /** Records the partitions' progress: the offsets through which both steps are done. */
@@ -261,7 +266,7 @@ export function createApplier(options: ApplierOptions) {
   ): Promise<PatternStepResult> {
     const pipeline = pipelineOf(redis);
     const read = queuePatterns(pipeline, contributions, partition);
-    queueItems(pipeline, [{ partition, contributions }]);
+    queueItems(pipeline, planItems([{ partition, contributions }]));
     const results = pipeline.length ? await execPipeline(pipeline) : [];
     if (progress) await recordProgress(progress.key, new Map([[partition, progress.lastOffset]]));
     return read(results);
@@ -311,16 +316,15 @@ export function createApplier(options: ApplierOptions) {
       progress?: { key: string; offsets: ReadonlyMap<number, string> },
     ) {
       const via = itemConnection();
-      const plan = stepOptions();
-      const items = planItemCalls(batches, plan);
+      const { items, trending } = planItems(batches);
       for (let i = 0; i < items.length; i += ITEM_CALLS_PER_ROUND_TRIP) {
         const pipeline = pipelineOf(via);
-        scripts.applyItem.queueGrouped(pipeline, items.slice(i, i + ITEM_CALLS_PER_ROUND_TRIP), ITEMS_PER_CALL);
+        queueItems(pipeline, { items: items.slice(i, i + ITEM_CALLS_PER_ROUND_TRIP) });
         await execPipeline(pipeline);
       }
-      const trending = pipelineOf(via);
-      scripts.applyTrending.queueGrouped(trending, planTrendingCalls(batches, plan));
-      if (trending.length) await execPipeline(trending);
+      const pipeline = pipelineOf(via);
+      queueItems(pipeline, { trending });
+      if (pipeline.length) await execPipeline(pipeline);
       if (progress) await recordProgress(progress.key, progress.offsets, via);
     },
     /**
