@@ -106,6 +106,43 @@ describe('a guarded script sent grouped', () => {
     });
   }
 
+  it('passes a call with more arguments than Lua can unpack at once whole, beside small ones', async () => {
+    const at = `${prefix}:grouped-large`;
+    const { applyUser } = samples(at);
+    await applyUser.setup(redis);
+    type Keys = Parameters<typeof scripts.applyUser.queue>[1];
+    type Args = Parameters<typeof scripts.applyUser.queue>[2];
+    const args = applyUser.args as Args;
+    const sample = args.events[0]!;
+    // 700 events of about 13 arguments each: more than the 8,000 values unpack can put on the stack.
+    const events = Array.from({ length: 700 }, (_, i) => ({
+      ...sample,
+      offset: String(100 + i),
+      eventId: `big${i}`,
+      itemId: `i${i}`,
+    }));
+    const large = { ...args, events };
+    const call = (name: string, a: Args) => ({
+      keys: Object.fromEntries(
+        Object.entries(applyUser.keys).map(([k, v]) => [k, k === 'epoch' ? v : `${String(v)}:${name}`]),
+      ) as Keys,
+      args: a,
+    });
+    const grouped = redis.pipeline();
+    const readers = scripts.applyUser.queueGrouped(grouped, [call('g1', args), call('g2', large), call('g3', args)], 8);
+    const groupedReplies = await execPipeline(grouped);
+    expect(groupedReplies).toHaveLength(1);
+    const alone = redis.pipeline();
+    const aloneReaders = [call('a1', args), call('a2', large), call('a3', args)].map((c) =>
+      scripts.applyUser.queue(alone, c.keys, c.args),
+    );
+    const aloneReplies = await execPipeline(alone);
+    const got = readers.map((read) => read(groupedReplies));
+    expect(got).toEqual(aloneReaders.map((read) => read(aloneReplies)));
+    expect(got[1]?.counted).toBe(700);
+    expect(got[0]?.counted).toBe(1);
+  });
+
   it('cannot be asked of a script without a guard', () => {
     const { applyProfile } = samples(`${prefix}:unguarded`);
     expect(() => applyProfile.queueGrouped(redis.pipeline(), 2, 2)).toThrow(/no guard/);

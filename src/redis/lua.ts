@@ -130,9 +130,17 @@ function groupedLua(file: string, guard: string): string {
     'local out, k, a = {}, 2, 3',
     'for u = 1, tonumber(ARGV[2]) do',
     '  local nk, na = tonumber(ARGV[a]), tonumber(ARGV[a + 1])',
-    '  local keys, argv = { KEYS[1] }, { ARGV[1] }',
-    '  for j = 1, nk do keys[j + 1] = KEYS[k + j - 1] end',
-    '  for j = 1, na do argv[j + 1] = ARGV[a + 1 + j] end',
+    // One table constructor per call's keys and arguments: filled one by one, a table is resized at
+    // every power of two, which cost about as much as the rest of the wrapper. unpack puts its
+    // values on Lua's stack (at most 8,000): a call with more arguments is copied one by one.
+    '  local keys = { KEYS[1], unpack(KEYS, k, k + nk - 1) }',
+    '  local argv',
+    '  if na <= 4000 then',
+    '    argv = { ARGV[1], unpack(ARGV, a + 2, a + 1 + na) }',
+    '  else',
+    '    argv = { ARGV[1] }',
+    '    for j = 1, na do argv[j + 1] = ARGV[a + 1 + j] end',
+    '  end',
     '  local reply = body(keys, argv)',
     '  if reply == nil then reply = false end',
     '  out[u] = reply',
