@@ -41,6 +41,16 @@ export interface StreamCost {
   roundTripsPerEvent: number;
   /** Redis CPU per event (its used_cpu_user + used_cpu_sys over the run), µs. */
   redisMicrosPerEvent: number;
+  /**
+   * The same split by step: the users' side (each batch's user and pattern steps) and the item
+   * window's (items, co-visitation, trending, progress), each read around its own calls.
+   */
+  redisMicrosPerEventByStep: { users: number; items: number };
+  /**
+   * Of Redis' time in commands, what the scripts spent beyond the commands they ran (the Lua
+   * interpreter: arguments, strings, tables), µs per event (see `commandStats`).
+   */
+  interpreterMicrosPerEvent: number;
   /** Bytes in the user's own keys, per user, and the split by kind of key. */
   bytesPerUser: number;
   keysPerUser: number;
@@ -62,20 +72,31 @@ export const PARTITIONS = 6;
  */
 export const BATCH = 500;
 
-/** Commands Redis executed (INFO commandstats, inner script commands included) and script calls. */
+/**
+ * Commands Redis executed (INFO commandstats, inner script commands included), script calls, and
+ * the time Redis spent in scripts beyond the commands they ran: a script's `usec` counts everything
+ * it did, and its commands are counted again under their own names, so the difference is the Lua
+ * interpreter's share (the few commands sent outside scripts, a catalogue read or a progress
+ * write, are subtracted as if run inside: it errs low by their little time).
+ */
 async function commandStats(redis: Redis) {
   const text = await redis.info('commandstats');
   let calls = 0;
   let scripts = 0;
+  let scriptMicros = 0;
+  let commandMicros = 0;
   for (const line of text.split('\n')) {
-    const m = /^cmdstat_([^:]+):calls=(\d+)/.exec(line);
+    const m = /^cmdstat_([^:]+):calls=(\d+),usec=(\d+)/.exec(line);
     if (!m) continue;
-    const [, name, c] = m;
+    const [, name, c, usec] = m;
     if (name === 'info' || name === 'memory' || name === 'scan' || name === 'config' || name === 'script') continue;
     calls += Number(c);
-    if (name === 'evalsha' || name === 'eval') scripts += Number(c);
+    if (name === 'evalsha' || name === 'eval') {
+      scripts += Number(c);
+      scriptMicros += Number(usec);
+    } else commandMicros += Number(usec);
   }
-  return { calls, scripts };
+  return { calls, scripts, interpreterMicros: scriptMicros - commandMicros };
 }
 
 /** Commands per event by name (top ones first), from INFO commandstats on this Redis of its own. */
@@ -138,13 +159,16 @@ export async function applyMix(
   offsets: string,
   partitions: readonly number[] = byPartition.map((_, p) => p),
   batch = BATCH,
+  step: <T>(side: 'users' | 'items', run: () => Promise<T>) => Promise<T> = (_, run) => run(),
 ) {
   const settled = new Map<number, string>();
   const window = createItemWindow<number>();
   let windows = 0;
   const flush = async (force: boolean) => {
     if (!(force ? window.batches > 0 : window.due())) return;
-    const done = await window.flush((batches, last) => applier.itemStep(batches, { key: offsets, offsets: last }));
+    const done = await step('items', () =>
+      window.flush((batches, last) => applier.itemStep(batches, { key: offsets, offsets: last })),
+    );
     for (const e of done) settled.set(e.partition, e.lastOffset);
     windows++;
   };
@@ -154,8 +178,8 @@ export async function applyMix(
       const events = byPartition[p]!.slice(start, start + batch);
       if (!events.length) continue;
       any = true;
-      const step = await applier.applyUserSide(events, p, settled.get(p));
-      window.add(p, step.contributions, events.at(-1)!.offset, events.length);
+      const users = await step('users', () => applier.applyUserSide(events, p, settled.get(p)));
+      window.add(p, users.contributions, events.at(-1)!.offset, events.length);
       await flush(false);
     }
     if (!any) break;
@@ -204,12 +228,22 @@ export async function measureStreamCost(options: {
       roundTrips++;
       return hset(...args);
     }) as Redis['hset'];
+    // Redis runs one command at a time and the mix goes out one step after another, so the CPU
+    // Redis used between a step's start and end is that step's (each INFO costs about 15 µs, a
+    // hundredth of a per cent of the run).
+    const bySide = { users: 0, items: 0 };
     const { windows } = await applyMix(
       applier,
       byPartition,
       keys.streamOffsets('cost', 'behavior'),
       byPartition.map((_, p) => p),
       options.batch,
+      async (side, run) => {
+        const start = await cpuMicros(redis);
+        const result = await run();
+        bySide[side] += (await cpuMicros(redis)) - start;
+        return result;
+      },
     );
     counting.pipeline = pipeline;
     counting.hset = hset;
@@ -273,6 +307,8 @@ export async function measureStreamCost(options: {
       scriptCallsPerEvent: (after.scripts - before.scripts) / events,
       roundTripsPerEvent: roundTrips / events,
       redisMicrosPerEvent: (cpuAfter - cpuBefore) / events,
+      redisMicrosPerEventByStep: { users: bySide.users / events, items: bySide.items / events },
+      interpreterMicrosPerEvent: (after.interpreterMicros - before.interpreterMicros) / events,
       bytesPerUser: bytes / options.users,
       keysPerUser: keyCount / options.users,
       bytesPerItem: touched.size ? itemBytes / touched.size : 0,
