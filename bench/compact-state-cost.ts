@@ -22,12 +22,13 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Redis } from 'ioredis';
+import { execPipeline } from '../src/redis/client.js';
 import { startLocalRedis } from '../src/stack/redis.js';
+import { USERS_PER_CALL } from '../src/streams/apply.js';
 import { benchCatalogue } from './api.js';
 import { redisCpuSeconds } from './observe.js';
 import { BATCH, measureStreamCost, streamMix } from './stream-cost.js';
 
-const USERS_PER_CALL = 8;
 const CAS = readFileSync(new URL('lua/compact-state-cas.lua', import.meta.url), 'utf8');
 
 export async function measureCompactState(options: {
@@ -58,7 +59,7 @@ export async function measureCompactState(options: {
         const users = [...new Set(slice.map((e) => e.event.userId))];
         const read = redis.pipeline();
         for (const u of users) read.hmget(key(u), 'v', 'b');
-        const versions = ((await read.exec()) ?? []).map(([, r]) => (r as (string | null)[])[0] ?? '');
+        const versions = (await execPipeline(read)).map((r) => (r as (string | null)[])[0] ?? '');
         const write = redis.pipeline();
         for (let i = 0; i < users.length; i += USERS_PER_CALL) {
           const group = users.slice(i, i + USERS_PER_CALL);
@@ -68,9 +69,8 @@ export async function measureCompactState(options: {
           });
           write.evalsha(sha, 1 + group.length, epochKey, ...group.map(key), 'e1', ...argv);
         }
-        const replies = (await write.exec()) ?? [];
-        for (const [error, reply] of replies)
-          if (error || !(reply as number[]).every((r) => r === 1)) throw error ?? new Error('a write lost its race');
+        for (const reply of await execPipeline(write))
+          if (!(reply as number[]).every((r) => r === 1)) throw new Error('a write lost its race');
       }
       if (!any) break;
     }

@@ -55,7 +55,7 @@ export function addCounts(into: ApplyResult, r: ApplyResult): void {
  * user's call took about 0.15 ms of Redis time on the bench's mix, an item's about 0.03 ms), so
  * the API's reads queued behind it on the same Redis wait no longer than that.
  */
-const USERS_PER_CALL = 8;
+export const USERS_PER_CALL = 8;
 const ITEMS_PER_CALL = 32;
 
 /**
