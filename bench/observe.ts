@@ -1,7 +1,7 @@
 /**
  * What the bench reads about a running process besides its API: Prometheus histograms from the
  * service's `/metrics` (the service's own view, a cross-check of the bench's timings) and resident
- * memory and CPU time from /proc.
+ * memory, CPU time and time waiting for a CPU from /proc.
  */
 import { readFileSync } from 'node:fs';
 import type { Redis } from 'ioredis';
@@ -30,6 +30,33 @@ export function machineTicks(): { busy: number; total: number } {
   const total = ticks.reduce((a, b) => a + b, 0);
   // idle and iowait are the 4th and 5th figures.
   return { busy: total - (ticks[3] ?? 0) - (ticks[4] ?? 0), total };
+}
+
+/**
+ * How long a process's main thread has waited so far for a CPU while it was ready to run (Linux
+ * schedstat: time on a run queue, not counting sleep or I/O), in ms. On a machine whose cores the
+ * service shares with Kafka, Redis, the worker and the load generator, this is the part of a
+ * latency that no code in the process can remove. NaN where the kernel does not keep it.
+ */
+export function runQueueMsOf(pid: number): number {
+  try {
+    const [, waitNs] = readFileSync(`/proc/${pid}/task/${pid}/schedstat`, 'utf8').trim().split(' ');
+    return Number(waitNs) / 1e6;
+  } catch {
+    return NaN;
+  }
+}
+
+/**
+ * Runs `run` and returns, beside its result, how many ms per wall second each process's main
+ * thread waited for a CPU meanwhile (see runQueueMsOf), in the order of `pids`.
+ */
+export async function withRunQueueWait<T>(pids: readonly number[], run: () => Promise<T>): Promise<[T, number[]]> {
+  const before = pids.map(runQueueMsOf);
+  const started = performance.now();
+  const result = await run();
+  const seconds = (performance.now() - started) / 1000;
+  return [result, pids.map((pid, i) => (runQueueMsOf(pid) - before[i]!) / seconds)];
 }
 
 /** A Redis server's own CPU time so far (`used_cpu_user` + `used_cpu_sys` of INFO), in seconds. */

@@ -79,6 +79,7 @@ const reference = referenceStart.value;
 const ctx: BenchContext = {
   url: service.url,
   referenceUrl: reference.url,
+  referencePid: reference.child.pid,
   brokers,
   redisUrl,
   prefix,

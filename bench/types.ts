@@ -25,6 +25,8 @@ export interface BenchContext {
   url: string;
   /** A bare graphql-yoga endpoint with fixed answers, for throughput ratios. */
   referenceUrl: string;
+  /** The bare endpoint's process id (where a scenario reads its time waiting for a CPU). */
+  referencePid?: number;
   brokers: string[];
   redisUrl: string;
   /** The topic and key prefix the service under test uses. */

@@ -16,7 +16,7 @@
  */
 import { behaviourOf, localApiClient, ensureCatalogue, recordAll } from '../api.js';
 import { load, type LoadResult } from '../load.js';
-import { metricSum, metricsText } from '../observe.js';
+import { metricSum, metricsText, withRunQueueWait } from '../observe.js';
 import { watchStream } from '../stream-progress.js';
 import { RecommendationsDocument, requestBody } from '../../src/client/index.js';
 import { createRng } from '../../src/core/random.js';
@@ -246,13 +246,21 @@ export const recommendationsScenarios: Scenario[] = [
         const runs: LoadResult[] = [];
         const bare: LoadResult[] = [];
         const stats: ProcessStats[] = [];
+        // How long each server's main thread, and the load generator's (this process), waited for
+        // a CPU while they ran: time no code in the server can take off its latency.
+        const waits: { service: number; bare: number; client: number }[] = [];
         const fixed = (url: string, check?: (body: string) => string | null) =>
           load({ url, seconds: fixedSeconds, connections: CONNECTIONS, bodies: bodies.get(mode) ?? [], rate, check });
+        const pids = [ctx.service.pid, ctx.referencePid ?? NaN, process.pid];
         for (let r = 0; r < repeats; r++) {
-          bare.push(await fixed(ctx.referenceUrl));
-          const [run, stat] = await withProcessStats(ctx.url, () => fixed(ctx.url, feedCheck));
+          const [b, bareWait] = await withRunQueueWait(pids, () => fixed(ctx.referenceUrl));
+          bare.push(b);
+          const [[run, stat], wait] = await withRunQueueWait(pids, () =>
+            withProcessStats(ctx.url, () => fixed(ctx.url, feedCheck)),
+          );
           runs.push(run);
           stats.push(stat);
+          waits.push({ service: wait[0]!, bare: bareWait[1]!, client: wait[2]! });
         }
         const achieved = median(runs.map((r) => r.rps));
         const p99 = median(runs.map((r) => r.p99));
@@ -300,6 +308,14 @@ export const recommendationsScenarios: Scenario[] = [
             ...stat((x) => x.gcShare),
           },
           { scenario, metric: `${at}: API CPU (cores busy)`, unit: '', ...stat((x) => x.cpu) },
+          {
+            scenario,
+            metric: `${at}: API main thread waiting for a CPU while ready to run (the load generator meanwhile: ${median(waits.map((w) => w.client)).toFixed(0)} ms/s)`,
+            unit: 'ms/s',
+            value: median(waits.map((w) => w.service)),
+            reference: { name: 'bare yoga at the same rate', value: median(waits.map((w) => w.bare)) },
+            runs: waits.map((w) => w.service),
+          },
           {
             // The same work costs this machine more CPU at a moderate rate than back to back
             // (BENCHMARKS.md, "What the numbers say"): the ratio shows how much in this run.
