@@ -7,7 +7,8 @@
  * base's API from a git worktree of `--base` (using this checkout's node_modules) and this
  * checkout's, both on one prefix beside this checkout's stream worker and a third API that records
  * the preparing behaviour. Each round loads one, then the other (in
- * alternating order), saturated or at `--rate`, and reads each one's CPU and GC from its /metrics;
+ * alternating order), saturated or at `--rate`, and reads each one's CPU and GC from its /metrics
+ * and how long its main thread waited for a CPU from /proc;
  * the summary says in how many rounds this build won and by how much on average (bench/paired.ts).
  *
  * Node flags: this checkout's API runs with API_NODE_FLAGS unless `--node-args` is given, and so
@@ -20,6 +21,7 @@ import { parseArgs } from 'node:util';
 import { API_NODE_FLAGS } from '../src/runtime/node-flags.js';
 import { projectRoot } from '../src/stack/paths.js';
 import { load } from './load.js';
+import { withRunQueueWait } from './observe.js';
 import { pairedSummary } from './paired.js';
 import { bodiesFor, CONNECTIONS, feedCheck, prepare, withProcessStats } from './scenarios/recommendations.js';
 import { benchStack, startServiceUnderTest } from './service.js';
@@ -95,8 +97,8 @@ try {
   const mode = { name: candidates ? `${candidates} candidates` : 'recall (no candidates)', candidates };
   const bodies = bodiesFor(mode, itemIds, users);
   const targets = [
-    { name: `A (${values.base}, ${commit.slice(0, 7)})`, url: a.url },
-    { name: 'B (this checkout)', url: b.url },
+    { name: `A (${values.base}, ${commit.slice(0, 7)})`, url: a.url, pid: a.pid },
+    { name: 'B (this checkout)', url: b.url, pid: b.pid },
   ];
   const options = { connections: CONNECTIONS, bodies, check: feedCheck };
   // Warm-up, saturated: JIT, pools, the model's first runs, the item cache.
@@ -106,6 +108,7 @@ try {
     cpu: [] as number[],
     gc: [] as number[],
     p99: [] as number[],
+    wait: [] as number[],
   }));
   const load_ = rate ? `${rate} req/s` : `saturated, ${CONNECTIONS} connections`;
   console.log(`${mode.name}, ${load_}, ${rounds} rounds of ${seconds} s each way`);
@@ -113,17 +116,19 @@ try {
     const order = r % 2 ? [1, 0] : [0, 1];
     for (const k of order) {
       const t = targets[k]!;
-      const [run, stats] = await withProcessStats(t.url, () =>
-        load({ ...options, url: t.url, seconds, ...(rate ? { rate } : {}) }),
+      const [[run, stats], [wait]] = await withRunQueueWait([t.pid], () =>
+        withProcessStats(t.url, () => load({ ...options, url: t.url, seconds, ...(rate ? { rate } : {}) })),
       );
       const f = figures[k]!;
       f.rps.push(run.rps);
       f.cpu.push(run.rps > 0 ? (stats.cpu * 1000) / run.rps : 0);
       f.gc.push(stats.gcShare * 100);
       f.p99.push(run.p99);
+      f.wait.push(wait!);
       console.log(
         `round ${r + 1} ${t.name}: ${run.rps.toFixed(0)} req/s, p99 ${run.p99.toFixed(1)} ms, ` +
-          `${f.cpu.at(-1)!.toFixed(2)} ms CPU per request, ${f.gc.at(-1)!.toFixed(1)} % in GC`,
+          `${f.cpu.at(-1)!.toFixed(2)} ms CPU per request, ${f.gc.at(-1)!.toFixed(1)} % in GC, ` +
+          `waited ${f.wait.at(-1)!.toFixed(0)} ms/s for a CPU`,
       );
     }
   }
@@ -133,6 +138,7 @@ try {
     ['API CPU per request (ms)', pairedSummary(fa.cpu, fb.cpu, true)],
     ['GC share of wall time (%)', pairedSummary(fa.gc, fb.gc, true)],
     ['latency p99 (ms)', pairedSummary(fa.p99, fb.p99, true)],
+    ['main thread waiting for a CPU (ms/s)', pairedSummary(fa.wait, fb.wait, true)],
   ] as const;
   console.log('\n| figure | median A | median B | B better in | mean B − A |\n| --- | ---: | ---: | ---: | ---: |');
   for (const [name, s] of rows)
