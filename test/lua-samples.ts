@@ -38,7 +38,7 @@ export interface ScriptSample {
 }
 
 /** The keys with `:c<copy>` added to each but the shared guard key (`epoch`). */
-function copyKeys<K extends object>(keys: K, copy: number): K {
+export function copyKeys<K extends object>(keys: K, copy: number): K {
   const out = { ...keys };
   for (const [name, value] of Object.entries(out)) {
     if (name === 'epoch') continue;

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { execPipeline, isDeterministicRedisError, isEpochLost } from '../src/redis/client.js';
 import { registerScripts, scripts } from '../src/redis/scripts.js';
 import { uniquePrefix } from './helpers.js';
-import { sampleFence, samples } from './lua-samples.js';
+import { copyKeys, sampleFence, samples } from './lua-samples.js';
 import type { ScriptName } from '../src/redis/scripts.js';
 
 const prefix = uniquePrefix('lua');
@@ -122,18 +122,13 @@ describe('a guarded script sent grouped', () => {
       itemId: `i${i}`,
     }));
     const large = { ...args, events };
-    const call = (name: string, a: Args) => ({
-      keys: Object.fromEntries(
-        Object.entries(applyUser.keys).map(([k, v]) => [k, k === 'epoch' ? v : `${String(v)}:${name}`]),
-      ) as Keys,
-      args: a,
-    });
+    const call = (copy: number, a: Args) => ({ keys: copyKeys(applyUser.keys as Keys, copy), args: a });
     const grouped = redis.pipeline();
-    const readers = scripts.applyUser.queueGrouped(grouped, [call('g1', args), call('g2', large), call('g3', args)], 8);
+    const readers = scripts.applyUser.queueGrouped(grouped, [call(1, args), call(2, large), call(3, args)], 8);
     const groupedReplies = await execPipeline(grouped);
     expect(groupedReplies).toHaveLength(1);
     const alone = redis.pipeline();
-    const aloneReaders = [call('a1', args), call('a2', large), call('a3', args)].map((c) =>
+    const aloneReaders = [call(4, args), call(5, large), call(6, args)].map((c) =>
       scripts.applyUser.queue(alone, c.keys, c.args),
     );
     const aloneReplies = await execPipeline(alone);
