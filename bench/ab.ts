@@ -21,7 +21,6 @@ import { parseArgs } from 'node:util';
 import { API_NODE_FLAGS } from '../src/runtime/node-flags.js';
 import { projectRoot } from '../src/stack/paths.js';
 import { load } from './load.js';
-import { withRunQueueWait } from './observe.js';
 import { pairedSummary } from './paired.js';
 import { bodiesFor, CONNECTIONS, feedCheck, prepare, withProcessStats } from './scenarios/recommendations.js';
 import { benchStack, startServiceUnderTest } from './service.js';
@@ -116,15 +115,17 @@ try {
     const order = r % 2 ? [1, 0] : [0, 1];
     for (const k of order) {
       const t = targets[k]!;
-      const [[run, stats], [wait]] = await withRunQueueWait([t.pid], () =>
-        withProcessStats(t.url, () => load({ ...options, url: t.url, seconds, ...(rate ? { rate } : {}) })),
+      const [run, stats] = await withProcessStats(
+        t.url,
+        () => load({ ...options, url: t.url, seconds, ...(rate ? { rate } : {}) }),
+        t.pid,
       );
       const f = figures[k]!;
       f.rps.push(run.rps);
       f.cpu.push(run.rps > 0 ? (stats.cpu * 1000) / run.rps : 0);
       f.gc.push(stats.gcShare * 100);
       f.p99.push(run.p99);
-      f.wait.push(wait!);
+      f.wait.push(stats.cpuWait);
       console.log(
         `round ${r + 1} ${t.name}: ${run.rps.toFixed(0)} req/s, p99 ${run.p99.toFixed(1)} ms, ` +
           `${f.cpu.at(-1)!.toFixed(2)} ms CPU per request, ${f.gc.at(-1)!.toFixed(1)} % in GC, ` +
